@@ -1,0 +1,37 @@
+# The project's entry points. See README.md.
+SHELL := /bin/bash
+CARGO ?= cargo
+# Parallel test threads; the machine has 2 cores but most tests wait on the kernel.
+TEST_THREADS ?= 4
+
+.PHONY: all deps build test demo bench fmt lint clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(CARGO) build --workspace --all-targets
+
+# Every test: unit, golden, kernel (BPF_PROG_TEST_RUN, XDP on veth in netns) and end-to-end.
+# Kernel tests need root.
+test: deps
+	$(CARGO) build --workspace --all-targets
+	$(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
+
+demo: deps
+	@bash scripts/demo.sh
+
+bench: deps
+	@bash scripts/bench.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Building blocks of a HIKe loader: the XDP program attached to an interface that parses the
+ * packet once, picks a chain and starts the VM.
+ *
+ * Contract:
+ * - HIKE_LOADER(name) declares the loader's entry point (BTF decl tag "hike_loader").
+ * - hike_loader_start() parses the packet into the per-CPU metadata (struct hike_pkt_meta:
+ *   offsets of the L3 and L4 headers, protocols), then boots the chain with up to 5 arguments.
+ *   Programs read the metadata with hike_meta() instead of parsing again.
+ * - hike_loader_no_chain() is the verdict for a packet no chain applies to.
+ * - Verdicts come from the loader's own map hike_ldr_cfg (struct hike_loader_config); unset,
+ *   they are XDP_PASS (default) and XDP_ABORTED (fail-safe).
+ */
+#pragma once
+
+#include "sdk.h"
+
+#ifndef HIKE_IPV6_EXT_MAX
+/* IPv6 extension headers walked to find the L4 header. */
+#define HIKE_IPV6_EXT_MAX 4
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hike_loader_config);
+} hike_ldr_cfg SEC(".maps");
+
+#define HIKE_LOADER(NAME)                                                                          \
+	__attribute__((btf_decl_tag("hike_loader"))) SEC("xdp") int NAME(struct xdp_md *ctx)
+
+static __always_inline void hike_loader_verdicts(__u32 *def, __u32 *failsafe)
+{
+	__u32 zero = 0;
+	struct hike_loader_config *cfg = bpf_map_lookup_elem(&hike_ldr_cfg, &zero);
+
+	*def = XDP_PASS;
+	*failsafe = XDP_ABORTED;
+	if (cfg && (cfg->flags & HIKE_LDR_VERDICTS_SET)) {
+		*def = cfg->default_verdict;
+		*failsafe = cfg->failsafe_verdict;
+	}
+}
+
+static __always_inline int hike_loader_no_chain(void)
+{
+	__u32 def, failsafe;
+
+	hike_loader_verdicts(&def, &failsafe);
+	return def;
+}
+
+/* Fills `meta` from the packet: Ethernet, IPv4 or IPv6 (with up to HIKE_IPV6_EXT_MAX extension
+ * headers), and the offset of the L4 header. */
+static __always_inline void hike_parse(struct xdp_md *ctx, struct hike_pkt_meta *meta)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u8 *eth = data;
+	__u16 proto;
+	__u32 off;
+
+	meta->ingress_ifindex = ctx->ingress_ifindex;
+	meta->rx_queue_index = ctx->rx_queue_index;
+	meta->eth_proto = 0;
+	meta->l3_off = 0;
+	meta->l4_off = 0;
+	meta->l4_proto = 0;
+	meta->flags = 0;
+	meta->user[0] = 0;
+	meta->user[1] = 0;
+	if ((void *)(eth + 14) > end)
+		return;
+	proto = ((__u16)eth[12] << 8) | eth[13];
+	meta->eth_proto = proto;
+	meta->l3_off = 14;
+	off = 14;
+	if (proto == 0x0800) {
+		__u8 *ip = data + 14;
+		__u32 ihl;
+
+		if ((void *)(ip + 20) > end)
+			return;
+		meta->flags |= HIKE_META_IPV4;
+		ihl = (ip[0] & 0x0f) * 4;
+		if (ihl < 20)
+			return;
+		meta->l4_proto = ip[9];
+		if ((void *)(ip + ihl) > end)
+			return;
+		meta->l4_off = 14 + ihl;
+		meta->flags |= HIKE_META_L4;
+	} else if (proto == 0x86dd) {
+		__u8 *ip = data + 14;
+		__u8 next;
+		int i;
+
+		if ((void *)(ip + 40) > end)
+			return;
+		meta->flags |= HIKE_META_IPV6;
+		next = ip[6];
+		off = 14 + 40;
+#pragma unroll
+		for (i = 0; i < HIKE_IPV6_EXT_MAX; i++) {
+			__u8 *ext;
+
+			if (next != 0 && next != 43 && next != 44 && next != 60)
+				break;
+			ext = data + (off & 0xfff);
+			if ((void *)(ext + 8) > end)
+				return;
+			next = ext[0];
+			/* The fragment header is 8 bytes; the others say their length. */
+			off += next == 44 ? 8 : ((__u32)ext[1] + 1) * 8;
+		}
+		meta->l4_proto = next;
+		if (off > 0xfff || (void *)(data + off) > end)
+			return;
+		meta->l4_off = off;
+		meta->flags |= HIKE_META_L4;
+	}
+}
+
+/* Parses the packet and starts chain `chain_id` with args[0..4] as r1..r5. */
+static __always_inline int hike_loader_start(struct xdp_md *ctx, __u32 chain_id, const __u64 *args)
+{
+	struct hike_vm_state *st = hike_state_get();
+	__u32 def, failsafe;
+
+	hike_loader_verdicts(&def, &failsafe);
+	if (!st)
+		return failsafe;
+	hike_parse(ctx, &st->meta);
+	return hike_vm_boot(ctx, st, chain_id, args, def, failsafe);
+}

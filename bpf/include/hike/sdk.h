@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The wizard SDK: turns an XDP program into a HIKe program that chains call as a function.
+ *
+ *   #include <hike/sdk.h>                       // 1: the SDK
+ *   HIKE_PROG(monitor, event)                   // 2: instead of SEC("xdp") int monitor(ctx)
+ *   {
+ *       ... the program's code; `ctx` and the u64 parameters are in scope ...
+ *       HIKE_RETURN(0);                         // 3: give a value back to the chain
+ *       ... or `return XDP_DROP;` to end the packet with a verdict (a terminal program)
+ *   }
+ *
+ * Contract:
+ * - Parameters are u64 (the chain's r1..r5), at most HIKE_MAX_ARGS. Their names and count are
+ *   exported in BTF as decl tags on the entry function: "hike_prog" and
+ *   "hike_params:<names as written>", which user space reads to check calls.
+ * - HIKE_RETURN(v) resumes the calling chain with r0 = v; a plain `return VERDICT` ends the
+ *   packet. Both leave the per-CPU state consistent.
+ * - A program entered without a chain calling it (e.g. attached directly) counts a BadState
+ *   fault and returns XDP_ABORTED.
+ * - hike_emit(code, a, b, c) sends an event to user space (eclat trace / the daemon's log).
+ */
+#pragma once
+
+#include "vm.h"
+
+/* What a program body hands back to its wrapper. */
+struct hike_prog_ret {
+	__u64 value;
+	__u32 resume;
+};
+
+static __always_inline int hike_bad_state(void)
+{
+	__u32 fault = HIKE_FAULT_BAD_STATE;
+	__u64 *count = bpf_map_lookup_elem(&hike_faults, &fault);
+
+	if (count)
+		(*count)++;
+	return XDP_ABORTED;
+}
+
+/* The state of the chain that called this program, or NULL if none did. */
+static __always_inline struct hike_vm_state *hike_prog_enter(void)
+{
+	struct hike_vm_state *st = hike_state_get();
+	struct hike_prog_stats *ps;
+	__u32 id;
+
+	if (!st || st->status != HIKE_STATUS_IN_PROG)
+		return 0;
+	if (st->cfg_flags & HIKE_CFG_STATS) {
+		id = st->prog_id;
+		ps = bpf_map_lookup_elem(&hike_pstats, &id);
+		if (ps)
+			ps->calls++;
+	}
+	return st;
+}
+
+static __always_inline int hike_prog_finish(struct xdp_md *ctx, struct hike_vm_state *st,
+					    struct hike_prog_ret *ret, int verdict)
+{
+	if (ret->resume) {
+		st->regs[0] = ret->value;
+		st->status = HIKE_STATUS_RUNNING;
+		return hike_vm_run(ctx, st);
+	}
+	st->status = HIKE_STATUS_IDLE;
+	st->verdict = verdict;
+	return verdict;
+}
+
+/* Sends an event from a program. */
+static __always_inline void hike_emit(__u32 code, __u64 a, __u64 b, __u64 c)
+{
+	struct hike_vm_state *st = hike_state_get();
+	struct hike_event ev = {
+		.kind = HIKE_EVENT_PROGRAM,
+		.chain_id = HIKE_NO_ID,
+		.prog_id = HIKE_NO_ID,
+		.code = code,
+		.values = { a, b, c, 0 },
+	};
+
+	if (st) {
+		ev.chain_id = st->frames[st->depth & HIKE_FRAME_MASK].chain_id;
+		ev.prog_id = st->prog_id;
+	}
+	bpf_ringbuf_output(&hike_events, &ev, sizeof(ev), 0);
+}
+
+/* The loader's packet metadata, for programs (read-only by convention). */
+static __always_inline const struct hike_pkt_meta *hike_meta(void)
+{
+	struct hike_vm_state *st = hike_state_get();
+
+	return st ? &st->meta : 0;
+}
+
+/* ---- Parameter lists, 0 to 5 u64 parameters ------------------------------------------------ */
+
+#define __HIKE_NARGS(...) __HIKE_NARGS_(__VA_OPT__(__VA_ARGS__, ) 5, 4, 3, 2, 1, 0)
+#define __HIKE_NARGS_(a, b, c, d, e, N, ...) N
+#define __HIKE_CAT(a, b) __HIKE_CAT_(a, b)
+#define __HIKE_CAT_(a, b) a##b
+
+#define __HIKE_PARAMS_0()
+#define __HIKE_PARAMS_1(a) , __u64 a
+#define __HIKE_PARAMS_2(a, b) , __u64 a, __u64 b
+#define __HIKE_PARAMS_3(a, b, c) , __u64 a, __u64 b, __u64 c
+#define __HIKE_PARAMS_4(a, b, c, d) , __u64 a, __u64 b, __u64 c, __u64 d
+#define __HIKE_PARAMS_5(a, b, c, d, e) , __u64 a, __u64 b, __u64 c, __u64 d, __u64 e
+#define __HIKE_PARAMS(...) __HIKE_CAT(__HIKE_PARAMS_, __HIKE_NARGS(__VA_ARGS__))(__VA_ARGS__)
+
+#define __HIKE_ARGS_0(st)
+#define __HIKE_ARGS_1(st) , st->regs[1]
+#define __HIKE_ARGS_2(st) __HIKE_ARGS_1(st), st->regs[2]
+#define __HIKE_ARGS_3(st) __HIKE_ARGS_2(st), st->regs[3]
+#define __HIKE_ARGS_4(st) __HIKE_ARGS_3(st), st->regs[4]
+#define __HIKE_ARGS_5(st) __HIKE_ARGS_4(st), st->regs[5]
+#define __HIKE_ARGS(st, ...) __HIKE_CAT(__HIKE_ARGS_, __HIKE_NARGS(__VA_ARGS__))(st)
+
+/* Declares HIKe program NAME with up to 5 u64 parameters; the body follows. */
+#define HIKE_PROG(NAME, ...)                                                                       \
+	static __always_inline int ___hike_body_##NAME(                                           \
+		struct xdp_md *ctx, struct hike_prog_ret *___hike_ret __HIKE_PARAMS(__VA_ARGS__)); \
+	__attribute__((btf_decl_tag("hike_prog")))                                                \
+	__attribute__((btf_decl_tag("hike_params:" #__VA_ARGS__))) SEC("xdp") int NAME(          \
+		struct xdp_md *ctx)                                                                \
+	{                                                                                          \
+		struct hike_vm_state *___hike_st = hike_prog_enter();                              \
+		struct hike_prog_ret ___hike_r = {};                                               \
+		int ___hike_verdict;                                                               \
+                                                                                                   \
+		if (!___hike_st)                                                                   \
+			return hike_bad_state();                                                   \
+		___hike_verdict = ___hike_body_##NAME(                                             \
+			ctx, &___hike_r __HIKE_ARGS(___hike_st, __VA_ARGS__));                     \
+		return hike_prog_finish(ctx, ___hike_st, &___hike_r, ___hike_verdict);             \
+	}                                                                                          \
+	static __always_inline int ___hike_body_##NAME(                                           \
+		struct xdp_md *ctx, struct hike_prog_ret *___hike_ret __HIKE_PARAMS(__VA_ARGS__))
+
+/* Returns `value` to the calling chain (r0), which continues. */
+#define HIKE_RETURN(hike_value_)                                                                         \
+	do {                                                                                       \
+		___hike_ret->value = (__u64)(hike_value_);                                               \
+		___hike_ret->resume = 1;                                                           \
+		return 0;                                                                          \
+	} while (0)

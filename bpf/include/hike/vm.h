@@ -1,0 +1,874 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The HIKe VM: an interpreter of chains (eBPF bytecode in the code heap) included in every HIKe
+ * program and loader. Semantics: docs/vm-semantics.md; ABI: abi.h.
+ *
+ * Contract:
+ * - hike_vm_boot() starts a chain for a new packet (loaders, through loader.h);
+ *   hike_vm_run() interprets until the chain ends, faults, or calls a program. A program call
+ *   tail-calls the program, which resumes the VM with hike_vm_run() when it returns a value (the
+ *   SDK does this, sdk.h). The VM state lives in the per-CPU map hike_state between tail calls.
+ * - Every step is checked at run time, whatever the user-space validator already checked: a
+ *   fault returns the loader's fail-safe verdict and is counted by reason.
+ * - Registers live in the per-CPU state (one lookup per VM entry); the interpreter loop runs
+ *   under bpf_loop(), whose callback the verifier checks once, so chains of any length and
+ *   control flow cost nothing at verification time. The program counter and the frame's code
+ *   location are locals of the loop context and are written back only when the loop stops.
+ *
+ * Maps are declared here with the names the runtime reuses across objects; do not rename.
+ */
+#pragma once
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "abi.h"
+
+/* ---- Shared maps (one set per VM instance; the runtime makes every object reuse them) ------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HIKE_MAX_CHAINS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct hike_chain_desc);
+} hike_chains SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct hike_code_heap);
+} hike_code SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, HIKE_MAX_PROGS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} hike_progs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hike_vm_config);
+} hike_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hike_vm_state);
+} hike_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HIKE_MAX_CHAINS);
+	__type(key, __u32);
+	__type(value, struct hike_chain_stats);
+} hike_cstats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HIKE_MAX_PROGS);
+	__type(key, __u32);
+	__type(value, struct hike_prog_stats);
+} hike_pstats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HIKE_FAULT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} hike_faults SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} hike_events SEC(".maps");
+
+/* ---- Interpreter ----------------------------------------------------------------------------- */
+
+/* Why the interpreter loop stopped. */
+#define HIKE_STOP_BUDGET 0 /* the loop ran out of iterations: budget exhausted */
+#define HIKE_STOP_DONE 1   /* the top chain returned */
+#define HIKE_STOP_PROG 2   /* call the program in st->prog_id */
+#define HIKE_STOP_FAULT 3  /* run.fault at run.pc */
+
+#define HIKE_HEAP_MASK (HIKE_CODE_HEAP_INSNS - 1)
+#define HIKE_FRAME_MASK (HIKE_MAX_FRAMES - 1)
+#define HIKE_STACK_BYTES (HIKE_MAX_FRAMES * HIKE_STACK_SIZE)
+
+_Static_assert((HIKE_CODE_HEAP_INSNS & HIKE_HEAP_MASK) == 0, "code heap must be a power of two");
+_Static_assert((HIKE_MAX_FRAMES & HIKE_FRAME_MASK) == 0, "frames must be a power of two");
+_Static_assert(sizeof(struct hike_chain_desc) == 8, "descriptor is published with one store");
+
+/* The interpreter loop's context, on the BPF stack of the entry program. */
+struct hike_run {
+	struct xdp_md *ctx;
+	struct hike_vm_state *st;
+	struct hike_code_heap *heap;
+	__u32 pc;
+	__u32 code_off;
+	__u32 code_len;
+	__u32 stop;  /* HIKE_STOP_* */
+	__u32 fault; /* enum hike_fault, with HIKE_STOP_FAULT */
+	__u32 stats; /* HIKE_CFG_STATS set */
+};
+
+static __always_inline long hike_stop_fault(struct hike_run *run, __u32 fault)
+{
+	run->stop = HIKE_STOP_FAULT;
+	run->fault = fault;
+	return 1;
+}
+
+static __always_inline __u64 hike_frame_pointer(__u32 depth)
+{
+	return HIKE_ADDR_STACK + (__u64)(depth + 1) * HIKE_STACK_SIZE;
+}
+
+/* The 8-byte descriptor of a chain, read with one load so a concurrent publish by user space is
+ * seen whole or not at all. Returns 0 (len 0) for a missing chain. */
+static __always_inline __u64 hike_chain_desc_word(__u32 chain_id)
+{
+	__u64 *desc;
+
+	if (chain_id >= HIKE_MAX_CHAINS)
+		return 0;
+	desc = bpf_map_lookup_elem(&hike_chains, &chain_id);
+	if (!desc)
+		return 0;
+	return *(volatile __u64 *)desc;
+}
+
+#define HIKE_DESC_OFF(w) ((__u32)(w))
+#define HIKE_DESC_LEN(w) ((__u32)((w) >> 32) & 0xffff)
+
+static __always_inline void hike_count_chain_run(__u32 chain_id)
+{
+	struct hike_chain_stats *cs = bpf_map_lookup_elem(&hike_cstats, &chain_id);
+
+	if (cs)
+		cs->runs++;
+}
+
+/* Whether an ALU opcode (with its off/imm) is an instruction, before any register is looked at. */
+static __always_inline int hike_alu_valid(__u8 code, __s16 off, __s32 imm)
+{
+	__u8 op = code & 0xf0;
+	int is64 = (code & 0x07) == BPF_ALU64;
+
+	switch (op) {
+	case 0xe0:
+	case 0xf0:
+		return 0;
+	case BPF_NEG:
+		return !(code & BPF_X);
+	case BPF_DIV:
+	case BPF_MOD:
+		return off == 0 || off == 1;
+	case BPF_MOV:
+		if (off == 0)
+			return 1;
+		return (code & BPF_X) && (off == 8 || off == 16 || (off == 32 && is64));
+	case BPF_END:
+		if (is64 && (code & BPF_X))
+			return 0;
+		return imm == 16 || imm == 32 || imm == 64;
+	default:
+		return 1;
+	}
+}
+
+/* ALU: computes `d op s` on 64 or 32 bits per docs/vm-semantics.md (opcode already valid). */
+static __always_inline __u32 hike_alu(__u8 code, __s16 off, __s32 imm, __u64 *dp, __u64 s)
+{
+	__u8 op = code & 0xf0;
+	int is64 = (code & 0x07) == BPF_ALU64;
+	__u64 d = *dp;
+	__u64 r;
+
+	if (!is64) {
+		d = (__u32)d;
+		s = (__u32)s;
+	}
+	switch (op) {
+	case BPF_ADD:
+		r = d + s;
+		break;
+	case BPF_SUB:
+		r = d - s;
+		break;
+	case BPF_MUL:
+		r = d * s;
+		break;
+	case BPF_OR:
+		r = d | s;
+		break;
+	case BPF_AND:
+		r = d & s;
+		break;
+	case BPF_XOR:
+		r = d ^ s;
+		break;
+	case BPF_LSH:
+		r = is64 ? d << (s & 63) : (__u64)((__u32)d << (s & 31));
+		break;
+	case BPF_RSH:
+		r = is64 ? d >> (s & 63) : (__u64)((__u32)d >> (s & 31));
+		break;
+	case BPF_ARSH:
+		r = is64 ? (__u64)((__s64)d >> (s & 63)) : (__u64)(__u32)((__s32)d >> (s & 31));
+		break;
+	case BPF_NEG:
+		r = -d;
+		break;
+	case BPF_DIV:
+		if (off == 0) {
+			r = s ? (is64 ? d / s : (__u64)((__u32)d / (__u32)s)) : 0;
+		} else if (off == 1) {
+			if (is64) {
+				if (s == 0)
+					r = 0;
+				else if ((__s64)s == -1)
+					r = -d;
+				else
+					r = (__u64)((__s64)d / (__s64)s);
+			} else {
+				if ((__u32)s == 0)
+					r = 0;
+				else if ((__s32)s == -1)
+					r = (__u32)(-(__u32)d);
+				else
+					r = (__u32)((__s32)d / (__s32)s);
+			}
+		} else {
+			return HIKE_FAULT_BAD_OPCODE;
+		}
+		break;
+	case BPF_MOD:
+		if (off == 0) {
+			r = s ? (is64 ? d % s : (__u64)((__u32)d % (__u32)s)) : d;
+		} else if (off == 1) {
+			if (is64) {
+				if (s == 0)
+					r = d;
+				else if ((__s64)s == -1)
+					r = 0;
+				else
+					r = (__u64)((__s64)d % (__s64)s);
+			} else {
+				if ((__u32)s == 0)
+					r = d;
+				else if ((__s32)s == -1)
+					r = 0;
+				else
+					r = (__u32)((__s32)d % (__s32)s);
+			}
+		} else {
+			return HIKE_FAULT_BAD_OPCODE;
+		}
+		break;
+	case BPF_MOV:
+		if (off == 0) {
+			r = s;
+		} else if (!(code & BPF_X)) {
+			return HIKE_FAULT_BAD_OPCODE;
+		} else if (off == 8) {
+			r = is64 ? (__u64)(__s64)(__s8)s : (__u64)(__u32)(__s32)(__s8)s;
+		} else if (off == 16) {
+			r = is64 ? (__u64)(__s64)(__s16)s : (__u64)(__u32)(__s32)(__s16)s;
+		} else if (off == 32 && is64) {
+			r = (__u64)(__s64)(__s32)s;
+		} else {
+			return HIKE_FAULT_BAD_OPCODE;
+		}
+		break;
+	case BPF_END: {
+		/* ALU|TO_LE is a truncation on this little-endian machine; ALU|TO_BE and
+		 * ALU64|END (bswap) swap. ALU64 with the TO_BE bit is not an instruction. */
+		int swap = (code & BPF_X) || is64;
+
+		d = *dp;
+		if (imm == 16)
+			r = swap ? (__u64)__builtin_bswap16((__u16)d) : (__u64)(__u16)d;
+		else if (imm == 32)
+			r = swap ? (__u64)__builtin_bswap32((__u32)d) : (__u64)(__u32)d;
+		else if (imm == 64)
+			r = swap ? __builtin_bswap64(d) : d;
+		else
+			return HIKE_FAULT_BAD_OPCODE;
+		*dp = r;
+		return 0;
+	}
+	default:
+		return HIKE_FAULT_BAD_OPCODE;
+	}
+	*dp = is64 ? r : (__u64)(__u32)r;
+	return 0;
+}
+
+/* Conditional jump: 1 taken, 0 not taken, -1 bad opcode. */
+static __always_inline int hike_cond(__u8 op, __u64 a, __u64 b, int is32)
+{
+	if (is32) {
+		a = (__u32)a;
+		b = (__u32)b;
+	}
+	switch (op) {
+	case BPF_JEQ:
+		return a == b;
+	case BPF_JNE:
+		return a != b;
+	case BPF_JGT:
+		return a > b;
+	case BPF_JGE:
+		return a >= b;
+	case BPF_JLT:
+		return a < b;
+	case BPF_JLE:
+		return a <= b;
+	case BPF_JSET:
+		return (a & b) != 0;
+	case BPF_JSGT:
+		return is32 ? (__s32)a > (__s32)b : (__s64)a > (__s64)b;
+	case BPF_JSGE:
+		return is32 ? (__s32)a >= (__s32)b : (__s64)a >= (__s64)b;
+	case BPF_JSLT:
+		return is32 ? (__s32)a < (__s32)b : (__s64)a < (__s64)b;
+	case BPF_JSLE:
+		return is32 ? (__s32)a <= (__s32)b : (__s64)a <= (__s64)b;
+	default:
+		return -1;
+	}
+}
+
+static __always_inline __u32 hike_size_bytes(__u8 code)
+{
+	switch (code & 0x18) {
+	case BPF_B:
+		return 1;
+	case BPF_H:
+		return 2;
+	case BPF_W:
+		return 4;
+	default:
+		return 8;
+	}
+}
+
+/* Loads `size` bytes at base[a] (a aligned, a + size <= area): masks keep every access in
+ * bounds for the verifier without changing an aligned offset. */
+static __always_inline __u64 hike_load(__u8 *base, __u64 a, __u32 area, __u32 size, int sign_extend)
+{
+	switch (size) {
+	case 1:
+		a &= area - 1;
+		return sign_extend ? (__u64)(__s64) * (__s8 *)(base + a) : *(__u8 *)(base + a);
+	case 2:
+		a &= area - 2;
+		return sign_extend ? (__u64)(__s64) * (__s16 *)(base + a) : *(__u16 *)(base + a);
+	case 4:
+		a &= area - 4;
+		return sign_extend ? (__u64)(__s64) * (__s32 *)(base + a) : *(__u32 *)(base + a);
+	default:
+		a &= area - 8;
+		return *(__u64 *)(base + a);
+	}
+}
+
+/* Loads or stores `size` bytes at VM address `addr` (stack frames or metadata). */
+static __always_inline __u32 hike_mem(struct hike_vm_state *st, __u64 addr, __u32 size, int store,
+				      int sign_extend, __u64 *val)
+{
+	__u64 limit = (__u64)((st->depth & HIKE_FRAME_MASK) + 1) * HIKE_STACK_SIZE;
+	__u64 a, v;
+
+	if (addr - HIKE_ADDR_STACK < limit) {
+		struct hike_frame *f;
+		__u64 bit;
+
+		a = addr - HIKE_ADDR_STACK;
+		if (a & (size - 1))
+			return HIKE_FAULT_MEM_MISALIGNED;
+		a &= HIKE_STACK_BYTES - 1;
+		f = &st->frames[(a / HIKE_STACK_SIZE) & HIKE_FRAME_MASK];
+		bit = 1ULL << ((a % HIKE_STACK_SIZE) / 8);
+		if (store) {
+			if (!(f->stack_init & bit)) {
+				/* First write to this slot since frame entry: clear it so the bytes
+				 * a narrow store leaves alone cannot hold an earlier packet's data. */
+				*(__u64 *)&st->stack[a & (HIKE_STACK_BYTES - 8)] = 0;
+				f->stack_init |= bit;
+			}
+			v = *val;
+			switch (size) {
+			case 1:
+				*(__u8 *)&st->stack[a & (HIKE_STACK_BYTES - 1)] = (__u8)v;
+				break;
+			case 2:
+				*(__u16 *)&st->stack[a & (HIKE_STACK_BYTES - 2)] = (__u16)v;
+				break;
+			case 4:
+				*(__u32 *)&st->stack[a & (HIKE_STACK_BYTES - 4)] = (__u32)v;
+				break;
+			default:
+				*(__u64 *)&st->stack[a & (HIKE_STACK_BYTES - 8)] = v;
+			}
+			return 0;
+		}
+		if (!(f->stack_init & bit))
+			return HIKE_FAULT_STACK_UNINIT;
+		*val = hike_load(st->stack, a, HIKE_STACK_BYTES, size, sign_extend);
+		return 0;
+	}
+	if (addr - HIKE_ADDR_META < sizeof(struct hike_pkt_meta)) {
+		a = addr - HIKE_ADDR_META;
+		if (a & (size - 1))
+			return HIKE_FAULT_MEM_MISALIGNED;
+		if (store)
+			return HIKE_FAULT_MEM_OUT_OF_BOUNDS;
+		*val = hike_load((__u8 *)&st->meta, a, sizeof(struct hike_pkt_meta), size, sign_extend);
+		return 0;
+	}
+	return HIKE_FAULT_MEM_OUT_OF_BOUNDS;
+}
+
+_Static_assert(sizeof(struct hike_pkt_meta) == 32, "metadata mask assumes 32 bytes");
+
+/* pkt_load / pkt_store: big-endian fields at a byte offset, bounds-checked. */
+static __always_inline __u32 hike_pkt_access(struct xdp_md *ctx, __u64 off, __u64 size, int store,
+					     __u64 *val)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u8 *p;
+
+	if (size != 1 && size != 2 && size != 4 && size != 8)
+		return HIKE_FAULT_BAD_HELPER_ARG;
+	if (off > 0xffff || off + size > (__u64)(end - data))
+		return HIKE_FAULT_PKT_OUT_OF_BOUNDS;
+	/* A linear XDP frame is smaller than 16 KiB, so the mask changes no offset that passed the
+	 * check above; it bounds the pointer tightly enough for the verifier to accept the
+	 * end-of-packet comparisons below, which can no longer fail. */
+	p = data + (off & 0x3fff);
+	switch (size) {
+	case 1:
+		if ((void *)(p + 1) > end)
+			return HIKE_FAULT_PKT_OUT_OF_BOUNDS;
+		if (store)
+			*p = (__u8)*val;
+		else
+			*val = *p;
+		break;
+	case 2:
+		if ((void *)(p + 2) > end)
+			return HIKE_FAULT_PKT_OUT_OF_BOUNDS;
+		if (store)
+			*(__u16 *)p = bpf_htons((__u16)*val);
+		else
+			*val = bpf_ntohs(*(__u16 *)p);
+		break;
+	case 4:
+		if ((void *)(p + 4) > end)
+			return HIKE_FAULT_PKT_OUT_OF_BOUNDS;
+		if (store)
+			*(__u32 *)p = bpf_htonl((__u32)*val);
+		else
+			*val = bpf_ntohl(*(__u32 *)p);
+		break;
+	default:
+		if ((void *)(p + 8) > end)
+			return HIKE_FAULT_PKT_OUT_OF_BOUNDS;
+		if (store)
+			*(__u64 *)p = __builtin_bswap64(*val);
+		else
+			*val = __builtin_bswap64(*(__u64 *)p);
+	}
+	return 0;
+}
+
+static __always_inline __u32 hike_helper(struct hike_run *run, __s32 id)
+{
+	struct hike_vm_state *st = run->st;
+	struct xdp_md *ctx = run->ctx;
+	__u64 v = 0;
+	__u32 fault;
+
+	switch (id) {
+	case HIKE_HELPER_PKT_LOAD:
+		fault = hike_pkt_access(ctx, st->regs[1], st->regs[2], 0, &v);
+		if (fault)
+			return fault;
+		break;
+	case HIKE_HELPER_PKT_STORE:
+		v = st->regs[3];
+		fault = hike_pkt_access(ctx, st->regs[1], st->regs[2], 1, &v);
+		if (fault)
+			return fault;
+		v = 0;
+		break;
+	case HIKE_HELPER_PKT_LEN:
+		v = ctx->data_end - ctx->data;
+		break;
+	case HIKE_HELPER_KTIME_NS:
+		v = bpf_ktime_get_ns();
+		break;
+	case HIKE_HELPER_EVENT: {
+		struct hike_event ev = {
+			.kind = HIKE_EVENT_CHAIN,
+			.chain_id = st->frames[st->depth & HIKE_FRAME_MASK].chain_id,
+			.prog_id = HIKE_NO_ID,
+			.code = (__u32)st->regs[1],
+			.values = { st->regs[2], st->regs[3], st->regs[4], 0 },
+		};
+
+		/* A full ring drops the event; the chain goes on. */
+		bpf_ringbuf_output(&hike_events, &ev, sizeof(ev), 0);
+		break;
+	}
+	case HIKE_HELPER_RANDOM:
+		v = bpf_get_prandom_u32();
+		break;
+	default:
+		return HIKE_FAULT_BAD_HELPER;
+	}
+	st->regs[0] = v;
+	return 0;
+}
+
+/* One instruction. Returns 0 to go on, 1 to stop the loop (run->stop says why). */
+static long hike_step(__u64 index, void *data)
+{
+	struct hike_run *run = data;
+	struct hike_vm_state *st = run->st;
+	__u32 pc = run->pc;
+	__u64 raw, s;
+	__u8 code, dst, src, cls;
+	__s16 off;
+	__s32 imm;
+	__u32 fault;
+
+	if (pc >= run->code_len)
+		return hike_stop_fault(run, HIKE_FAULT_BAD_JUMP);
+	raw = run->heap->insns[(run->code_off + pc) & HIKE_HEAP_MASK];
+	code = raw & 0xff;
+	dst = (raw >> 8) & 0x0f;
+	src = (raw >> 12) & 0x0f;
+	off = (__s16)(raw >> 16);
+	imm = (__s32)(raw >> 32);
+	cls = code & 0x07;
+
+	switch (cls) {
+	case BPF_ALU:
+	case BPF_ALU64: {
+		__u8 op = code & 0xf0;
+
+		/* Opcode checks that need no register come first (docs/vm-semantics.md). */
+		if (!hike_alu_valid(code, off, imm))
+			return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
+		if (dst >= 10)
+			return hike_stop_fault(run, HIKE_FAULT_BAD_REGISTER);
+		if ((code & BPF_X) && op != BPF_END && op != BPF_NEG) {
+			if (src > 10)
+				return hike_stop_fault(run, HIKE_FAULT_BAD_REGISTER);
+			s = st->regs[src];
+		} else {
+			s = (__u64)(__s64)imm;
+		}
+		hike_alu(code, off, imm, &st->regs[dst], s);
+		run->pc = pc + 1;
+		return 0;
+	}
+	case BPF_JMP:
+	case BPF_JMP32: {
+		__u8 op = code & 0xf0;
+		int taken;
+
+		if (op == BPF_JA) {
+			if (code & BPF_X)
+				return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
+			run->pc = pc + 1 + (cls == BPF_JMP32 ? imm : off);
+			return 0;
+		}
+		if (op == BPF_CALL || op == BPF_EXIT) {
+			if (cls == BPF_JMP32 || (code & BPF_X))
+				return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
+			if (op == BPF_EXIT) {
+				__u32 depth = st->depth & HIKE_FRAME_MASK;
+				struct hike_frame *f;
+
+				if (depth == 0) {
+					st->result = st->regs[0];
+					run->stop = HIKE_STOP_DONE;
+					return 1;
+				}
+				f = &st->frames[depth];
+				st->regs[6] = f->saved_regs[0];
+				st->regs[7] = f->saved_regs[1];
+				st->regs[8] = f->saved_regs[2];
+				st->regs[9] = f->saved_regs[3];
+				run->pc = f->ret_pc;
+				depth = (depth - 1) & HIKE_FRAME_MASK;
+				st->depth = depth;
+				st->regs[10] = hike_frame_pointer(depth);
+				run->code_off = st->frames[depth].code_off;
+				run->code_len = st->frames[depth].code_len;
+				return 0;
+			}
+			/* BPF_CALL */
+			if (src == HIKE_CALL_HELPER) {
+				fault = hike_helper(run, imm);
+				if (fault)
+					return hike_stop_fault(run, fault);
+				run->pc = pc + 1;
+				return 0;
+			}
+			if (src == HIKE_CALL_CHAIN) {
+				__u32 depth = st->depth & HIKE_FRAME_MASK;
+				__u32 nd = depth + 1;
+				struct hike_frame *f;
+				__u64 desc;
+
+				if (nd >= HIKE_MAX_FRAMES)
+					return hike_stop_fault(run, HIKE_FAULT_CALL_DEPTH);
+				desc = hike_chain_desc_word((__u32)imm);
+				if (HIKE_DESC_LEN(desc) == 0)
+					return hike_stop_fault(run, HIKE_FAULT_NO_CHAIN);
+				nd &= HIKE_FRAME_MASK;
+				f = &st->frames[nd];
+				f->saved_regs[0] = st->regs[6];
+				f->saved_regs[1] = st->regs[7];
+				f->saved_regs[2] = st->regs[8];
+				f->saved_regs[3] = st->regs[9];
+				f->stack_init = 0;
+				f->code_off = HIKE_DESC_OFF(desc);
+				f->code_len = HIKE_DESC_LEN(desc);
+				f->chain_id = (__u32)imm;
+				f->ret_pc = pc + 1;
+				st->depth = nd;
+				st->regs[10] = hike_frame_pointer(nd);
+				run->code_off = f->code_off;
+				run->code_len = f->code_len;
+				run->pc = 0;
+				if (run->stats)
+					hike_count_chain_run((__u32)imm);
+				return 0;
+			}
+			if (src == HIKE_CALL_PROG) {
+				if (st->prog_calls >= HIKE_MAX_PROG_CALLS)
+					return hike_stop_fault(run, HIKE_FAULT_PROG_CALL_CAP);
+				if ((__u32)imm >= HIKE_MAX_PROGS)
+					return hike_stop_fault(run, HIKE_FAULT_NO_PROG);
+				st->prog_calls++;
+				st->prog_id = (__u32)imm;
+				run->pc = pc + 1;
+				run->stop = HIKE_STOP_PROG;
+				return 1;
+			}
+			return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
+		}
+		if (op == 0xe0 || op == 0xf0)
+			return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
+		if (dst > 10)
+			return hike_stop_fault(run, HIKE_FAULT_BAD_REGISTER);
+		if (code & BPF_X) {
+			if (src > 10)
+				return hike_stop_fault(run, HIKE_FAULT_BAD_REGISTER);
+			s = st->regs[src];
+		} else {
+			s = (__u64)(__s64)imm;
+		}
+		taken = hike_cond(op, st->regs[dst], s, cls == BPF_JMP32);
+		if (taken < 0)
+			return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
+		run->pc = pc + 1 + (taken ? off : 0);
+		return 0;
+	}
+	case BPF_LDX: {
+		__u8 mode = code & 0xe0;
+		__u64 v = 0;
+
+		if (mode != BPF_MEM && !(mode == 0x80 && (code & 0x18) != BPF_DW))
+			return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
+		if (dst >= 10 || src > 10)
+			return hike_stop_fault(run, HIKE_FAULT_BAD_REGISTER);
+		fault = hike_mem(st, st->regs[src] + (__s64)off, hike_size_bytes(code), 0,
+				 mode == 0x80, &v);
+		if (fault)
+			return hike_stop_fault(run, fault);
+		st->regs[dst] = v;
+		run->pc = pc + 1;
+		return 0;
+	}
+	case BPF_ST:
+	case BPF_STX: {
+		__u64 v;
+
+		if ((code & 0xe0) != BPF_MEM)
+			return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
+		if (dst > 10)
+			return hike_stop_fault(run, HIKE_FAULT_BAD_REGISTER);
+		if (cls == BPF_STX) {
+			if (src > 10)
+				return hike_stop_fault(run, HIKE_FAULT_BAD_REGISTER);
+			v = st->regs[src];
+		} else {
+			v = (__u64)(__s64)imm;
+		}
+		fault = hike_mem(st, st->regs[dst] + (__s64)off, hike_size_bytes(code), 1, 0, &v);
+		if (fault)
+			return hike_stop_fault(run, fault);
+		run->pc = pc + 1;
+		return 0;
+	}
+	case BPF_LD: {
+		__u64 next;
+
+		if (code != (BPF_LD | BPF_IMM | BPF_DW) || src != 0)
+			return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
+		if (dst >= 10)
+			return hike_stop_fault(run, HIKE_FAULT_BAD_REGISTER);
+		if (pc + 1 >= run->code_len)
+			return hike_stop_fault(run, HIKE_FAULT_BAD_JUMP);
+		next = run->heap->insns[(run->code_off + pc + 1) & HIKE_HEAP_MASK];
+		/* Second slot: code, registers and offset must be zero. */
+		if (next & 0xffffffffULL)
+			return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
+		st->regs[dst] = (__u64)(__u32)imm | (next & 0xffffffff00000000ULL);
+		run->pc = pc + 2;
+		return 0;
+	}
+	}
+	return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
+}
+
+/* Records a fault and returns the fail-safe verdict. */
+static __always_inline int hike_fault(struct hike_vm_state *st, __u32 fault, __u32 pc)
+{
+	__u32 chain = st->frames[st->depth & HIKE_FRAME_MASK].chain_id;
+	struct hike_chain_stats *cs;
+	__u64 *count;
+
+	st->fault = fault;
+	st->fault_pc = pc;
+	st->fault_chain = chain;
+	st->status = HIKE_STATUS_IDLE;
+	st->verdict = st->failsafe_verdict;
+	count = bpf_map_lookup_elem(&hike_faults, &fault);
+	if (count)
+		(*count)++;
+	if (chain < HIKE_MAX_CHAINS) {
+		cs = bpf_map_lookup_elem(&hike_cstats, &chain);
+		if (cs && fault < HIKE_FAULT_MAX)
+			cs->faults[fault & (HIKE_FAULT_MAX - 1)]++;
+	}
+	return st->failsafe_verdict;
+}
+
+/* Interprets from st->pc until the chain ends, faults, or calls a program (which is then
+ * tail-called and does not return here). Returns the packet's verdict otherwise. */
+static __always_inline int hike_vm_run(struct xdp_md *ctx, struct hike_vm_state *st)
+{
+	__u32 zero = 0, depth = st->depth & HIKE_FRAME_MASK;
+	struct hike_code_heap *heap;
+	struct hike_run run = {};
+	long steps;
+
+	heap = bpf_map_lookup_elem(&hike_code, &zero);
+	if (!heap)
+		return hike_fault(st, HIKE_FAULT_BAD_STATE, st->pc);
+	run.ctx = ctx;
+	run.st = st;
+	run.heap = heap;
+	run.pc = st->pc;
+	run.code_off = st->frames[depth].code_off;
+	run.code_len = st->frames[depth].code_len;
+	run.stats = st->cfg_flags & HIKE_CFG_STATS;
+	run.stop = HIKE_STOP_BUDGET;
+
+	steps = bpf_loop(st->budget, hike_step, &run, 0);
+	if (steps < 0)
+		return hike_fault(st, HIKE_FAULT_BAD_STATE, run.pc);
+	st->budget = steps > st->budget ? 0 : st->budget - (__u32)steps;
+	st->pc = run.pc;
+
+	switch (run.stop) {
+	case HIKE_STOP_DONE:
+		st->status = HIKE_STATUS_IDLE;
+		st->verdict = st->default_verdict;
+		return st->default_verdict;
+	case HIKE_STOP_PROG:
+		st->status = HIKE_STATUS_IN_PROG;
+		bpf_tail_call(ctx, &hike_progs, st->prog_id);
+		/* Only reached when the slot is empty (the cap was checked by the VM). */
+		return hike_fault(st, HIKE_FAULT_NO_PROG, run.pc - 1);
+	case HIKE_STOP_FAULT:
+		return hike_fault(st, run.fault, run.pc);
+	default:
+		return hike_fault(st, HIKE_FAULT_BUDGET, run.pc);
+	}
+}
+
+static __always_inline struct hike_vm_state *hike_state_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&hike_state, &zero);
+}
+
+/* Starts chain `chain_id` for a new packet with arguments args[0..4] (r1..r5). The caller
+ * (a loader) has filled st->meta. Returns the packet's verdict, or does not return (tail call). */
+static __always_inline int hike_vm_boot(struct xdp_md *ctx, struct hike_vm_state *st, __u32 chain_id,
+					const __u64 *args, __u32 default_verdict,
+					__u32 failsafe_verdict)
+{
+	struct hike_vm_config *cfg;
+	__u32 zero = 0, budget = HIKE_DEFAULT_BUDGET, flags = 0;
+	__u64 desc;
+	int i;
+
+	cfg = bpf_map_lookup_elem(&hike_config, &zero);
+	if (cfg) {
+		if (cfg->budget)
+			budget = cfg->budget > HIKE_MAX_BUDGET ? HIKE_MAX_BUDGET : cfg->budget;
+		flags = cfg->flags;
+	}
+#pragma unroll
+	for (i = 0; i < 16; i++)
+		st->regs[i] = 0;
+#pragma unroll
+	for (i = 0; i < HIKE_MAX_ARGS; i++)
+		st->regs[i + 1] = args[i];
+	st->regs[10] = hike_frame_pointer(0);
+	st->pc = 0;
+	st->depth = 0;
+	st->budget = budget;
+	st->prog_calls = 0;
+	st->status = HIKE_STATUS_RUNNING;
+	st->prog_id = HIKE_NO_ID;
+	st->default_verdict = default_verdict;
+	st->failsafe_verdict = failsafe_verdict;
+	st->fault = HIKE_FAULT_NONE;
+	st->fault_pc = 0;
+	st->fault_chain = HIKE_NO_ID;
+	st->result = 0;
+	st->cfg_flags = flags;
+	st->packets++;
+
+	st->frames[0].chain_id = chain_id < HIKE_MAX_CHAINS ? chain_id : HIKE_NO_ID;
+	st->frames[0].stack_init = 0;
+	st->frames[0].ret_pc = 0;
+	desc = hike_chain_desc_word(chain_id);
+	st->frames[0].code_off = HIKE_DESC_OFF(desc);
+	st->frames[0].code_len = HIKE_DESC_LEN(desc);
+	if (HIKE_DESC_LEN(desc) == 0)
+		return hike_fault(st, HIKE_FAULT_NO_CHAIN, 0);
+	if (flags & HIKE_CFG_STATS)
+		hike_count_chain_run(chain_id);
+	return hike_vm_run(ctx, st);
+}

@@ -1,0 +1,394 @@
+//! Rust mirror of the HIKe VM ABI, `bpf/include/hike/abi.h`.
+//!
+//! The C header is the source of truth. Every constant, enum value, struct size and field
+//! offset here is checked against it by the `abi_agrees_with_c` test, which compiles a probe of
+//! the header with the host C compiler. Change both together.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Instructions in one chain (an `LD_IMM64` counts as two).
+pub const MAX_CHAIN_INSNS: usize = 4096;
+/// Nested chain frames; the top chain is frame 0.
+pub const MAX_FRAMES: usize = 16;
+/// Bytes of stack per frame.
+pub const STACK_SIZE: usize = 512;
+/// 8-byte stack slots per frame.
+pub const STACK_SLOTS: usize = STACK_SIZE / 8;
+/// Arguments of a program or chain call (`r1..r5`).
+pub const MAX_ARGS: usize = 5;
+/// Chain IDs are `0..MAX_CHAINS`.
+pub const MAX_CHAINS: u32 = 1024;
+/// Program IDs are `0..MAX_PROGS`.
+pub const MAX_PROGS: u32 = 256;
+/// Instructions in the shared code heap.
+pub const CODE_HEAP_INSNS: u32 = 1 << 19;
+/// Program calls per packet (the kernel's tail-call cap); the next one faults.
+pub const MAX_PROG_CALLS: u32 = 33;
+/// Default execution budget, in instructions per packet.
+pub const DEFAULT_BUDGET: u32 = 65536;
+/// Largest execution budget (the kernel's `bpf_loop` limit).
+pub const MAX_BUDGET: u32 = 1 << 23;
+
+/// `src_reg` of a `call`: a VM helper.
+pub const CALL_HELPER: u8 = 0;
+/// `src_reg` of a `call`: a chain.
+pub const CALL_CHAIN: u8 = 1;
+/// `src_reg` of a `call`: a program.
+pub const CALL_PROG: u8 = 2;
+
+/// Base address of frame 0's stack; frame `f` spans `STACK + f*512 .. STACK + (f+1)*512`.
+pub const ADDR_STACK: u64 = 0x0000_0010_0000_0000;
+/// Address of the read-only [`PktMeta`].
+pub const ADDR_META: u64 = 0x0000_0020_0000_0000;
+
+/// [`PktMeta::flags`]: the packet is IPv4.
+pub const META_IPV4: u8 = 0x01;
+/// [`PktMeta::flags`]: the packet is IPv6.
+pub const META_IPV6: u8 = 0x02;
+/// [`PktMeta::flags`]: an L4 header was found.
+pub const META_L4: u8 = 0x04;
+
+/// [`VmConfig::flags`]: count chain runs and program calls.
+pub const CFG_STATS: u32 = 0x1;
+
+/// [`Event::kind`]: emitted by a chain through [`Helper::Event`].
+pub const EVENT_CHAIN: u32 = 1;
+/// [`Event::kind`]: emitted by a program.
+pub const EVENT_PROGRAM: u32 = 2;
+/// "No chain" / "no program" in events and state.
+pub const NO_ID: u32 = 0xffff_ffff;
+
+/// [`VmState::status`]: no chain running on this CPU.
+pub const STATUS_IDLE: u32 = 0;
+/// [`VmState::status`]: the VM is interpreting.
+pub const STATUS_RUNNING: u32 = 1;
+/// [`VmState::status`]: a program called by the chain is running.
+pub const STATUS_IN_PROG: u32 = 2;
+
+/// VM helpers, called with `call` and `src_reg` = [`CALL_HELPER`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Helper {
+    /// `r1` = offset, `r2` = size (1, 2, 4, 8) → `r0` = big-endian field in host order.
+    PktLoad = 1,
+    /// `r1` = offset, `r2` = size, `r3` = value: stores big-endian; `r0` = 0.
+    PktStore = 2,
+    /// `r0` = packet length.
+    PktLen = 3,
+    /// `r0` = monotonic time in ns.
+    KtimeNs = 4,
+    /// `r1` = code, `r2..r4` = values: emits an [`Event`]; `r0` = 0.
+    Event = 5,
+    /// `r0` = a pseudo-random 32-bit value.
+    Random = 6,
+}
+
+impl Helper {
+    /// One past the highest helper ID.
+    pub const MAX: u32 = 7;
+    /// Every helper, in ID order.
+    pub const ALL: [Helper; 6] = [
+        Helper::PktLoad,
+        Helper::PktStore,
+        Helper::PktLen,
+        Helper::KtimeNs,
+        Helper::Event,
+        Helper::Random,
+    ];
+
+    /// The helper with this ID, if any.
+    pub fn from_id(id: u32) -> Option<Helper> {
+        Self::ALL.into_iter().find(|h| *h as u32 == id)
+    }
+
+    /// The name used by the assembler and disassembler.
+    pub fn name(self) -> &'static str {
+        match self {
+            Helper::PktLoad => "pkt_load",
+            Helper::PktStore => "pkt_store",
+            Helper::PktLen => "pkt_len",
+            Helper::KtimeNs => "ktime_ns",
+            Helper::Event => "event",
+            Helper::Random => "random",
+        }
+    }
+
+    /// The helper with this assembler name, if any.
+    pub fn from_name(name: &str) -> Option<Helper> {
+        Self::ALL.into_iter().find(|h| h.name() == name)
+    }
+
+    /// How many of `r1..r5` the helper reads.
+    pub fn arg_count(self) -> usize {
+        match self {
+            Helper::PktLoad => 2,
+            Helper::PktStore => 3,
+            Helper::PktLen | Helper::KtimeNs | Helper::Random => 0,
+            Helper::Event => 4,
+        }
+    }
+}
+
+/// Why a chain was aborted; the index of the fault counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum Fault {
+    /// Unknown or unsupported instruction.
+    BadOpcode = 1,
+    /// Register number above 10, or a write to `r10`.
+    BadRegister = 2,
+    /// The program counter left the chain.
+    BadJump = 3,
+    /// Load or store outside the active frames or the metadata (or a store to the metadata).
+    MemOutOfBounds = 4,
+    /// Memory access not naturally aligned.
+    MemMisaligned = 5,
+    /// Load from a stack slot not written since the frame was entered.
+    StackUninit = 6,
+    /// Packet helper outside the packet.
+    PktOutOfBounds = 7,
+    /// Execution budget exhausted.
+    Budget = 8,
+    /// More than [`MAX_FRAMES`] nested chains.
+    CallDepth = 9,
+    /// The called or started chain is not loaded.
+    NoChain = 10,
+    /// The called program is not loaded.
+    NoProg = 11,
+    /// More than [`MAX_PROG_CALLS`] program calls in one packet.
+    ProgCallCap = 12,
+    /// Unknown helper ID.
+    BadHelper = 13,
+    /// Helper argument out of range.
+    BadHelperArg = 14,
+    /// A program was entered without a chain calling it.
+    BadState = 15,
+}
+
+impl Fault {
+    /// One past the highest fault code (the size of the counter arrays).
+    pub const MAX: usize = 16;
+    /// Every fault, in code order.
+    pub const ALL: [Fault; 15] = [
+        Fault::BadOpcode,
+        Fault::BadRegister,
+        Fault::BadJump,
+        Fault::MemOutOfBounds,
+        Fault::MemMisaligned,
+        Fault::StackUninit,
+        Fault::PktOutOfBounds,
+        Fault::Budget,
+        Fault::CallDepth,
+        Fault::NoChain,
+        Fault::NoProg,
+        Fault::ProgCallCap,
+        Fault::BadHelper,
+        Fault::BadHelperArg,
+        Fault::BadState,
+    ];
+
+    /// The fault with this code; `None` for 0 (no fault) and unknown codes.
+    pub fn from_code(code: u32) -> Option<Fault> {
+        Self::ALL.into_iter().find(|f| *f as u32 == code)
+    }
+
+    /// A stable snake_case name, used in counters, JSON and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::BadOpcode => "bad_opcode",
+            Fault::BadRegister => "bad_register",
+            Fault::BadJump => "bad_jump",
+            Fault::MemOutOfBounds => "mem_out_of_bounds",
+            Fault::MemMisaligned => "mem_misaligned",
+            Fault::StackUninit => "stack_uninit",
+            Fault::PktOutOfBounds => "pkt_out_of_bounds",
+            Fault::Budget => "budget",
+            Fault::CallDepth => "call_depth",
+            Fault::NoChain => "no_chain",
+            Fault::NoProg => "no_prog",
+            Fault::ProgCallCap => "prog_call_cap",
+            Fault::BadHelper => "bad_helper",
+            Fault::BadHelperArg => "bad_helper_arg",
+            Fault::BadState => "bad_state",
+        }
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `struct hike_pkt_meta`: what the loader found in the packet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct PktMeta {
+    /// Interface the packet arrived on.
+    pub ingress_ifindex: u32,
+    /// RX queue.
+    pub rx_queue_index: u32,
+    /// EtherType in host order; 0 if not Ethernet.
+    pub eth_proto: u16,
+    /// Offset of the L3 header.
+    pub l3_off: u16,
+    /// Offset of the L4 header, 0 if none.
+    pub l4_off: u16,
+    /// L4 protocol number.
+    pub l4_proto: u8,
+    /// `META_*` flags.
+    pub flags: u8,
+    /// Loader-specific values.
+    pub user: [u64; 2],
+}
+
+/// `struct hike_chain_desc`: where a chain's code is; published with one 8-byte store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct ChainDesc {
+    /// First instruction in the code heap.
+    pub code_off: u32,
+    /// Instructions; 0 means no chain.
+    pub len: u16,
+    /// Declared parameters.
+    pub nparams: u8,
+    /// Reserved, 0.
+    pub flags: u8,
+}
+
+impl ChainDesc {
+    /// The descriptor as the single 64-bit word the kernel reads.
+    pub fn to_word(self) -> u64 {
+        u64::from_ne_bytes(bytemuck::cast(self))
+    }
+
+    /// The descriptor from its 64-bit word.
+    pub fn from_word(word: u64) -> ChainDesc {
+        bytemuck::cast(word.to_ne_bytes())
+    }
+}
+
+/// `struct hike_vm_config`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct VmConfig {
+    /// Instructions per packet; 0 means [`DEFAULT_BUDGET`].
+    pub budget: u32,
+    /// `CFG_*` flags.
+    pub flags: u32,
+}
+
+/// `struct hike_chain_stats` (per CPU; user space sums the CPUs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct ChainStats {
+    /// Entries into the chain.
+    pub runs: u64,
+    /// Aborts while this chain was the innermost frame, indexed by fault code.
+    pub faults: [u64; Fault::MAX],
+}
+
+/// `struct hike_prog_stats` (per CPU).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct ProgStats {
+    /// Calls from chains.
+    pub calls: u64,
+}
+
+/// [`LoaderConfig::flags`]: the two verdicts are set (otherwise `XDP_PASS` and `XDP_ABORTED`).
+pub const LDR_VERDICTS_SET: u32 = 0x1;
+
+/// `struct hike_loader_config`: a loader's verdicts (map `hike_ldr_cfg` of each loader).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct LoaderConfig {
+    /// Verdict when no chain applies or the top chain returns.
+    pub default_verdict: u32,
+    /// Verdict when the chain faults.
+    pub failsafe_verdict: u32,
+    /// [`LDR_VERDICTS_SET`].
+    pub flags: u32,
+    /// Reserved.
+    pub reserved: u32,
+}
+
+/// `struct hike_event`: a record of the `hike_events` ring buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct Event {
+    /// `EVENT_*`.
+    pub kind: u32,
+    /// Innermost chain, or [`NO_ID`].
+    pub chain_id: u32,
+    /// Emitting program, or [`NO_ID`].
+    pub prog_id: u32,
+    /// User code.
+    pub code: u32,
+    /// Values.
+    pub values: [u64; 4],
+}
+
+/// `struct hike_frame`: one active chain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct Frame {
+    /// Caller's `r6..r9`.
+    pub saved_regs: [u64; 4],
+    /// Bit `i`: stack slot `i` was written since entry.
+    pub stack_init: u64,
+    /// This frame's code location.
+    pub code_off: u32,
+    /// This frame's code length.
+    pub code_len: u32,
+    /// This frame's chain.
+    pub chain_id: u32,
+    /// Caller's pc to resume at.
+    pub ret_pc: u32,
+}
+
+/// `struct hike_vm_state`: the per-CPU VM state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct VmState {
+    /// `r0..r10`; 11..15 unused.
+    pub regs: [u64; 16],
+    /// Next instruction of the innermost frame.
+    pub pc: u32,
+    /// Innermost frame index.
+    pub depth: u32,
+    /// Instructions left for this packet.
+    pub budget: u32,
+    /// Program calls made for this packet.
+    pub prog_calls: u32,
+    /// `STATUS_*`.
+    pub status: u32,
+    /// Program being called.
+    pub prog_id: u32,
+    /// Loader's verdict when the top chain returns.
+    pub default_verdict: u32,
+    /// Loader's verdict when the chain faults.
+    pub failsafe_verdict: u32,
+    /// Fault code of the last packet (0 = none).
+    pub fault: u32,
+    /// pc of the faulting instruction.
+    pub fault_pc: u32,
+    /// Chain of the faulting frame, or [`NO_ID`].
+    pub fault_chain: u32,
+    /// Verdict of the last finished packet.
+    pub verdict: u32,
+    /// `VmConfig::flags`, read at boot.
+    pub cfg_flags: u32,
+    /// Reserved.
+    pub reserved: u32,
+    /// `r0` of the top chain when it returned.
+    pub result: u64,
+    /// Packets booted on this CPU.
+    pub packets: u64,
+    /// Loader's parse results.
+    pub meta: PktMeta,
+    /// Active frames.
+    pub frames: [Frame; MAX_FRAMES],
+    /// Stacks of all frames.
+    pub stack: [u8; MAX_FRAMES * STACK_SIZE],
+}

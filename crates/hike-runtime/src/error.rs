@@ -1,0 +1,447 @@
+//! The runtime's error type.
+//!
+//! One enum for the crate: every variant names what it was working on (the map, the chain, the
+//! program, the path) and chains the underlying libbpf or system error as its `source`.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::{ChainId, MapLayout, ProgramId};
+
+/// Everything that can go wrong in the runtime.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A chain ID is not below `MAX_CHAINS`.
+    #[error(
+        "chain id {id} is out of range (the chain table has {} slots)",
+        hike_isa::abi::MAX_CHAINS
+    )]
+    ChainIdOutOfRange {
+        /// The rejected ID.
+        id: u32,
+    },
+
+    /// A program ID is not below `MAX_PROGS`.
+    #[error(
+        "program id {id} is out of range (the program table has {} slots)",
+        hike_isa::abi::MAX_PROGS
+    )]
+    ProgramIdOutOfRange {
+        /// The rejected ID.
+        id: u32,
+    },
+
+    /// An instance or loader name is not usable as a bpffs directory name.
+    #[error("invalid name `{name}`: use 1 to 64 characters among `A-Z a-z 0-9 _ -`, not starting with `-`")]
+    InvalidName {
+        /// The rejected name.
+        name: String,
+    },
+
+    /// The bpffs root is not a BPF filesystem and could not be mounted.
+    #[error("cannot mount a bpf filesystem at `{}`", path.display())]
+    MountBpffs {
+        /// Where the mount was tried.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A pinned instance of this name already exists.
+    #[error("vm instance `{name}` already exists at `{}`", path.display())]
+    InstanceExists {
+        /// The instance name.
+        name: String,
+        /// Its directory.
+        path: PathBuf,
+    },
+
+    /// No pinned instance of this name exists.
+    #[error("vm instance `{name}` does not exist at `{}`", path.display())]
+    InstanceNotFound {
+        /// The instance name.
+        name: String,
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+
+    /// A file system operation under the bpffs failed (creating a directory, pinning,
+    /// opening or removing a pin).
+    #[error("cannot {op} `{}`", path.display())]
+    Pin {
+        /// What was being done: `pin`, `open pin`, `unpin`, `create directory`, ….
+        op: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The kernel refused to create one of the shared VM maps.
+    #[error("cannot create vm map `{map}`")]
+    CreateMap {
+        /// The map name.
+        map: &'static str,
+        /// libbpf's error.
+        #[source]
+        source: libbpf_rs::Error,
+    },
+
+    /// A map does not have the layout this runtime expects: a shared VM map in an object, or a
+    /// pinned VM map of an instance, disagrees with the ABI.
+    #[error("map `{map}` of `{owner}` is {found}, but the vm abi wants {expected}")]
+    MapLayoutMismatch {
+        /// The object or instance that declares the map.
+        owner: String,
+        /// The map name.
+        map: String,
+        /// What the ABI says.
+        expected: MapLayout,
+        /// What was found.
+        found: MapLayout,
+    },
+
+    /// Memory-mapping a map failed.
+    #[error("cannot mmap map `{map}`")]
+    Mmap {
+        /// The map name.
+        map: &'static str,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The validator refused a chain.
+    #[error("chain {chain} (`{name}`) is invalid")]
+    InvalidChain {
+        /// The chain ID it was to be installed as.
+        chain: ChainId,
+        /// Its name.
+        name: String,
+        /// Every problem found.
+        #[source]
+        source: hike_isa::validate::ValidationErrors,
+    },
+
+    /// A chain without instructions.
+    #[error("chain {chain} is empty")]
+    EmptyChain {
+        /// The chain.
+        chain: ChainId,
+    },
+
+    /// A chain longer than `MAX_CHAIN_INSNS`.
+    #[error("chain {chain} has {len} instructions, more than the limit of {max}")]
+    ChainTooLong {
+        /// The chain.
+        chain: ChainId,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+
+    /// The code heap has no free run of instructions long enough for the chain, even after
+    /// every retired chain version has been reclaimed.
+    #[error("chain {chain} ({len} instructions) does not fit the code heap ({free} instructions free, largest free run {largest_free})")]
+    CodeHeapFull {
+        /// The chain.
+        chain: ChainId,
+        /// Its length.
+        len: usize,
+        /// Free instructions in total (including those still in quarantine).
+        free: u32,
+        /// The longest free run.
+        largest_free: u32,
+    },
+
+    /// The chain table of a pinned instance holds a descriptor that points outside the code
+    /// heap or overlaps another chain.
+    #[error("chain {chain} of the pinned chain table is corrupt (code_off {code_off}, len {len})")]
+    CorruptChainTable {
+        /// The chain.
+        chain: ChainId,
+        /// Its descriptor's first instruction.
+        code_off: u32,
+        /// Its descriptor's length.
+        len: u16,
+    },
+
+    /// Waiting for a kernel RCU grace period (to reclaim retired chain code) failed.
+    #[error("cannot wait for packets in flight to finish")]
+    GracePeriod {
+        /// The failed map update.
+        #[source]
+        source: libbpf_rs::Error,
+    },
+
+    /// libbpf could not open (parse) an object file.
+    #[error("cannot open bpf object `{object}`")]
+    OpenObject {
+        /// The object's label.
+        object: String,
+        /// libbpf's error.
+        #[source]
+        source: libbpf_rs::Error,
+    },
+
+    /// The object has no program of this name.
+    #[error("bpf object `{object}` has no program `{program}` (it has: {})", available.join(", "))]
+    ProgramNotFound {
+        /// The object's label.
+        object: String,
+        /// The requested program.
+        program: String,
+        /// The programs the object has.
+        available: Vec<String>,
+    },
+
+    /// Preparing an opened object for loading failed (map reuse, verifier log buffer).
+    #[error("cannot prepare `{item}` of bpf object `{object}` for loading")]
+    Prepare {
+        /// The object's label.
+        object: String,
+        /// The map or program being prepared.
+        item: String,
+        /// libbpf's error.
+        #[source]
+        source: libbpf_rs::Error,
+    },
+
+    /// The kernel refused to load the object; `log` is the verifier's log, if any.
+    #[error("the kernel refused to load program `{program}` of bpf object `{object}`{}", if log.is_empty() { String::new() } else { format!(":\n{log}") })]
+    Load {
+        /// The object's label.
+        object: String,
+        /// The program being loaded.
+        program: String,
+        /// The verifier log (its tail when long), empty when the failure came before
+        /// verification.
+        log: String,
+        /// libbpf's error.
+        #[source]
+        source: libbpf_rs::Error,
+    },
+
+    /// Extracting a loaded program or map file descriptor failed.
+    #[error("cannot take a reference to `{name}` of bpf object `{object}`")]
+    TakeFd {
+        /// The object's label.
+        object: String,
+        /// The program or map.
+        name: String,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A program slot is already taken.
+    #[error("program slot {id} is taken by `{name}`")]
+    ProgramSlotInUse {
+        /// The slot.
+        id: ProgramId,
+        /// The program in it.
+        name: String,
+    },
+
+    /// No program in this slot.
+    #[error("no program in slot {id}")]
+    NoProgram {
+        /// The slot.
+        id: ProgramId,
+    },
+
+    /// A loader of this name already exists in the instance.
+    #[error("loader `{name}` already exists")]
+    LoaderExists {
+        /// The loader name.
+        name: String,
+    },
+
+    /// No loader of this name exists in the instance.
+    #[error("loader `{name}` does not exist")]
+    LoaderNotFound {
+        /// The loader name.
+        name: String,
+    },
+
+    /// No map of this name.
+    #[error("`{owner}` has no map `{map}` (it has: {})", available.join(", "))]
+    MapNotFound {
+        /// The program, loader or instance searched.
+        owner: String,
+        /// The requested map.
+        map: String,
+        /// The maps it has.
+        available: Vec<String>,
+    },
+
+    /// A key of the wrong size.
+    #[error("key for map `{map}` is {size} bytes, expected {expected}")]
+    InvalidKeySize {
+        /// The map.
+        map: String,
+        /// The size given.
+        size: usize,
+        /// The map's key size.
+        expected: usize,
+    },
+
+    /// A value of the wrong size.
+    #[error("value for map `{map}` is {size} bytes, expected {expected}")]
+    InvalidValueSize {
+        /// The map.
+        map: String,
+        /// The size given.
+        size: usize,
+        /// The map's value size.
+        expected: usize,
+    },
+
+    /// A per-CPU write with a number of values other than the number of possible CPUs.
+    #[error("per-cpu write to map `{map}` has {count} values, expected one per cpu ({expected})")]
+    InvalidCpuCount {
+        /// The map.
+        map: String,
+        /// Values given.
+        count: usize,
+        /// Possible CPUs.
+        expected: usize,
+    },
+
+    /// Per-CPU values that cannot be summed as 64-bit counters.
+    #[error("values of map `{map}` are {value_size} bytes, not a whole number of 64-bit counters")]
+    NotSummable {
+        /// The map.
+        map: String,
+        /// Its value size.
+        value_size: usize,
+    },
+
+    /// A map operation (lookup, update, delete, iteration) failed.
+    #[error("cannot {op} map `{map}`")]
+    MapOp {
+        /// The operation.
+        op: &'static str,
+        /// The map.
+        map: String,
+        /// libbpf's error.
+        #[source]
+        source: libbpf_rs::Error,
+    },
+
+    /// Inserting into or deleting from the program table failed.
+    #[error("cannot {op} program slot {id}")]
+    ProgramTable {
+        /// `insert` or `delete`.
+        op: &'static str,
+        /// The slot.
+        id: ProgramId,
+        /// libbpf's error.
+        #[source]
+        source: libbpf_rs::Error,
+    },
+
+    /// `BPF_PROG_TEST_RUN` failed.
+    #[error("cannot test-run loader `{loader}`")]
+    TestRun {
+        /// The loader.
+        loader: String,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Attaching a loader to an interface failed.
+    #[error("cannot attach loader `{loader}` to interface {ifindex} ({mode})")]
+    Attach {
+        /// The loader.
+        loader: String,
+        /// The interface.
+        ifindex: u32,
+        /// The XDP mode asked for.
+        mode: crate::XdpMode,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Asking the kernel which XDP program an interface runs failed.
+    #[error("cannot query the xdp program of interface {ifindex}")]
+    QueryXdp {
+        /// The interface.
+        ifindex: u32,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The loader is not attached to this interface.
+    #[error("loader `{loader}` is not attached to interface {ifindex}")]
+    NotAttached {
+        /// The loader.
+        loader: String,
+        /// The interface.
+        ifindex: u32,
+    },
+
+    /// The loader is already attached to this interface.
+    #[error("loader `{loader}` is already attached to interface {ifindex}")]
+    AlreadyAttached {
+        /// The loader.
+        loader: String,
+        /// The interface.
+        ifindex: u32,
+    },
+
+    /// No interface of this name.
+    #[error("no network interface `{name}`")]
+    NoSuchInterface {
+        /// The interface name.
+        name: String,
+        /// The lookup error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A CPU number at or above the number of possible CPUs.
+    #[error("cpu {cpu} does not exist (this machine has {count} possible cpus)")]
+    NoSuchCpu {
+        /// The CPU asked for.
+        cpu: usize,
+        /// Possible CPUs.
+        count: usize,
+    },
+
+    /// Reading or setting CPU affinity failed.
+    #[error("cannot pin the calling thread to cpu {cpu}")]
+    CpuAffinity {
+        /// The CPU.
+        cpu: usize,
+        /// The system's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Setting up or reading the event ring buffer failed.
+    #[error("cannot read the vm event ring buffer `hike_events`")]
+    Events {
+        /// libbpf's error.
+        #[source]
+        source: libbpf_rs::Error,
+    },
+
+    /// Counting the possible CPUs failed.
+    #[error("cannot count the possible cpus")]
+    CpuCount {
+        /// libbpf's error.
+        #[source]
+        source: libbpf_rs::Error,
+    },
+}
+
+/// The runtime's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,349 @@
+//! Loaders: the XDP programs that boot a chain for each packet.
+//!
+//! A [`Loader`] is returned by [`Vm::load_loader`](crate::Vm::load_loader) (or re-adopted from
+//! a pinned instance by [`Vm::open_loader`](crate::Vm::open_loader)). Through it the loader's
+//! own maps are read and written by name, packets are run with `BPF_PROG_TEST_RUN`
+//! ([`Loader::test_run`]), and the loader is attached to interfaces ([`Loader::attach_xdp`]).
+//!
+//! Attachments are BPF links. In a private instance they end when the `Loader` is dropped; in
+//! a pinned instance each link is pinned and outlives the process, until
+//! [`Loader::detach_xdp`], [`Loader::remove`] or [`Vm::destroy`](crate::Vm::destroy).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use libbpf_rs::{libbpf_sys, ProgramHandle};
+
+use crate::{pin, sys, Error, MapRef, Result};
+
+/// How an XDP program is attached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum XdpMode {
+    /// In the driver (`XDP_FLAGS_DRV_MODE`); veth supports it.
+    #[default]
+    Native,
+    /// In the generic network stack (`XDP_FLAGS_SKB_MODE`), on any interface.
+    Generic,
+}
+
+impl XdpMode {
+    fn flags(self) -> u32 {
+        match self {
+            XdpMode::Native => libbpf_sys::XDP_FLAGS_DRV_MODE,
+            XdpMode::Generic => libbpf_sys::XDP_FLAGS_SKB_MODE,
+        }
+    }
+}
+
+impl fmt::Display for XdpMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            XdpMode::Native => "native",
+            XdpMode::Generic => "generic",
+        })
+    }
+}
+
+/// An XDP verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum XdpAction {
+    /// `XDP_ABORTED`.
+    Aborted = 0,
+    /// `XDP_DROP`.
+    Drop = 1,
+    /// `XDP_PASS`.
+    Pass = 2,
+    /// `XDP_TX`.
+    Tx = 3,
+    /// `XDP_REDIRECT`.
+    Redirect = 4,
+}
+
+impl XdpAction {
+    /// The action of a program's return value, if it is one.
+    pub fn from_retval(retval: u32) -> Option<XdpAction> {
+        Some(match retval {
+            0 => XdpAction::Aborted,
+            1 => XdpAction::Drop,
+            2 => XdpAction::Pass,
+            3 => XdpAction::Tx,
+            4 => XdpAction::Redirect,
+            _ => return None,
+        })
+    }
+
+    /// The lowercase name used in JSON output: `aborted`, `drop`, `pass`, `tx`, `redirect`.
+    pub fn name(self) -> &'static str {
+        match self {
+            XdpAction::Aborted => "aborted",
+            XdpAction::Drop => "drop",
+            XdpAction::Pass => "pass",
+            XdpAction::Tx => "tx",
+            XdpAction::Redirect => "redirect",
+        }
+    }
+}
+
+impl fmt::Display for XdpAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One `BPF_PROG_TEST_RUN` of a loader.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TestRun<'a> {
+    /// The packet, from its Ethernet header.
+    pub packet: &'a [u8],
+    /// Runs of the same packet; 0 and 1 both mean once.
+    pub repeat: u32,
+    /// `xdp_md.ingress_ifindex` (0: leave the context out; the packet then comes from the
+    /// loopback device of the current namespace).
+    pub ingress_ifindex: u32,
+    /// `xdp_md.rx_queue_index`, used only with `ingress_ifindex`.
+    pub rx_queue_index: u32,
+    /// `BPF_F_TEST_*` flags, e.g. `BPF_F_TEST_XDP_LIVE_FRAMES` (then no packet comes back).
+    pub flags: u32,
+}
+
+/// What a test run returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestRunResult {
+    /// The program's return value: the XDP verdict (see [`TestRunResult::action`]).
+    pub retval: u32,
+    /// The packet after the run.
+    pub data_out: Vec<u8>,
+    /// Average duration of one run, in nanoseconds.
+    pub duration_ns: u64,
+}
+
+impl TestRunResult {
+    /// The verdict as an [`XdpAction`], if it is one.
+    pub fn action(&self) -> Option<XdpAction> {
+        XdpAction::from_retval(self.retval)
+    }
+}
+
+/// A loaded loader: its program, its own maps and its XDP attachments.
+#[derive(Debug)]
+pub struct Loader {
+    name: String,
+    program: String,
+    handle: ProgramHandle,
+    maps: BTreeMap<String, MapRef>,
+    links: Mutex<BTreeMap<u32, OwnedFd>>,
+    pin_dir: Option<PathBuf>,
+}
+
+impl Loader {
+    pub(crate) fn new(
+        name: String,
+        program: String,
+        handle: ProgramHandle,
+        maps: BTreeMap<String, MapRef>,
+        links: BTreeMap<u32, OwnedFd>,
+        pin_dir: Option<PathBuf>,
+    ) -> Loader {
+        Loader {
+            name,
+            program,
+            handle,
+            maps,
+            links: Mutex::new(links),
+            pin_dir,
+        }
+    }
+
+    /// The loader's name in its instance.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name of its program in the object.
+    pub fn program_name(&self) -> &str {
+        &self.program
+    }
+
+    /// The kernel's ID of the program.
+    pub fn kernel_id(&self) -> u32 {
+        self.handle.id()
+    }
+
+    /// Where the loader is pinned, in a pinned instance.
+    pub fn pin_dir(&self) -> Option<&std::path::Path> {
+        self.pin_dir.as_deref()
+    }
+
+    /// The loader's own map `name` (the shared VM maps are reached through the
+    /// [`Vm`](crate::Vm)).
+    pub fn map(&self, name: &str) -> Result<&MapRef> {
+        self.maps.get(name).ok_or_else(|| Error::MapNotFound {
+            owner: self.name.clone(),
+            map: name.to_owned(),
+            available: self.maps.keys().cloned().collect(),
+        })
+    }
+
+    /// The loader's own maps, by name.
+    pub fn maps(&self) -> &BTreeMap<String, MapRef> {
+        &self.maps
+    }
+
+    /// Runs `packet` through the loader `repeat` times (0 means once) with
+    /// `BPF_PROG_TEST_RUN`, without attaching it anywhere.
+    pub fn test_run(&self, packet: &[u8], repeat: u32) -> Result<TestRunResult> {
+        self.test_run_with(&TestRun {
+            packet,
+            repeat,
+            ..TestRun::default()
+        })
+    }
+
+    /// Runs a packet through the loader with every option of [`TestRun`].
+    pub fn test_run_with(&self, input: &TestRun<'_>) -> Result<TestRunResult> {
+        let err = |source| Error::TestRun {
+            loader: self.name.clone(),
+            source,
+        };
+        let ctx = (input.ingress_ifindex != 0).then(|| {
+            // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index,
+            // egress_ifindex; the kernel wants data 0 and data_end the packet length.
+            let words = [
+                0,
+                input.packet.len() as u32,
+                0,
+                input.ingress_ifindex,
+                input.rx_queue_index,
+                0,
+            ];
+            words
+                .iter()
+                .flat_map(|w| w.to_ne_bytes())
+                .collect::<Vec<u8>>()
+        });
+        let live = input.flags & libbpf_sys::BPF_F_TEST_XDP_LIVE_FRAMES != 0;
+        let mut cap = if live { 0 } else { input.packet.len() + 4096 };
+        loop {
+            let mut out = vec![0u8; cap];
+            let raw = sys::prog_test_run(
+                self.handle.as_fd(),
+                input.packet,
+                &mut out,
+                ctx.as_deref(),
+                input.repeat,
+                input.flags,
+            )
+            .map_err(err)?;
+            if !live && raw.data_size_out > cap {
+                // The program grew the packet beyond our buffer: run again with room for it.
+                cap = raw.data_size_out;
+                continue;
+            }
+            out.truncate(if live { 0 } else { raw.data_size_out });
+            return Ok(TestRunResult {
+                retval: raw.retval,
+                data_out: out,
+                duration_ns: u64::from(raw.duration_ns),
+            });
+        }
+    }
+
+    /// Attaches the loader to interface `ifindex` through a BPF link.
+    pub fn attach_xdp(&self, ifindex: u32, mode: XdpMode) -> Result<()> {
+        let mut links = self.links.lock().expect("link table lock poisoned");
+        if links.contains_key(&ifindex) {
+            return Err(Error::AlreadyAttached {
+                loader: self.name.clone(),
+                ifindex,
+            });
+        }
+        let link =
+            sys::xdp_link_create(self.handle.as_fd(), ifindex, mode.flags()).map_err(|source| {
+                Error::Attach {
+                    loader: self.name.clone(),
+                    ifindex,
+                    mode,
+                    source,
+                }
+            })?;
+        if let Some(dir) = &self.pin_dir {
+            let links_dir = dir.join("links");
+            pin::create_dir(&links_dir)?;
+            let path = links_dir.join(ifindex.to_string());
+            // On failure `link` is dropped here, which detaches it again.
+            sys::obj_pin(link.as_fd(), &path).map_err(|source| Error::Pin {
+                op: "pin",
+                path,
+                source,
+            })?;
+        }
+        links.insert(ifindex, link);
+        Ok(())
+    }
+
+    /// Attaches the loader to the interface called `name` (in the current network namespace).
+    pub fn attach_xdp_by_name(&self, name: &str, mode: XdpMode) -> Result<u32> {
+        let ifindex = sys::if_nametoindex(name).map_err(|source| Error::NoSuchInterface {
+            name: name.to_owned(),
+            source,
+        })?;
+        self.attach_xdp(ifindex, mode)?;
+        Ok(ifindex)
+    }
+
+    /// Detaches the loader from interface `ifindex`.
+    pub fn detach_xdp(&self, ifindex: u32) -> Result<()> {
+        let mut links = self.links.lock().expect("link table lock poisoned");
+        if !links.contains_key(&ifindex) {
+            return Err(Error::NotAttached {
+                loader: self.name.clone(),
+                ifindex,
+            });
+        }
+        if let Some(dir) = &self.pin_dir {
+            let path = dir.join("links").join(ifindex.to_string());
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(Error::Pin {
+                        op: "unpin",
+                        path,
+                        source,
+                    })
+                }
+            }
+        }
+        // Closing the last reference to the link detaches the program.
+        links.remove(&ifindex);
+        Ok(())
+    }
+
+    /// The interfaces the loader is attached to.
+    pub fn attachments(&self) -> Vec<u32> {
+        self.links
+            .lock()
+            .expect("link table lock poisoned")
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// Unpins everything of a pinned loader and drops it, which detaches it from every
+    /// interface. For a private loader this is the same as dropping it.
+    pub fn remove(self) -> Result<()> {
+        if let Some(dir) = &self.pin_dir {
+            pin::remove_tree(dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// The ID of the XDP program attached to `ifindex` (0 if none), as the kernel reports it.
+pub fn attached_xdp_program(ifindex: u32) -> Result<u32> {
+    sys::xdp_query_id(ifindex).map_err(|source| Error::QueryXdp { ifindex, source })
+}

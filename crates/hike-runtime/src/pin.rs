@@ -1,0 +1,148 @@
+//! The bpffs directory of the project: mounting, names and paths.
+//!
+//! A pinned instance lives in `<bpffs>/hike/<instance>/`:
+//!
+//! ```text
+//! hike_chains hike_code hike_progs …   the shared VM maps
+//! shared/<map>                         maps shared by name (LIBBPF_PIN_BY_NAME)
+//! progs/<id>/prog_<program>            a program of the program table
+//! progs/<id>/maps/<map>                its object's own maps
+//! loaders/<name>/prog_<program>        a loader
+//! loaders/<name>/maps/<map>            its object's own maps
+//! loaders/<name>/links/<ifindex>       its XDP attachments (BPF links)
+//! ```
+//!
+//! The program's name is part of its pin name because the kernel keeps only 15 characters
+//! of it. bpffs refuses `.` in names (reserved for the kernel), so a map name's dots (as in
+//! `obj.rodata`) are pinned as `:`.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::{sys, Error, Result};
+
+/// Where the BPF filesystem is normally mounted.
+pub const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
+
+/// The directory under the bpffs that holds every instance.
+pub const HIKE_DIR: &str = "hike";
+
+/// The prefix of a program's pin name.
+pub(crate) const PROG_PREFIX: &str = "prog_";
+
+/// The bpffs name of a map or program name: `.` becomes `:`.
+pub(crate) fn pin_name(name: &str) -> String {
+    name.replace('.', ":")
+}
+
+/// The map or program name of a bpffs name made by [`pin_name`].
+pub(crate) fn unpin_name(name: &str) -> String {
+    name.replace(':', ".")
+}
+
+/// Checks that `name` can be a directory name of its own: 1 to 64 of `A-Za-z0-9_-`, not
+/// starting with `-`.
+pub(crate) fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName {
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// Makes sure `root` is a BPF filesystem, mounting one there if it is not.
+pub(crate) fn ensure_bpffs(root: &Path) -> Result<()> {
+    // Two threads that both find no bpffs would both mount one, stacking mounts.
+    static MOUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = MOUNTING.lock().unwrap_or_else(|e| e.into_inner());
+    let mount_err = |source| Error::MountBpffs {
+        path: root.to_owned(),
+        source,
+    };
+    match sys::is_bpffs(root) {
+        Ok(true) => return Ok(()),
+        Ok(false) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(root).map_err(mount_err)?;
+        }
+        Err(e) => return Err(mount_err(e)),
+    }
+    sys::mount_bpffs(root).map_err(mount_err)
+}
+
+/// Creates a directory (and its parents) with owner-only permissions.
+pub(crate) fn create_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| Error::Pin {
+            op: "create directory",
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Removes a directory tree of pins; a missing directory is not an error.
+pub(crate) fn remove_tree(path: &Path) -> Result<()> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Pin {
+            op: "remove",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Removes a directory if it is empty (used for the shared `hike` directory).
+pub(crate) fn remove_dir_if_empty(path: &Path) {
+    // A non-empty or missing directory is the normal case here: other instances may live in
+    // it, or it was never created. Nothing to report.
+    let _ = fs::remove_dir(path);
+}
+
+/// The entries of a directory of pins; a missing directory has none.
+pub(crate) fn list_dir(path: &Path) -> Result<Vec<String>> {
+    let rd = match fs::read_dir(path) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(Error::Pin {
+                op: "list",
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    let mut names = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|source| Error::Pin {
+            op: "list",
+            path: path.to_owned(),
+            source,
+        })?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The pin of the program in `dir` (`prog_<name>`), with the program's name.
+pub(crate) fn find_program_pin(dir: &Path) -> Result<Option<(PathBuf, String)>> {
+    Ok(list_dir(dir)?.into_iter().find_map(|n| {
+        n.strip_prefix(PROG_PREFIX)
+            .map(|p| (dir.join(&n), unpin_name(p)))
+    }))
+}
