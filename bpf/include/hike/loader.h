@@ -111,9 +111,9 @@ static __always_inline void hike_parse(struct xdp_md *ctx, struct hike_pkt_meta 
 			ext = data + (off & 0xfff);
 			if ((void *)(ext + 8) > end)
 				return;
-			next = ext[0];
 			/* The fragment header is 8 bytes; the others say their length. */
 			off += next == 44 ? 8 : ((__u32)ext[1] + 1) * 8;
+			next = ext[0];
 		}
 		meta->l4_proto = next;
 		if (off > 0xfff || (void *)(data + off) > end)

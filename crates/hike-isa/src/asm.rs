@@ -295,7 +295,7 @@ pub enum AsmError {
 pub fn assemble(src: &str) -> Result<Assembly, AsmError> {
     let mut insns = Vec::new();
     let mut relocations = Vec::new();
-    // Label → (instruction index, line, column).
+    // Label → (instruction index, line of its definition).
     let mut labels: HashMap<String, (usize, usize)> = HashMap::new();
     let mut fixups = Vec::new();
 
@@ -415,7 +415,7 @@ const SIGNED_PUNCTS: &[&str] = &["s>>=", "s>=", "s<=", "s/=", "s%=", "s>", "s<"]
 
 fn lex(text: &str, line: usize) -> Result<Vec<Token<'_>>, AsmError> {
     let mut tokens = Vec::new();
-    // (byte offset, column) of each character.
+    // (byte offset, character); a character's column is its position in this list plus 1.
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut i = 0;
     while i < chars.len() {
@@ -553,48 +553,60 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn peek(&self) -> Option<Token<'a>> {
+    fn token(&self) -> Option<Token<'a>> {
         self.tokens.get(self.pos).copied()
     }
 
-    fn peek_at(&self, n: usize) -> Option<Token<'a>> {
-        self.tokens.get(self.pos + n).copied()
+    /// The kind of the token `n` places ahead.
+    fn tok_at(&self, n: usize) -> Option<Tok<'a>> {
+        self.tokens.get(self.pos + n).map(|t| t.tok)
+    }
+
+    fn tok(&self) -> Option<Tok<'a>> {
+        self.tok_at(0)
     }
 
     fn at_end(&self) -> bool {
         self.pos >= self.tokens.len()
     }
 
+    /// Whether an `int` starts here.
+    fn at_int(&self) -> bool {
+        matches!(self.tok(), Some(Tok::Number(_) | Tok::Punct("+" | "-")))
+    }
+
+    /// Whether a register starts here.
+    fn at_reg(&self) -> bool {
+        matches!(self.tok(), Some(Tok::Ident(w)) if parse_reg_name(w).is_some())
+    }
+
     fn column(&self) -> usize {
-        self.peek().map_or_else(|| self.end_column(), |t| t.column)
+        self.token().map_or_else(|| self.end_column(), |t| t.column)
     }
 
     fn end_column(&self) -> usize {
-        self.tokens
-            .last()
-            .map_or(1, |t| t.column + t.text.chars().count())
+        let last = self.tokens.last();
+        last.map_or(1, |t| t.column + t.text.chars().count())
     }
 
     fn expected(&self, expected: &'static str) -> AsmError {
-        let found = match self.peek() {
+        let found = match self.token() {
             Some(t) => format!("`{}`", t.text),
             None => "end of line".to_string(),
         };
+        let (line, column) = (self.line, self.column());
         AsmError::Expected {
-            line: self.line,
-            column: self.column(),
+            line,
+            column,
             expected,
             found,
         }
     }
 
     fn eat_punct(&mut self, p: &str) -> bool {
-        if matches!(self.peek(), Some(Token { tok: Tok::Punct(q), .. }) if q == p) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
+        let found = matches!(self.tok(), Some(Tok::Punct(q)) if q == p);
+        self.pos += usize::from(found);
+        found
     }
 
     fn expect_punct(&mut self, p: &str, expected: &'static str) -> Result<(), AsmError> {
@@ -602,15 +614,6 @@ impl<'a> Parser<'a> {
             Ok(())
         } else {
             Err(self.expected(expected))
-        }
-    }
-
-    fn eat_ident(&mut self, word: &str) -> bool {
-        if matches!(self.peek(), Some(Token { tok: Tok::Ident(w), .. }) if w == word) {
-            self.pos += 1;
-            true
-        } else {
-            false
         }
     }
 
@@ -622,37 +625,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn out_of_range(
-        &self,
-        column: usize,
-        what: &'static str,
-        value: i128,
-        range: (i128, i128),
-    ) -> AsmError {
-        AsmError::OutOfRange {
-            line: self.line,
-            column,
-            what,
-            value,
-            min: range.0,
-            max: range.1,
-        }
-    }
-
     /// `label := IDENT ':'`
     fn label(&mut self) -> Option<(&'a str, usize)> {
-        match (self.peek(), self.peek_at(1)) {
-            (
-                Some(Token {
-                    tok: Tok::Ident(name),
-                    column,
-                    ..
-                }),
-                Some(Token {
-                    tok: Tok::Punct(":"),
-                    ..
-                }),
-            ) if is_identifier(name) => {
+        let column = self.column();
+        match (self.tok(), self.tok_at(1)) {
+            (Some(Tok::Ident(name)), Some(Tok::Punct(":"))) if is_identifier(name) => {
                 self.pos += 2;
                 Some((name, column))
             }
@@ -663,52 +640,54 @@ impl<'a> Parser<'a> {
     /// `int := ('+' | '-')? NUMBER`, checked against `range`.
     fn int(&mut self, what: &'static str, range: (i128, i128)) -> Result<i128, AsmError> {
         let column = self.column();
-        let negative = if self.eat_punct("-") {
-            true
-        } else {
+        let negative = self.eat_punct("-");
+        if !negative {
             self.eat_punct("+");
-            false
-        };
-        let Some(Token {
-            tok: Tok::Number(n),
-            ..
-        }) = self.peek()
-        else {
+        }
+        let Some(Tok::Number(n)) = self.tok() else {
             return Err(self.expected("a number"));
         };
         self.pos += 1;
-        let value = if negative { -(n as i128) } else { n as i128 };
-        if value < range.0 || value > range.1 {
-            return Err(self.out_of_range(column, what, value, range));
+        let value = if negative {
+            -i128::from(n)
+        } else {
+            i128::from(n)
+        };
+        let (min, max) = range;
+        if value < min || value > max {
+            let line = self.line;
+            return Err(AsmError::OutOfRange {
+                line,
+                column,
+                what,
+                value,
+                min,
+                max,
+            });
         }
         Ok(value)
     }
 
     /// A register if the next token is one; errors for `r11` and up.
     fn try_reg(&mut self) -> Result<Option<Reg>, AsmError> {
-        let Some(Token {
-            tok: Tok::Ident(word),
-            column,
-            ..
-        }) = self.peek()
-        else {
+        let column = self.column();
+        let Some(Tok::Ident(word)) = self.tok() else {
             return Ok(None);
         };
         let Some((wide, digits)) = parse_reg_name(word) else {
             return Ok(None);
         };
         self.pos += 1;
-        match digits.parse::<u32>() {
-            Ok(n) if n <= 10 => Ok(Some(Reg {
-                num: n as u8,
-                wide,
-                column,
-            })),
-            _ => Err(AsmError::BadRegister {
-                line: self.line,
-                column,
-                name: word.to_string(),
-            }),
+        match digits.parse::<u8>() {
+            Ok(num) if num <= 10 => Ok(Some(Reg { num, wide, column })),
+            _ => {
+                let name = word.to_string();
+                Err(AsmError::BadRegister {
+                    line: self.line,
+                    column,
+                    name,
+                })
+            }
         }
     }
 
@@ -744,22 +723,21 @@ impl<'a> Parser<'a> {
     }
 
     fn mismatch(&self, found: Reg, expected: String) -> AsmError {
+        let (line, column, found) = (self.line, found.column, found.name());
         AsmError::RegisterMismatch {
-            line: self.line,
-            column: found.column,
+            line,
+            column,
             expected,
-            found: found.name(),
+            found,
         }
     }
 
     /// `statement := directive | exit | goto | cond_jump | call | store | assign`
     fn statement(&mut self) -> Result<Stmt, AsmError> {
-        let Some(first) = self.peek() else {
-            return Err(self.expected("an instruction"));
-        };
-        match first.tok {
-            Tok::Punct("*") => self.store(),
-            Tok::Ident(word) => {
+        let column = self.column();
+        match self.tok() {
+            Some(Tok::Punct("*")) => self.store(),
+            Some(Tok::Ident(word)) => {
                 if let Some(dst) = self.try_reg()? {
                     return self.assign(dst);
                 }
@@ -771,11 +749,14 @@ impl<'a> Parser<'a> {
                     "gotol" => self.goto(true),
                     "if" => self.cond_jump(),
                     "call" => self.call(),
-                    _ => Err(AsmError::UnknownMnemonic {
-                        line: self.line,
-                        column: first.column,
-                        mnemonic: word.to_string(),
-                    }),
+                    _ => {
+                        let mnemonic = word.to_string();
+                        Err(AsmError::UnknownMnemonic {
+                            line: self.line,
+                            column,
+                            mnemonic,
+                        })
+                    }
                 }
             }
             _ => Err(self.expected("an instruction")),
@@ -798,31 +779,22 @@ impl<'a> Parser<'a> {
 
     /// `target := IDENT | int`: the jump's offset now, or a label fixup.
     fn target(&mut self, wide: bool) -> Result<(i32, Option<Fixup>), AsmError> {
-        if let Some(Token {
-            tok: Tok::Ident(label),
-            column,
-            ..
-        }) = self.peek()
-        {
+        let column = self.column();
+        if let Some(Tok::Ident(label)) = self.tok() {
             if is_identifier(label) {
                 self.pos += 1;
+                let label = label.to_string();
                 return Ok((
                     0,
                     Some(Fixup::Label {
-                        label: label.to_string(),
+                        label,
                         column,
                         wide,
                     }),
                 ));
             }
         }
-        if !matches!(
-            self.peek(),
-            Some(Token {
-                tok: Tok::Number(_) | Tok::Punct("+" | "-"),
-                ..
-            })
-        ) {
+        if !self.at_int() {
             return Err(self.expected("a label or an offset"));
         }
         let range = if wide { I32 } else { I16 };
@@ -846,28 +818,23 @@ impl<'a> Parser<'a> {
     /// `cond_jump := 'if' REG cond (REG | int) 'goto' target`
     fn cond_jump(&mut self) -> Result<Stmt, AsmError> {
         let dst = self.reg("a register")?;
-        let cond = match self.peek() {
-            Some(Token {
-                tok: Tok::Punct(p), ..
-            }) => match p {
-                "==" => op::JEQ,
-                "!=" => op::JNE,
-                ">" => op::JGT,
-                ">=" => op::JGE,
-                "<" => op::JLT,
-                "<=" => op::JLE,
-                "s>" => op::JSGT,
-                "s>=" => op::JSGE,
-                "s<" => op::JSLT,
-                "s<=" => op::JSLE,
-                "&" => op::JSET,
-                _ => return Err(self.expected("a comparison")),
-            },
+        let cond = match self.tok() {
+            Some(Tok::Punct("==")) => op::JEQ,
+            Some(Tok::Punct("!=")) => op::JNE,
+            Some(Tok::Punct(">")) => op::JGT,
+            Some(Tok::Punct(">=")) => op::JGE,
+            Some(Tok::Punct("<")) => op::JLT,
+            Some(Tok::Punct("<=")) => op::JLE,
+            Some(Tok::Punct("s>")) => op::JSGT,
+            Some(Tok::Punct("s>=")) => op::JSGE,
+            Some(Tok::Punct("s<")) => op::JSLT,
+            Some(Tok::Punct("s<=")) => op::JSLE,
+            Some(Tok::Punct("&")) => op::JSET,
             _ => return Err(self.expected("a comparison")),
         };
         self.pos += 1;
         let class = if dst.wide { op::JMP } else { op::JMP32 };
-        let mut insn = if self.peek_reg() {
+        let mut insn = if self.at_reg() {
             let src = self.reg_like(dst)?;
             Insn::new(class | cond | op::X, dst.num, src.num, 0, 0)
         } else {
@@ -875,9 +842,10 @@ impl<'a> Parser<'a> {
             let imm = self.int("immediate", range)? as u32 as i32;
             Insn::new(class | cond | op::K, dst.num, 0, 0, imm)
         };
-        if !self.eat_ident("goto") {
+        if self.tok() != Some(Tok::Ident("goto")) {
             return Err(self.expected("`goto`"));
         }
+        self.pos += 1;
         let (offset, fixup) = self.target(false)?;
         insn.off = offset as i16;
         Ok(Stmt {
@@ -886,65 +854,46 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn peek_reg(&self) -> bool {
-        matches!(self.peek(), Some(Token { tok: Tok::Ident(w), .. }) if parse_reg_name(w).is_some())
-    }
-
     /// `call := 'call' (HELPER | 'helper' int | ('prog' | 'chain') (IDENT | int))`
     fn call(&mut self) -> Result<Stmt, AsmError> {
         let call = |src: u8, imm: i128| Insn::new(op::JMP | op::CALL, 0, src, 0, imm as u32 as i32);
-        let Some(Token {
-            tok: Tok::Ident(word),
-            column,
-            ..
-        }) = self.peek()
-        else {
+        let column = self.column();
+        let Some(Tok::Ident(word)) = self.tok() else {
             return Err(self.expected("a helper name, `helper`, `prog` or `chain`"));
         };
         self.pos += 1;
-        let (src, kind) = match word {
+        let (src, kind, what) = match word {
             "helper" => {
-                return Ok(Stmt::one(call(
-                    abi::CALL_HELPER,
-                    self.int("helper id", ANY32)?,
-                )))
+                let id = self.int("helper id", ANY32)?;
+                return Ok(Stmt::one(call(abi::CALL_HELPER, id)));
             }
-            "prog" => (abi::CALL_PROG, RelocKind::Prog),
-            "chain" => (abi::CALL_CHAIN, RelocKind::Chain),
+            "prog" => (abi::CALL_PROG, RelocKind::Prog, "program id"),
+            "chain" => (abi::CALL_CHAIN, RelocKind::Chain, "chain id"),
             name => {
-                let helper = Helper::from_name(name).ok_or_else(|| AsmError::UnknownHelper {
-                    line: self.line,
-                    column,
-                    name: name.to_string(),
-                })?;
+                let Some(helper) = Helper::from_name(name) else {
+                    let name = name.to_string();
+                    return Err(AsmError::UnknownHelper {
+                        line: self.line,
+                        column,
+                        name,
+                    });
+                };
                 return Ok(Stmt::one(call(abi::CALL_HELPER, helper as i128)));
             }
         };
-        match self.peek() {
-            Some(Token {
-                tok: Tok::Ident(name),
-                ..
-            }) if is_identifier(name) => {
+        match self.tok() {
+            Some(Tok::Ident(name)) if is_identifier(name) => {
                 self.pos += 1;
+                let fixup = Some(Fixup::Symbol {
+                    kind,
+                    name: name.to_string(),
+                });
                 Ok(Stmt {
                     insns: vec![call(src, 0)],
-                    fixup: Some(Fixup::Symbol {
-                        kind,
-                        name: name.to_string(),
-                    }),
+                    fixup,
                 })
             }
-            Some(Token {
-                tok: Tok::Number(_) | Tok::Punct("+" | "-"),
-                ..
-            }) => {
-                let what = if kind == RelocKind::Prog {
-                    "program id"
-                } else {
-                    "chain id"
-                };
-                Ok(Stmt::one(call(src, self.int(what, ANY32)?)))
-            }
+            _ if self.at_int() => Ok(Stmt::one(call(src, self.int(what, ANY32)?))),
             _ => Err(self.expected("a name or an id")),
         }
     }
@@ -953,23 +902,17 @@ impl<'a> Parser<'a> {
     /// the size bits and whether the load sign-extends.
     fn size(&mut self) -> Result<(u8, bool), AsmError> {
         self.expect_punct("(", "`(`")?;
-        let size = match self.peek() {
-            Some(Token {
-                tok: Tok::Ident(w), ..
-            }) => match w {
-                "u8" => Some((op::B, false)),
-                "u16" => Some((op::H, false)),
-                "u32" => Some((op::W, false)),
-                "u64" => Some((op::DW, false)),
-                "s8" => Some((op::B, true)),
-                "s16" => Some((op::H, true)),
-                "s32" => Some((op::W, true)),
-                _ => None,
-            },
-            _ => None,
-        };
-        let Some(size) = size else {
-            return Err(self.expected("a size (`u8`, `u16`, `u32`, `u64`, `s8`, `s16`, `s32`)"));
+        let size = match self.tok() {
+            Some(Tok::Ident("u8")) => (op::B, false),
+            Some(Tok::Ident("u16")) => (op::H, false),
+            Some(Tok::Ident("u32")) => (op::W, false),
+            Some(Tok::Ident("u64")) => (op::DW, false),
+            Some(Tok::Ident("s8")) => (op::B, true),
+            Some(Tok::Ident("s16")) => (op::H, true),
+            Some(Tok::Ident("s32")) => (op::W, true),
+            _ => {
+                return Err(self.expected("a size (`u8`, `u16`, `u32`, `u64`, `s8`, `s16`, `s32`)"))
+            }
         };
         self.pos += 1;
         self.expect_punct("*", "`*`")?;
@@ -981,13 +924,7 @@ impl<'a> Parser<'a> {
     fn mem(&mut self) -> Result<(Reg, i16), AsmError> {
         self.expect_punct("(", "`(`")?;
         let base = self.reg64("a base register")?;
-        let off = if matches!(
-            self.peek(),
-            Some(Token {
-                tok: Tok::Punct("+" | "-"),
-                ..
-            })
-        ) {
+        let off = if matches!(self.tok(), Some(Tok::Punct("+" | "-"))) {
             self.int("offset", I16)? as i16
         } else {
             0
@@ -999,7 +936,7 @@ impl<'a> Parser<'a> {
     /// `store := '*' '(' size '*' ')' mem '=' (REG | int)`
     fn store(&mut self) -> Result<Stmt, AsmError> {
         self.expect_punct("*", "`*`")?;
-        let size_token = self.peek_at(1);
+        let size_token = self.tokens.get(self.pos + 1).copied();
         let (size, signed) = self.size()?;
         if let (true, Some(t)) = (signed, size_token) {
             return Err(AsmError::Expected {
@@ -1011,7 +948,7 @@ impl<'a> Parser<'a> {
         }
         let (base, off) = self.mem()?;
         self.expect_punct("=", "`=`")?;
-        let insn = if self.peek_reg() {
+        let insn = if self.at_reg() {
             let src = self.reg64("a register")?;
             Insn::new(op::STX | op::MEM | size, base.num, src.num, off, 0)
         } else {
@@ -1025,30 +962,24 @@ impl<'a> Parser<'a> {
     /// `assign := REG (alu_op operand | '=' rhs)`
     fn assign(&mut self, dst: Reg) -> Result<Stmt, AsmError> {
         let class = if dst.wide { op::ALU64 } else { op::ALU };
-        let Some(Token {
-            tok: Tok::Punct(p), ..
-        }) = self.peek()
-        else {
-            return Err(self.expected("an assignment operator"));
-        };
-        let (alu, off) = match p {
-            "=" => {
+        let (alu, off) = match self.tok() {
+            Some(Tok::Punct("=")) => {
                 self.pos += 1;
                 return self.rhs(dst);
             }
-            "+=" => (op::ADD, 0),
-            "-=" => (op::SUB, 0),
-            "*=" => (op::MUL, 0),
-            "/=" => (op::DIV, 0),
-            "%=" => (op::MOD, 0),
-            "|=" => (op::OR, 0),
-            "&=" => (op::AND, 0),
-            "<<=" => (op::LSH, 0),
-            ">>=" => (op::RSH, 0),
-            "^=" => (op::XOR, 0),
-            "s>>=" => (op::ARSH, 0),
-            "s/=" => (op::DIV, 1),
-            "s%=" => (op::MOD, 1),
+            Some(Tok::Punct("+=")) => (op::ADD, 0),
+            Some(Tok::Punct("-=")) => (op::SUB, 0),
+            Some(Tok::Punct("*=")) => (op::MUL, 0),
+            Some(Tok::Punct("/=")) => (op::DIV, 0),
+            Some(Tok::Punct("%=")) => (op::MOD, 0),
+            Some(Tok::Punct("|=")) => (op::OR, 0),
+            Some(Tok::Punct("&=")) => (op::AND, 0),
+            Some(Tok::Punct("<<=")) => (op::LSH, 0),
+            Some(Tok::Punct(">>=")) => (op::RSH, 0),
+            Some(Tok::Punct("^=")) => (op::XOR, 0),
+            Some(Tok::Punct("s>>=")) => (op::ARSH, 0),
+            Some(Tok::Punct("s/=")) => (op::DIV, 1),
+            Some(Tok::Punct("s%=")) => (op::MOD, 1),
             _ => return Err(self.expected("an assignment operator")),
         };
         self.pos += 1;
@@ -1057,17 +988,11 @@ impl<'a> Parser<'a> {
 
     /// `operand := REG | int`, for the ALU operation `code`.
     fn operand(&mut self, code: u8, dst: Reg, off: i16) -> Result<Stmt, AsmError> {
-        if self.peek_reg() {
+        if self.at_reg() {
             let src = self.reg_like(dst)?;
             return Ok(Stmt::one(Insn::new(code | op::X, dst.num, src.num, off, 0)));
         }
-        if !matches!(
-            self.peek(),
-            Some(Token {
-                tok: Tok::Number(_) | Tok::Punct("+" | "-"),
-                ..
-            })
-        ) {
+        if !self.at_int() {
             return Err(self.expected("a register or a number"));
         }
         let range = if dst.wide { I32 } else { ANY32 };
@@ -1078,74 +1003,37 @@ impl<'a> Parser<'a> {
     /// `rhs` of `REG = …`.
     fn rhs(&mut self, dst: Reg) -> Result<Stmt, AsmError> {
         let class = if dst.wide { op::ALU64 } else { op::ALU };
-        let Some(next) = self.peek() else {
-            return Err(self.expected("a register, a number or an expression"));
-        };
-        match next.tok {
+        match (self.tok(), self.tok_at(1), self.tok_at(2)) {
             // `r1 = -r1` (neg); `r1 = -5` is a number.
-            Tok::Punct("-")
-                if matches!(
-                    self.peek_at(1),
-                    Some(Token {
-                        tok: Tok::Ident(_),
-                        ..
-                    })
-                ) =>
-            {
+            (Some(Tok::Punct("-")), Some(Tok::Ident(_)), _) => {
                 self.pos += 1;
                 self.same_reg(dst)?;
-                Ok(Stmt::one(Insn::new(
-                    class | op::NEG | op::K,
-                    dst.num,
-                    0,
-                    0,
-                    0,
-                )))
+                let neg = Insn::new(class | op::NEG | op::K, dst.num, 0, 0, 0);
+                Ok(Stmt::one(neg))
             }
-            Tok::Number(_) | Tok::Punct("+" | "-") => {
-                if matches!(
-                    self.peek_at(1 + usize::from(!matches!(next.tok, Tok::Number(_)))),
-                    Some(Token {
-                        tok: Tok::Ident("ll"),
-                        ..
-                    })
-                ) {
-                    return self.ld_imm64(dst);
-                }
-                self.operand(class | op::MOV, dst, 0)
+            (Some(Tok::Number(_)), Some(Tok::Ident("ll")), _)
+            | (Some(Tok::Punct("+" | "-")), Some(Tok::Number(_)), Some(Tok::Ident("ll"))) => {
+                self.ld_imm64(dst)
             }
+            _ if self.at_int() => self.operand(class | op::MOV, dst, 0),
             // `r1 = (s8)r2`
-            Tok::Punct("(") => {
+            (Some(Tok::Punct("(")), ..) => {
                 self.pos += 1;
-                let off = match self.peek() {
-                    Some(Token {
-                        tok: Tok::Ident("s8"),
-                        ..
-                    }) => 8,
-                    Some(Token {
-                        tok: Tok::Ident("s16"),
-                        ..
-                    }) => 16,
-                    Some(Token {
-                        tok: Tok::Ident("s32"),
-                        ..
-                    }) if dst.wide => 32,
+                let off = match self.tok() {
+                    Some(Tok::Ident("s8")) => 8,
+                    Some(Tok::Ident("s16")) => 16,
+                    Some(Tok::Ident("s32")) if dst.wide => 32,
                     _ if dst.wide => return Err(self.expected("`s8`, `s16` or `s32`")),
                     _ => return Err(self.expected("`s8` or `s16`")),
                 };
                 self.pos += 1;
                 self.expect_punct(")", "`)`")?;
                 let src = self.reg_like(dst)?;
-                Ok(Stmt::one(Insn::new(
-                    class | op::MOV | op::X,
-                    dst.num,
-                    src.num,
-                    off,
-                    0,
-                )))
+                let movsx = Insn::new(class | op::MOV | op::X, dst.num, src.num, off, 0);
+                Ok(Stmt::one(movsx))
             }
             // `r0 = *(u32 *)(r1 + 4)`
-            Tok::Punct("*") => {
+            (Some(Tok::Punct("*")), ..) => {
                 if !dst.wide {
                     return Err(self.mismatch(dst, width_name(true)));
                 }
@@ -1153,31 +1041,23 @@ impl<'a> Parser<'a> {
                 let (size, signed) = self.size()?;
                 let (base, off) = self.mem()?;
                 let mode = if signed { op::MEMSX } else { op::MEM };
-                Ok(Stmt::one(Insn::new(
-                    op::LDX | mode | size,
-                    dst.num,
-                    base.num,
-                    off,
-                    0,
-                )))
+                let load = Insn::new(op::LDX | mode | size, dst.num, base.num, off, 0);
+                Ok(Stmt::one(load))
             }
-            Tok::Ident(word) => {
-                if let Some((code, imm)) = endian_op(word) {
-                    if !dst.wide {
-                        return Err(self.mismatch(dst, width_name(true)));
-                    }
-                    self.pos += 1;
-                    self.same_reg(dst)?;
-                    return Ok(Stmt::one(Insn::new(code, dst.num, 0, 0, imm)));
+            // `r1 = be16 r1`, `r1 = bswap64 r1`
+            (Some(Tok::Ident(word)), ..) if endian_op(word).is_some() => {
+                let (code, imm) = endian_op(word).expect("checked");
+                if !dst.wide {
+                    return Err(self.mismatch(dst, width_name(true)));
                 }
+                self.pos += 1;
+                self.same_reg(dst)?;
+                Ok(Stmt::one(Insn::new(code, dst.num, 0, 0, imm)))
+            }
+            (Some(Tok::Ident(_)), ..) => {
                 let src = self.reg_like(dst)?;
-                Ok(Stmt::one(Insn::new(
-                    class | op::MOV | op::X,
-                    dst.num,
-                    src.num,
-                    0,
-                    0,
-                )))
+                let mov = Insn::new(class | op::MOV | op::X, dst.num, src.num, 0, 0);
+                Ok(Stmt::one(mov))
             }
             _ => Err(self.expected("a register, a number or an expression")),
         }
