@@ -133,6 +133,11 @@ impl Harness {
         &self.vm
     }
 
+    /// The test loader.
+    pub fn loader(&self) -> &Loader {
+        &self.loader
+    }
+
     /// The reference VM.
     pub fn reference(&mut self) -> &mut RefVm {
         &mut self.reference
@@ -183,7 +188,12 @@ impl Harness {
     }
 
     /// Runs one packet through the kernel VM: boots `chain` with `args`.
-    pub fn run_kernel(&mut self, chain: u32, args: &[u64], packet: &[u8]) -> (Outcome, abi::PktMeta) {
+    pub fn run_kernel(
+        &mut self,
+        chain: u32,
+        args: &[u64],
+        packet: &[u8],
+    ) -> (Outcome, abi::PktMeta) {
         let mut boot_args = [0u64; 5];
         boot_args[..args.len()].copy_from_slice(args);
         write_boot(&self.loader, chain, boot_args);
@@ -194,7 +204,10 @@ impl Harness {
             .loader
             .test_run(packet, 1)
             .expect("BPF_PROG_TEST_RUN of the test loader");
-        let st = self.vm.vm_state(self.cpu).expect("read the per-CPU VM state");
+        let st = self
+            .vm
+            .vm_state(self.cpu)
+            .expect("read the per-CPU VM state");
         let faults_after = self.vm.fault_counts().expect("read fault counters");
         let runs_after = self.chain_runs();
         let outcome = Outcome {
@@ -231,10 +244,18 @@ impl Harness {
     }
 
     /// Runs one packet through the reference VM with the metadata the kernel loader produced.
-    pub fn run_reference(&mut self, chain: u32, args: &[u64], packet: &[u8], meta: abi::PktMeta) -> Outcome {
-        let out = self
-            .reference
-            .run(Boot::new(chain, packet.to_vec()).with_args(args).with_meta(meta));
+    pub fn run_reference(
+        &mut self,
+        chain: u32,
+        args: &[u64],
+        packet: &[u8],
+        meta: abi::PktMeta,
+    ) -> Outcome {
+        let out = self.reference.run(
+            Boot::new(chain, packet.to_vec())
+                .with_args(args)
+                .with_meta(meta),
+        );
         Outcome {
             verdict: out.verdict,
             result: out.result,
@@ -330,15 +351,22 @@ fn reference_program(name: &str) -> impl FnMut(&mut ProgramCall<'_>) -> ProgramO
             "test_verdict" => ProgramOutcome::Verdict(a[0] as u32),
             "test_emit" => {
                 let code = a[0];
-                call.emit(code as u32, code.wrapping_add(1), code.wrapping_add(2), code.wrapping_add(3));
+                call.emit(
+                    code as u32,
+                    code.wrapping_add(1),
+                    code.wrapping_add(2),
+                    code.wrapping_add(3),
+                );
                 ProgramOutcome::Return(code)
             }
             sum => {
-                let n: usize = sum.trim_start_matches("test_sum").parse().expect("test_sumN");
-                let total = a[..n]
-                    .iter()
-                    .enumerate()
-                    .fold(1000u64, |acc, (i, &x)| acc.wrapping_add((i as u64 + 1).wrapping_mul(x)));
+                let n: usize = sum
+                    .trim_start_matches("test_sum")
+                    .parse()
+                    .expect("test_sumN");
+                let total = a[..n].iter().enumerate().fold(1000u64, |acc, (i, &x)| {
+                    acc.wrapping_add((i as u64 + 1).wrapping_mul(x))
+                });
                 ProgramOutcome::Return(total)
             }
         }

@@ -39,7 +39,13 @@ fn store_result(code: &mut Vec<Insn>, off: usize, size: i32, src: u8) {
     code.push(Insn::new(op::ALU64 | op::MOV | op::K, 1, 0, 0, off as i32));
     code.push(Insn::new(op::ALU64 | op::MOV | op::K, 2, 0, 0, size));
     code.push(Insn::new(op::ALU64 | op::MOV | op::X, 3, src, 0, 0));
-    code.push(Insn::new(op::JMP | op::CALL, 0, 0, 0, Helper::PktStore as i32));
+    code.push(Insn::new(
+        op::JMP | op::CALL,
+        0,
+        0,
+        0,
+        Helper::PktStore as i32,
+    ));
 }
 
 fn finish(mut code: Vec<Insn>) -> Vec<Insn> {
@@ -134,7 +140,10 @@ fn kernel_alu_and_alu64_agree_with_the_reference_on_every_operation() {
             let code = finish(code);
             h.install_insns(1, &code, 0);
             let out = h.check(1, &[], &ipv6_udp_packet(62 + 8 * VALUES.len()));
-            assert_eq!(out.fault, None, "class {class:#x} code {code_bits:#x} off {off}");
+            assert_eq!(
+                out.fault, None,
+                "class {class:#x} code {code_bits:#x} off {off}"
+            );
             variants += 1;
         }
     }
@@ -153,13 +162,19 @@ fn kernel_alu_results_match_hand_computed_values() {
         ("r0 = -7\n r0 s%= 2", (-1i64) as u64),
         ("r0 = 9\n r1 = 0\n r0 /= r1", 0),
         ("r0 = 9\n r1 = 0\n r0 %= r1", 9),
-        ("r0 = 0x8000000000000000 ll\n r1 = -1\n r0 s/= r1", 0x8000_0000_0000_0000),
+        (
+            "r0 = 0x8000000000000000 ll\n r1 = -1\n r0 s/= r1",
+            0x8000_0000_0000_0000,
+        ),
         ("r0 = -16\n r0 s>>= 2", (-4i64) as u64),
         ("w0 = -16\n w0 s>>= 2", 0xffff_fffc),
         ("r0 = 1\n r0 <<= 65", 2),
         ("r0 = 0x1234\n r0 = be16 r0", 0x3412),
         ("r0 = 0x11223344 ll\n r0 = le16 r0", 0x3344),
-        ("r0 = 0x0102030405060708 ll\n r0 = bswap64 r0", 0x0807_0605_0403_0201),
+        (
+            "r0 = 0x0102030405060708 ll\n r0 = bswap64 r0",
+            0x0807_0605_0403_0201,
+        ),
         ("r1 = 0x80\n r0 = (s8)r1", (-128i64) as u64),
         ("r1 = 0xffff\n w0 = (s16)w1", 0xffff_ffff),
     ];
@@ -213,7 +228,10 @@ fn kernel_jmp_and_jmp32_agree_with_the_reference_on_every_condition() {
                 assert_eq!(out.fault, None, "class {class:#x} cond {cond:#x}");
                 // Sanity: a condition is neither always nor never taken over these operands.
                 let taken = out.packet[62..62 + n].iter().filter(|&&b| b == 1).count();
-                assert!(taken > 0 && taken < n, "class {class:#x} cond {cond:#x}: {taken}/{n}");
+                assert!(
+                    taken > 0 && taken < n,
+                    "class {class:#x} cond {cond:#x}: {taken}/{n}"
+                );
             }
         }
     }
@@ -299,7 +317,11 @@ fn kernel_memory_loads_and_stores_of_every_size_on_the_stack_and_metadata() {
     r0 = r0.wrapping_add((-2i64) as u64);
     r0 = r0.wrapping_add((-3i64) as u64);
     // Metadata of an IPv6/UDP packet: EtherType 0x86dd, L3 at 14, UDP at 54, flags IPv6|L4.
-    r0 = r0.wrapping_add(0x86dd).wrapping_add(14).wrapping_add(17).wrapping_add(0x06);
+    r0 = r0
+        .wrapping_add(0x86dd)
+        .wrapping_add(14)
+        .wrapping_add(17)
+        .wrapping_add(0x06);
     assert_eq!(out.result, r0);
 }
 
@@ -351,6 +373,17 @@ fn kernel_helpers_read_and_write_the_packet_and_emit_events() {
     assert_eq!(out.packet[58..], packet[58..]);
     assert_eq!(out.events.len(), 1);
     let ev = out.events[0];
-    assert_eq!((ev.kind, ev.chain_id, ev.code), (hike_isa::abi::EVENT_CHAIN, 1, 42));
-    assert_eq!(ev.values, [100, 0x86dd, u64::from_be_bytes(packet[62..70].try_into().unwrap()), 0]);
+    assert_eq!(
+        (ev.kind, ev.chain_id, ev.code),
+        (hike_isa::abi::EVENT_CHAIN, 1, 42)
+    );
+    assert_eq!(
+        ev.values,
+        [
+            100,
+            0x86dd,
+            u64::from_be_bytes(packet[62..70].try_into().unwrap()),
+            0
+        ]
+    );
 }

@@ -1,0 +1,176 @@
+//! Every fault reason on the kernel VM: the packet gets the loader's fail-safe verdict, the
+//! fault is recorded with its instruction and chain, and counted once by reason (globally and
+//! for the chain). The reference VM must agree on all of it.
+
+use hike_isa::abi::{Fault, MAX_PROGS};
+use hike_isa::{op, Insn};
+use hike_vm_tests::{ipv6_udp_packet, xdp, Harness};
+
+/// Runs chain 1 and asserts it faulted with `fault` at `pc`.
+fn expect_fault(h: &mut Harness, fault: Fault, pc: u32) {
+    let out = h.check(1, &[], &ipv6_udp_packet(64));
+    assert_eq!(out.fault, Some(fault), "{out:?}");
+    assert_eq!(out.fault_pc, pc, "{fault}");
+    assert_eq!(out.verdict, xdp::ABORTED, "{fault}");
+    assert_eq!(out.fault_chain, 1, "{fault}");
+    assert_eq!(out.fault_counts, vec![(fault, 1)], "{fault}");
+    let per_chain = h
+        .vm()
+        .chain_stats(hike_runtime::ChainId::new(1).unwrap())
+        .unwrap();
+    assert!(
+        per_chain.faults[fault as usize] >= 1,
+        "{fault} counted for the chain"
+    );
+}
+
+#[test]
+fn kernel_every_fault_reason_aborts_the_chain_and_is_counted() {
+    let mut h = Harness::new();
+    let mut covered = Vec::new();
+
+    // Raw instructions for the faults the assembler would not write.
+    let raw = |insns: &[Insn]| insns.to_vec();
+    let exit = Insn::new(op::JMP | op::EXIT, 0, 0, 0, 0);
+
+    h.install_insns(1, &raw(&[Insn::new(0xff, 0, 0, 0, 0), exit]), 0);
+    expect_fault(&mut h, Fault::BadOpcode, 0);
+    covered.push(Fault::BadOpcode);
+
+    h.install_insns(
+        1,
+        &raw(&[Insn::new(op::ALU64 | op::MOV | op::K, 11, 0, 0, 1), exit]),
+        0,
+    );
+    expect_fault(&mut h, Fault::BadRegister, 0);
+    covered.push(Fault::BadRegister);
+
+    h.install(1, "r0 = 0\n goto +5\n exit", 0);
+    expect_fault(&mut h, Fault::BadJump, 7);
+    covered.push(Fault::BadJump);
+
+    h.install(1, "r1 = 0\n r0 = *(u64 *)(r1 + 0)\n exit", 0);
+    expect_fault(&mut h, Fault::MemOutOfBounds, 1);
+    covered.push(Fault::MemOutOfBounds);
+
+    h.install(1, "r0 = 0\n *(u32 *)(r10 - 6) = r0\n exit", 0);
+    expect_fault(&mut h, Fault::MemMisaligned, 1);
+    covered.push(Fault::MemMisaligned);
+
+    h.install(1, "r0 = *(u64 *)(r10 - 16)\n exit", 0);
+    expect_fault(&mut h, Fault::StackUninit, 0);
+    covered.push(Fault::StackUninit);
+
+    h.install(1, "r1 = 64\n r2 = 1\n call pkt_load\n exit", 0);
+    expect_fault(&mut h, Fault::PktOutOfBounds, 2);
+    covered.push(Fault::PktOutOfBounds);
+
+    h.set_budget(10);
+    h.install(1, "r0 = 0\n loop:\n r0 += 1\n goto loop", 0);
+    // 10 steps: instruction 0, then (1, 2) four times, then 1: the 11th step would be pc 2.
+    expect_fault(&mut h, Fault::Budget, 2);
+    h.set_budget(0);
+    covered.push(Fault::Budget);
+
+    h.install(1, "call chain 1\n exit", 0);
+    let out = h.check(1, &[], &ipv6_udp_packet(64));
+    assert_eq!(
+        out.fault,
+        Some(Fault::CallDepth),
+        "a chain calling itself runs out of frames"
+    );
+    covered.push(Fault::CallDepth);
+
+    h.install(1, "call chain 77\n exit", 0);
+    expect_fault(&mut h, Fault::NoChain, 0);
+    covered.push(Fault::NoChain);
+
+    h.install(1, &format!("call prog {}\n exit", MAX_PROGS - 1), 0);
+    expect_fault(&mut h, Fault::NoProg, 0);
+    h.install(1, &format!("call prog {}\n exit", MAX_PROGS + 5), 0);
+    expect_fault(&mut h, Fault::NoProg, 0);
+    covered.push(Fault::NoProg);
+
+    let mut calls = String::new();
+    for _ in 0..34 {
+        calls.push_str("call prog test_null\n");
+    }
+    h.install(1, &format!("{calls} exit"), 0);
+    expect_fault(&mut h, Fault::ProgCallCap, 33);
+    covered.push(Fault::ProgCallCap);
+
+    h.install(1, "call helper 99\n exit", 0);
+    expect_fault(&mut h, Fault::BadHelper, 0);
+    covered.push(Fault::BadHelper);
+
+    h.install(1, "r1 = 0\n r2 = 3\n call pkt_load\n exit", 0);
+    expect_fault(&mut h, Fault::BadHelperArg, 2);
+    covered.push(Fault::BadHelperArg);
+
+    // BadState: a program entered without a chain calling it. The test loader cannot do that,
+    // so run a program directly (the kernel VM only; the reference VM has no such entry).
+    covered.push(Fault::BadState);
+    let before = h.vm().fault_counts().unwrap()[Fault::BadState as usize];
+    // A chain that ends normally leaves the state idle; then the next direct program entry
+    // must be refused.
+    h.install(1, "r0 = 0\n exit", 0);
+    h.check(1, &[], &ipv6_udp_packet(64));
+    let direct = direct_program_run(&h);
+    assert_eq!(direct, xdp::ABORTED);
+    assert_eq!(
+        h.vm().fault_counts().unwrap()[Fault::BadState as usize],
+        before + 1
+    );
+
+    covered.sort();
+    assert_eq!(
+        covered,
+        Fault::ALL.to_vec(),
+        "every fault reason has a case"
+    );
+}
+
+/// Test-runs program `test_null` directly, as if it were attached without a loader.
+fn direct_program_run(h: &Harness) -> u32 {
+    let loader = h
+        .vm()
+        .load_loader(
+            "direct",
+            hike_bpf::object("test_progs").unwrap(),
+            "test_null",
+        )
+        .expect("load test_null as an entry program");
+    loader
+        .test_run(&ipv6_udp_packet(64), 1)
+        .expect("test run")
+        .retval
+}
+
+#[test]
+fn kernel_failsafe_and_default_verdicts_come_from_the_loader_config() {
+    let mut h = Harness::new();
+    let cfg = hike_isa::abi::LoaderConfig {
+        default_verdict: xdp::TX,
+        failsafe_verdict: xdp::DROP,
+        flags: hike_isa::abi::LDR_VERDICTS_SET,
+        reserved: 0,
+    };
+    h.loader()
+        .map("hike_ldr_cfg")
+        .unwrap()
+        .update(
+            &0u32.to_ne_bytes(),
+            bytemuck::bytes_of(&cfg),
+            Default::default(),
+        )
+        .unwrap();
+    h.install(1, "r0 = 0\n exit", 0);
+    let (out, _) = h.run_kernel(1, &[], &ipv6_udp_packet(64));
+    assert_eq!(out.verdict, xdp::TX);
+    h.install(1, "r0 = *(u64 *)(r10 - 8)\n exit", 0);
+    let (out, _) = h.run_kernel(1, &[], &ipv6_udp_packet(64));
+    assert_eq!(
+        (out.verdict, out.fault),
+        (xdp::DROP, Some(Fault::StackUninit))
+    );
+}
