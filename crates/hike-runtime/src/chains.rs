@@ -306,8 +306,12 @@ impl ChainTable {
     }
 
     /// Finds room for `len` instructions, waiting for quarantined ranges when only they would
-    /// make it fit.
+    /// make it fit. Free space is used first, so a replacement costs no RCU grace period until
+    /// the heap runs out of never-used or already-reclaimed room.
     fn allocate(&mut self, id: ChainId, len: u32) -> Result<u32> {
+        if let Some(off) = self.alloc.alloc(len) {
+            return Ok(off);
+        }
         loop {
             self.reclaim()?;
             if let Some(off) = self.alloc.alloc(len) {

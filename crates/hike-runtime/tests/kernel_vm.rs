@@ -130,25 +130,23 @@ fn kernel_bad_chains_are_refused_with_the_chain_named() {
 
 #[test]
 fn kernel_retired_code_is_reused_only_after_the_grace_delay() {
-    // Zero delay: the next install reclaims the retired range after an RCU grace period.
+    // Replacements take never-used room first: retired versions stay untouched (and no RCU
+    // grace period is paid) while the heap has free space, even with a zero delay.
     let vm = fast_vm();
     vm.install_chain(chain(0), &long_chain(10), 0).unwrap();
     vm.install_chain(chain(0), &long_chain(10), 0).unwrap();
     assert_eq!(vm.chain(chain(0)).unwrap().code_off, 10);
     vm.install_chain(chain(0), &long_chain(10), 0).unwrap();
-    assert_eq!(
-        vm.chain(chain(0)).unwrap().code_off,
-        0,
-        "first fit reuses the reclaimed range"
-    );
+    assert_eq!(vm.chain(chain(0)).unwrap().code_off, 20);
+    assert_eq!(vm.heap_usage().quarantined, 20);
 
-    // A long delay: retired ranges (10..20, then 0..10 and 20..30) stay untouched.
+    // A long delay: retired ranges stay untouched as well.
     vm.set_grace(Duration::from_secs(3600));
     vm.install_chain(chain(0), &long_chain(10), 0).unwrap();
-    assert_eq!(vm.chain(chain(0)).unwrap().code_off, 20);
-    vm.install_chain(chain(0), &long_chain(10), 0).unwrap();
     assert_eq!(vm.chain(chain(0)).unwrap().code_off, 30);
-    assert_eq!(vm.heap_usage().quarantined, 30);
+    vm.install_chain(chain(0), &long_chain(10), 0).unwrap();
+    assert_eq!(vm.chain(chain(0)).unwrap().code_off, 40);
+    assert_eq!(vm.heap_usage().quarantined, 40);
 }
 
 #[test]

@@ -1,0 +1,171 @@
+//! `hike-bench`: the benchmarks of PERFORMANCE.md, HIKe and its baselines measured side by
+//! side in one run (`make bench`).
+//!
+//! Each scenario ([`scenarios`]) compares variants (`raw`, `hike`, …) with
+//! `BPF_PROG_TEST_RUN` through the shared [`measure`] module: interleaved trials on one pinned
+//! CPU, every verdict checked, medians with min and max. The [`report`] module writes
+//! `latest.json` (one record per figure, the stable contract), `latest.md` (a table and the
+//! bar per scenario) and a PNG plot per scenario.
+//!
+//! It is not a test: it asserts no timing, only that every run does what it should (a wrong
+//! verdict or a faulting chain stops it with an error). Needs root.
+//!
+//! ```text
+//! sudo target/release/hike-bench                       # every scenario, into bench/results
+//! sudo target/release/hike-bench --scenario tailcall_loop --trials 9 --out /tmp/bench
+//! ```
+
+mod measure;
+mod raw;
+mod report;
+mod scenarios;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::measure::Settings;
+use crate::report::RunInfo;
+use crate::scenarios::ScenarioName;
+
+/// Benchmarks HIKe against raw eBPF and writes `latest.json`, `latest.md` and plots.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    after_help = "Examples:\n  \
+        sudo hike-bench\n  \
+        sudo hike-bench --scenario tailcall_loop --trials 9 --repeat 2000000 --out /tmp/bench"
+)]
+struct Cli {
+    /// A scenario to run (repeat the option for several); all of them by default.
+    #[arg(long = "scenario", value_enum, value_name = "NAME")]
+    scenarios: Vec<ScenarioName>,
+    /// Trials per figure; each figure is their median (PERFORMANCE.md asks for at least 5).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    trials: u32,
+    /// Packets per trial, the `BPF_PROG_TEST_RUN` repeat count (at least 1,000,000 for a
+    /// result).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// Where to write the results.
+    #[arg(long, default_value = "bench/results")]
+    out: PathBuf,
+    /// Print the figures of every run on standard error.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let mut names = if cli.scenarios.is_empty() {
+        ScenarioName::ALL.to_vec()
+    } else {
+        cli.scenarios.clone()
+    };
+    names.sort();
+    names.dedup();
+
+    // Test runs execute on the calling CPU: one CPU for every run keeps them comparable.
+    let pin = hike_runtime::pin_thread_to_current_cpu().context("pin the thread to its cpu")?;
+    let settings = Settings {
+        trials: cli.trials,
+        repeat: cli.repeat,
+        cpu: pin.cpu(),
+        verbose: cli.verbose,
+    };
+    let info = RunInfo {
+        settings: settings.clone(),
+        kernel: read_trimmed("/proc/sys/kernel/osrelease"),
+        cpu_model: cpu_model(),
+        started: utc_now(),
+    };
+
+    let mut reports = Vec::new();
+    for name in names {
+        reports.push(name.run(&settings)?);
+    }
+    report::write(&cli.out, &info, &reports)?;
+    eprintln!(
+        "results: {}/latest.json, {}/latest.md",
+        cli.out.display(),
+        cli.out.display()
+    );
+    Ok(())
+}
+
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path).map_or_else(|_| "unknown".to_owned(), |s| s.trim().to_owned())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+/// The current time as `YYYY-MM-DD HH:MM UTC`.
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// The Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    }
+
+    #[test]
+    fn the_cli_parses_its_documented_forms() {
+        let cli = Cli::try_parse_from([
+            "hike-bench",
+            "--scenario",
+            "tailcall_loop",
+            "--trials",
+            "9",
+            "--repeat",
+            "2000000",
+            "--out",
+            "/tmp/x",
+        ])
+        .unwrap();
+        assert_eq!(cli.scenarios, vec![ScenarioName::TailcallLoop]);
+        assert_eq!((cli.trials, cli.repeat), (9, 2_000_000));
+        assert!(Cli::try_parse_from(["hike-bench", "--trials", "0"]).is_err());
+        assert!(Cli::try_parse_from(["hike-bench", "--scenario", "nope"]).is_err());
+    }
+}
