@@ -31,17 +31,36 @@ fn main() {
     let mut table = String::from("/// Every object, by name (the source file name without `.bpf.c`).\npub static OBJECTS: &[Object] = &[\n");
     let mut seen = std::collections::BTreeSet::new();
     for src in &sources {
-        let name = src.file_name().unwrap().to_str().unwrap().trim_end_matches(".bpf.c").to_string();
-        assert!(seen.insert(name.clone()), "two BPF sources are named `{name}`: names must be unique");
+        let name = src
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim_end_matches(".bpf.c")
+            .to_string();
+        assert!(
+            seen.insert(name.clone()),
+            "two BPF sources are named `{name}`: names must be unique"
+        );
         let obj = out.join(format!("{name}.bpf.o"));
-        let arch_include = format!("/usr/include/{}-linux-gnu", env::var("CARGO_CFG_TARGET_ARCH").unwrap());
+        let arch_include = format!(
+            "/usr/include/{}-linux-gnu",
+            env::var("CARGO_CFG_TARGET_ARCH").unwrap()
+        );
         let output = Command::new(&clang)
-            .args(["-O2", "-g", "-target", "bpf", "-mcpu=v4", "-Wall", "-Werror"])
-            .arg("-I").arg(bpf.join("include"))
-            .arg("-I").arg(&libbpf_include)
-            .arg("-I").arg(arch_include)
-            .arg("-c").arg(src)
-            .arg("-o").arg(&obj)
+            .args([
+                "-O2", "-g", "-target", "bpf", "-mcpu=v4", "-Wall", "-Werror",
+            ])
+            .arg("-I")
+            .arg(bpf.join("include"))
+            .arg("-I")
+            .arg(&libbpf_include)
+            .arg("-I")
+            .arg(arch_include)
+            .arg("-c")
+            .arg(src)
+            .arg("-o")
+            .arg(&obj)
             .output()
             .unwrap_or_else(|e| panic!("cannot run `{clang}`: {e} (run `make deps`)"));
         if !output.status.success() {
@@ -80,7 +99,11 @@ fn find_clang() -> String {
         return clang;
     }
     for candidate in ["clang-19", "clang-20", "clang-18", "clang"] {
-        if Command::new(candidate).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        if Command::new(candidate)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             return candidate.to_string();
         }
     }

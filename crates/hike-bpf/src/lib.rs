@@ -31,11 +31,19 @@ pub fn object(name: &str) -> Option<&'static [u8]> {
 mod tests {
     #[test]
     fn every_object_is_a_bpf_elf() {
-        assert!(super::OBJECTS.len() >= 3, "test loader, test programs and raw baseline");
+        assert!(
+            super::OBJECTS.len() >= 3,
+            "test loader, test programs and raw baseline"
+        );
         for o in super::OBJECTS {
             assert_eq!(&o.bytes[..4], b"\x7fELF", "{}", o.name);
             // e_machine (offset 18, little endian) is EM_BPF = 247.
-            assert_eq!(u16::from_le_bytes([o.bytes[18], o.bytes[19]]), 247, "{}", o.name);
+            assert_eq!(
+                u16::from_le_bytes([o.bytes[18], o.bytes[19]]),
+                247,
+                "{}",
+                o.name
+            );
         }
     }
 }

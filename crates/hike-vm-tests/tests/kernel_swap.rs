@@ -28,7 +28,10 @@ fn version(step: u32, pad: usize) -> Vec<hike_isa::Insn> {
     text.push_str("r1 = 62\n r2 = 8\n r3 = r6\n call pkt_store\n r0 = r6\n exit\n");
     let mut symbols = Symbols::new();
     symbols.add_prog(0, "test_null");
-    assemble(&text).expect("assemble").link(&symbols).expect("link")
+    assemble(&text)
+        .expect("assemble")
+        .link(&symbols)
+        .expect("link")
 }
 
 #[test]
@@ -39,9 +42,14 @@ fn kernel_chain_swapped_under_traffic_never_mixes_versions() {
     })
     .expect("private VM");
     let progs = hike_bpf::object("test_progs").unwrap();
-    vm.load_program(progs, "test_null", ProgramId::new(0).unwrap()).unwrap();
+    vm.load_program(progs, "test_null", ProgramId::new(0).unwrap())
+        .unwrap();
     let loader = vm
-        .load_loader("swap", hike_bpf::object("test_loader").unwrap(), "test_loader")
+        .load_loader(
+            "swap",
+            hike_bpf::object("test_loader").unwrap(),
+            "test_loader",
+        )
         .unwrap();
     let chain = ChainId::new(1).unwrap();
     let (a, b) = (version(1, 0), version(3, 17));
@@ -70,7 +78,7 @@ fn kernel_chain_swapped_under_traffic_never_mixes_versions() {
         let swapper = s.spawn(|| {
             let mut n = 0u32;
             while !stop.load(Ordering::Relaxed) {
-                let code = if n % 2 == 0 { &b } else { &a };
+                let code = if n.is_multiple_of(2) { &b } else { &a };
                 vm.install_chain(chain, code, 0).expect("replace the chain");
                 n += 1;
             }
@@ -91,7 +99,10 @@ fn kernel_chain_swapped_under_traffic_never_mixes_versions() {
     });
     eprintln!("swaps {swaps}, packets of version A {seen_a}, of version B {seen_b}");
     assert!(swaps > 100, "the chain was replaced many times: {swaps}");
-    assert!(seen_a > 0 && seen_b > 0, "both versions ran: {seen_a} / {seen_b}");
+    assert!(
+        seen_a > 0 && seen_b > 0,
+        "both versions ran: {seen_a} / {seen_b}"
+    );
     let faults: u64 = vm.fault_counts().unwrap().iter().sum();
     assert_eq!(faults, 0);
 }
