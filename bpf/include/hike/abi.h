@@ -219,7 +219,7 @@ struct hike_vm_state {
 	__u32 fault_chain;       /* chain of the faulting frame, or HIKE_NO_ID */
 	__u32 verdict;           /* verdict of the last packet that finished on this CPU */
 	__u32 cfg_flags;         /* hike_vm_config.flags, read at boot */
-	__u32 reserved;
+	__u32 redirect_ifindex;  /* target of the last hike_redirect() of this packet, else 0 */
 	__u64 result;            /* r0 of the top chain when it returned */
 	__u64 packets;           /* packets booted on this CPU */
 	struct hike_pkt_meta meta;

@@ -90,6 +90,17 @@ static __always_inline void hike_emit(__u32 code, __u64 a, __u64 b, __u64 c)
 	bpf_ringbuf_output(&hike_events, &ev, sizeof(ev), 0);
 }
 
+/* Redirects the packet to `ifindex` (XDP_REDIRECT) and records the target in the VM state, where
+ * `eclat run` and tests read it (BPF_PROG_TEST_RUN does not report it). Returns the verdict. */
+static __always_inline int hike_redirect(__u32 ifindex)
+{
+	struct hike_vm_state *st = hike_state_get();
+
+	if (st)
+		st->redirect_ifindex = ifindex;
+	return bpf_redirect(ifindex, 0);
+}
+
 /* The loader's packet metadata, for programs (read-only by convention). */
 static __always_inline const struct hike_pkt_meta *hike_meta(void)
 {

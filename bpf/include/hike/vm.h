@@ -895,6 +895,7 @@ static __always_inline int hike_vm_boot(struct xdp_md *ctx, struct hike_vm_state
 	st->fault_chain = HIKE_NO_ID;
 	st->result = 0;
 	st->cfg_flags = flags;
+	st->redirect_ifindex = 0;
 	st->packets++;
 
 	st->frames[0].chain_id = chain_id < HIKE_MAX_CHAINS ? chain_id : HIKE_NO_ID;

@@ -379,8 +379,8 @@ pub struct VmState {
     pub verdict: u32,
     /// `VmConfig::flags`, read at boot.
     pub cfg_flags: u32,
-    /// Reserved.
-    pub reserved: u32,
+    /// Target of the last `hike_redirect()` of this packet, else 0.
+    pub redirect_ifindex: u32,
     /// `r0` of the top chain when it returned.
     pub result: u64,
     /// Packets booted on this CPU.

@@ -313,7 +313,7 @@ fn rust_mirror() -> BTreeMap<String, u64> {
             fault_chain,
             verdict,
             cfg_flags,
-            reserved,
+            redirect_ifindex,
             result,
             packets,
             meta,
