@@ -220,6 +220,8 @@ struct hike_vm_state {
 	__u32 verdict;           /* verdict of the last packet that finished on this CPU */
 	__u32 cfg_flags;         /* hike_vm_config.flags, read at boot */
 	__u32 redirect_ifindex;  /* target of the last hike_redirect() of this packet, else 0 */
+	__u32 code_off;          /* the innermost frame's code (a copy of its hike_frame fields, */
+	__u32 code_len;          /* read at every step without indexing the frames) */
 	__u64 result;            /* r0 of the top chain when it returned */
 	__u64 packets;           /* packets booted on this CPU */
 	struct hike_pkt_meta meta;

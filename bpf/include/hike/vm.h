@@ -544,8 +544,7 @@ static __always_inline __u32 hike_helper(struct hike_run *run, __s32 id)
 static __always_inline long hike_step(struct hike_run *run)
 {
 	struct hike_vm_state *st = run->st;
-	struct hike_frame *cf = &st->frames[st->depth & HIKE_FRAME_MASK];
-	__u32 code_off = cf->code_off, code_len = cf->code_len;
+	__u32 code_off = st->code_off, code_len = st->code_len;
 	__u32 pc = st->pc;
 	__u64 raw, s;
 	__u8 code, dst, src, cls;
@@ -630,6 +629,8 @@ static __always_inline long hike_step(struct hike_run *run)
 				depth = (depth - 1) & HIKE_FRAME_MASK;
 				st->depth = depth;
 				st->regs[10] = hike_frame_pointer(depth);
+				st->code_off = st->frames[depth].code_off;
+				st->code_len = st->frames[depth].code_len;
 				return 0;
 			}
 			/* BPF_CALL */
@@ -664,6 +665,8 @@ static __always_inline long hike_step(struct hike_run *run)
 				f->ret_pc = pc + 1;
 				st->depth = nd;
 				st->regs[10] = hike_frame_pointer(nd);
+				st->code_off = f->code_off;
+				st->code_len = f->code_len;
 				st->pc = 0;
 				if (st->cfg_flags & HIKE_CFG_STATS)
 					hike_count_chain_run((__u32)imm);
@@ -930,6 +933,8 @@ static __always_inline int hike_vm_boot(struct xdp_md *ctx, struct hike_vm_state
 	desc = hike_chain_desc_word(chain_id);
 	st->frames[0].code_off = HIKE_DESC_OFF(desc);
 	st->frames[0].code_len = HIKE_DESC_LEN(desc);
+	st->code_off = HIKE_DESC_OFF(desc);
+	st->code_len = HIKE_DESC_LEN(desc);
 	if (HIKE_DESC_LEN(desc) == 0)
 		return hike_fault(st, HIKE_FAULT_NO_CHAIN, 0);
 	if (flags & HIKE_CFG_STATS)

@@ -381,6 +381,10 @@ pub struct VmState {
     pub cfg_flags: u32,
     /// Target of the last `hike_redirect()` of this packet, else 0.
     pub redirect_ifindex: u32,
+    /// The innermost frame's code offset (a copy of its [`Frame::code_off`]).
+    pub code_off: u32,
+    /// The innermost frame's code length (a copy of its [`Frame::code_len`]).
+    pub code_len: u32,
     /// `r0` of the top chain when it returned.
     pub result: u64,
     /// Packets booted on this CPU.

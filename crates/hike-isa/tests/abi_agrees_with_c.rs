@@ -314,6 +314,8 @@ fn rust_mirror() -> BTreeMap<String, u64> {
             verdict,
             cfg_flags,
             redirect_ifindex,
+            code_off,
+            code_len,
             result,
             packets,
             meta,
