@@ -1,0 +1,153 @@
+//! Kernel test (root): Listing 2 of the HIKe/eCLAT paper (`ddos_tb_2_lev`), written by hand in
+//! HIKe assembly, on the standard programs behind the `basic.ip6_sc` loader. A flood from one
+//! (src, dst) pair passes while the token buckets allow it, then the pair is blacklisted and
+//! dropped, and exactly one blacklisted packet in 500 is redirected to ifindex 6.
+
+use hike_runtime::TestRun;
+use hike_stdlib_tests::*;
+
+/// The chain, statement by statement as in the eCLAT script.
+const DDOS_TB_2_LEV: &str = "
+    ; PASS=0; DROP=1; REDIRECT=2; REDIRECT_IF_INDEX=6; ADD=1; LOOKUP=2 (LOOKUP_AND_CLEAN)
+    ; BLACKLISTED=0; IN_PROFILE=0
+    r1 = 2                          ; res = ip6_hset_srcdst(LOOKUP)
+    call prog ip6_hset_srcdst
+    if r0 != 0 goto not_blacklisted ; if res == BLACKLISTED:
+    r1 = 500                        ;     res = ip6_sd_dec2zero(500)
+    call prog ip6_sd_dec2zero
+    if r0 != 0 goto drop_sampled    ;     if res == 0:
+    r1 = 2                          ;         monitor(REDIRECT)
+    call prog monitor
+    r1 = 6                          ;         l2_redirect(REDIRECT_IF_INDEX)
+    call prog l2_redirect
+    r0 = 0                          ;         return 0
+    exit
+drop_sampled:
+    r1 = 1                          ;     monitor(DROP)
+    call prog monitor
+    call prog hike_drop             ;     hike_drop()
+    r0 = 0                          ;     return 0
+    exit
+not_blacklisted:
+    call prog ip6_dst_tbmon         ; res = ip6_dst_tbmon()
+    if r0 == 0 goto pass            ; if res != IN_PROFILE:
+    call prog ip6_sd_tbmon          ;     res = ip6_sd_tbmon()
+    if r0 == 0 goto pass            ;     if res != IN_PROFILE:
+    r1 = 1                          ;         ip6_hset_srcdst(ADD)
+    call prog ip6_hset_srcdst
+    r1 = 1                          ;         monitor(DROP)
+    call prog monitor
+    call prog hike_drop             ;         hike_drop()
+    r0 = 0                          ;         return 0
+    exit
+pass:
+    r1 = 0                          ; monitor(PASS)
+    call prog monitor
+    call prog hike_pass             ; hike_pass()
+    r0 = 0                          ; return 0
+    exit
+";
+
+const CHAIN: u32 = 42;
+const PASS: u64 = 0;
+const DROP: u64 = 1;
+const REDIRECT: u64 = 2;
+
+#[test]
+fn kernel_listing2_blacklists_a_flood_and_samples_one_in_500() {
+    let mut lab = Lab::with_loader(
+        "ip6_sc",
+        &[
+            "hike_drop",
+            "hike_pass",
+            "ip6_hset_srcdst",
+            "ip6_sd_tbmon",
+            "monitor",
+            "ip6_dst_tbmon",
+            "ip6_sd_dec2zero",
+            "l2_redirect",
+        ],
+    );
+    lab.install(CHAIN, DDOS_TB_2_LEV);
+    // ip6_sc[ipv6_sc_map] = { (0): (ddos_tb_2_lev) }
+    lab.loader()
+        .map("ipv6_sc_map")
+        .unwrap()
+        .update(
+            &0u32.to_ne_bytes(),
+            &CHAIN.to_ne_bytes(),
+            Default::default(),
+        )
+        .unwrap();
+    // Tiny buckets (2 tokens, 1 token/s), so that a flood of microseconds overflows both.
+    lab.set_config("ip6_dst_tbmon", "ip6_dst_tbmon_cfg", &[1, 2]);
+    lab.set_config("ip6_sd_tbmon", "ip6_sd_tbmon_cfg", &[1, 2]);
+    let monitor = lab.map("monitor", "monitor_map");
+    let events = |e: u64| counter(&monitor, &e.to_ne_bytes(), 0);
+
+    let flood = ipv6_udp(A6, B6, 40000, 53, 64);
+    let verdicts = |n| -> Vec<u32> { (0..n).map(|_| lab.run(&flood).verdict).collect() };
+    // Two packets within the destination's bucket, two more within the pair's, then the
+    // pair's bucket overflows too: blacklisted and dropped.
+    assert_eq!(
+        verdicts(5),
+        [xdp::PASS, xdp::PASS, xdp::PASS, xdp::PASS, xdp::DROP]
+    );
+    assert_eq!((events(PASS), events(DROP), events(REDIRECT)), (4, 1, 0));
+    assert_eq!(
+        lab.map("ip6_hset_srcdst", "ip6_hset_srcdst_map").keys(),
+        [ip6_sd_key(A6, B6)]
+    );
+
+    // Blacklisted: 499 drops, then the 500th is redirected to ifindex 6, twice over.
+    let batch = TestRun {
+        packet: &flood,
+        repeat: 499,
+        ..TestRun::default()
+    };
+    for round in 1..=2 {
+        let run = lab.run_with(&batch);
+        assert_eq!(
+            (run.verdict, run.redirect_ifindex),
+            (xdp::DROP, 0),
+            "{round}"
+        );
+        let run = lab.run(&flood);
+        assert_eq!(
+            (run.verdict, run.redirect_ifindex, run.fault),
+            (xdp::REDIRECT, 6, 0),
+            "round {round}: the 500th blacklisted packet"
+        );
+        assert_eq!(run.packet, flood, "redirected unchanged");
+        assert_eq!(
+            (events(PASS), events(DROP), events(REDIRECT)),
+            (4, 1 + 499 * round, round),
+            "round {round}"
+        );
+    }
+    // One by one now: 499 drops, then a redirect.
+    let mut redirected = Vec::new();
+    for i in 1..=500 {
+        let run = lab.run(&flood);
+        if run.verdict == xdp::REDIRECT {
+            assert_eq!(run.redirect_ifindex, 6);
+            redirected.push(i);
+        } else {
+            assert_eq!(run.verdict, xdp::DROP, "packet {i}");
+        }
+    }
+    assert_eq!(redirected, [500]);
+    assert_eq!((events(DROP), events(REDIRECT)), (1 + 499 * 3, 3));
+
+    // Another source towards the same destination is not blacklisted: the destination's
+    // bucket is empty, but the new pair's bucket has tokens.
+    let other = ipv6_udp(C6, B6, 40000, 53, 64);
+    assert_eq!(lab.run(&other).verdict, xdp::PASS);
+    assert_eq!(events(PASS), 5);
+    // And the flood is still dropped.
+    assert_eq!(lab.run(&flood).verdict, xdp::DROP);
+
+    // Not IPv6: the loader's default verdict, no chain.
+    let run = lab.run(&arp());
+    assert_eq!((run.verdict, run.booted), (xdp::PASS, false));
+}

@@ -1,0 +1,162 @@
+//! Kernel tests (root) of the standard loaders: which packets start which chain, driven by the
+//! loaders' maps, and the default verdict for everything else.
+
+use hike_stdlib_tests::*;
+
+/// Chain that drops the packet.
+const DROPS: u32 = 10;
+/// Chain that returns 11 (the packet gets the loader's default verdict).
+const RETURNS_11: u32 = 11;
+/// Chain 0, a valid chain ID like any other: returns 77.
+const CHAIN_0: u32 = 0;
+/// A chain ID with no chain installed.
+const MISSING: u32 = 500;
+
+fn lab(loader: &str) -> Lab {
+    let mut lab = Lab::with_loader(loader, &["hike_drop"]);
+    lab.install(DROPS, "call prog hike_drop\nexit");
+    lab.install(RETURNS_11, "r0 = 11\nexit");
+    lab.install(CHAIN_0, "r0 = 77\nexit");
+    lab
+}
+
+fn set_chain(lab: &Lab, map: &str, key: &[u8], chain: u32) {
+    lab.loader()
+        .map(map)
+        .unwrap_or_else(|e| panic!("{map}: {e}"))
+        .update(key, &chain.to_ne_bytes(), Default::default())
+        .unwrap_or_else(|e| panic!("write {map}: {e}"));
+}
+
+/// (verdict, booted, result if booted: r0 of the top chain, 0 when a program ended the packet).
+fn outcome(lab: &Lab, pkt: &[u8]) -> (u32, bool, Option<u64>) {
+    let run = lab.run(pkt);
+    (run.verdict, run.booted, run.booted.then_some(run.result))
+}
+
+/// A classifier that sends every packet of one family (`mine`) to the chain at key 0 of
+/// `map`; `others` are packets it must leave to the default verdict.
+fn check_single_chain_classifier(loader: &str, map: &str, mine: &[u8], others: &[&[u8]]) {
+    let lab = lab(loader);
+    let key = 0u32.to_ne_bytes();
+    let not_booted = (xdp::PASS, false, None);
+
+    assert_eq!(outcome(&lab, mine), not_booted, "{loader}: empty map");
+    set_chain(&lab, map, &key, DROPS);
+    assert_eq!(outcome(&lab, mine), (xdp::DROP, true, Some(0)), "{loader}");
+    for p in others {
+        assert_eq!(outcome(&lab, p), not_booted, "{loader}: other packet");
+    }
+    set_chain(&lab, map, &key, RETURNS_11);
+    assert_eq!(outcome(&lab, mine), (xdp::PASS, true, Some(11)), "{loader}");
+    set_chain(&lab, map, &key, CHAIN_0);
+    assert_eq!(
+        outcome(&lab, mine),
+        (xdp::PASS, true, Some(77)),
+        "{loader}: chain 0"
+    );
+
+    // A chain that is not installed is a fault: the fail-safe verdict.
+    set_chain(&lab, map, &key, MISSING);
+    let run = lab.run(mine);
+    assert_eq!(
+        (run.verdict, run.fault),
+        (xdp::ABORTED, 10),
+        "{loader}: no_chain"
+    );
+
+    // Configured verdicts: the default applies to the packets no chain applies to and to a
+    // chain that returns.
+    lab.set_verdicts(xdp::DROP, xdp::PASS);
+    for p in others {
+        assert_eq!(
+            outcome(&lab, p),
+            (xdp::DROP, false, None),
+            "{loader}: default"
+        );
+    }
+    set_chain(&lab, map, &key, RETURNS_11);
+    assert_eq!(outcome(&lab, mine), (xdp::DROP, true, Some(11)), "{loader}");
+    lab.loader().map(map).unwrap().delete(&key).unwrap();
+    assert_eq!(
+        outcome(&lab, mine),
+        (xdp::DROP, false, None),
+        "{loader}: no entry"
+    );
+}
+
+#[test]
+fn kernel_ip6_sc_runs_every_ipv6_packet() {
+    let v6 = ipv6_udp(A6, B6, 1, 2, 0);
+    check_single_chain_classifier(
+        "ip6_sc",
+        "ipv6_sc_map",
+        &v6,
+        &[&arp(), &ipv4_udp(A4, B4, 1, 2, 0), &v6[..53]],
+    );
+}
+
+#[test]
+fn kernel_ip6_simple_classifier_runs_every_ipv6_packet() {
+    let v6 = ipv6_packet(C6, A6, 6, &tcp(1, 2, 2));
+    check_single_chain_classifier(
+        "ip6_simple_classifier",
+        "ipv6_simple_classifier_map",
+        &v6,
+        &[&arp(), &ipv4_udp(A4, B4, 1, 2, 0), &v6[..53]],
+    );
+}
+
+#[test]
+fn kernel_ip4_sc_runs_every_ipv4_packet() {
+    let v4 = ipv4_udp(A4, B4, 1, 2, 0);
+    check_single_chain_classifier(
+        "ip4_sc",
+        "ipv4_sc_map",
+        &v4,
+        &[&arp(), &ipv6_udp(A6, B6, 1, 2, 0), &v4[..33]],
+    );
+}
+
+#[test]
+fn kernel_ip6_dst_cls_picks_the_chain_by_destination() {
+    let lab = lab("ip6_dst_cls");
+    let map = "ip6_dst_cls_map";
+    set_chain(&lab, map, &B6.octets(), DROPS);
+    set_chain(&lab, map, &C6.octets(), RETURNS_11);
+    set_chain(&lab, map, &A4.to_ipv6_mapped().octets(), DROPS);
+
+    let not_booted = (xdp::PASS, false, None);
+    assert_eq!(
+        outcome(&lab, &ipv6_udp(A6, B6, 1, 2, 0)),
+        (xdp::DROP, true, Some(0))
+    );
+    assert_eq!(
+        outcome(&lab, &ipv6_udp(C6, B6, 1, 2, 0)),
+        (xdp::DROP, true, Some(0)),
+        "any source"
+    );
+    assert_eq!(
+        outcome(&lab, &ipv6_udp(A6, C6, 1, 2, 0)),
+        (xdp::PASS, true, Some(11))
+    );
+    assert_eq!(
+        outcome(&lab, &ipv6_udp(B6, A6, 1, 2, 0)),
+        not_booted,
+        "the source is not looked at"
+    );
+    assert_eq!(
+        outcome(&lab, &ipv4_udp(B4, A4, 1, 2, 0)),
+        not_booted,
+        "IPv4"
+    );
+    assert_eq!(outcome(&lab, &arp()), not_booted, "ARP");
+
+    lab.loader().map(map).unwrap().delete(&B6.octets()).unwrap();
+    assert_eq!(outcome(&lab, &ipv6_udp(A6, B6, 1, 2, 0)), not_booted);
+    lab.set_verdicts(xdp::DROP, xdp::ABORTED);
+    assert_eq!(
+        outcome(&lab, &ipv6_udp(A6, B6, 1, 2, 0)),
+        (xdp::DROP, false, None)
+    );
+}
