@@ -95,7 +95,8 @@ struct hike_pkt_meta {
 
 #define HIKE_META_IPV4 0x01
 #define HIKE_META_IPV6 0x02
-#define HIKE_META_L4 0x04
+#define HIKE_META_L4 0x04   /* l4_off points at an L4 header (not set for non-first fragments) */
+#define HIKE_META_FRAG 0x08 /* the packet is an IPv4 or IPv6 fragment */
 
 /* ---- Faults -------------------------------------------------------------------------------- */
 

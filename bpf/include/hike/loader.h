@@ -5,8 +5,10 @@
  *
  * Contract:
  * - HIKE_LOADER(name) declares the loader's entry point (BTF decl tag "hike_loader").
- * - hike_loader_start() parses the packet into the per-CPU metadata (struct hike_pkt_meta:
- *   offsets of the L3 and L4 headers, protocols), then boots the chain with up to 5 arguments.
+ * - hike_loader_parse() parses the packet once into the per-CPU metadata (struct hike_pkt_meta:
+ *   offsets of the L3 and L4 headers, protocols, flags) for the loader to classify with;
+ *   hike_loader_boot() then boots the chain with up to 5 arguments. hike_loader_start() does
+ *   both, for loaders that do not look at the packet.
  *   Programs read the metadata with hike_meta() instead of parsing again.
  * - hike_loader_no_chain() is the verdict for a packet no chain applies to.
  * - Verdicts come from the loader's own map hike_ldr_cfg (struct hike_loader_config); unset,
@@ -83,11 +85,17 @@ static __always_inline void hike_parse(struct xdp_md *ctx, struct hike_pkt_meta 
 
 		if ((void *)(ip + 20) > end)
 			return;
-		meta->flags |= HIKE_META_IPV4;
 		ihl = (ip[0] & 0x0f) * 4;
 		if (ihl < 20)
 			return;
+		meta->flags |= HIKE_META_IPV4;
 		meta->l4_proto = ip[9];
+		/* MF set or a fragment offset: a fragment; only the first one has the L4 header. */
+		if ((ip[6] & 0x3f) | ip[7]) {
+			meta->flags |= HIKE_META_FRAG;
+			if (((ip[6] & 0x1f) | ip[7]) != 0)
+				return;
+		}
 		if ((void *)(ip + ihl) > end)
 			return;
 		meta->l4_off = 14 + ihl;
@@ -111,8 +119,17 @@ static __always_inline void hike_parse(struct xdp_md *ctx, struct hike_pkt_meta 
 			ext = data + (off & 0xfff);
 			if ((void *)(ext + 8) > end)
 				return;
-			/* The fragment header is 8 bytes; the others say their length. */
-			off += next == 44 ? 8 : ((__u32)ext[1] + 1) * 8;
+			if (next == 44) {
+				/* The fragment header is 8 bytes; a non-first fragment has no L4 header. */
+				meta->flags |= HIKE_META_FRAG;
+				if ((ext[2] << 5 | ext[3] >> 3) != 0) {
+					meta->l4_proto = ext[0];
+					return;
+				}
+				off += 8;
+			} else {
+				off += ((__u32)ext[1] + 1) * 8;
+			}
 			next = ext[0];
 		}
 		meta->l4_proto = next;
@@ -123,8 +140,20 @@ static __always_inline void hike_parse(struct xdp_md *ctx, struct hike_pkt_meta 
 	}
 }
 
-/* Parses the packet and starts chain `chain_id` with args[0..4] as r1..r5. */
-static __always_inline int hike_loader_start(struct xdp_md *ctx, __u32 chain_id, const __u64 *args)
+/* Parses the packet into the per-CPU metadata and returns it, for a loader to classify with
+ * before hike_loader_boot(); NULL only if the VM state is missing. */
+static __always_inline const struct hike_pkt_meta *hike_loader_parse(struct xdp_md *ctx)
+{
+	struct hike_vm_state *st = hike_state_get();
+
+	if (!st)
+		return 0;
+	hike_parse(ctx, &st->meta);
+	return &st->meta;
+}
+
+/* Starts chain `chain_id` with args[0..4] as r1..r5, for a packet hike_loader_parse() parsed. */
+static __always_inline int hike_loader_boot(struct xdp_md *ctx, __u32 chain_id, const __u64 *args)
 {
 	struct hike_vm_state *st = hike_state_get();
 	__u32 def, failsafe;
@@ -132,6 +161,13 @@ static __always_inline int hike_loader_start(struct xdp_md *ctx, __u32 chain_id,
 	hike_loader_verdicts(&def, &failsafe);
 	if (!st)
 		return failsafe;
-	hike_parse(ctx, &st->meta);
 	return hike_vm_boot(ctx, st, chain_id, args, def, failsafe);
+}
+
+/* Parses the packet and starts chain `chain_id` with args[0..4] as r1..r5. */
+static __always_inline int hike_loader_start(struct xdp_md *ctx, __u32 chain_id, const __u64 *args)
+{
+	if (!hike_loader_parse(ctx))
+		return hike_loader_no_chain();
+	return hike_loader_boot(ctx, chain_id, args);
 }

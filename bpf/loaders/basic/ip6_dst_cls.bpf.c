@@ -23,17 +23,22 @@ struct {
 HIKE_LOADER(ip6_dst_cls)
 {
 	__u64 args[HIKE_MAX_ARGS] = {};
-	struct ipv6hdr *ip6 = hike_eth_ip6(ctx);
+	const struct hike_pkt_meta *meta = hike_loader_parse(ctx);
+	struct ipv6hdr *ip6;
 	struct in6_addr dst;
 	__u32 *chain;
 
+	if (!meta || !(meta->flags & HIKE_META_IPV6))
+		return hike_loader_no_chain();
+	/* Present whenever HIKE_META_IPV6 is set; the check is for the verifier. */
+	ip6 = hike_eth_ip6(ctx);
 	if (!ip6)
 		return hike_loader_no_chain();
 	__builtin_memcpy(&dst, &ip6->daddr, sizeof(dst));
 	chain = bpf_map_lookup_elem(&ip6_dst_cls_map, &dst);
 	if (!chain)
 		return hike_loader_no_chain();
-	return hike_loader_start(ctx, *chain, args);
+	return hike_loader_boot(ctx, *chain, args);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -22,14 +22,15 @@ struct {
 HIKE_LOADER(ip6_simple_classifier)
 {
 	__u64 args[HIKE_MAX_ARGS] = {};
+	const struct hike_pkt_meta *meta = hike_loader_parse(ctx);
 	__u32 zero = 0, *chain;
 
-	if (!hike_eth_ip6(ctx))
+	if (!meta || !(meta->flags & HIKE_META_IPV6))
 		return hike_loader_no_chain();
 	chain = bpf_map_lookup_elem(&ipv6_simple_classifier_map, &zero);
 	if (!chain)
 		return hike_loader_no_chain();
-	return hike_loader_start(ctx, *chain, args);
+	return hike_loader_boot(ctx, *chain, args);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -45,8 +45,10 @@ pub const ADDR_META: u64 = 0x0000_0020_0000_0000;
 pub const META_IPV4: u8 = 0x01;
 /// [`PktMeta::flags`]: the packet is IPv6.
 pub const META_IPV6: u8 = 0x02;
-/// [`PktMeta::flags`]: an L4 header was found.
+/// [`PktMeta::flags`]: an L4 header was found (never for a non-first fragment).
 pub const META_L4: u8 = 0x04;
+/// [`PktMeta::flags`]: the packet is an IPv4 or IPv6 fragment.
+pub const META_FRAG: u8 = 0x08;
 
 /// [`VmConfig::flags`]: count chain runs and program calls.
 pub const CFG_STATS: u32 = 0x1;

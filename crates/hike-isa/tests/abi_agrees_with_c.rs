@@ -232,6 +232,7 @@ fn rust_mirror() -> BTreeMap<String, u64> {
             META_IPV4,
             META_IPV6,
             META_L4,
+            META_FRAG,
             CFG_STATS,
             LDR_VERDICTS_SET,
             EVENT_CHAIN,

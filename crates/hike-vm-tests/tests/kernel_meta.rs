@@ -1,0 +1,84 @@
+//! What the loader's parser writes into the packet metadata that chains read at `HIKE_ADDR_META`:
+//! L3/L4 offsets, protocols and flags for IPv4, IPv6 with extension headers, fragments, and
+//! non-IP frames.
+
+use hike_isa::abi::{META_FRAG, META_IPV4, META_IPV6, META_L4};
+use hike_vm_tests::{ipv6_udp_packet, Harness};
+
+/// Chain: r0 = flags << 48 | l4_proto << 32 | l4_off << 16 | l3_off.
+const READ_META: &str = "
+    r1 = 0x2000000000 ll
+    r0 = *(u8 *)(r1 + 15)
+    r0 <<= 16
+    r2 = *(u8 *)(r1 + 14)
+    r0 |= r2
+    r0 <<= 16
+    r2 = *(u16 *)(r1 + 12)
+    r0 |= r2
+    r0 <<= 16
+    r2 = *(u16 *)(r1 + 10)
+    r0 |= r2
+    exit
+";
+
+fn meta(h: &mut Harness, packet: &[u8]) -> (u8, u8, u16, u16) {
+    let r = h.check(1, &[], packet).result;
+    ((r >> 48) as u8, (r >> 32) as u8, (r >> 16) as u16, r as u16)
+}
+
+fn ipv4_udp(frag: u16) -> Vec<u8> {
+    let mut p = vec![0u8; 64];
+    p[12..14].copy_from_slice(&[0x08, 0x00]);
+    p[14] = 0x45;
+    p[16..18].copy_from_slice(&50u16.to_be_bytes());
+    p[20..22].copy_from_slice(&frag.to_be_bytes());
+    p[22] = 64;
+    p[23] = 17;
+    p
+}
+
+/// IPv6 with a fragment header (next header UDP) whose offset field is `offset` (8-byte units).
+fn ipv6_fragment(offset: u16) -> Vec<u8> {
+    let mut p = ipv6_udp_packet(80);
+    p[20] = 44;
+    p[54] = 17;
+    p[55] = 0;
+    p[56..58].copy_from_slice(&(offset << 3 | 1).to_be_bytes());
+    p
+}
+
+#[test]
+fn kernel_loader_metadata_describes_headers_and_fragments() {
+    let mut h = Harness::new();
+    h.install(1, READ_META, 0);
+    assert_eq!(
+        meta(&mut h, &ipv6_udp_packet(64)),
+        (META_IPV6 | META_L4, 17, 54, 14)
+    );
+    assert_eq!(
+        meta(&mut h, &ipv4_udp(0)),
+        (META_IPV4 | META_L4, 17, 34, 14)
+    );
+    // First fragment (MF set, offset 0): the L4 header is there.
+    assert_eq!(
+        meta(&mut h, &ipv4_udp(0x2000)),
+        (META_IPV4 | META_FRAG | META_L4, 17, 34, 14)
+    );
+    // Later fragment: no L4 header.
+    assert_eq!(
+        meta(&mut h, &ipv4_udp(0x0010)),
+        (META_IPV4 | META_FRAG, 17, 0, 14)
+    );
+    assert_eq!(
+        meta(&mut h, &ipv6_fragment(0)),
+        (META_IPV6 | META_FRAG | META_L4, 17, 62, 14)
+    );
+    assert_eq!(
+        meta(&mut h, &ipv6_fragment(4)),
+        (META_IPV6 | META_FRAG, 17, 0, 14)
+    );
+    // ARP: L3 offset only.
+    let mut arp = vec![0u8; 60];
+    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    assert_eq!(meta(&mut h, &arp), (0, 0, 0, 14));
+}
