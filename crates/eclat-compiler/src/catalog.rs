@@ -1,0 +1,178 @@
+//! What a script can import: packages of HIKe programs and loaders ([`Catalog`]) and chains of
+//! other scripts ([`ChainCatalog`]).
+//!
+//! The compiler checks every import, call and map configuration against these traits and
+//! knows nothing of where the answers come from. Today [`crate::stdlib::StdCatalog`] answers
+//! from a table written after the C sources (a test keeps the two in sync); the runtime will
+//! implement [`Catalog`] from the programs' BTF (the SDK exports each program's name and
+//! parameters as decl tags), and the daemon [`ChainCatalog`] from the scripts it has loaded.
+
+use std::collections::BTreeMap;
+
+use eclat_syntax::ast::IntType;
+
+/// What a map field holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    /// An unsigned integer of this type (written as a number or constant).
+    Int(IntType),
+    /// An IPv4 address, written as a string: `'192.0.2.1'`.
+    Ipv4,
+    /// An IPv6 address, written as a string: `'2001:db8::1'`.
+    Ipv6,
+    /// A chain, written as its name; the runtime stores its ID (`u32`).
+    Chain,
+}
+
+impl FieldKind {
+    /// How the field's values are described in messages.
+    pub fn describe(self) -> String {
+        match self {
+            FieldKind::Int(t) => format!("a `{t}` number"),
+            FieldKind::Ipv4 => "an IPv4 address in quotes".into(),
+            FieldKind::Ipv6 => "an IPv6 address in quotes".into(),
+            FieldKind::Chain => "a chain name".into(),
+        }
+    }
+}
+
+/// One field of a map key or value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// Its name (from the C struct, or `key`/`value` for scalars).
+    pub name: String,
+    /// What it holds.
+    pub kind: FieldKind,
+}
+
+/// A map of a loader or program that a script may configure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapSig {
+    /// The map's name in the object.
+    pub name: String,
+    /// Other names accepted in scripts (the paper's `ip6_sc_map`).
+    pub aliases: Vec<String>,
+    /// Fields of the key, in order.
+    pub key: Vec<Field>,
+    /// Fields of the value, in order.
+    pub value: Vec<Field>,
+}
+
+impl MapSig {
+    /// Whether `name` designates this map.
+    pub fn is_called(&self, name: &str) -> bool {
+        self.name == name || self.aliases.iter().any(|a| a == name)
+    }
+}
+
+/// A HIKe program's signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramSig {
+    /// Its name (also its name in the program table).
+    pub name: String,
+    /// The package whose folder holds its source.
+    pub home: String,
+    /// Parameter names, in order (each a `u64` in `r1..r5`).
+    pub params: Vec<String>,
+    /// Whether it ends the packet (returns a verdict) instead of returning to the chain.
+    pub terminal: bool,
+    /// Maps a script may configure.
+    pub maps: Vec<MapSig>,
+}
+
+/// A loader's description.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoaderSig {
+    /// Its name.
+    pub name: String,
+    /// Its package.
+    pub package: String,
+    /// Maps a script may configure (the classifier map that selects chains).
+    pub maps: Vec<MapSig>,
+}
+
+/// A chain's signature, as another script sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainSig {
+    /// Its name.
+    pub name: String,
+    /// Parameter names and types.
+    pub params: Vec<(String, IntType)>,
+    /// Frames its deepest call path uses, itself included (1 if it calls no chain, or if
+    /// unknown).
+    pub depth: usize,
+}
+
+/// Packages of programs and loaders.
+pub trait Catalog {
+    /// Names of the program packages, sorted.
+    fn program_packages(&self) -> Vec<String>;
+    /// Program `name` of `package`, if the package has it.
+    fn program(&self, package: &str, name: &str) -> Option<&ProgramSig>;
+    /// Names of the loader packages, sorted.
+    fn loader_packages(&self) -> Vec<String>;
+    /// Loader `name` of `package`, if any.
+    fn loader(&self, package: &str, name: &str) -> Option<&LoaderSig>;
+
+    /// The packages that have a program called `name` (for hints).
+    fn packages_with_program(&self, name: &str) -> Vec<String> {
+        self.program_packages()
+            .into_iter()
+            .filter(|p| self.program(p, name).is_some())
+            .collect()
+    }
+}
+
+/// Chains of other scripts, for `from chains.SCRIPT import NAME`.
+pub trait ChainCatalog {
+    /// Whether a script of this name is known.
+    fn has_script(&self, script: &str) -> bool;
+    /// Chain `name` of `script`, if any.
+    fn chain(&self, script: &str, name: &str) -> Option<ChainSig>;
+
+    /// The scripts that define a chain called `name` (for hints; may be empty).
+    fn scripts_with_chain(&self, name: &str) -> Vec<String> {
+        let _ = name;
+        Vec::new()
+    }
+}
+
+/// A [`ChainCatalog`] held in memory: scripts and their chains.
+#[derive(Clone, Debug, Default)]
+pub struct ChainTable {
+    scripts: BTreeMap<String, Vec<ChainSig>>,
+}
+
+impl ChainTable {
+    /// An empty table: every `from chains.X` import is unknown.
+    pub fn new() -> ChainTable {
+        ChainTable::default()
+    }
+
+    /// Adds (or replaces) a script and its chains.
+    pub fn add_script(&mut self, script: impl Into<String>, chains: Vec<ChainSig>) {
+        self.scripts.insert(script.into(), chains);
+    }
+}
+
+impl ChainCatalog for ChainTable {
+    fn has_script(&self, script: &str) -> bool {
+        self.scripts.contains_key(script)
+    }
+
+    fn chain(&self, script: &str, name: &str) -> Option<ChainSig> {
+        self.scripts
+            .get(script)?
+            .iter()
+            .find(|c| c.name == name)
+            .cloned()
+    }
+
+    fn scripts_with_chain(&self, name: &str) -> Vec<String> {
+        self.scripts
+            .iter()
+            .filter(|(_, chains)| chains.iter().any(|c| c.name == name))
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+}

@@ -1,0 +1,1082 @@
+//! The parser: tokens → [`Module`], a recursive descent over `grammar.md`.
+//!
+//! Every function is named after the non-terminal of `grammar.md` it parses. Errors are
+//! recorded and parsing goes on: a statement that does not parse becomes
+//! [`StmtKind::Error`] (its line, and the block it opens, are skipped), so that one run reports
+//! several errors and the checker still sees the rest of the script.
+
+use crate::ast::*;
+use crate::diagnostic::Diagnostic;
+use crate::error::SyntaxError;
+use crate::lexer::lex;
+use crate::span::Span;
+use crate::token::{AugOp, Token, TokenKind};
+
+/// A parsed script and every syntax error found in it.
+#[derive(Clone, Debug, Default)]
+pub struct Parsed {
+    /// The tree; parts that did not parse are `Error` nodes.
+    pub module: Module,
+    /// Lexical and syntax errors in source order.
+    pub errors: Vec<Diagnostic<SyntaxError>>,
+}
+
+/// Parses a whole script.
+///
+/// ```
+/// let parsed = eclat_syntax::parse("def c():\n    x = 1 + 2 * 3\n");
+/// assert!(parsed.errors.is_empty());
+/// assert_eq!(parsed.module.items.len(), 1);
+/// ```
+pub fn parse(src: &str) -> Parsed {
+    let lexed = lex(src);
+    let lexical = lexed.errors.len();
+    let mut p = Parser {
+        src,
+        tokens: lexed.tokens,
+        pos: 0,
+        errors: lexed.errors,
+    };
+    let module = p.module();
+    let mut errors = p.errors;
+    // A lexical error (a skipped character, a bad number) makes the parser stumble on the
+    // same line: report the lexical error only.
+    let line_of = |pos: usize| src[..pos.min(src.len())].matches('\n').count();
+    let bad_lines: Vec<usize> = errors[..lexical]
+        .iter()
+        .filter(|d| !matches!(d.kind, SyntaxError::UnclosedBracket { .. }))
+        .map(|d| line_of(d.span.start as usize))
+        .collect();
+    let mut index = 0;
+    errors.retain(|d| {
+        index += 1;
+        index <= lexical
+            || !(matches!(d.kind, SyntaxError::Expected { .. })
+                && bad_lines.contains(&line_of(d.span.start as usize)))
+    });
+    // A bracket never closed also makes its line end early: report the bracket only.
+    let unclosed: Vec<(usize, usize)> = errors
+        .iter()
+        .filter(|d| matches!(d.kind, SyntaxError::UnclosedBracket { .. }))
+        .map(|d| {
+            let start = d.span.start as usize;
+            let end = src[start..].find('\n').map_or(src.len(), |i| start + i);
+            (start, end)
+        })
+        .collect();
+    errors.retain(|d| {
+        !(matches!(d.kind, SyntaxError::Expected { .. })
+            && unclosed
+                .iter()
+                .any(|&(a, b)| (a..=b).contains(&(d.span.start as usize))))
+    });
+    errors.sort_by_key(|d| d.span.start);
+    Parsed { module, errors }
+}
+
+/// Parses one expression (for tests and tools), or returns its syntax errors.
+pub fn parse_expr(src: &str) -> Result<Expr, Vec<Diagnostic<SyntaxError>>> {
+    let lexed = lex(src);
+    let mut p = Parser {
+        src,
+        tokens: lexed.tokens,
+        pos: 0,
+        errors: lexed.errors,
+    };
+    let e = p.expr();
+    if !matches!(p.peek(), TokenKind::Newline | TokenKind::Eof) {
+        let _ = p.expected::<()>("end of the expression");
+    }
+    match e {
+        Ok(e) if p.errors.is_empty() => Ok(e),
+        _ => Err(p.errors),
+    }
+}
+
+/// The error is already recorded.
+type PResult<T> = Result<T, ()>;
+
+struct Parser<'a> {
+    src: &'a str,
+    tokens: Vec<Token>,
+    pos: usize,
+    errors: Vec<Diagnostic<SyntaxError>>,
+}
+
+fn is_type_name(name: &str) -> bool {
+    IntType::from_name(name).is_some()
+}
+
+impl Parser<'_> {
+    // ---- token access -------------------------------------------------------------------
+
+    fn peek(&self) -> &TokenKind {
+        &self.tokens[self.pos].kind
+    }
+
+    fn peek_at(&self, n: usize) -> &TokenKind {
+        let i = (self.pos + n).min(self.tokens.len() - 1);
+        &self.tokens[i].kind
+    }
+
+    fn span(&self) -> Span {
+        self.tokens[self.pos].span
+    }
+
+    fn text_at(&self, n: usize) -> &str {
+        let i = (self.pos + n).min(self.tokens.len() - 1);
+        self.tokens[i].span.text(self.src)
+    }
+
+    /// End of the last consumed token.
+    fn prev_end(&self) -> u32 {
+        if self.pos == 0 {
+            0
+        } else {
+            self.tokens[self.pos - 1].span.end
+        }
+    }
+
+    fn bump(&mut self) -> Token {
+        let t = self.tokens[self.pos].clone();
+        if t.kind != TokenKind::Eof {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn at(&self, kind: &TokenKind) -> bool {
+        self.peek() == kind
+    }
+
+    fn eat(&mut self, kind: &TokenKind) -> bool {
+        if self.at(kind) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn error(&mut self, error: SyntaxError, span: Span) {
+        self.errors.push(Diagnostic::new(error, span));
+    }
+
+    fn expected<T>(&mut self, expected: &str) -> PResult<T> {
+        let found = self.peek().describe();
+        let span = self.span();
+        self.error(
+            SyntaxError::Expected {
+                expected: expected.to_string(),
+                found,
+            },
+            span,
+        );
+        Err(())
+    }
+
+    fn expect(&mut self, kind: &TokenKind) -> PResult<Token> {
+        if self.at(kind) {
+            Ok(self.bump())
+        } else {
+            self.expected(&kind.describe())
+        }
+    }
+
+    fn expect_name(&mut self, what: &str) -> PResult<Ident> {
+        if self.at(&TokenKind::Name) {
+            let t = self.bump();
+            Ok(Ident {
+                name: t.span.text(self.src).to_string(),
+                span: t.span,
+            })
+        } else {
+            self.expected(what)
+        }
+    }
+
+    fn expect_newline(&mut self) -> PResult<()> {
+        if self.eat(&TokenKind::Newline) || self.at(&TokenKind::Eof) {
+            Ok(())
+        } else {
+            self.expected("end of line")
+        }
+    }
+
+    /// Skips the rest of the logical line, and the block it opens if any.
+    fn recover_line(&mut self) {
+        while !matches!(self.peek(), TokenKind::Newline | TokenKind::Eof) {
+            self.bump();
+        }
+        self.eat(&TokenKind::Newline);
+        if self.at(&TokenKind::Indent) {
+            self.skip_block();
+        }
+    }
+
+    /// Skips a balanced `INDENT ... DEDENT`.
+    fn skip_block(&mut self) {
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                TokenKind::Indent => depth += 1,
+                TokenKind::Dedent => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.bump();
+                        return;
+                    }
+                }
+                TokenKind::Eof => return,
+                _ => {}
+            }
+            self.bump();
+        }
+    }
+
+    // ---- script ---------------------------------------------------------------------------
+
+    fn module(&mut self) -> Module {
+        let mut items = Vec::new();
+        loop {
+            match self.peek() {
+                TokenKind::Eof => break,
+                TokenKind::Newline => {
+                    self.bump();
+                }
+                TokenKind::Indent => {
+                    let span = self.span();
+                    self.error(SyntaxError::UnexpectedIndent, span);
+                    self.skip_block();
+                }
+                TokenKind::Dedent => {
+                    self.bump();
+                }
+                _ => self.toplevel(&mut items),
+            }
+        }
+        Module { items }
+    }
+
+    fn toplevel(&mut self, items: &mut Vec<Item>) {
+        let start = self.span();
+        match self.peek() {
+            TokenKind::From => match self.import_stmt() {
+                Ok(i) => items.push(Item::Import(i)),
+                Err(()) => {
+                    self.recover_line();
+                    items.push(Item::Error(start));
+                }
+            },
+            TokenKind::Def => match self.chain_def() {
+                Ok(c) => items.push(Item::Chain(c)),
+                Err(()) => {
+                    self.recover_line();
+                    items.push(Item::Error(start));
+                }
+            },
+            _ => {
+                let result = (|| -> PResult<()> {
+                    loop {
+                        let item = self.toplevel_simple()?;
+                        items.push(item);
+                        if !self.eat(&TokenKind::Semi) {
+                            break;
+                        }
+                        if matches!(self.peek(), TokenKind::Newline | TokenKind::Eof) {
+                            break;
+                        }
+                    }
+                    self.expect_newline()
+                })();
+                if result.is_err() {
+                    self.recover_line();
+                    items.push(Item::Error(start));
+                }
+            }
+        }
+    }
+
+    fn toplevel_simple(&mut self) -> PResult<Item> {
+        const WHAT: &str =
+            "an import, `def`, a map configuration, `LOADER.attach(...)` or a constant";
+        if !self.at(&TokenKind::Name) {
+            return self.expected(WHAT);
+        }
+        match self.peek_at(1) {
+            TokenKind::LBracket => self.map_config().map(Item::MapConfig),
+            TokenKind::Dot => self.attach_stmt().map(Item::Attach),
+            TokenKind::Assign | TokenKind::Colon => self.const_def().map(Item::Const),
+            _ => {
+                self.bump();
+                self.expected("`[`, `.attach(...)` or `=` after a name at the top level")
+            }
+        }
+    }
+
+    fn import_stmt(&mut self) -> PResult<Import> {
+        let start = self.expect(&TokenKind::From)?.span;
+        let path = self.dotted_name()?;
+        self.expect(&TokenKind::Import)?;
+        let names = self.import_names()?;
+        let span = start.to(Span::at(self.prev_end() as usize));
+        self.expect_newline()?;
+        Ok(Import { path, names, span })
+    }
+
+    fn dotted_name(&mut self) -> PResult<Vec<Ident>> {
+        let mut path = vec![self.expect_name("a package path such as `programs.net`")?];
+        while self.eat(&TokenKind::Dot) {
+            path.push(self.expect_name("a name after `.`")?);
+        }
+        Ok(path)
+    }
+
+    fn import_names(&mut self) -> PResult<Vec<Ident>> {
+        if self.eat(&TokenKind::LParen) {
+            let names = self.name_list()?;
+            self.expect(&TokenKind::RParen)?;
+            Ok(names)
+        } else {
+            self.name_list()
+        }
+    }
+
+    fn name_list(&mut self) -> PResult<Vec<Ident>> {
+        let mut names = vec![self.expect_name("a name to import")?];
+        while self.eat(&TokenKind::Comma) {
+            if !self.at(&TokenKind::Name) {
+                break;
+            }
+            names.push(self.expect_name("a name to import")?);
+        }
+        Ok(names)
+    }
+
+    fn map_config(&mut self) -> PResult<MapConfig> {
+        let owner = self.expect_name("a loader or program")?;
+        self.expect(&TokenKind::LBracket)?;
+        let map = self.expect_name("a map name")?;
+        self.expect(&TokenKind::RBracket)?;
+        self.expect(&TokenKind::Assign)?;
+        let entries = self.map_dict()?;
+        let span = owner.span.to(Span::at(self.prev_end() as usize));
+        Ok(MapConfig {
+            owner,
+            map,
+            entries,
+            span,
+        })
+    }
+
+    fn map_dict(&mut self) -> PResult<Vec<MapEntry>> {
+        self.expect(&TokenKind::LBrace)?;
+        let mut entries = Vec::new();
+        while !self.at(&TokenKind::RBrace) {
+            entries.push(self.map_entry()?);
+            if !self.eat(&TokenKind::Comma) {
+                break;
+            }
+        }
+        self.expect(&TokenKind::RBrace)?;
+        Ok(entries)
+    }
+
+    fn map_entry(&mut self) -> PResult<MapEntry> {
+        let (key, key_span) = self.map_tuple()?;
+        self.expect(&TokenKind::Colon)?;
+        let (value, value_span) = self.map_tuple()?;
+        Ok(MapEntry {
+            key,
+            key_span,
+            value,
+            value_span,
+        })
+    }
+
+    fn map_tuple(&mut self) -> PResult<(Vec<Expr>, Span)> {
+        let start = self.span();
+        if self.eat(&TokenKind::LParen) {
+            let mut items = vec![self.expr()?];
+            while self.eat(&TokenKind::Comma) {
+                if self.at(&TokenKind::RParen) {
+                    break;
+                }
+                items.push(self.expr()?);
+            }
+            self.expect(&TokenKind::RParen)?;
+            Ok((items, start.to(Span::at(self.prev_end() as usize))))
+        } else {
+            let e = self.expr()?;
+            let span = e.span;
+            Ok((vec![e], span))
+        }
+    }
+
+    fn attach_stmt(&mut self) -> PResult<Attach> {
+        let loader = self.expect_name("a loader")?;
+        self.expect(&TokenKind::Dot)?;
+        if !(self.at(&TokenKind::Name) && self.text_at(0) == "attach") {
+            return self.expected("`attach`");
+        }
+        self.bump();
+        let args = self.call_args()?;
+        let span = loader.span.to(Span::at(self.prev_end() as usize));
+        Ok(Attach { loader, args, span })
+    }
+
+    fn const_def(&mut self) -> PResult<ConstDef> {
+        let start = self.span();
+        let (name, ty) = if is_type_name(self.text_at(0)) && self.peek_at(1) == &TokenKind::Colon {
+            let ty = self.type_name()?;
+            self.bump();
+            (self.expect_name("a constant name")?, Some(ty))
+        } else {
+            let name = self.expect_name("a constant name")?;
+            let ty = if self.eat(&TokenKind::Colon) {
+                Some(self.type_name()?)
+            } else {
+                None
+            };
+            (name, ty)
+        };
+        self.expect(&TokenKind::Assign)?;
+        let value = self.expr()?;
+        let span = start.to(value.span);
+        Ok(ConstDef {
+            name,
+            ty,
+            value,
+            span,
+        })
+    }
+
+    // ---- chains -----------------------------------------------------------------------------
+
+    fn chain_def(&mut self) -> PResult<ChainDef> {
+        let start = self.expect(&TokenKind::Def)?.span;
+        let name = self.expect_name("a chain name")?;
+        self.expect(&TokenKind::LParen)?;
+        let params = if self.at(&TokenKind::RParen) {
+            Vec::new()
+        } else {
+            self.params()?
+        };
+        self.expect(&TokenKind::RParen)?;
+        self.expect(&TokenKind::Colon)?;
+        let body = self.block("def")?;
+        let span = start.to(Span::at(self.prev_end() as usize));
+        Ok(ChainDef {
+            name,
+            params,
+            body,
+            span,
+        })
+    }
+
+    fn params(&mut self) -> PResult<Vec<Param>> {
+        let mut params = vec![self.param()?];
+        while self.eat(&TokenKind::Comma) {
+            if self.at(&TokenKind::RParen) {
+                break;
+            }
+            params.push(self.param()?);
+        }
+        Ok(params)
+    }
+
+    fn param(&mut self) -> PResult<Param> {
+        if is_type_name(self.text_at(0)) && self.peek_at(1) == &TokenKind::Colon {
+            let ty = self.type_name()?;
+            self.bump();
+            let name = self.expect_name("a parameter name")?;
+            return Ok(Param { name, ty: Some(ty) });
+        }
+        let name = self.expect_name("a parameter")?;
+        let ty = if self.eat(&TokenKind::Colon) {
+            Some(self.type_name()?)
+        } else {
+            None
+        };
+        Ok(Param { name, ty })
+    }
+
+    fn type_name(&mut self) -> PResult<TypeName> {
+        if !self.at(&TokenKind::Name) {
+            return self.expected("a type");
+        }
+        let t = self.bump();
+        let text = t.span.text(self.src);
+        match IntType::from_name(text) {
+            Some(ty) => Ok(TypeName { ty, span: t.span }),
+            None => {
+                self.error(SyntaxError::UnknownType { name: text.into() }, t.span);
+                Err(())
+            }
+        }
+    }
+
+    /// A block after `:`; `after` names the statement that opened it, for the message.
+    fn block(&mut self, after: &'static str) -> PResult<Vec<Stmt>> {
+        if !self.eat(&TokenKind::Newline) {
+            return self.simple_stmts();
+        }
+        if !self.eat(&TokenKind::Indent) {
+            let span = self.span();
+            self.error(SyntaxError::ExpectedIndentedBlock { after }, span);
+            return Ok(Vec::new());
+        }
+        let mut body = Vec::new();
+        self.statements_until_dedent(&mut body);
+        Ok(body)
+    }
+
+    /// Statements up to and including the `DEDENT` that closes the current block.
+    fn statements_until_dedent(&mut self, body: &mut Vec<Stmt>) {
+        loop {
+            match self.peek() {
+                TokenKind::Dedent => {
+                    self.bump();
+                    return;
+                }
+                TokenKind::Eof => return,
+                TokenKind::Newline => {
+                    self.bump();
+                }
+                TokenKind::Indent => {
+                    let span = self.span();
+                    self.error(SyntaxError::UnexpectedIndent, span);
+                    self.bump();
+                    self.statements_until_dedent(body);
+                }
+                _ => self.statement(body),
+            }
+        }
+    }
+
+    fn statement(&mut self, body: &mut Vec<Stmt>) {
+        let start = self.span();
+        let result = match self.peek() {
+            TokenKind::If => self.if_stmt().map(|s| body.push(s)),
+            TokenKind::While => self.while_stmt().map(|s| body.push(s)),
+            TokenKind::For => self.for_stmt().map(|s| body.push(s)),
+            _ => self.simple_stmts().map(|s| body.extend(s)),
+        };
+        if result.is_err() {
+            self.recover_line();
+            body.push(Stmt {
+                kind: StmtKind::Error,
+                span: start,
+            });
+        }
+    }
+
+    fn simple_stmts(&mut self) -> PResult<Vec<Stmt>> {
+        let mut stmts = vec![self.simple_stmt()?];
+        while self.eat(&TokenKind::Semi) {
+            if matches!(self.peek(), TokenKind::Newline | TokenKind::Eof) {
+                break;
+            }
+            stmts.push(self.simple_stmt()?);
+        }
+        self.expect_newline()?;
+        Ok(stmts)
+    }
+
+    fn simple_stmt(&mut self) -> PResult<Stmt> {
+        let span = self.span();
+        let simple = |p: &mut Self, kind| {
+            p.bump();
+            Ok(Stmt { kind, span })
+        };
+        match self.peek() {
+            TokenKind::Pass => simple(self, StmtKind::Pass),
+            TokenKind::Break => simple(self, StmtKind::Break),
+            TokenKind::Continue => simple(self, StmtKind::Continue),
+            TokenKind::Return => self.return_stmt(),
+            _ => self.assign_stmt(),
+        }
+    }
+
+    fn return_stmt(&mut self) -> PResult<Stmt> {
+        let start = self.expect(&TokenKind::Return)?.span;
+        if matches!(
+            self.peek(),
+            TokenKind::Newline | TokenKind::Semi | TokenKind::Eof
+        ) {
+            return Ok(Stmt {
+                kind: StmtKind::Return(None),
+                span: start,
+            });
+        }
+        let value = self.expr()?;
+        Ok(Stmt {
+            span: start.to(value.span),
+            kind: StmtKind::Return(Some(value)),
+        })
+    }
+
+    fn assign_stmt(&mut self) -> PResult<Stmt> {
+        let start = self.span();
+        // Type-first declaration: `u64 : x = 1`.
+        if self.at(&TokenKind::Name)
+            && is_type_name(self.text_at(0))
+            && self.peek_at(1) == &TokenKind::Colon
+        {
+            let ty = self.type_name()?;
+            self.bump();
+            let name = self.expect_name("a variable name")?;
+            let value = if self.eat(&TokenKind::Assign) {
+                Some(self.expr()?)
+            } else {
+                None
+            };
+            let end = value.as_ref().map_or(name.span, |v| v.span);
+            return Ok(Stmt {
+                kind: StmtKind::Decl { name, ty, value },
+                span: start.to(end),
+            });
+        }
+        let e = self.expr()?;
+        match self.peek().clone() {
+            TokenKind::Colon => {
+                self.bump();
+                if let ExprKind::Name(n) = &e.kind {
+                    // `u9 : x`: a misspelt type in the type-first form.
+                    let looks_like_type = n.len() > 1
+                        && n.starts_with(['u', 's', 'i'])
+                        && n[1..].chars().all(|c| c.is_ascii_digit());
+                    if looks_like_type
+                        && self.at(&TokenKind::Name)
+                        && !is_type_name(self.text_at(0))
+                    {
+                        self.error(SyntaxError::UnknownType { name: n.clone() }, e.span);
+                        return Err(());
+                    }
+                }
+                let ty = self.type_name()?;
+                let ExprKind::Name(name) = e.kind else {
+                    self.error(SyntaxError::InvalidTarget, e.span);
+                    return Err(());
+                };
+                let name = Ident { name, span: e.span };
+                let value = if self.eat(&TokenKind::Assign) {
+                    Some(self.expr()?)
+                } else {
+                    None
+                };
+                let end = value.as_ref().map_or(ty.span, |v| v.span);
+                Ok(Stmt {
+                    kind: StmtKind::Decl { name, ty, value },
+                    span: start.to(end),
+                })
+            }
+            TokenKind::Assign => {
+                let target = self.target(e)?;
+                self.bump();
+                let value = self.expr()?;
+                Ok(Stmt {
+                    span: start.to(value.span),
+                    kind: StmtKind::Assign { target, value },
+                })
+            }
+            TokenKind::AugAssign(op) => {
+                let target = self.target(e)?;
+                let op_span = self.bump().span;
+                let value = self.expr()?;
+                let op = match op {
+                    AugOp::Add => BinOp::Add,
+                    AugOp::Sub => BinOp::Sub,
+                    AugOp::Mul => BinOp::Mul,
+                    AugOp::Div => BinOp::Div,
+                    AugOp::Mod => BinOp::Mod,
+                    AugOp::And => BinOp::And,
+                    AugOp::Or => BinOp::Or,
+                    AugOp::Xor => BinOp::Xor,
+                    AugOp::Shl => BinOp::Shl,
+                    AugOp::Shr => BinOp::Shr,
+                };
+                Ok(Stmt {
+                    span: start.to(value.span),
+                    kind: StmtKind::AugAssign {
+                        target,
+                        op,
+                        op_span,
+                        value,
+                    },
+                })
+            }
+            _ => Ok(Stmt {
+                span: e.span,
+                kind: StmtKind::Expr(e),
+            }),
+        }
+    }
+
+    fn target(&mut self, e: Expr) -> PResult<Target> {
+        match e.kind {
+            ExprKind::Name(name) => Ok(Target::Name(Ident { name, span: e.span })),
+            ExprKind::PacketField { width, offset } => Ok(Target::Packet {
+                width,
+                offset: *offset,
+                span: e.span,
+            }),
+            _ => {
+                self.error(SyntaxError::InvalidTarget, e.span);
+                Err(())
+            }
+        }
+    }
+
+    fn if_stmt(&mut self) -> PResult<Stmt> {
+        let start = self.expect(&TokenKind::If)?.span;
+        let cond = self.expr()?;
+        self.expect(&TokenKind::Colon)?;
+        let header = start.to(Span::at(self.prev_end() as usize));
+        let mut branches = vec![(cond, self.block("if")?)];
+        let mut else_body = None;
+        loop {
+            if self.eat(&TokenKind::Elif) {
+                let cond = self.expr()?;
+                self.expect(&TokenKind::Colon)?;
+                branches.push((cond, self.block("elif")?));
+            } else if self.eat(&TokenKind::Else) {
+                self.expect(&TokenKind::Colon)?;
+                else_body = Some(self.block("else")?);
+                break;
+            } else {
+                break;
+            }
+        }
+        Ok(Stmt {
+            kind: StmtKind::If {
+                branches,
+                else_body,
+            },
+            span: header,
+        })
+    }
+
+    fn while_stmt(&mut self) -> PResult<Stmt> {
+        let start = self.expect(&TokenKind::While)?.span;
+        let cond = self.expr()?;
+        self.expect(&TokenKind::Colon)?;
+        let header = start.to(Span::at(self.prev_end() as usize));
+        let body = self.block("while")?;
+        Ok(Stmt {
+            kind: StmtKind::While { cond, body },
+            span: header,
+        })
+    }
+
+    fn for_stmt(&mut self) -> PResult<Stmt> {
+        let start = self.expect(&TokenKind::For)?.span;
+        let var = self.expect_name("a loop variable")?;
+        self.expect(&TokenKind::In)?;
+        if !(self.at(&TokenKind::Name) && self.text_at(0) == "range") {
+            let span = self.span();
+            self.error(SyntaxError::ForWithoutRange, span);
+            return Err(());
+        }
+        let range_span = self.bump().span;
+        let range = self.call_args()?;
+        if range.is_empty() || range.len() > 3 {
+            let span = range_span.to(Span::at(self.prev_end() as usize));
+            self.error(SyntaxError::RangeArity { found: range.len() }, span);
+            return Err(());
+        }
+        self.expect(&TokenKind::Colon)?;
+        let header = start.to(Span::at(self.prev_end() as usize));
+        let body = self.block("for")?;
+        Ok(Stmt {
+            kind: StmtKind::For { var, range, body },
+            span: header,
+        })
+    }
+
+    // ---- expressions -------------------------------------------------------------------------
+
+    fn expr(&mut self) -> PResult<Expr> {
+        self.or_expr()
+    }
+
+    fn or_expr(&mut self) -> PResult<Expr> {
+        let mut lhs = self.and_expr()?;
+        while self.eat(&TokenKind::Or) {
+            let rhs = self.and_expr()?;
+            lhs = logic(LogicOp::Or, lhs, rhs);
+        }
+        Ok(lhs)
+    }
+
+    fn and_expr(&mut self) -> PResult<Expr> {
+        let mut lhs = self.not_expr()?;
+        while self.eat(&TokenKind::And) {
+            let rhs = self.not_expr()?;
+            lhs = logic(LogicOp::And, lhs, rhs);
+        }
+        Ok(lhs)
+    }
+
+    fn not_expr(&mut self) -> PResult<Expr> {
+        if self.at(&TokenKind::Not) {
+            let start = self.bump().span;
+            let operand = self.not_expr()?;
+            return Ok(Expr {
+                span: start.to(operand.span),
+                kind: ExprKind::Unary {
+                    op: UnaryOp::Not,
+                    operand: Box::new(operand),
+                },
+            });
+        }
+        self.comparison()
+    }
+
+    fn comparison(&mut self) -> PResult<Expr> {
+        let first = self.bit_or()?;
+        let mut rest = Vec::new();
+        loop {
+            let op = match self.peek() {
+                TokenKind::EqEq => CmpOp::Eq,
+                TokenKind::NotEq => CmpOp::Ne,
+                TokenKind::Lt => CmpOp::Lt,
+                TokenKind::Le => CmpOp::Le,
+                TokenKind::Gt => CmpOp::Gt,
+                TokenKind::Ge => CmpOp::Ge,
+                _ => break,
+            };
+            self.bump();
+            rest.push((op, self.bit_or()?));
+        }
+        if rest.is_empty() {
+            return Ok(first);
+        }
+        let span = first.span.to(rest.last().expect("not empty").1.span);
+        Ok(Expr {
+            kind: ExprKind::Compare {
+                first: Box::new(first),
+                rest,
+            },
+            span,
+        })
+    }
+
+    /// One level of left-associative binary operators.
+    fn binary_level(
+        &mut self,
+        ops: &[(TokenKind, BinOp)],
+        next: fn(&mut Self) -> PResult<Expr>,
+    ) -> PResult<Expr> {
+        let mut lhs = next(self)?;
+        while let Some((_, op)) = ops.iter().find(|(k, _)| self.at(k)) {
+            let op = *op;
+            let op_span = self.bump().span;
+            let rhs = next(self)?;
+            lhs = Expr {
+                span: lhs.span.to(rhs.span),
+                kind: ExprKind::Binary {
+                    op,
+                    op_span,
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                },
+            };
+        }
+        Ok(lhs)
+    }
+
+    fn bit_or(&mut self) -> PResult<Expr> {
+        self.binary_level(&[(TokenKind::Pipe, BinOp::Or)], Self::bit_xor)
+    }
+
+    fn bit_xor(&mut self) -> PResult<Expr> {
+        self.binary_level(&[(TokenKind::Caret, BinOp::Xor)], Self::bit_and)
+    }
+
+    fn bit_and(&mut self) -> PResult<Expr> {
+        self.binary_level(&[(TokenKind::Amp, BinOp::And)], Self::shift)
+    }
+
+    fn shift(&mut self) -> PResult<Expr> {
+        self.binary_level(
+            &[(TokenKind::Shl, BinOp::Shl), (TokenKind::Shr, BinOp::Shr)],
+            Self::arith,
+        )
+    }
+
+    fn arith(&mut self) -> PResult<Expr> {
+        self.binary_level(
+            &[
+                (TokenKind::Plus, BinOp::Add),
+                (TokenKind::Minus, BinOp::Sub),
+            ],
+            Self::term,
+        )
+    }
+
+    fn term(&mut self) -> PResult<Expr> {
+        self.binary_level(
+            &[
+                (TokenKind::Star, BinOp::Mul),
+                (TokenKind::Slash, BinOp::Div),
+                (TokenKind::SlashSlash, BinOp::Div),
+                (TokenKind::Percent, BinOp::Mod),
+            ],
+            Self::factor,
+        )
+    }
+
+    fn factor(&mut self) -> PResult<Expr> {
+        let op = match self.peek() {
+            TokenKind::Minus => UnaryOp::Neg,
+            TokenKind::Plus => UnaryOp::Plus,
+            TokenKind::Tilde => UnaryOp::Invert,
+            _ => return self.primary(),
+        };
+        let start = self.bump().span;
+        let operand = self.factor()?;
+        Ok(Expr {
+            span: start.to(operand.span),
+            kind: ExprKind::Unary {
+                op,
+                operand: Box::new(operand),
+            },
+        })
+    }
+
+    fn primary(&mut self) -> PResult<Expr> {
+        let span = self.span();
+        let kind = match self.peek().clone() {
+            TokenKind::Int(v) => {
+                self.bump();
+                ExprKind::Int(v)
+            }
+            TokenKind::Str(s) => {
+                self.bump();
+                ExprKind::Str(s)
+            }
+            TokenKind::True => {
+                self.bump();
+                ExprKind::Bool(true)
+            }
+            TokenKind::False => {
+                self.bump();
+                ExprKind::Bool(false)
+            }
+            TokenKind::LParen => {
+                self.bump();
+                let inner = self.expr()?;
+                self.expect(&TokenKind::RParen)?;
+                return Ok(Expr {
+                    kind: inner.kind,
+                    span: span.to(Span::at(self.prev_end() as usize)),
+                });
+            }
+            TokenKind::Name => {
+                let text = self.text_at(0);
+                if (text == "packet" && self.peek_at(1) == &TokenKind::Dot)
+                    || (text == "len"
+                        && self.peek_at(1) == &TokenKind::LParen
+                        && self.text_at(2) == "packet"
+                        && self.peek_at(3) == &TokenKind::RParen)
+                {
+                    return self.packet_expr();
+                }
+                if self.peek_at(1) == &TokenKind::LParen {
+                    return self.call();
+                }
+                let name = text.to_string();
+                self.bump();
+                ExprKind::Name(name)
+            }
+            _ => return self.expected("an expression"),
+        };
+        Ok(Expr { kind, span })
+    }
+
+    fn call(&mut self) -> PResult<Expr> {
+        let callee = self.expect_name("a program, chain or function name")?;
+        let args = self.call_args()?;
+        Ok(Expr {
+            span: callee.span.to(Span::at(self.prev_end() as usize)),
+            kind: ExprKind::Call { callee, args },
+        })
+    }
+
+    fn call_args(&mut self) -> PResult<Vec<Expr>> {
+        self.expect(&TokenKind::LParen)?;
+        let mut args = Vec::new();
+        while !self.at(&TokenKind::RParen) {
+            args.push(self.expr()?);
+            if !self.eat(&TokenKind::Comma) {
+                break;
+            }
+        }
+        self.expect(&TokenKind::RParen)?;
+        Ok(args)
+    }
+
+    fn packet_expr(&mut self) -> PResult<Expr> {
+        let start = self.span();
+        if self.text_at(0) == "len" {
+            for _ in 0..4 {
+                self.bump();
+            }
+            return Ok(Expr {
+                kind: ExprKind::PacketLen,
+                span: start.to(Span::at(self.prev_end() as usize)),
+            });
+        }
+        if self.text_at(2) == "len" {
+            self.bump();
+            self.bump();
+            let end = self.bump().span;
+            return Ok(Expr {
+                kind: ExprKind::PacketLen,
+                span: start.to(end),
+            });
+        }
+        self.packet_field()
+    }
+
+    fn packet_field(&mut self) -> PResult<Expr> {
+        let start = self.bump().span;
+        self.expect(&TokenKind::Dot)?;
+        let field = self.expect_name("a packet field (`u8`, `u16`, `u32`, `u64` or `len`)")?;
+        let width = match field.name.as_str() {
+            "u8" => PacketWidth::U8,
+            "u16" => PacketWidth::U16,
+            "u32" => PacketWidth::U32,
+            "u64" => PacketWidth::U64,
+            _ => {
+                self.error(
+                    SyntaxError::UnknownPacketField { name: field.name },
+                    field.span,
+                );
+                return Err(());
+            }
+        };
+        self.expect(&TokenKind::LBracket)?;
+        let offset = self.expr()?;
+        self.expect(&TokenKind::RBracket)?;
+        Ok(Expr {
+            kind: ExprKind::PacketField {
+                width,
+                offset: Box::new(offset),
+            },
+            span: start.to(Span::at(self.prev_end() as usize)),
+        })
+    }
+}
+
+fn logic(op: LogicOp, lhs: Expr, rhs: Expr) -> Expr {
+    Expr {
+        span: lhs.span.to(rhs.span),
+        kind: ExprKind::Logic {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        },
+    }
+}

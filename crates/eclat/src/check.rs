@@ -1,0 +1,46 @@
+//! `eclat check FILE...`: compile only, report every problem.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use eclat_compiler::{compile, StdCatalog};
+use eclat_syntax::SourceFile;
+
+use crate::scripts::{read, SiblingScripts};
+
+/// Check scripts: print every error and warning as `FILE:LINE:COL: error: MESSAGE` with the
+/// source line and a caret; exit 1 if any script has an error.
+///
+/// Example: `eclat check examples/ddos_tb_2_lev.eclat`
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scripts to check.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let catalog = StdCatalog::new();
+    let mut failed = false;
+    for path in &args.files {
+        let src = match read(path) {
+            Ok(src) => src,
+            Err(e) => {
+                eprintln!("eclat: error: {e:#}");
+                failed = true;
+                continue;
+            }
+        };
+        let chains = SiblingScripts::beside(path);
+        let out = compile(&src, &catalog, &chains);
+        let file = SourceFile::new(path.display().to_string(), src);
+        eprint!("{}", out.render(&file));
+        failed |= out.has_errors();
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
