@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Parallel test threads; the machine has 2 cores but most tests wait on the kernel.
 TEST_THREADS ?= 4
 
-.PHONY: all deps build test demo bench fmt lint clean
+.PHONY: all deps build test demo bench fuzz fmt lint clean
 
 all: build
 
@@ -25,6 +25,13 @@ demo: deps
 
 bench: deps
 	@bash scripts/bench.sh
+
+# Long robustness runs (RELIABILITY.md): mutation fuzzing of the eCLAT front end and
+# differential testing of the kernel VM against the reference VM. FUZZ_MINUTES per campaign.
+FUZZ_MINUTES ?= 10
+fuzz: deps
+	$(CARGO) run --release -p eclat-fuzz --bin eclat-fuzz -- --minutes $(FUZZ_MINUTES)
+	HIKE_DIFF_CASES=20000 $(CARGO) test --release -p hike-vm-tests --test kernel_differential
 
 fmt:
 	$(CARGO) fmt --all

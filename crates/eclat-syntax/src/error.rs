@@ -41,6 +41,12 @@ pub enum SyntaxError {
         /// The bracket.
         open: char,
     },
+    /// Blocks, brackets or operators nested deeper than the parser accepts.
+    #[error("too deeply nested or too long: more than {limit} nested blocks, brackets or unary operators, or a chain of operators that long")]
+    TooDeep {
+        /// The nesting limit ([`crate::parser::MAX_DEPTH`] / [`crate::parser::NEST_COST`]).
+        limit: u32,
+    },
     /// A line indented less than its block but more than the enclosing one.
     #[error("unindent does not match any outer indentation level")]
     InconsistentDedent,

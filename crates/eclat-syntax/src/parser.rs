@@ -36,6 +36,7 @@ pub fn parse(src: &str) -> Parsed {
         tokens: lexed.tokens,
         pos: 0,
         errors: lexed.errors,
+        depth: 0,
     };
     let module = p.module();
     let mut errors = p.errors;
@@ -82,6 +83,7 @@ pub fn parse_expr(src: &str) -> Result<Expr, Vec<Diagnostic<SyntaxError>>> {
         tokens: lexed.tokens,
         pos: 0,
         errors: lexed.errors,
+        depth: 0,
     };
     let e = p.expr();
     if !matches!(p.peek(), TokenKind::Newline | TokenKind::Eof) {
@@ -96,11 +98,24 @@ pub fn parse_expr(src: &str) -> Result<Expr, Vec<Diagnostic<SyntaxError>>> {
 /// The error is already recorded.
 type PResult<T> = Result<T, ()>;
 
+/// How deep the syntax tree may get: nested blocks, brackets and unary operators, and the
+/// operators of one chain like `a + b + c` (each makes the tree one level deeper). The later
+/// passes walk the tree recursively, so this bound is what keeps any input, however
+/// pathological, from exhausting the stack.
+pub const MAX_DEPTH: u32 = 200;
+
+/// What one nesting level (a block, bracket or unary operator) counts towards [`MAX_DEPTH`]:
+/// each costs a dozen stack frames of recursive descent, an operator of a chain one, so at most
+/// 50 levels nest. (Python itself refuses 200 nested parentheses and 20 nested blocks.)
+pub const NEST_COST: u32 = 4;
+
 struct Parser<'a> {
     src: &'a str,
     tokens: Vec<Token>,
     pos: usize,
     errors: Vec<Diagnostic<SyntaxError>>,
+    /// Current depth of the tree being built (see [`MAX_DEPTH`]).
+    depth: u32,
 }
 
 fn is_type_name(name: &str) -> bool {
@@ -160,6 +175,36 @@ impl Parser<'_> {
 
     fn error(&mut self, error: SyntaxError, span: Span) {
         self.errors.push(Diagnostic::new(error, span));
+    }
+
+    /// `cost` levels deeper in the tree; an error past [`MAX_DEPTH`].
+    fn deeper_by(&mut self, cost: u32) -> PResult<()> {
+        if self.depth + cost > MAX_DEPTH {
+            let span = self.span();
+            self.error(
+                SyntaxError::TooDeep {
+                    limit: MAX_DEPTH / NEST_COST,
+                },
+                span,
+            );
+            return Err(());
+        }
+        self.depth += cost;
+        Ok(())
+    }
+
+    /// One operator of a chain like `a + b + c`: one level deeper.
+    fn deeper(&mut self) -> PResult<()> {
+        self.deeper_by(1)
+    }
+
+    /// Runs `f` one nesting level (a block, bracket or unary operator) deeper and restores the
+    /// depth afterwards, error or not.
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        let depth = self.depth;
+        let result = self.deeper_by(NEST_COST).and_then(|()| f(self));
+        self.depth = depth;
+        result
     }
 
     fn expected<T>(&mut self, expected: &str) -> PResult<T> {
@@ -518,6 +563,10 @@ impl Parser<'_> {
 
     /// A block after `:`; `after` names the statement that opened it, for the message.
     fn block(&mut self, after: &'static str) -> PResult<Vec<Stmt>> {
+        self.nested(|p| p.block_body(after))
+    }
+
+    fn block_body(&mut self, after: &'static str) -> PResult<Vec<Stmt>> {
         if !self.eat(&TokenKind::Newline) {
             return self.simple_stmts();
         }
@@ -797,12 +846,13 @@ impl Parser<'_> {
     // ---- expressions -------------------------------------------------------------------------
 
     fn expr(&mut self) -> PResult<Expr> {
-        self.or_expr()
+        self.nested(Self::or_expr)
     }
 
     fn or_expr(&mut self) -> PResult<Expr> {
         let mut lhs = self.and_expr()?;
         while self.eat(&TokenKind::Or) {
+            self.deeper()?;
             let rhs = self.and_expr()?;
             lhs = logic(LogicOp::Or, lhs, rhs);
         }
@@ -812,6 +862,7 @@ impl Parser<'_> {
     fn and_expr(&mut self) -> PResult<Expr> {
         let mut lhs = self.not_expr()?;
         while self.eat(&TokenKind::And) {
+            self.deeper()?;
             let rhs = self.not_expr()?;
             lhs = logic(LogicOp::And, lhs, rhs);
         }
@@ -821,7 +872,7 @@ impl Parser<'_> {
     fn not_expr(&mut self) -> PResult<Expr> {
         if self.at(&TokenKind::Not) {
             let start = self.bump().span;
-            let operand = self.not_expr()?;
+            let operand = self.nested(Self::not_expr)?;
             return Ok(Expr {
                 span: start.to(operand.span),
                 kind: ExprKind::Unary {
@@ -847,6 +898,7 @@ impl Parser<'_> {
                 _ => break,
             };
             self.bump();
+            self.deeper()?;
             rest.push((op, self.bit_or()?));
         }
         if rest.is_empty() {
@@ -872,6 +924,7 @@ impl Parser<'_> {
         while let Some((_, op)) = ops.iter().find(|(k, _)| self.at(k)) {
             let op = *op;
             let op_span = self.bump().span;
+            self.deeper()?;
             let rhs = next(self)?;
             lhs = Expr {
                 span: lhs.span.to(rhs.span),
@@ -935,7 +988,7 @@ impl Parser<'_> {
             _ => return self.primary(),
         };
         let start = self.bump().span;
-        let operand = self.factor()?;
+        let operand = self.nested(Self::factor)?;
         Ok(Expr {
             span: start.to(operand.span),
             kind: ExprKind::Unary {
