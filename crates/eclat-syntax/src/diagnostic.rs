@@ -108,12 +108,30 @@ impl SourceFile {
     }
 }
 
-/// Renders diagnostics, in the order given, each as a header line, the source line, a caret
-/// line and an optional help line.
+/// Diagnostics rendered per file; the rest are counted in one closing line, so that a garbage
+/// input cannot produce gigabytes of output.
+pub const MAX_RENDERED: usize = 100;
+
+/// Source columns shown around the caret when a line is longer than this.
+pub const SNIPPET_WIDTH: usize = 120;
+
+/// Renders diagnostics, in the order given, each as a header line, the source line (a window of
+/// it around the caret if it is long), a caret line and an optional help line; at most
+/// [`MAX_RENDERED`] of them, then a line counting the others.
 pub fn render<K: Message>(file: &SourceFile, diagnostics: &[Diagnostic<K>]) -> String {
     let mut out = String::new();
-    for d in diagnostics {
+    for d in diagnostics.iter().take(MAX_RENDERED) {
         render_one(file, d, &mut out);
+    }
+    if diagnostics.len() > MAX_RENDERED {
+        let rest = &diagnostics[MAX_RENDERED..];
+        let errors = rest.iter().filter(|d| d.is_error()).count();
+        out.push_str(&format!(
+            "{}: {} more errors and {} more warnings not shown\n",
+            file.name(),
+            errors,
+            rest.len() - errors
+        ));
     }
     out
 }
@@ -158,11 +176,25 @@ fn render_one<K: Message>(file: &SourceFile, d: &Diagnostic<K>, out: &mut String
     };
     let caret_start = col_of(start);
     let caret_end = col_of(end.min(range.start + line.len())).max(caret_start + 1);
+    let shown: Vec<char> = line.replace('\t', "    ").chars().collect();
+    // A long line is shown as a window around the caret, marked with `...` where cut.
+    let (from, to) = if shown.len() <= SNIPPET_WIDTH {
+        (0, shown.len())
+    } else {
+        let from = caret_start
+            .saturating_sub(SNIPPET_WIDTH / 2)
+            .min(shown.len());
+        (from, (from + SNIPPET_WIDTH).min(shown.len()))
+    };
+    let prefix = if from > 0 { "..." } else { "" };
+    let suffix = if to < shown.len() { "..." } else { "" };
+    let window: String = shown[from..to].iter().collect();
+    let caret_from = caret_start.saturating_sub(from) + prefix.len();
+    let caret_len = (caret_end.min(to.max(caret_start + 1)) - caret_start).max(1);
     out.push_str(&format!(
-        "  {line_no} | {}\n  {gutter} | {}{}\n",
-        line.replace('\t', "    "),
-        " ".repeat(caret_start),
-        "^".repeat(caret_end - caret_start)
+        "  {line_no} | {prefix}{window}{suffix}\n  {gutter} | {}{}\n",
+        " ".repeat(caret_from),
+        "^".repeat(caret_len)
     ));
     if let Some(help) = d.kind.help() {
         out.push_str(&format!("  {gutter} = help: {help}\n"));

@@ -29,7 +29,8 @@ pub struct Parsed {
 /// assert_eq!(parsed.module.items.len(), 1);
 /// ```
 pub fn parse(src: &str) -> Parsed {
-    let lexed = lex(src);
+    let mut lexed = lex(src);
+    lexed.errors.truncate(MAX_ERRORS);
     let lexical = lexed.errors.len();
     let mut p = Parser {
         src,
@@ -42,8 +43,13 @@ pub fn parse(src: &str) -> Parsed {
     let mut errors = p.errors;
     // A lexical error (a skipped character, a bad number) makes the parser stumble on the
     // same line: report the lexical error only.
-    let line_of = |pos: usize| src[..pos.min(src.len())].matches('\n').count();
-    let bad_lines: Vec<usize> = errors[..lexical]
+    // Line numbers by binary search over the line starts: garbage input can carry a thousand
+    // errors over megabytes of text.
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let line_of = |pos: usize| line_starts.partition_point(|&start| start <= pos);
+    let bad_lines: std::collections::HashSet<usize> = errors[..lexical]
         .iter()
         .filter(|d| !matches!(d.kind, SyntaxError::UnclosedBracket { .. }))
         .map(|d| line_of(d.span.start as usize))
@@ -108,6 +114,10 @@ pub const MAX_DEPTH: u32 = 200;
 /// each costs a dozen stack frames of recursive descent, an operator of a chain one, so at most
 /// 50 levels nest. (Python itself refuses 200 nested parentheses and 20 nested blocks.)
 pub const NEST_COST: u32 = 4;
+
+/// Syntax errors after which the parser stops: past this many, the input is not a script with
+/// mistakes but something else, and more messages help no one.
+pub const MAX_ERRORS: usize = 1000;
 
 struct Parser<'a> {
     src: &'a str,
@@ -284,6 +294,10 @@ impl Parser<'_> {
     fn module(&mut self) -> Module {
         let mut items = Vec::new();
         loop {
+            if self.errors.len() >= MAX_ERRORS {
+                // Garbage input: what follows would only add noise (and time).
+                break;
+            }
             match self.peek() {
                 TokenKind::Eof => break,
                 TokenKind::Newline => {
