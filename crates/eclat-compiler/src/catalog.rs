@@ -2,12 +2,15 @@
 //! other scripts ([`ChainCatalog`]).
 //!
 //! The compiler checks every import, call and map configuration against these traits and
-//! knows nothing of where the answers come from. Today [`crate::stdlib::StdCatalog`] answers
-//! from a table written after the C sources (a test keeps the two in sync); the runtime will
-//! implement [`Catalog`] from the programs' BTF (the SDK exports each program's name and
-//! parameters as decl tags), and the daemon [`ChainCatalog`] from the scripts it has loaded.
+//! knows nothing of where the answers come from. The `eclat` tools use `eclat-catalog`, which
+//! reads the package manifests and the compiled objects' BTF (the SDK exports each program's
+//! name and parameters as decl tags; map keys and values are C types); the I/O-free
+//! [`crate::stdlib::StdCatalog`] is the same knowledge as a table, for unit tests (a test of
+//! `eclat-catalog` keeps the two equal). The daemon will implement [`ChainCatalog`] from the
+//! scripts it has loaded.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use eclat_syntax::ast::IntType;
 
@@ -29,7 +32,7 @@ impl FieldKind {
     pub fn describe(self) -> String {
         match self {
             FieldKind::Int(t) => format!("a `{t}` number"),
-            FieldKind::Ipv4 => "an IPv4 address in quotes".into(),
+            FieldKind::Ipv4 => "an IPv4 address (in quotes, or as a `u32` number)".into(),
             FieldKind::Ipv6 => "an IPv6 address in quotes".into(),
             FieldKind::Chain => "a chain name".into(),
         }
@@ -45,15 +48,49 @@ pub struct Field {
     pub kind: FieldKind,
 }
 
+/// A C type as an object declares it (`struct in6_addr`, 16 bytes), for messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CType {
+    /// How C spells it: `__u32`, `struct hike_ip6_sd_key`.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: usize,
+}
+
+impl CType {
+    /// The type `name` of `size` bytes.
+    pub fn new(name: impl Into<String>, size: usize) -> CType {
+        CType {
+            name: name.into(),
+            size,
+        }
+    }
+}
+
+impl fmt::Display for CType {
+    /// `` `struct in6_addr` (16 bytes) ``
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.size == 1 { "" } else { "s" };
+        write!(f, "`{}` ({} byte{s})", self.name, self.size)
+    }
+}
+
 /// A map of a loader or program that a script may configure.
+///
+/// A key or value that is one scalar (a number, an address, a chain) has one field called
+/// `key` or `value`; a struct has one field per member, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MapSig {
     /// The map's name in the object.
     pub name: String,
     /// Other names accepted in scripts (the paper's `ip6_sc_map`).
     pub aliases: Vec<String>,
+    /// The key's C type.
+    pub key_type: CType,
     /// Fields of the key, in order.
     pub key: Vec<Field>,
+    /// The value's C type.
+    pub value_type: CType,
     /// Fields of the value, in order.
     pub value: Vec<Field>,
 }

@@ -499,8 +499,8 @@ impl<'a> ModuleChecker<'a> {
         let mut keys_seen = Vec::new();
         let mut ok = true;
         for e in &m.entries {
-            let key = self.map_items(&sig, "key", &sig.key, &e.key, e.key_span);
-            let value = self.map_items(&sig, "value", &sig.value, &e.value, e.value_span);
+            let key = self.map_items(&sig, "key", &e.key, e.key_span);
+            let value = self.map_items(&sig, "value", &e.value, e.value_span);
             match (key, value) {
                 (Some(key), Some(value)) => {
                     if keys_seen.contains(&key) {
@@ -529,17 +529,32 @@ impl<'a> ModuleChecker<'a> {
         &mut self,
         sig: &MapSig,
         what: &'static str,
-        fields: &[crate::catalog::Field],
         items: &[ast::Expr],
         span: Span,
     ) -> Option<Vec<MapValue>> {
+        let (fields, layout) = match what {
+            "key" => (&sig.key, &sig.key_type),
+            _ => (&sig.value, &sig.value_type),
+        };
+        // A scalar key or value has one field named after its role; a struct, its members.
+        let scalar = fields.len() == 1 && fields[0].name == what;
         if fields.len() != items.len() {
             self.error(
                 CheckError::MapArity {
                     map: sig.name.clone(),
                     what,
+                    layout: Box::new(layout.clone()),
                     expected: fields.len(),
                     found: items.len(),
+                    fields: if scalar {
+                        String::new()
+                    } else {
+                        fields
+                            .iter()
+                            .map(|f| f.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
                 },
                 span,
             );
@@ -549,11 +564,15 @@ impl<'a> ModuleChecker<'a> {
         let mut ok = true;
         for (f, item) in fields.iter().zip(items) {
             let bad = |m: &mut Self| {
+                let found = m.describe_item(item);
                 m.error(
                     CheckError::MapField {
                         map: sig.name.clone(),
-                        field: f.name.clone(),
+                        what,
+                        layout: Box::new(layout.clone()),
+                        field: (!scalar).then(|| f.name.clone()),
                         expected: f.kind.describe(),
+                        found,
                     },
                     item.span,
                 );
@@ -564,6 +583,10 @@ impl<'a> ModuleChecker<'a> {
                         out.push(MapValue::Chain(n.clone()))
                     }
                     Some(Symbol::Poisoned) => ok = false,
+                    _ if self.consts.contains_key(n) => {
+                        bad(self);
+                        ok = false;
+                    }
                     _ => {
                         if !self.lenient {
                             self.error(CheckError::UnknownChain { name: n.clone() }, item.span);
@@ -601,11 +624,25 @@ impl<'a> ModuleChecker<'a> {
                         ok = false;
                     }
                 },
+                (FieldKind::Ipv4, _) if !self.is_callable(item) => {
+                    // An IPv4 address may also be written as its 32-bit number.
+                    match self.const_expr(item) {
+                        Some(k) => match self.fit(k, IntType::U32, item.span) {
+                            Some(bits) => out.push(MapValue::Ipv4(Ipv4Addr::from(bits as u32))),
+                            None => ok = false,
+                        },
+                        None => ok = false,
+                    }
+                }
                 (FieldKind::Ipv4 | FieldKind::Ipv6, _) => {
                     bad(self);
                     ok = false;
                 }
                 (FieldKind::Int(_), ExprKind::Str(_)) => {
+                    bad(self);
+                    ok = false;
+                }
+                (FieldKind::Int(_), _) if self.is_callable(item) => {
                     bad(self);
                     ok = false;
                 }
@@ -619,6 +656,38 @@ impl<'a> ModuleChecker<'a> {
             }
         }
         ok.then_some(out)
+    }
+
+    /// Whether `item` names a chain, program or loader (not a value).
+    fn is_callable(&self, item: &ast::Expr) -> bool {
+        match &item.kind {
+            ExprKind::Name(n) => matches!(
+                self.symbols.get(n),
+                Some(
+                    Symbol::LocalChain(_)
+                        | Symbol::ImportedChain(_)
+                        | Symbol::Program(_)
+                        | Symbol::Loader(_)
+                )
+            ),
+            _ => false,
+        }
+    }
+
+    /// What a map item is, for messages: `a string`, `chain `c``, `a number`.
+    fn describe_item(&self, item: &ast::Expr) -> String {
+        match &item.kind {
+            ExprKind::Str(s) => format!("the string '{s}'"),
+            ExprKind::Name(n) => match self.symbols.get(n) {
+                Some(Symbol::LocalChain(_)) | Some(Symbol::ImportedChain(_)) => {
+                    format!("chain `{n}`")
+                }
+                Some(Symbol::Program(_)) => format!("program `{n}`"),
+                Some(Symbol::Loader(_)) => format!("loader `{n}`"),
+                _ => "a number".into(),
+            },
+            _ => "a number".into(),
+        }
     }
 
     fn attach(&mut self, a: &ast::Attach) -> Option<Attachment> {

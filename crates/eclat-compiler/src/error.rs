@@ -4,6 +4,8 @@
 use std::fmt;
 
 use eclat_syntax::ast::IntType;
+
+use crate::catalog::CType;
 use eclat_syntax::{Message, Severity, SyntaxError};
 use thiserror::Error;
 
@@ -309,26 +311,36 @@ pub enum CheckError {
         known: String,
     },
     /// A map key or value with the wrong number of items.
-    #[error("map `{map}` has {expected} {what} field{}, found {found}", if *.expected == 1 { "" } else { "s" })]
+    #[error("map `{map}` expects a {what} of type {layout} with {expected} field{}, found {found}", if *.expected == 1 { "" } else { "s" })]
     MapArity {
         /// The map.
         map: String,
         /// "key" or "value".
         what: &'static str,
+        /// The C type of the key or value, with its size (boxed: keeps the error small).
+        layout: Box<CType>,
         /// Fields of the map.
         expected: usize,
         /// Items written.
         found: usize,
+        /// The struct's fields, for the hint (empty for a scalar key or value).
+        fields: String,
     },
     /// A map item of the wrong kind.
-    #[error("field `{field}` of map `{map}` is {expected}")]
+    #[error("map `{map}` expects a {what} of type {layout}{}; got {found}", match field { Some(f) => format!(" whose field `{f}` is {expected}"), None => format!(", {expected}") })]
     MapField {
         /// The map.
         map: String,
-        /// The field.
-        field: String,
+        /// "key" or "value".
+        what: &'static str,
+        /// The C type of the key or value, with its size (boxed: keeps the error small).
+        layout: Box<CType>,
+        /// The struct member, when the key or value is a struct.
+        field: Option<String>,
         /// What it takes ("a chain name", "an IPv6 address in quotes").
         expected: String,
+        /// What was written ("a number", "a string", "chain `c`").
+        found: String,
     },
     /// A string that is not an address.
     #[error("`{text}` is not an {kind} address")]
@@ -444,6 +456,9 @@ impl Message for Problem {
             )),
             Problem::Error(CheckError::UnknownCallee { hint: Some(h), .. }) => Some(h.clone()),
             Problem::Error(CheckError::UnknownMap { known, .. }) => Some(format!("maps: {known}")),
+            Problem::Error(CheckError::MapArity { what, fields, .. }) if !fields.is_empty() => {
+                Some(format!("the {what} is written `({fields})`"))
+            }
             Problem::Error(CheckError::ConstantOverflow { ty, .. }) if !ty.signed() => Some(
                 "declare the variable with a wider or signed type, or write the value in range"
                     .into(),

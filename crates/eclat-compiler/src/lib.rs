@@ -32,6 +32,7 @@
 pub mod catalog;
 mod check;
 mod codegen;
+pub mod defines;
 pub mod error;
 pub mod hir;
 pub mod ops;
@@ -44,6 +45,7 @@ use hike_isa::abi;
 use hike_isa::validate::{validate, Chain as ValidatedChain, Context};
 
 pub use catalog::{Catalog, ChainCatalog, ChainSig, ChainTable, ProgramSig};
+pub use defines::{substitute, Define, DefineError};
 pub use error::{CheckError, CheckWarning, Problem};
 pub use output::{CompiledChain, CompiledScript};
 pub use stdlib::StdCatalog;

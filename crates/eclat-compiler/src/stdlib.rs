@@ -1,17 +1,17 @@
 //! The standard packages of STDLIB.md as a table: [`StdCatalog`].
 //!
-//! This table is written after the C sources: the package manifests
-//! (`bpf/programs/PKG/package.toml`, `bpf/loaders/PKG/package.toml`), each program's
-//! `HIKE_PROG(name, params...)` line, whether it uses `HIKE_RETURN` (a program that never does
-//! is terminal), and the `SEC(".maps")` definitions of each program and loader. It is a stand-in until the runtime reads the same facts from the programs'
-//! BTF (issue 4): the test `tests/catalog_sync.rs` parses the C sources and fails on any
-//! difference in names, parameters or maps, so the two cannot drift apart.
+//! The `eclat` tools read the same facts from the compiled objects (`eclat-catalog`: package
+//! manifests, `hike_prog`/`hike_params` BTF tags, map keys and values from BTF); this table is
+//! their I/O-free copy for the compiler's own tests and examples. The test
+//! `crates/eclat-catalog/tests/agrees_with_stdlib.rs` fails on any difference (packages,
+//! programs, parameters, terminal programs, maps, C types, fields), so the two cannot drift
+//! apart.
 
 use std::collections::BTreeMap;
 
 use eclat_syntax::ast::IntType;
 
-use crate::catalog::{Catalog, Field, FieldKind, LoaderSig, MapSig, ProgramSig};
+use crate::catalog::{CType, Catalog, Field, FieldKind, LoaderSig, MapSig, ProgramSig};
 
 /// The standard program and loader packages.
 #[derive(Clone, Debug)]
@@ -37,18 +37,38 @@ fn int(name: &str, ty: IntType) -> Field {
     field(name, FieldKind::Int(ty))
 }
 
-fn map(name: &str, key: Vec<Field>, value: Vec<Field>) -> MapSig {
+/// A key or value: its C type, size and fields.
+type Shape = (CType, Vec<Field>);
+
+fn shape(c_type: &str, size: usize, fields: Vec<Field>) -> Shape {
+    (CType::new(c_type, size), fields)
+}
+
+/// A key or value that is one `u32` (`__u32`).
+fn u32_scalar(role: &str) -> Shape {
+    shape("__u32", 4, vec![int(role, IntType::U32)])
+}
+
+/// A struct of `u64` fields.
+fn u64_struct(c_type: &str, names: &[&str]) -> Shape {
+    let fields = names.iter().map(|n| int(n, IntType::U64)).collect();
+    shape(c_type, 8 * names.len(), fields)
+}
+
+fn map(name: &str, key: Shape, value: Shape) -> MapSig {
     MapSig {
         name: name.into(),
         aliases: Vec::new(),
-        key,
-        value,
+        key_type: key.0,
+        key: key.1,
+        value_type: value.0,
+        value: value.1,
     }
 }
 
 /// A config map: `ARRAY[1]` with key `u32` 0.
-fn cfg_map(name: &str, value: Vec<Field>) -> MapSig {
-    map(name, vec![int("key", IntType::U32)], value)
+fn cfg_map(name: &str, value: Shape) -> MapSig {
+    map(name, u32_scalar("key"), value)
 }
 
 /// (program, home package, params, terminal, maps)
@@ -63,20 +83,39 @@ type ProgRow = (
 fn program_rows() -> Vec<ProgRow> {
     use IntType::*;
     let ip6_sd = || {
-        vec![
-            field("saddr", FieldKind::Ipv6),
-            field("daddr", FieldKind::Ipv6),
-        ]
+        shape(
+            "struct hike_ip6_sd_key",
+            32,
+            vec![field("src", FieldKind::Ipv6), field("dst", FieldKind::Ipv6)],
+        )
+    };
+    let ip6_dst = || {
+        shape(
+            "struct hike_ip6_dst_key",
+            16,
+            vec![field("dst", FieldKind::Ipv6)],
+        )
     };
     let ip4_sd = || {
-        vec![
-            field("saddr", FieldKind::Ipv4),
-            field("daddr", FieldKind::Ipv4),
-        ]
+        shape(
+            "struct hike_ip4_sd_key",
+            8,
+            vec![field("src", FieldKind::Ipv4), field("dst", FieldKind::Ipv4)],
+        )
     };
-    let tb_cfg = || vec![int("rate", U64), int("bucket_size", U64)];
-    let tb_state = || vec![int("credit", U64), int("last_ns", U64)];
-    let counters = || vec![int("packets", U64), int("bytes", U64)];
+    let ip4_dst = || {
+        shape(
+            "struct hike_ip4_dst_key",
+            4,
+            vec![field("dst", FieldKind::Ipv4)],
+        )
+    };
+    let tb_cfg = || u64_struct("struct tbmon_config", &["rate", "bucket_size"]);
+    let tb_state = || u64_struct("struct tbmon_state", &["credit", "last_ns"]);
+    let counters = || u64_struct("struct meter_count", &["packets", "bytes"]);
+    let hset = || u64_struct("struct hset_entry", &["added_ns"]);
+    let hset_cfg = || u64_struct("struct hset_config", &["timeout_ns"]);
+    let dec2zero = || u64_struct("struct dec2zero_entry", &["calls"]);
     vec![
         ("hike_pass", "hike_default", &[], true, vec![]),
         ("hike_drop", "hike_default", &[], true, vec![]),
@@ -87,8 +126,8 @@ fn program_rows() -> Vec<ProgRow> {
             false,
             vec![map(
                 "monitor_map",
-                vec![int("event", U64)],
-                vec![int("packets", U64)],
+                shape("__u64", 8, vec![int("key", U64)]),
+                u64_struct("struct monitor_count", &["packets"]),
             )],
         ),
         (
@@ -97,8 +136,8 @@ fn program_rows() -> Vec<ProgRow> {
             &["action"],
             false,
             vec![
-                map("ip6_hset_srcdst_map", ip6_sd(), vec![int("added_ns", U64)]),
-                cfg_map("ip6_hset_srcdst_cfg", vec![int("timeout_ns", U64)]),
+                map("ip6_hset_srcdst_map", ip6_sd(), hset()),
+                cfg_map("ip6_hset_srcdst_cfg", hset_cfg()),
             ],
         ),
         (
@@ -107,8 +146,8 @@ fn program_rows() -> Vec<ProgRow> {
             &["action"],
             false,
             vec![
-                map("ip4_hset_srcdst_map", ip4_sd(), vec![int("added_ns", U64)]),
-                cfg_map("ip4_hset_srcdst_cfg", vec![int("timeout_ns", U64)]),
+                map("ip4_hset_srcdst_map", ip4_sd(), hset()),
+                cfg_map("ip4_hset_srcdst_cfg", hset_cfg()),
             ],
         ),
         ("l2_redirect", "hike_default", &["ifindex"], true, vec![]),
@@ -119,8 +158,8 @@ fn program_rows() -> Vec<ProgRow> {
             true,
             vec![map(
                 "l2xcon_map",
-                vec![int("ifindex", U32)],
-                vec![int("egress_ifindex", U32)],
+                u32_scalar("key"),
+                shape("struct l2xcon_target", 4, vec![int("egress_ifindex", U32)]),
             )],
         ),
         ("ip6_kroute", "hike_default", &[], true, vec![]),
@@ -129,7 +168,11 @@ fn program_rows() -> Vec<ProgRow> {
             "hike_default",
             &[],
             false,
-            vec![map("lse_map", ip6_sd(), vec![int("last_ns", U64)])],
+            vec![map(
+                "lse_map",
+                ip6_sd(),
+                u64_struct("struct lse_entry", &["last_ns"]),
+            )],
         ),
         ("ip6_set_ecn", "hike_default", &[], false, vec![]),
         ("ip6_set_tos", "hike_default", &["tc"], false, vec![]),
@@ -140,11 +183,7 @@ fn program_rows() -> Vec<ProgRow> {
             &[],
             false,
             vec![
-                map(
-                    "ip6_dst_tbmon_map",
-                    vec![field("daddr", FieldKind::Ipv6)],
-                    tb_state(),
-                ),
+                map("ip6_dst_tbmon_map", ip6_dst(), tb_state()),
                 cfg_map("ip6_dst_tbmon_cfg", tb_cfg()),
             ],
         ),
@@ -164,11 +203,7 @@ fn program_rows() -> Vec<ProgRow> {
             &[],
             false,
             vec![
-                map(
-                    "ip4_dst_tbmon_map",
-                    vec![field("daddr", FieldKind::Ipv4)],
-                    tb_state(),
-                ),
+                map("ip4_dst_tbmon_map", ip4_dst(), tb_state()),
                 cfg_map("ip4_dst_tbmon_cfg", tb_cfg()),
             ],
         ),
@@ -187,11 +222,7 @@ fn program_rows() -> Vec<ProgRow> {
             "meter",
             &[],
             false,
-            vec![map(
-                "ip6_dst_meter_map",
-                vec![field("daddr", FieldKind::Ipv6)],
-                counters(),
-            )],
+            vec![map("ip6_dst_meter_map", ip6_dst(), counters())],
         ),
         (
             "ip6_sd_meter",
@@ -205,22 +236,14 @@ fn program_rows() -> Vec<ProgRow> {
             "sampler",
             &["count"],
             false,
-            vec![map(
-                "ip6_sd_dec2zero_map",
-                ip6_sd(),
-                vec![int("remaining", U64)],
-            )],
+            vec![map("ip6_sd_dec2zero_map", ip6_sd(), dec2zero())],
         ),
         (
             "ip4_sd_dec2zero",
             "sampler",
             &["count"],
             false,
-            vec![map(
-                "ip4_sd_dec2zero_map",
-                ip4_sd(),
-                vec![int("remaining", U64)],
-            )],
+            vec![map("ip4_sd_dec2zero_map", ip4_sd(), dec2zero())],
         ),
         (
             "show_pkt_info",
@@ -292,14 +315,24 @@ fn package_rows() -> Vec<(&'static str, Vec<&'static str>)> {
 }
 
 fn loader_rows() -> Vec<LoaderSig> {
-    let chain_value = || vec![field("chain", FieldKind::Chain)];
-    let key0 = || vec![int("key", IntType::U32)];
+    let chain_value = || shape("__u32", 4, vec![field("value", FieldKind::Chain)]);
+    // Every loader has its verdicts' config map (`bpf/include/hike/loader.h`).
+    let ldr_cfg = || {
+        let fields = ["default_verdict", "failsafe_verdict", "flags", "reserved"]
+            .iter()
+            .map(|n| int(n, IntType::U32))
+            .collect();
+        cfg_map(
+            "hike_ldr_cfg",
+            shape("struct hike_loader_config", 16, fields),
+        )
+    };
     let loader = |package: &str, name: &str, map: MapSig| LoaderSig {
         name: name.into(),
         package: package.into(),
-        maps: vec![map],
+        maps: vec![ldr_cfg(), map],
     };
-    let mut ip6_sc_map = map("ipv6_sc_map", key0(), chain_value());
+    let mut ip6_sc_map = map("ipv6_sc_map", u32_scalar("key"), chain_value());
     // The paper's Listing 2 writes `ip6_sc[ip6_sc_map]`.
     ip6_sc_map.aliases.push("ip6_sc_map".into());
     vec![
@@ -309,15 +342,23 @@ fn loader_rows() -> Vec<LoaderSig> {
             "ip6_dst_cls",
             map(
                 "ip6_dst_cls_map",
-                vec![field("daddr", FieldKind::Ipv6)],
+                shape("struct in6_addr", 16, vec![field("key", FieldKind::Ipv6)]),
                 chain_value(),
             ),
         ),
-        loader("basic", "ip4_sc", map("ipv4_sc_map", key0(), chain_value())),
+        loader(
+            "basic",
+            "ip4_sc",
+            map("ipv4_sc_map", u32_scalar("key"), chain_value()),
+        ),
         loader(
             "hike_default",
             "ip6_simple_classifier",
-            map("ipv6_simple_classifier_map", key0(), chain_value()),
+            map(
+                "ipv6_simple_classifier_map",
+                u32_scalar("key"),
+                chain_value(),
+            ),
         ),
     ]
 }

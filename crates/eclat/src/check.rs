@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use eclat_compiler::{compile, StdCatalog};
+use eclat_compiler::compile;
 use eclat_syntax::SourceFile;
 
-use crate::scripts::{read, SiblingScripts};
+use crate::scripts::{catalog, read, SiblingScripts};
 
 /// Check scripts: print every error and warning as `FILE:LINE:COL: error: MESSAGE` with the
 /// source line and a caret; exit 1 if any script has an error.
@@ -18,10 +18,13 @@ pub struct Args {
     /// Scripts to check.
     #[arg(required = true)]
     files: Vec<PathBuf>,
+    /// A directory of user packages (`DIR/PKG/*.bpf.c`), compiled with clang on first use.
+    #[arg(long = "package-dir", value_name = "DIR")]
+    package_dirs: Vec<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let catalog = StdCatalog::new();
+    let catalog = catalog(&args.package_dirs)?;
     let mut failed = false;
     for path in &args.files {
         let src = match read(path) {

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use eclat_compiler::{compile, StdCatalog};
+use eclat_compiler::compile;
 use eclat_syntax::SourceFile;
 
-use crate::scripts::{read, SiblingScripts};
+use crate::scripts::{catalog, read, SiblingScripts};
 
 /// What `--emit` prints.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -33,11 +33,14 @@ pub struct Args {
     /// check, code generation and validation; the file is read once).
     #[arg(long)]
     time: bool,
+    /// A directory of user packages (`DIR/PKG/*.bpf.c`), compiled with clang on first use.
+    #[arg(long = "package-dir", value_name = "DIR")]
+    package_dirs: Vec<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let src = read(&args.file)?;
-    let catalog = StdCatalog::new();
+    let catalog = catalog(&args.package_dirs)?;
     let chains = SiblingScripts::beside(&args.file);
     let out = compile(&src, &catalog, &chains);
     let file = SourceFile::new(args.file.display().to_string(), src.clone());
@@ -60,7 +63,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 /// Compiles `src` for at least half a second (and at least 20 times) and prints the median,
 /// minimum and maximum of one compilation to standard error.
-fn report_time(path: &std::path::Path, src: &str, catalog: &StdCatalog, chains: &SiblingScripts) {
+fn report_time(
+    path: &std::path::Path,
+    src: &str,
+    catalog: &eclat_catalog::PackageCatalog,
+    chains: &SiblingScripts,
+) {
     let mut samples = Vec::new();
     let start = Instant::now();
     while samples.len() < 20 || start.elapsed() < Duration::from_millis(500) {

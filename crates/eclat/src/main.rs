@@ -5,6 +5,7 @@
 //! eclat check ddos.eclat other.eclat     # diagnostics, exit 1 on any error
 //! eclat compile ddos.eclat --emit asm    # bytecode of every chain, symbolic names
 //! eclat compile ddos.eclat --emit json   # what the runtime links and loads
+//! eclat run ddos.eclat --pcap flood.pcap --json   # packets through a private VM (root)
 //! ```
 
 use std::process::ExitCode;
@@ -13,6 +14,8 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod compile;
+mod packets;
+mod run;
 mod scripts;
 
 /// eCLAT: write chains of HIKe programs in a python-like language.
@@ -27,6 +30,7 @@ struct Cli {
 enum Command {
     Check(check::Args),
     Compile(compile::Args),
+    Run(run::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,12 +38,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Compile(args) => compile::run(args),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(code) => code,
+        // Errors that reach here are the user's (an unreadable file, a package that does not
+        // compile); clap exits with 2 itself for a bad command line.
         Err(e) => {
             eprintln!("eclat: error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Reading scripts from disk, and the chains of sibling scripts for `from chains.X import`.
+//! Reading scripts from disk, the chains of sibling scripts for `from chains.X import`, and
+//! the catalog of program packages.
 //!
 //! Without a daemon, `from chains.OTHER import helper` in `dir/main.eclat` resolves against
 //! `dir/OTHER.eclat`: its chains and their parameters are read from the file (its bodies are
@@ -9,7 +10,23 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use eclat_catalog::{ObjectCache, PackageCatalog};
 use eclat_compiler::{chain_signatures, ChainCatalog, ChainSig};
+
+/// The standard packages and those of every `--package-dir` (user packages are compiled with
+/// clang on first use, into the cache of [`ObjectCache::default_dir`]).
+pub fn catalog(package_dirs: &[PathBuf]) -> Result<PackageCatalog> {
+    let mut catalog = PackageCatalog::standard().context("cannot read the standard packages")?;
+    if !package_dirs.is_empty() {
+        let cache = ObjectCache::new(ObjectCache::default_dir());
+        for dir in package_dirs {
+            catalog
+                .add_package_dir(dir, &cache)
+                .with_context(|| format!("cannot build the packages of `{}`", dir.display()))?;
+        }
+    }
+    Ok(catalog)
+}
 
 /// A script's text, read from `path`.
 pub fn read(path: &Path) -> Result<String> {

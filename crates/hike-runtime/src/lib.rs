@@ -46,6 +46,7 @@ mod ids;
 pub mod loader;
 pub mod map;
 mod object;
+pub mod object_info;
 pub mod pin;
 mod sys;
 pub mod vm;
@@ -57,8 +58,12 @@ pub use cpu::{pin_thread_to_cpu, pin_thread_to_current_cpu, CpuPin};
 pub use error::{Error, Result};
 pub use events::EventReader;
 pub use ids::{ChainId, ProgramId};
+pub use libbpf_rs::MapType;
 pub use loader::{attached_xdp_program, Loader, TestRun, TestRunResult, XdpAction, XdpMode};
 pub use map::{MapRef, UpdateMode};
+pub use object_info::{
+    inspect_object, DataKind, DataType, MapDecl, Member, ObjectInfo, ProgramDecl,
+};
 pub use vm::{ProgramInfo, Vm, VmOptions};
 pub use vm_maps::{MapLayout, VmMap, EVENTS_RING_BYTES};
 

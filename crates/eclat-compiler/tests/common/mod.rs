@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use eclat_compiler::catalog::{Catalog, Field, FieldKind, LoaderSig, MapSig, ProgramSig};
+use eclat_compiler::catalog::{CType, Catalog, Field, FieldKind, LoaderSig, MapSig, ProgramSig};
 use eclat_compiler::{compile, ChainTable, CompiledScript};
 use eclat_syntax::ast::IntType;
 use eclat_syntax::SourceFile;
@@ -55,12 +55,14 @@ impl TestCatalog {
             maps: vec![MapSig {
                 name: "ld_map".into(),
                 aliases: Vec::new(),
+                key_type: CType::new("__u32", 4),
                 key: vec![Field {
                     name: "key".into(),
                     kind: FieldKind::Int(IntType::U32),
                 }],
+                value_type: CType::new("__u32", 4),
                 value: vec![Field {
-                    name: "chain".into(),
+                    name: "value".into(),
                     kind: FieldKind::Chain,
                 }],
             }],

@@ -1,0 +1,387 @@
+//! [`PackageCatalog`]: the packages a script imports from, built from manifests and objects.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use eclat_compiler::catalog::{Catalog, LoaderSig, ProgramSig};
+use hike_runtime::{inspect_object, ObjectInfo};
+
+use crate::layout::MapLayout;
+use crate::manifest::Manifest;
+use crate::user::{discover, ObjectCache, UserPackage};
+use crate::{embedded, CatalogError, Result};
+
+/// An object of the catalog, by index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId(usize);
+
+/// Where an object comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Built from `bpf/` with the workspace (`hike_bpf::object`); the path is the source,
+    /// relative to the repository.
+    Standard(&'static str),
+    /// Compiled from a user package source (the canonical path).
+    User(PathBuf),
+}
+
+/// A compiled object and what it declares.
+#[derive(Clone, Debug)]
+pub struct ObjectEntry {
+    /// Its name: the source file name without `.bpf.c`.
+    pub name: String,
+    /// Where it comes from.
+    pub origin: Origin,
+    /// The ELF bytes.
+    pub bytes: Arc<[u8]>,
+    /// Its programs and maps.
+    pub info: ObjectInfo,
+}
+
+/// A program a package exports.
+#[derive(Clone, Debug)]
+pub struct ProgramEntry {
+    /// The compiler's view (`home` is the package whose folder has the source).
+    pub sig: ProgramSig,
+    /// The object that has it (its program of the same name).
+    pub object: ObjectId,
+    /// Every map of its object (the shared VM maps excluded), configurable or not.
+    pub maps: Vec<MapLayout>,
+}
+
+/// A loader a package exports.
+#[derive(Clone, Debug)]
+pub struct LoaderEntry {
+    /// The compiler's view.
+    pub sig: LoaderSig,
+    /// The object that has it (its program of the same name).
+    pub object: ObjectId,
+    /// Every map of its object (the shared VM maps excluded).
+    pub maps: Vec<MapLayout>,
+}
+
+/// Where a package was found, for messages about duplicates.
+#[derive(Clone, Debug)]
+enum PackageOrigin {
+    Standard,
+    User(PathBuf),
+}
+
+impl std::fmt::Display for PackageOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PackageOrigin::Standard => f.write_str("a standard package"),
+            PackageOrigin::User(d) => write!(f, "in `{}`", d.display()),
+        }
+    }
+}
+
+/// Which exports a package section lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Program,
+    Loader,
+}
+
+/// The program and loader packages a script can import, with their objects: the standard
+/// packages (`bpf/programs`, `bpf/loaders`, embedded at build time) and any user package
+/// directories added with [`PackageCatalog::add_package_dir`].
+///
+/// Everything the compiler is told comes from the objects: parameters from the `hike_params`
+/// BTF tag, terminal programs from their code (no tail call: see
+/// [`hike_runtime::ProgramDecl::tail_calls`]), maps and their key and value layouts from the
+/// BTF of the `.maps` section. Manifests say which names a package exports.
+#[derive(Clone, Debug)]
+pub struct PackageCatalog {
+    objects: Vec<ObjectEntry>,
+    programs: BTreeMap<String, BTreeMap<String, ProgramEntry>>,
+    loaders: BTreeMap<String, BTreeMap<String, LoaderEntry>>,
+    origins: BTreeMap<(String, bool), PackageOrigin>,
+}
+
+impl PackageCatalog {
+    /// The standard packages.
+    pub fn standard() -> Result<PackageCatalog> {
+        let mut cat = PackageCatalog {
+            objects: Vec::new(),
+            programs: BTreeMap::new(),
+            loaders: BTreeMap::new(),
+            origins: BTreeMap::new(),
+        };
+        for (kind, package, text) in embedded::MANIFESTS {
+            let path = format!("bpf/{kind}/{package}/package.toml");
+            let manifest = Manifest::parse(text, &path)?;
+            let kind = if *kind == "loaders" {
+                Kind::Loader
+            } else {
+                Kind::Program
+            };
+            let exports = match kind {
+                Kind::Program => &manifest.programs,
+                Kind::Loader => &manifest.loaders,
+            };
+            for (name, stem) in exports {
+                let id = cat.standard_object(package, name, stem)?;
+                cat.export(kind, package, name, id, &manifest.map_aliases)?;
+            }
+            cat.origins.insert(
+                (package.to_string(), kind == Kind::Loader),
+                PackageOrigin::Standard,
+            );
+        }
+        Ok(cat)
+    }
+
+    /// The object `stem` of the workspace, added once.
+    fn standard_object(&mut self, package: &str, name: &str, stem: &str) -> Result<ObjectId> {
+        if let Some(i) = self
+            .objects
+            .iter()
+            .position(|o| o.name == stem && matches!(o.origin, Origin::Standard(_)))
+        {
+            return Ok(ObjectId(i));
+        }
+        let obj = hike_bpf::OBJECTS
+            .iter()
+            .find(|o| o.name == stem)
+            .ok_or_else(|| CatalogError::NoObject {
+                package: package.to_owned(),
+                name: name.to_owned(),
+                object: stem.to_owned(),
+            })?;
+        self.add_object(stem, Origin::Standard(obj.source), Arc::from(obj.bytes))
+    }
+
+    fn add_object(&mut self, stem: &str, origin: Origin, bytes: Arc<[u8]>) -> Result<ObjectId> {
+        let info = inspect_object(&bytes).map_err(|source| CatalogError::Inspect {
+            object: stem.to_owned(),
+            source,
+        })?;
+        self.objects.push(ObjectEntry {
+            name: stem.to_owned(),
+            origin,
+            bytes,
+            info,
+        });
+        Ok(ObjectId(self.objects.len() - 1))
+    }
+
+    /// Adds `name` of object `id` to package `package`.
+    fn export(
+        &mut self,
+        kind: Kind,
+        package: &str,
+        name: &str,
+        id: ObjectId,
+        aliases: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let obj = &self.objects[id.0];
+        let loader = kind == Kind::Loader;
+        let maps: Vec<MapLayout> = obj
+            .info
+            .own_maps()
+            .map(|m| {
+                let names = aliases
+                    .iter()
+                    .filter(|(_, target)| **target == m.name)
+                    .map(|(alias, _)| alias.clone())
+                    .collect();
+                MapLayout::from_decl(m, loader, names)
+            })
+            .collect();
+        let mut sigs: Vec<_> = maps.iter().filter_map(MapLayout::sig).collect();
+        sigs.sort_by(|a, b| a.name.cmp(&b.name));
+        let not_exported = |what, tag| CatalogError::NotExported {
+            package: package.to_owned(),
+            name: name.to_owned(),
+            object: obj.name.clone(),
+            what,
+            tag,
+        };
+        match kind {
+            Kind::Program => {
+                let decl = obj
+                    .info
+                    .program(name)
+                    .filter(|p| p.hike_params.is_some())
+                    .ok_or_else(|| not_exported("HIKe program", hike_runtime::btf::TAG_PROG))?;
+                let sig = ProgramSig {
+                    name: name.to_owned(),
+                    home: home_package(&obj.origin).unwrap_or_else(|| package.to_owned()),
+                    params: decl.hike_params.clone().unwrap_or_default(),
+                    terminal: !decl.tail_calls,
+                    maps: sigs,
+                };
+                self.programs.entry(package.to_owned()).or_default().insert(
+                    name.to_owned(),
+                    ProgramEntry {
+                        sig,
+                        object: id,
+                        maps,
+                    },
+                );
+            }
+            Kind::Loader => {
+                obj.info
+                    .program(name)
+                    .filter(|p| p.is_loader)
+                    .ok_or_else(|| not_exported("loader", hike_runtime::object_info::TAG_LOADER))?;
+                let sig = LoaderSig {
+                    name: name.to_owned(),
+                    package: package.to_owned(),
+                    maps: sigs,
+                };
+                self.loaders.entry(package.to_owned()).or_default().insert(
+                    name.to_owned(),
+                    LoaderEntry {
+                        sig,
+                        object: id,
+                        maps,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the packages of a user package directory (`DIR/PKG/*.bpf.c`, optional
+    /// `DIR/PKG/package.toml`), compiling their sources through `cache` (only what changed
+    /// since the last time is compiled). A package without a manifest exports every
+    /// `X.bpf.c` that defines a HIKe program `X` (or a loader `X`) under that name; a manifest
+    /// names objects of this directory first, then standard objects.
+    ///
+    /// A package may not have the name of one that already exists.
+    pub fn add_package_dir(&mut self, dir: &Path, cache: &ObjectCache) -> Result<()> {
+        let packages = discover(dir)?;
+        // Compile and inspect every source of the directory first: manifests may name any.
+        let mut local: BTreeMap<String, ObjectId> = BTreeMap::new();
+        for p in &packages {
+            for (stem, path) in &p.sources {
+                let bytes = cache.object(p, path)?;
+                let id = self.add_object(stem, Origin::User(path.clone()), Arc::from(bytes))?;
+                local.entry(stem.clone()).or_insert(id);
+            }
+        }
+        for p in &packages {
+            self.add_user_package(p, dir, &local)?;
+        }
+        Ok(())
+    }
+
+    fn add_user_package(
+        &mut self,
+        p: &UserPackage,
+        dir: &Path,
+        local: &BTreeMap<String, ObjectId>,
+    ) -> Result<()> {
+        let mut exports: Vec<(Kind, String, ObjectId)> = Vec::new();
+        let aliases = p
+            .manifest
+            .as_ref()
+            .map(|m| m.map_aliases.clone())
+            .unwrap_or_default();
+        match &p.manifest {
+            Some(m) => {
+                for (kind, list) in [(Kind::Program, &m.programs), (Kind::Loader, &m.loaders)] {
+                    for (name, stem) in list {
+                        let id = match local.get(stem) {
+                            Some(id) => *id,
+                            None => self.standard_object(&p.name, name, stem)?,
+                        };
+                        exports.push((kind, name.clone(), id));
+                    }
+                }
+            }
+            None => {
+                for (stem, _) in &p.sources {
+                    let id = local[stem];
+                    match self.objects[id.0].info.program(stem) {
+                        Some(d) if d.hike_params.is_some() => {
+                            exports.push((Kind::Program, stem.clone(), id))
+                        }
+                        Some(d) if d.is_loader => exports.push((Kind::Loader, stem.clone(), id)),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for kind in [Kind::Program, Kind::Loader] {
+            if !exports.iter().any(|(k, _, _)| *k == kind) {
+                continue;
+            }
+            let key = (p.name.clone(), kind == Kind::Loader);
+            if let Some(existing) = self.origins.get(&key) {
+                return Err(CatalogError::DuplicatePackage {
+                    package: p.name.clone(),
+                    dir: dir.to_path_buf(),
+                    existing: existing.to_string(),
+                });
+            }
+            self.origins.insert(key, PackageOrigin::User(p.dir.clone()));
+        }
+        for (kind, name, id) in exports {
+            self.export(kind, &p.name, &name, id, &aliases)?;
+        }
+        Ok(())
+    }
+
+    /// The program `name` of `package`.
+    pub fn program_entry(&self, package: &str, name: &str) -> Option<&ProgramEntry> {
+        self.programs.get(package)?.get(name)
+    }
+
+    /// The loader `name` of `package`.
+    pub fn loader_entry(&self, package: &str, name: &str) -> Option<&LoaderEntry> {
+        self.loaders.get(package)?.get(name)
+    }
+
+    /// An object.
+    pub fn object(&self, id: ObjectId) -> &ObjectEntry {
+        &self.objects[id.0]
+    }
+
+    /// Every program entry once per (object, program), whatever packages export it.
+    pub fn all_programs(&self) -> Vec<&ProgramEntry> {
+        let mut seen = BTreeMap::new();
+        for progs in self.programs.values() {
+            for p in progs.values() {
+                seen.entry((p.object, p.sig.name.clone())).or_insert(p);
+            }
+        }
+        seen.into_values().collect()
+    }
+
+    /// Every loader entry.
+    pub fn all_loaders(&self) -> Vec<&LoaderEntry> {
+        self.loaders.values().flat_map(|m| m.values()).collect()
+    }
+}
+
+/// The package folder of a source: `bpf/programs/hike_default/monitor.bpf.c` →
+/// `hike_default`.
+fn home_package(origin: &Origin) -> Option<String> {
+    let path = match origin {
+        Origin::Standard(p) => Path::new(p),
+        Origin::User(p) => p.as_path(),
+    };
+    path.parent()?.file_name()?.to_str().map(str::to_owned)
+}
+
+impl Catalog for PackageCatalog {
+    fn program_packages(&self) -> Vec<String> {
+        self.programs.keys().cloned().collect()
+    }
+
+    fn program(&self, package: &str, name: &str) -> Option<&ProgramSig> {
+        self.program_entry(package, name).map(|e| &e.sig)
+    }
+
+    fn loader_packages(&self) -> Vec<String> {
+        self.loaders.keys().cloned().collect()
+    }
+
+    fn loader(&self, package: &str, name: &str) -> Option<&LoaderSig> {
+        self.loader_entry(package, name).map(|e| &e.sig)
+    }
+}

@@ -1,0 +1,49 @@
+//! The eCLAT program catalog, read from the compiled objects.
+//!
+//! [`PackageCatalog`] implements the compiler's [`eclat_compiler::Catalog`] from the real
+//! programs: the package manifests (`bpf/programs/*/package.toml`, `bpf/loaders/*/package.toml`,
+//! embedded when this crate is built) say which names each package exports and from which
+//! object; each object's BTF gives the program's parameters (the SDK's `hike_params:` decl
+//! tag), its maps and the C layout of their keys and values ([`layout`]); its code says
+//! whether it is terminal (a program that never tail-calls cannot resume its chain). User
+//! packages (`--package-dir DIR`: `DIR/PKG/*.bpf.c`) are compiled with clang on first use and
+//! cached by content hash ([`user`]).
+//!
+//! The catalog also keeps each object's bytes, so that `eclat-link` loads exactly what the
+//! script was checked against, and each map's [`layout::MapLayout`], which encodes a script's
+//! map configuration and decodes map dumps.
+//!
+//! This crate reads files (user packages, the cache) and runs clang, and parses objects with
+//! libbpf through `hike-runtime`; it makes no BPF syscall and loads nothing into the kernel.
+//!
+//! ```
+//! use eclat_catalog::PackageCatalog;
+//! use eclat_compiler::{compile, Catalog, ChainTable};
+//!
+//! let catalog = PackageCatalog::standard().unwrap();
+//! let monitor = catalog.program("net", "monitor").unwrap();
+//! assert_eq!(monitor.params, ["event"]);
+//! assert!(!monitor.terminal);
+//! assert!(catalog.program("hike_default", "hike_drop").unwrap().terminal);
+//!
+//! let src = "from programs.net import monitor, hike_pass\ndef c():\n    monitor(1)\n    hike_pass()\n";
+//! assert!(!compile(src, &catalog, &ChainTable::new()).has_errors());
+//! ```
+
+#![deny(missing_docs)]
+
+mod catalog;
+mod error;
+pub mod layout;
+pub mod manifest;
+pub mod user;
+
+/// Manifests and headers embedded by `build.rs`.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+pub use catalog::{LoaderEntry, ObjectEntry, ObjectId, Origin, PackageCatalog, ProgramEntry};
+pub use error::{CatalogError, Result};
+pub use layout::{EncodeError, FieldLayout, MapLayout, ValueLayout};
+pub use user::ObjectCache;

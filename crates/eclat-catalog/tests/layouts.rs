@@ -1,0 +1,147 @@
+//! Map layouts read from the standard objects' BTF: encoding a script's typed entries,
+//! decoding dumps, summing per-CPU values, and errors that name the C layout. No kernel.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use eclat_catalog::{EncodeError, MapLayout, PackageCatalog};
+use eclat_compiler::output::MapValue;
+use eclat_syntax::ast::IntType;
+use serde_json::json;
+
+fn layout(cat: &PackageCatalog, package: &str, owner: &str, map: &str) -> MapLayout {
+    let maps = match cat.program_entry(package, owner) {
+        Some(p) => &p.maps,
+        None => &cat.loader_entry(package, owner).expect("owner").maps,
+    };
+    maps.iter().find(|m| m.name == map).expect("map").clone()
+}
+
+fn no_chains(_: &str) -> Option<u32> {
+    None
+}
+
+#[test]
+fn an_ipv6_pair_key_round_trips() {
+    let cat = PackageCatalog::standard().unwrap();
+    let l = layout(
+        &cat,
+        "hike_default",
+        "ip6_hset_srcdst",
+        "ip6_hset_srcdst_map",
+    );
+    let (a, b): (Ipv6Addr, Ipv6Addr) = (
+        "2001:db8::a".parse().unwrap(),
+        "2001:db8::b".parse().unwrap(),
+    );
+    let key = l
+        .key
+        .encode(
+            &l.name,
+            "key",
+            &[MapValue::Ipv6(a), MapValue::Ipv6(b)],
+            &no_chains,
+        )
+        .unwrap();
+    assert_eq!(key, [a.octets(), b.octets()].concat());
+    assert_eq!(
+        l.key.decode(&key, &|_| None),
+        json!({"src": "2001:db8::a", "dst": "2001:db8::b"})
+    );
+    assert!(!l.percpu);
+}
+
+#[test]
+fn ipv4_keys_are_stored_as_on_the_wire() {
+    let cat = PackageCatalog::standard().unwrap();
+    let l = layout(&cat, "meter", "ip4_sd_tbmon", "ip4_sd_tbmon_map");
+    let a = Ipv4Addr::new(192, 0, 2, 1);
+    let key = l
+        .key
+        .encode(
+            &l.name,
+            "key",
+            &[MapValue::Ipv4(a), MapValue::Ipv4(a)],
+            &no_chains,
+        )
+        .unwrap();
+    assert_eq!(key, [192, 0, 2, 1, 192, 0, 2, 1]);
+}
+
+#[test]
+fn chain_values_become_ids() {
+    let cat = PackageCatalog::standard().unwrap();
+    let l = layout(&cat, "basic", "ip6_sc", "ipv6_sc_map");
+    assert!(l.is_called("ip6_sc_map"), "the manifest's alias");
+    let ids = |name: &str| (name == "ddos").then_some(42);
+    let v = l
+        .value
+        .encode(&l.name, "value", &[MapValue::Chain("ddos".into())], &ids)
+        .unwrap();
+    assert_eq!(v, 42u32.to_ne_bytes());
+    assert_eq!(
+        l.value
+            .decode(&v, &|id| (id == 42).then(|| "ddos".to_owned())),
+        json!("ddos")
+    );
+    let err = l
+        .value
+        .encode(&l.name, "value", &[MapValue::Chain("other".into())], &ids)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "chain `other` (in map `ipv6_sc_map`) is not loaded"
+    );
+}
+
+#[test]
+fn mismatches_name_the_c_layout() {
+    let cat = PackageCatalog::standard().unwrap();
+    let l = layout(&cat, "basic", "ip6_dst_cls", "ip6_dst_cls_map");
+    let err = l
+        .key
+        .encode(
+            &l.name,
+            "key",
+            &[MapValue::Int {
+                ty: IntType::U32,
+                value: 5,
+            }],
+            &no_chains,
+        )
+        .unwrap_err();
+    assert!(matches!(err, EncodeError::Kind { .. }));
+    assert_eq!(
+        err.to_string(),
+        "map `ip6_dst_cls_map` expects a key of type `struct in6_addr` (16 bytes), an IPv6 address in quotes; got a number"
+    );
+    let l = layout(&cat, "meter", "ip6_dst_tbmon", "ip6_dst_tbmon_cfg");
+    let err = l
+        .value
+        .encode(
+            &l.name,
+            "value",
+            &[MapValue::Int {
+                ty: IntType::U64,
+                value: 1,
+            }],
+            &no_chains,
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "map `ip6_dst_tbmon_cfg` expects a value of type `struct tbmon_config` (16 bytes) with 2 fields, found 1"
+    );
+}
+
+#[test]
+fn per_cpu_values_are_summed_field_by_field() {
+    let cat = PackageCatalog::standard().unwrap();
+    let l = layout(&cat, "meter", "ip6_sd_meter", "ip6_sd_meter_map");
+    assert!(l.percpu);
+    let cpu = |p: u64, b: u64| [p.to_ne_bytes(), b.to_ne_bytes()].concat();
+    let sum = l.value.sum_percpu(&[cpu(1, 100), cpu(2, 200), cpu(0, 0)]);
+    assert_eq!(
+        l.value.decode(&sum, &|_| None),
+        json!({"packets": 3, "bytes": 300})
+    );
+}

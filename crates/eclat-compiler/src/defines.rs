@@ -1,0 +1,145 @@
+//! `-D NAME=VALUE`: whole-word placeholders replaced in a script's text before it is compiled.
+//!
+//! The original scripts attach to `'DEVNAME'` and expect the tool to put the real device
+//! there; `eclat run` and `eclat load` take `-D DEVNAME=veth0` for that, and any other
+//! placeholder works the same way (`-D RATE=1000`). A word is a maximal run of ASCII letters,
+//! digits and `_`; it is replaced wherever it appears, inside strings and comments too, when it
+//! is exactly `NAME`. Replacements are not rescanned.
+//!
+//! ```
+//! use eclat_compiler::defines::{substitute, Define};
+//!
+//! let d = Define::parse("DEVNAME=veth0").unwrap();
+//! let src = "ip6_sc.attach('DEVNAME', 'xdp')  # DEVNAME_2 stays";
+//! assert_eq!(substitute(src, &[d]), "ip6_sc.attach('veth0', 'xdp')  # DEVNAME_2 stays");
+//! ```
+
+/// One `NAME=VALUE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Define {
+    /// The placeholder: letters, digits and `_`, not starting with a digit.
+    pub name: String,
+    /// Its replacement text.
+    pub value: String,
+}
+
+/// A malformed `-D` argument.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DefineError {
+    /// No `=`.
+    #[error("`{arg}` is not `NAME=VALUE`")]
+    MissingEquals {
+        /// The argument.
+        arg: String,
+    },
+    /// The name is not a word.
+    #[error("`{name}` is not a placeholder name: use letters, digits and `_`, not starting with a digit")]
+    BadName {
+        /// The name.
+        name: String,
+    },
+    /// The value spans lines (it would shift every line number after it).
+    #[error("the value of `{name}` contains a line break")]
+    MultiLineValue {
+        /// The name.
+        name: String,
+    },
+}
+
+impl Define {
+    /// Parses `NAME=VALUE` (the value may be empty and may contain `=`).
+    pub fn parse(arg: &str) -> Result<Define, DefineError> {
+        let (name, value) = arg
+            .split_once('=')
+            .ok_or_else(|| DefineError::MissingEquals {
+                arg: arg.to_owned(),
+            })?;
+        let word = !name.is_empty()
+            && name.chars().all(is_word_char)
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if !word {
+            return Err(DefineError::BadName {
+                name: name.to_owned(),
+            });
+        }
+        if value.contains(['\n', '\r']) {
+            return Err(DefineError::MultiLineValue {
+                name: name.to_owned(),
+            });
+        }
+        Ok(Define {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        })
+    }
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// `src` with every whole word equal to a define's name replaced by its value (the last
+/// define of a name wins).
+pub fn substitute(src: &str, defines: &[Define]) -> String {
+    if defines.is_empty() {
+        return src.to_owned();
+    }
+    let mut out = String::with_capacity(src.len());
+    let mut rest = src;
+    while !rest.is_empty() {
+        let start = rest.find(is_word_char).unwrap_or(rest.len());
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len());
+        let word = &rest[..end];
+        match defines.iter().rev().find(|d| d.name == word) {
+            Some(d) => out.push_str(&d.value),
+            None => out.push_str(word),
+        }
+        rest = &rest[end..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(arg: &str) -> Define {
+        Define::parse(arg).unwrap()
+    }
+
+    #[test]
+    fn replaces_whole_words_only() {
+        let src = "A = 1; AB = A + A_1 # A\n's A'";
+        assert_eq!(
+            substitute(src, &[d("A=x")]),
+            "x = 1; AB = x + A_1 # x\n's x'"
+        );
+    }
+
+    #[test]
+    fn last_define_wins_and_values_are_not_rescanned() {
+        assert_eq!(substitute("X Y", &[d("X=Y"), d("Y=2"), d("Y=3")]), "Y 3");
+    }
+
+    #[test]
+    fn parse_rejects_bad_arguments() {
+        assert_eq!(
+            Define::parse("NOEQUALS"),
+            Err(DefineError::MissingEquals {
+                arg: "NOEQUALS".into()
+            })
+        );
+        assert!(matches!(
+            Define::parse("1X=2"),
+            Err(DefineError::BadName { .. })
+        ));
+        assert!(matches!(
+            Define::parse("A-B=2"),
+            Err(DefineError::BadName { .. })
+        ));
+        assert_eq!(d("DEV=a=b").value, "a=b");
+        assert_eq!(d("DEV=").value, "");
+    }
+}

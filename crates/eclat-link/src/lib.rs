@@ -1,0 +1,44 @@
+//! Links a compiled eCLAT script and loads it into a HIKe VM: what `eclat run` (and the
+//! daemon) do between the compiler and the kernel.
+//!
+//! [`link()`] is pure: it gives every distinct (object, program) a program ID and every chain a
+//! chain ID, links the chains' calls to them, picks the loader, and encodes the script's map
+//! configuration (`prog[map] = {...}`) with each map's BTF layout, chain names becoming chain
+//! IDs. [`LoadedScript::load`] then creates a private [`hike_runtime::Vm`] (attached to no
+//! interface), loads the programs, validates and installs the chains, loads the loader and
+//! writes the map configuration. A [`Runner`] runs packets through the loader with
+//! `BPF_PROG_TEST_RUN` and reports each one ([`PacketRun`]: verdict, packet, redirect target,
+//! fault, result, and a trace of the chains and programs it went through);
+//! [`LoadedScript::dump_maps`] decodes the programs' maps. Dropping the [`LoadedScript`]
+//! removes everything from the kernel.
+//!
+//! ```no_run
+//! use eclat_catalog::PackageCatalog;
+//! use eclat_compiler::{compile, ChainTable};
+//! use eclat_link::{link, LoadOptions, LoadedScript, Unit};
+//!
+//! let src = "\
+//! from programs.net import hike_drop
+//! from loaders.basic import ip6_sc
+//! ip6_sc[ipv6_sc_map] = { (0): (drop_all) }
+//! def drop_all():
+//!     hike_drop()
+//! ";
+//! let catalog = PackageCatalog::standard().unwrap();
+//! let script = compile(src, &catalog, &ChainTable::new()).script.unwrap();
+//! let linked = link(&catalog, Unit { name: "drop", script: &script }, &[], None).unwrap();
+//! let loaded = LoadedScript::load(&catalog, linked, &LoadOptions { trace: true }).unwrap();
+//! let runner = loaded.runner().unwrap();
+//! let run = runner.run(&[0u8; 64]).unwrap(); // not IPv6: the loader's default verdict
+//! assert!(!run.booted);
+//! ```
+
+#![deny(missing_docs)]
+
+mod error;
+pub mod link;
+mod load;
+
+pub use error::{LinkError, Result};
+pub use link::{link, LinkedScript, Unit};
+pub use load::{FaultReport, LoadOptions, LoadedScript, MapDump, PacketRun, Runner, Trace};

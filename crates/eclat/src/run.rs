@@ -1,0 +1,482 @@
+//! `eclat run FILE (--packet HEX ... | --pcap FILE) [-D NAME=VALUE ...] [--json]`: load a
+//! script into a private VM (attached to no interface), run packets through its loader with
+//! `BPF_PROG_TEST_RUN`, report each one and the script's maps, remove everything.
+//!
+//! With `--json`, one object per packet per line, then a summary line (a stable contract):
+//!
+//! ```text
+//! {"packet":1,"verdict":"pass","data_out":"…","result":0,"trace":{"chains":{"ddos":1},"programs":{"monitor":1,…}}}
+//! {"packet":2,"verdict":"redirect","ifindex":6,"data_out":"…",…}
+//! {"packet":3,"verdict":"aborted","data_out":"…","fault":{"reason":"no_prog","chain":"c","pc":4}}
+//! {"packet":4,"verdict":"pass","data_out":"…","no_chain":true}
+//! {"summary":{"packets":4,"pass":2,"drop":0,"tx":0,"redirect":1,"aborted":1,"no_chain":1,"faults":{"no_prog":1}},
+//!  "maps":{"monitor.monitor_map":[{"key":0,"value":{"packets":2}}]}}
+//! ```
+//!
+//! Exit status: 0 when every packet ran, 1 for a script that does not compile, link or load
+//! (or a packet the kernel refuses to run), 2 for a bad command line, 130 after Ctrl-C (which
+//! stops between packets; everything loaded is removed all the same).
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use eclat_catalog::PackageCatalog;
+use eclat_compiler::output::CompiledScript;
+use eclat_compiler::{compile, substitute, Define};
+use eclat_link::{link, LoadOptions, LoadedScript, PacketRun, Unit};
+use eclat_syntax::SourceFile;
+use hike_runtime::XdpAction;
+use serde::Serialize;
+use serde_json::{json, Map as JsonMap, Value as Json};
+
+use crate::packets::{parse_hex, read_capture};
+use crate::scripts::{catalog, read, SiblingScripts};
+
+/// Run packets through a script without attaching it anywhere: its programs, chains and
+/// loader are loaded into a private VM, each packet goes through the loader with
+/// BPF_PROG_TEST_RUN, and everything is removed at the end (also on error or Ctrl-C).
+/// Needs root.
+///
+/// Example: `eclat run examples/ddos_tb_2_lev.eclat --pcap examples/flood.pcap --json`
+///
+/// Example: `eclat run script.eclat --packet 0202000000020202000000010800... -D DEVNAME=veth0`
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The script.
+    file: PathBuf,
+    /// A packet in hex, from its Ethernet header (repeat for several).
+    #[arg(
+        long = "packet",
+        value_name = "HEX",
+        required_unless_present = "pcap",
+        conflicts_with = "pcap"
+    )]
+    packets: Vec<String>,
+    /// A capture file (pcap or pcapng) of Ethernet frames.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// Replace the whole word NAME by VALUE in the script (and the scripts it imports chains
+    /// from) before compiling: `-D DEVNAME=veth0`.
+    #[arg(short = 'D', value_name = "NAME=VALUE")]
+    defines: Vec<String>,
+    /// One JSON object per packet per line, then a summary line with the maps.
+    #[arg(long)]
+    json: bool,
+    /// The loader packets enter through, when the script imports several (default: the one
+    /// it attaches first, or its only one).
+    #[arg(long, value_name = "NAME")]
+    loader: Option<String>,
+    /// A directory of user packages (`DIR/PKG/*.bpf.c`), compiled with clang on first use.
+    #[arg(long = "package-dir", value_name = "DIR")]
+    package_dirs: Vec<PathBuf>,
+    /// Do not count chain runs and program calls (no `trace` per packet; a little faster).
+    #[arg(long)]
+    no_trace: bool,
+}
+
+/// Exit status of a bad command line.
+const USAGE: u8 = 2;
+/// Exit status after Ctrl-C.
+const INTERRUPTED: u8 = 130;
+
+fn fail(code: u8, e: &anyhow::Error) -> ExitCode {
+    eprintln!("eclat: error: {e:#}");
+    ExitCode::from(code)
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    // The command line first: nothing is compiled or loaded for a bad one.
+    let defines: Vec<Define> = match args
+        .defines
+        .iter()
+        .map(|d| Define::parse(d).with_context(|| format!("-D {d}")))
+        .collect::<Result<_>>()
+    {
+        Ok(d) => d,
+        Err(e) => return Ok(fail(USAGE, &e)),
+    };
+    let packets: Vec<Vec<u8>> = match &args.pcap {
+        Some(path) => match read_capture(path) {
+            Ok(p) => p,
+            Err(e) => return Ok(fail(1, &e)),
+        },
+        None => match args
+            .packets
+            .iter()
+            .enumerate()
+            .map(|(i, h)| parse_hex(h).with_context(|| format!("--packet #{}", i + 1)))
+            .collect::<Result<_>>()
+        {
+            Ok(p) => p,
+            Err(e) => return Ok(fail(USAGE, &e)),
+        },
+    };
+
+    // Ctrl-C sets a flag checked between packets, so that the VM is dropped (and everything
+    // it loaded removed) on the way out.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
+        return Ok(fail(
+            1,
+            &anyhow::Error::new(e).context("cannot handle Ctrl-C"),
+        ));
+    }
+
+    // A Ctrl-C while compiling also stops clang (same process group): report the interrupt,
+    // not the failure it caused.
+    let stopped = || interrupted.load(Ordering::SeqCst);
+    let user_error = |e: &anyhow::Error| {
+        if stopped() {
+            ExitCode::from(INTERRUPTED)
+        } else {
+            fail(1, e)
+        }
+    };
+    let catalog = match catalog(&args.package_dirs) {
+        Ok(c) => c,
+        Err(e) => return Ok(user_error(&e)),
+    };
+    let Some(units) = compile_all(&args.file, &defines, &catalog) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if stopped() {
+        return Ok(ExitCode::from(INTERRUPTED));
+    }
+    let (main, others) = units.split_first().expect("the main script");
+    let main_unit = Unit {
+        name: &main.0,
+        script: &main.1,
+    };
+    let other_units: Vec<Unit<'_>> = others
+        .iter()
+        .map(|(name, script)| Unit { name, script })
+        .collect();
+    let linked = match link(&catalog, main_unit, &other_units, args.loader.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return Ok(fail(1, &anyhow::Error::new(e))),
+    };
+    let opts = LoadOptions {
+        trace: !args.no_trace,
+    };
+    let loaded = match LoadedScript::load(&catalog, linked, &opts) {
+        Ok(l) => l,
+        Err(e) => return Ok(user_error(&anyhow::Error::new(e))),
+    };
+    let code = match run_packets(&loaded, &packets, args.json, &interrupted) {
+        Ok(code) => code,
+        Err(e) => fail(1, &e),
+    };
+    // Explicit: the VM and everything in it go away here, before the process exits.
+    drop(loaded);
+    Ok(code)
+}
+
+/// Compiles the script and, transitively, the scripts it imports chains from (beside it).
+/// `None` after printing diagnostics if any has an error.
+fn compile_all(
+    file: &Path,
+    defines: &[Define],
+    catalog: &PackageCatalog,
+) -> Option<Vec<(String, CompiledScript)>> {
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let chains = SiblingScripts::beside(file);
+    let main_name = file
+        .file_stem()
+        .map_or("main".to_owned(), |s| s.to_string_lossy().into_owned());
+    let mut out: Vec<(String, CompiledScript)> = Vec::new();
+    let mut queue: Vec<(String, PathBuf)> = vec![(main_name, file.to_path_buf())];
+    let mut ok = true;
+    while let Some((name, path)) = queue.pop() {
+        if out.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let src = match read(&path) {
+            Ok(s) => substitute(&s, defines),
+            Err(e) => {
+                eprintln!("eclat: error: {e:#}");
+                return None;
+            }
+        };
+        let result = compile(&src, catalog, &chains);
+        eprint!(
+            "{}",
+            result.render(&SourceFile::new(path.display().to_string(), src))
+        );
+        let Some(script) = result
+            .script
+            .filter(|_| !result.diagnostics.iter().any(|d| d.is_error()))
+        else {
+            ok = false;
+            continue;
+        };
+        for c in &script.imported_chains {
+            queue.push((c.script.clone(), dir.join(format!("{}.eclat", c.script))));
+        }
+        out.push((name, script));
+    }
+    ok.then_some(out)
+}
+
+/// Counts of the summary line.
+#[derive(Debug, Default)]
+struct Counts {
+    packets: u64,
+    verdicts: BTreeMap<&'static str, u64>,
+    no_chain: u64,
+}
+
+fn verdict_name(run: &PacketRun) -> &'static str {
+    // The kernel treats an unknown XDP action as an error (the packet is dropped with an
+    // exception); report it as aborted, with the raw value beside it.
+    run.verdict.map_or("aborted", XdpAction::name)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One packet's line of `--json`, fields in the documented order.
+#[derive(Serialize)]
+struct PacketLine {
+    packet: usize,
+    verdict: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retval: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ifindex: Option<u32>,
+    data_out: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    no_chain: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fault: Option<FaultLine>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace: Option<TraceLine>,
+}
+
+#[derive(Serialize)]
+struct FaultLine {
+    reason: String,
+    /// The chain's name, or its ID if it is not one of the script's.
+    chain: Json,
+    pc: u32,
+}
+
+#[derive(Serialize)]
+struct TraceLine {
+    chains: JsonMap<String, Json>,
+    programs: JsonMap<String, Json>,
+}
+
+fn packet_json(n: usize, run: &PacketRun) -> PacketLine {
+    let counts = |v: &[(String, u64)]| v.iter().map(|(n, c)| (n.clone(), json!(c))).collect();
+    PacketLine {
+        packet: n,
+        verdict: verdict_name(run),
+        retval: run.verdict.is_none().then_some(run.retval),
+        ifindex: run.redirect_ifindex,
+        data_out: hex(&run.data_out),
+        no_chain: !run.booted,
+        fault: run.fault.as_ref().map(|f| FaultLine {
+            reason: f
+                .fault
+                .map_or_else(|| format!("fault_{}", f.code), |f| f.name().to_owned()),
+            chain: f.chain.clone().map_or(json!(f.chain_id), Json::String),
+            pc: f.pc,
+        }),
+        result: run.result,
+        trace: run.trace.as_ref().map(|t| TraceLine {
+            chains: counts(&t.chains),
+            programs: counts(&t.programs),
+        }),
+    }
+}
+
+/// The last line of `--json`.
+#[derive(Serialize)]
+struct SummaryLine {
+    summary: Summary,
+    /// `PROGRAM.MAP` → entries.
+    maps: JsonMap<String, Json>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    packets: u64,
+    pass: u64,
+    drop: u64,
+    tx: u64,
+    redirect: u64,
+    aborted: u64,
+    /// Packets the loader started no chain for (its default verdict).
+    no_chain: u64,
+    /// Faults by reason.
+    faults: JsonMap<String, Json>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    interrupted: bool,
+}
+
+fn packet_text(n: usize, run: &PacketRun, input: &[u8]) -> String {
+    let mut line = format!("packet {n}: {}", verdict_name(run));
+    if run.verdict.is_none() {
+        line.push_str(&format!(" (return value {})", run.retval));
+    }
+    if let Some(ifindex) = run.redirect_ifindex {
+        line.push_str(&format!(" to ifindex {ifindex}"));
+    }
+    if !run.booted {
+        line.push_str(" (no chain: the loader's default verdict)");
+    }
+    if let Some(f) = &run.fault {
+        let reason = f
+            .fault
+            .map_or_else(|| format!("fault {}", f.code), |f| f.name().to_owned());
+        let chain = f
+            .chain
+            .clone()
+            .unwrap_or_else(|| format!("#{}", f.chain_id));
+        line.push_str(&format!(
+            ": chain `{chain}` faulted ({reason}) at instruction {}",
+            f.pc
+        ));
+    }
+    if let Some(t) = &run.trace {
+        let list = |v: &[(String, u64)]| {
+            v.iter()
+                .map(|(n, c)| {
+                    if *c == 1 {
+                        n.clone()
+                    } else {
+                        format!("{n} x{c}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !t.chains.is_empty() {
+            line.push_str(&format!(" [chains: {}", list(&t.chains)));
+            if !t.programs.is_empty() {
+                line.push_str(&format!("; programs: {}", list(&t.programs)));
+            }
+            line.push(']');
+        }
+    }
+    if run.data_out != input {
+        line.push_str(&format!("\n  packet changed: {}", hex(&run.data_out)));
+    }
+    line
+}
+
+fn run_packets(
+    loaded: &LoadedScript,
+    packets: &[Vec<u8>],
+    json_out: bool,
+    interrupted: &AtomicBool,
+) -> Result<ExitCode> {
+    let runner = loaded.runner()?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut counts = Counts::default();
+    let mut stopped = false;
+    for (i, p) in packets.iter().enumerate() {
+        if interrupted.load(Ordering::SeqCst) {
+            stopped = true;
+            break;
+        }
+        let run = runner.run(p).with_context(|| format!("packet {}", i + 1))?;
+        counts.packets += 1;
+        *counts.verdicts.entry(verdict_name(&run)).or_default() += 1;
+        counts.no_chain += u64::from(!run.booted);
+        if json_out {
+            writeln!(out, "{}", serde_json::to_string(&packet_json(i + 1, &run))?)?;
+        } else {
+            writeln!(out, "{}", packet_text(i + 1, &run, p))?;
+        }
+    }
+    stopped |= interrupted.load(Ordering::SeqCst);
+    drop(runner);
+
+    let faults = loaded.faults()?;
+    let maps = loaded.dump_maps()?;
+    if json_out {
+        let count = |v: &str| counts.verdicts.get(v).copied().unwrap_or(0);
+        let maps: JsonMap<String, Json> = maps
+            .iter()
+            .map(|m| {
+                let entries = m
+                    .entries
+                    .iter()
+                    .map(|(k, v)| json!({"key": k, "value": v}))
+                    .collect();
+                (m.name.clone(), Json::Array(entries))
+            })
+            .collect();
+        let line = SummaryLine {
+            summary: Summary {
+                packets: counts.packets,
+                pass: count("pass"),
+                drop: count("drop"),
+                tx: count("tx"),
+                redirect: count("redirect"),
+                aborted: count("aborted"),
+                no_chain: counts.no_chain,
+                faults: faults
+                    .iter()
+                    .map(|(f, n)| (f.name().to_owned(), json!(n)))
+                    .collect(),
+                interrupted: stopped,
+            },
+            maps,
+        };
+        writeln!(out, "{}", serde_json::to_string(&line)?)?;
+    } else {
+        let mut line = format!(
+            "{} packet{}:",
+            counts.packets,
+            if counts.packets == 1 { "" } else { "s" }
+        );
+        for (v, n) in &counts.verdicts {
+            line.push_str(&format!(" {n} {v},"));
+        }
+        line.pop();
+        if counts.no_chain > 0 {
+            line.push_str(&format!(" ({} without a chain)", counts.no_chain));
+        }
+        writeln!(out, "{line}")?;
+        for (f, n) in &faults {
+            writeln!(out, "faults: {n} {}", f.name())?;
+        }
+        for m in &maps {
+            writeln!(
+                out,
+                "{} ({} entr{}):",
+                m.name,
+                m.entries.len(),
+                if m.entries.len() == 1 { "y" } else { "ies" }
+            )?;
+            for (k, v) in &m.entries {
+                writeln!(out, "  {k}: {v}")?;
+            }
+        }
+        if stopped {
+            writeln!(out, "interrupted: stopped after {} packets", counts.packets)?;
+        }
+    }
+    out.flush()?;
+    Ok(if stopped {
+        ExitCode::from(INTERRUPTED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

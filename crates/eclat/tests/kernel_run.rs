@@ -1,0 +1,599 @@
+//! Kernel tests (root) of `eclat run`: scripts loaded into a private VM (attached nowhere,
+//! removed when the process exits), packets through their loader with BPF_PROG_TEST_RUN, and
+//! the `--json` contract of PRODUCT.md. Every run is its own process with its own private VM,
+//! so tests run in parallel and leave nothing behind.
+
+mod support;
+
+use hike_stdlib_tests::{arp, ipv4_udp, ipv6_udp, A4, A6, B4, B6, C6};
+use serde_json::{json, Value};
+use support::{eclat, eclat_env, hex, json_lines, repo, text, verdicts, TempDir};
+
+/// `eclat run SCRIPT --json --packet P...` in the repository; panics unless it exits 0.
+fn run_json(script: &std::path::Path, packets: &[Vec<u8>], extra: &[&str]) -> Vec<Value> {
+    let hexes: Vec<String> = packets.iter().map(|p| hex(p)).collect();
+    let script = script.to_string_lossy().into_owned();
+    let mut args = vec!["run", script.as_str(), "--json"];
+    for h in &hexes {
+        args.extend(["--packet", h.as_str()]);
+    }
+    args.extend(extra);
+    let out = eclat(&args, &repo());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "eclat {args:?}\nstderr: {}",
+        text(&out.stderr)
+    );
+    json_lines(&out)
+}
+
+fn summary(lines: &[Value]) -> &Value {
+    let last = lines.last().expect("a summary line");
+    assert!(last.get("summary").is_some(), "last line: {last}");
+    last
+}
+
+/// The entries of map `name` of the summary line, as `(key, value)`.
+fn map_entries(lines: &[Value], name: &str) -> Vec<(Value, Value)> {
+    summary(lines)["maps"][name]
+        .as_array()
+        .unwrap_or_else(|| panic!("no map {name} in {}", summary(lines)))
+        .iter()
+        .map(|e| (e["key"].clone(), e["value"].clone()))
+        .collect()
+}
+
+fn corpus(name: &str) -> std::path::PathBuf {
+    repo().join("crates/eclat-compiler/tests/corpus").join(name)
+}
+
+#[test]
+fn kernel_run_listing2_on_the_flood_pcap() {
+    let out = eclat(
+        &[
+            "run",
+            "examples/ddos_tb_2_lev.eclat",
+            "--pcap",
+            "examples/flood.pcap",
+            "--json",
+        ],
+        &repo(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), support::FLOOD_PACKETS + 1);
+    let v = verdicts(&lines);
+    // The script's buckets hold 100 packets per destination, then 100 more for the pair: 200
+    // passes, then the pair is blacklisted (packet 201 is the one that adds it) and dropped,
+    // except the 500th blacklisted packet of each round, redirected to ifindex 6.
+    assert!(v[..200].iter().all(|x| x == "pass"), "{:?}", &v[..210]);
+    assert_eq!(v[200], "drop");
+    let redirected: Vec<usize> = (0..v.len())
+        .filter(|&i| v[i] == "redirect")
+        .map(|i| i + 1)
+        .collect();
+    assert_eq!(redirected, [701, 1201, 1701]);
+    assert!(v[201..]
+        .iter()
+        .enumerate()
+        .all(|(i, x)| x == "drop" || redirected.contains(&(i + 202))));
+    for n in &redirected {
+        assert_eq!(lines[n - 1]["ifindex"], 6, "{}", lines[n - 1]);
+    }
+    assert!(lines[0].get("ifindex").is_none());
+
+    // Per-packet fields: the packet's number, the packet unchanged, the chain's result, and
+    // the trace of what it went through.
+    let first = &lines[0];
+    assert_eq!(first["packet"], 1);
+    let pcap = std::fs::read(repo().join("examples/flood.pcap")).unwrap();
+    // The first frame starts after the 24-byte file header and a 16-byte record header.
+    let frame = &pcap[40..40 + 70];
+    assert_eq!(first["data_out"], hex(frame));
+    assert_eq!(first["result"], 0);
+    assert_eq!(first["trace"]["chains"], json!({"ddos_tb_2_lev": 1}));
+    assert_eq!(
+        first["trace"]["programs"],
+        json!({"ip6_hset_srcdst": 1, "ip6_dst_tbmon": 1, "monitor": 1, "hike_pass": 1})
+    );
+    let blacklisted = &lines[300];
+    assert_eq!(
+        blacklisted["trace"]["programs"],
+        json!({"ip6_hset_srcdst": 1, "ip6_sd_dec2zero": 1, "monitor": 1, "hike_drop": 1})
+    );
+
+    let s = &summary(&lines)["summary"];
+    assert_eq!(
+        *s,
+        json!({"packets": 2000, "pass": 200, "drop": 1797, "tx": 0, "redirect": 3,
+               "aborted": 0, "no_chain": 0, "faults": {}})
+    );
+    let monitor = map_entries(&lines, "monitor.monitor_map");
+    assert_eq!(
+        monitor,
+        [
+            (json!(0), json!({"packets": 200})),
+            (json!(1), json!({"packets": 1797})),
+            (json!(2), json!({"packets": 3})),
+        ]
+    );
+    let pair = json!({"src": "2001:db8::a", "dst": "2001:db8::b"});
+    let hset = map_entries(&lines, "ip6_hset_srcdst.ip6_hset_srcdst_map");
+    assert_eq!(hset.len(), 1);
+    assert_eq!(hset[0].0, pair);
+    assert_eq!(
+        map_entries(&lines, "ip6_sd_dec2zero.ip6_sd_dec2zero_map"),
+        [(pair, json!({"calls": 1799}))]
+    );
+    assert_eq!(
+        map_entries(&lines, "ip6_dst_tbmon.ip6_dst_tbmon_cfg"),
+        [(json!(0), json!({"rate": 1, "bucket_size": 100}))]
+    );
+}
+
+#[test]
+fn kernel_run_human_output_and_non_ip_packets() {
+    let pkt = ipv6_udp(A6, B6, 1000, 53, 16);
+    let out = eclat(
+        &[
+            "run",
+            "examples/ddos_tb_2_lev.eclat",
+            "--packet",
+            &hex(&pkt),
+            "--packet",
+            &hex(&arp()),
+        ],
+        &repo(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(
+            "packet 1: pass [chains: ddos_tb_2_lev; programs: hike_pass, ip6_hset_srcdst, monitor, ip6_dst_tbmon]\n\
+             packet 2: pass (no chain: the loader's default verdict)\n\
+             2 packets: 2 pass (1 without a chain)\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("monitor.monitor_map (1 entry):\n  0: {\"packets\":1}\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn kernel_run_loader_default_verdict_is_configurable_from_the_script() {
+    let dir = TempDir::new("verdicts");
+    let script = dir.write(
+        "verdicts.eclat",
+        "from programs.net import monitor
+from loaders.basic import ip6_sc
+ip6_sc[ipv6_sc_map] = { (0): (count) }
+# default verdict XDP_DROP (1), fail-safe XDP_ABORTED (0), HIKE_LDR_VERDICTS_SET
+ip6_sc[hike_ldr_cfg] = { (0): (1, 0, 1, 0) }
+def count():
+    monitor(5)
+    return 42
+",
+    );
+    let lines = run_json(&script, &[arp(), ipv6_udp(A6, B6, 1, 2, 0)], &[]);
+    // ARP: no chain, the configured default verdict. IPv6: the chain returns, so the default
+    // verdict again, with the chain's result.
+    assert_eq!(verdicts(&lines), ["drop", "drop"]);
+    assert_eq!(lines[0]["no_chain"], true);
+    assert!(lines[0].get("result").is_none());
+    assert!(lines[1].get("no_chain").is_none());
+    assert_eq!(lines[1]["result"], 42);
+    assert_eq!(summary(&lines)["summary"]["no_chain"], 1);
+    assert_eq!(
+        map_entries(&lines, "monitor.monitor_map"),
+        [(json!(5), json!({"packets": 1}))]
+    );
+}
+
+#[test]
+fn kernel_run_defines_replace_placeholders() {
+    let dir = TempDir::new("defines");
+    let script = dir.write(
+        "defines.eclat",
+        "from programs.net import monitor, hike_pass
+from loaders.basic import ip6_sc
+ip6_sc[ipv6_sc_map] = { (0): (count) }
+ip6_sc.attach('DEVNAME', 'xdp')
+def count():
+    monitor(EVENT)
+    hike_pass()
+",
+    );
+    let pkt = ipv6_udp(A6, B6, 1, 2, 0);
+    let lines = run_json(
+        &script,
+        std::slice::from_ref(&pkt),
+        &["-D", "EVENT=7", "-D", "DEVNAME=lo"],
+    );
+    assert_eq!(verdicts(&lines), ["pass"]);
+    assert_eq!(
+        map_entries(&lines, "monitor.monitor_map"),
+        [(json!(7), json!({"packets": 1}))]
+    );
+    // Without the define, `EVENT` is an unknown name: a compile error, exit 1, nothing run.
+    let s = script.to_string_lossy().into_owned();
+    let out = eclat(&["run", &s, "--packet", &hex(&pkt)], &repo());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("`EVENT`"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout), "");
+    // A malformed define is a usage error.
+    let out = eclat(&["run", &s, "--packet", &hex(&pkt), "-D", "1X=2"], &repo());
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn kernel_run_ip6_dst_cls_routes_by_destination_and_ipv4_addresses() {
+    let dir = TempDir::new("dst-cls");
+    let script = dir.write(
+        "dst.eclat",
+        "from programs.net import monitor, hike_pass, hike_drop
+from programs.hike_default import ip4_hset_srcdst
+from loaders.basic import ip6_dst_cls
+ip6_dst_cls[ip6_dst_cls_map] = {
+    ('2001:db8::b'): (to_b),
+    ('2001:db8::c'): (to_c),
+}
+# an IPv4 pair, written as a string and as its number (192.0.2.11)
+ip4_hset_srcdst[ip4_hset_srcdst_map] = { ('192.0.2.10', 0xc000020b): (0) }
+def to_b():
+    monitor(11)
+    hike_pass()
+def to_c():
+    monitor(12)
+    hike_drop()
+",
+    );
+    let packets = [
+        ipv6_udp(A6, B6, 1, 2, 0),
+        ipv6_udp(A6, C6, 1, 2, 0),
+        ipv6_udp(B6, A6, 1, 2, 0),
+    ];
+    let lines = run_json(&script, &packets, &[]);
+    assert_eq!(verdicts(&lines), ["pass", "drop", "pass"]);
+    assert_eq!(lines[0]["trace"]["chains"], json!({"to_b": 1}));
+    assert_eq!(lines[1]["trace"]["chains"], json!({"to_c": 1}));
+    assert_eq!(lines[2]["no_chain"], true, "no entry for 2001:db8::a");
+    assert_eq!(
+        map_entries(&lines, "monitor.monitor_map"),
+        [
+            (json!(11), json!({"packets": 1})),
+            (json!(12), json!({"packets": 1}))
+        ]
+    );
+    let ip4 = map_entries(&lines, "ip4_hset_srcdst.ip4_hset_srcdst_map");
+    assert_eq!(ip4.len(), 1);
+    assert_eq!(ip4[0].0, json!({"src": "192.0.2.10", "dst": "192.0.2.11"}));
+}
+
+#[test]
+fn kernel_run_ipv4_loader_and_packet_writes() {
+    let dir = TempDir::new("ipv4");
+    let script = dir.write(
+        "v4.eclat",
+        "from programs.hike_default import ip4_set_tos, hike_pass
+from loaders.basic import ip4_sc
+ip4_sc[ipv4_sc_map] = { (0): (mark) }
+def mark():
+    ip4_set_tos(0xb8)
+    hike_pass()
+",
+    );
+    let pkt = ipv4_udp(A4, B4, 1000, 53, 8);
+    let lines = run_json(&script, &[pkt.clone(), ipv6_udp(A6, B6, 1, 2, 0)], &[]);
+    assert_eq!(verdicts(&lines), ["pass", "pass"]);
+    let out = hex_bytes(lines[0]["data_out"].as_str().unwrap());
+    assert_eq!(out.len(), pkt.len());
+    assert_eq!(out[15], 0xb8, "TOS written");
+    assert_eq!(
+        hike_stdlib_tests::internet_checksum(&out[14..34]),
+        0,
+        "header checksum still valid"
+    );
+    assert_eq!(&out[..15], &pkt[..15]);
+    assert_eq!(lines[1]["no_chain"], true, "IPv6 has no chain in ip4_sc");
+}
+
+fn hex_bytes(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn kernel_run_reports_a_fault_with_its_chain_and_instruction() {
+    let dir = TempDir::new("fault");
+    let script = dir.write(
+        "fault.eclat",
+        "from programs.net import hike_pass
+from loaders.basic import ip6_sc
+ip6_sc[ipv6_sc_map] = { (0): (peek) }
+def peek():
+    u64 : x = packet.u8[4000]
+    if x == 1:
+        hike_pass()
+    return x
+",
+    );
+    let lines = run_json(&script, &[ipv6_udp(A6, B6, 1, 2, 0)], &[]);
+    assert_eq!(verdicts(&lines), ["aborted"], "the fail-safe verdict");
+    let f = &lines[0]["fault"];
+    assert_eq!(f["reason"], "pkt_out_of_bounds");
+    assert_eq!(f["chain"], "peek");
+    assert!(f["pc"].is_u64());
+    assert!(lines[0].get("result").is_none());
+    assert_eq!(
+        summary(&lines)["summary"]["faults"],
+        json!({"pkt_out_of_bounds": 1})
+    );
+}
+
+#[test]
+fn kernel_run_corpus_scripts_on_sample_packets() {
+    let v6 = ipv6_udp(A6, B6, 1000, 53, 16);
+    // Scripts that show a packet's headers and pass it (events go to the VM's ring).
+    for (script, extra_program) in [
+        ("basic_example.eclat", "show_pkt_info"),
+        ("print_example.eclat", "show_pkt_info"),
+        ("test_operations.eclat", "show_pkt_info"),
+    ] {
+        let lines = run_json(&corpus(script), &[v6.clone(), arp()], &[]);
+        assert_eq!(verdicts(&lines), ["pass", "pass"], "{script}");
+        assert_eq!(lines[0]["trace"]["programs"][extra_program], 1, "{script}");
+        assert_eq!(
+            lines[1]["no_chain"], true,
+            "{script}: ARP gets the default verdict"
+        );
+    }
+    // The DDoS scripts with their default buckets: a few packets are within profile.
+    for script in [
+        "ddos_tb.eclat",
+        "ddos_tb_sd.eclat",
+        "ddos_tb_2_levels.eclat",
+        "ddos_tb_2_levels_sample_constants.eclat",
+        "ddos_sd_down2zero.eclat",
+    ] {
+        let lines = run_json(&corpus(script), &[v6.clone(), v6.clone(), v6.clone()], &[]);
+        assert_eq!(verdicts(&lines), ["pass", "pass", "pass"], "{script}");
+        assert_eq!(
+            map_entries(&lines, "monitor.monitor_map"),
+            [(json!(0), json!({"packets": 3}))],
+            "{script}"
+        );
+    }
+}
+
+#[test]
+fn kernel_run_corpus_ddos_scripts_blacklist_a_flood() {
+    // The corpus scripts as written, plus buckets of 2 packets (the originals fixed them at
+    // compile time; here they are map configuration).
+    let dir = TempDir::new("corpus-flood");
+    let v6 = ipv6_udp(A6, B6, 1000, 53, 16);
+    let flood = |n: usize| vec![v6.clone(); n];
+    let with_buckets = |name: &str, config: &str| {
+        let src = std::fs::read_to_string(corpus(name)).unwrap();
+        dir.write(name, format!("{src}\n{config}\n"))
+    };
+    let sd = "ip6_sd_tbmon[ip6_sd_tbmon_cfg] = { (0): (1, 2) }";
+    let dst = "ip6_dst_tbmon[ip6_dst_tbmon_cfg] = { (0): (1, 2) }";
+
+    // ddos_tb / ddos_tb_sd: two packets in profile, the third is out of profile (blacklisted
+    // and dropped), then the blacklist drops the pair.
+    for name in ["ddos_tb.eclat", "ddos_tb_sd.eclat"] {
+        let lines = run_json(&with_buckets(name, sd), &flood(6), &[]);
+        assert_eq!(
+            verdicts(&lines),
+            ["pass", "pass", "drop", "drop", "drop", "drop"],
+            "{name}"
+        );
+        let hset = map_entries(&lines, "ip6_hset_srcdst.ip6_hset_srcdst_map");
+        assert_eq!(hset.len(), 1, "{name}: the pair is blacklisted");
+    }
+    let lines = run_json(&with_buckets("ddos_tb_sd.eclat", sd), &flood(6), &[]);
+    assert_eq!(
+        map_entries(&lines, "monitor.monitor_map"),
+        [
+            (json!(0), json!({"packets": 2})),
+            (json!(1), json!({"packets": 4}))
+        ]
+    );
+
+    // Two levels: two packets within the destination's bucket, two more within the pair's.
+    let lines = run_json(
+        &with_buckets("ddos_tb_2_levels.eclat", &format!("{dst}\n{sd}")),
+        &flood(7),
+        &[],
+    );
+    assert_eq!(
+        verdicts(&lines),
+        ["pass", "pass", "pass", "pass", "drop", "drop", "drop"]
+    );
+
+    // The sampling variant: after the blacklisting, the 500th blacklisted packet goes to
+    // ifindex 6.
+    let lines = run_json(
+        &with_buckets(
+            "ddos_tb_2_levels_sample_constants.eclat",
+            &format!("{dst}\n{sd}"),
+        ),
+        &flood(505),
+        &[],
+    );
+    let v = verdicts(&lines);
+    assert_eq!(&v[..5], ["pass", "pass", "pass", "pass", "drop"]);
+    assert_eq!(v[504], "redirect");
+    assert_eq!(lines[504]["ifindex"], 6);
+    assert!(v[5..504].iter().all(|x| x == "drop"));
+
+    // dec2zero(10): every blacklisted packet is dropped, one in ten also counted as event 2.
+    let lines = run_json(
+        &with_buckets("ddos_sd_down2zero.eclat", sd),
+        &flood(23),
+        &[],
+    );
+    let v = verdicts(&lines);
+    assert_eq!(&v[..3], ["pass", "pass", "drop"]);
+    assert!(v[3..].iter().all(|x| x == "drop"));
+    assert_eq!(
+        map_entries(&lines, "monitor.monitor_map"),
+        [
+            (json!(0), json!({"packets": 2})),
+            (json!(1), json!({"packets": 21})),
+            (json!(2), json!({"packets": 2}))
+        ]
+    );
+}
+
+#[test]
+fn kernel_run_user_package_is_compiled_once_and_cached() {
+    let dir = TempDir::new("user-pkg");
+    let cache = TempDir::new("user-cache");
+    dir.write(
+        "pkgs/mine/pkt_len.bpf.c",
+        "// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <hike/sdk.h>
+
+/* pkt_len() -> the packet's length in bytes. */
+HIKE_PROG(pkt_len)
+{
+\tHIKE_RETURN(ctx->data_end - ctx->data);
+}
+
+char LICENSE[] SEC(\"license\") = \"Dual BSD/GPL\";
+",
+    );
+    let script = dir.write(
+        "len.eclat",
+        "from programs.mine import pkt_len
+from programs.net import monitor, hike_pass
+from loaders.basic import ip6_sc
+ip6_sc[ipv6_sc_map] = { (0): (count_len) }
+def count_len():
+    monitor(pkt_len())
+    hike_pass()
+",
+    );
+    let pkgs = dir.path().join("pkgs");
+    let args = |p: &[u8]| {
+        vec![
+            "run".to_owned(),
+            script.to_string_lossy().into_owned(),
+            "--package-dir".to_owned(),
+            pkgs.to_string_lossy().into_owned(),
+            "--packet".to_owned(),
+            hex(p),
+            "--json".to_owned(),
+        ]
+    };
+    let pkt = ipv6_udp(A6, B6, 1, 2, 10);
+    let cache_dir = cache.path().to_string_lossy().into_owned();
+    let run = |env: &[(&str, &str)]| {
+        let a = args(&pkt);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = eclat_env(&a, &repo(), env);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        json_lines(&out)
+    };
+    let lines = run(&[("ECLAT_CACHE_DIR", &cache_dir)]);
+    assert_eq!(verdicts(&lines), ["pass"]);
+    assert_eq!(
+        map_entries(&lines, "monitor.monitor_map"),
+        [(json!(pkt.len()), json!({"packets": 1}))]
+    );
+    // The object is cached: a second run needs no compiler at all.
+    let lines = run(&[
+        ("ECLAT_CACHE_DIR", &cache_dir),
+        ("HIKE_CLANG", "/nonexistent/clang"),
+    ]);
+    assert_eq!(verdicts(&lines), ["pass"]);
+    let objects = std::fs::read_dir(cache.path().join("objects"))
+        .unwrap()
+        .count();
+    assert_eq!(objects, 1, "one object in the cache");
+}
+
+#[test]
+fn kernel_run_ctrl_c_stops_between_packets_and_reports() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    // Enough packets to take many seconds: the run is interrupted long before the end.
+    let dir = TempDir::new("ctrl-c");
+    let frames = vec![ipv6_udp(A6, B6, 1, 2, 0); 100_000];
+    let pcap = dir.write("long.pcap", support::pcap(&frames, 0, 1));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eclat"))
+        .args(["run", "examples/ddos_tb_2_lev.eclat", "--json", "--pcap"])
+        .arg(&pcap)
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("eclat runs");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("{\"packet\":1,"), "{first}");
+    // SAFETY: kill has no memory-safety preconditions; the pid is our live child's.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let rest: Vec<String> = stdout.lines().map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let last: Value = serde_json::from_str(rest.last().expect("a summary line")).unwrap();
+    assert_eq!(last["summary"]["interrupted"], true);
+    let n = last["summary"]["packets"].as_u64().unwrap();
+    assert!(n > 0 && n < 100_000, "{n}");
+    assert_eq!(rest.len() as u64, n, "every packet that ran was reported");
+}
+
+#[test]
+fn kernel_run_loads_the_chains_of_imported_scripts() {
+    let dir = TempDir::new("imports");
+    dir.write(
+        "lib.eclat",
+        "from programs.hike_default import monitor
+def count(event):
+    monitor(event + OFFSET)
+    return 1
+",
+    );
+    let main = dir.write(
+        "main.eclat",
+        "from chains.lib import count
+from programs.net import monitor, hike_drop
+from loaders.basic import ip6_sc
+ip6_sc[ipv6_sc_map] = { (0): (top) }
+def top():
+    if count(2) == 1:
+        monitor(1)
+        hike_drop()
+    return 0
+",
+    );
+    let lines = run_json(&main, &[ipv6_udp(A6, B6, 1, 2, 0)], &["-D", "OFFSET=100"]);
+    assert_eq!(verdicts(&lines), ["drop"]);
+    assert_eq!(
+        lines[0]["trace"]["chains"],
+        json!({"top": 1, "count": 1}),
+        "both chains ran"
+    );
+    // `net.monitor` (main) and `hike_default.monitor` (lib) are one program: one map.
+    assert_eq!(
+        map_entries(&lines, "monitor.monitor_map"),
+        [
+            (json!(1), json!({"packets": 1})),
+            (json!(102), json!({"packets": 1}))
+        ]
+    );
+}
