@@ -172,6 +172,19 @@ pub trait ChainCatalog {
         let _ = name;
         Vec::new()
     }
+
+    /// The names of the chains of `script`, in definition order (for hints; may be empty).
+    fn chain_names(&self, script: &str) -> Vec<String> {
+        let _ = script;
+        Vec::new()
+    }
+
+    /// Why a known script's chains cannot be imported at all (a file of C chains that does
+    /// not compile), if so: one line, for the error at the import.
+    fn script_error(&self, script: &str) -> Option<String> {
+        let _ = script;
+        None
+    }
 }
 
 /// A [`ChainCatalog`] held in memory: scripts and their chains.
@@ -211,5 +224,12 @@ impl ChainCatalog for ChainTable {
             .filter(|(_, chains)| chains.iter().any(|c| c.name == name))
             .map(|(s, _)| s.clone())
             .collect()
+    }
+
+    fn chain_names(&self, script: &str) -> Vec<String> {
+        self.scripts
+            .get(script)
+            .map(|chains| chains.iter().map(|c| c.name.clone()).collect())
+            .unwrap_or_default()
     }
 }

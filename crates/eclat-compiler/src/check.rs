@@ -379,6 +379,19 @@ impl<'a> ModuleChecker<'a> {
                     }
                     return;
                 }
+                if let Some(reason) = self.chain_catalog.script_error(&package.name) {
+                    self.error(
+                        CheckError::BrokenScript {
+                            script: package.name.clone(),
+                            reason,
+                        },
+                        package.span,
+                    );
+                    for n in &i.names {
+                        self.bind(n, Symbol::Poisoned);
+                    }
+                    return;
+                }
                 for n in &i.names {
                     match self.chain_catalog.chain(&package.name, &n.name) {
                         Some(sig) => {
@@ -395,6 +408,7 @@ impl<'a> ModuleChecker<'a> {
                                 CheckError::UnknownChainInScript {
                                     script: package.name.clone(),
                                     name: n.name.clone(),
+                                    available: self.chain_catalog.chain_names(&package.name),
                                 },
                                 n.span,
                             );

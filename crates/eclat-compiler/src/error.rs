@@ -87,6 +87,17 @@ pub enum CheckError {
         script: String,
         /// The chain.
         name: String,
+        /// The chains the script has, for the hint (empty if unknown).
+        available: Vec<String>,
+    },
+    /// `from chains.X import ...` where `X` exists but its chains cannot be read (a file of C
+    /// chains that clang or the chain loader refuses).
+    #[error("cannot import chains from `{script}`: {reason}")]
+    BrokenScript {
+        /// The script.
+        script: String,
+        /// Why, in one line.
+        reason: String,
     },
     /// A call of a name that is no imported program, no chain and no builtin.
     #[error("unknown program or chain `{name}`")]
@@ -456,6 +467,17 @@ impl Message for Problem {
             )),
             Problem::Error(CheckError::UnknownCallee { hint: Some(h), .. }) => Some(h.clone()),
             Problem::Error(CheckError::UnknownMap { known, .. }) => Some(format!("maps: {known}")),
+            Problem::Error(CheckError::UnknownChainInScript {
+                script, available, ..
+            }) if !available.is_empty() => Some(format!(
+                "`{script}` has chain{} {}",
+                if available.len() == 1 { "" } else { "s" },
+                available
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
             Problem::Error(CheckError::MapArity { what, fields, .. }) if !fields.is_empty() => {
                 Some(format!("the {what} is written `({fields})`"))
             }

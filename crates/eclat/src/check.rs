@@ -7,7 +7,7 @@ use anyhow::Result;
 use eclat_compiler::compile;
 use eclat_syntax::SourceFile;
 
-use crate::scripts::{catalog, read, SiblingScripts};
+use crate::scripts::{c_units, catalog, read, SiblingScripts};
 
 /// Check scripts: print every error and warning as `FILE:LINE:COL: error: MESSAGE` with the
 /// source line and a caret; exit 1 if any script has an error.
@@ -37,9 +37,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
         };
         let chains = SiblingScripts::beside(path);
         let out = compile(&src, &catalog, &chains);
+        // C files of chains it imports: clang's messages first, then the script's.
+        eprint!("{}", chains.take_reports());
         let file = SourceFile::new(path.display().to_string(), src);
         eprint!("{}", out.render(&file));
         failed |= out.has_errors();
+        if let Some(script) = &out.script {
+            if let Err(errors) = c_units(script, &chains, &catalog) {
+                for e in errors {
+                    eprintln!("{e}");
+                }
+                failed = true;
+            }
+        }
     }
     Ok(if failed {
         ExitCode::FAILURE

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use eclat_compiler::compile;
 use eclat_syntax::SourceFile;
 
-use crate::scripts::{catalog, read, SiblingScripts};
+use crate::scripts::{c_units, catalog, read, SiblingScripts};
 
 /// What `--emit` prints.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -43,11 +43,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let catalog = catalog(&args.package_dirs)?;
     let chains = SiblingScripts::beside(&args.file);
     let out = compile(&src, &catalog, &chains);
+    eprint!("{}", chains.take_reports());
     let file = SourceFile::new(args.file.display().to_string(), src.clone());
     eprint!("{}", out.render(&file));
     let Some(script) = out.script else {
         return Ok(ExitCode::FAILURE);
     };
+    if let Err(errors) = c_units(&script, &chains, &catalog) {
+        for e in errors {
+            eprintln!("{e}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
     match args.emit {
         Emit::Asm => print!("{}", script.disassemble()),
         Emit::Json => println!(

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cchains;
 mod check;
 mod compile;
 mod packets;

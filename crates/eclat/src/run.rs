@@ -35,7 +35,7 @@ use serde::Serialize;
 use serde_json::{json, Map as JsonMap, Value as Json};
 
 use crate::packets::{parse_hex, read_capture};
-use crate::scripts::{catalog, read, SiblingScripts};
+use crate::scripts::{c_units, catalog, read, SiblingScripts};
 
 /// Run packets through a script without attaching it anywhere: its programs, chains and
 /// loader are loaded into a private VM, each packet goes through the loader with
@@ -177,19 +177,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(code)
 }
 
-/// Compiles the script and, transitively, the scripts it imports chains from (beside it).
+/// Compiles the script and, transitively, the scripts it imports chains from (beside it):
+/// eCLAT scripts are compiled, files of C chains (`X.hike.c`) compiled with clang (`-D` given to
+/// it) and their program names resolved for the script that imports them first.
 /// `None` after printing diagnostics if any has an error.
 fn compile_all(
     file: &Path,
     defines: &[Define],
     catalog: &PackageCatalog,
 ) -> Option<Vec<(String, CompiledScript)>> {
-    let dir = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    let chains = SiblingScripts::beside(file);
+    let chains = SiblingScripts::beside(file).with_defines(defines);
     let main_name = file
         .file_stem()
         .map_or("main".to_owned(), |s| s.to_string_lossy().into_owned());
@@ -208,6 +205,7 @@ fn compile_all(
             }
         };
         let result = compile(&src, catalog, &chains);
+        eprint!("{}", chains.take_reports());
         eprint!(
             "{}",
             result.render(&SourceFile::new(path.display().to_string(), src))
@@ -220,9 +218,26 @@ fn compile_all(
             continue;
         };
         for c in &script.imported_chains {
-            queue.push((c.script.clone(), dir.join(format!("{}.eclat", c.script))));
+            if let Some(path) = chains.eclat_path(&c.script) {
+                queue.push((c.script.clone(), path));
+            }
         }
-        out.push((name, script));
+        match c_units(&script, &chains, catalog) {
+            Ok(units) => {
+                out.push((name, script));
+                for (n, unit) in units {
+                    if !out.iter().any(|(m, _)| *m == n) {
+                        out.push((n, unit));
+                    }
+                }
+            }
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("{e}");
+                }
+                ok = false;
+            }
+        }
     }
     ok.then_some(out)
 }

@@ -3,15 +3,21 @@
 //!
 //! Without a daemon, `from chains.OTHER import helper` in `dir/main.eclat` resolves against
 //! `dir/OTHER.eclat`: its chains and their parameters are read from the file (its bodies are
-//! not checked here; `eclat check dir/OTHER.eclat` does that).
+//! not checked here; `eclat check dir/OTHER.eclat` does that). Without `dir/OTHER.eclat`, it
+//! resolves against the C chains of `dir/OTHER.hike.c` ([`crate::cchains`]), compiled with
+//! clang on first use.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use anyhow::{Context, Result};
 use eclat_catalog::{ObjectCache, PackageCatalog};
-use eclat_compiler::{chain_signatures, ChainCatalog, ChainSig};
+use eclat_compiler::output::CompiledScript;
+use eclat_compiler::{chain_signatures, ChainCatalog, ChainSig, Define};
+
+use crate::cchains::CFile;
 
 /// The standard packages and those of every `--package-dir` (user packages are compiled with
 /// clang on first use, into the cache of [`ObjectCache::default_dir`]).
@@ -33,10 +39,26 @@ pub fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
 }
 
-/// Chains of the `*.eclat` files in one directory, read on first use.
+/// What a sibling `NAME` is.
+enum Sibling {
+    /// `NAME.eclat`: its chains' signatures.
+    Eclat(Vec<ChainSig>),
+    /// `NAME.hike.c`, compiled and loaded.
+    C(Rc<CFile>, Vec<ChainSig>),
+}
+
+/// Chains of the `*.eclat` scripts and `*.hike.c` files of chains in one directory, read (and
+/// compiled) on first use.
+///
+/// `from chains.X import` resolves to `X.eclat` if it exists, else to `X.hike.c` (see
+/// [`crate::cchains`]).
 pub struct SiblingScripts {
     dir: PathBuf,
-    cache: RefCell<HashMap<String, Option<Vec<ChainSig>>>>,
+    /// `-D NAME=VALUE` for clang.
+    defines: Vec<(String, String)>,
+    cache: RefCell<HashMap<String, Option<Rc<Sibling>>>>,
+    /// C files whose errors and warnings were printed.
+    reported: RefCell<HashSet<PathBuf>>,
 }
 
 impl SiblingScripts {
@@ -49,21 +71,100 @@ impl SiblingScripts {
             .to_path_buf();
         SiblingScripts {
             dir,
+            defines: Vec::new(),
             cache: RefCell::new(HashMap::new()),
+            reported: RefCell::new(HashSet::new()),
         }
     }
 
-    fn load(&self, script: &str) -> Option<Vec<ChainSig>> {
+    /// The same, C files compiled with `-D NAME=VALUE` for each define.
+    pub fn with_defines(mut self, defines: &[Define]) -> SiblingScripts {
+        self.defines = defines
+            .iter()
+            .map(|d| (d.name.clone(), d.value.clone()))
+            .collect();
+        self
+    }
+
+    /// The path of sibling file `name` (without `./` for the current directory).
+    fn path(&self, name: &str) -> PathBuf {
+        if self.dir == Path::new(".") {
+            PathBuf::from(name)
+        } else {
+            self.dir.join(name)
+        }
+    }
+
+    /// The path of script `script`, if it is an eCLAT script.
+    pub fn eclat_path(&self, script: &str) -> Option<PathBuf> {
+        match self.load(script)?.as_ref() {
+            Sibling::Eclat(_) => Some(self.path(&format!("{script}.eclat"))),
+            Sibling::C(..) => None,
+        }
+    }
+
+    /// The file of C chains `script`, if it is one.
+    pub fn c_file(&self, script: &str) -> Option<Rc<CFile>> {
+        match self.load(script)?.as_ref() {
+            Sibling::C(file, _) => Some(file.clone()),
+            Sibling::Eclat(_) => None,
+        }
+    }
+
+    /// clang's errors and warnings and the refused chain functions of the C files compiled so
+    /// far that were not reported yet, to print before the diagnostics of the script that
+    /// imports them.
+    pub fn take_reports(&self) -> String {
+        let mut out = String::new();
+        let mut reported = self.reported.borrow_mut();
+        let mut files: Vec<Rc<CFile>> = self
+            .cache
+            .borrow()
+            .values()
+            .filter_map(|s| match s.as_deref() {
+                Some(Sibling::C(file, _)) => Some(file.clone()),
+                _ => None,
+            })
+            .collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        for file in files {
+            if !reported.insert(file.path.clone()) {
+                continue;
+            }
+            out.push_str(&file.warnings);
+            if let Err(e) = &file.chains {
+                out.push_str(&e.details);
+            }
+        }
+        out
+    }
+
+    fn load(&self, script: &str) -> Option<Rc<Sibling>> {
+        if let Some(found) = self.cache.borrow().get(script) {
+            return found.clone();
+        }
+        let found = if let Ok(src) = std::fs::read_to_string(self.path(&format!("{script}.eclat")))
+        {
+            Some(Sibling::Eclat(chain_signatures(&src)))
+        } else {
+            let path = self.path(&format!("{script}.hike.c"));
+            path.is_file().then(|| {
+                let file = CFile::load(&path, &self.defines);
+                let sigs = file.signatures();
+                Sibling::C(Rc::new(file), sigs)
+            })
+        }
+        .map(Rc::new);
         self.cache
             .borrow_mut()
-            .entry(script.to_string())
-            .or_insert_with(|| {
-                let path = self.dir.join(format!("{script}.eclat"));
-                std::fs::read_to_string(path)
-                    .ok()
-                    .map(|src| chain_signatures(&src))
-            })
-            .clone()
+            .insert(script.to_owned(), found.clone());
+        found
+    }
+
+    fn sigs(&self, script: &str) -> Option<Vec<ChainSig>> {
+        self.load(script).map(|s| match s.as_ref() {
+            Sibling::Eclat(sigs) | Sibling::C(_, sigs) => sigs.clone(),
+        })
     }
 }
 
@@ -73,9 +174,25 @@ impl ChainCatalog for SiblingScripts {
     }
 
     fn chain(&self, script: &str, name: &str) -> Option<ChainSig> {
-        self.load(script)?.into_iter().find(|c| c.name == name)
+        self.sigs(script)?.into_iter().find(|c| c.name == name)
     }
 
+    fn chain_names(&self, script: &str) -> Vec<String> {
+        self.sigs(script)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.name)
+            .collect()
+    }
+
+    fn script_error(&self, script: &str) -> Option<String> {
+        match self.load(script)?.as_ref() {
+            Sibling::C(file, _) => file.chains.as_ref().err().map(|e| e.reason.clone()),
+            Sibling::Eclat(_) => None,
+        }
+    }
+
+    /// Only eCLAT scripts are searched (a hint is not worth compiling every C file).
     fn scripts_with_chain(&self, name: &str) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
@@ -93,5 +210,33 @@ impl ChainCatalog for SiblingScripts {
             .collect();
         scripts.sort();
         scripts
+    }
+}
+
+/// The C files `script` imports chains from, as link units (name, script), each checked
+/// against `catalog` (see [`crate::cchains`]); errors as lines to print.
+pub fn c_units(
+    script: &CompiledScript,
+    chains: &SiblingScripts,
+    catalog: &PackageCatalog,
+) -> Result<Vec<(String, CompiledScript)>, Vec<String>> {
+    let mut units = Vec::new();
+    let mut errors = Vec::new();
+    for imported in &script.imported_chains {
+        if units.iter().any(|(n, _)| *n == imported.script) {
+            continue;
+        }
+        let Some(file) = chains.c_file(&imported.script) else {
+            continue;
+        };
+        match file.unit(script, catalog) {
+            Ok(unit) => units.push((imported.script.clone(), unit)),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(units)
+    } else {
+        Err(errors)
     }
 }

@@ -597,3 +597,82 @@ def top():
         ]
     );
 }
+
+#[test]
+fn kernel_run_imports_chains_written_in_c() {
+    let dir = TempDir::new("cchains");
+    // `monitor` and `hike_pass` are found in the standard packages (the script imports
+    // `net`, which has both); PASS_PORT comes from `-D`, given to clang too.
+    dir.write(
+        "port_rules.hike.c",
+        "#include <hike/chain.h>
+HIKE_PROG_EXTERN(monitor, 1);
+HIKE_PROG_EXTERN(hike_pass, 0);
+
+HIKE_CHAIN(dst_port)
+{
+	return hike_pkt_load_u16(hike_meta()->l4_off + 2);
+}
+
+/* base + the UDP destination port, counted in monitor's map; PASS_PORT passes at once. */
+HIKE_CHAIN(classify_port, base)
+{
+	__u64 port = dst_port();
+	monitor(base + port);
+	if (port == PASS_PORT)
+		hike_pass();
+	return base + port;
+}
+",
+    );
+    let main = dir.write(
+        "main.eclat",
+        "from chains.port_rules import classify_port
+from programs.net import monitor, hike_drop
+from loaders.basic import ip6_sc
+ip6_sc[ipv6_sc_map] = { (0): (top) }
+def top():
+    v = classify_port(1000)
+    if v == 1002:
+        monitor(1)
+        hike_drop()
+    return v
+",
+    );
+    let lines = run_json(
+        &main,
+        &[
+            ipv6_udp(A6, B6, 1, 2, 0),
+            ipv6_udp(A6, B6, 1, 53, 0),
+            ipv6_udp(A6, B6, 1, 7, 0),
+        ],
+        &["-D", "PASS_PORT=53"],
+    );
+    assert_eq!(verdicts(&lines), ["drop", "pass", "pass"]);
+    assert_eq!(
+        lines[0]["trace"]["chains"],
+        json!({"top": 1, "classify_port": 1, "dst_port": 1})
+    );
+    assert_eq!(
+        lines[0]["trace"]["programs"],
+        json!({"monitor": 2, "hike_drop": 1})
+    );
+    assert_eq!(
+        lines[1]["trace"]["programs"],
+        json!({"monitor": 1, "hike_pass": 1})
+    );
+    // The C chain's result reaches the script, which returns it.
+    assert_eq!(lines[2]["result"], 1007);
+    // The C file's `monitor` and `net.monitor` are one program: one map (entries in key byte
+    // order, little-endian: 1053 = 1d 04 before 1002 = ea 03).
+    assert_eq!(
+        map_entries(&lines, "monitor.monitor_map"),
+        [
+            (json!(1), json!({"packets": 1})),
+            (json!(1053), json!({"packets": 1})),
+            (json!(1002), json!({"packets": 1})),
+            (json!(1007), json!({"packets": 1})),
+        ]
+    );
+    assert_eq!(summary(&lines)["summary"]["faults"], json!({}));
+}

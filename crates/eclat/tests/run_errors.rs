@@ -161,3 +161,46 @@ fn a_user_package_is_checked_against_its_btf() {
     let err = text(&out.stderr);
     assert!(err.contains("`add2` takes 2 arguments"), "{err}");
 }
+
+#[test]
+fn a_c_chain_calling_an_unknown_program_stops_run_before_loading() {
+    let dir = TempDir::new("run-cchain");
+    dir.write(
+        "rules.hike.c",
+        "#include <hike/chain.h>
+HIKE_PROG_EXTERN(no_such_prog, 0);
+HIKE_CHAIN(rule)
+{
+	return no_such_prog();
+}
+",
+    );
+    // Imported through another eCLAT script: the C file is found for it too.
+    dir.write(
+        "lib.eclat",
+        "from chains.rules import rule\ndef wrap():\n    return rule()\n",
+    );
+    let main = dir.write(
+        "main.eclat",
+        "from chains.lib import wrap
+from loaders.basic import ip6_sc
+ip6_sc[ipv6_sc_map] = { (0): (top) }
+def top():
+    return wrap()
+",
+    );
+    let out = eclat(
+        &["run", &main.to_string_lossy(), "--packet", &packet()],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "rules.hike.c:5:9: error: chain `rule`: instruction 0 (`call prog no_such_prog`): \
+             unknown program `no_such_prog`"
+        ),
+        "{err}"
+    );
+}

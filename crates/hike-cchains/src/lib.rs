@@ -131,7 +131,7 @@ impl CChain {
         &self,
         mut nparams_of: impl FnMut(RelocKind, &str) -> Option<u8>,
     ) -> Result<(), CChainError> {
-        let rejections = self.callee_problems(|kind, name| Some(nparams_of(kind, name)));
+        let rejections = self.callee_problems(|kind, name| nparams_of(kind, name).map(Some));
         if rejections.is_empty() {
             Ok(())
         } else {

@@ -269,6 +269,28 @@ HIKE_CHAIN(c, x)
         _ => None,
     });
     assert!(by_name.is_ok());
+    // ... and an unknown name, or another count, is refused by name.
+    let by_name = chains[0]
+        .check_callees(|kind, name| match (kind, name) {
+            (RelocKind::Prog, "test_sum2") => Some(2),
+            (RelocKind::Chain, "no_such_chain") => Some(0),
+            _ => None,
+        })
+        .unwrap_err();
+    let lines: Vec<String> = by_name.rejections().iter().map(|r| r.to_string()).collect();
+    assert_eq!(lines.len(), 2, "{by_name}");
+    assert!(
+        lines[0].ends_with("(`call prog no_such_prog`): unknown program `no_such_prog`"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].ends_with(
+            "(`call prog test_sum2`): program `test_sum2` takes 2 parameters, but is declared with 3"
+        ),
+        "{}",
+        lines[1]
+    );
 }
 
 #[test]
