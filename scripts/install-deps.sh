@@ -3,7 +3,9 @@
 # Debian/Ubuntu with apt; run as root (make does). Idempotent and quiet when all is there.
 set -euo pipefail
 
-packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make iproute2 gcc libc6-dev linux-libc-dev)
+# ipset and iptables: the `ipset` variant of the ddos_mark benchmark (ip6tables mangle + ipset).
+packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make iproute2 gcc libc6-dev linux-libc-dev
+  ipset iptables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

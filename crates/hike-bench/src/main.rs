@@ -8,19 +8,30 @@
 //! bar per scenario) and a PNG plot per scenario.
 //!
 //! It is not a test: it asserts no timing, only that every run does what it should (a wrong
-//! verdict or a faulting chain stops it with an error). Needs root.
+//! verdict, a wrongly marked packet, a decision that differs from the baseline's or a faulting
+//! chain stops it with an error). Needs root.
 //!
 //! ```text
 //! sudo target/release/hike-bench                       # every scenario, into bench/results
 //! sudo target/release/hike-bench --scenario tailcall_loop --trials 9 --out /tmp/bench
+//! sudo target/release/hike-bench --quick --out /tmp/smoke   # every scenario, briefly
 //! ```
+//!
+//! The pps measurements ([`pps`], for `ddos_mark`) build a router out of two network
+//! namespaces ([`netlab`]) and count what it forwards at saturation; Ctrl-C stops the run and
+//! deletes them ([`signals`]). The raw baselines and the traffic programs are loaded by
+//! [`raw`], outside any HIKe VM.
 
 mod measure;
+mod netlab;
+mod pps;
 mod raw;
 mod report;
 mod scenarios;
+mod signals;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -42,12 +53,25 @@ struct Cli {
     #[arg(long = "scenario", value_enum, value_name = "NAME")]
     scenarios: Vec<ScenarioName>,
     /// Trials per figure; each figure is their median (PERFORMANCE.md asks for at least 5).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
-    trials: u32,
+    /// Default 5 (1 with --quick).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    trials: Option<u32>,
     /// Packets per trial, the `BPF_PROG_TEST_RUN` repeat count (at least 1,000,000 for a
-    /// result).
-    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(1..))]
-    repeat: u32,
+    /// result); each packet of a mix gets this many. Default 1,000,000 (10,000 with --quick).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: Option<u32>,
+    /// Trials (windows of traffic) per pps figure. More than `--trials` by default because
+    /// the speed of this shared machine drifts over tens of seconds and a pps window is
+    /// exposed to it in wall time. Default 9 (1 with --quick).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pps_trials: Option<u32>,
+    /// Seconds of traffic counted per pps trial (after a warm-up of a third of it).
+    /// Default 1 (0.2 with --quick).
+    #[arg(long, value_parser = parse_seconds)]
+    pps_seconds: Option<f64>,
+    /// A smoke test, not a result: smaller defaults for the four options above.
+    #[arg(long)]
+    quick: bool,
     /// Where to write the results.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
@@ -56,8 +80,50 @@ struct Cli {
     verbose: bool,
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn parse_seconds(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.05..=60.0).contains(&x) => Ok(x),
+        _ => Err(format!("`{s}`: seconds between 0.05 and 60")),
+    }
+}
+
+fn main() {
+    // First, before any other thread exists: every thread inherits the blocked signals.
+    if let Err(e) = signals::install() {
+        eprintln!("hike-bench: {e:#}");
+        std::process::exit(1);
+    }
+    let result = run(Cli::parse());
+    if signals::interrupted() {
+        eprintln!("hike-bench: interrupted, nothing written");
+        std::process::exit(130);
+    }
+    if let Err(e) = result {
+        eprintln!("hike-bench: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+impl Cli {
+    /// Trials, repeat count, pps trials and pps seconds: as given, else the defaults (of
+    /// `--quick`).
+    fn amounts(&self) -> (u32, u32, u32, f64) {
+        let (trials, repeat, pps_trials, secs) = if self.quick {
+            (1, 10_000, 1, 0.2)
+        } else {
+            (5, 1_000_000, 9, 1.0)
+        };
+        (
+            self.trials.unwrap_or(trials),
+            self.repeat.unwrap_or(repeat),
+            self.pps_trials.unwrap_or(pps_trials),
+            self.pps_seconds.unwrap_or(secs),
+        )
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let (trials, repeat, pps_trials, pps_seconds) = cli.amounts();
     let mut names = if cli.scenarios.is_empty() {
         ScenarioName::ALL.to_vec()
     } else {
@@ -69,9 +135,11 @@ fn main() -> Result<()> {
     // Test runs execute on the calling CPU: one CPU for every run keeps them comparable.
     let pin = hike_runtime::pin_thread_to_current_cpu().context("pin the thread to its cpu")?;
     let settings = Settings {
-        trials: cli.trials,
-        repeat: cli.repeat,
+        trials,
+        repeat,
         cpu: pin.cpu(),
+        pps_trials,
+        pps_window: Duration::from_secs_f64(pps_seconds),
         verbose: cli.verbose,
     };
     let info = RunInfo {
@@ -79,11 +147,20 @@ fn main() -> Result<()> {
         kernel: read_trimmed("/proc/sys/kernel/osrelease"),
         cpu_model: cpu_model(),
         started: utc_now(),
+        cpus: netlab::online_cpus().len(),
+        load_average: read_trimmed("/proc/loadavg")
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
     };
 
     let mut reports = Vec::new();
     for name in names {
-        reports.push(name.run(&settings)?);
+        let report = name
+            .run(&settings)
+            .with_context(|| format!("scenario {}", name.as_str()))?;
+        reports.push(report);
     }
     report::write(&cli.out, &info, &reports)?;
     eprintln!(
@@ -164,8 +241,11 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.scenarios, vec![ScenarioName::TailcallLoop]);
-        assert_eq!((cli.trials, cli.repeat), (9, 2_000_000));
+        assert_eq!(cli.amounts(), (9, 2_000_000, 9, 1.0));
         assert!(Cli::try_parse_from(["hike-bench", "--trials", "0"]).is_err());
+        assert!(Cli::try_parse_from(["hike-bench", "--pps-seconds", "0"]).is_err());
+        let quick = Cli::try_parse_from(["hike-bench", "--quick", "--pps-seconds", "0.5"]).unwrap();
+        assert_eq!(quick.amounts(), (1, 10_000, 1, 0.5));
         assert!(Cli::try_parse_from(["hike-bench", "--scenario", "nope"]).is_err());
     }
 }

@@ -14,12 +14,21 @@
 //! the syscall's fixed cost is below a thousandth of a nanosecond. A run whose two figures
 //! disagree by more than [`MAX_DISAGREEMENT_NS`] was disturbed (interrupts, say) and is run
 //! again, a few times at most.
+//!
+//! A case may run a [`Mix`] of packets instead of one packet: each packet of the mix is run
+//! `repeat` times (a timed `BPF_PROG_TEST_RUN` each, its verdict checked), and the figure of
+//! the run is their average, the cost of an average packet of the mixed traffic; the average
+//! of each class of packets (clean, blacklisted, …) is kept beside it.
 
+use std::fmt;
 use std::io::{IsTerminal, Write};
+use std::net::Ipv6Addr;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
 use hike_runtime::XdpAction;
+
+use crate::signals;
 
 /// Length of the benchmark packet: Ethernet (14) + IPv6 (40) + UDP (8) + 2 bytes of payload.
 pub const PACKET_LEN: usize = 64;
@@ -35,6 +44,16 @@ const MAX_REDOS: u32 = 3;
 /// The benchmark packet: 64 bytes of Ethernet + IPv6 + UDP from `2001:db8::1` port 1234 to
 /// `2001:db8::2` port 5678, with valid lengths and UDP checksum.
 pub fn ipv6_udp_packet() -> Vec<u8> {
+    ipv6_udp(
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1),
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2),
+    )
+}
+
+/// A benchmark packet (as [`ipv6_udp_packet`]) from `src` to `dst`: 64 bytes of Ethernet +
+/// IPv6 (traffic class 0, hop limit 64) + UDP port 1234 to 5678 + payload `"hi"`, with valid
+/// lengths and UDP checksum. Ethernet destination `02:00:00:00:00:02`, source `…:01`.
+pub fn ipv6_udp(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
     let mut p = vec![0u8; PACKET_LEN];
     // Ethernet: destination, source, EtherType IPv6.
     p[0..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
@@ -46,8 +65,7 @@ pub fn ipv6_udp_packet() -> Vec<u8> {
     p[18..20].copy_from_slice(&payload_len.to_be_bytes());
     p[20] = 17;
     p[21] = 64;
-    let src = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-    let dst = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    let (src, dst) = (src.octets(), dst.octets());
     p[22..38].copy_from_slice(&src);
     p[38..54].copy_from_slice(&dst);
     // UDP: ports, length, checksum (filled below), payload "hi".
@@ -58,6 +76,11 @@ pub fn ipv6_udp_packet() -> Vec<u8> {
     let checksum = udp6_checksum(&src, &dst, &p[54..]);
     p[60..62].copy_from_slice(&checksum.to_be_bytes());
     p
+}
+
+/// The IPv6 traffic class of an Ethernet + IPv6 packet.
+pub fn ipv6_traffic_class(p: &[u8]) -> u8 {
+    (p[14] << 4) | (p[15] >> 4)
 }
 
 /// The UDP checksum over the IPv6 pseudo-header and `udp` (header with a zero checksum field,
@@ -94,19 +117,68 @@ pub struct Settings {
     pub repeat: u32,
     /// The CPU the measuring thread is pinned to (test runs execute on the calling CPU).
     pub cpu: usize,
+    /// Trials (windows of traffic) per pps figure.
+    pub pps_trials: u32,
+    /// Traffic per pps trial, counted after a warm-up of a third of it.
+    pub pps_window: std::time::Duration,
     /// Print every run's figures on standard error.
     pub verbose: bool,
 }
 
 /// What one `BPF_PROG_TEST_RUN` of `repeat` packets returned.
 #[derive(Clone, Copy, Debug)]
-pub struct RunOutput {
-    /// The program's return value, the XDP verdict.
+pub struct Timed {
+    /// The program's return value (of the last run), the XDP verdict.
     pub verdict: u32,
     /// The kernel's average duration of one run, in whole nanoseconds.
     pub kernel_ns: u64,
     /// The thread's CPU time in the syscall divided by the repeat count.
     pub cpu_ns: f64,
+}
+
+impl Timed {
+    /// The figures of a run of one packet, after checking that its verdict is one of
+    /// `allowed`; `what` names the run in the error.
+    pub fn expect(self, allowed: &[u32], what: &dyn fmt::Display) -> Result<RunOutput> {
+        check_verdict(self.verdict, allowed, what)?;
+        Ok(RunOutput {
+            kernel_ns: self.kernel_ns as f64,
+            cpu_ns: self.cpu_ns,
+            classes: Vec::new(),
+        })
+    }
+}
+
+/// Fails unless `verdict` is one of `allowed`.
+pub fn check_verdict(verdict: u32, allowed: &[u32], what: &dyn fmt::Display) -> Result<()> {
+    if !allowed.contains(&verdict) {
+        let want: Vec<String> = allowed.iter().map(|&v| verdict_name(v)).collect();
+        bail!(
+            "{what}: verdict {}, expected {}",
+            verdict_name(verdict),
+            want.join(" or ")
+        );
+    }
+    Ok(())
+}
+
+/// `XDP_PASS (2)`, or the bare number if it is not an XDP action.
+pub fn verdict_name(v: u32) -> String {
+    match XdpAction::from_retval(v) {
+        Some(a) => format!("XDP_{} ({v})", a.name().to_uppercase()),
+        None => format!("{v} (not an XDP action)"),
+    }
+}
+
+/// The figures of one run of a case: one timed test run, or one per packet of a [`Mix`].
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    /// The kernel's average duration of one packet (a mix: the average over its packets).
+    pub kernel_ns: f64,
+    /// The thread's CPU time per packet (a mix: the average over its packets).
+    pub cpu_ns: f64,
+    /// A mix: the CPU time per packet of each class of packets, by class index.
+    pub classes: Vec<f64>,
 }
 
 /// The CPU time the calling thread has used, user and system, in nanoseconds.
@@ -128,18 +200,80 @@ fn thread_cpu_ns() -> Result<u64> {
 
 /// Times `test_run` (one `BPF_PROG_TEST_RUN` of `repeat` packets, returning the verdict and the
 /// kernel's duration) by the calling thread's CPU time.
-pub fn timed(repeat: u32, test_run: impl FnOnce() -> Result<(u32, u64)>) -> Result<RunOutput> {
+pub fn timed(repeat: u32, test_run: impl FnOnce() -> Result<(u32, u64)>) -> Result<Timed> {
     let start = thread_cpu_ns()?;
     let (verdict, kernel_ns) = test_run()?;
     let end = thread_cpu_ns()?;
-    Ok(RunOutput {
+    Ok(Timed {
         verdict,
         kernel_ns,
         cpu_ns: (end - start) as f64 / f64::from(repeat.max(1)),
     })
 }
 
-/// A closure that selects one case's configuration and runs the packet `repeat` times.
+/// One packet of a [`Mix`].
+#[derive(Clone, Debug)]
+pub struct MixPacket {
+    /// The packet, from its Ethernet header.
+    pub bytes: Vec<u8>,
+    /// Its class (an index into [`Mix::classes`]).
+    pub class: usize,
+    /// The verdicts its last run may end with.
+    pub verdicts: &'static [u32],
+}
+
+/// A traffic mix: distinct packets, each run `repeat` times per trial, in equal shares. The
+/// figure of a trial is the average over the packets, i.e. the average cost of a packet of
+/// traffic in which each packet is as frequent as in the list (10 packets of which 1
+/// blacklisted: 10% blacklisted traffic).
+#[derive(Clone, Debug)]
+pub struct Mix {
+    /// The packets.
+    pub packets: Vec<MixPacket>,
+    /// The names of the classes (`clean`, `blacklisted`, …).
+    pub classes: Vec<&'static str>,
+}
+
+impl Mix {
+    /// The share of the packets of class `class`.
+    pub fn share(&self, class: usize) -> f64 {
+        let n = self.packets.iter().filter(|p| p.class == class).count();
+        n as f64 / self.packets.len().max(1) as f64
+    }
+
+    /// Runs every packet `repeat` times with `run_one` (one timed `BPF_PROG_TEST_RUN`),
+    /// checks each verdict, and averages; `what` names the case in errors.
+    pub fn run(
+        &self,
+        what: &dyn fmt::Display,
+        repeat: u32,
+        mut run_one: impl FnMut(&[u8], u32) -> Result<Timed>,
+    ) -> Result<RunOutput> {
+        let (mut cpu, mut kernel) = (0.0, 0.0);
+        let mut classes = vec![(0.0, 0u32); self.classes.len()];
+        for (i, p) in self.packets.iter().enumerate() {
+            let t = run_one(&p.bytes, repeat)?;
+            let label = format!("{what}, packet {i} ({})", self.classes[p.class]);
+            check_verdict(t.verdict, p.verdicts, &label)?;
+            cpu += t.cpu_ns;
+            kernel += t.kernel_ns as f64;
+            classes[p.class].0 += t.cpu_ns;
+            classes[p.class].1 += 1;
+        }
+        let n = self.packets.len().max(1) as f64;
+        Ok(RunOutput {
+            kernel_ns: kernel / n,
+            cpu_ns: cpu / n,
+            classes: classes
+                .iter()
+                .map(|&(sum, k)| sum / f64::from(k.max(1)))
+                .collect(),
+        })
+    }
+}
+
+/// A closure that selects one case's configuration and runs the packet `repeat` times,
+/// checking the verdicts of its runs.
 pub type RunFn<'a> = Box<dyn FnMut(&[u8], u32) -> Result<RunOutput> + 'a>;
 
 /// One variant at one parameter value.
@@ -148,7 +282,8 @@ pub struct Case<'a> {
     pub variant: &'static str,
     /// The parameter (N for `tailcall_loop`).
     pub param: u64,
-    /// Selects the case's configuration (outside the timed syscall) and runs the packet.
+    /// Selects the case's configuration (outside the timed syscall) and runs the packet (or
+    /// its mix, ignoring the packet).
     pub run: RunFn<'a>,
 }
 
@@ -194,6 +329,8 @@ pub struct Measured {
     pub param: u64,
     /// Nanoseconds per packet.
     pub ns_per_packet: Summary,
+    /// A mix: nanoseconds per packet of each class, by class index.
+    pub classes: Vec<Summary>,
     /// Runs redone because they were disturbed.
     pub redone: u32,
 }
@@ -248,23 +385,8 @@ impl Progress {
     }
 }
 
-/// Runs `case` once and checks that every packet was passed.
-fn run_checked(case: &mut Case<'_>, packet: &[u8], repeat: u32) -> Result<RunOutput> {
-    let out = (case.run)(packet, repeat)?;
-    if out.verdict != XdpAction::Pass as u32 {
-        let name = XdpAction::from_retval(out.verdict).map_or("not an XDP action", |a| a.name());
-        bail!(
-            "`{}` with param {}: verdict {} ({name}), expected XDP_PASS (2)",
-            case.variant,
-            case.param,
-            out.verdict
-        );
-    }
-    Ok(out)
-}
-
 /// Measures every case: a warm-up run each, then `settings.trials` interleaved rounds.
-/// Fails at the first run whose verdict is not `XDP_PASS`.
+/// Fails at the first run with a wrong verdict, or when interrupted.
 pub fn measure(
     cases: &mut [Case<'_>],
     packet: &[u8],
@@ -273,9 +395,11 @@ pub fn measure(
 ) -> Result<Vec<Measured>> {
     progress.update("warming up");
     for case in cases.iter_mut() {
-        run_checked(case, packet, (settings.repeat / 10).max(1))?;
+        signals::check()?;
+        (case.run)(packet, (settings.repeat / 10).max(1))?;
     }
-    let mut samples = vec![Vec::with_capacity(settings.trials as usize); cases.len()];
+    let mut samples: Vec<Vec<RunOutput>> =
+        vec![Vec::with_capacity(settings.trials as usize); cases.len()];
     let mut redone = vec![0u32; cases.len()];
     for round in 0..settings.trials {
         progress.update(&format!("trial {}/{}", round + 1, settings.trials));
@@ -285,34 +409,46 @@ pub fn measure(
             (0..cases.len()).rev().collect()
         };
         for i in order {
-            let mut out = run_checked(&mut cases[i], packet, settings.repeat)?;
+            signals::check()?;
+            let mut out = (cases[i].run)(packet, settings.repeat)?;
             let mut redos = 0;
             loop {
                 if settings.verbose {
                     eprintln!(
-                        "  {} {}: kernel {} ns, thread cpu {:.3} ns",
+                        "  {} {}: kernel {:.2} ns, thread cpu {:.3} ns",
                         cases[i].variant, cases[i].param, out.kernel_ns, out.cpu_ns
                     );
                 }
-                let off = (out.cpu_ns - out.kernel_ns as f64).abs();
+                let off = (out.cpu_ns - out.kernel_ns).abs();
                 if off <= MAX_DISAGREEMENT_NS || redos == MAX_REDOS {
                     break;
                 }
                 redos += 1;
-                out = run_checked(&mut cases[i], packet, settings.repeat)?;
+                out = (cases[i].run)(packet, settings.repeat)?;
             }
             redone[i] += redos;
-            samples[i].push(out.cpu_ns);
+            samples[i].push(out);
         }
     }
     Ok(cases
         .iter()
         .zip(samples.iter().zip(redone))
-        .map(|(case, (s, redone))| Measured {
-            variant: case.variant,
-            param: case.param,
-            ns_per_packet: Summary::of(s).expect("at least one trial"),
-            redone,
+        .map(|(case, (s, redone))| {
+            let cpu: Vec<f64> = s.iter().map(|o| o.cpu_ns).collect();
+            let nclasses = s.first().map_or(0, |o| o.classes.len());
+            let classes = (0..nclasses)
+                .map(|c| {
+                    let v: Vec<f64> = s.iter().map(|o| o.classes[c]).collect();
+                    Summary::of(&v).expect("at least one trial")
+                })
+                .collect();
+            Measured {
+                variant: case.variant,
+                param: case.param,
+                ns_per_packet: Summary::of(&cpu).expect("at least one trial"),
+                classes,
+                redone,
+            }
         })
         .collect())
 }

@@ -1,15 +1,17 @@
-//! Raw eBPF baselines: objects of `bpf/bench/` loaded with libbpf-rs directly, outside any
-//! HIKe VM, as a user of plain eBPF would load them.
+//! Raw eBPF baselines and traffic programs: objects of `bpf/bench/` loaded with libbpf-rs
+//! directly, outside any HIKe VM, as a user of plain eBPF would load them.
 //!
 //! This is the one place of the benchmarks that makes BPF syscalls without `hike-runtime`:
-//! a baseline must not share anything with the VM it is compared with.
+//! a baseline must not share anything with the VM it is compared with. (The HIKe loader of a
+//! pps measurement is attached by `hike-runtime`; everything else attached to the benchmark's
+//! interfaces goes through [`xdp_link`].)
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use anyhow::{anyhow, Context, Result};
-use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder};
+use anyhow::{anyhow, bail, Context, Result};
+use libbpf_rs::{libbpf_sys, MapCore, MapFlags, Object, ObjectBuilder};
 
-use crate::measure::{timed, RunOutput};
+use crate::measure::{timed, Timed};
 
 /// A loaded baseline object.
 pub struct RawObject {
@@ -47,9 +49,43 @@ impl RawObject {
 
     /// Writes `value` at the `u32` key `key` of the array `map`.
     pub fn set(&self, map: &str, key: u32, value: &[u8]) -> Result<()> {
+        self.update(map, &key.to_ne_bytes(), value)
+    }
+
+    /// Writes `value` at `key` of `map` (any map with a single value).
+    pub fn update(&self, map: &str, key: &[u8], value: &[u8]) -> Result<()> {
         self.map(map)?
-            .update(&key.to_ne_bytes(), value, MapFlags::ANY)
+            .update(key, value, MapFlags::ANY)
             .with_context(|| format!("update `{}.{map}`", self.name))
+    }
+
+    /// The value at `key` of the per-CPU `map`, read as native-endian `u64` fields summed
+    /// over the CPUs; `None` if the key is absent.
+    pub fn percpu_sum(&self, map: &str, key: &[u8]) -> Result<Option<Vec<u64>>> {
+        let Some(values) = self
+            .map(map)?
+            .lookup_percpu(key, MapFlags::ANY)
+            .with_context(|| format!("look up `{}.{map}`", self.name))?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(sum_u64_fields(&values)))
+    }
+
+    /// Deletes every key of `map`.
+    pub fn clear(&self, map: &str) -> Result<()> {
+        let m = self.map(map)?;
+        let keys: Vec<Vec<u8>> = m.keys().collect();
+        for k in keys {
+            m.delete(&k)
+                .with_context(|| format!("delete from `{}.{map}`", self.name))?;
+        }
+        Ok(())
+    }
+
+    /// Every key of `map`.
+    pub fn keys(&self, map: &str) -> Result<Vec<Vec<u8>>> {
+        Ok(self.map(map)?.keys().collect())
     }
 
     /// Puts program `program`'s own file descriptor at index `key` of the program array `map`,
@@ -61,11 +97,30 @@ impl RawObject {
         self.set(map, key, &value)
     }
 
+    /// A new descriptor of `program`, to attach it or run it from another thread.
+    pub fn program_fd(&self, program: &str) -> Result<OwnedFd> {
+        self.program(program)?
+            .as_fd()
+            .try_clone_to_owned()
+            .with_context(|| format!("duplicate the descriptor of `{}.{program}`", self.name))
+    }
+
     /// Runs `packet` through `program` `repeat` times with `BPF_PROG_TEST_RUN`.
-    pub fn test_run(&self, program: &str, packet: &[u8], repeat: u32) -> Result<RunOutput> {
+    pub fn test_run(&self, program: &str, packet: &[u8], repeat: u32) -> Result<Timed> {
+        Ok(self.test_run_out(program, packet, repeat)?.0)
+    }
+
+    /// Like [`RawObject::test_run`], and returns the packet after the last run too.
+    pub fn test_run_out(
+        &self,
+        program: &str,
+        packet: &[u8],
+        repeat: u32,
+    ) -> Result<(Timed, Vec<u8>)> {
         let prog = self.program(program)?;
         let mut data_out = vec![0u8; packet.len() + 256];
-        timed(repeat, || {
+        let mut len = 0;
+        let t = timed(repeat, || {
             let input = libbpf_rs::ProgramInput {
                 data_in: Some(packet),
                 data_out: Some(&mut data_out),
@@ -75,7 +130,88 @@ impl RawObject {
             let out = prog
                 .test_run(input)
                 .with_context(|| format!("test run of `{}.{program}`", self.name))?;
+            len = out.data.map_or(0, |d| d.len());
             Ok((out.return_value, out.duration.as_nanos() as u64))
-        })
+        })?;
+        data_out.truncate(len);
+        Ok((t, data_out))
+    }
+}
+
+/// Sums per-CPU values field by field (native-endian `u64` fields).
+fn sum_u64_fields(values: &[Vec<u8>]) -> Vec<u64> {
+    let n = values.first().map_or(0, |v| v.len() / 8);
+    let mut sum = vec![0u64; n];
+    for v in values {
+        for (i, s) in sum.iter_mut().enumerate() {
+            let bytes: [u8; 8] = v[i * 8..i * 8 + 8].try_into().expect("8 bytes");
+            *s = s.wrapping_add(u64::from_ne_bytes(bytes));
+        }
+    }
+    sum
+}
+
+/// Attaches the XDP program `prog` to `ifindex` (of the calling thread's network namespace)
+/// in driver mode through a BPF link; dropping the returned descriptor detaches it.
+pub fn xdp_link(prog: BorrowedFd<'_>, ifindex: u32) -> Result<OwnedFd> {
+    // SAFETY: an all-zero options struct is the documented "no options" value; `sz` is set
+    // below so libbpf knows which fields we know of.
+    let mut opts: libbpf_sys::bpf_link_create_opts = unsafe { std::mem::zeroed() };
+    opts.sz = std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as libbpf_sys::size_t;
+    opts.flags = libbpf_sys::XDP_FLAGS_DRV_MODE;
+    let target = i32::try_from(ifindex).context("ifindex out of range")?;
+    // SAFETY: `prog` is a valid program descriptor and `opts` a valid, sized options struct.
+    let fd = unsafe {
+        libbpf_sys::bpf_link_create(prog.as_raw_fd(), target, libbpf_sys::BPF_XDP, &opts)
+    };
+    if fd < 0 {
+        bail!(
+            "attach an XDP program to ifindex {ifindex}: {}",
+            std::io::Error::from_raw_os_error(-fd)
+        );
+    }
+    // SAFETY: a non-negative return of `bpf_link_create` is a new descriptor that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Runs the XDP program `prog` `repeat` times on `packet` with `BPF_F_TEST_XDP_LIVE_FRAMES`,
+/// as received on `ifindex` of the calling thread's network namespace: the program's
+/// `XDP_TX` and `XDP_REDIRECT` really send the frames.
+pub fn live_frames(prog: BorrowedFd<'_>, packet: &[u8], repeat: u32, ifindex: u32) -> Result<()> {
+    // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
+    let mut ctx: Vec<u8> = [0, packet.len() as u32, 0, ifindex, 0, 0]
+        .iter()
+        .flat_map(|w| w.to_ne_bytes())
+        .collect();
+    // SAFETY: an all-zero options struct is valid; `sz` is set below.
+    let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
+    opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as libbpf_sys::size_t;
+    opts.data_in = packet.as_ptr().cast();
+    opts.data_size_in = packet.len() as u32;
+    opts.ctx_in = ctx.as_mut_ptr().cast();
+    opts.ctx_size_in = ctx.len() as u32;
+    opts.repeat = repeat as i32;
+    opts.flags = libbpf_sys::BPF_F_TEST_XDP_LIVE_FRAMES;
+    // SAFETY: every pointer in `opts` is valid for the sizes given, for the whole call.
+    let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(prog.as_raw_fd(), &mut opts) };
+    if rc != 0 {
+        bail!(
+            "live-frames test run on ifindex {ifindex}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_cpu_values_sum_by_field() {
+        let a = [1u64, 2].iter().flat_map(|x| x.to_ne_bytes()).collect();
+        let b = [10u64, 20].iter().flat_map(|x| x.to_ne_bytes()).collect();
+        assert_eq!(sum_u64_fields(&[a, b]), [11, 22]);
+        assert_eq!(sum_u64_fields(&[]), Vec::<u64>::new());
     }
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::measure::{Measured, Settings};
+use crate::measure::{Measured, Settings, Summary};
 
 /// One figure of `latest.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,6 +37,43 @@ pub struct Record {
 }
 
 impl Record {
+    /// The record of `metric` with the statistics `s` of its trials.
+    pub fn of(
+        scenario: &str,
+        variant: &str,
+        param: Option<u64>,
+        metric: &str,
+        unit: &str,
+        s: &Summary,
+    ) -> Record {
+        Record {
+            scenario: scenario.to_owned(),
+            variant: variant.to_owned(),
+            param,
+            metric: metric.to_owned(),
+            value: s.median,
+            unit: unit.to_owned(),
+            min: Some(s.min),
+            max: Some(s.max),
+            trials: Some(s.trials),
+        }
+    }
+
+    /// A figure derived from medians (a ratio, say): no min, max or trials.
+    pub fn derived(scenario: &str, variant: &str, metric: &str, unit: &str, value: f64) -> Record {
+        Record {
+            scenario: scenario.to_owned(),
+            variant: variant.to_owned(),
+            param: None,
+            metric: metric.to_owned(),
+            value,
+            unit: unit.to_owned(),
+            min: None,
+            max: None,
+            trials: None,
+        }
+    }
+
     /// The `ns_per_packet` record of one measured case.
     pub fn ns_per_packet(scenario: &str, m: &Measured) -> Record {
         Record {
@@ -77,10 +114,14 @@ pub struct ScenarioReport {
     pub description: String,
     /// The name of the parameter in tables and on the plot's x axis (`N`).
     pub param_name: &'static str,
+    /// When the parameter is a category rather than a number: the label of each value, one
+    /// table row each in this order (`None` is a record without a parameter). Empty: the
+    /// parameter is a number (N), plotted on the x axis.
+    pub param_labels: Vec<(Option<u64>, String)>,
     /// Every figure, in the order of the table.
     pub records: Vec<Record>,
-    /// The metric of the table and the plot.
-    pub main_metric: &'static str,
+    /// The metrics that get a table and a plot panel, in order.
+    pub metrics: Vec<&'static str>,
     /// The bar's figures this scenario measures.
     pub bars: Vec<Bar>,
     /// Further lines of Markdown after the bar (notes, derived figures).
@@ -88,10 +129,10 @@ pub struct ScenarioReport {
 }
 
 impl ScenarioReport {
-    /// The variants of the main metric, in order of first appearance.
-    fn variants(&self) -> Vec<&str> {
+    /// The variants of `metric`, in order of first appearance.
+    fn variants<'a>(&'a self, metric: &'a str) -> Vec<&'a str> {
         let mut v: Vec<&str> = Vec::new();
-        for r in self.main_records() {
+        for r in self.metric_records(metric) {
             if !v.contains(&r.variant.as_str()) {
                 v.push(&r.variant);
             }
@@ -99,26 +140,53 @@ impl ScenarioReport {
         v
     }
 
-    fn main_records(&self) -> impl Iterator<Item = &Record> {
-        self.records
-            .iter()
-            .filter(move |r| r.metric == self.main_metric)
+    fn metric_records<'a>(&'a self, metric: &'a str) -> impl Iterator<Item = &'a Record> {
+        self.records.iter().filter(move |r| r.metric == metric)
     }
 
-    /// The parameter values of the main metric, in order of first appearance.
-    fn params(&self) -> Vec<Option<u64>> {
+    /// The parameter values of `metric`: in the order of `param_labels` if there are labels,
+    /// else in order of first appearance.
+    fn params(&self, metric: &str) -> Vec<Option<u64>> {
         let mut p = Vec::new();
-        for r in self.main_records() {
+        for r in self.metric_records(metric) {
             if !p.contains(&r.param) {
                 p.push(r.param);
             }
         }
-        p
+        if self.param_labels.is_empty() {
+            return p;
+        }
+        self.param_labels
+            .iter()
+            .map(|(v, _)| *v)
+            .filter(|v| p.contains(v))
+            .collect()
     }
 
-    fn find(&self, variant: &str, param: Option<u64>) -> Option<&Record> {
-        self.main_records()
+    fn param_label(&self, p: Option<u64>) -> String {
+        self.param_labels
+            .iter()
+            .find(|(v, _)| *v == p)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_else(|| p.map_or("–".to_owned(), |p| p.to_string()))
+    }
+
+    fn find<'a>(
+        &'a self,
+        metric: &'a str,
+        variant: &str,
+        param: Option<u64>,
+    ) -> Option<&'a Record> {
+        self.metric_records(metric)
             .find(|r| r.variant == variant && r.param == param)
+    }
+}
+
+/// How a unit is shown: `pps` as kpps, everything else as is.
+fn display_unit(unit: &str) -> (&str, f64) {
+    match unit {
+        "pps" => ("kpps", 1e-3),
+        u => (u, 1.0),
     }
 }
 
@@ -133,6 +201,10 @@ pub struct RunInfo {
     pub cpu_model: String,
     /// When the run started, as `YYYY-MM-DD HH:MM UTC`.
     pub started: String,
+    /// Online CPUs.
+    pub cpus: usize,
+    /// `/proc/loadavg`'s first three fields at the start.
+    pub load_average: String,
 }
 
 /// Writes `latest.json`, `latest.md` and a plot per scenario into `dir`.
@@ -162,14 +234,46 @@ fn header(md: &mut String, info: &RunInfo) {
     let _ = writeln!(md, "# Benchmark results\n");
     let _ = writeln!(
         md,
-        "Run of {}: kernel {}, {}, measuring thread pinned to CPU {}. Each figure is the \
-         median of {} trials (min and max beside it); a trial is one `BPF_PROG_TEST_RUN` of \
-         {} repeats, timed by the thread's CPU time in the syscall (the kernel's own \
-         duration is whole nanoseconds) and checked against the kernel's figure (see `crates/hike-bench/src/measure.rs`). Every run's \
-         verdict was checked. Variants are interleaved trial by trial.\n",
-        info.started, info.kernel, info.cpu_model, s.cpu, s.trials, s.repeat
+        "Run of {}: kernel {}, {} ({} CPUs online), load average {} at the start (the \
+         machine is shared: other work runs beside the benchmark). The thread that runs \
+         `BPF_PROG_TEST_RUN` is pinned to CPU {cpu}; the pps threads (generator, router) run at \
+         nice {nice}.\n",
+        info.started,
+        info.kernel,
+        info.cpu_model,
+        info.cpus,
+        info.load_average,
+        cpu = s.cpu,
+        nice = crate::netlab::BENCH_NICE,
     );
-    if s.trials < 5 || s.repeat < 1_000_000 {
+    let _ = writeln!(
+        md,
+        "How to read it:\n\n\
+         - Every figure is the **median of its trials** ({} for `ns_per_packet`, {} for \
+         `pps`), min and max beside it; variants are interleaved trial by trial (the order \
+         reversed every other round), so that a drift of the machine affects them alike.\n\
+         - **`ns_per_packet`**: a trial is one `BPF_PROG_TEST_RUN` of {} repeats of a packet (of \
+         each packet, for a mix of packets: the trial's figure is then the average over the \
+         packets, i.e. the cost of an average packet of that traffic), timed by the thread's \
+         CPU time in the syscall (the kernel's own figure is whole nanoseconds) and checked \
+         against the kernel's figure; a disturbed run is redone (see \
+         `crates/hike-bench/src/measure.rs`). It includes `BPF_PROG_TEST_RUN`'s own cost per \
+         packet, the same for every variant.\n\
+         - **`pps`**: a trial counts for {:.1} s the frames a router delivers at saturation (see \
+         `ddos_mark` and `crates/hike-bench/src/pps.rs`). Being wall time, it is exposed to \
+         the speed of the whole machine, which drifts over tens of seconds here: hence more \
+         trials, and a paired ratio (the median of the per-round ratios) beside the ratio of \
+         medians.\n\
+         - Nothing is timed blindly: every run's verdict is checked, packets are checked byte \
+         by byte or counted at the sink before and while they are measured, and a wrong result \
+         stops the benchmark.\n\
+         - The bar's ratios are computed from the medians of the same run.\n",
+        s.trials,
+        s.pps_trials,
+        s.repeat,
+        s.pps_window.as_secs_f64()
+    );
+    if s.trials < 5 || s.pps_trials < 5 || s.repeat < 1_000_000 {
         let _ = writeln!(
             md,
             "**Below the minimum of PERFORMANCE.md** (5 trials of 1,000,000 repeats): a quick \
@@ -178,44 +282,64 @@ fn header(md: &mut String, info: &RunInfo) {
     }
 }
 
-fn fmt_ns(x: f64) -> String {
-    format!("{x:.2}")
+fn fmt_value(x: f64, scale: f64) -> String {
+    if scale == 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{:.1}", x * scale)
+    }
 }
 
 fn section(md: &mut String, s: &ScenarioReport, png: &str) {
     let _ = writeln!(md, "## `{}`\n\n{}\n", s.name, s.description);
-    let variants = s.variants();
-    let unit = s.main_records().next().map_or("", |r| r.unit.as_str());
-    let mut head = format!("| {} |", s.param_name);
-    let mut rule = String::from("|---:|");
-    for v in &variants {
-        let _ = write!(head, " {v} median ({unit}) | {v} min | {v} max |");
-        rule.push_str("---:|---:|---:|");
-    }
-    let _ = writeln!(md, "{head}\n{rule}");
-    for p in s.params() {
-        let mut row = format!("| {} |", p.map_or("–".to_owned(), |p| p.to_string()));
-        for v in &variants {
-            match s.find(v, p) {
-                Some(r) => {
-                    let opt = |x: Option<f64>| x.map_or("–".to_owned(), fmt_ns);
-                    let _ = write!(
-                        row,
-                        " {} | {} | {} |",
-                        fmt_ns(r.value),
-                        opt(r.min),
-                        opt(r.max)
-                    );
-                }
-                None => row.push_str(" – | – | – |"),
-            }
+    for metric in &s.metrics {
+        let variants = s.variants(metric);
+        if variants.is_empty() {
+            continue;
         }
-        let _ = writeln!(md, "{row}");
+        let unit = s
+            .metric_records(metric)
+            .next()
+            .map_or("", |r| r.unit.as_str());
+        let (shown, scale) = display_unit(unit);
+        let _ = writeln!(md, "`{metric}` ({shown}):\n");
+        let mut head = format!("| {} |", s.param_name);
+        let mut rule = String::from(if s.param_labels.is_empty() {
+            "|---:|"
+        } else {
+            "|---|"
+        });
+        for v in &variants {
+            let _ = write!(head, " {v} median | {v} min | {v} max |");
+            rule.push_str("---:|---:|---:|");
+        }
+        let _ = writeln!(md, "{head}\n{rule}");
+        for p in s.params(metric) {
+            let mut row = format!("| {} |", s.param_label(p));
+            for v in &variants {
+                match s.find(metric, v, p) {
+                    Some(r) => {
+                        let opt =
+                            |x: Option<f64>| x.map_or("–".to_owned(), |x| fmt_value(x, scale));
+                        let _ = write!(
+                            row,
+                            " {} | {} | {} |",
+                            fmt_value(r.value, scale),
+                            opt(r.min),
+                            opt(r.max)
+                        );
+                    }
+                    None => row.push_str(" – | – | – |"),
+                }
+            }
+            let _ = writeln!(md, "{row}");
+        }
+        let _ = writeln!(md);
     }
     if !s.bars.is_empty() {
         let _ = writeln!(
             md,
-            "\n| figure | paper | goal | measured | |\n|---|---|---|---:|---|"
+            "| figure | paper | goal | measured | |\n|---|---|---|---:|---|"
         );
         for b in &s.bars {
             let _ = writeln!(
@@ -232,11 +356,7 @@ fn section(md: &mut String, s: &ScenarioReport, png: &str) {
     for n in &s.notes {
         let _ = writeln!(md, "\n{n}");
     }
-    let _ = writeln!(
-        md,
-        "\n![{}: {} by {}]({png})\n",
-        s.name, s.main_metric, s.param_name
-    );
+    let _ = writeln!(md, "\n![{}: {}]({png})\n", s.name, s.metrics.join(", "));
 }
 
 /// The family name the plots use; registered once with the embedded DejaVu Sans.
@@ -258,35 +378,54 @@ const COLORS: [RGBColor; 4] = [
     RGBColor(0x94, 0x67, 0xbd),
 ];
 
-/// Draws the main metric against the parameter, one line per variant, with the min–max range
-/// of the trials as error bars.
+/// Draws the scenario: the first metric against a numeric parameter (a line per variant), or
+/// a panel of bars per metric when the parameter is a category; min–max of the trials as
+/// error bars.
 fn plot(path: &Path, s: &ScenarioReport) -> Result<()> {
     register_font()?;
+    if s.param_labels.is_empty() {
+        plot_lines(path, s)
+    } else {
+        plot_bars(path, s)
+    }
+}
+
+fn plot_lines(path: &Path, s: &ScenarioReport) -> Result<()> {
+    let metric = s.metrics.first().copied().unwrap_or("");
     let points: Vec<(String, Vec<&Record>)> = s
-        .variants()
+        .variants(metric)
         .into_iter()
         .map(|v| {
             let rs = s
-                .main_records()
+                .metric_records(metric)
                 .filter(|r| r.variant == v && r.param.is_some())
                 .collect();
             (v.to_owned(), rs)
         })
         .collect();
-    let x_max = s.params().into_iter().flatten().max().unwrap_or(1).max(1);
+    let x_max = s
+        .params(metric)
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let y_max = s
-        .main_records()
+        .metric_records(metric)
         .map(|r| r.max.unwrap_or(r.value))
         .fold(0.0f64, f64::max)
         * 1.1;
-    let unit = s.main_records().next().map_or("", |r| r.unit.as_str());
+    let unit = s
+        .metric_records(metric)
+        .next()
+        .map_or("", |r| r.unit.as_str());
 
     let draw = || -> std::result::Result<(), Box<dyn std::error::Error>> {
         let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                format!("{}: {} by {}", s.name, s.main_metric, s.param_name),
+                format!("{}: {} by {}", s.name, metric, s.param_name),
                 (FONT, 22),
             )
             .margin(16)
@@ -296,7 +435,7 @@ fn plot(path: &Path, s: &ScenarioReport) -> Result<()> {
         chart
             .configure_mesh()
             .x_desc(s.param_name)
-            .y_desc(format!("{} ({unit})", s.main_metric))
+            .y_desc(format!("{metric} ({unit})"))
             .y_label_formatter(&|y| format!("{y:.0}"))
             .label_style((FONT, 14))
             .draw()?;
@@ -326,6 +465,112 @@ fn plot(path: &Path, s: &ScenarioReport) -> Result<()> {
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()?;
+        root.present()?;
+        Ok(())
+    };
+    draw().map_err(|e| anyhow::anyhow!("draw `{}`: {e}", path.display()))
+}
+
+/// One panel per metric: a group of bars per variant, one bar per parameter value (category),
+/// the median with its min–max as an error bar and its value written above.
+fn plot_bars(path: &Path, s: &ScenarioReport) -> Result<()> {
+    let metrics: Vec<&str> = s
+        .metrics
+        .iter()
+        .copied()
+        .filter(|m| s.metric_records(m).next().is_some())
+        .collect();
+    let panels = metrics.len().max(1);
+    let draw = || -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let root = BitMapBackend::new(path, (900, 420 * panels as u32)).into_drawing_area();
+        root.fill(&WHITE)?;
+        for (area, metric) in root.split_evenly((panels, 1)).iter().zip(&metrics) {
+            let variants = s.variants(metric);
+            let params = s.params(metric);
+            let unit = s
+                .metric_records(metric)
+                .next()
+                .map_or("", |r| r.unit.as_str());
+            let (shown, scale) = display_unit(unit);
+            let y_max = s
+                .metric_records(metric)
+                .map(|r| r.max.unwrap_or(r.value) * scale)
+                .fold(0.0f64, f64::max)
+                * if params.len() > 1 { 1.45 } else { 1.2 };
+            let n = variants.len();
+            let names: Vec<String> = variants.iter().map(|v| (*v).to_owned()).collect();
+            let mut chart = ChartBuilder::on(area)
+                .caption(format!("{}: {metric}", s.name), (FONT, 20))
+                .margin(14)
+                .x_label_area_size(36)
+                .y_label_area_size(70)
+                .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..y_max.max(1.0))?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(n.max(2))
+                .x_label_formatter(&|x| {
+                    let i = x.round();
+                    if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                        names[i as usize].clone()
+                    } else {
+                        String::new()
+                    }
+                })
+                .y_desc(format!("{metric} ({shown})"))
+                .y_label_formatter(&|y| format!("{y:.0}"))
+                .light_line_style(RGBColor(0xee, 0xee, 0xee))
+                .label_style((FONT, 14))
+                .draw()?;
+            let width = 0.8 / params.len().max(1) as f64;
+            for (j, p) in params.iter().enumerate() {
+                let color = COLORS[j % COLORS.len()];
+                let bars: Vec<(f64, &Record)> = variants
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| {
+                        let x = i as f64 - 0.4 + width * j as f64;
+                        s.find(metric, v, *p).map(|r| (x, r))
+                    })
+                    .collect();
+                chart
+                    .draw_series(bars.iter().map(|(x, r)| {
+                        Rectangle::new(
+                            [
+                                (*x + width * 0.05, 0.0),
+                                (*x + width * 0.95, r.value * scale),
+                            ],
+                            color.mix(0.8).filled(),
+                        )
+                    }))?
+                    .label(s.param_label(*p))
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled())
+                    });
+                chart.draw_series(bars.iter().filter_map(|(x, r)| {
+                    let (lo, hi) = (r.min?, r.max?);
+                    let c = *x + width / 2.0;
+                    Some(PathElement::new(
+                        vec![(c, lo * scale), (c, hi * scale)],
+                        BLACK.stroke_width(1),
+                    ))
+                }))?;
+                chart.draw_series(bars.iter().map(|(x, r)| {
+                    let top = r.max.unwrap_or(r.value).max(r.value) * scale;
+                    EmptyElement::at((*x + width * 0.1, top))
+                        + Text::new(fmt_value(r.value, scale), (0, -16), (FONT, 13))
+                }))?;
+            }
+            if params.len() > 1 {
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperRight)
+                    .label_font((FONT, 14))
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .draw()?;
+            }
+        }
         root.present()?;
         Ok(())
     };

@@ -1,8 +1,9 @@
-//! Kernel test (root): a tiny run of `hike-bench` writes the report files in the documented
-//! shape. It checks no timing, only that every run passed and the outputs are there.
+//! Kernel tests (root): tiny runs of `hike-bench` write the report files in the documented
+//! shape. They check no timing, only that every run passed its checks (verdicts, marked bytes,
+//! decisions) and the outputs are there, and that the pps router leaves nothing behind.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// A scratch directory, removed on drop even if the test panics.
 struct ScratchDir(PathBuf);
@@ -63,4 +64,103 @@ fn kernel_tiny_run_writes_json_markdown_and_plot() {
     assert!(md.contains("(hike[8]−hike[0]) / (raw[8]−raw[0])"), "{md}");
     let png = std::fs::read(dir.0.join("tailcall_loop.png")).expect("the plot");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[test]
+fn kernel_quick_run_of_the_ddos_scenarios_checks_and_reports_them() {
+    let dir =
+        ScratchDir(std::env::temp_dir().join(format!("hike-bench-ddos-{}", std::process::id())));
+    let child = Command::new(env!("CARGO_BIN_EXE_hike-bench"))
+        .args([
+            "--scenario",
+            "ddos_mark",
+            "--scenario",
+            "ddos_listing2",
+            "--quick",
+            "--repeat",
+            "1000",
+            "--pps-seconds",
+            "0.1",
+            "--out",
+        ])
+        .arg(&dir.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run hike-bench");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait for hike-bench");
+    assert!(
+        out.status.success(),
+        "hike-bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let json = std::fs::read_to_string(dir.0.join("latest.json")).expect("latest.json");
+    let records: Vec<serde_json::Value> = serde_json::from_str(&json).expect("a JSON array");
+    let find = |scenario: &str, variant: &str, metric: &str| {
+        records
+            .iter()
+            .find(|r| {
+                r["scenario"] == scenario
+                    && r["variant"] == variant
+                    && r["metric"] == metric
+                    && r["param"].is_null()
+            })
+            .unwrap_or_else(|| panic!("no {scenario}/{variant}/{metric} record in {json}"))
+    };
+    for v in ["raw", "hike", "eclat"] {
+        let ns = find("ddos_mark", v, "ns_per_packet");
+        assert_eq!(ns["unit"], "ns");
+        assert!(ns["value"].as_f64().unwrap() > 0.0, "{ns}");
+        let pps = find("ddos_mark", v, "pps");
+        assert_eq!(pps["unit"], "pps");
+        assert!(pps["value"].as_f64().unwrap() > 0.0, "{pps}");
+    }
+    for v in ["raw", "hike"] {
+        let ns = find("ddos_listing2", v, "ns_per_packet");
+        assert!(ns["value"].as_f64().unwrap() > 0.0, "{ns}");
+        // The two kinds of packets of the mix are reported too.
+        for class in [0, 1] {
+            assert!(
+                records.iter().any(|r| r["scenario"] == "ddos_listing2"
+                    && r["variant"] == v
+                    && r["param"] == class),
+                "{v}, class {class}"
+            );
+        }
+    }
+    for ratio in [
+        "ns_hike_vs_raw",
+        "ns_eclat_vs_hike",
+        "pps_hike_vs_raw",
+        "pps_hike_vs_raw_paired",
+    ] {
+        assert_eq!(find("ddos_mark", ratio, "ratio")["unit"], "ratio");
+    }
+    find("ddos_listing2", "ns_hike_vs_raw", "ratio");
+
+    let md = std::fs::read_to_string(dir.0.join("latest.md")).expect("latest.md");
+    for needle in [
+        "## `ddos_mark`",
+        "## `ddos_listing2`",
+        "`ddos_mark` pps hike / pps raw",
+        "`ddos_mark` ns hike / ns raw (program cost alone)",
+        "`ddos_mark` eclat ns / hike ns",
+        "`ddos_listing2` hike ns / raw ns",
+    ] {
+        assert!(md.contains(needle), "{needle} in {md}");
+    }
+    for png in ["ddos_mark.png", "ddos_listing2.png"] {
+        let bytes = std::fs::read(dir.0.join(png)).expect("the plot");
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png}");
+    }
+    // Nothing left behind: the router's namespaces (`hkb<pid>x…`) are gone.
+    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let ours = format!("hkb{pid}x");
+    let list = String::from_utf8_lossy(&netns.stdout);
+    assert!(
+        !list.lines().any(|l| l.starts_with(&ours)),
+        "a namespace was left behind: {list}"
+    );
 }

@@ -2,8 +2,8 @@
 //!
 //! A scenario sets up what it compares, builds [`Case`](crate::measure::Case)s, has
 //! [`measure`](crate::measure::measure) run them, and returns a
-//! [`ScenarioReport`](crate::report::ScenarioReport): its records, its figures of the bar and
-//! notes. To add one (`ddos_mark`, `ddos_listing2`, `control_plane`), write its module with a
+//! [`ScenarioReport`]: its records, its figures of the bar and
+//! notes. To add one (`control_plane`), write its module with a
 //! `run(&Settings) -> Result<ScenarioReport>` and add it to [`ScenarioName`].
 
 use anyhow::Result;
@@ -11,6 +11,8 @@ use anyhow::Result;
 use crate::measure::Settings;
 use crate::report::ScenarioReport;
 
+pub mod ddos_listing2;
+pub mod ddos_mark;
 pub mod tailcall_loop;
 
 /// A scenario, by its name in the JSON and on the command line.
@@ -19,16 +21,37 @@ pub enum ScenarioName {
     /// N calls of a program that does nothing: raw tail calls against HIKe program calls.
     #[value(name = "tailcall_loop")]
     TailcallLoop,
+    /// Marking the packets of blacklisted sources: raw, HIKe, eCLAT, ipset (ns and pps).
+    #[value(name = "ddos_mark")]
+    DdosMark,
+    /// The paper's Listing 2 as a HIKe chain against one hand-written program.
+    #[value(name = "ddos_listing2")]
+    DdosListing2,
 }
 
 impl ScenarioName {
     /// Every scenario, in the order `make bench` runs them.
-    pub const ALL: [ScenarioName; 1] = [ScenarioName::TailcallLoop];
+    pub const ALL: [ScenarioName; 3] = [
+        ScenarioName::TailcallLoop,
+        ScenarioName::DdosMark,
+        ScenarioName::DdosListing2,
+    ];
+
+    /// Its name, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScenarioName::TailcallLoop => tailcall_loop::NAME,
+            ScenarioName::DdosMark => ddos_mark::NAME,
+            ScenarioName::DdosListing2 => ddos_listing2::NAME,
+        }
+    }
 
     /// Runs the scenario.
     pub fn run(self, settings: &Settings) -> Result<ScenarioReport> {
         match self {
             ScenarioName::TailcallLoop => tailcall_loop::run(settings),
+            ScenarioName::DdosMark => ddos_mark::run(settings),
+            ScenarioName::DdosListing2 => ddos_listing2::run(settings),
         }
     }
 }

@@ -13,7 +13,7 @@
 use anyhow::{bail, Context, Result};
 use hike_isa::abi::{Fault, VmConfig, CALL_PROG};
 use hike_isa::{op, Insn};
-use hike_runtime::{ChainId, Loader, ProgramId, Vm};
+use hike_runtime::{ChainId, Loader, ProgramId, Vm, XdpAction};
 
 use crate::measure::{self, timed, Case, Measured, Progress, Settings};
 use crate::raw::RawObject;
@@ -31,6 +31,9 @@ const BAR_CALLS: [u32; 2] = [2, 8];
 
 /// The bar's goal for the per-call ratio.
 const BAR_GOAL: f64 = 1.5;
+
+/// `XDP_PASS`: every packet of this scenario is passed.
+const PASS: u32 = XdpAction::Pass as u32;
 
 /// The slot of `test_null` in the program table.
 const NULL_PROG: u32 = 0;
@@ -135,7 +138,8 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
             param: n.into(),
             run: Box::new(move |packet, repeat| {
                 raw.set("raw_cfg", 0, &n.to_ne_bytes())?;
-                raw.test_run("raw_tailcall", packet, repeat)
+                raw.test_run("raw_tailcall", packet, repeat)?
+                    .expect(&[PASS], &format!("raw, N = {n}"))
             }),
         });
         let hike = &hike;
@@ -147,7 +151,8 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
                 timed(repeat, || {
                     let out = hike.loader.test_run(packet, repeat)?;
                     Ok((out.retval, out.duration_ns))
-                })
+                })?
+                .expect(&[PASS], &format!("hike, N = {n}"))
             }),
         });
     }
@@ -239,8 +244,9 @@ fn report(measured: &[Measured], settings: &Settings) -> ScenarioReport {
             counters off. Packet: 64 bytes of Ethernet + IPv6 + UDP; metric: ns per packet."
             .to_owned(),
         param_name: "N",
+        param_labels: Vec::new(),
         records,
-        main_metric: "ns_per_packet",
+        metrics: vec!["ns_per_packet"],
         bars,
         notes,
     }

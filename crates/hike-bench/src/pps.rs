@@ -1,0 +1,375 @@
+//! Packets per second through the router of [`netlab`]: the generator, the sink
+//! and the trials.
+//!
+//! A trial of a variant attaches its program (or its loader) to the router's ingress, pins the
+//! router's receive thread to the router's CPU, starts the generator (`bench_gen` with
+//! `BPF_F_TEST_XDP_LIVE_FRAMES`, in [`GEN_THREADS`] threads pinned to the other CPU), lets the
+//! traffic run for a warm-up of a third of the window, then counts the frames that reach the
+//! sink during the window. The figure is the **delivered rate at saturation**: the generator
+//! offers several times what the router can forward (the surplus is dropped when the router's
+//! receive ring is full, which costs the router nothing), so the router's CPU is busy all the
+//! time and the sink's count is its forwarding capacity. The generator and the router's thread
+//! run at nice [`netlab::BENCH_NICE`], so that other work on the machine takes little of them;
+//! a window in which the router's thread ran less than [`MIN_ROUTER_BUSY`] of the time
+//! (preempted, or short of traffic) is redone, [`MAX_REDOS`] times at most.
+//!
+//! Every window is checked: frames delivered, none with a traffic class or hop limit other
+//! than expected (`bench_sink`'s `wrong`), and the share of marked frames as offered.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use hike_runtime::Loader;
+
+use crate::measure::{self, Progress, Settings, Summary};
+use crate::netlab::{self, RouterLab};
+use crate::raw::{self, RawObject};
+use crate::signals;
+
+/// Frames per live-frames test run of the generator (about a tenth of a second): the
+/// generator stops within one such run.
+const GEN_CHUNK: u32 = 500_000;
+
+/// Generator threads, all on the generator's CPU. Each live-frames test run ends with an RCU
+/// grace period (the kernel tears down its page pool), during which that thread sleeps for
+/// tens of milliseconds: a second thread keeps the traffic flowing meanwhile, so that the
+/// router never runs dry.
+const GEN_THREADS: usize = 2;
+
+/// How far the marked share of the delivered frames may be from the offered share.
+const MARKED_SHARE_TOLERANCE: f64 = 0.02;
+
+/// The share of the window the router's receive thread must have run for the window to count
+/// as undisturbed (saturated, and not preempted by other work on its CPU).
+pub const MIN_ROUTER_BUSY: f64 = 0.9;
+
+/// How many times a disturbed window is redone before its figure is kept anyway.
+pub const MAX_REDOS: u32 = 3;
+
+/// The generator and the sink, on the edge side of a [`RouterLab`].
+pub struct Traffic {
+    obj: RawObject,
+    gen: OwnedFd,
+    _sink: OwnedFd,
+    template: Vec<u8>,
+    marked_share: f64,
+}
+
+/// Counters of the generator and the sink, summed over the CPUs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Frames generated.
+    pub sent: u64,
+    /// Benchmark frames at the sink.
+    pub packets: u64,
+    /// Of which with traffic class 1.
+    pub marked: u64,
+    /// Of which not as the generator expected.
+    pub wrong: u64,
+}
+
+impl Traffic {
+    /// Loads `bench_traffic`, gives the generator `sources` (address, expected traffic class)
+    /// in round robin, and attaches the sink. Every frame goes to [`netlab::DST_ADDR`].
+    pub fn new(lab: &RouterLab, sources: &[(std::net::Ipv6Addr, u8)]) -> Result<Traffic> {
+        ensure!(
+            !sources.is_empty() && sources.len() <= 1024,
+            "1 to 1024 sources"
+        );
+        let obj = RawObject::load("bench_traffic")?;
+        for (i, (addr, tc)) in sources.iter().enumerate() {
+            let mut v = addr.octets().to_vec();
+            v.push(*tc);
+            v.extend_from_slice(&[0; 7]);
+            obj.set("bench_gen_srcs", i as u32, &v)?;
+        }
+        let mut template = measure::ipv6_udp(
+            sources[0].0,
+            netlab::DST_ADDR.parse().expect("a valid address"),
+        );
+        template[0..6].copy_from_slice(&netlab::ROUTER_IN_MAC);
+        template[6..12].copy_from_slice(&netlab::GEN_MAC);
+        ensure!(template.len() == measure::PACKET_LEN, "a 64-byte frame");
+        let mut cfg = [(sources.len() as u32).to_ne_bytes(), [0; 4]].concat();
+        cfg.extend_from_slice(&template);
+        obj.set("bench_gen_cfg", 0, &cfg)?;
+        let marked = sources.iter().filter(|(_, tc)| *tc == 1).count();
+        let sink_fd = obj.program_fd("bench_sink")?;
+        let sink = lab
+            .edge
+            .run_in(|| raw::xdp_link(sink_fd.as_fd(), lab.sink_ifindex))
+            .context("attach the sink")?;
+        Ok(Traffic {
+            gen: obj.program_fd("bench_gen")?,
+            obj,
+            _sink: sink,
+            template,
+            marked_share: marked as f64 / sources.len() as f64,
+        })
+    }
+
+    /// A descriptor of `bench_pass` (XDP_PASS), for a router that forwards in the kernel.
+    pub fn pass_program(&self) -> Result<OwnedFd> {
+        self.obj.program_fd("bench_pass")
+    }
+
+    /// The counters now.
+    pub fn counts(&self) -> Result<Counts> {
+        let zero = 0u32.to_ne_bytes();
+        let gen = self
+            .obj
+            .percpu_sum("bench_gen_count", &zero)?
+            .unwrap_or_default();
+        let sink = self
+            .obj
+            .percpu_sum("bench_sink_count", &zero)?
+            .unwrap_or_default();
+        let field = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
+        Ok(Counts {
+            sent: field(&gen, 1),
+            packets: field(&sink, 0),
+            marked: field(&sink, 1),
+            wrong: field(&sink, 2),
+        })
+    }
+}
+
+/// What is attached to the router's ingress for a trial; detached on drop.
+pub enum Attachment<'a> {
+    /// A program attached through a BPF link (closed on drop).
+    Link(#[expect(dead_code, reason = "held until dropped: closing it detaches")] OwnedFd),
+    /// A HIKe loader attached by `hike-runtime`.
+    Loader {
+        /// The loader.
+        loader: &'a Loader,
+        /// Where.
+        ifindex: u32,
+    },
+}
+
+impl Drop for Attachment<'_> {
+    fn drop(&mut self) {
+        if let Attachment::Loader { loader, ifindex } = self {
+            // Fails only if it is not attached, which is what we want.
+            let _ = loader.detach_xdp(*ifindex);
+        }
+    }
+}
+
+/// A closure that attaches a variant to the router's ingress.
+pub type AttachFn<'a> = Box<dyn FnMut(&RouterLab) -> Result<Attachment<'a>> + 'a>;
+
+/// One variant of a pps measurement.
+pub struct PpsCase<'a> {
+    /// The variant (`raw`, `hike`, …).
+    pub variant: &'static str,
+    /// Attaches it.
+    pub attach: AttachFn<'a>,
+}
+
+/// What one window measured.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    /// Frames delivered to the sink per second.
+    pub delivered_pps: f64,
+    /// Frames the generator offered per second.
+    pub offered_pps: f64,
+    /// The share of the window during which the router's receive thread ran.
+    pub router_busy: f64,
+}
+
+/// The result of one variant.
+#[derive(Clone, Debug)]
+pub struct PpsMeasured {
+    /// The variant.
+    pub variant: &'static str,
+    /// Delivered frames per second.
+    pub pps: Summary,
+    /// Delivered frames per second of each round, in round order (for paired ratios).
+    pub rounds: Vec<f64>,
+    /// Offered frames per second (median).
+    pub offered_pps: f64,
+    /// The share of each window the router's receive thread ran (median).
+    pub router_busy: f64,
+    /// Windows redone because they were disturbed.
+    pub redone: u32,
+}
+
+/// Sleeps `d` in small steps, failing early if interrupted.
+fn sleep(d: Duration) -> Result<()> {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        signals::check()?;
+        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
+    }
+    Ok(())
+}
+
+/// Runs the generator for a warm-up and `window`, and counts.
+fn run_window(
+    lab: &RouterLab,
+    traffic: &Traffic,
+    router_tids: &[i32],
+    gen_cpu: usize,
+    window: Duration,
+    what: &str,
+) -> Result<Window> {
+    let router_ns = || -> u64 {
+        router_tids
+            .iter()
+            .map(|&t| netlab::thread_runtime_ns(t))
+            .sum()
+    };
+    let stop = AtomicBool::new(false);
+    let gen = traffic.gen.as_fd();
+    let template = &traffic.template;
+    std::thread::scope(|s| {
+        let generators: Vec<_> = (0..GEN_THREADS)
+            .map(|_| {
+                s.spawn(|| -> Result<()> {
+                    lab.edge.enter()?;
+                    let _pin = hike_runtime::pin_thread_to_cpu(gen_cpu)?;
+                    netlab::raise_priority(0)?;
+                    while !stop.load(Ordering::Relaxed) {
+                        raw::live_frames(gen, template, GEN_CHUNK, lab.gen_ifindex)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        let counted = (|| -> Result<(Counts, Counts, Duration, u64)> {
+            sleep(window / 3)?;
+            let (c0, r0, t0) = (traffic.counts()?, router_ns(), Instant::now());
+            sleep(window)?;
+            let (c1, r1, t1) = (traffic.counts()?, router_ns(), Instant::now());
+            Ok((c0, c1, t1 - t0, r1.saturating_sub(r0)))
+        })();
+        stop.store(true, Ordering::Relaxed);
+        for g in generators {
+            g.join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                .with_context(|| format!("{what}: the generator"))?;
+        }
+        let (c0, c1, dt, busy_ns) = counted?;
+        let packets = c1.packets - c0.packets;
+        let wrong = c1.wrong - c0.wrong;
+        let marked = c1.marked - c0.marked;
+        if packets == 0 {
+            bail!("{what}: no frame reached the sink");
+        }
+        if wrong != 0 {
+            bail!(
+                "{what}: {wrong} of {packets} frames reached the sink with a wrong traffic class \
+                 or hop limit"
+            );
+        }
+        let share = marked as f64 / packets as f64;
+        if (share - traffic.marked_share).abs() > MARKED_SHARE_TOLERANCE {
+            bail!(
+                "{what}: {:.1}% of the delivered frames are marked, {:.1}% expected",
+                share * 100.0,
+                traffic.marked_share * 100.0
+            );
+        }
+        let secs = dt.as_secs_f64();
+        Ok(Window {
+            delivered_pps: packets as f64 / secs,
+            offered_pps: (c1.sent - c0.sent) as f64 / secs,
+            router_busy: busy_ns as f64 / dt.as_nanos().max(1) as f64,
+        })
+    })
+}
+
+/// Measures every case: a checked warm-up window each, then `settings.pps_trials` interleaved
+/// rounds of windows of `settings.pps_window`. The generator runs on `settings.cpu`.
+pub fn measure(
+    lab: &RouterLab,
+    traffic: &Traffic,
+    cases: &mut [PpsCase<'_>],
+    settings: &Settings,
+    progress: &Progress,
+) -> Result<Vec<PpsMeasured>> {
+    // One window of a case; a window in which the router's thread ran less than
+    // MIN_ROUTER_BUSY of the time (preempted, or starved of traffic) is redone a few times.
+    let trial = |case: &mut PpsCase<'_>, window: Duration| -> Result<(Window, u32)> {
+        let mut redos = 0;
+        loop {
+            signals::check()?;
+            let attached =
+                (case.attach)(lab).with_context(|| format!("attach `{}`", case.variant))?;
+            let w = lab.pin_router_rx().and_then(|tids| {
+                run_window(
+                    lab,
+                    traffic,
+                    &tids,
+                    settings.cpu,
+                    window,
+                    &format!("pps of `{}`", case.variant),
+                )
+            });
+            drop(attached);
+            let w = w?;
+            if settings.verbose {
+                eprintln!(
+                    "  {} pps: delivered {:.0}, offered {:.0}, router busy {:.1}%",
+                    case.variant,
+                    w.delivered_pps,
+                    w.offered_pps,
+                    w.router_busy * 100.0
+                );
+            }
+            if w.router_busy >= MIN_ROUTER_BUSY || redos == MAX_REDOS {
+                return Ok((w, redos));
+            }
+            redos += 1;
+        }
+    };
+    progress.update("pps: checking every variant");
+    let check_window = (settings.pps_window / 4).max(Duration::from_millis(100));
+    for case in cases.iter_mut() {
+        trial(case, check_window)?;
+    }
+    let mut samples: Vec<Vec<Window>> = vec![Vec::new(); cases.len()];
+    let mut redone = vec![0u32; cases.len()];
+    for round in 0..settings.pps_trials {
+        progress.update(&format!("pps trial {}/{}", round + 1, settings.pps_trials));
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..cases.len()).collect()
+        } else {
+            (0..cases.len()).rev().collect()
+        };
+        for i in order {
+            let (w, redos) = trial(&mut cases[i], settings.pps_window)?;
+            samples[i].push(w);
+            redone[i] += redos;
+        }
+    }
+    let median = |v: Vec<f64>| Summary::of(&v).expect("at least one trial").median;
+    Ok(cases
+        .iter()
+        .zip(samples.iter().zip(redone))
+        .map(|(case, (s, redone))| PpsMeasured {
+            variant: case.variant,
+            pps: Summary::of(&s.iter().map(|w| w.delivered_pps).collect::<Vec<_>>())
+                .expect("at least one trial"),
+            rounds: s.iter().map(|w| w.delivered_pps).collect(),
+            offered_pps: median(s.iter().map(|w| w.offered_pps).collect()),
+            router_busy: median(s.iter().map(|w| w.router_busy).collect()),
+            redone,
+        })
+        .collect())
+}
+
+/// The median over the rounds of `a`'s rate divided by `b`'s in the same round: a ratio that a
+/// drift of the machine's speed between rounds does not move.
+pub fn paired_ratio(a: &PpsMeasured, b: &PpsMeasured) -> Option<f64> {
+    let ratios: Vec<f64> = a.rounds.iter().zip(&b.rounds).map(|(x, y)| x / y).collect();
+    Summary::of(&ratios).map(|s| s.median)
+}
+
+/// The CPU for the router, given the generator's: another online CPU, if there is one.
+pub fn router_cpu(gen_cpu: usize) -> Option<usize> {
+    netlab::online_cpus().into_iter().find(|&c| c != gen_cpu)
+}
