@@ -7,46 +7,7 @@ use hike_runtime::TestRun;
 use hike_stdlib_tests::*;
 
 /// The chain, statement by statement as in the eCLAT script.
-const DDOS_TB_2_LEV: &str = "
-    ; PASS=0; DROP=1; REDIRECT=2; REDIRECT_IF_INDEX=6; ADD=1; LOOKUP=2 (LOOKUP_AND_CLEAN)
-    ; BLACKLISTED=0; IN_PROFILE=0
-    r1 = 2                          ; res = ip6_hset_srcdst(LOOKUP)
-    call prog ip6_hset_srcdst
-    if r0 != 0 goto not_blacklisted ; if res == BLACKLISTED:
-    r1 = 500                        ;     res = ip6_sd_dec2zero(500)
-    call prog ip6_sd_dec2zero
-    if r0 != 0 goto drop_sampled    ;     if res == 0:
-    r1 = 2                          ;         monitor(REDIRECT)
-    call prog monitor
-    r1 = 6                          ;         l2_redirect(REDIRECT_IF_INDEX)
-    call prog l2_redirect
-    r0 = 0                          ;         return 0
-    exit
-drop_sampled:
-    r1 = 1                          ;     monitor(DROP)
-    call prog monitor
-    call prog hike_drop             ;     hike_drop()
-    r0 = 0                          ;     return 0
-    exit
-not_blacklisted:
-    call prog ip6_dst_tbmon         ; res = ip6_dst_tbmon()
-    if r0 == 0 goto pass            ; if res != IN_PROFILE:
-    call prog ip6_sd_tbmon          ;     res = ip6_sd_tbmon()
-    if r0 == 0 goto pass            ;     if res != IN_PROFILE:
-    r1 = 1                          ;         ip6_hset_srcdst(ADD)
-    call prog ip6_hset_srcdst
-    r1 = 1                          ;         monitor(DROP)
-    call prog monitor
-    call prog hike_drop             ;         hike_drop()
-    r0 = 0                          ;         return 0
-    exit
-pass:
-    r1 = 0                          ; monitor(PASS)
-    call prog monitor
-    call prog hike_pass             ; hike_pass()
-    r0 = 0                          ; return 0
-    exit
-";
+const DDOS_TB_2_LEV: &str = include_str!("../../../examples/ddos_tb_2_lev.hasm");
 
 const CHAIN: u32 = 42;
 const PASS: u64 = 0;
