@@ -60,8 +60,12 @@ static __always_inline __u64 hset_run(void *set, void *cfg_map, const void *key,
 
 	if (action != HSET_LOOKUP && action != HSET_ADD && action != HSET_LOOKUP_AND_CLEAN)
 		return HIKE_NOT_APPLICABLE;
-	now = bpf_ktime_get_ns();
 	e = bpf_map_lookup_elem(set, key);
+	/* The clock only when an entry is added or found: a miss, the common case of a
+	 * blacklist lookup, then costs one helper call instead of two (about 30 ns here). */
+	if (!e && action != HSET_ADD)
+		return HSET_ABSENT;
+	now = bpf_ktime_get_ns();
 	if (action == HSET_ADD) {
 		if (e) {
 			/* In place: an update would allocate a new LRU node for every ADD. */
@@ -73,8 +77,6 @@ static __always_inline __u64 hset_run(void *set, void *cfg_map, const void *key,
 			return HSET_ABSENT;
 		return 0;
 	}
-	if (!e)
-		return HSET_ABSENT;
 	/* Signed: an ADD on another CPU may store a time a little after our `now`. */
 	if ((__s64)(now - e->added_ns) < (__s64)hset_timeout(cfg_map))
 		return HSET_PRESENT;
