@@ -182,6 +182,15 @@ impl<'a> ModuleChecker<'a> {
         self.diags.push(Diagnostic::new(Problem::Warning(w), span));
     }
 
+    /// Reports an import whose package or script does not exist, and binds every name it
+    /// imports as poisoned so that their uses add no further errors.
+    fn refuse_import(&mut self, error: CheckError, span: Span, names: &[ast::Ident]) {
+        self.error(error, span);
+        for n in names {
+            self.bind(n, Symbol::Poisoned);
+        }
+    }
+
     fn bind(&mut self, id: &ast::Ident, sym: Symbol) -> bool {
         if self.symbols.contains_key(&id.name) || self.consts.contains_key(&id.name) {
             self.error(
@@ -256,29 +265,19 @@ impl<'a> ModuleChecker<'a> {
             "loaders" => "loaders",
             "chains" => "chains",
             other => {
-                self.error(
-                    CheckError::UnknownImportSource {
-                        source_name: other.into(),
-                    },
-                    source.span,
-                );
-                for n in &i.names {
-                    self.bind(n, Symbol::Poisoned);
-                }
+                let error = CheckError::UnknownImportSource {
+                    source_name: other.into(),
+                };
+                self.refuse_import(error, source.span, &i.names);
                 return;
             }
         };
         if i.path.len() != 2 {
             let span = i.path[0].span.to(i.path.last().expect("a path").span);
-            self.error(
-                CheckError::ImportPath {
-                    source_name: kind.into(),
-                },
-                span,
-            );
-            for n in &i.names {
-                self.bind(n, Symbol::Poisoned);
-            }
+            let error = CheckError::ImportPath {
+                source_name: kind.into(),
+            };
+            self.refuse_import(error, span, &i.names);
             return;
         }
         let package = &i.path[1];
@@ -286,17 +285,12 @@ impl<'a> ModuleChecker<'a> {
             "programs" => {
                 let packages = self.catalog.program_packages();
                 if !packages.contains(&package.name) {
-                    self.error(
-                        CheckError::UnknownPackage {
-                            kind: "program",
-                            package: package.name.clone(),
-                            known: packages.join(", "),
-                        },
-                        package.span,
-                    );
-                    for n in &i.names {
-                        self.bind(n, Symbol::Poisoned);
-                    }
+                    let error = CheckError::UnknownPackage {
+                        kind: "program",
+                        package: package.name.clone(),
+                        known: packages.join(", "),
+                    };
+                    self.refuse_import(error, package.span, &i.names);
                     return;
                 }
                 for n in &i.names {
@@ -330,17 +324,12 @@ impl<'a> ModuleChecker<'a> {
             "loaders" => {
                 let packages = self.catalog.loader_packages();
                 if !packages.contains(&package.name) {
-                    self.error(
-                        CheckError::UnknownPackage {
-                            kind: "loader",
-                            package: package.name.clone(),
-                            known: packages.join(", "),
-                        },
-                        package.span,
-                    );
-                    for n in &i.names {
-                        self.bind(n, Symbol::Poisoned);
-                    }
+                    let error = CheckError::UnknownPackage {
+                        kind: "loader",
+                        package: package.name.clone(),
+                        known: packages.join(", "),
+                    };
+                    self.refuse_import(error, package.span, &i.names);
                     return;
                 }
                 for n in &i.names {
@@ -368,15 +357,10 @@ impl<'a> ModuleChecker<'a> {
             }
             _ => {
                 if !self.chain_catalog.has_script(&package.name) {
-                    self.error(
-                        CheckError::UnknownScript {
-                            script: package.name.clone(),
-                        },
-                        package.span,
-                    );
-                    for n in &i.names {
-                        self.bind(n, Symbol::Poisoned);
-                    }
+                    let error = CheckError::UnknownScript {
+                        script: package.name.clone(),
+                    };
+                    self.refuse_import(error, package.span, &i.names);
                     return;
                 }
                 if let Some(reason) = self.chain_catalog.script_error(&package.name) {
