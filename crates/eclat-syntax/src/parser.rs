@@ -429,16 +429,26 @@ impl Parser<'_> {
     }
 
     fn map_dict(&mut self) -> PResult<Vec<MapEntry>> {
-        self.expect(&TokenKind::LBrace)?;
-        let mut entries = Vec::new();
-        while !self.at(&TokenKind::RBrace) {
-            entries.push(self.map_entry()?);
+        self.bracketed_list(TokenKind::LBrace, TokenKind::RBrace, Self::map_entry)
+    }
+
+    /// `open item, item, … close`: possibly empty, a trailing comma allowed.
+    fn bracketed_list<T>(
+        &mut self,
+        open: TokenKind,
+        close: TokenKind,
+        mut item: impl FnMut(&mut Self) -> PResult<T>,
+    ) -> PResult<Vec<T>> {
+        self.expect(&open)?;
+        let mut items = Vec::new();
+        while !self.at(&close) {
+            items.push(item(self)?);
             if !self.eat(&TokenKind::Comma) {
                 break;
             }
         }
-        self.expect(&TokenKind::RBrace)?;
-        Ok(entries)
+        self.expect(&close)?;
+        Ok(items)
     }
 
     fn map_entry(&mut self) -> PResult<MapEntry> {
@@ -1072,16 +1082,7 @@ impl Parser<'_> {
     }
 
     fn call_args(&mut self) -> PResult<Vec<Expr>> {
-        self.expect(&TokenKind::LParen)?;
-        let mut args = Vec::new();
-        while !self.at(&TokenKind::RParen) {
-            args.push(self.expr()?);
-            if !self.eat(&TokenKind::Comma) {
-                break;
-            }
-        }
-        self.expect(&TokenKind::RParen)?;
-        Ok(args)
+        self.bracketed_list(TokenKind::LParen, TokenKind::RParen, Self::expr)
     }
 
     fn packet_expr(&mut self) -> PResult<Expr> {
