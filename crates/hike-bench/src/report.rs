@@ -59,6 +59,34 @@ impl Record {
         }
     }
 
+    /// The `ns_per_packet` records of packet-mix cases: the mix's figure (param none) and
+    /// each traffic class's (param = class index).
+    pub fn of_mixes(scenario: &str, measured: &[Measured]) -> Vec<Record> {
+        let mut records = Vec::new();
+        for m in measured {
+            records.push(Record::of(
+                scenario,
+                m.variant,
+                None,
+                "ns_per_packet",
+                "ns",
+                &m.ns_per_packet,
+            ));
+            for (class, s) in m.classes.iter().enumerate() {
+                let class = Some(class as u64);
+                records.push(Record::of(
+                    scenario,
+                    m.variant,
+                    class,
+                    "ns_per_packet",
+                    "ns",
+                    s,
+                ));
+            }
+        }
+        records
+    }
+
     /// A figure derived from medians (a ratio, say): no min, max or trials.
     pub fn derived(scenario: &str, variant: &str, metric: &str, unit: &str, value: f64) -> Record {
         Record {

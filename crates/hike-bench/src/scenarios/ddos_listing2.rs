@@ -475,27 +475,7 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
 }
 
 fn report(settings: &Settings, mix: &Mix, measured: &[Measured]) -> ScenarioReport {
-    let mut records = Vec::new();
-    for m in measured {
-        records.push(Record::of(
-            NAME,
-            m.variant,
-            None,
-            "ns_per_packet",
-            "ns",
-            &m.ns_per_packet,
-        ));
-        for (class, s) in m.classes.iter().enumerate() {
-            records.push(Record::of(
-                NAME,
-                m.variant,
-                Some(class as u64),
-                "ns_per_packet",
-                "ns",
-                s,
-            ));
-        }
-    }
+    let mut records = Record::of_mixes(NAME, measured);
     let get = |v: &str| measured.iter().find(|m| m.variant == v);
     let mut bars = Vec::new();
     let mut notes = Vec::new();

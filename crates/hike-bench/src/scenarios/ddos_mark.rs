@@ -545,27 +545,7 @@ fn report(
     pps_notes: Vec<String>,
     hike: &Hike,
 ) -> ScenarioReport {
-    let mut records = Vec::new();
-    for m in measured {
-        records.push(Record::of(
-            NAME,
-            m.variant,
-            None,
-            "ns_per_packet",
-            "ns",
-            &m.ns_per_packet,
-        ));
-        for (class, s) in m.classes.iter().enumerate() {
-            records.push(Record::of(
-                NAME,
-                m.variant,
-                Some(class as u64),
-                "ns_per_packet",
-                "ns",
-                s,
-            ));
-        }
-    }
+    let mut records = Record::of_mixes(NAME, measured);
     for p in pps {
         records.push(Record::of(NAME, p.variant, None, "pps", "pps", &p.pps));
     }
