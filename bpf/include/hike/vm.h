@@ -183,8 +183,9 @@ static __always_inline int hike_alu_valid(__u8 code, __s16 off, __s32 imm)
 	}
 }
 
-/* ALU: computes `d op s` on 64 or 32 bits per docs/vm-semantics.md (opcode already valid). */
-static __always_inline __u32 hike_alu(__u8 code, __s16 off, __s32 imm, __u64 *dp, __u64 s)
+/* ALU: computes `d op s` on 64 or 32 bits per docs/vm-semantics.md. The opcode passed
+ * hike_alu_valid(), so every `off`/`imm` variant not tested below is the one remaining. */
+static __always_inline void hike_alu(__u8 code, __s16 off, __s32 imm, __u64 *dp, __u64 s)
 {
 	__u8 op = code & 0xf0;
 	int is64 = (code & 0x07) == BPF_ALU64;
@@ -229,7 +230,7 @@ static __always_inline __u32 hike_alu(__u8 code, __s16 off, __s32 imm, __u64 *dp
 	case BPF_DIV:
 		if (off == 0) {
 			r = s ? (is64 ? d / s : (__u64)((__u32)d / (__u32)s)) : 0;
-		} else if (off == 1) {
+		} else { /* off == 1: signed */
 			if (is64) {
 				if (s == 0)
 					r = 0;
@@ -245,14 +246,12 @@ static __always_inline __u32 hike_alu(__u8 code, __s16 off, __s32 imm, __u64 *dp
 				else
 					r = (__u32)((__s32)d / (__s32)s);
 			}
-		} else {
-			return HIKE_FAULT_BAD_OPCODE;
 		}
 		break;
 	case BPF_MOD:
 		if (off == 0) {
 			r = s ? (is64 ? d % s : (__u64)((__u32)d % (__u32)s)) : d;
-		} else if (off == 1) {
+		} else { /* off == 1: signed */
 			if (is64) {
 				if (s == 0)
 					r = d;
@@ -268,24 +267,17 @@ static __always_inline __u32 hike_alu(__u8 code, __s16 off, __s32 imm, __u64 *dp
 				else
 					r = (__u32)((__s32)d % (__s32)s);
 			}
-		} else {
-			return HIKE_FAULT_BAD_OPCODE;
 		}
 		break;
 	case BPF_MOV:
-		if (off == 0) {
+		if (off == 0)
 			r = s;
-		} else if (!(code & BPF_X)) {
-			return HIKE_FAULT_BAD_OPCODE;
-		} else if (off == 8) {
+		else if (off == 8)
 			r = is64 ? (__u64)(__s64)(__s8)s : (__u64)(__u32)(__s32)(__s8)s;
-		} else if (off == 16) {
+		else if (off == 16)
 			r = is64 ? (__u64)(__s64)(__s16)s : (__u64)(__u32)(__s32)(__s16)s;
-		} else if (off == 32 && is64) {
+		else /* 32, ALU64 only */
 			r = (__u64)(__s64)(__s32)s;
-		} else {
-			return HIKE_FAULT_BAD_OPCODE;
-		}
 		break;
 	case BPF_END: {
 		/* ALU|TO_LE is a truncation on this little-endian machine; ALU|TO_BE and
@@ -297,18 +289,15 @@ static __always_inline __u32 hike_alu(__u8 code, __s16 off, __s32 imm, __u64 *dp
 			r = swap ? (__u64)__builtin_bswap16((__u16)d) : (__u64)(__u16)d;
 		else if (imm == 32)
 			r = swap ? (__u64)__builtin_bswap32((__u32)d) : (__u64)(__u32)d;
-		else if (imm == 64)
+		else /* 64 */
 			r = swap ? __builtin_bswap64(d) : d;
-		else
-			return HIKE_FAULT_BAD_OPCODE;
 		*dp = r;
-		return 0;
+		return;
 	}
 	default:
-		return HIKE_FAULT_BAD_OPCODE;
+		return;
 	}
 	*dp = is64 ? r : (__u64)(__u32)r;
-	return 0;
 }
 
 /* Conditional jump: 1 taken, 0 not taken, -1 bad opcode. */
