@@ -46,7 +46,8 @@
 #define HIKE_MAX_PROG_CALLS 33
 /* Default execution budget, in executed instructions per packet. */
 #define HIKE_DEFAULT_BUDGET 65536
-/* Largest budget the VM accepts (the kernel's bpf_loop limit). */
+/* Largest budget the VM accepts (the kernel's loop limit, BPF_MAX_LOOPS, which also bounds the
+ * interpreter's may_goto loop). */
 #define HIKE_MAX_BUDGET (1u << 23)
 
 /* ---- Calls --------------------------------------------------------------------------------- */
