@@ -12,12 +12,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod cchains;
 mod check;
 mod compile;
 mod packets;
 mod run;
-mod scripts;
 
 /// eCLAT: write chains of HIKe programs in a python-like language.
 #[derive(Debug, Parser)]

@@ -27,15 +27,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use eclat_catalog::PackageCatalog;
 use eclat_compiler::output::CompiledScript;
-use eclat_compiler::{compile, substitute, Define};
+use eclat_compiler::Define;
 use eclat_link::{link, LoadOptions, LoadedScript, PacketRun, Unit};
-use eclat_syntax::SourceFile;
 use hike_runtime::XdpAction;
 use serde::Serialize;
 use serde_json::{json, Map as JsonMap, Value as Json};
 
 use crate::packets::{parse_hex, read_capture};
-use crate::scripts::{c_units, catalog, read, SiblingScripts};
+use eclat_project::catalog;
 
 /// Run packets through a script without attaching it anywhere: its programs, chains and
 /// loader are loaded into a private VM, each packet goes through the loader with
@@ -177,69 +176,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(code)
 }
 
-/// Compiles the script and, transitively, the scripts it imports chains from (beside it):
-/// eCLAT scripts are compiled, files of C chains (`X.hike.c`) compiled with clang (`-D` given to
-/// it) and their program names resolved for the script that imports them first.
-/// `None` after printing diagnostics if any has an error.
+/// Compiles the script and what it imports ([`eclat_project::compile_all`]), printing the
+/// diagnostics; `None` if any has an error.
 fn compile_all(
     file: &Path,
     defines: &[Define],
     catalog: &PackageCatalog,
 ) -> Option<Vec<(String, CompiledScript)>> {
-    let chains = SiblingScripts::beside(file).with_defines(defines);
-    let main_name = file
-        .file_stem()
-        .map_or("main".to_owned(), |s| s.to_string_lossy().into_owned());
-    let mut out: Vec<(String, CompiledScript)> = Vec::new();
-    let mut queue: Vec<(String, PathBuf)> = vec![(main_name, file.to_path_buf())];
-    let mut ok = true;
-    while let Some((name, path)) = queue.pop() {
-        if out.iter().any(|(n, _)| *n == name) {
-            continue;
-        }
-        let src = match read(&path) {
-            Ok(s) => substitute(&s, defines),
-            Err(e) => {
-                eprintln!("eclat: error: {e:#}");
-                return None;
-            }
-        };
-        let result = compile(&src, catalog, &chains);
-        eprint!("{}", chains.take_reports());
-        eprint!(
-            "{}",
-            result.render(&SourceFile::new(path.display().to_string(), src))
-        );
-        let Some(script) = result
-            .script
-            .filter(|_| !result.diagnostics.iter().any(|d| d.is_error()))
-        else {
-            ok = false;
-            continue;
-        };
-        for c in &script.imported_chains {
-            if let Some(path) = chains.eclat_path(&c.script) {
-                queue.push((c.script.clone(), path));
-            }
-        }
-        match c_units(&script, &chains, catalog) {
-            Ok(units) => {
-                out.push((name, script));
-                for (n, unit) in units {
-                    if !out.iter().any(|(m, _)| *m == n) {
-                        out.push((n, unit));
-                    }
-                }
-            }
-            Err(errors) => {
-                for e in errors {
-                    eprintln!("{e}");
-                }
-                ok = false;
-            }
-        }
-    }
-    ok.then_some(out)
+    let compiled =
+        eclat_project::compile_all(file, &eclat_project::script_name(file), defines, catalog);
+    eprint!("{}", compiled.diagnostics);
+    compiled.units
 }
 
 /// Counts of the summary line.

@@ -1,0 +1,133 @@
+//! An eCLAT script as files: the script, the scripts and C chain files beside it that it
+//! imports chains from, and the catalog of program packages. [`compile_all`] turns them into
+//! the link units `eclat_link::link` takes; `eclat run` and `eclatd` both go through it, so
+//! that a script means the same thing to both.
+//!
+//! This crate reads files and may run clang (for C chains and user packages); it makes no BPF
+//! syscall and loads nothing.
+
+pub mod cchains;
+pub mod scripts;
+
+use std::path::{Path, PathBuf};
+
+use eclat_catalog::PackageCatalog;
+use eclat_compiler::output::CompiledScript;
+use eclat_compiler::{compile, substitute, Define};
+use eclat_syntax::SourceFile;
+
+pub use scripts::{c_units, catalog, read, SiblingScripts};
+
+/// What [`compile_all`] gives: the link units (main script first) when nothing had an error,
+/// and every diagnostic, rendered (`FILE:LINE:COL: error: MESSAGE`, line, caret).
+#[derive(Debug)]
+pub struct Compiled {
+    /// `(script name, compilation)`, the main script first; `None` after any error.
+    pub units: Option<Vec<(String, CompiledScript)>>,
+    /// Errors and warnings of every file, in the order they were compiled.
+    pub diagnostics: String,
+}
+
+/// Compiles the script `file` (named `main_name` in the link) and, transitively, the scripts
+/// it imports chains from (beside it): eCLAT scripts are compiled with `defines` substituted,
+/// files of C chains (`X.hike.c`) compiled with clang (`-D` given to it) and their program
+/// names resolved for the script that imports them first.
+pub fn compile_all(
+    file: &Path,
+    main_name: &str,
+    defines: &[Define],
+    catalog: &PackageCatalog,
+) -> Compiled {
+    compile_all_shown(file, &file.display().to_string(), main_name, defines, catalog)
+}
+
+/// Like [`compile_all`], with the main script called `shown` in diagnostics (the daemon
+/// compiles a copy of the client's file, and reports it under the client's name).
+pub fn compile_all_shown(
+    file: &Path,
+    shown: &str,
+    main_name: &str,
+    defines: &[Define],
+    catalog: &PackageCatalog,
+) -> Compiled {
+    let chains = SiblingScripts::beside(file).with_defines(defines);
+    let mut out: Vec<(String, CompiledScript)> = Vec::new();
+    let mut diagnostics = String::new();
+    let mut queue: Vec<(String, PathBuf, String)> =
+        vec![(main_name.to_owned(), file.to_path_buf(), shown.to_owned())];
+    let mut ok = true;
+    while let Some((name, path, shown)) = queue.pop() {
+        if out.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let src = match read(&path) {
+            Ok(s) => substitute(&s, defines),
+            Err(e) => {
+                diagnostics.push_str(&format!("error: {e:#}\n"));
+                return Compiled {
+                    units: None,
+                    diagnostics,
+                };
+            }
+        };
+        let result = compile(&src, catalog, &chains);
+        diagnostics.push_str(&chains.take_reports());
+        diagnostics.push_str(&result.render(&SourceFile::new(shown.clone(), src)));
+        let Some(script) = result
+            .script
+            .filter(|_| !result.diagnostics.iter().any(|d| d.is_error()))
+        else {
+            ok = false;
+            continue;
+        };
+        for c in &script.imported_chains {
+            if let Some(path) = chains.eclat_path(&c.script) {
+                let shown = sibling_shown(&path, file, &shown);
+                queue.push((c.script.clone(), path, shown));
+            }
+        }
+        match c_units(&script, &chains, catalog) {
+            Ok(units) => {
+                out.push((name, script));
+                for (n, unit) in units {
+                    if !out.iter().any(|(m, _)| *m == n) {
+                        out.push((n, unit));
+                    }
+                }
+            }
+            Err(errors) => {
+                for e in errors {
+                    diagnostics.push_str(&e);
+                    diagnostics.push('\n');
+                }
+                ok = false;
+            }
+        }
+    }
+    Compiled {
+        units: ok.then_some(out),
+        diagnostics,
+    }
+}
+
+/// How a sibling of the main script is named in diagnostics: beside the main script's shown
+/// name (the daemon's copy lives elsewhere than the client's file).
+fn sibling_shown(sibling: &Path, main: &Path, main_shown: &str) -> String {
+    if sibling.parent() == main.parent() {
+        let file = sibling.file_name().map(|f| f.to_string_lossy().into_owned());
+        let dir = Path::new(main_shown).parent();
+        match (file, dir) {
+            (Some(f), Some(d)) if !d.as_os_str().is_empty() => d.join(f).display().to_string(),
+            (Some(f), _) => f,
+            _ => sibling.display().to_string(),
+        }
+    } else {
+        sibling.display().to_string()
+    }
+}
+
+/// The file stem of `file` (`ddos` for `dir/ddos.eclat`), the default name of a script.
+pub fn script_name(file: &Path) -> String {
+    file.file_stem()
+        .map_or("main".to_owned(), |s| s.to_string_lossy().into_owned())
+}
