@@ -40,5 +40,5 @@ pub mod link;
 mod load;
 
 pub use error::{LinkError, Result};
-pub use link::{link, LinkedScript, Unit};
+pub use link::{link, link_with, FromZero, IdAllocator, LinkedScript, Unit};
 pub use load::{FaultReport, LoadOptions, LoadedScript, MapDump, PacketRun, Runner, Trace};

@@ -108,14 +108,59 @@ pub struct Unit<'a> {
     pub script: &'a CompiledScript,
 }
 
-/// Links `main` and the scripts it imports chains from (`others`). Packets will enter through
-/// `loader` (a loader `main` imports), or through the loader of `main`'s first `attach`, or
-/// through its only imported loader.
+/// Who chooses the program and chain IDs of a link.
+///
+/// [`link`] numbers from 0 ([`FromZero`]): right for a private VM. A daemon that keeps several
+/// scripts in one VM gives each (object, program) its existing slot or a free one, and each
+/// chain a free ID. Returning `None` means the table is full.
+pub trait IdAllocator {
+    /// The program-table slot of `program` of object `object` (named `object_name` in the
+    /// catalog), asked once per distinct pair.
+    fn program(&mut self, object: ObjectId, object_name: &str, program: &str) -> Option<u32>;
+    /// The ID of chain `chain`, asked once per chain.
+    fn chain(&mut self, chain: &str) -> Option<u32>;
+}
+
+/// IDs in order from 0: programs in order of first import, chains in order of definition.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FromZero {
+    programs: u32,
+    chains: u32,
+}
+
+impl IdAllocator for FromZero {
+    fn program(&mut self, _: ObjectId, _: &str, _: &str) -> Option<u32> {
+        let id = self.programs;
+        self.programs += 1;
+        (id < MAX_PROGS).then_some(id)
+    }
+
+    fn chain(&mut self, _: &str) -> Option<u32> {
+        let id = self.chains;
+        self.chains += 1;
+        (id < MAX_CHAINS).then_some(id)
+    }
+}
+
+/// Links `main` and the scripts it imports chains from (`others`), with IDs from 0. Packets
+/// will enter through `loader` (a loader `main` imports), or through the loader of `main`'s
+/// first `attach`, or through its only imported loader.
 pub fn link(
     catalog: &PackageCatalog,
     main: Unit<'_>,
     others: &[Unit<'_>],
     loader: Option<&str>,
+) -> Result<LinkedScript> {
+    link_with(catalog, main, others, loader, &mut FromZero::default())
+}
+
+/// [`link`] with the IDs chosen by `ids`.
+pub fn link_with(
+    catalog: &PackageCatalog,
+    main: Unit<'_>,
+    others: &[Unit<'_>],
+    loader: Option<&str>,
+    ids: &mut dyn IdAllocator,
 ) -> Result<LinkedScript> {
     let loader = pick_loader(catalog, main.script, loader)?;
 
@@ -137,7 +182,14 @@ pub fn link(
             let id = match by_object.get(&key) {
                 Some(id) => *id,
                 None => {
-                    let id = programs.len() as u32;
+                    let object_name = &catalog.object(entry.object).name;
+                    let id = ids
+                        .program(entry.object, object_name, &entry.sig.name)
+                        .ok_or(LinkError::TooMany {
+                            what: "programs",
+                            count: programs.len() + 1,
+                            max: MAX_PROGS,
+                        })?;
                     by_object.insert(key, id);
                     programs.push(LinkedProgram {
                         id,
@@ -154,13 +206,6 @@ pub fn link(
         }
         script_progs.push(names);
     }
-    if programs.len() > MAX_PROGS as usize {
-        return Err(LinkError::TooMany {
-            what: "programs",
-            count: programs.len(),
-            max: MAX_PROGS,
-        });
-    }
 
     // Chains: IDs in definition order, names global.
     let mut chain_ids: BTreeMap<String, (u32, String)> = BTreeMap::new();
@@ -173,16 +218,13 @@ pub fn link(
                     second: unit.name.to_owned(),
                 });
             }
-            let id = chain_ids.len() as u32;
+            let id = ids.chain(&c.name).ok_or(LinkError::TooMany {
+                what: "chains",
+                count: chain_ids.len() + 1,
+                max: MAX_CHAINS,
+            })?;
             chain_ids.insert(c.name.clone(), (id, unit.name.to_owned()));
         }
-    }
-    if chain_ids.len() > MAX_CHAINS as usize {
-        return Err(LinkError::TooMany {
-            what: "chains",
-            count: chain_ids.len(),
-            max: MAX_CHAINS,
-        });
     }
     let mut chains = Vec::new();
     for (unit, progs) in std::iter::once(&main).chain(others).zip(&script_progs) {
@@ -233,7 +275,14 @@ pub fn link(
                             owner: m.owner.clone(),
                             map: m.map.clone(),
                         })?;
-                (MapOwner::Program(id), &programs[id as usize].maps)
+                (
+                    MapOwner::Program(id),
+                    &programs
+                        .iter()
+                        .find(|p| p.id == id)
+                        .expect("every imported program is linked")
+                        .maps,
+                )
             }
         };
         let layout = layouts

@@ -271,6 +271,11 @@ impl ChainTable {
         }
     }
 
+    /// Waits for a kernel RCU grace period (see [`crate::Vm::wait_for_packets_in_flight`]).
+    pub(crate) fn wait_for_readers(&mut self) -> Result<()> {
+        self.wait_grace_period()
+    }
+
     fn wait_grace_period(&mut self) -> Result<()> {
         let start = Instant::now();
         self.sync.wait()?;

@@ -397,6 +397,23 @@ pub enum Error {
         ifindex: u32,
     },
 
+    /// Moving an XDP attachment from one loader to another failed (the old loader still
+    /// runs there).
+    #[error(
+        "cannot move the xdp attachment of interface {ifindex} from loader `{from}` to `{to}`"
+    )]
+    TakeOver {
+        /// The loader that keeps running.
+        from: String,
+        /// The loader that was to run.
+        to: String,
+        /// The interface.
+        ifindex: u32,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+
     /// No interface of this name.
     #[error("no network interface `{name}`")]
     NoSuchInterface {

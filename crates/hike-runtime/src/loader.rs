@@ -323,6 +323,63 @@ impl Loader {
         Ok(())
     }
 
+    /// Makes interface `ifindex`, where `from` is attached, run this loader instead: one
+    /// atomic update of the BPF link, so every packet runs either loader and none is lost.
+    /// The attachment (link and pin) then belongs to this loader. On error nothing changed.
+    ///
+    /// Packets that entered `from` before the switch may still be running when this
+    /// returns: wait with [`crate::Vm::wait_for_packets_in_flight`] before removing what they
+    /// use.
+    pub fn take_over_attachment(&self, from: &Loader, ifindex: u32) -> Result<()> {
+        let mut from_links = from.links.lock().expect("link table lock poisoned");
+        let mut links = self.links.lock().expect("link table lock poisoned");
+        if links.contains_key(&ifindex) {
+            return Err(Error::AlreadyAttached {
+                loader: self.name.clone(),
+                ifindex,
+            });
+        }
+        let Some(link) = from_links.get(&ifindex) else {
+            return Err(Error::NotAttached {
+                loader: from.name.clone(),
+                ifindex,
+            });
+        };
+        let take_err = |source| Error::TakeOver {
+            from: from.name.clone(),
+            to: self.name.clone(),
+            ifindex,
+            source,
+        };
+        sys::link_update(link.as_fd(), self.handle.as_fd(), from.handle.as_fd())
+            .map_err(take_err)?;
+        if let Some(dir) = &self.pin_dir {
+            let links_dir = dir.join("links");
+            let path = links_dir.join(ifindex.to_string());
+            let pinned = pin::create_dir(&links_dir).and_then(|()| {
+                sys::obj_pin(link.as_fd(), &path).map_err(|source| Error::Pin {
+                    op: "pin",
+                    path: path.clone(),
+                    source,
+                })
+            });
+            if let Err(e) = pinned {
+                // Put the old loader back: the attachment stays where it was.
+                sys::link_update(link.as_fd(), from.handle.as_fd(), self.handle.as_fd())
+                    .map_err(take_err)?;
+                return Err(e);
+            }
+        }
+        if let Some(dir) = &from.pin_dir {
+            // The link is pinned under its new owner: a leftover old pin would only keep the
+            // link alive longer (until `from` is removed), so failing here is not an error.
+            let _ = std::fs::remove_file(dir.join("links").join(ifindex.to_string()));
+        }
+        let link = from_links.remove(&ifindex).expect("checked above");
+        links.insert(ifindex, link);
+        Ok(())
+    }
+
     /// The interfaces the loader is attached to.
     pub fn attachments(&self) -> Vec<u32> {
         self.links

@@ -59,6 +59,11 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
     }
 }
 
+/// Checks that `name` can name a pinned instance (see [`crate::Vm::create_pinned`]).
+pub fn check_instance_name(name: &str) -> Result<()> {
+    check_name(name)
+}
+
 /// Makes sure `root` is a BPF filesystem, mounting one there if it is not.
 pub(crate) fn ensure_bpffs(root: &Path) -> Result<()> {
     // Two threads that both find no bpffs would both mount one, stacking mounts.

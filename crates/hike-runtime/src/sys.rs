@@ -168,6 +168,25 @@ pub(crate) fn xdp_link_create(
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Makes the BPF link `link` run `new_prog` instead of `old_prog`, atomically for packets;
+/// fails (EPERM) if the link does not run `old_prog` any more.
+pub(crate) fn link_update(
+    link: BorrowedFd<'_>,
+    new_prog: BorrowedFd<'_>,
+    old_prog: BorrowedFd<'_>,
+) -> io::Result<()> {
+    // SAFETY: an all-zero options struct is the documented "no options" value; `sz` is set.
+    let mut opts: libbpf_sys::bpf_link_update_opts = unsafe { std::mem::zeroed() };
+    opts.sz = std::mem::size_of::<libbpf_sys::bpf_link_update_opts>() as libbpf_sys::size_t;
+    opts.flags = libbpf_sys::BPF_F_REPLACE;
+    opts.old_prog_fd = old_prog.as_raw_fd() as u32;
+    // SAFETY: all descriptors are valid for the call and `opts` is a valid, sized struct.
+    libbpf_ret(unsafe {
+        libbpf_sys::bpf_link_update(link.as_raw_fd(), new_prog.as_raw_fd(), &opts)
+    })?;
+    Ok(())
+}
+
 /// The ID of the XDP program attached to `ifindex` in any mode, or 0.
 pub(crate) fn xdp_query_id(ifindex: u32) -> io::Result<u32> {
     let ifindex = i32::try_from(ifindex)

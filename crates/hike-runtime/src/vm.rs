@@ -406,6 +406,14 @@ impl Vm {
         lock(&self.chains).usage()
     }
 
+    /// Returns once every packet that was being processed when it was called (by any
+    /// loader, chain or program) has finished: one kernel RCU grace period. After moving an
+    /// attachment to a new loader, this makes the old loader's chains and programs
+    /// unreachable.
+    pub fn wait_for_packets_in_flight(&self) -> Result<()> {
+        lock(&self.chains).wait_for_readers()
+    }
+
     /// Changes the grace delay of retired chain code (see [`VmOptions::grace`]).
     pub fn set_grace(&self, grace: Duration) {
         lock(&self.chains).set_grace(grace);

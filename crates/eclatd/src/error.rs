@@ -1,0 +1,199 @@
+//! What can go wrong in a request, and the gRPC status each becomes.
+//!
+//! Every variant names the thing and, where there is one, the fix. The mapping to status
+//! codes lives here ([`DaemonError::code`]) so that the service only converts.
+
+use std::path::PathBuf;
+
+use tonic::Code;
+
+/// A request the daemon refused or could not carry out. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// A script, map or file name that cannot be used.
+    #[error("invalid {what} `{name}`: {why}")]
+    InvalidName {
+        /// What the name is for (`script name`, `file name`).
+        what: &'static str,
+        /// The name, as given.
+        name: String,
+        /// What a valid one looks like.
+        why: &'static str,
+    },
+
+    /// A field that must be given was empty.
+    #[error("missing {what}")]
+    Missing {
+        /// The field.
+        what: &'static str,
+    },
+
+    /// A field over the daemon's size limit.
+    #[error("{what} is {size} bytes, over the limit of {max} bytes")]
+    TooBig {
+        /// The field.
+        what: &'static str,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+
+    /// `-D NAME=VALUE` that cannot be used.
+    #[error("invalid definition `{name}={value}`: {why}")]
+    BadDefine {
+        /// NAME.
+        name: String,
+        /// VALUE.
+        value: String,
+        /// Why.
+        why: String,
+    },
+
+    /// The script (or what it imports) does not compile; the rendered diagnostics.
+    #[error("{diagnostics}")]
+    Compile {
+        /// `FILE:LINE:COL: error: …` with source lines and carets.
+        diagnostics: String,
+    },
+
+    /// Linking the compiled script failed (a loader not imported, tables full, …).
+    #[error("cannot link script `{script}`: {message}")]
+    Link {
+        /// The script.
+        script: String,
+        /// The linker's message, with its causes.
+        message: String,
+    },
+
+    /// No script of this name is loaded.
+    #[error("no script `{name}` is loaded (eclat list shows what is)")]
+    NoScript {
+        /// The name.
+        name: String,
+    },
+
+    /// The script has no map of this name.
+    #[error("script `{script}` has no map `{map}`; its maps: {available}")]
+    NoMap {
+        /// The script.
+        script: String,
+        /// The map, as asked.
+        map: String,
+        /// The maps it has, comma-separated.
+        available: String,
+    },
+
+    /// A key or value that does not fit the map's layout.
+    #[error("map `{map}`: {message}")]
+    BadEntry {
+        /// The map.
+        map: String,
+        /// What is wrong, with the expected layout.
+        message: String,
+    },
+
+    /// An interface of an `attach` does not exist in the daemon's network namespace.
+    #[error("script `{script}` attaches to interface `{device}`, which does not exist in eclatd's network namespace; create it, or pass -D to name another device")]
+    NoInterface {
+        /// The script.
+        script: String,
+        /// The interface.
+        device: String,
+    },
+
+    /// An attachment the daemon cannot make.
+    #[error("script `{script}`: {message}")]
+    Unsupported {
+        /// The script.
+        script: String,
+        /// What and why.
+        message: String,
+    },
+
+    /// An interface already runs another script's loader.
+    #[error("interface `{device}` already runs script `{owner}`; unload it first, or load this script under the name `{owner}` to replace it")]
+    InterfaceTaken {
+        /// The interface.
+        device: String,
+        /// The script there.
+        owner: String,
+    },
+
+    /// The kernel refused a step; everything done before it was undone.
+    #[error("cannot {step} (nothing was changed): {message}")]
+    Kernel {
+        /// The step.
+        step: String,
+        /// The error with its causes.
+        message: String,
+    },
+
+    /// The state file could not be written; the change was undone.
+    #[error("cannot save the daemon state to `{path}` (nothing was changed): {source}")]
+    SaveState {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+
+    /// A file of the daemon's state directory could not be written.
+    #[error("cannot write `{path}`: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl DaemonError {
+    /// The gRPC status code of this error.
+    pub fn code(&self) -> Code {
+        match self {
+            DaemonError::InvalidName { .. }
+            | DaemonError::Missing { .. }
+            | DaemonError::TooBig { .. }
+            | DaemonError::BadDefine { .. }
+            | DaemonError::Compile { .. }
+            | DaemonError::BadEntry { .. } => Code::InvalidArgument,
+            DaemonError::NoScript { .. } | DaemonError::NoMap { .. } => Code::NotFound,
+            DaemonError::Link { .. }
+            | DaemonError::NoInterface { .. }
+            | DaemonError::InterfaceTaken { .. } => Code::FailedPrecondition,
+            DaemonError::Unsupported { .. } => Code::Unimplemented,
+            DaemonError::Kernel { .. } => Code::Aborted,
+            DaemonError::SaveState { .. } | DaemonError::Io { .. } => Code::Internal,
+        }
+    }
+
+    /// A kernel step's error, with its chain of causes.
+    pub fn kernel(step: impl Into<String>, e: &(dyn std::error::Error + 'static)) -> DaemonError {
+        DaemonError::Kernel {
+            step: step.into(),
+            message: chain(e),
+        }
+    }
+}
+
+/// `error: cause: cause`, one line.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
+impl From<DaemonError> for tonic::Status {
+    fn from(e: DaemonError) -> tonic::Status {
+        tonic::Status::new(e.code(), e.to_string())
+    }
+}
+
+/// The daemon's result type.
+pub type Result<T, E = DaemonError> = std::result::Result<T, E>;

@@ -1,0 +1,23 @@
+//! `eclatd`, the eCLAT daemon: keeps eCLAT scripts loaded in one pinned HIKe VM instance and
+//! serves the `eclat.v1` gRPC API (`proto/eclat.proto`) on a Unix socket only root can use.
+//!
+//! - [`daemon`]: the core, without gRPC: load (all or nothing), replace (atomic for
+//!   packets), unload, list, maps by name, counters; adoption of pinned state at start.
+//! - [`state`]: the record of what is loaded, written atomically after every change.
+//! - [`service`]: the gRPC service over the core; [`listen`]: the socket and its access
+//!   check; [`events`]: the VM's events, fanned out to clients.
+//! - [`server`]: puts them together (used by `main` and by tests).
+//!
+//! It never runs a shell or any command built from a request: scripts are compiled in
+//! process (C chains and user packages by clang with a fixed argument list).
+
+pub mod daemon;
+pub mod error;
+pub mod events;
+pub mod listen;
+pub mod server;
+pub mod service;
+pub mod state;
+
+pub use daemon::{Daemon, Options};
+pub use error::DaemonError;

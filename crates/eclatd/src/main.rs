@@ -1,0 +1,75 @@
+//! `eclatd [--socket PATH] [--state-dir DIR]`: the eCLAT daemon. See the crate docs
+//! (`lib.rs`) for what it does; `main` only reads the command line and runs the server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use eclatd::Options;
+
+/// The eCLAT daemon: loads eCLAT scripts into a pinned HIKe VM and manages them, over gRPC
+/// on a Unix socket that only root can use. Loaded scripts survive a restart of the daemon
+/// (also `kill -9`): the next eclatd adopts them.
+#[derive(Debug, Parser)]
+#[command(name = "eclatd", version, about)]
+struct Args {
+    /// The Unix socket to serve on (created with mode 0600).
+    #[arg(long, value_name = "PATH", default_value = "/run/eclat/eclatd.sock")]
+    socket: PathBuf,
+    /// Where the state file lives.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/eclat")]
+    state_dir: PathBuf,
+    /// The VM instance: its pins live in BPFFS/hike/INSTANCE.
+    #[arg(long, value_name = "NAME", default_value = "eclatd")]
+    instance: String,
+    /// Where the BPF filesystem is mounted (it is mounted there if it is not).
+    #[arg(long, value_name = "DIR", default_value = "/sys/fs/bpf")]
+    bpffs: PathBuf,
+    /// A directory of user packages (`DIR/PKG/*.bpf.c`, compiled with clang on first use).
+    #[arg(long = "package-dir", value_name = "DIR")]
+    package_dirs: Vec<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let opts = Options {
+        state_dir: args.state_dir,
+        instance: args.instance,
+        bpffs: args.bpffs,
+        package_dirs: args.package_dirs,
+        grace: Duration::from_secs(1),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("eclatd: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(eclatd::server::serve(opts, args.socket, shutdown_signal()));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eclatd: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGINT or SIGTERM: stop serving (what is loaded stays loaded).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,484 @@
+//! Test support for eclatd's end-to-end tests: a network namespace with a veth pair, an
+//! `eclatd` process running in it (its own instance, state dir and socket), a gRPC client,
+//! and a raw-socket sender of frames. Everything is removed on drop, also when a test fails.
+
+#![allow(dead_code)] // each test binary uses a part
+
+use std::io::{BufRead, BufReader};
+use std::net::Ipv6Addr;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use eclat_proto::v1 as pb;
+use eclat_proto::EclatClient;
+use tonic::transport::{Channel, Endpoint};
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A name unique to this process and call: `PREFIX<pid>x<n>`, short enough for interfaces.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}x{}",
+        std::process::id() % 100_000,
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A network namespace with a veth pair `dev` (where scripts attach) and `peer` (where
+/// frames are sent from), both up.
+pub struct Netns {
+    pub name: String,
+    pub dev: String,
+    pub peer: String,
+}
+
+impl Netns {
+    pub fn new() -> Netns {
+        let name = unique("ecd");
+        ip(&["netns", "add", &name]);
+        let ns = Netns {
+            dev: "v0".into(),
+            peer: "v1".into(),
+            name,
+        };
+        ns.ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+        ns.ip(&["link", "set", "v0", "up"]);
+        ns.ip(&["link", "set", "v1", "up"]);
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    pub fn ip(&self, args: &[&str]) {
+        let mut all = vec!["-n", &self.name];
+        all.extend_from_slice(args);
+        ip(&all);
+    }
+
+    /// Adds another veth pair `a`/`b`.
+    pub fn add_pair(&self, a: &str, b: &str) {
+        self.ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
+        self.ip(&["link", "set", a, "up"]);
+        self.ip(&["link", "set", b, "up"]);
+    }
+
+    fn file(&self) -> std::fs::File {
+        std::fs::File::open(format!("/run/netns/{}", self.name)).expect("open the netns")
+    }
+
+    /// Runs `f` on a thread inside the namespace.
+    pub fn run_in<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let file = self.file();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                // SAFETY: setns on a valid namespace fd; it moves only this thread.
+                let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+                f()
+            })
+            .join()
+            .expect("thread in netns")
+        })
+    }
+
+    pub fn ifindex(&self, dev: &str) -> u32 {
+        let dev = dev.to_owned();
+        self.run_in(move || {
+            let c = std::ffi::CString::new(dev).unwrap();
+            // SAFETY: valid C string.
+            unsafe { libc::if_nametoindex(c.as_ptr()) }
+        })
+    }
+
+    /// The XDP program attached to `dev` (0 if none).
+    pub fn xdp_prog(&self, dev: &str) -> u32 {
+        let idx = self.ifindex(dev);
+        self.run_in(move || hike_runtime::attached_xdp_program(idx).expect("query xdp"))
+    }
+
+    /// Sends `frames` out of `dev` with a raw packet socket; returns how many were sent.
+    pub fn send(&self, dev: &str, frames: &[Vec<u8>]) -> usize {
+        let idx = self.ifindex(dev);
+        self.run_in(move || send_raw(idx, frames))
+    }
+
+    /// A counter of `/sys/class/net/DEV/statistics/`.
+    pub fn stat(&self, dev: &str, counter: &str) -> u64 {
+        let path = format!("/sys/class/net/{dev}/statistics/{counter}");
+        // /sys shows the namespace of the process that mounted it: read it via the thread's
+        // netns with a fresh sysfs view is not possible, so use `ip -s` instead.
+        let _ = path;
+        let out = Command::new("ip")
+            .args(["-n", &self.name, "-s", "-j", "link", "show", dev])
+            .output()
+            .expect("ip -s");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j output");
+        let (dir, name) = counter.split_once('_').expect("rx_x or tx_x");
+        let group = if dir == "rx" { "rx" } else { "tx" };
+        v[0]["stats64"][group][name].as_u64().unwrap_or(0)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+fn send_raw(ifindex: u32, frames: &[Vec<u8>]) -> usize {
+    // SAFETY: plain socket syscalls on a descriptor we own, with valid buffers.
+    unsafe {
+        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0);
+        assert!(
+            fd >= 0,
+            "packet socket: {}",
+            std::io::Error::last_os_error()
+        );
+        let mut addr: libc::sockaddr_ll = std::mem::zeroed();
+        addr.sll_family = libc::AF_PACKET as u16;
+        addr.sll_ifindex = ifindex as i32;
+        addr.sll_halen = 6;
+        let mut sent = 0;
+        for f in frames {
+            let r = libc::sendto(
+                fd,
+                f.as_ptr().cast(),
+                f.len(),
+                0,
+                (&addr as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            );
+            if r == f.len() as isize {
+                sent += 1;
+            }
+        }
+        libc::close(fd);
+        sent
+    }
+}
+
+/// `count` IPv6/UDP frames from `src` to `dst`.
+pub fn frames(src: &str, dst: &str, count: usize) -> Vec<Vec<u8>> {
+    let src: Ipv6Addr = src.parse().unwrap();
+    let dst: Ipv6Addr = dst.parse().unwrap();
+    (0..count)
+        .map(|i| hike_stdlib_tests::ipv6_udp(src, dst, 1000 + (i % 1000) as u16, 53, 18))
+        .collect()
+}
+
+/// The path of the eclatd binary.
+pub fn eclatd_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_eclatd")
+}
+
+/// An eclatd process with its own instance, state dir and socket, optionally inside a netns.
+pub struct Daemon {
+    pub instance: String,
+    pub dir: PathBuf,
+    pub socket: PathBuf,
+    pub bpffs: PathBuf,
+    netns: Option<String>,
+    child: Option<Child>,
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    /// Starts a new daemon (in `netns` if given) and waits until it listens.
+    pub fn start(netns: Option<&Netns>) -> Daemon {
+        let instance = unique("t");
+        let dir = std::env::temp_dir().join(format!("eclatd-test-{instance}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut d = Daemon {
+            socket: dir.join("eclatd.sock"),
+            bpffs: PathBuf::from("/sys/fs/bpf"),
+            instance,
+            dir,
+            netns: netns.map(|n| n.name.clone()),
+            child: None,
+            log: Arc::new(Mutex::new(String::new())),
+        };
+        d.spawn();
+        d
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    /// Starts the process (again) and waits for its "listening" line.
+    pub fn spawn(&mut self) {
+        let (child, ok) = self.spawn_raw();
+        self.child = Some(child);
+        assert!(ok, "eclatd did not start:\n{}", self.log.lock().unwrap());
+    }
+
+    /// Starts the process and reads its stderr until it listens (true) or exits (false).
+    pub fn spawn_raw(&mut self) -> (Child, bool) {
+        let mut cmd = Command::new(eclatd_bin());
+        cmd.arg("--socket")
+            .arg(&self.socket)
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .arg("--instance")
+            .arg(&self.instance)
+            .arg("--bpffs")
+            .arg(&self.bpffs)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(ns) = &self.netns {
+            let file = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
+            // SAFETY: setns is async-signal-safe; the fd stays open until exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().expect("spawn eclatd");
+        let stderr = child.stderr.take().unwrap();
+        let log = self.log.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut told = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log.lock().unwrap().push_str(&format!("{line}\n"));
+                if !told && line.contains("listening on") {
+                    let _ = tx.send(true);
+                    told = true;
+                }
+            }
+            if !told {
+                let _ = tx.send(false);
+            }
+        });
+        let ok = rx.recv().unwrap_or(false);
+        (child, ok)
+    }
+
+    /// `kill -9`, and wait for the process.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, and wait.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let _ = c.wait();
+        }
+    }
+
+    pub fn pin_dir(&self) -> PathBuf {
+        self.bpffs.join("hike").join(&self.instance)
+    }
+
+    /// A connected client.
+    pub fn client(&self) -> Client {
+        Client::connect(&self.socket)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill9();
+        // Unpinning everything detaches the loaders and frees programs and maps.
+        let _ = std::fs::remove_dir_all(self.pin_dir());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A blocking gRPC client.
+pub struct Client {
+    rt: tokio::runtime::Runtime,
+    pub inner: EclatClient<Channel>,
+}
+
+impl Client {
+    pub fn connect(socket: &Path) -> Client {
+        Client::try_connect(socket).expect("connect to eclatd")
+    }
+
+    pub fn try_connect(socket: &Path) -> Result<Client, tonic::transport::Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let path = socket.to_path_buf();
+        let channel = rt.block_on(async move {
+            Endpoint::try_from("http://[::]:50051")
+                .unwrap()
+                .connect_with_connector(tower::service_fn(move |_| {
+                    let path = path.clone();
+                    async move {
+                        Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                            tokio::net::UnixStream::connect(path).await?,
+                        ))
+                    }
+                }))
+                .await
+        })?;
+        Ok(Client {
+            rt,
+            inner: EclatClient::new(channel),
+        })
+    }
+
+    pub fn load(
+        &mut self,
+        name: &str,
+        file: &str,
+        text: &str,
+        defines: &[(&str, &str)],
+    ) -> Result<pb::LoadReply, tonic::Status> {
+        let req = pb::LoadRequest {
+            name: name.into(),
+            source: Some(pb::Source {
+                file_name: file.into(),
+                text: text.into(),
+                siblings: Default::default(),
+            }),
+            defines: defines
+                .iter()
+                .map(|(n, v)| pb::Define {
+                    name: (*n).into(),
+                    value: (*v).into(),
+                })
+                .collect(),
+            loader: String::new(),
+        };
+        self.load_req(req)
+    }
+
+    pub fn load_req(&mut self, req: pb::LoadRequest) -> Result<pb::LoadReply, tonic::Status> {
+        let c = &mut self.inner;
+        self.rt.block_on(c.load(req)).map(|r| r.into_inner())
+    }
+
+    pub fn unload(&mut self, name: &str) -> Result<pb::UnloadReply, tonic::Status> {
+        let c = &mut self.inner;
+        self.rt
+            .block_on(c.unload(pb::UnloadRequest { name: name.into() }))
+            .map(|r| r.into_inner())
+    }
+
+    pub fn list(&mut self) -> pb::ListReply {
+        let c = &mut self.inner;
+        self.rt
+            .block_on(c.list(pb::ListRequest {}))
+            .expect("list")
+            .into_inner()
+    }
+
+    pub fn stats(&mut self, script: &str) -> Result<pb::StatsReply, tonic::Status> {
+        let c = &mut self.inner;
+        self.rt
+            .block_on(c.stats(pb::StatsRequest {
+                script: script.into(),
+            }))
+            .map(|r| r.into_inner())
+    }
+
+    pub fn dump(&mut self, script: &str, map: &str) -> Result<pb::DumpMapReply, tonic::Status> {
+        let c = &mut self.inner;
+        self.rt
+            .block_on(c.dump_map(pb::MapRequest {
+                script: script.into(),
+                map: map.into(),
+            }))
+            .map(|r| r.into_inner())
+    }
+
+    pub fn get(
+        &mut self,
+        script: &str,
+        map: &str,
+        key: &str,
+    ) -> Result<pb::MapEntryReply, tonic::Status> {
+        let c = &mut self.inner;
+        self.rt
+            .block_on(c.get_map_entry(pb::MapKeyRequest {
+                script: script.into(),
+                map: map.into(),
+                key: key.into(),
+            }))
+            .map(|r| r.into_inner())
+    }
+
+    pub fn set(
+        &mut self,
+        script: &str,
+        map: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<pb::MapEntryReply, tonic::Status> {
+        let c = &mut self.inner;
+        self.rt
+            .block_on(c.set_map_entry(pb::SetMapEntryRequest {
+                script: script.into(),
+                map: map.into(),
+                key: key.into(),
+                value: value.into(),
+            }))
+            .map(|r| r.into_inner())
+    }
+
+    /// `monitor.monitor_map` of `script` as {key: packets}.
+    pub fn monitor(&mut self, script: &str) -> std::collections::BTreeMap<u64, u64> {
+        let dump = self
+            .dump(script, "monitor.monitor_map")
+            .expect("dump monitor");
+        dump.entries
+            .iter()
+            .map(|e| {
+                let k: serde_json::Value = serde_json::from_str(&e.key).unwrap();
+                let v: serde_json::Value = serde_json::from_str(&e.value).unwrap();
+                let v = v
+                    .as_u64()
+                    .or_else(|| v["packets"].as_u64())
+                    .unwrap_or_else(|| panic!("monitor value {v}"));
+                (k.as_u64().unwrap(), v)
+            })
+            .collect()
+    }
+}
+
+/// A script that counts every IPv6 packet under monitor key `key` and drops it.
+pub fn count_and_drop(key: u32) -> String {
+    format!(
+        "\
+from programs.net import hike_drop, monitor
+from loaders.basic import ip6_sc
+
+ip6_sc[ip6_sc_map] = {{ (0): (count_drop) }}
+ip6_sc.attach('DEVNAME', 'xdp')
+
+def count_drop():
+    monitor({key})
+    hike_drop()
+    return 0
+"
+    )
+}
