@@ -274,6 +274,12 @@ pub fn default_name(file_name: &str) -> String {
     base.strip_suffix(".eclat").unwrap_or(base).to_owned()
 }
 
+/// A script and what it imports, compiled: link units (the main script first) and warnings.
+struct Units {
+    units: Vec<(String, eclat_compiler::output::CompiledScript)>,
+    warnings: String,
+}
+
 /// Removes a working directory when dropped.
 struct WorkDir(PathBuf);
 
@@ -374,15 +380,7 @@ impl Daemon {
         names
     }
 
-    fn compile(
-        &self,
-        name: &str,
-        src: &ScriptSource,
-    ) -> Result<(
-        Vec<(String, eclat_compiler::output::CompiledScript)>,
-        String,
-        Vec<Define>,
-    )> {
+    fn compile(&self, name: &str, src: &ScriptSource) -> Result<Units> {
         if src.file_name.is_empty() {
             return Err(DaemonError::Missing {
                 what: "source file name",
@@ -459,7 +457,10 @@ impl Daemon {
             &self.catalog,
         );
         match compiled.units {
-            Some(units) => Ok((units, compiled.diagnostics, defines)),
+            Some(units) => Ok(Units {
+                units,
+                warnings: compiled.diagnostics,
+            }),
             None => Err(DaemonError::Compile {
                 diagnostics: compiled.diagnostics,
             }),
@@ -475,7 +476,7 @@ impl Daemon {
             "script".to_owned()
         };
         match self.compile(&name, src) {
-            Ok((_, diagnostics, _)) => Ok((true, diagnostics)),
+            Ok(u) => Ok((true, u.warnings)),
             Err(DaemonError::Compile { diagnostics }) => Ok((false, diagnostics)),
             Err(e) => Err(e),
         }
@@ -489,12 +490,17 @@ impl Daemon {
         src: &ScriptSource,
         loader: Option<&str>,
     ) -> Result<Loaded> {
+        if src.file_name.is_empty() {
+            return Err(DaemonError::Missing {
+                what: "source file name",
+            });
+        }
         let name = match name {
             Some(n) if !n.is_empty() => n.to_owned(),
             _ => default_name(&src.file_name),
         };
         check_script_name(&name)?;
-        let (units, warnings, _) = self.compile(&name, src)?;
+        let Units { units, warnings } = self.compile(&name, src)?;
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;
         let old = inner.state.script(&name).cloned();
@@ -972,7 +978,9 @@ impl Daemon {
         ))
     }
 
-    /// Writes one entry of a map (on every CPU for a per-CPU map).
+    /// Writes one entry of a map. For a per-CPU map, numbers go to the first CPU and zero to
+    /// the others (dumps sum them, so the entry reads back as written); other fields go to
+    /// every CPU.
     pub fn set_entry(
         &self,
         script: &str,
@@ -984,9 +992,22 @@ impl Daemon {
         let (full, map_ref, layout) = self.find_map(&inner, script, map)?;
         let k = encode_json(&full, "key", &layout.key, key, &inner.state, script)?;
         let v = encode_json(&full, "value", &layout.value, value, &inner.state, script)?;
-        map_ref
-            .update(&k, &v, UpdateMode::Any)
-            .map_err(|e| DaemonError::kernel(format!("write map `{full}`"), &e))?;
+        let written = if map_ref.is_percpu() {
+            // Dumps sum the numbers of every CPU: write them on the first CPU and zero on the
+            // others, so that the entry reads back as written. Other fields go everywhere.
+            let mut rest = v.clone();
+            for f in layout.value.fields.iter().flatten() {
+                if matches!(f.kind, FieldKind::Int(_)) {
+                    rest[f.offset..f.offset + f.size].fill(0);
+                }
+            }
+            let mut values = vec![rest; inner.vm.num_cpus()];
+            values[0] = v.clone();
+            map_ref.update_percpu(&k, &values, UpdateMode::Any)
+        } else {
+            map_ref.update(&k, &v, UpdateMode::Any)
+        };
+        written.map_err(|e| DaemonError::kernel(format!("write map `{full}`"), &e))?;
         let names = chain_names(&inner.state);
         let chain_name = |id: u32| names.get(&id).cloned();
         Ok((
@@ -1148,7 +1169,7 @@ fn encode_json(
     };
     let expected = || {
         if layout.scalar {
-            format!("{}", describe(&fields[0].kind))
+            describe(&fields[0].kind).to_string()
         } else {
             let parts: Vec<String> = fields
                 .iter()

@@ -61,3 +61,141 @@ fn load_counts_traffic_and_unload_leaves_nothing() {
     let state: serde_json::Value = serde_json::from_str(&state).unwrap();
     assert_eq!(state["scripts"], serde_json::json!([]));
 }
+
+#[test]
+fn replace_under_traffic_loses_no_packet() {
+    let ns = Netns::new();
+    let d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    c.load(
+        "swap",
+        "swap.eclat",
+        &count_and_drop(1),
+        &[("DEVNAME", "v0")],
+    )
+    .expect("load");
+    let dropped_before = ns.stat("v0", "rx_dropped");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let batch = frames("fc00::1", "fc00::2", 200);
+    let (sent, replaced) = std::thread::scope(|s| {
+        let sender = s.spawn(|| {
+            let mut sent = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sent += ns.send("v1", &batch);
+            }
+            // A last batch after the final replace.
+            sent + ns.send("v1", &batch)
+        });
+        let mut replaced = 0;
+        for i in 0..6 {
+            let r = c
+                .load(
+                    "swap",
+                    "swap.eclat",
+                    &count_and_drop(2 + i % 2),
+                    &[("DEVNAME", "v0")],
+                )
+                .expect("replace");
+            assert!(r.replaced);
+            assert_eq!(r.script.unwrap().generation, 2 + i as u64);
+            replaced += 1;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        (sender.join().unwrap(), replaced)
+    });
+    assert_eq!(replaced, 6);
+    let counts = c.monitor("swap");
+    let total: u64 = counts.values().sum();
+    assert_eq!(
+        ns.stat("v0", "rx_dropped") - dropped_before,
+        0,
+        "the veth dropped frames before XDP"
+    );
+    assert_eq!(
+        total, sent as u64,
+        "every frame sent was counted once: {counts:?}"
+    );
+    assert!(counts.get(&1).copied().unwrap_or(0) > 0, "{counts:?}");
+    assert!(counts.get(&2).copied().unwrap_or(0) + counts.get(&3).copied().unwrap_or(0) > 0);
+    // Only the last version is left.
+    let loaders: Vec<_> = std::fs::read_dir(d.pin_dir().join("loaders"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(loaders, vec!["swap-g7".to_string()]);
+    let list = c.list();
+    assert_eq!(list.scripts[0].chains.len(), 1);
+    assert_eq!(
+        ns.xdp_prog("v0"),
+        list.scripts[0].loader.as_ref().unwrap().kernel_id
+    );
+}
+
+#[test]
+fn kill_9_keeps_traffic_flowing_and_a_restart_adopts_everything() {
+    let ns = Netns::new();
+    let mut d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    c.load("k9", "k9.eclat", &count_and_drop(4), &[("DEVNAME", "v0")])
+        .expect("load");
+    let kernel_id = c.list().scripts[0].loader.as_ref().unwrap().kernel_id;
+    drop(c);
+    d.kill9();
+    // Nobody manages it now: the pins keep it loaded and attached.
+    assert_eq!(ns.xdp_prog("v0"), kernel_id);
+    assert_eq!(ns.send("v1", &frames("fc00::1", "fc00::2", 30)), 30);
+
+    d.spawn();
+    let mut c = d.client();
+    let list = c.list();
+    assert_eq!(list.scripts.len(), 1);
+    assert_eq!(list.scripts[0].name, "k9");
+    assert_eq!(
+        list.scripts[0].loader.as_ref().unwrap().kernel_id,
+        kernel_id
+    );
+    assert_eq!(c.monitor("k9").get(&4), Some(&30));
+    assert_eq!(ns.send("v1", &frames("fc00::1", "fc00::2", 20)), 20);
+    assert_eq!(c.stats("k9").unwrap().scripts[0].chains[0].runs, 50);
+    // Replace and unload work on the adopted script.
+    let r = c
+        .load("k9", "k9.eclat", &count_and_drop(5), &[("DEVNAME", "v0")])
+        .expect("replace after restart");
+    assert_eq!(r.script.unwrap().generation, 2);
+    c.unload("k9").expect("unload after restart");
+    assert_eq!(ns.xdp_prog("v0"), 0);
+}
+
+#[test]
+fn programs_shared_by_two_scripts_are_counted_by_reference() {
+    let ns = Netns::new();
+    ns.add_pair("w0", "w1");
+    let d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    c.load("a", "a.eclat", &count_and_drop(1), &[("DEVNAME", "v0")])
+        .expect("load a");
+    c.load("b", "b.eclat", &count_and_drop(2), &[("DEVNAME", "w0")])
+        .expect("load b");
+    let list = c.list();
+    assert_eq!(
+        list.programs.len(),
+        2,
+        "monitor and hike_drop are loaded once"
+    );
+    for p in &list.programs {
+        assert_eq!(p.used_by, vec!["a".to_string(), "b".to_string()]);
+    }
+    ns.send("v1", &frames("fc00::1", "fc00::2", 7));
+    ns.send("w1", &frames("fc00::1", "fc00::2", 9));
+    // One monitor program: both scripts see the same map.
+    let counts = c.monitor("a");
+    assert_eq!((counts.get(&1), counts.get(&2)), (Some(&7), Some(&9)));
+    c.unload("a").expect("unload a");
+    let list = c.list();
+    assert_eq!(list.programs.len(), 2, "b still uses them");
+    assert_eq!(ns.send("w1", &frames("fc00::1", "fc00::2", 1)), 1);
+    assert_eq!(c.monitor("b").get(&2), Some(&10));
+    c.unload("b").expect("unload b");
+    assert!(c.list().programs.is_empty());
+    assert_eq!((ns.xdp_prog("v0"), ns.xdp_prog("w0")), (0, 0));
+}

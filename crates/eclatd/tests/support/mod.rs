@@ -54,6 +54,14 @@ impl Netns {
             peer: "v1".into(),
             name,
         };
+        // The kernel's own IPv6 packets (neighbour discovery, MLD) would be counted with the
+        // test's: no IPv6 on the namespace's interfaces.
+        ns.run_in(|| {
+            for conf in ["all", "default"] {
+                std::fs::write(format!("/proc/sys/net/ipv6/conf/{conf}/disable_ipv6"), "1")
+                    .expect("disable ipv6 in the netns");
+            }
+        });
         ns.ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
         ns.ip(&["link", "set", "v0", "up"]);
         ns.ip(&["link", "set", "v1", "up"]);
@@ -381,6 +389,18 @@ impl Client {
         let c = &mut self.inner;
         self.rt
             .block_on(c.unload(pb::UnloadRequest { name: name.into() }))
+            .map(|r| r.into_inner())
+    }
+
+    pub fn check(&mut self, req: pb::CheckRequest) -> Result<pb::CheckReply, tonic::Status> {
+        let c = &mut self.inner;
+        self.rt.block_on(c.check(req)).map(|r| r.into_inner())
+    }
+
+    pub fn try_list(&mut self) -> Result<pb::ListReply, tonic::Status> {
+        let c = &mut self.inner;
+        self.rt
+            .block_on(c.list(pb::ListRequest {}))
             .map(|r| r.into_inner())
     }
 
