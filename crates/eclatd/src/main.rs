@@ -33,6 +33,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    unblock_signals();
     let opts = Options {
         state_dir: args.state_dir,
         instance: args.instance,
@@ -71,5 +72,18 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// A parent may start us with signals blocked (a `std::process::Command` child inherits the
+/// mask): SIGTERM and SIGINT must reach the shutdown handler.
+fn unblock_signals() {
+    // SAFETY: an empty set built by sigemptyset, then sigprocmask on this (only) thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
     }
 }

@@ -199,3 +199,40 @@ fn programs_shared_by_two_scripts_are_counted_by_reference() {
     assert!(c.list().programs.is_empty());
     assert_eq!((ns.xdp_prog("v0"), ns.xdp_prog("w0")), (0, 0));
 }
+
+#[test]
+fn events_of_show_pkt_info_reach_a_subscribed_client() {
+    let ns = Netns::new();
+    let d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    let script = "\
+from programs.net import hike_drop
+from programs.info import show_pkt_info
+from loaders.basic import ip6_sc
+
+ip6_sc[ip6_sc_map] = { (0): (show) }
+ip6_sc.attach('DEVNAME', 'xdp')
+
+def show():
+    show_pkt_info(7, 42)
+    hike_drop()
+    return 0
+";
+    c.load("ev", "ev.eclat", script, &[("DEVNAME", "v0")])
+        .expect("load");
+    let mut events = c.subscribe("ev");
+    // Subscribed once the call returned: the packet's events are ours.
+    assert_eq!(ns.send("v1", &frames("fc00::1", "fc00::2", 1)), 1);
+    let mut texts = Vec::new();
+    while texts.len() < 5 {
+        let ev = c.next_event(&mut events).expect("an event");
+        assert_eq!((ev.script.as_str(), ev.chain.as_str()), ("ev", "show"));
+        assert_eq!(ev.program, "show_pkt_info");
+        texts.push(ev.text);
+    }
+    let all = texts.join("\n");
+    assert!(all.contains("packet: user_info 42"), "{all}");
+    assert!(all.contains("ipv6 src fc00::1"), "{all}");
+    assert!(all.contains("ipv6 dst fc00::2"), "{all}");
+    assert!(all.contains("l4 proto 17"), "{all}");
+}

@@ -404,6 +404,22 @@ impl Client {
             .map(|r| r.into_inner())
     }
 
+    /// Subscribes to the events of `script`.
+    pub fn subscribe(&mut self, script: &str) -> tonic::Streaming<pb::Event> {
+        let c = &mut self.inner;
+        self.rt
+            .block_on(c.events(pb::EventsRequest {
+                script: script.into(),
+            }))
+            .expect("subscribe to events")
+            .into_inner()
+    }
+
+    /// The next event of a subscription (`None` when the stream ends).
+    pub fn next_event(&mut self, s: &mut tonic::Streaming<pb::Event>) -> Option<pb::Event> {
+        self.rt.block_on(s.message()).expect("event stream")
+    }
+
     pub fn list(&mut self) -> pb::ListReply {
         let c = &mut self.inner;
         self.rt
