@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use eclat_compiler::compile;
+use eclat_compiler::{compile, substitute, Define};
 use eclat_syntax::SourceFile;
 
 use eclat_project::{c_units, catalog, read, SiblingScripts};
@@ -12,7 +12,7 @@ use eclat_project::{c_units, catalog, read, SiblingScripts};
 /// Check scripts: print every error and warning as `FILE:LINE:COL: error: MESSAGE` with the
 /// source line and a caret; exit 1 if any script has an error.
 ///
-/// Example: `eclat check examples/ddos_tb_2_lev.eclat`
+/// Example: `eclat check examples/ddos_tb_2_lev.eclat -D COLLECTOR_IFINDEX=6`
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Scripts to check.
@@ -21,6 +21,14 @@ pub struct Args {
     /// A directory of user packages (`DIR/PKG/*.bpf.c`), compiled with clang on first use.
     #[arg(long = "package-dir", value_name = "DIR")]
     package_dirs: Vec<PathBuf>,
+    /// Replace the whole word NAME by VALUE before compiling, as `eclat load` and `eclat run`
+    /// do: `-D COLLECTOR_IFINDEX=6`.
+    #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
+    defines: Vec<Define>,
+}
+
+fn parse_define(arg: &str) -> Result<Define, String> {
+    Define::parse(arg).map_err(|e| e.to_string())
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -28,14 +36,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut failed = false;
     for path in &args.files {
         let src = match read(path) {
-            Ok(src) => src,
+            Ok(src) => substitute(&src, &args.defines),
             Err(e) => {
                 eprintln!("eclat: error: {e:#}");
                 failed = true;
                 continue;
             }
         };
-        let chains = SiblingScripts::beside(path);
+        let chains = SiblingScripts::beside(path).with_defines(&args.defines);
         let out = compile(&src, &catalog, &chains);
         // C files of chains it imports: clang's messages first, then the script's.
         eprint!("{}", chains.take_reports());

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use eclat_compiler::compile;
+use eclat_compiler::{compile, substitute, Define};
 use eclat_syntax::SourceFile;
 
 use eclat_project::{c_units, catalog, read, SiblingScripts};
@@ -21,7 +21,7 @@ pub enum Emit {
 
 /// Compile a script and print its chains' bytecode; diagnostics go to standard error.
 ///
-/// Example: `eclat compile examples/ddos_tb_2_lev.eclat --emit asm`
+/// Example: `eclat compile examples/ddos_tb_2_lev.eclat -D COLLECTOR_IFINDEX=6 --emit asm`
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The script.
@@ -36,12 +36,20 @@ pub struct Args {
     /// A directory of user packages (`DIR/PKG/*.bpf.c`), compiled with clang on first use.
     #[arg(long = "package-dir", value_name = "DIR")]
     package_dirs: Vec<PathBuf>,
+    /// Replace the whole word NAME by VALUE before compiling, as `eclat load` and `eclat run`
+    /// do: `-D COLLECTOR_IFINDEX=6`.
+    #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
+    defines: Vec<Define>,
+}
+
+fn parse_define(arg: &str) -> Result<Define, String> {
+    Define::parse(arg).map_err(|e| e.to_string())
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let src = read(&args.file)?;
+    let src = substitute(&read(&args.file)?, &args.defines);
     let catalog = catalog(&args.package_dirs)?;
-    let chains = SiblingScripts::beside(&args.file);
+    let chains = SiblingScripts::beside(&args.file).with_defines(&args.defines);
     let out = compile(&src, &catalog, &chains);
     eprint!("{}", chains.take_reports());
     let file = SourceFile::new(args.file.display().to_string(), src.clone());

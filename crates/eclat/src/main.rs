@@ -6,21 +6,67 @@
 //! eclat compile ddos.eclat --emit asm    # bytecode of every chain, symbolic names
 //! eclat compile ddos.eclat --emit json   # what the runtime links and loads
 //! eclat run ddos.eclat --pcap flood.pcap --json   # packets through a private VM (root)
+//!
+//! eclat load ddos.eclat -D DEVNAME=veth0 # through eclatd: compile, load, attach
+//! eclat list                             # scripts, chains, program table
+//! eclat map dump ddos monitor.monitor_map
+//! eclat stats ddos
+//! eclat events ddos --count 10
+//! eclat unload ddos
 //! ```
+//!
+//! `check`, `compile` and `run` work alone; `load`, `unload`, `list`, `map`, `stats` and
+//! `events` talk to `eclatd` over its Unix socket (`--socket PATH`, or `ECLAT_SOCKET`, default
+//! `/run/eclat/eclatd.sock`; see [`client`]).
+//!
+//! Exit status: 0 ok; 1 refused by the daemon, or a script with errors (also a missing file,
+//! a map entry that `map get` does not find); 2 a bad command line (clap's own errors, a
+//! malformed `-D`, a map key that is not JSON); 3 the daemon cannot be reached (no socket,
+//! nobody listening, permission denied, connection lost). `run` also exits 130 after Ctrl-C.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod check;
+mod client;
 mod compile;
+mod events;
+mod exit;
+mod list;
+mod load;
+mod map;
 mod packets;
+mod render;
 mod run;
+mod sources;
+mod stats;
+mod unload;
 
 /// eCLAT: write chains of HIKe programs in a python-like language.
 #[derive(Debug, Parser)]
-#[command(name = "eclat", version, about)]
+#[command(
+    name = "eclat",
+    version,
+    about,
+    after_help = "\
+Exit status:
+  0  ok
+  1  refused by the daemon, or a script with errors
+  2  a bad command line
+  3  eclatd cannot be reached (not running, wrong --socket, permission denied)"
+)]
 struct Cli {
+    /// eclatd's Unix socket, for load, unload, list, map, stats and events.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "ECLAT_SOCKET",
+        default_value = client::DEFAULT_SOCKET
+    )]
+    socket: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,22 +76,33 @@ enum Command {
     Check(check::Args),
     Compile(compile::Args),
     Run(run::Args),
+    Load(load::Args),
+    Unload(unload::Args),
+    List(list::Args),
+    Map(map::Args),
+    Stats(stats::Args),
+    Events(events::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let socket = cli.socket.as_path();
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Compile(args) => compile::run(args),
         Command::Run(args) => run::run(args),
+        Command::Load(args) => load::run(args, socket),
+        Command::Unload(args) => unload::run(args, socket),
+        Command::List(args) => list::run(args, socket),
+        Command::Map(args) => map::run(args, socket),
+        Command::Stats(args) => stats::run(args, socket),
+        Command::Events(args) => events::run(args, socket),
     };
     match result {
         Ok(code) => code,
         // Errors that reach here are the user's (an unreadable file, a package that does not
-        // compile); clap exits with 2 itself for a bad command line.
-        Err(e) => {
-            eprintln!("eclat: error: {e:#}");
-            ExitCode::FAILURE
-        }
+        // compile) or the daemon's (it refused, or cannot be reached); clap exits with 2
+        // itself for a bad command line.
+        Err(e) => exit::report(&e),
     }
 }

@@ -41,7 +41,7 @@ use eclat_project::catalog;
 /// BPF_PROG_TEST_RUN, and everything is removed at the end (also on error or Ctrl-C).
 /// Needs root.
 ///
-/// Example: `eclat run examples/ddos_tb_2_lev.eclat --pcap examples/flood.pcap --json`
+/// Example: `eclat run examples/ddos_tb_2_lev.eclat -D COLLECTOR_IFINDEX=6 --pcap examples/flood.pcap --json`
 ///
 /// Example: `eclat run script.eclat --packet 0202000000020202000000010800... -D DEVNAME=veth0`
 #[derive(Debug, clap::Args)]

@@ -1,0 +1,94 @@
+//! `eclat load FILE [-D NAME=VALUE]... [--name NAME] [--loader NAME] [--json]`: send a script
+//! (with the files beside it that it imports chains from) to eclatd, which compiles, loads and
+//! attaches it, or replaces the script of that name.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use eclat_compiler::Define;
+use eclat_proto::v1::{self, LoadReply, LoadRequest};
+
+use crate::client::Daemon;
+use crate::sources::read_source;
+use crate::{exit, render};
+
+/// Load a script into eclatd (or replace the script of that name), through the daemon.
+///
+/// Its programs, chains and loader are loaded and attached where the script says; a script of
+/// the same name is replaced, all or nothing. The daemon compiles it, and the `X.eclat` /
+/// `X.hike.c` files beside it that it imports chains from, which are sent along; compiler
+/// warnings go to standard error.
+///
+/// Example: `eclat load examples/ddos_tb_2_lev.eclat -D DEVNAME=veth0`
+///
+/// Example: `eclat load ddos.eclat --name ddos-edge --loader ip6_simple_classifier --json`
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The script.
+    file: PathBuf,
+    /// Replace the whole word NAME by VALUE in the script (and the scripts it imports chains
+    /// from) before compiling: `-D DEVNAME=veth0`.
+    #[arg(short = 'D', value_name = "NAME=VALUE")]
+    defines: Vec<String>,
+    /// The script's name in the daemon (default: the file name without `.eclat`).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// The loader packets enter through, when the script imports several.
+    #[arg(long, value_name = "NAME")]
+    loader: Option<String>,
+    /// Print the daemon's reply as one JSON object (`{"script":{...},"replaced":...,
+    /// "diagnostics":...}`).
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, socket: &Path) -> Result<ExitCode> {
+    // The command line first: nothing is sent for a bad one.
+    let defines: Vec<Define> = match args
+        .defines
+        .iter()
+        .map(|d| Define::parse(d).with_context(|| format!("-D {d}")))
+        .collect::<Result<_>>()
+    {
+        Ok(d) => d,
+        Err(e) => return Ok(exit::usage(&e)),
+    };
+    let source = read_source(&args.file, &defines)?;
+    let request = LoadRequest {
+        name: args.name.unwrap_or_default(),
+        source: Some(source),
+        defines: defines
+            .iter()
+            .map(|d| v1::Define {
+                name: d.name.clone(),
+                value: d.value.clone(),
+            })
+            .collect(),
+        loader: args.loader.unwrap_or_default(),
+    };
+    let daemon = Daemon::connect(socket)?;
+    let reply = daemon.call(|mut c| async move { c.load(request).await })?;
+    eprint!("{}", reply.diagnostics);
+    if args.json {
+        render::emit(&render::json_line(&reply)?)?;
+    } else {
+        render::emit(&text(&reply))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `loaded `ddos` from ddos.eclat (generation 1)` and the script's details.
+fn text(reply: &LoadReply) -> String {
+    let Some(script) = &reply.script else {
+        return "loaded (the daemon did not describe the script)\n".to_owned();
+    };
+    let verb = if reply.replaced { "replaced" } else { "loaded" };
+    format!(
+        "{verb} `{}` from {} (generation {})\n{}",
+        script.name,
+        script.file_name,
+        script.generation,
+        render::script_details(script, render::Attach::Attached)
+    )
+}

@@ -1,0 +1,528 @@
+//! The daemon subcommands against a stand-in eclatd: tonic's server for the `eclat.v1` API
+//! on a Unix socket, with canned replies. It proves what the client sends (the script, its
+//! siblings, defines) and how it shows replies and refusals, without a kernel or root; the
+//! real daemon's tests live with `eclatd`.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use eclat_proto::v1::{
+    Attachment, Chain, CheckReply, CheckRequest, DumpMapReply, Event, EventsRequest, FaultCount,
+    ListReply, ListRequest, LoadReply, LoadRequest, Loader, MapEntry, MapEntryReply, MapKeyRequest,
+    MapRequest, Program, Script, SetMapEntryRequest, StatsReply, StatsRequest, UnloadReply,
+    UnloadRequest,
+};
+use eclat_proto::{Eclat, EclatServer};
+use serde_json::json;
+use support::{eclat, json_lines, text, TempDir};
+use tonic::{Request, Response, Status};
+
+/// What the stand-in daemon was asked.
+#[derive(Default)]
+struct Seen {
+    loads: Vec<LoadRequest>,
+    sets: Vec<SetMapEntryRequest>,
+}
+
+struct Fake {
+    seen: Arc<Mutex<Seen>>,
+}
+
+/// The rendered diagnostics of a script that does not compile, as the daemon sends them.
+const BAD_SCRIPT: &str = "\
+bad.eclat:2:5: error: unknown program or chain `nope`
+  2 |     nope()
+    |     ^^^^
+";
+
+fn script() -> Script {
+    Script {
+        name: "ddos".into(),
+        file_name: "ddos.eclat".into(),
+        defines: vec![eclat_proto::v1::Define {
+            name: "DEVNAME".into(),
+            value: "veth0".into(),
+        }],
+        generation: 2,
+        chains: vec![Chain {
+            name: "ddos_tb_2_lev".into(),
+            id: 1,
+            params: 0,
+            insns: 40,
+        }],
+        programs: vec!["hike_pass".into(), "ip6_hset_srcdst".into()],
+        loader: Some(Loader {
+            name: "ip6_simple_classifier".into(),
+            package: "hike_default".into(),
+            kernel_id: 40,
+            maps: vec!["ipv6_sc_map".into()],
+            attachments: vec![Attachment {
+                device: "veth0".into(),
+                ifindex: 5,
+                hook: "xdp".into(),
+            }],
+        }),
+        loaded_at: 1_704_067_200,
+    }
+}
+
+fn stats() -> StatsReply {
+    StatsReply {
+        scripts: vec![],
+        faults: vec![FaultCount {
+            reason: "no_prog".into(),
+            count: 2,
+        }],
+        packets: 10,
+    }
+}
+
+fn event(n: u32) -> Event {
+    Event {
+        kind: "chain".into(),
+        script: "ddos".into(),
+        chain: "ddos_tb_2_lev".into(),
+        program: String::new(),
+        code: n,
+        values: vec![u64::from(n)],
+        text: format!("event {n}"),
+    }
+}
+
+#[tonic::async_trait]
+impl Eclat for Fake {
+    async fn check(&self, _: Request<CheckRequest>) -> Result<Response<CheckReply>, Status> {
+        Err(Status::unimplemented("`eclat check` works alone"))
+    }
+
+    async fn load(&self, request: Request<LoadRequest>) -> Result<Response<LoadReply>, Status> {
+        let request = request.into_inner();
+        self.seen
+            .lock()
+            .expect("not poisoned")
+            .loads
+            .push(request.clone());
+        let source = request.source.expect("a source");
+        if source.file_name.ends_with("bad.eclat") {
+            return Err(Status::invalid_argument(BAD_SCRIPT));
+        }
+        Ok(Response::new(LoadReply {
+            script: Some(script()),
+            replaced: true,
+            diagnostics: "ddos.eclat:1:1: warning: something to know\n".into(),
+        }))
+    }
+
+    async fn unload(
+        &self,
+        request: Request<UnloadRequest>,
+    ) -> Result<Response<UnloadReply>, Status> {
+        let name = request.into_inner().name;
+        if name != "ddos" {
+            return Err(Status::not_found(format!(
+                "no script `{name}`: `eclat list` shows the loaded scripts"
+            )));
+        }
+        Ok(Response::new(UnloadReply {
+            script: Some(script()),
+        }))
+    }
+
+    async fn list(&self, _: Request<ListRequest>) -> Result<Response<ListReply>, Status> {
+        Ok(Response::new(ListReply {
+            scripts: vec![script()],
+            programs: vec![Program {
+                name: "hike_pass".into(),
+                package: "hike_default".into(),
+                id: 3,
+                kernel_id: 41,
+                maps: vec![],
+                used_by: vec!["ddos".into()],
+            }],
+            instance: "eclat".into(),
+            pin_dir: "/sys/fs/bpf/eclat".into(),
+        }))
+    }
+
+    async fn dump_map(
+        &self,
+        request: Request<MapRequest>,
+    ) -> Result<Response<DumpMapReply>, Status> {
+        let request = request.into_inner();
+        Ok(Response::new(DumpMapReply {
+            map: request.map,
+            key_type: "struct ipv6_pair {\n    struct in6_addr src;\n    struct in6_addr dst;\n}"
+                .into(),
+            value_type: "u64".into(),
+            percpu: false,
+            entries: vec![MapEntry {
+                // Fields in layout order, which is not alphabetical.
+                key: "{\"src\": \"fc00::1\", \"dst\": \"fc00::2\"}".into(),
+                value: "7".into(),
+            }],
+        }))
+    }
+
+    async fn get_map_entry(
+        &self,
+        request: Request<MapKeyRequest>,
+    ) -> Result<Response<MapEntryReply>, Status> {
+        let request = request.into_inner();
+        let entry = (request.key == "0").then(|| MapEntry {
+            key: "0".into(),
+            value: "{\"packets\":2}".into(),
+        });
+        Ok(Response::new(MapEntryReply {
+            map: request.map,
+            entry,
+        }))
+    }
+
+    async fn set_map_entry(
+        &self,
+        request: Request<SetMapEntryRequest>,
+    ) -> Result<Response<MapEntryReply>, Status> {
+        let request = request.into_inner();
+        self.seen
+            .lock()
+            .expect("not poisoned")
+            .sets
+            .push(request.clone());
+        Ok(Response::new(MapEntryReply {
+            map: request.map,
+            entry: Some(MapEntry {
+                key: request.key,
+                value: request.value,
+            }),
+        }))
+    }
+
+    async fn stats(&self, _: Request<StatsRequest>) -> Result<Response<StatsReply>, Status> {
+        Ok(Response::new(stats()))
+    }
+
+    type EventsStream =
+        Pin<Box<dyn tokio_stream::Stream<Item = Result<Event, Status>> + Send + 'static>>;
+
+    async fn events(
+        &self,
+        _: Request<EventsRequest>,
+    ) -> Result<Response<Self::EventsStream>, Status> {
+        let events: Vec<Result<Event, Status>> = (1..=3).map(|n| Ok(event(n))).collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(events))))
+    }
+}
+
+/// The stand-in daemon, serving on a socket in a temporary directory until dropped.
+struct FakeDaemon {
+    dir: TempDir,
+    socket: PathBuf,
+    seen: Arc<Mutex<Seen>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeDaemon {
+    fn start() -> FakeDaemon {
+        let dir = TempDir::new("fake-daemon");
+        let socket = dir.path().join("eclatd.sock");
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        // Bound here, so that the socket exists before the first test command runs.
+        let listener = {
+            let _guard = runtime.enter();
+            tokio::net::UnixListener::bind(&socket).expect("bind the socket")
+        };
+        let fake = Fake { seen: seen.clone() };
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                tonic::transport::Server::builder()
+                    .serve_with_incoming_shutdown(
+                        EclatServer::new(fake),
+                        tokio_stream::wrappers::UnixListenerStream::new(listener),
+                        async {
+                            let _ = stopped.await;
+                        },
+                    )
+                    .await
+                    .expect("the fake daemon serves");
+            });
+        });
+        FakeDaemon {
+            dir,
+            socket,
+            seen,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// `eclat --socket SOCKET ARGS` in `dir`.
+    fn eclat(&self, args: &[&str], dir: &Path) -> std::process::Output {
+        let mut all = vec!["--socket", self.socket.to_str().expect("a UTF-8 path")];
+        all.extend_from_slice(args);
+        eclat(&all, dir)
+    }
+}
+
+impl Drop for FakeDaemon {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[test]
+fn load_sends_the_script_its_siblings_and_defines() {
+    let daemon = FakeDaemon::start();
+    let dir = &daemon.dir;
+    dir.write(
+        "scripts/ddos.eclat",
+        "from chains.helpers import h\nfrom chains.fast import f\ndef ddos():\n    return h()\n",
+    );
+    dir.write(
+        "scripts/helpers.eclat",
+        "from chains.deep import d\ndef h():\n    return d()\n",
+    );
+    dir.write("scripts/deep.eclat", "def d():\n    return 1\n");
+    dir.write("scripts/fast.hike.c", "/* C chains */\n");
+    dir.write("scripts/unrelated.eclat", "def u():\n    return 1\n");
+    let out = daemon.eclat(
+        &[
+            "load",
+            "scripts/ddos.eclat",
+            "-D",
+            "DEVNAME=veth0",
+            "--name",
+            "edge",
+            "--loader",
+            "ip6_simple_classifier",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "ddos.eclat:1:1: warning: something to know\n"
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "\
+replaced `ddos` from ddos.eclat (generation 2)
+  chains:    ddos_tb_2_lev #1
+  programs:  hike_pass, ip6_hset_srcdst
+  loader:    ip6_simple_classifier (hike_default), kernel id 40
+  attached:  veth0 (ifindex 5, xdp)
+  defines:   DEVNAME=veth0
+"
+    );
+    let seen = daemon.seen.lock().expect("not poisoned");
+    let load = &seen.loads[0];
+    assert_eq!(load.name, "edge");
+    assert_eq!(load.loader, "ip6_simple_classifier");
+    assert_eq!(
+        (
+            load.defines[0].name.as_str(),
+            load.defines[0].value.as_str()
+        ),
+        ("DEVNAME", "veth0")
+    );
+    let source = load.source.as_ref().expect("a source");
+    assert_eq!(source.file_name, "scripts/ddos.eclat");
+    assert!(source.text.starts_with("from chains.helpers import h\n"));
+    let mut siblings: Vec<&str> = source.siblings.keys().map(String::as_str).collect();
+    siblings.sort();
+    assert_eq!(siblings, ["deep.eclat", "fast.hike.c", "helpers.eclat"]);
+    assert_eq!(source.siblings["fast.hike.c"], "/* C chains */\n");
+}
+
+#[test]
+fn load_json_is_the_reply() {
+    let daemon = FakeDaemon::start();
+    daemon
+        .dir
+        .write("ddos.eclat", "def ddos():\n    return 1\n");
+    let out = daemon.eclat(&["load", "ddos.eclat", "--json"], daemon.dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["replaced"], true);
+    assert_eq!(lines[0]["script"]["name"], "ddos");
+    assert_eq!(
+        lines[0]["script"]["chains"][0],
+        json!({"name": "ddos_tb_2_lev", "id": 1, "params": 0, "insns": 40})
+    );
+    assert_eq!(
+        lines[0]["script"]["loader"]["attachments"][0],
+        json!({"device": "veth0", "ifindex": 5, "hook": "xdp"})
+    );
+}
+
+#[test]
+fn refusals_print_the_daemons_message_as_is_and_exit_1() {
+    let daemon = FakeDaemon::start();
+    daemon.dir.write("bad.eclat", "def c():\n    nope()\n");
+    let out = daemon.eclat(&["load", "bad.eclat"], daemon.dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    // As the daemon rendered it, without a blank line after it.
+    assert_eq!(text(&out.stderr), format!("eclat: error: {BAD_SCRIPT}"));
+    let out = daemon.eclat(&["unload", "nothing"], daemon.dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "eclat: error: no script `nothing`: `eclat list` shows the loaded scripts\n"
+    );
+}
+
+#[test]
+fn list_is_a_table_and_json_the_reply() {
+    let daemon = FakeDaemon::start();
+    let out = daemon.eclat(&["list"], daemon.dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "\
+instance `eclat`, pinned in /sys/fs/bpf/eclat
+
+SCRIPT  FILE        GEN  LOADER                                ATTACHED                CHAINS
+ddos    ddos.eclat  2    ip6_simple_classifier (hike_default)  veth0 (ifindex 5, xdp)  ddos_tb_2_lev #1
+
+ID  PROGRAM    PACKAGE       KERNEL ID  USED BY
+3   hike_pass  hike_default  41         ddos
+"
+    );
+    let out = daemon.eclat(&["list", "--json"], daemon.dir.path());
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["programs"][0]["used_by"], json!(["ddos"]));
+    assert_eq!(lines[0]["scripts"][0]["loaded_at"], 1_704_067_200);
+}
+
+#[test]
+fn map_entries_are_json_values_in_the_daemons_order() {
+    let daemon = FakeDaemon::start();
+    let dir = daemon.dir.path();
+    let out = daemon.eclat(&["map", "dump", "ddos", "ip6_sc.ipv6_sc_map"], dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "\
+# ip6_sc.ipv6_sc_map: 1 entry; key struct ipv6_pair { struct in6_addr src; struct in6_addr dst; }; value u64
+{\"src\":\"fc00::1\",\"dst\":\"fc00::2\"} -> 7
+"
+    );
+    let out = daemon.eclat(
+        &["map", "dump", "ddos", "ip6_sc.ipv6_sc_map", "--json"],
+        dir,
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "{\"map\":\"ip6_sc.ipv6_sc_map\",\"key_type\":\"struct ipv6_pair {\\n    struct in6_addr src;\\n    struct in6_addr dst;\\n}\",\"value_type\":\"u64\",\"percpu\":false,\"entries\":[{\"key\":{\"src\":\"fc00::1\",\"dst\":\"fc00::2\"},\"value\":7}]}\n"
+    );
+
+    let out = daemon.eclat(&["map", "get", "ddos", "monitor.monitor_map", "0"], dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "0 -> {\"packets\":2}\n");
+    let out = daemon.eclat(
+        &["map", "get", "ddos", "monitor.monitor_map", "9", "--json"],
+        dir,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"map\":\"monitor.monitor_map\",\"entry\":null}\n"
+    );
+    assert_eq!(
+        text(&out.stderr),
+        "eclat: error: map `monitor.monitor_map` of script `ddos` has no entry with key 9; \
+         `eclat map dump ddos monitor.monitor_map` shows its entries\n"
+    );
+
+    let key = r#"{"src":"fc00::1","dst":"fc00::2"}"#;
+    let out = daemon.eclat(
+        &[
+            "map",
+            "set",
+            "ddos",
+            "ip6_sc.ipv6_sc_map",
+            key,
+            "2",
+            "--json",
+        ],
+        dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("{{\"map\":\"ip6_sc.ipv6_sc_map\",\"entry\":{{\"key\":{key},\"value\":2}}}}\n")
+    );
+    let seen = daemon.seen.lock().expect("not poisoned");
+    assert_eq!(seen.sets[0].key, key);
+    assert_eq!(seen.sets[0].value, "2");
+}
+
+#[test]
+fn stats_json_is_the_reply() {
+    let daemon = FakeDaemon::start();
+    let out = daemon.eclat(&["stats", "--json"], daemon.dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let expected = serde_json::to_value(stats()).expect("serializable");
+    assert_eq!(json_lines(&out), [expected]);
+    let out = daemon.eclat(&["stats"], daemon.dir.path());
+    assert_eq!(
+        text(&out.stdout),
+        "VM: 10 packets booted a chain; faults no_prog 2\n"
+    );
+}
+
+#[test]
+fn events_stop_after_count_or_when_the_stream_ends() {
+    let daemon = FakeDaemon::start();
+    let dir = daemon.dir.path();
+    let out = daemon.eclat(&["events", "--count", "2"], dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "ddos/ddos_tb_2_lev: event 1\nddos/ddos_tb_2_lev: event 2\n"
+    );
+    let out = daemon.eclat(&["events", "ddos", "--json"], dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        lines[2],
+        serde_json::to_value(event(3)).expect("serializable")
+    );
+}
+
+#[test]
+fn unload_says_what_was_removed() {
+    let daemon = FakeDaemon::start();
+    let out = daemon.eclat(&["unload", "ddos"], daemon.dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "\
+unloaded `ddos` (ddos.eclat, generation 2)
+  chains:    ddos_tb_2_lev #1
+  programs:  hike_pass, ip6_hset_srcdst
+  loader:    ip6_simple_classifier (hike_default), kernel id 40
+  detached:  veth0 (ifindex 5, xdp)
+  defines:   DEVNAME=veth0
+"
+    );
+    let out = daemon.eclat(&["unload", "ddos", "--json"], daemon.dir.path());
+    assert_eq!(json_lines(&out)[0]["script"]["name"], "ddos");
+}
