@@ -38,7 +38,13 @@ pub fn compile_all(
     defines: &[Define],
     catalog: &PackageCatalog,
 ) -> Compiled {
-    compile_all_shown(file, &file.display().to_string(), main_name, defines, catalog)
+    compile_all_shown(
+        file,
+        &file.display().to_string(),
+        main_name,
+        defines,
+        catalog,
+    )
 }
 
 /// Like [`compile_all`], with the main script called `shown` in diagnostics (the daemon
@@ -114,7 +120,9 @@ pub fn compile_all_shown(
 /// name (the daemon's copy lives elsewhere than the client's file).
 fn sibling_shown(sibling: &Path, main: &Path, main_shown: &str) -> String {
     if sibling.parent() == main.parent() {
-        let file = sibling.file_name().map(|f| f.to_string_lossy().into_owned());
+        let file = sibling
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned());
         let dir = Path::new(main_shown).parent();
         match (file, dir) {
             (Some(f), Some(d)) if !d.as_os_str().is_empty() => d.join(f).display().to_string(),

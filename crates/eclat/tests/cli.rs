@@ -89,12 +89,13 @@ fn a_missing_file_is_an_error() {
     assert!(text(&out.stderr).contains("cannot read `no-such-file.eclat`"));
 }
 
+/// Listing 2 as `examples/ddos_tb_2_lev.eclat` with its collector placeholder given
+/// (`-D COLLECTOR_IFINDEX=6`; `eclat compile` takes no `-D`): the compiler's golden copy.
+const LISTING_2: &str = "crates/eclat-compiler/tests/golden/asm/listing2.eclat";
+
 #[test]
 fn compile_listing_2_to_asm() {
-    let out = eclat(
-        &["compile", "examples/ddos_tb_2_lev.eclat", "--emit", "asm"],
-        &repo(),
-    );
+    let out = eclat(&["compile", LISTING_2, "--emit", "asm"], &repo());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let asm = text(&out.stdout);
     assert!(asm.starts_with("; chain ddos_tb_2_lev(): "), "{asm}");
@@ -107,10 +108,7 @@ fn compile_listing_2_to_asm() {
 
 #[test]
 fn compile_listing_2_to_json() {
-    let out = eclat(
-        &["compile", "examples/ddos_tb_2_lev.eclat", "--emit", "json"],
-        &repo(),
-    );
+    let out = eclat(&["compile", LISTING_2, "--emit", "json"], &repo());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["format"], "eclat-bytecode/1");

@@ -57,6 +57,8 @@ fn kernel_run_listing2_on_the_flood_pcap() {
             "--pcap",
             "examples/flood.pcap",
             "--json",
+            "-D",
+            "COLLECTOR_IFINDEX=6",
         ],
         &repo(),
     );
@@ -66,7 +68,8 @@ fn kernel_run_listing2_on_the_flood_pcap() {
     let v = verdicts(&lines);
     // The script's buckets hold 100 packets per destination, then 100 more for the pair: 200
     // passes, then the pair is blacklisted (packet 201 is the one that adds it) and dropped,
-    // except the 500th blacklisted packet of each round, redirected to ifindex 6.
+    // except the 500th blacklisted packet of each round, redirected to ifindex 6 (the
+    // collector's, given with -D).
     assert!(v[..200].iter().all(|x| x == "pass"), "{:?}", &v[..210]);
     assert_eq!(v[200], "drop");
     let redirected: Vec<usize> = (0..v.len())
@@ -139,6 +142,8 @@ fn kernel_run_human_output_and_non_ip_packets() {
         &[
             "run",
             "examples/ddos_tb_2_lev.eclat",
+            "-D",
+            "COLLECTOR_IFINDEX=6",
             "--packet",
             &hex(&pkt),
             "--packet",
@@ -533,7 +538,8 @@ fn kernel_run_ctrl_c_stops_between_packets_and_reports() {
     let frames = vec![ipv6_udp(A6, B6, 1, 2, 0); 100_000];
     let pcap = dir.write("long.pcap", support::pcap(&frames, 0, 1));
     let mut child = Command::new(env!("CARGO_BIN_EXE_eclat"))
-        .args(["run", "examples/ddos_tb_2_lev.eclat", "--json", "--pcap"])
+        .args(["run", "examples/ddos_tb_2_lev.eclat", "--json"])
+        .args(["-D", "COLLECTOR_IFINDEX=6", "--pcap"])
         .arg(&pcap)
         .current_dir(repo())
         .stdout(Stdio::piped())

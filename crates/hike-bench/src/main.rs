@@ -18,23 +18,22 @@
 //! ```
 //!
 //! The pps measurements ([`pps`], for `ddos_mark`) build a router out of two network
-//! namespaces ([`netlab`]) and count what it forwards at saturation; Ctrl-C stops the run and
-//! deletes them ([`signals`]). The raw baselines and the traffic programs are loaded by
-//! [`raw`], outside any HIKe VM.
+//! namespaces (`hike_netlab::RouterLab`) and count what it forwards at saturation, with the
+//! traffic programs of `hike-netlab`; Ctrl-C stops the run and deletes them
+//! (`hike_netlab::signals`). The raw baselines are loaded by [`raw`], outside any HIKe VM.
 
 mod measure;
-mod netlab;
 mod pps;
 mod raw;
 mod report;
 mod scenarios;
-mod signals;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use hike_netlab::signals;
 
 use crate::measure::Settings;
 use crate::report::RunInfo;
@@ -89,7 +88,7 @@ fn parse_seconds(s: &str) -> std::result::Result<f64, String> {
 
 fn main() {
     // First, before any other thread exists: every thread inherits the blocked signals.
-    if let Err(e) = signals::install() {
+    if let Err(e) = signals::install("hike-bench") {
         eprintln!("hike-bench: {e:#}");
         std::process::exit(1);
     }
@@ -147,7 +146,7 @@ fn run(cli: Cli) -> Result<()> {
         kernel: read_trimmed("/proc/sys/kernel/osrelease"),
         cpu_model: cpu_model(),
         started: utc_now(),
-        cpus: netlab::online_cpus().len(),
+        cpus: hike_netlab::online_cpus().len(),
         load_average: read_trimmed("/proc/loadavg")
             .split_whitespace()
             .take(3)

@@ -26,9 +26,8 @@ use std::net::Ipv6Addr;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
+use hike_netlab::{signals, Ipv6Udp};
 use hike_runtime::XdpAction;
-
-use crate::signals;
 
 /// Length of the benchmark packet: Ethernet (14) + IPv6 (40) + UDP (8) + 2 bytes of payload.
 pub const PACKET_LEN: usize = 64;
@@ -54,58 +53,21 @@ pub fn ipv6_udp_packet() -> Vec<u8> {
 /// IPv6 (traffic class 0, hop limit 64) + UDP port 1234 to 5678 + payload `"hi"`, with valid
 /// lengths and UDP checksum. Ethernet destination `02:00:00:00:00:02`, source `…:01`.
 pub fn ipv6_udp(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
-    let mut p = vec![0u8; PACKET_LEN];
-    // Ethernet: destination, source, EtherType IPv6.
-    p[0..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
-    p[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
-    p[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
-    // IPv6: version 6, traffic class 0, flow label 0; payload length; next header UDP; hops.
-    let payload_len = (PACKET_LEN - 14 - 40) as u16;
-    p[14] = 0x60;
-    p[18..20].copy_from_slice(&payload_len.to_be_bytes());
-    p[20] = 17;
-    p[21] = 64;
-    let (src, dst) = (src.octets(), dst.octets());
-    p[22..38].copy_from_slice(&src);
-    p[38..54].copy_from_slice(&dst);
-    // UDP: ports, length, checksum (filled below), payload "hi".
-    p[54..56].copy_from_slice(&1234u16.to_be_bytes());
-    p[56..58].copy_from_slice(&5678u16.to_be_bytes());
-    p[58..60].copy_from_slice(&payload_len.to_be_bytes());
-    p[62..64].copy_from_slice(b"hi");
-    let checksum = udp6_checksum(&src, &dst, &p[54..]);
-    p[60..62].copy_from_slice(&checksum.to_be_bytes());
-    p
+    Ipv6Udp {
+        dst_mac: [0x02, 0, 0, 0, 0, 0x02],
+        src_mac: [0x02, 0, 0, 0, 0, 0x01],
+        src,
+        dst,
+        src_port: 1234,
+        dst_port: 5678,
+        payload: b"hi",
+    }
+    .frame()
 }
 
 /// The IPv6 traffic class of an Ethernet + IPv6 packet.
 pub fn ipv6_traffic_class(p: &[u8]) -> u8 {
     (p[14] << 4) | (p[15] >> 4)
-}
-
-/// The UDP checksum over the IPv6 pseudo-header and `udp` (header with a zero checksum field,
-/// then payload). Never 0: IPv6 forbids an absent UDP checksum, so 0 is sent as `0xffff`.
-fn udp6_checksum(src: &[u8; 16], dst: &[u8; 16], udp: &[u8]) -> u16 {
-    let mut pseudo = Vec::with_capacity(40 + udp.len() + 1);
-    pseudo.extend_from_slice(src);
-    pseudo.extend_from_slice(dst);
-    pseudo.extend_from_slice(&(udp.len() as u32).to_be_bytes());
-    pseudo.extend_from_slice(&[0, 0, 0, 17]);
-    pseudo.extend_from_slice(udp);
-    if pseudo.len() % 2 == 1 {
-        pseudo.push(0);
-    }
-    let mut sum: u32 = pseudo
-        .chunks_exact(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    match !(sum as u16) {
-        0 => 0xffff,
-        c => c,
-    }
 }
 
 /// Settings shared by every scenario.
@@ -456,6 +418,7 @@ pub fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hike_netlab::udp6_checksum;
 
     #[test]
     fn the_packet_is_ipv6_udp_with_consistent_lengths() {

@@ -1,5 +1,5 @@
-//! Packets per second through the router of [`netlab`]: the generator, the sink
-//! and the trials.
+//! Packets per second through the router of `hike_netlab::RouterLab`: the generator, the
+//! sink and the trials.
 //!
 //! A trial of a variant attaches its program (or its loader) to the router's ingress, pins the
 //! router's receive thread to the router's CPU, starts the generator (`bench_gen` with
@@ -9,7 +9,7 @@
 //! offers several times what the router can forward (the surplus is dropped when the router's
 //! receive ring is full, which costs the router nothing), so the router's CPU is busy all the
 //! time and the sink's count is its forwarding capacity. The generator and the router's thread
-//! run at nice [`netlab::BENCH_NICE`], so that other work on the machine takes little of them;
+//! run at nice `hike_netlab::TRAFFIC_NICE`, so that other work on the machine takes little of them;
 //! a window in which the router's thread ran less than [`MIN_ROUTER_BUSY`] of the time
 //! (preempted, or short of traffic) is redone, [`MAX_REDOS`] times at most.
 //!
@@ -21,12 +21,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
+use hike_netlab::{
+    live_frames, signals, xdp_link, RouterLab, TrafficObject, TrafficProgram, XdpLink,
+};
 use hike_runtime::Loader;
 
 use crate::measure::{self, Progress, Settings, Summary};
-use crate::netlab::{self, RouterLab};
-use crate::raw::{self, RawObject};
-use crate::signals;
 
 /// Frames per live-frames test run of the generator (about a tenth of a second): the
 /// generator stops within one such run.
@@ -50,9 +50,9 @@ pub const MAX_REDOS: u32 = 3;
 
 /// The generator and the sink, on the edge side of a [`RouterLab`].
 pub struct Traffic {
-    obj: RawObject,
+    obj: TrafficObject,
     gen: OwnedFd,
-    _sink: OwnedFd,
+    _sink: XdpLink,
     template: Vec<u8>,
     marked_share: f64,
 }
@@ -71,38 +71,28 @@ pub struct Counts {
 }
 
 impl Traffic {
-    /// Loads `bench_traffic`, gives the generator `sources` (address, expected traffic class)
-    /// in round robin, and attaches the sink. Every frame goes to [`netlab::DST_ADDR`].
+    /// Loads the traffic programs, gives the generator `sources` (address, expected traffic
+    /// class) in round robin, and attaches the sink. Every frame goes to
+    /// [`hike_netlab::DST_ADDR`].
     pub fn new(lab: &RouterLab, sources: &[(std::net::Ipv6Addr, u8)]) -> Result<Traffic> {
-        ensure!(
-            !sources.is_empty() && sources.len() <= 1024,
-            "1 to 1024 sources"
-        );
-        let obj = RawObject::load("bench_traffic")?;
-        for (i, (addr, tc)) in sources.iter().enumerate() {
-            let mut v = addr.octets().to_vec();
-            v.push(*tc);
-            v.extend_from_slice(&[0; 7]);
-            obj.set("bench_gen_srcs", i as u32, &v)?;
-        }
+        ensure!(!sources.is_empty(), "at least one source");
+        let obj = TrafficObject::load()?;
         let mut template = measure::ipv6_udp(
             sources[0].0,
-            netlab::DST_ADDR.parse().expect("a valid address"),
+            hike_netlab::DST_ADDR.parse().expect("a valid address"),
         );
-        template[0..6].copy_from_slice(&netlab::ROUTER_IN_MAC);
-        template[6..12].copy_from_slice(&netlab::GEN_MAC);
+        template[0..6].copy_from_slice(&hike_netlab::ROUTER_IN_MAC);
+        template[6..12].copy_from_slice(&hike_netlab::GEN_MAC);
         ensure!(template.len() == measure::PACKET_LEN, "a 64-byte frame");
-        let mut cfg = [(sources.len() as u32).to_ne_bytes(), [0; 4]].concat();
-        cfg.extend_from_slice(&template);
-        obj.set("bench_gen_cfg", 0, &cfg)?;
+        obj.set_round_robin(sources, &template)?;
         let marked = sources.iter().filter(|(_, tc)| *tc == 1).count();
-        let sink_fd = obj.program_fd("bench_sink")?;
+        let sink_fd = obj.program_fd(TrafficProgram::Sink)?;
         let sink = lab
             .edge
-            .run_in(|| raw::xdp_link(sink_fd.as_fd(), lab.sink_ifindex))
+            .run_in(|| xdp_link(sink_fd.as_fd(), lab.sink_ifindex))
             .context("attach the sink")?;
         Ok(Traffic {
-            gen: obj.program_fd("bench_gen")?,
+            gen: obj.program_fd(TrafficProgram::RoundRobin)?,
             obj,
             _sink: sink,
             template,
@@ -112,26 +102,17 @@ impl Traffic {
 
     /// A descriptor of `bench_pass` (XDP_PASS), for a router that forwards in the kernel.
     pub fn pass_program(&self) -> Result<OwnedFd> {
-        self.obj.program_fd("bench_pass")
+        Ok(self.obj.program_fd(TrafficProgram::Pass)?)
     }
 
     /// The counters now.
     pub fn counts(&self) -> Result<Counts> {
-        let zero = 0u32.to_ne_bytes();
-        let gen = self
-            .obj
-            .percpu_sum("bench_gen_count", &zero)?
-            .unwrap_or_default();
-        let sink = self
-            .obj
-            .percpu_sum("bench_sink_count", &zero)?
-            .unwrap_or_default();
-        let field = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
+        let sink = self.obj.sink_counts()?;
         Ok(Counts {
-            sent: field(&gen, 1),
-            packets: field(&sink, 0),
-            marked: field(&sink, 1),
-            wrong: field(&sink, 2),
+            sent: self.obj.round_robin_sent()?,
+            packets: sink.packets,
+            marked: sink.marked,
+            wrong: sink.wrong,
         })
     }
 }
@@ -139,7 +120,7 @@ impl Traffic {
 /// What is attached to the router's ingress for a trial; detached on drop.
 pub enum Attachment<'a> {
     /// A program attached through a BPF link (closed on drop).
-    Link(#[expect(dead_code, reason = "held until dropped: closing it detaches")] OwnedFd),
+    Link(#[expect(dead_code, reason = "held until dropped: closing it detaches")] XdpLink),
     /// A HIKe loader attached by `hike-runtime`.
     Loader {
         /// The loader.
@@ -197,16 +178,6 @@ pub struct PpsMeasured {
     pub redone: u32,
 }
 
-/// Sleeps `d` in small steps, failing early if interrupted.
-fn sleep(d: Duration) -> Result<()> {
-    let end = Instant::now() + d;
-    while Instant::now() < end {
-        signals::check()?;
-        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
-    }
-    Ok(())
-}
-
 /// Runs the generator for a warm-up and `window`, and counts.
 fn run_window(
     lab: &RouterLab,
@@ -219,7 +190,7 @@ fn run_window(
     let router_ns = || -> u64 {
         router_tids
             .iter()
-            .map(|&t| netlab::thread_runtime_ns(t))
+            .map(|&t| hike_netlab::thread_runtime_ns(t))
             .sum()
     };
     let stop = AtomicBool::new(false);
@@ -231,18 +202,18 @@ fn run_window(
                 s.spawn(|| -> Result<()> {
                     lab.edge.enter()?;
                     let _pin = hike_runtime::pin_thread_to_cpu(gen_cpu)?;
-                    netlab::raise_priority(0)?;
+                    hike_netlab::raise_priority(0)?;
                     while !stop.load(Ordering::Relaxed) {
-                        raw::live_frames(gen, template, GEN_CHUNK, lab.gen_ifindex)?;
+                        live_frames(gen, template, GEN_CHUNK, lab.gen_ifindex)?;
                     }
                     Ok(())
                 })
             })
             .collect();
         let counted = (|| -> Result<(Counts, Counts, Duration, u64)> {
-            sleep(window / 3)?;
+            signals::sleep(window / 3)?;
             let (c0, r0, t0) = (traffic.counts()?, router_ns(), Instant::now());
-            sleep(window)?;
+            signals::sleep(window)?;
             let (c1, r1, t1) = (traffic.counts()?, router_ns(), Instant::now());
             Ok((c0, c1, t1 - t0, r1.saturating_sub(r0)))
         })();
@@ -299,16 +270,19 @@ pub fn measure(
             signals::check()?;
             let attached =
                 (case.attach)(lab).with_context(|| format!("attach `{}`", case.variant))?;
-            let w = lab.pin_router_rx().and_then(|tids| {
-                run_window(
-                    lab,
-                    traffic,
-                    &tids,
-                    settings.cpu,
-                    window,
-                    &format!("pps of `{}`", case.variant),
-                )
-            });
+            let w = lab
+                .pin_router_rx()
+                .map_err(anyhow::Error::from)
+                .and_then(|tids| {
+                    run_window(
+                        lab,
+                        traffic,
+                        &tids,
+                        settings.cpu,
+                        window,
+                        &format!("pps of `{}`", case.variant),
+                    )
+                });
             drop(attached);
             let w = w?;
             if settings.verbose {
@@ -371,5 +345,7 @@ pub fn paired_ratio(a: &PpsMeasured, b: &PpsMeasured) -> Option<f64> {
 
 /// The CPU for the router, given the generator's: another online CPU, if there is one.
 pub fn router_cpu(gen_cpu: usize) -> Option<usize> {
-    netlab::online_cpus().into_iter().find(|&c| c != gen_cpu)
+    hike_netlab::online_cpus()
+        .into_iter()
+        .find(|&c| c != gen_cpu)
 }

@@ -1,15 +1,16 @@
-//! Raw eBPF baselines and traffic programs: objects of `bpf/bench/` loaded with libbpf-rs
-//! directly, outside any HIKe VM, as a user of plain eBPF would load them.
+//! Raw eBPF baselines: objects of `bpf/bench/` loaded with libbpf-rs directly, outside any
+//! HIKe VM, as a user of plain eBPF would load them.
 //!
-//! This is the one place of the benchmarks that makes BPF syscalls without `hike-runtime`:
-//! a baseline must not share anything with the VM it is compared with. (The HIKe loader of a
-//! pps measurement is attached by `hike-runtime`; everything else attached to the benchmark's
-//! interfaces goes through [`xdp_link`].)
+//! This is the one place of the benchmarks that makes BPF syscalls without `hike-runtime`
+//! (besides the traffic programs of `hike-netlab`): a baseline must not share anything with
+//! the VM it is compared with. (The HIKe loader of a pps measurement is attached by
+//! `hike-runtime`; everything else attached to the benchmark's interfaces goes through
+//! `hike_netlab::xdp_link`.)
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use anyhow::{anyhow, bail, Context, Result};
-use libbpf_rs::{libbpf_sys, MapCore, MapFlags, Object, ObjectBuilder};
+use anyhow::{anyhow, Context, Result};
+use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder};
 
 use crate::measure::{timed, Timed};
 
@@ -149,58 +150,6 @@ fn sum_u64_fields(values: &[Vec<u8>]) -> Vec<u64> {
         }
     }
     sum
-}
-
-/// Attaches the XDP program `prog` to `ifindex` (of the calling thread's network namespace)
-/// in driver mode through a BPF link; dropping the returned descriptor detaches it.
-pub fn xdp_link(prog: BorrowedFd<'_>, ifindex: u32) -> Result<OwnedFd> {
-    // SAFETY: an all-zero options struct is the documented "no options" value; `sz` is set
-    // below so libbpf knows which fields we know of.
-    let mut opts: libbpf_sys::bpf_link_create_opts = unsafe { std::mem::zeroed() };
-    opts.sz = std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as libbpf_sys::size_t;
-    opts.flags = libbpf_sys::XDP_FLAGS_DRV_MODE;
-    let target = i32::try_from(ifindex).context("ifindex out of range")?;
-    // SAFETY: `prog` is a valid program descriptor and `opts` a valid, sized options struct.
-    let fd = unsafe {
-        libbpf_sys::bpf_link_create(prog.as_raw_fd(), target, libbpf_sys::BPF_XDP, &opts)
-    };
-    if fd < 0 {
-        bail!(
-            "attach an XDP program to ifindex {ifindex}: {}",
-            std::io::Error::from_raw_os_error(-fd)
-        );
-    }
-    // SAFETY: a non-negative return of `bpf_link_create` is a new descriptor that we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Runs the XDP program `prog` `repeat` times on `packet` with `BPF_F_TEST_XDP_LIVE_FRAMES`,
-/// as received on `ifindex` of the calling thread's network namespace: the program's
-/// `XDP_TX` and `XDP_REDIRECT` really send the frames.
-pub fn live_frames(prog: BorrowedFd<'_>, packet: &[u8], repeat: u32, ifindex: u32) -> Result<()> {
-    // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
-    let mut ctx: Vec<u8> = [0, packet.len() as u32, 0, ifindex, 0, 0]
-        .iter()
-        .flat_map(|w| w.to_ne_bytes())
-        .collect();
-    // SAFETY: an all-zero options struct is valid; `sz` is set below.
-    let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
-    opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as libbpf_sys::size_t;
-    opts.data_in = packet.as_ptr().cast();
-    opts.data_size_in = packet.len() as u32;
-    opts.ctx_in = ctx.as_mut_ptr().cast();
-    opts.ctx_size_in = ctx.len() as u32;
-    opts.repeat = repeat as i32;
-    opts.flags = libbpf_sys::BPF_F_TEST_XDP_LIVE_FRAMES;
-    // SAFETY: every pointer in `opts` is valid for the sizes given, for the whole call.
-    let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(prog.as_raw_fd(), &mut opts) };
-    if rc != 0 {
-        bail!(
-            "live-frames test run on ifindex {ifindex}: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]

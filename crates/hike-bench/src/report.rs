@@ -272,7 +272,7 @@ fn header(md: &mut String, info: &RunInfo) {
         info.cpus,
         info.load_average,
         cpu = s.cpu,
-        nice = crate::netlab::BENCH_NICE,
+        nice = hike_netlab::TRAFFIC_NICE,
     );
     let _ = writeln!(
         md,

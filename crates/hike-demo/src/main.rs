@@ -1,303 +1,426 @@
-//! `hike-demo`: a short tour of what the HIKe VM does today (`make demo`).
+//! `hike-demo` (`make demo`): the paper's Listing 2 (`examples/ddos_tb_2_lev.eclat`) on a
+//! router between network namespaces, loaded by `eclatd`, under real traffic.
 //!
-//! It creates a private VM instance, loads the test programs and the test loader, installs a
-//! few chains written in HIKe assembly (assembled, linked by name and validated), runs packets
-//! through them with `BPF_PROG_TEST_RUN`, and prints for each packet the verdict, the bytes
-//! the chain changed, the chain's result or its fault; then the per-chain and per-program
-//! counters. Everything it loads vanishes when it exits.
+//! It builds the network of [`lab`] (attacker, client, router, collector), starts `eclatd` in
+//! the router's namespace ([`daemon`]), loads the script once per ingress link with
+//! `-D DEVNAME=<link> -D COLLECTOR_IFINDEX=<the collector's link>`, attaches a counter to the
+//! collector's veth, and sends IPv6/UDP traffic made by the project's own generator (XDP
+//! programs run with `BPF_F_TEST_XDP_LIVE_FRAMES`, `hike-netlab`): the client under the
+//! token buckets' rate, the attacker far over it ([`traffic`]). Then it reads the monitor
+//! and the blacklist (`eclat map dump --json`) and the counters (`eclat stats --json`),
+//! prints a report, checks that the outcome makes sense ([`report`]), unloads, stops the
+//! daemon and deletes the namespaces. Exit status 0 when every check holds, 1 otherwise or
+//! on an error, 130 after Ctrl-C (everything is cleaned up in each case). Needs root.
 //!
-//! It is not the DDoS demo of the paper (Listing 2 in eCLAT, loaded by the daemon, on veth
-//! links between namespaces): that comes with the compiler and `eclatd`. Needs root.
+//! ```text
+//! sudo target/debug/hike-demo            # eclat and eclatd from the same directory
+//! sudo target/debug/hike-demo --attack-packets 2000000 --eclat /usr/bin/eclat
+//! ```
+
+mod daemon;
+mod lab;
+mod report;
+mod traffic;
+
+use std::collections::BTreeMap;
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use hike_isa::abi::{Fault, VmConfig, CFG_STATS};
-use hike_isa::asm::assemble;
-use hike_isa::validate::Chain;
-use hike_isa::Symbols;
-use hike_runtime::{ChainId, Loader, ProgramId, Vm, XdpAction};
+use clap::Parser;
+use hike_netlab::{signals, Counted};
 
-/// The programs of `bpf/programs/test/test_progs.bpf.c` the chains call, with their slots.
-const PROGRAMS: [(u32, &str, &str); 2] = [
-    (1, "test_sum2", "returns 1000 + a + 2 * b"),
-    (2, "test_verdict", "ends the packet with verdict v"),
-];
+use crate::daemon::{Eclat, Eclatd, LoadedScripts};
+use crate::lab::{
+    DemoLab, ATTACKER_ADDR, ATTACKER_MAC, CLIENT_ADDR, CLIENT_MAC, ROUTER_ATK_MAC, ROUTER_CLI_MAC,
+    SERVICE_ADDR, SERVICE_PORT,
+};
+use crate::report::{
+    blacklist_from_dump, bucket_from_dump, checks, render_counts, Figures, Monitor, Pair, Stats,
+};
+use crate::traffic::{Collector, Plan, Sender, Service};
 
-/// One chain of the demo: its ID, name and assembly text (it takes no parameters).
-struct ChainSource {
-    id: u32,
-    name: &'static str,
-    text: &'static str,
+/// The script, as the repository has it.
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/ddos_tb_2_lev.eclat"
+);
+
+/// The script's names in the daemon, one per ingress link.
+const ATTACKER_SCRIPT: &str = "ddos-atk";
+const CLIENT_SCRIPT: &str = "ddos-cli";
+/// Its chain.
+const CHAIN: &str = "ddos_tb_2_lev";
+/// The maps the report reads.
+const MONITOR_MAP: &str = "monitor.monitor_map";
+const BLACKLIST_MAP: &str = "ip6_hset_srcdst.ip6_hset_srcdst_map";
+const DST_BUCKET_MAP: &str = "ip6_dst_tbmon.ip6_dst_tbmon_cfg";
+const SD_BUCKET_MAP: &str = "ip6_sd_tbmon.ip6_sd_tbmon_cfg";
+
+/// How long the service may take to receive what was passed.
+const SETTLE: Duration = Duration::from_secs(3);
+
+/// Runs the DDoS demo of the paper: Listing 2 in eCLAT on a router under attack.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    after_help = "Examples:\n  \
+        sudo hike-demo\n  \
+        sudo hike-demo --attack-packets 2000000 --eclat target/release/eclat --eclatd target/release/eclatd"
+)]
+struct Cli {
+    /// The `eclat` binary (default: beside this one).
+    #[arg(long, value_name = "PATH")]
+    eclat: Option<PathBuf>,
+    /// The `eclatd` binary (default: beside this one).
+    #[arg(long, value_name = "PATH")]
+    eclatd: Option<PathBuf>,
+    /// The script to load: the paper's Listing 2, with the placeholders `DEVNAME` and
+    /// `COLLECTOR_IFINDEX`.
+    #[arg(long, value_name = "FILE", default_value = SCRIPT)]
+    script: PathBuf,
+    /// Packets the attacker sends, as fast as it can.
+    #[arg(long, default_value_t = 500_000, value_parser = clap::value_parser!(u32).range(1000..))]
+    attack_packets: u32,
+    /// Packets the client sends, 20 per second (at most 100: the buckets' burst).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(2..=100))]
+    client_packets: u32,
 }
 
-const CHAINS: [ChainSource; 4] = [
-    ChainSource {
-        id: 0,
-        name: "ethertype",
-        text: "
-    r1 = 12                 ; offset of the EtherType
-    r2 = 2                  ; its size
-    call pkt_load           ; r0 = the EtherType, read big-endian
-    r1 = r0
-    r2 = 1
-    call prog test_sum2     ; r0 = 1000 + EtherType + 2 * 1
-    exit",
-    },
-    ChainSource {
-        id: 1,
-        name: "is_ipv6",
-        text: "
-    r1 = 12
-    r2 = 2
-    call pkt_load
-    r6 = r0
-    r0 = 0
-    if r6 != 0x86dd goto out
-    r0 = 1
-out:
-    exit",
-    },
-    ChainSource {
-        id: 2,
-        name: "mark_ipv6",
-        text: "
-    call chain is_ipv6      ; a chain calls another chain
-    if r0 == 0 goto other
-    r1 = 14                 ; IPv6 version (4 bits), traffic class (8), flow label (20)
-    r2 = 4
-    call pkt_load
-    r3 = r0
-    r3 |= 0x100000          ; traffic class 1
-    r1 = 14
-    r2 = 4
-    call pkt_store
-    r0 = 1
-    exit
-other:
-    r1 = 1                  ; XDP_DROP
-    call prog test_verdict  ; a terminal program: it ends the packet
-    exit",
-    },
-    ChainSource {
-        id: 3,
-        name: "broken",
-        text: "
-    r1 = 200                ; past the end of a 64-byte packet
-    r2 = 2
-    call pkt_load           ; the VM aborts the chain: pkt_out_of_bounds
-    exit",
-    },
-];
-
-/// A 64-byte Ethernet + IPv6 + UDP packet.
-fn ipv6_packet() -> Vec<u8> {
-    let mut p = vec![0u8; 64];
-    p[12..14].copy_from_slice(&[0x86, 0xdd]);
-    p[14] = 0x60;
-    p[18..20].copy_from_slice(&10u16.to_be_bytes()); // payload length
-    p[20] = 17; // UDP
-    p[21] = 64; // hop limit
-    p[22..24].copy_from_slice(&[0x20, 0x01]);
-    p[37] = 1; // source 2001::1
-    p[38..40].copy_from_slice(&[0x20, 0x01]);
-    p[53] = 2; // destination 2001::2
-    p[54..56].copy_from_slice(&1234u16.to_be_bytes());
-    p[56..58].copy_from_slice(&5678u16.to_be_bytes());
-    p[58..60].copy_from_slice(&10u16.to_be_bytes());
-    p
-}
-
-/// A 64-byte Ethernet + IPv4 + UDP packet.
-fn ipv4_packet() -> Vec<u8> {
-    let mut p = vec![0u8; 64];
-    p[12..14].copy_from_slice(&[0x08, 0x00]);
-    p[14] = 0x45;
-    p[16..18].copy_from_slice(&50u16.to_be_bytes()); // total length
-    p[22] = 64; // TTL
-    p[23] = 17; // UDP
-    p[26..30].copy_from_slice(&[10, 0, 0, 1]);
-    p[30..34].copy_from_slice(&[10, 0, 0, 2]);
-    p
-}
-
-fn object(name: &str) -> Result<&'static [u8]> {
-    hike_bpf::object(name).with_context(|| format!("`hike-bpf` has no object `{name}`"))
-}
-
-fn chain_id(id: u32) -> ChainId {
-    ChainId::new(id).expect("demo chain IDs are below MAX_CHAINS")
-}
-
-/// Loads the programs and installs the chains, printing what it does.
-fn set_up(vm: &Vm) -> Result<()> {
-    let progs = object("test_progs")?;
-    let mut symbols = Symbols::new();
-    println!("programs (from bpf/programs/test/test_progs.bpf.c):");
-    for (id, name, what) in PROGRAMS {
-        let slot = ProgramId::new(id).expect("demo program slots are below MAX_PROGS");
-        vm.load_program(progs, name, slot)
-            .with_context(|| format!("load `{name}`"))?;
-        symbols.add_prog(id, name);
-        println!("  prog {id}  {name:<13} {what}");
+fn main() -> ExitCode {
+    // First, before any other thread exists: every thread inherits the blocked signals.
+    if let Err(e) = signals::install("hike-demo") {
+        eprintln!("hike-demo: {e:#}");
+        return ExitCode::FAILURE;
     }
-    for c in &CHAINS {
-        symbols.add_chain(c.id, c.name);
-    }
-
-    // The context knows the programs (parameters from their BTF) and every demo chain, so the
-    // chains may call one another whatever the order they are installed in.
-    let mut ctx = vm.validation_context();
-    for c in &CHAINS {
-        ctx.add_chain(c.id, 0);
-    }
-    println!("\nchains (assembled, linked by name, validated, installed):");
-    for c in &CHAINS {
-        let insns = assemble(c.text)
-            .with_context(|| format!("assemble chain `{}`", c.name))?
-            .link(&symbols)
-            .with_context(|| format!("link chain `{}`", c.name))?;
-        let chain = Chain {
-            name: c.name,
-            insns: &insns,
-            nparams: 0,
-        };
-        vm.install_validated_chain(chain_id(c.id), &chain, &ctx)?;
-        println!(
-            "  chain {} `{}` ({} instructions):",
-            c.id,
-            c.name,
-            insns.len()
+    let cli = Cli::parse();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "hike-demo: needs root (network namespaces, eBPF): run `sudo make demo` or `sudo {}`",
+            std::env::args().next().unwrap_or_default()
         );
-        for line in c.text.lines().filter(|l| !l.trim().is_empty()) {
-            println!("    {line}");
+        return ExitCode::FAILURE;
+    }
+    let result = demo(&cli);
+    if signals::interrupted() {
+        eprintln!("hike-demo: interrupted; everything it set up is removed");
+        return ExitCode::from(130);
+    }
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("hike-demo: FAILED: a check did not hold (see above)");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("hike-demo: error: {e:#}");
+            ExitCode::FAILURE
         }
     }
-    Ok(())
 }
 
-/// The bytes that differ between `before` and `after`, as `offset: old -> new`.
-fn changes(before: &[u8], after: &[u8]) -> String {
-    let diffs: Vec<String> = before
-        .iter()
-        .zip(after)
-        .enumerate()
-        .filter(|(_, (a, b))| a != b)
-        .map(|(i, (a, b))| format!("byte {i}: {a:02x} -> {b:02x}"))
-        .collect();
-    match (diffs.is_empty(), before.len() == after.len()) {
-        (true, true) => "unchanged".to_owned(),
-        (_, false) => format!("length {} -> {}", before.len(), after.len()),
-        (false, true) => diffs.join(", "),
+/// A binary beside this one.
+fn sibling(name: &str) -> Result<PathBuf> {
+    let me = std::env::current_exe().context("where is this binary")?;
+    Ok(me.with_file_name(name))
+}
+
+/// The demo's scratch directory (the daemon's socket, state and log), removed on drop.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    const PREFIX: &str = "hike-demo-";
+
+    /// `$TMPDIR/hike-demo-<pid>`, private to root; those of demos that are gone are removed.
+    fn new() -> Result<ScratchDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        let tmp = std::env::temp_dir();
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = e.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(Self::PREFIX))
+                .and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let path = tmp.join(format!("{}{}", Self::PREFIX, std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        signals::register_dir(&path);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .with_context(|| format!("create {}", path.display()))?;
+        Ok(ScratchDir(path))
     }
 }
 
-/// `n` and `noun`, plural unless `n` is 1.
-fn count(n: u64, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        signals::unregister_dir(&self.0);
+    }
 }
 
-/// Runs `packet` through chain `chain` and prints what happened; returns the verdict.
-fn run_packet(
-    vm: &Vm,
-    loader: &Loader,
-    cpu: usize,
-    chain: &ChainSource,
-    label: &str,
-    packet: &[u8],
-) -> Result<XdpAction> {
-    // The test loader boots the chain named in its `test_boot` map: {chain, reserved, args[5]}.
-    let mut boot = chain.id.to_ne_bytes().to_vec();
-    boot.resize(48, 0);
-    loader
-        .map("test_boot")?
-        .update(&0u32.to_ne_bytes(), &boot, Default::default())?;
-    let out = loader.test_run(packet, 1)?;
-    let st = vm.vm_state(cpu)?;
-    let verdict = out
-        .action()
-        .with_context(|| format!("verdict {} is not an XDP action", out.retval))?;
-    let chain_name = |id: u32| {
-        CHAINS
-            .iter()
-            .find(|c| c.id == id)
-            .map_or_else(|| id.to_string(), |c| format!("`{}`", c.name))
+/// The whole demo; whether every check held.
+fn demo(cli: &Cli) -> Result<bool> {
+    let started = Instant::now();
+    let eclat_bin = match &cli.eclat {
+        Some(p) => p.clone(),
+        None => sibling("eclat")?,
     };
-    let outcome = match Fault::from_code(st.fault) {
-        Some(f) => format!(
-            "fault {f} at instruction {} of chain {}",
-            st.fault_pc,
-            chain_name(st.fault_chain)
-        ),
-        None if verdict == XdpAction::Pass => format!("chain returned {}", st.result),
-        None => "a program ended the packet".to_owned(),
+    let eclatd_bin = match &cli.eclatd {
+        Some(p) => p.clone(),
+        None => sibling("eclatd")?,
     };
-    println!(
-        "  {label:<5} -> `{}`: verdict {verdict}, {outcome}, packet {}",
-        chain.name,
-        changes(packet, &out.data_out)
-    );
-    Ok(verdict)
-}
-
-fn main() -> Result<()> {
-    println!(
-        "HIKe demo: what the project does today — chains interpreted by the HIKe VM in XDP, \
-         run with BPF_PROG_TEST_RUN.\n\
-         The full DDoS demo (the paper's Listing 2 written in eCLAT, loaded by the daemon, on \
-         veth links between namespaces) comes later.\n"
-    );
-    let vm = Vm::new().context("create a private VM instance (root is needed)")?;
-    vm.set_config(VmConfig {
-        budget: 0,
-        flags: CFG_STATS,
-    })?;
-    set_up(&vm)?;
-    let loader = vm.load_loader("demo", object("test_loader")?, "test_loader")?;
-
-    // Test runs execute on the calling CPU; pinning lets us read that CPU's VM state after.
-    let pin = hike_runtime::pin_thread_to_current_cpu()?;
-    let (v6, v4) = (ipv6_packet(), ipv4_packet());
-    println!("\npackets (64 bytes, Ethernet + IPv6 or IPv4 + UDP):");
-    let runs: [(usize, &str, &[u8], XdpAction); 4] = [
-        (0, "ipv6", &v6, XdpAction::Pass),
-        (2, "ipv6", &v6, XdpAction::Pass),
-        (2, "ipv4", &v4, XdpAction::Drop),
-        (3, "ipv6", &v6, XdpAction::Aborted),
-    ];
-    for (chain, label, packet, expected) in runs {
-        let verdict = run_packet(&vm, &loader, pin.cpu(), &CHAINS[chain], label, packet)?;
-        if verdict != expected {
+    for (bin, what) in [(&eclat_bin, "eclat"), (&eclatd_bin, "eclatd")] {
+        if !bin.exists() {
             bail!(
-                "chain `{}`: verdict {verdict}, expected {expected}",
-                CHAINS[chain].name
+                "no `{what}` at {} (build it: `cargo build -p {what}`, or give --{what})",
+                bin.display()
             );
         }
     }
+    let script = cli
+        .script
+        .canonicalize()
+        .unwrap_or_else(|_| cli.script.clone());
+    if !script.exists() {
+        bail!("no script at {}", script.display());
+    }
+
     println!(
-        "  (35527 = 1000 + 0x86dd + 2 * 1; byte 15 holds the low bits of the traffic class. The \
-         loader passes a packet whose chain returns and aborts one whose chain faults.)"
+        "HIKe/eCLAT demo: the paper's Listing 2 ({}) on a router under a DDoS attack\n",
+        display_path(&script)
+    );
+    let scratch = ScratchDir::new()?;
+    let lab = DemoLab::new().context("build the network")?;
+    print_network(&lab);
+
+    let eclat = Eclat::new(eclat_bin, scratch.0.join("eclatd.sock"));
+    let mut daemon = Eclatd::start(&eclatd_bin, &lab.router, &scratch.0, &eclat)
+        .context("start eclatd in the router's namespace")?;
+    println!(
+        "eclatd: in the router's namespace, instance {}, socket {}",
+        daemon.instance,
+        scratch.0.join("eclatd.sock").display()
     );
 
-    println!("\ncounters (enabled with VmConfig {{ flags: CFG_STATS }}):");
-    for c in &CHAINS {
-        let s = vm.chain_stats(chain_id(c.id))?;
-        let faults: Vec<String> = Fault::ALL
+    // The script once per ingress link: the daemon shares programs (and their maps) between
+    // scripts, so the blacklist, the buckets and the monitor are common to both links.
+    let mut scripts = LoadedScripts::new(eclat.clone());
+    let collector_ifindex = format!("COLLECTOR_IFINDEX={}", lab.collector.router_ifindex);
+    println!(
+        "loaded once per ingress link, two scripts sharing their programs and maps (one \
+         blacklist, one monitor):"
+    );
+    for (name, host) in [
+        (ATTACKER_SCRIPT, &lab.attacker),
+        (CLIENT_SCRIPT, &lab.client),
+    ] {
+        let defines = [
+            format!("DEVNAME={}", host.router_dev),
+            collector_ifindex.clone(),
+        ];
+        scripts
+            .load(&script, name, &defines)
+            .with_context(|| format!("load {name}"))?;
+        println!(
+            "  eclat load --name {name} -D {} -D {}",
+            defines[0], defines[1]
+        );
+    }
+
+    let collector = Collector::attach(&lab.collector)?;
+    let service = Service::start(&lab.router)?;
+    let client = Sender::new(&lab.client, CLIENT_ADDR, CLIENT_MAC, ROUTER_CLI_MAC, 40_000)?;
+    let attacker = Sender::new(
+        &lab.attacker,
+        ATTACKER_ADDR,
+        ATTACKER_MAC,
+        ROUTER_ATK_MAC,
+        40_001,
+    )?;
+    let plan = Plan {
+        client_packets: cli.client_packets,
+        client_interval: Duration::from_millis(50),
+        attack_after: cli.client_packets / 3,
+        attack_packets: cli.attack_packets,
+    };
+    let bucket = |map: &str| -> Result<String> {
+        let (rate, size) = bucket_from_dump(&eclat.map_dump(ATTACKER_SCRIPT, map)?)
+            .with_context(|| format!("read {map}"))?;
+        Ok(format!("{rate} packet/s, burst {size}"))
+    };
+    println!(
+        "\ntraffic: IPv6/UDP to the service [{SERVICE_ADDR}]:{SERVICE_PORT} on the router, made \
+         by XDP programs run with BPF_F_TEST_XDP_LIVE_FRAMES\n  \
+         the script's token buckets (eclat map dump): per destination {}; per (source, \
+         destination) {}",
+        bucket(DST_BUCKET_MAP)?,
+        bucket(SD_BUCKET_MAP)?
+    );
+    let sent = traffic::run(&client, &attacker, plan)?;
+    let attack_secs = sent.attack_time.as_secs_f64().max(1e-9);
+    println!(
+        "  client    {CLIENT_ADDR:<15} sent {:>9} packets, {:.0} per second (within its bucket)",
+        sent.client,
+        1.0 / plan.client_interval.as_secs_f64()
+    );
+    println!(
+        "  attacker  {ATTACKER_ADDR:<15} sent {:>9} packets in {:.2} s ({:.0} kpps), from the \
+         client's packet {} on",
+        sent.attacker,
+        attack_secs,
+        sent.attacker as f64 / attack_secs / 1000.0,
+        plan.attack_after + 1
+    );
+
+    // Everything was processed in softirq right after it was sent; the service's thread may
+    // still be reading its socket.
+    let received = service.wait_for(CLIENT_ADDR, sent.client, SETTLE)?;
+    let counted = collector.counted()?;
+    let monitor = Monitor::from_dump(&eclat.map_dump(ATTACKER_SCRIPT, MONITOR_MAP)?)
+        .context("read the monitor")?;
+    let blacklist = blacklist_from_dump(&eclat.map_dump(ATTACKER_SCRIPT, BLACKLIST_MAP)?)
+        .context("read the blacklist")?;
+    let stats =
+        Stats::from_json(&eclat.json(&["stats", "--json"])?).context("read the statistics")?;
+
+    let rcv = |a| received.get(&a).copied().unwrap_or(0);
+    print_results(&monitor, &received, &counted, &blacklist, &stats);
+
+    let figures = Figures {
+        client_sent: sent.client,
+        client_received: rcv(CLIENT_ADDR),
+        client_runs: stats.runs(&format!("{CLIENT_SCRIPT}/{CHAIN}")),
+        attacker_pair: Some((ATTACKER_ADDR, SERVICE_ADDR)),
+        client_pair: Some((CLIENT_ADDR, SERVICE_ADDR)),
+        blacklist,
+        monitor,
+        collected: counted.total(),
+        faults: stats.faults.clone(),
+    };
+    println!("\nchecks:");
+    let checks = checks(&figures);
+    for c in &checks {
+        println!("  {}  {}", if c.ok { "ok  " } else { "FAIL" }, c.what);
+    }
+    let passed = checks.iter().all(|c| c.ok);
+
+    // Teardown, in order; the guards would do the same on an error.
+    drop(attacker);
+    drop(client);
+    drop(service);
+    drop(collector);
+    let unloaded = scripts.unload_all()?;
+    daemon.stop()?;
+    drop(lab);
+    drop(scratch);
+    println!(
+        "\nteardown: unloaded {}; eclatd stopped and its pins removed; the 4 namespaces \
+         deleted",
+        unloaded.join(", ")
+    );
+    println!(
+        "demo: {} in {:.1} s",
+        if passed { "ok" } else { "FAILED" },
+        started.elapsed().as_secs_f64()
+    );
+    Ok(passed)
+}
+
+/// The figures read back after the traffic.
+fn print_results(
+    monitor: &Monitor,
+    received: &BTreeMap<Ipv6Addr, u64>,
+    counted: &Counted,
+    blacklist: &[Pair],
+    stats: &Stats,
+) {
+    let rcv = |a| received.get(&a).copied().unwrap_or(0);
+    println!("\nresults:");
+    println!(
+        "  router, monitor ({MONITOR_MAP}): passed {}, dropped {}, redirected {} (of {} \
+         packets)",
+        monitor.passed,
+        monitor.dropped,
+        monitor.redirected,
+        monitor.total()
+    );
+    println!(
+        "  service received: {} from the client, {} from the attacker (its packets before \
+         it was blacklisted)",
+        rcv(CLIENT_ADDR),
+        rcv(ATTACKER_ADDR)
+    );
+    let by_attacker = counted.by_source.get(&ATTACKER_ADDR).copied().unwrap_or(0);
+    println!(
+        "  collector: {} sampled frames ({} from the attacker; one in 500 of the blacklisted \
+         pair's packets is redirected there)",
+        counted.total(),
+        by_attacker
+    );
+    println!(
+        "  blacklist ({BLACKLIST_MAP}): {} pair{}",
+        blacklist.len(),
+        if blacklist.len() == 1 { "" } else { "s" }
+    );
+    for (src, dst) in blacklist {
+        println!("    {src} -> {dst}");
+    }
+    println!(
+        "  eclat stats: {} packets through the VM; chain runs: {}",
+        stats.packets,
+        stats
+            .chains
             .iter()
-            .filter(|f| s.faults[**f as usize] > 0)
-            .map(|f| format!("{f} x{}", s.faults[*f as usize]))
-            .collect();
-        let faults = if faults.is_empty() {
-            "no faults".to_owned()
-        } else {
-            faults.join(", ")
-        };
-        println!("  chain `{}`: {}, {faults}", c.name, count(s.runs, "run"));
+            .map(|c| format!("{} {}", c.name, c.runs))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("  program calls: {}", render_counts(&stats.calls));
+    println!("  faults: {}", render_counts(&stats.faults));
+}
+
+/// `path` relative to the current directory when it is below it.
+fn display_path(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|d| path.strip_prefix(d).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+fn print_network(lab: &DemoLab) {
+    println!(
+        "network: namespaces and veth links (deleted at the end), each sender on its own link \
+         to the router:"
+    );
+    for (role, host, what) in [
+        ("attacker", &lab.attacker, format!("{ATTACKER_ADDR}")),
+        ("client", &lab.client, format!("{CLIENT_ADDR}")),
+        (
+            "collector",
+            &lab.collector,
+            "counts what arrives (XDP)".to_owned(),
+        ),
+    ] {
+        println!(
+            "  {role:<9} {:<22} {what:<26} {} <-> {} (router, ifindex {})",
+            host.netns.name(),
+            host.dev,
+            host.router_dev,
+            host.router_ifindex
+        );
     }
-    for (id, name, _) in PROGRAMS {
-        let calls = vm
-            .prog_stats(ProgramId::new(id).expect("below MAX_PROGS"))?
-            .calls;
-        println!("  prog `{name}`: {}", count(calls, "call"));
-    }
-    println!("\ndone: the private VM instance and everything in it is freed on exit.");
-    Ok(())
+    println!(
+        "  router    {:<22} eclatd; the service [{SERVICE_ADDR}]:{SERVICE_PORT}\n",
+        lab.router.name()
+    );
 }

@@ -18,7 +18,7 @@
 //!
 //! Metrics: `ns_per_packet` with `BPF_PROG_TEST_RUN` on a mix of 10 packets from distinct
 //! sources, one blacklisted, each run `repeat` times per trial (see `measure::Mix`); and `pps`
-//! through the router of `netlab` (see `pps`), where the XDP variants forward in XDP with
+//! through the router of `hike_netlab::RouterLab` (see `pps`), where the XDP variants forward in XDP with
 //! the kernel's FIB (`bpf_fib_lookup`, as `ip6_kroute`) and `ipset` forwards in the kernel.
 //! Both are checked before they are measured: the marked packets are exactly those of
 //! blacklisted sources, and nothing else in them changed.
@@ -31,12 +31,12 @@ use eclat_compiler::{compile, Catalog, ChainTable, CompiledScript, ProgramSig, S
 use hike_isa::abi::{Fault, VmConfig};
 use hike_isa::asm::assemble;
 use hike_isa::Symbols;
+use hike_netlab::RouterLab;
 use hike_runtime::{ChainId, Loader, ProgramId, Vm, XdpAction, XdpMode};
 
 use crate::measure::{self, timed, Case, Measured, Mix, MixPacket, Progress, Settings};
-use crate::netlab::{self, RouterLab};
 use crate::pps::{self, Attachment, PpsCase, PpsMeasured, Traffic};
-use crate::raw::{self, RawObject};
+use crate::raw::RawObject;
 use crate::report::{Bar, Record, ScenarioReport};
 
 /// The scenario's name.
@@ -128,7 +128,7 @@ fn blacklist_entries() -> impl Iterator<Item = ([u8; 16], [u8; 4])> {
 /// The ns mix: [`MIX_LEN`] packets from distinct sources to the router's destination, the
 /// last [`MIX_BLACKLISTED`] of them blacklisted.
 fn mix() -> Mix {
-    let dst: Ipv6Addr = netlab::DST_ADDR.parse().expect("a valid address");
+    let dst: Ipv6Addr = hike_netlab::DST_ADDR.parse().expect("a valid address");
     let packets = (0..MIX_LEN)
         .map(|i| {
             let bad = i >= MIX_LEN - MIX_BLACKLISTED;
@@ -356,7 +356,7 @@ fn check_ns_variants(raw: &RawObject, hike: &Hike, mix: &Mix, cpu: usize) -> Res
 /// The ipset variant's configuration of the router: the set and the mangle rule.
 fn set_up_ipset(lab: &RouterLab) -> Result<&'static str> {
     // The legacy backend when there is one: the classic netfilter path of the paper's time.
-    let iptables = if netlab::have("ip6tables-legacy") {
+    let iptables = if hike_netlab::have("ip6tables-legacy") {
         "ip6tables-legacy"
     } else {
         "ip6tables"
@@ -462,8 +462,8 @@ fn run_pps(
     // The object's two programs share its blacklist, filled above.
     let raw_prog = raw.program_fd("raw_ddos_mark_fwd")?;
     let pass_prog = traffic.pass_program()?;
-    let ipset = if netlab::have("ipset")
-        && (netlab::have("ip6tables-legacy") || netlab::have("ip6tables"))
+    let ipset = if hike_netlab::have("ipset")
+        && (hike_netlab::have("ip6tables-legacy") || hike_netlab::have("ip6tables"))
     {
         Some(set_up_ipset(&lab)?)
     } else {
@@ -480,14 +480,15 @@ fn run_pps(
         let fd = fd.as_fd();
         let ifindex = lab.in_ifindex;
         Ok(Attachment::Link(
-            lab.router.run_in(move || raw::xdp_link(fd, ifindex))?,
+            lab.router
+                .run_in(move || hike_netlab::xdp_link(fd, ifindex))?,
         ))
     };
     let attach_hike = |chain: u32, lab: &RouterLab| -> Result<Attachment<'_>> {
         hike.select(chain)?;
         let ifindex = lab.in_ifindex;
         lab.router
-            .run_in(|| Ok(hike.loader.attach_xdp(ifindex, XdpMode::Native)?))
+            .run_in(|| -> Result<()> { Ok(hike.loader.attach_xdp(ifindex, XdpMode::Native)?) })
             .context("attach the ip6_sc loader")?;
         Ok(Attachment::Loader {
             loader: &hike.loader,
@@ -689,7 +690,7 @@ fn report(
              trial and the trial's figure is the average over the packets. Rows `clean` and \
              `blacklisted` are the averages of each kind of packet in the same trials.\n\n\
              **`pps`**: a router namespace forwarding between two veth links \
-             (`crates/hike-bench/src/netlab.rs`). A generator (`bpf/bench/bench_traffic.bpf.c`, \
+             (`crates/hike-netlab/src/router.rs`). A generator (`crates/hike-netlab/bpf/netlab_traffic.bpf.c`, \
              `BPF_F_TEST_XDP_LIVE_FRAMES`, pinned to CPU {}) sends 64-byte frames from {} \
              sources in round robin, 10% of them blacklisted; the router's ingress runs the \
              variant's XDP program in a threaded NAPI context pinned to another CPU; the XDP \

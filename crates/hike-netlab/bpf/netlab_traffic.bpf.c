@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The traffic ends of the network labs (crates/hike-netlab): generators run with
+ * BPF_PROG_TEST_RUN and BPF_F_TEST_XDP_LIVE_FRAMES on a veth, and programs attached to the
+ * veths that receive. Used by the pps benchmark (hike-bench, ddos_mark) and by `make demo`
+ * (hike-demo). A live frame is sent for real: XDP_TX puts it on the wire of the veth, to the
+ * peer, which accepts it only while the peer has an XDP program of its own.
+ *
+ * - bench_gen: the benchmark's generator. Each run rewrites the frame's first
+ *   BENCH_TEMPLATE_LEN bytes from bench_gen_cfg.template (live frames come back from the page
+ *   pool as the router and the sink left them: marked, hop limit decremented, MACs
+ *   rewritten), takes the next entry of bench_gen_srcs (round robin over the first
+ *   bench_gen_cfg.nsrcs entries, per CPU), writes its IPv6 source address into the packet and
+ *   its expected traffic class into the first payload byte (BENCH_MARKER_OFF), counts the
+ *   frame in bench_gen_count and returns XDP_TX: the frame leaves through the veth, to the
+ *   router. A frame shorter than BENCH_TEMPLATE_LEN: XDP_ABORTED.
+ * - bench_sink: attached to the benchmark sink's veth. Counts every frame in bench_sink_count
+ *   (per CPU): IPv6/UDP frames of the benchmark as `packets`, of which `marked` carry traffic
+ *   class 1 and `wrong` differ from what the generator expected (traffic class other than the
+ *   marker byte, or a hop limit other than 63: not forwarded exactly once); anything else as
+ *   `other`. Drops every frame.
+ * - bench_pass: XDP_PASS. A veth accepts frames sent by its peer with XDP only while it has an
+ *   XDP program, so the kernel-forwarding variant (ipset) attaches this one to the router's
+ *   ingress.
+ * - netlab_send: a plain sender. Each run rewrites the frame's first NETLAB_SEND_LEN bytes
+ *   from netlab_send_cfg.frame (so the frame leaves exactly as configured, checksums
+ *   included, whatever the receiver did to the page), counts it in netlab_send_count and
+ *   returns XDP_TX. A frame shorter than NETLAB_SEND_LEN, or no configured frame:
+ *   XDP_ABORTED.
+ * - netlab_count: attached to a veth that only counts what arrives (the demo's collector).
+ *   Counts IPv6 frames by source address in netlab_count_by_src (per CPU; when the map is
+ *   full, in netlab_count_other), anything else in netlab_count_other. Drops every frame.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#define BENCH_GEN_MAX_SRCS 1024
+/* Ethernet (14) + IPv6 (40) + UDP (8) + the marker byte. */
+#define BENCH_MARKER_OFF 62
+#define BENCH_MIN_LEN (BENCH_MARKER_OFF + 1)
+/* Ethernet + IPv6 + UDP + 2 bytes of payload: the benchmark frame. */
+#define BENCH_TEMPLATE_LEN 64
+#define BENCH_FWD_HOP_LIMIT 63
+
+struct bench_src {
+	__u8 addr[16];  /* IPv6 source address, as on the wire */
+	__u8 expect_tc; /* the traffic class the router must give it */
+	__u8 pad[7];
+};
+
+struct bench_gen_cfg {
+	__u32 nsrcs; /* entries of bench_gen_srcs in use, 1..BENCH_GEN_MAX_SRCS */
+	__u32 pad;
+	__u8 template[BENCH_TEMPLATE_LEN]; /* the frame as it must leave the generator */
+};
+
+struct bench_gen_state {
+	__u64 next; /* index of the next source */
+	__u64 sent; /* frames generated */
+};
+
+struct bench_sink_count {
+	__u64 packets; /* benchmark frames */
+	__u64 marked;  /* of which traffic class 1 */
+	__u64 wrong;   /* of which not as expected */
+	__u64 other;   /* anything else */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BENCH_GEN_MAX_SRCS);
+	__type(key, __u32);
+	__type(value, struct bench_src);
+} bench_gen_srcs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bench_gen_cfg);
+} bench_gen_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bench_gen_state);
+} bench_gen_count SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bench_sink_count);
+} bench_sink_count SEC(".maps");
+
+SEC("xdp")
+int bench_gen(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
+	struct bench_gen_state *st;
+	struct bench_gen_cfg *cfg;
+	struct bench_src *src;
+	__u32 zero = 0, idx;
+
+	if (data + BENCH_TEMPLATE_LEN > end)
+		return XDP_ABORTED;
+	cfg = bpf_map_lookup_elem(&bench_gen_cfg, &zero);
+	st = bpf_map_lookup_elem(&bench_gen_count, &zero);
+	if (!cfg || !st || cfg->nsrcs == 0 || cfg->nsrcs > BENCH_GEN_MAX_SRCS)
+		return XDP_ABORTED;
+	idx = st->next < cfg->nsrcs ? (__u32)st->next : 0;
+	st->next = idx + 1;
+	src = bpf_map_lookup_elem(&bench_gen_srcs, &idx);
+	if (!src)
+		return XDP_ABORTED;
+	__builtin_memcpy(data, cfg->template, BENCH_TEMPLATE_LEN);
+	__builtin_memcpy(&ip6->saddr, src->addr, sizeof(ip6->saddr));
+	*((__u8 *)data + BENCH_MARKER_OFF) = src->expect_tc;
+	st->sent++;
+	return XDP_TX;
+}
+
+SEC("xdp")
+int bench_sink(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
+	struct bench_sink_count *c;
+	__u32 zero = 0;
+	__u8 tc, *b;
+
+	c = bpf_map_lookup_elem(&bench_sink_count, &zero);
+	if (!c)
+		return XDP_DROP;
+	if (data + BENCH_MIN_LEN > end || eth->h_proto != bpf_htons(ETH_P_IPV6) ||
+	    ip6->nexthdr != IPPROTO_UDP) {
+		c->other++;
+		return XDP_DROP;
+	}
+	b = (__u8 *)ip6;
+	tc = (b[0] << 4) | (b[1] >> 4);
+	c->packets++;
+	if (tc == 1)
+		c->marked++;
+	if (tc != *((__u8 *)data + BENCH_MARKER_OFF) || ip6->hop_limit != BENCH_FWD_HOP_LIMIT)
+		c->wrong++;
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int bench_pass(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+/* The frame netlab_send sends: Ethernet + IPv6 + UDP + 2 bytes of payload. */
+#define NETLAB_SEND_LEN 64
+/* Distinct IPv6 sources netlab_count tells apart. */
+#define NETLAB_COUNT_MAX_SRCS 1024
+
+struct netlab_send_cfg {
+	__u32 ready; /* 1 once `frame` is set */
+	__u32 pad;
+	__u8 frame[NETLAB_SEND_LEN]; /* the frame as it must leave */
+};
+
+struct netlab_src {
+	__u8 addr[16]; /* IPv6 source address, as on the wire */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct netlab_send_cfg);
+} netlab_send_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} netlab_send_count SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, NETLAB_COUNT_MAX_SRCS);
+	__type(key, struct netlab_src);
+	__type(value, __u64);
+} netlab_count_by_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} netlab_count_other SEC(".maps");
+
+SEC("xdp")
+int netlab_send(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct netlab_send_cfg *cfg;
+	__u32 zero = 0;
+	__u64 *sent;
+
+	if (data + NETLAB_SEND_LEN > end)
+		return XDP_ABORTED;
+	cfg = bpf_map_lookup_elem(&netlab_send_cfg, &zero);
+	sent = bpf_map_lookup_elem(&netlab_send_count, &zero);
+	if (!cfg || !sent || !cfg->ready)
+		return XDP_ABORTED;
+	__builtin_memcpy(data, cfg->frame, NETLAB_SEND_LEN);
+	(*sent)++;
+	return XDP_TX;
+}
+
+static __always_inline void netlab_count_one(void *map, const void *key)
+{
+	__u64 *n = bpf_map_lookup_elem(map, key);
+
+	if (n)
+		(*n)++;
+}
+
+SEC("xdp")
+int netlab_count(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
+	struct netlab_src src;
+	__u64 one = 1, *n;
+	__u32 zero = 0;
+
+	if ((void *)(ip6 + 1) > end || eth->h_proto != bpf_htons(ETH_P_IPV6)) {
+		netlab_count_one(&netlab_count_other, &zero);
+		return XDP_DROP;
+	}
+	__builtin_memcpy(src.addr, &ip6->saddr, sizeof(src.addr));
+	n = bpf_map_lookup_elem(&netlab_count_by_src, &src);
+	if (n) {
+		(*n)++;
+		return XDP_DROP;
+	}
+	/* A new source: BPF_NOEXIST, because another CPU may have added it meanwhile (then the
+	 * update fails and this CPU's own counter, created zero by that CPU's insertion, is
+	 * looked up again). */
+	if (bpf_map_update_elem(&netlab_count_by_src, &src, &one, BPF_NOEXIST) == 0)
+		return XDP_DROP;
+	n = bpf_map_lookup_elem(&netlab_count_by_src, &src);
+	if (n)
+		(*n)++;
+	else
+		netlab_count_one(&netlab_count_other, &zero);
+	return XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,170 @@
+//! The crate's one error type.
+
+use std::io;
+use std::process::ExitStatus;
+
+/// What can go wrong in a lab.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A command could not be started (not installed, say).
+    #[error("cannot run `{program}` (is it installed? `make deps`)")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A command ran and failed.
+    #[error("`{command}` failed ({status}): {stderr}")]
+    CommandFailed {
+        /// The command line, for people.
+        command: String,
+        /// Its exit status.
+        status: ExitStatus,
+        /// Its standard error, trimmed.
+        stderr: String,
+    },
+    /// `ip -j link show` did not give the interface's index.
+    #[error("no ifindex for `{dev}` in network namespace `{netns}`")]
+    NoIfindex {
+        /// The namespace.
+        netns: String,
+        /// The interface.
+        dev: String,
+    },
+    /// A namespace's file under `/run/netns` could not be opened.
+    #[error("cannot open network namespace `{netns}`")]
+    OpenNetns {
+        /// The namespace.
+        netns: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// `setns` refused to move the thread into a namespace.
+    #[error("cannot enter network namespace `{netns}`")]
+    Setns {
+        /// The namespace.
+        netns: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The embedded traffic object could not be opened or loaded.
+    #[error("cannot load the traffic programs (`netlab_traffic`)")]
+    LoadObject {
+        /// libbpf's error (with the verifier log, if it came to that).
+        #[source]
+        source: libbpf_rs::Error,
+    },
+    /// The traffic object lacks a program or map this crate expects (a build mismatch).
+    #[error("the traffic object has no {kind} `{name}`")]
+    Missing {
+        /// `program` or `map`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// A map operation failed.
+    #[error("cannot {op} `{map}`")]
+    Map {
+        /// What was tried: `update`, `look up`, ...
+        op: &'static str,
+        /// The map.
+        map: String,
+        /// libbpf's error.
+        #[source]
+        source: libbpf_rs::Error,
+    },
+    /// A program's descriptor could not be duplicated.
+    #[error("cannot duplicate the descriptor of `{program}`")]
+    DupFd {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A frame of the wrong size for the program that sends it.
+    #[error("a frame of {len} bytes where `{program}` sends {expected}")]
+    FrameLength {
+        /// The program.
+        program: &'static str,
+        /// The frame's length.
+        len: usize,
+        /// The length it sends.
+        expected: usize,
+    },
+    /// A generator was given no sources, or more than it holds.
+    #[error("{count} sources where the generator takes 1 to {max}")]
+    SourceCount {
+        /// How many were given.
+        count: usize,
+        /// How many it holds.
+        max: usize,
+    },
+    /// An interface index that the kernel's `int` cannot hold.
+    #[error("ifindex {ifindex} out of range")]
+    IfindexRange {
+        /// The index.
+        ifindex: u32,
+    },
+    /// Attaching an XDP program failed.
+    #[error("cannot attach an XDP program to ifindex {ifindex}")]
+    Attach {
+        /// Where.
+        ifindex: u32,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A live-frames test run failed.
+    #[error("live-frames test run on ifindex {ifindex} failed")]
+    LiveFrames {
+        /// The interface the frames were sent from.
+        ifindex: u32,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// `setpriority` failed.
+    #[error("cannot set the nice value of thread {tid}")]
+    Priority {
+        /// The thread (0: the caller).
+        tid: i32,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// `sched_setaffinity` failed, or the CPU does not exist.
+    #[error("cannot pin thread {tid} to cpu {cpu}")]
+    Affinity {
+        /// The thread.
+        tid: i32,
+        /// The CPU.
+        cpu: usize,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// No NAPI thread appeared after making a NAPI context threaded.
+    #[error("no kernel thread `{name}-*` after making the NAPI threaded")]
+    NoNapiThread {
+        /// The thread name's prefix (`napi/<ifname>`).
+        name: String,
+    },
+    /// A terminating signal arrived (see [`crate::signals`]).
+    #[error("interrupted")]
+    Interrupted,
+    /// The signal thread could not be set up.
+    #[error("cannot set up signal handling")]
+    Signals {
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,182 @@
+//! The router of the pps benchmarks: two network namespaces joined by two veth links.
+//!
+//! ```text
+//!   edge namespace                      router namespace
+//!   ┌──────────────────────┐            ┌───────────────────────────────┐
+//!   │ gen  (bench_gen, run ├──veth──────┤ in   2001:db8:1::1/64  (XDP:   │
+//!   │       with live      │            │      the variant's program)   │
+//!   │       frames)        │            │                               │
+//!   │ sink (bench_sink:    ├──veth──────┤ out  2001:db8:2::1/64         │
+//!   │       counts, drops) │            │ 2001:db8:5::/64 via           │
+//!   └──────────────────────┘            │   2001:db8:2::2 (permanent)   │
+//!                                       └───────────────────────────────┘
+//! ```
+//!
+//! The generator runs on one CPU and sends far more than the router can forward; the router
+//! receives in a threaded NAPI context pinned to the other CPU, so its CPU is saturated and
+//! the rate counted at the sink is its forwarding capacity (the sink's own cost, an XDP
+//! program that counts and drops, runs on the router's CPU too, in softirq after the
+//! router's redirect or transmit).
+//!
+//! Namespaces are `hkb<pid>x<n>-edge`/`-router`, interfaces `hb<tag>g/i/o/s` (see
+//! [`LabTag`]); the router's interface names are unique across namespaces too, because its
+//! receive thread is found by its name (`napi/<ifname>-<id>`).
+
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::netns::{mac_string, veth, LabTag, Netns, VethEnd};
+use crate::threads::{pin_tid, raise_priority, threads_named};
+
+/// MAC of the router's ingress interface: the generator's frames are addressed to it (the
+/// kernel forwards only frames sent to its own address).
+pub const ROUTER_IN_MAC: [u8; 6] = [0x02, 0x68, 0x6b, 0x00, 0x01, 0x01];
+/// MAC of the router's egress interface.
+pub const ROUTER_OUT_MAC: [u8; 6] = [0x02, 0x68, 0x6b, 0x00, 0x02, 0x01];
+/// MAC of the sink, the next hop's link-layer address in the router's neighbour table.
+pub const SINK_MAC: [u8; 6] = [0x02, 0x68, 0x6b, 0x00, 0x02, 0x02];
+/// MAC of the generator's interface.
+pub const GEN_MAC: [u8; 6] = [0x02, 0x68, 0x6b, 0x00, 0x01, 0x02];
+/// The destination of the generated traffic: routed by the router towards the sink.
+pub const DST_ADDR: &str = "2001:db8:5::1";
+
+/// The two-namespace router; see the module docs.
+#[derive(Debug)]
+pub struct RouterLab {
+    /// Generator and sink.
+    pub edge: Netns,
+    /// The router.
+    pub router: Netns,
+    /// The router's ingress interface (router).
+    pub in_if: String,
+    /// Index of the generator's interface in the edge namespace.
+    pub gen_ifindex: u32,
+    /// Index of `in_if` in the router namespace.
+    pub in_ifindex: u32,
+    /// Index of the sink's interface in the edge namespace.
+    pub sink_ifindex: u32,
+    /// The CPU of the router's receive thread.
+    pub router_cpu: usize,
+}
+
+impl RouterLab {
+    /// Builds the namespaces, links, addresses, route and neighbour; the router's receive
+    /// path will run on `router_cpu`.
+    pub fn new(router_cpu: usize) -> Result<RouterLab> {
+        let tag = LabTag::new("hkb", "hb");
+        let edge = tag.netns("edge")?;
+        let router = tag.netns("router")?;
+        let (gen_if, in_if, out_if, sink_if) = (
+            tag.ifname("g"),
+            tag.ifname("i"),
+            tag.ifname("o"),
+            tag.ifname("s"),
+        );
+        // The edge side has no addresses and sends nothing of its own.
+        edge.sysctl(&[
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ])?;
+        router.sysctl(&[
+            "net.ipv6.conf.all.forwarding=1",
+            "net.ipv6.conf.default.accept_dad=0",
+            "net.ipv6.conf.all.accept_dad=0",
+        ])?;
+        for (a, a_mac, b, b_mac) in [
+            (&gen_if, GEN_MAC, &in_if, ROUTER_IN_MAC),
+            (&sink_if, SINK_MAC, &out_if, ROUTER_OUT_MAC),
+        ] {
+            veth(
+                VethEnd {
+                    netns: &edge,
+                    name: a,
+                    mac: a_mac,
+                },
+                VethEnd {
+                    netns: &router,
+                    name: b,
+                    mac: b_mac,
+                },
+            )?;
+            edge.ip(&["link", "set", a, "up"])?;
+            router.ip(&["link", "set", b, "up"])?;
+        }
+        router.ip(&[
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:1::1/64",
+            "dev",
+            &in_if,
+            "nodad",
+        ])?;
+        router.ip(&[
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:2::1/64",
+            "dev",
+            &out_if,
+            "nodad",
+        ])?;
+        router.ip(&[
+            "-6",
+            "neigh",
+            "add",
+            "2001:db8:2::2",
+            "lladdr",
+            &mac_string(SINK_MAC),
+            "dev",
+            &out_if,
+            "nud",
+            "permanent",
+        ])?;
+        router.ip(&[
+            "-6",
+            "route",
+            "add",
+            "2001:db8:5::/64",
+            "via",
+            "2001:db8:2::2",
+            "dev",
+            &out_if,
+        ])?;
+        let gen_ifindex = edge.ifindex(&gen_if)?;
+        let sink_ifindex = edge.ifindex(&sink_if)?;
+        let in_ifindex = router.ifindex(&in_if)?;
+        Ok(RouterLab {
+            edge,
+            router,
+            in_if,
+            gen_ifindex,
+            in_ifindex,
+            sink_ifindex,
+            router_cpu,
+        })
+    }
+
+    /// After an XDP program was attached to the router's ingress (which gives the veth its
+    /// NAPI context): makes that context a kernel thread, pins it to the router's CPU and
+    /// returns its thread IDs. Attaching again creates a new context, so call this after every
+    /// attach.
+    pub fn pin_router_rx(&self) -> Result<Vec<i32>> {
+        let path = format!("/sys/class/net/{}/threaded", self.in_if);
+        self.router.write_file(&path, "1")?;
+        let comm = format!("napi/{}", self.in_if);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let tids = threads_named(&comm);
+            if !tids.is_empty() {
+                for &tid in &tids {
+                    pin_tid(tid, self.router_cpu)?;
+                    raise_priority(tid)?;
+                }
+                return Ok(tids);
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::NoNapiThread { name: comm });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}

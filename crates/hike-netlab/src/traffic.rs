@@ -1,0 +1,367 @@
+//! Traffic: the programs of `bpf/netlab_traffic.bpf.c` (generators run with live frames, and
+//! programs for the veths that receive), XDP links, and the live-frames test run itself.
+//!
+//! A generator is an XDP program run with `BPF_PROG_TEST_RUN` and
+//! `BPF_F_TEST_XDP_LIVE_FRAMES` ([`live_frames`]) as if it had received the frame on an
+//! interface of the calling thread's namespace: its `XDP_TX` really sends the frame, out of
+//! that veth, to the peer. The peer accepts it only while it has an XDP program of its own.
+//!
+//! Each [`TrafficObject`] is one loaded copy of the object, with maps of its own: load one per
+//! sender (each its own frame and counter) and one per counting end.
+//!
+//! This module makes BPF syscalls with libbpf-rs directly, not through `hike-runtime`: the
+//! traffic ends are no part of the VM under test.
+
+use std::collections::BTreeMap;
+use std::net::Ipv6Addr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use libbpf_rs::{libbpf_sys, MapCore, MapFlags, Object, ObjectBuilder};
+
+use crate::error::{Error, Result};
+
+/// The compiled object (see `build.rs`).
+static OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/netlab_traffic.bpf.o"));
+
+/// Sources `bench_gen` takes (`BENCH_GEN_MAX_SRCS`).
+pub const ROUND_ROBIN_MAX_SOURCES: usize = 1024;
+/// The frame length of `bench_gen` (`BENCH_TEMPLATE_LEN`).
+pub const ROUND_ROBIN_FRAME_LEN: usize = 64;
+/// The frame length of `netlab_send` (`NETLAB_SEND_LEN`).
+pub const SEND_FRAME_LEN: usize = 64;
+
+/// The programs of the object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrafficProgram {
+    /// `bench_gen`: frames from sources in round robin, with the traffic class a router must
+    /// give each in the first payload byte ([`TrafficObject::set_round_robin`]).
+    RoundRobin,
+    /// `bench_sink`: counts benchmark frames and checks their traffic class and hop limit
+    /// ([`TrafficObject::sink_counts`]); drops.
+    Sink,
+    /// `bench_pass`: XDP_PASS, so that a veth accepts what its peer sends with XDP.
+    Pass,
+    /// `netlab_send`: one frame, unchanged ([`TrafficObject::set_frame`]).
+    Send,
+    /// `netlab_count`: counts frames by IPv6 source ([`TrafficObject::counted`]); drops.
+    Count,
+}
+
+impl TrafficProgram {
+    /// Its name in the object.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrafficProgram::RoundRobin => "bench_gen",
+            TrafficProgram::Sink => "bench_sink",
+            TrafficProgram::Pass => "bench_pass",
+            TrafficProgram::Send => "netlab_send",
+            TrafficProgram::Count => "netlab_count",
+        }
+    }
+}
+
+/// Counters of `bench_sink`, summed over the CPUs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SinkCounts {
+    /// Benchmark frames (IPv6/UDP, long enough).
+    pub packets: u64,
+    /// Of which with traffic class 1.
+    pub marked: u64,
+    /// Of which not as the generator expected (traffic class, or a hop limit other than 63).
+    pub wrong: u64,
+    /// Anything else.
+    pub other: u64,
+}
+
+/// What `netlab_count` counted, summed over the CPUs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counted {
+    /// IPv6 frames by source address.
+    pub by_source: BTreeMap<Ipv6Addr, u64>,
+    /// Other frames (not IPv6, or a source beyond the map's capacity).
+    pub other: u64,
+}
+
+impl Counted {
+    /// Every frame counted.
+    pub fn total(&self) -> u64 {
+        self.by_source.values().sum::<u64>() + self.other
+    }
+}
+
+/// One loaded copy of the traffic object; unloaded on drop (programs still attached through
+/// an [`XdpLink`] stay until the link is dropped).
+pub struct TrafficObject {
+    object: Object,
+}
+
+impl std::fmt::Debug for TrafficObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TrafficObject")
+    }
+}
+
+impl TrafficObject {
+    /// Opens and loads the object.
+    pub fn load() -> Result<TrafficObject> {
+        let object = ObjectBuilder::default()
+            .open_memory(OBJECT)
+            .and_then(|open| open.load())
+            .map_err(|source| Error::LoadObject { source })?;
+        Ok(TrafficObject { object })
+    }
+
+    fn map(&self, name: &str) -> Result<libbpf_rs::Map<'_>> {
+        self.object
+            .maps()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| Error::Missing {
+                kind: "map",
+                name: name.to_owned(),
+            })
+    }
+
+    fn update(&self, map: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.map(map)?
+            .update(key, value, MapFlags::ANY)
+            .map_err(|source| Error::Map {
+                op: "update",
+                map: map.to_owned(),
+                source,
+            })
+    }
+
+    /// The value at `key` of the per-CPU `map`, read as native-endian `u64` fields summed
+    /// over the CPUs; empty if the key is absent.
+    fn percpu_sum(&self, map: &str, key: &[u8]) -> Result<Vec<u64>> {
+        let values = self
+            .map(map)?
+            .lookup_percpu(key, MapFlags::ANY)
+            .map_err(|source| Error::Map {
+                op: "look up",
+                map: map.to_owned(),
+                source,
+            })?;
+        Ok(values.map_or_else(Vec::new, |v| sum_u64_fields(&v)))
+    }
+
+    /// A new descriptor of `program`, to attach it or run it from another thread.
+    pub fn program_fd(&self, program: TrafficProgram) -> Result<OwnedFd> {
+        let name = program.name();
+        let prog = self
+            .object
+            .progs()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| Error::Missing {
+                kind: "program",
+                name: name.to_owned(),
+            })?;
+        prog.as_fd()
+            .try_clone_to_owned()
+            .map_err(|source| Error::DupFd {
+                program: name.to_owned(),
+                source,
+            })
+    }
+
+    /// Configures [`TrafficProgram::RoundRobin`]: `sources` (address, the traffic class the
+    /// router must give it) in round robin over `template`, a frame of
+    /// [`ROUND_ROBIN_FRAME_LEN`] bytes whose source address and first payload byte each run
+    /// rewrites.
+    pub fn set_round_robin(&self, sources: &[(Ipv6Addr, u8)], template: &[u8]) -> Result<()> {
+        if sources.is_empty() || sources.len() > ROUND_ROBIN_MAX_SOURCES {
+            return Err(Error::SourceCount {
+                count: sources.len(),
+                max: ROUND_ROBIN_MAX_SOURCES,
+            });
+        }
+        if template.len() != ROUND_ROBIN_FRAME_LEN {
+            return Err(Error::FrameLength {
+                program: TrafficProgram::RoundRobin.name(),
+                len: template.len(),
+                expected: ROUND_ROBIN_FRAME_LEN,
+            });
+        }
+        for (i, (addr, tc)) in sources.iter().enumerate() {
+            // struct bench_src: the address, the traffic class, 7 bytes of padding.
+            let mut v = addr.octets().to_vec();
+            v.push(*tc);
+            v.extend_from_slice(&[0; 7]);
+            self.update("bench_gen_srcs", &(i as u32).to_ne_bytes(), &v)?;
+        }
+        // struct bench_gen_cfg: nsrcs, padding, the template.
+        let mut cfg = [(sources.len() as u32).to_ne_bytes(), [0; 4]].concat();
+        cfg.extend_from_slice(template);
+        self.update("bench_gen_cfg", &0u32.to_ne_bytes(), &cfg)
+    }
+
+    /// Frames [`TrafficProgram::RoundRobin`] has sent.
+    pub fn round_robin_sent(&self) -> Result<u64> {
+        // struct bench_gen_state: next, sent.
+        Ok(self
+            .percpu_sum("bench_gen_count", &0u32.to_ne_bytes())?
+            .get(1)
+            .copied()
+            .unwrap_or(0))
+    }
+
+    /// The counters of [`TrafficProgram::Sink`].
+    pub fn sink_counts(&self) -> Result<SinkCounts> {
+        let v = self.percpu_sum("bench_sink_count", &0u32.to_ne_bytes())?;
+        let field = |i: usize| v.get(i).copied().unwrap_or(0);
+        Ok(SinkCounts {
+            packets: field(0),
+            marked: field(1),
+            wrong: field(2),
+            other: field(3),
+        })
+    }
+
+    /// Configures [`TrafficProgram::Send`] to send `frame` ([`SEND_FRAME_LEN`] bytes).
+    pub fn set_frame(&self, frame: &[u8]) -> Result<()> {
+        if frame.len() != SEND_FRAME_LEN {
+            return Err(Error::FrameLength {
+                program: TrafficProgram::Send.name(),
+                len: frame.len(),
+                expected: SEND_FRAME_LEN,
+            });
+        }
+        // struct netlab_send_cfg: ready, padding, the frame.
+        let mut cfg = [1u32.to_ne_bytes(), [0; 4]].concat();
+        cfg.extend_from_slice(frame);
+        self.update("netlab_send_cfg", &0u32.to_ne_bytes(), &cfg)
+    }
+
+    /// Frames [`TrafficProgram::Send`] has sent.
+    pub fn sent(&self) -> Result<u64> {
+        Ok(self
+            .percpu_sum("netlab_send_count", &0u32.to_ne_bytes())?
+            .first()
+            .copied()
+            .unwrap_or(0))
+    }
+
+    /// What [`TrafficProgram::Count`] has counted.
+    pub fn counted(&self) -> Result<Counted> {
+        let map = self.map("netlab_count_by_src")?;
+        let mut by_source = BTreeMap::new();
+        for key in map.keys() {
+            let Ok(octets) = <[u8; 16]>::try_from(key.as_slice()) else {
+                continue;
+            };
+            let n = self
+                .percpu_sum("netlab_count_by_src", &key)?
+                .first()
+                .copied()
+                .unwrap_or(0);
+            by_source.insert(Ipv6Addr::from(octets), n);
+        }
+        let other = self
+            .percpu_sum("netlab_count_other", &0u32.to_ne_bytes())?
+            .first()
+            .copied()
+            .unwrap_or(0);
+        Ok(Counted { by_source, other })
+    }
+}
+
+/// Sums per-CPU values field by field (native-endian `u64` fields).
+fn sum_u64_fields(values: &[Vec<u8>]) -> Vec<u64> {
+    let n = values.first().map_or(0, |v| v.len() / 8);
+    let mut sum = vec![0u64; n];
+    for v in values {
+        for (i, s) in sum.iter_mut().enumerate() {
+            let bytes: [u8; 8] = v[i * 8..i * 8 + 8].try_into().expect("8 bytes");
+            *s = s.wrapping_add(u64::from_ne_bytes(bytes));
+        }
+    }
+    sum
+}
+
+/// An XDP program attached to an interface through a BPF link; dropping it detaches the
+/// program.
+#[derive(Debug)]
+pub struct XdpLink {
+    _fd: OwnedFd,
+    ifindex: u32,
+}
+
+impl XdpLink {
+    /// The interface it is attached to.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+}
+
+/// Attaches the XDP program `prog` to `ifindex` (of the calling thread's network namespace)
+/// in driver mode through a BPF link.
+pub fn xdp_link(prog: BorrowedFd<'_>, ifindex: u32) -> Result<XdpLink> {
+    // SAFETY: an all-zero options struct is the documented "no options" value; `sz` is set
+    // below so libbpf knows which fields we know of.
+    let mut opts: libbpf_sys::bpf_link_create_opts = unsafe { std::mem::zeroed() };
+    opts.sz = std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as libbpf_sys::size_t;
+    opts.flags = libbpf_sys::XDP_FLAGS_DRV_MODE;
+    let target = i32::try_from(ifindex).map_err(|_| Error::IfindexRange { ifindex })?;
+    // SAFETY: `prog` is a valid program descriptor and `opts` a valid, sized options struct.
+    let fd = unsafe {
+        libbpf_sys::bpf_link_create(prog.as_raw_fd(), target, libbpf_sys::BPF_XDP, &opts)
+    };
+    if fd < 0 {
+        return Err(Error::Attach {
+            ifindex,
+            source: std::io::Error::from_raw_os_error(-fd),
+        });
+    }
+    // SAFETY: a non-negative return of `bpf_link_create` is a new descriptor that we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    Ok(XdpLink { _fd: fd, ifindex })
+}
+
+/// Runs the XDP program `prog` `repeat` times on `frame` with `BPF_F_TEST_XDP_LIVE_FRAMES`,
+/// as received on `ifindex` of the calling thread's network namespace: the program's
+/// `XDP_TX` and `XDP_REDIRECT` really send the frames.
+pub fn live_frames(prog: BorrowedFd<'_>, frame: &[u8], repeat: u32, ifindex: u32) -> Result<()> {
+    // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
+    let mut ctx: Vec<u8> = [0, frame.len() as u32, 0, ifindex, 0, 0]
+        .iter()
+        .flat_map(|w| w.to_ne_bytes())
+        .collect();
+    // SAFETY: an all-zero options struct is valid; `sz` is set below.
+    let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
+    opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as libbpf_sys::size_t;
+    opts.data_in = frame.as_ptr().cast();
+    opts.data_size_in = frame.len() as u32;
+    opts.ctx_in = ctx.as_mut_ptr().cast();
+    opts.ctx_size_in = ctx.len() as u32;
+    opts.repeat = repeat as i32;
+    opts.flags = libbpf_sys::BPF_F_TEST_XDP_LIVE_FRAMES;
+    // SAFETY: every pointer in `opts` is valid for the sizes given, for the whole call.
+    let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(prog.as_raw_fd(), &mut opts) };
+    if rc != 0 {
+        return Err(Error::LiveFrames {
+            ifindex,
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_cpu_values_sum_by_field() {
+        let a = [1u64, 2].iter().flat_map(|x| x.to_ne_bytes()).collect();
+        let b = [10u64, 20].iter().flat_map(|x| x.to_ne_bytes()).collect();
+        assert_eq!(sum_u64_fields(&[a, b]), [11, 22]);
+        assert_eq!(sum_u64_fields(&[]), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn the_object_is_a_bpf_elf() {
+        assert_eq!(&OBJECT[..4], b"\x7fELF");
+        // e_machine (offset 18, little endian) is EM_BPF = 247.
+        assert_eq!(u16::from_le_bytes([OBJECT[18], OBJECT[19]]), 247);
+    }
+}
