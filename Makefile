@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Parallel test threads; the machine has 2 cores but most tests wait on the kernel.
 TEST_THREADS ?= 4
 
-.PHONY: all deps build test demo bench fuzz fmt lint clean
+.PHONY: all deps build test demo bench fuzz soak fmt lint clean
 
 all: build
 
@@ -32,6 +32,12 @@ FUZZ_MINUTES ?= 10
 fuzz: deps
 	$(CARGO) run --release -p eclat-fuzz --bin eclat-fuzz -- --minutes $(FUZZ_MINUTES)
 	HIKE_DIFF_CASES=20000 $(CARGO) test --release -p hike-vm-tests --test kernel_differential
+
+# The daemon's long load run: SOAK_CYCLES load/unload cycles of Listing 2 through eclatd,
+# descriptors, BPF objects, pins and memory measured before and after (printed).
+SOAK_CYCLES ?= 1000
+soak: deps
+	ECLATD_SOAK_CYCLES=$(SOAK_CYCLES) $(CARGO) test --release -p eclatd --test faults load_unload_cycles_leak_nothing -- --nocapture
 
 fmt:
 	$(CARGO) fmt --all

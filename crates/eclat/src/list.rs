@@ -131,6 +131,7 @@ mod tests {
                         device: "veth0".into(),
                         ifindex: 5,
                         hook: "xdp".into(),
+                        present: true,
                     }],
                 }),
                 loaded_at: 1_704_067_200,

@@ -104,7 +104,8 @@ pub fn loader_name(loader: &Loader) -> String {
 pub fn attachments(loader: &Loader) -> String {
     list(loader.attachments.iter().map(|a| {
         let hook = if a.hook.is_empty() { "xdp" } else { &a.hook };
-        format!("{} (ifindex {}, {hook})", a.device, a.ifindex)
+        let gone = if a.present { "" } else { ", gone" };
+        format!("{} (ifindex {}, {hook}{gone})", a.device, a.ifindex)
     }))
 }
 

@@ -64,6 +64,7 @@ fn script() -> Script {
                 device: "veth0".into(),
                 ifindex: 5,
                 hook: "xdp".into(),
+                present: true,
             }],
         }),
         loaded_at: 1_704_067_200,
@@ -366,7 +367,7 @@ fn load_json_is_the_reply() {
     );
     assert_eq!(
         lines[0]["script"]["loader"]["attachments"][0],
-        json!({"device": "veth0", "ifindex": 5, "hook": "xdp"})
+        json!({"device": "veth0", "ifindex": 5, "hook": "xdp", "present": true})
     );
 }
 

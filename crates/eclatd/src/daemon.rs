@@ -67,6 +67,9 @@ pub struct Options {
     pub package_dirs: Vec<PathBuf>,
     /// How long replaced chain code stays untouched before reuse.
     pub grace: Duration,
+    /// Start even without a state file when the instance has pinned loaders or programs,
+    /// removing them (without it, the daemon refuses: they may be carrying traffic).
+    pub reset: bool,
 }
 
 /// A script as a client sends it.
@@ -187,6 +190,9 @@ pub struct Listing {
     pub loader_maps: BTreeMap<String, Vec<String>>,
     /// Loader kernel IDs per script.
     pub loader_ids: BTreeMap<String, u32>,
+    /// `(script, ifindex)` of recorded attachments where the script's loader does not run
+    /// any more (the interface was removed).
+    pub gone: BTreeSet<(String, u32)>,
     /// The program table.
     pub programs: Vec<ProgramListing>,
     /// The instance's name.
@@ -339,7 +345,21 @@ impl Daemon {
                 opts.instance,
                 s.instance
             ),
-            None => State::new(&opts.instance),
+            None => {
+                let loaders = vm.loader_names()?;
+                let programs = vm.programs();
+                if !opts.reset && (!loaders.is_empty() || !programs.is_empty()) {
+                    anyhow::bail!(
+                        "there is no state file `{}`, but the vm instance `{}` has {} loader(s) and {} program(s) pinned (they may be carrying traffic); restore the state file (`{}` is the previous version, if it exists), or start eclatd with --reset to remove them",
+                        state::path(&opts.state_dir).display(),
+                        opts.instance,
+                        loaders.len(),
+                        programs.len(),
+                        state::backup_path(&opts.state_dir).display()
+                    );
+                }
+                State::new(&opts.instance)
+            }
         };
         let loaders = adopt(&vm, &mut state)?;
         let cfg = vm.config()?;
@@ -844,16 +864,25 @@ impl Daemon {
             .collect();
         let mut loader_maps = BTreeMap::new();
         let mut loader_ids = BTreeMap::new();
+        let mut gone = BTreeSet::new();
         for s in &inner.state.scripts {
             if let Some(l) = inner.loaders.get(&s.loader.pin) {
                 loader_maps.insert(s.name.clone(), l.maps().keys().cloned().collect());
                 loader_ids.insert(s.name.clone(), l.kernel_id());
+                for a in &s.loader.attachments {
+                    // The daemon's own netns: the interface is where the daemon attached it.
+                    let running = hike_runtime::attached_xdp_program(a.ifindex).unwrap_or(0);
+                    if running != l.kernel_id() {
+                        gone.insert((s.name.clone(), a.ifindex));
+                    }
+                }
             }
         }
         Listing {
             scripts: inner.state.scripts.clone(),
             loader_maps,
             loader_ids,
+            gone,
             programs,
             instance: inner.state.instance.clone(),
             pin_dir: inner

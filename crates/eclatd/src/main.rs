@@ -26,6 +26,10 @@ struct Args {
     /// Where the BPF filesystem is mounted (it is mounted there if it is not).
     #[arg(long, value_name = "DIR", default_value = "/sys/fs/bpf")]
     bpffs: PathBuf,
+    /// Start without a state file even if the instance has pinned loaders or programs, and
+    /// remove them (normally eclatd refuses: they may be carrying traffic).
+    #[arg(long)]
+    reset: bool,
     /// A directory of user packages (`DIR/PKG/*.bpf.c`, compiled with clang on first use).
     #[arg(long = "package-dir", value_name = "DIR")]
     package_dirs: Vec<PathBuf>,
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         bpffs: args.bpffs,
         package_dirs: args.package_dirs,
         grace: Duration::from_secs(1),
+        reset: args.reset,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -1,6 +1,7 @@
 //! The gRPC service: converts requests into [`Daemon`] calls (on blocking threads: they make
 //! syscalls and may wait for an RCU grace period) and results into replies or statuses.
 
+use std::collections::BTreeSet;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -53,7 +54,12 @@ fn source(s: Option<pb::Source>, defines: Vec<pb::Define>) -> ScriptSource {
     }
 }
 
-fn script_pb(r: &ScriptRecord, kernel_id: u32, maps: Vec<String>) -> pb::Script {
+fn script_pb(
+    r: &ScriptRecord,
+    kernel_id: u32,
+    maps: Vec<String>,
+    gone: &BTreeSet<(String, u32)>,
+) -> pb::Script {
     pb::Script {
         name: r.name.clone(),
         file_name: r.file_name.clone(),
@@ -90,6 +96,7 @@ fn script_pb(r: &ScriptRecord, kernel_id: u32, maps: Vec<String>) -> pb::Script 
                     device: a.device.clone(),
                     ifindex: a.ifindex,
                     hook: a.hook.clone(),
+                    present: !gone.contains(&(r.name.clone(), a.ifindex)),
                 })
                 .collect(),
         }),
@@ -117,6 +124,7 @@ fn script_of(daemon: &Daemon, r: &ScriptRecord) -> pb::Script {
             .get(&r.name)
             .cloned()
             .unwrap_or_default(),
+        &listing.gone,
     );
     with_programs(s, r, &listing)
 }
@@ -224,7 +232,7 @@ impl Eclat for Service {
         required("script name", &name)?;
         let record = self.blocking(move |d| d.unload(&name)).await?;
         Ok(Response::new(pb::UnloadReply {
-            script: Some(script_pb(&record, 0, Vec::new())),
+            script: Some(script_pb(&record, 0, Vec::new(), &BTreeSet::new())),
         }))
     }
 
@@ -242,6 +250,7 @@ impl Eclat for Service {
                         .get(&r.name)
                         .cloned()
                         .unwrap_or_default(),
+                    &listing.gone,
                 );
                 with_programs(s, r, &listing)
             })

@@ -111,7 +111,7 @@ pub enum StateError {
         source: std::io::Error,
     },
     /// It is not a state file of this version.
-    #[error("the state file `{path}` is corrupt ({why}); the previous good state is kept in `{backup}` if it exists: copy it over `{path}` to adopt what it lists, or move `{path}` away to start empty (what is pinned and not listed is then removed)")]
+    #[error("the state file `{path}` is corrupt ({why}); the previous good state is kept in `{backup}` if it exists: copy it over `{path}` to adopt what it lists, or move `{path}` away and start eclatd with --reset to remove everything pinned in the instance")]
     Corrupt {
         /// The file.
         path: PathBuf,

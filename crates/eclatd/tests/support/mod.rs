@@ -202,16 +202,27 @@ pub struct Daemon {
     netns: Option<String>,
     child: Option<Child>,
     pub log: Arc<Mutex<String>>,
+    /// More command-line arguments for the next spawn.
+    pub extra_args: Vec<String>,
+    /// Unmount `bpffs` on drop (a test mounted its own).
+    pub unmount_bpffs: bool,
 }
 
 impl Daemon {
     /// Starts a new daemon (in `netns` if given) and waits until it listens.
     pub fn start(netns: Option<&Netns>) -> Daemon {
+        let mut d = Daemon::new(netns);
+        d.spawn();
+        d
+    }
+
+    /// A daemon not started yet (set `bpffs`, `extra_args`, then `spawn`).
+    pub fn new(netns: Option<&Netns>) -> Daemon {
         let instance = unique("t");
         let dir = std::env::temp_dir().join(format!("eclatd-test-{instance}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let mut d = Daemon {
+        Daemon {
             socket: dir.join("eclatd.sock"),
             bpffs: PathBuf::from("/sys/fs/bpf"),
             instance,
@@ -219,9 +230,14 @@ impl Daemon {
             netns: netns.map(|n| n.name.clone()),
             child: None,
             log: Arc::new(Mutex::new(String::new())),
-        };
-        d.spawn();
-        d
+            extra_args: Vec::new(),
+            unmount_bpffs: false,
+        }
+    }
+
+    /// The process ID of the running daemon.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -246,6 +262,7 @@ impl Daemon {
             .arg(&self.instance)
             .arg("--bpffs")
             .arg(&self.bpffs)
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -282,6 +299,17 @@ impl Daemon {
         (child, ok)
     }
 
+    /// Starts the process and returns whether it listens; if not, waits for it to exit.
+    pub fn try_spawn(&mut self) -> bool {
+        let (mut child, ok) = self.spawn_raw();
+        if ok {
+            self.child = Some(child);
+        } else {
+            let _ = child.wait();
+        }
+        ok
+    }
+
     /// `kill -9`, and wait for the process.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -314,6 +342,9 @@ impl Drop for Daemon {
         self.kill9();
         // Unpinning everything detaches the loaders and frees programs and maps.
         let _ = std::fs::remove_dir_all(self.pin_dir());
+        if self.unmount_bpffs {
+            let _ = Command::new("umount").arg(&self.bpffs).status();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -499,6 +530,60 @@ impl Client {
             })
             .collect()
     }
+}
+
+/// What the daemon process holds: open descriptors, of which BPF programs, maps and links
+/// (from `/proc/PID/fdinfo`), and its resident memory in KiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Holdings {
+    pub fds: usize,
+    pub progs: usize,
+    pub maps: usize,
+    pub links: usize,
+    pub rss_kib: u64,
+}
+
+pub fn holdings(pid: u32) -> Holdings {
+    let mut h = Holdings {
+        fds: 0,
+        progs: 0,
+        maps: 0,
+        links: 0,
+        rss_kib: 0,
+    };
+    for e in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).expect("fdinfo") {
+        let Ok(info) = std::fs::read_to_string(e.unwrap().path()) else {
+            continue;
+        };
+        h.fds += 1;
+        h.progs += usize::from(info.contains("\nprog_id:"));
+        h.maps += usize::from(info.contains("\nmap_id:"));
+        h.links += usize::from(info.contains("\nlink_id:"));
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    h.rss_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    h
+}
+
+/// Every file under `dir`, recursively (pins).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// A script that counts every IPv6 packet under monitor key `key` and drops it.
