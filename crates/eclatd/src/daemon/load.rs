@@ -1,0 +1,667 @@
+//! Compiling, loading (all or nothing, through an undo log), replacing and unloading scripts.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use eclat_catalog::{ObjectId, PackageCatalog};
+use eclat_compiler::Define;
+use eclat_link::link::{LinkedScript, MapOwner};
+use eclat_link::{link_with, IdAllocator, Unit};
+use hike_isa::abi::{MAX_CHAINS, MAX_PROGS};
+use hike_isa::validate::{Chain as ValidatedChain, Context};
+use hike_runtime::{ChainId, MapRef, ProgramId, UpdateMode, XdpMode};
+
+use super::maps::read_raw;
+use super::{
+    check_script_name, create_private_dir, default_name, limits, lock, now_secs, Daemon, Inner,
+    Loaded, ScriptSource,
+};
+use crate::error::{chain, DaemonError, Result};
+use crate::state::{
+    self, AttachmentRecord, ChainRecord, LoaderRecord, ProgramRecord, ScriptRecord, State,
+};
+
+/// Checks the file name of a sibling: a plain `NAME.eclat` or `NAME.hike.c`.
+fn check_sibling_name(name: &str) -> Result<()> {
+    let stem = name
+        .strip_suffix(".eclat")
+        .or_else(|| name.strip_suffix(".hike.c"));
+    let ok = stem.is_some_and(|s| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(DaemonError::InvalidName {
+            what: "sibling file name",
+            name: name.to_owned(),
+            why: "a sibling is `NAME.eclat` or `NAME.hike.c` with NAME among `A-Z a-z 0-9 _ -`, no directory",
+        })
+    }
+}
+
+/// A script and what it imports, compiled: link units (the main script first) and warnings.
+struct Units {
+    units: Vec<(String, eclat_compiler::output::CompiledScript)>,
+    warnings: String,
+}
+
+/// Removes a working directory when dropped.
+struct WorkDir(PathBuf);
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover copy of a script is harmless and removed at the next start.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The index of interface `name` in the daemon's network namespace.
+fn ifindex_of(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
+/// Chooses IDs for a load: a program keeps the slot it has (shared), a new one gets the
+/// lowest free slot; a chain gets the lowest ID no script uses (the version being replaced
+/// keeps its IDs until the switch).
+struct Allocator<'a> {
+    state: &'a State,
+    catalog: &'a PackageCatalog,
+    taken_progs: BTreeSet<u32>,
+    taken_chains: BTreeSet<u32>,
+}
+
+impl<'a> Allocator<'a> {
+    fn new(state: &'a State, catalog: &'a PackageCatalog) -> Allocator<'a> {
+        Allocator {
+            state,
+            catalog,
+            taken_progs: state.programs.iter().map(|p| p.id).collect(),
+            taken_chains: state
+                .scripts
+                .iter()
+                .flat_map(|s| s.chains.iter().map(|c| c.id))
+                .collect(),
+        }
+    }
+}
+
+impl IdAllocator for Allocator<'_> {
+    fn program(&mut self, object: ObjectId, object_name: &str, program: &str) -> Option<u32> {
+        let _ = self.catalog.object(object);
+        if let Some(p) = self
+            .state
+            .programs
+            .iter()
+            .find(|p| p.object == object_name && p.name == program)
+        {
+            return Some(p.id);
+        }
+        let id = (0..MAX_PROGS).find(|id| !self.taken_progs.contains(id))?;
+        self.taken_progs.insert(id);
+        Some(id)
+    }
+
+    fn chain(&mut self, _: &str) -> Option<u32> {
+        let id = (0..MAX_CHAINS).find(|id| !self.taken_chains.contains(id))?;
+        self.taken_chains.insert(id);
+        Some(id)
+    }
+}
+
+/// One kernel step of a load, and how to undo it.
+enum Undo {
+    Program(ProgramId),
+    Chain(ChainId),
+    Loader(String),
+    Entry {
+        map: MapRef,
+        key: Vec<u8>,
+        previous: Option<Vec<Vec<u8>>>,
+    },
+    Attach {
+        pin: String,
+        ifindex: u32,
+    },
+    TakeOver {
+        ifindex: u32,
+        from: String,
+        to: String,
+    },
+}
+
+/// The undo log of a load.
+#[derive(Default)]
+struct Txn {
+    steps: Vec<Undo>,
+}
+
+impl Txn {
+    /// Undoes every step, last first. Failures are reported and the rest still undone.
+    fn undo(self, inner: &mut Inner) {
+        let warn = |what: &str, e: &dyn std::fmt::Display| {
+            eprintln!("eclatd: warning: while undoing a failed load, cannot {what}: {e}");
+        };
+        let mut waited = false;
+        for step in self.steps.into_iter().rev() {
+            match step {
+                Undo::TakeOver { ifindex, from, to } => {
+                    if let (Some(f), Some(t)) = (inner.loaders.get(&from), inner.loaders.get(&to)) {
+                        if let Err(e) = f.take_over_attachment(t, ifindex) {
+                            warn("move an attachment back", &chain(&e));
+                        }
+                    }
+                }
+                Undo::Attach { pin, ifindex } => {
+                    if let Some(l) = inner.loaders.get(&pin) {
+                        if let Err(e) = l.detach_xdp(ifindex) {
+                            warn("detach", &chain(&e));
+                        }
+                    }
+                }
+                Undo::Entry { map, key, previous } => {
+                    let r = match previous {
+                        Some(vs) if map.is_percpu() => {
+                            map.update_percpu(&key, &vs, UpdateMode::Any)
+                        }
+                        Some(vs) => map.update(&key, &vs[0], UpdateMode::Any),
+                        None => map.delete(&key).map(|_| ()),
+                    };
+                    if let Err(e) = r {
+                        warn("restore a map entry", &chain(&e));
+                    }
+                }
+                Undo::Loader(pin) => {
+                    if !waited {
+                        let _ = inner.vm.wait_for_packets_in_flight();
+                        waited = true;
+                    }
+                    if let Some(l) = inner.loaders.remove(&pin) {
+                        if let Err(e) = l.remove() {
+                            warn("remove a loader", &chain(&e));
+                        }
+                    }
+                }
+                Undo::Chain(id) => {
+                    inner.vm.remove_chain(id);
+                }
+                Undo::Program(id) => {
+                    if let Err(e) = inner.vm.remove_program(id) {
+                        warn("remove a program", &chain(&e));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// After a replace is recorded: detaches the old loader where the new one does not run,
+/// waits for packets in flight, then removes the old loader, the old chains and the programs
+/// no script calls any more. Failures leave unlisted objects, removed at the next start.
+fn remove_old_version(inner: &mut Inner, old: &ScriptRecord, new: &ScriptRecord, unused: &[u32]) {
+    let warn = |e: &hike_runtime::Error| {
+        eprintln!("eclatd: warning: replace `{}`: {}", old.name, chain(e));
+    };
+    if let Some(l) = inner.loaders.remove(&old.loader.pin) {
+        if let Err(e) = l.remove() {
+            warn(&e);
+        }
+    }
+    if let Err(e) = inner.vm.wait_for_packets_in_flight() {
+        warn(&e);
+    }
+    let kept: BTreeSet<u32> = new.chains.iter().map(|c| c.id).collect();
+    for c in old.chains.iter().filter(|c| !kept.contains(&c.id)) {
+        inner.vm.remove_chain(ChainId::new(c.id).expect("recorded"));
+    }
+    for id in unused {
+        if let Err(e) = inner
+            .vm
+            .remove_program(ProgramId::new(*id).expect("recorded"))
+        {
+            warn(&e);
+        }
+    }
+}
+
+impl Daemon {
+    fn compile(&self, name: &str, src: &ScriptSource) -> Result<Units> {
+        if src.file_name.is_empty() {
+            return Err(DaemonError::Missing {
+                what: "source file name",
+            });
+        }
+        for (what, size) in std::iter::once(("the script", src.text.len())).chain(
+            src.siblings
+                .iter()
+                .map(|(_, t)| ("a sibling file", t.len())),
+        ) {
+            if size > limits::FILE_BYTES {
+                return Err(DaemonError::TooBig {
+                    what,
+                    size,
+                    max: limits::FILE_BYTES,
+                });
+            }
+        }
+        if src.siblings.len() > limits::SIBLINGS {
+            return Err(DaemonError::TooBig {
+                what: "the list of sibling files",
+                size: src.siblings.len(),
+                max: limits::SIBLINGS,
+            });
+        }
+        if src.defines.len() > limits::DEFINES {
+            return Err(DaemonError::TooBig {
+                what: "the list of definitions",
+                size: src.defines.len(),
+                max: limits::DEFINES,
+            });
+        }
+        let defines = src
+            .defines
+            .iter()
+            .map(|(n, v)| {
+                Define::parse(&format!("{n}={v}")).map_err(|e| DaemonError::BadDefine {
+                    name: n.clone(),
+                    value: v.clone(),
+                    why: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (n, _) in &src.siblings {
+            check_sibling_name(n)?;
+        }
+        // The compiler reads files: give it a private copy of the client's.
+        let dir = self.state_dir.join("work").join(format!(
+            "{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        create_private_dir(&dir).map_err(|source| DaemonError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let work = WorkDir(dir);
+        let write = |file: &str, text: &str| {
+            let path = work.0.join(file);
+            std::fs::write(&path, text).map_err(|source| DaemonError::Io { path, source })
+        };
+        // The main script is named after the script, so that a sibling cannot shadow it.
+        let main_file = format!("{name}.__main__.eclat");
+        write(&main_file, &src.text)?;
+        for (n, t) in &src.siblings {
+            write(n, t)?;
+        }
+        let compiled = eclat_project::compile_all_shown(
+            &work.0.join(&main_file),
+            &src.file_name,
+            name,
+            &defines,
+            &self.catalog,
+        );
+        match compiled.units {
+            Some(units) => Ok(Units {
+                units,
+                warnings: compiled.diagnostics,
+            }),
+            None => Err(DaemonError::Compile {
+                diagnostics: compiled.diagnostics,
+            }),
+        }
+    }
+
+    /// Compiles a script without loading anything: `(ok, diagnostics)`.
+    pub fn check(&self, src: &ScriptSource) -> Result<(bool, String)> {
+        let name = default_name(&src.file_name);
+        let name = if check_script_name(&name).is_ok() {
+            name
+        } else {
+            "script".to_owned()
+        };
+        match self.compile(&name, src) {
+            Ok(u) => Ok((true, u.warnings)),
+            Err(DaemonError::Compile { diagnostics }) => Ok((false, diagnostics)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Loads `src` as script `name` (its file stem if `None`), replacing a script of that
+    /// name. All or nothing.
+    pub fn load(
+        &self,
+        name: Option<&str>,
+        src: &ScriptSource,
+        loader: Option<&str>,
+    ) -> Result<Loaded> {
+        if src.file_name.is_empty() {
+            return Err(DaemonError::Missing {
+                what: "source file name",
+            });
+        }
+        let name = match name {
+            Some(n) if !n.is_empty() => n.to_owned(),
+            _ => default_name(&src.file_name),
+        };
+        check_script_name(&name)?;
+        let Units { units, warnings } = self.compile(&name, src)?;
+        let mut inner = lock(&self.inner);
+        let inner = &mut *inner;
+        let old = inner.state.script(&name).cloned();
+        let linked = {
+            let (main, others) = units.split_first().expect("the main script");
+            let main = Unit {
+                name: &main.0,
+                script: &main.1,
+            };
+            let others: Vec<Unit<'_>> = others
+                .iter()
+                .map(|(n, s)| Unit { name: n, script: s })
+                .collect();
+            let mut ids = Allocator::new(&inner.state, &self.catalog);
+            link_with(&self.catalog, main, &others, loader, &mut ids).map_err(|e| {
+                DaemonError::Link {
+                    script: name.clone(),
+                    message: chain(&e),
+                }
+            })?
+        };
+        let attachments =
+            self.resolve_attachments(&name, &units[0].1, &linked, inner, old.as_ref())?;
+        let generation = old.as_ref().map_or(1, |o| o.generation + 1);
+        let record = ScriptRecord {
+            name: name.clone(),
+            file_name: src.file_name.clone(),
+            defines: src.defines.clone(),
+            generation,
+            loaded_at: now_secs(),
+            programs: linked.programs.iter().map(|p| p.id).collect(),
+            chains: linked
+                .chains
+                .iter()
+                .map(|c| ChainRecord {
+                    name: c.name.clone(),
+                    id: c.id,
+                    params: c.nparams,
+                    insns: c.insns.len() as u32,
+                })
+                .collect(),
+            loader: LoaderRecord {
+                pin: format!("{name}-g{generation}"),
+                name: linked.loader.name.clone(),
+                package: linked.loader.package.clone(),
+                attachments: attachments.clone(),
+            },
+        };
+
+        let mut txn = Txn::default();
+        if let Err(e) = self.apply(inner, &linked, &record, old.as_ref(), &mut txn) {
+            txn.undo(inner);
+            return Err(e);
+        }
+        // Commit: the record first, so that a crash from here on leaves only unlisted
+        // objects, which the next start removes.
+        let before = inner.state.clone();
+        inner.state.scripts.retain(|s| s.name != name);
+        inner.state.scripts.push(record.clone());
+        for p in &linked.programs {
+            if inner.state.program(p.id).is_none() {
+                inner.state.programs.push(ProgramRecord {
+                    id: p.id,
+                    name: p.name.clone(),
+                    package: p.package.clone(),
+                    object: self.catalog.object(p.object).name.clone(),
+                });
+            }
+        }
+        let unused: Vec<u32> = inner
+            .state
+            .programs
+            .iter()
+            .map(|p| p.id)
+            .filter(|id| inner.state.users_of(*id).is_empty())
+            .collect();
+        inner.state.programs.retain(|p| !unused.contains(&p.id));
+        inner.state.programs.sort_by_key(|p| p.id);
+        if let Err(source) = state::save(&self.state_dir, &inner.state) {
+            inner.state = before;
+            txn.undo(inner);
+            return Err(DaemonError::SaveState {
+                path: state::path(&self.state_dir),
+                source,
+            });
+        }
+        if let Some(old) = &old {
+            remove_old_version(inner, old, &record, &unused);
+        }
+        Ok(Loaded {
+            script: record,
+            replaced: old.is_some(),
+            warnings,
+        })
+    }
+
+    /// The attachments of the script's loader: devices resolved, refused if another script's
+    /// loader runs there.
+    fn resolve_attachments(
+        &self,
+        name: &str,
+        script: &eclat_compiler::output::CompiledScript,
+        linked: &LinkedScript,
+        inner: &Inner,
+        old: Option<&ScriptRecord>,
+    ) -> Result<Vec<AttachmentRecord>> {
+        let mut out: Vec<AttachmentRecord> = Vec::new();
+        for a in script
+            .attachments
+            .iter()
+            .filter(|a| a.loader == linked.loader.name)
+        {
+            if a.hook != "xdp" {
+                return Err(DaemonError::Unsupported {
+                    script: name.to_owned(),
+                    message: format!(
+                        "`{}.attach('{}', '{}')`: eclatd attaches loaders to the xdp hook only; use 'xdp'",
+                        a.loader, a.device, a.hook
+                    ),
+                });
+            }
+            let ifindex = ifindex_of(&a.device).ok_or_else(|| DaemonError::NoInterface {
+                script: name.to_owned(),
+                device: a.device.clone(),
+            })?;
+            if out.iter().any(|o| o.ifindex == ifindex) {
+                continue;
+            }
+            if let Some(owner) = inner.state.scripts.iter().find(|s| {
+                s.name != name && s.loader.attachments.iter().any(|x| x.ifindex == ifindex)
+            }) {
+                return Err(DaemonError::InterfaceTaken {
+                    device: a.device.clone(),
+                    owner: owner.name.clone(),
+                });
+            }
+            let foreign = hike_runtime::attached_xdp_program(ifindex).unwrap_or(0);
+            let ours = old
+                .and_then(|o| inner.loaders.get(&o.loader.pin))
+                .is_some_and(|l| l.kernel_id() == foreign);
+            if foreign != 0 && !ours {
+                return Err(DaemonError::Unsupported {
+                    script: name.to_owned(),
+                    message: format!(
+                        "interface `{}` already runs xdp program {foreign}, which eclatd did not attach; detach it first (ip link set dev {} xdp off)",
+                        a.device, a.device
+                    ),
+                });
+            }
+            out.push(AttachmentRecord {
+                device: a.device.clone(),
+                ifindex,
+                hook: "xdp".into(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The kernel steps of a load, each recorded in `txn`.
+    fn apply(
+        &self,
+        inner: &mut Inner,
+        linked: &LinkedScript,
+        record: &ScriptRecord,
+        old: Option<&ScriptRecord>,
+        txn: &mut Txn,
+    ) -> Result<()> {
+        let vm = &inner.vm;
+        for p in &linked.programs {
+            if inner.state.program(p.id).is_some() {
+                continue; // shared with another script (or the old version)
+            }
+            let obj = self.catalog.object(p.object);
+            let id = ProgramId::new(p.id).expect("the allocator stays in the table");
+            vm.load_program(&obj.bytes, &p.name, id)
+                .map_err(|e| DaemonError::kernel(format!("load program `{}`", p.name), &e))?;
+            txn.steps.push(Undo::Program(id));
+        }
+        let mut ctx = Context::new();
+        for p in &linked.programs {
+            ctx.add_prog(p.id, p.params.min(u8::MAX as usize) as u8);
+        }
+        for c in &linked.chains {
+            ctx.add_chain(c.id, c.nparams);
+        }
+        ctx.set_symbols(linked.symbols.clone());
+        for c in &linked.chains {
+            let id = ChainId::new(c.id).expect("the allocator stays in the table");
+            let chain = ValidatedChain {
+                name: &c.name,
+                insns: &c.insns,
+                nparams: c.nparams,
+            };
+            vm.install_validated_chain(id, &chain, &ctx)
+                .map_err(|e| DaemonError::kernel(format!("install chain `{}`", c.name), &e))?;
+            txn.steps.push(Undo::Chain(id));
+        }
+        let obj = self.catalog.object(linked.loader.object);
+        let loader = vm
+            .load_loader(&record.loader.pin, &obj.bytes, &linked.loader.name)
+            .map_err(|e| {
+                DaemonError::kernel(format!("load loader `{}`", linked.loader.name), &e)
+            })?;
+        inner.loaders.insert(record.loader.pin.clone(), loader);
+        txn.steps.push(Undo::Loader(record.loader.pin.clone()));
+        for w in &linked.map_writes {
+            let what = format!("configure map `{}.{}`", w.owner, w.map);
+            let map: MapRef = match w.target {
+                MapOwner::Loader => inner.loaders[&record.loader.pin]
+                    .map(&w.map)
+                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?
+                    .clone(),
+                MapOwner::Program(id) => vm
+                    .program_map(ProgramId::new(id).expect("linked"), &w.map)
+                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?,
+            };
+            for (k, v) in &w.entries {
+                if matches!(w.target, MapOwner::Program(_)) {
+                    let previous =
+                        read_raw(&map, k).map_err(|e| DaemonError::kernel(what.clone(), &e))?;
+                    txn.steps.push(Undo::Entry {
+                        map: map.clone(),
+                        key: k.clone(),
+                        previous,
+                    });
+                }
+                map.update(k, v, UpdateMode::Any)
+                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?;
+            }
+        }
+        for a in &record.loader.attachments {
+            let new = &inner.loaders[&record.loader.pin];
+            let from = old
+                .filter(|o| o.loader.attachments.iter().any(|x| x.ifindex == a.ifindex))
+                .map(|o| o.loader.pin.clone());
+            match from.as_ref().and_then(|pin| inner.loaders.get(pin)) {
+                Some(from_loader) => {
+                    new.take_over_attachment(from_loader, a.ifindex)
+                        .map_err(|e| {
+                            DaemonError::kernel(
+                                format!("switch interface `{}` to the new version", a.device),
+                                &e,
+                            )
+                        })?;
+                    txn.steps.push(Undo::TakeOver {
+                        ifindex: a.ifindex,
+                        from: from.expect("matched"),
+                        to: record.loader.pin.clone(),
+                    });
+                }
+                None => {
+                    new.attach_xdp(a.ifindex, XdpMode::Native).map_err(|e| {
+                        DaemonError::kernel(format!("attach to interface `{}`", a.device), &e)
+                    })?;
+                    txn.steps.push(Undo::Attach {
+                        pin: record.loader.pin.clone(),
+                        ifindex: a.ifindex,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Unloads script `name`: its loader (and so its attachments), its chains, and the
+    /// programs no other script calls.
+    pub fn unload(&self, name: &str) -> Result<ScriptRecord> {
+        let mut inner = lock(&self.inner);
+        let inner = &mut *inner;
+        let Some(record) = inner.state.script(name).cloned() else {
+            return Err(DaemonError::NoScript {
+                name: name.to_owned(),
+            });
+        };
+        let before = inner.state.clone();
+        inner.state.scripts.retain(|s| s.name != name);
+        let unused: Vec<u32> = record
+            .programs
+            .iter()
+            .copied()
+            .filter(|id| inner.state.users_of(*id).is_empty())
+            .collect();
+        inner.state.programs.retain(|p| !unused.contains(&p.id));
+        if let Err(source) = state::save(&self.state_dir, &inner.state) {
+            inner.state = before;
+            return Err(DaemonError::SaveState {
+                path: state::path(&self.state_dir),
+                source,
+            });
+        }
+        // Detach first, then wait for packets in flight, then remove what they may use.
+        if let Some(loader) = inner.loaders.remove(&record.loader.pin) {
+            if let Err(e) = loader.remove() {
+                eprintln!("eclatd: warning: unload `{name}`: {}", chain(&e));
+            }
+        }
+        if let Err(e) = inner.vm.wait_for_packets_in_flight() {
+            eprintln!("eclatd: warning: unload `{name}`: {}", chain(&e));
+        }
+        for c in &record.chains {
+            inner.vm.remove_chain(ChainId::new(c.id).expect("recorded"));
+        }
+        for id in unused {
+            if let Err(e) = inner
+                .vm
+                .remove_program(ProgramId::new(id).expect("recorded"))
+            {
+                eprintln!("eclatd: warning: unload `{name}`: {}", chain(&e));
+            }
+        }
+        Ok(record)
+    }
+}

@@ -1,0 +1,356 @@
+//! Maps of a script by `OWNER.MAP`: dump, get and set, keys and values as JSON encoded with
+//! the map's BTF layout.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use eclat_catalog::{MapLayout, ValueLayout};
+use eclat_compiler::catalog::FieldKind;
+use eclat_compiler::output::MapValue;
+use eclat_link::link::MapOwner;
+use hike_runtime::{MapRef, ProgramId, UpdateMode};
+use serde_json::Value as Json;
+
+use super::{limits, lock, Daemon, Inner};
+use crate::error::{DaemonError, Result};
+use crate::state::State;
+
+/// A decoded map entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The key.
+    pub key: Json,
+    /// The value.
+    pub value: Json,
+}
+
+/// A whole map, decoded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dump {
+    /// `OWNER.MAP`.
+    pub map: String,
+    /// The key's C type.
+    pub key_type: String,
+    /// The value's C type.
+    pub value_type: String,
+    /// Whether values are per CPU (summed here).
+    pub percpu: bool,
+    /// Entries, sorted by key bytes.
+    pub entries: Vec<Entry>,
+}
+
+fn map_matches(asked: &str, owner: &str, layout: &MapLayout) -> bool {
+    match asked.split_once('.') {
+        Some((o, m)) => o == owner && layout.is_called(m),
+        None => false,
+    }
+}
+
+fn chain_names(state: &State) -> BTreeMap<u32, String> {
+    state
+        .scripts
+        .iter()
+        .flat_map(|s| s.chains.iter().map(|c| (c.id, c.name.clone())))
+        .collect()
+}
+
+/// A value as stored: per-CPU values summed with the layout's rule.
+fn read_summed(
+    map: &MapRef,
+    layout: &MapLayout,
+    key: &[u8],
+) -> hike_runtime::Result<Option<Vec<u8>>> {
+    if map.is_percpu() {
+        Ok(map
+            .lookup_percpu(key)?
+            .map(|vs| layout.value.sum_percpu(&vs)))
+    } else {
+        map.lookup(key)
+    }
+}
+
+/// A value as stored, for undo: one per CPU for a per-CPU map.
+pub(super) fn read_raw(map: &MapRef, key: &[u8]) -> hike_runtime::Result<Option<Vec<Vec<u8>>>> {
+    if map.is_percpu() {
+        map.lookup_percpu(key)
+    } else {
+        Ok(map.lookup(key)?.map(|v| vec![v]))
+    }
+}
+
+/// Encodes a key or value given as JSON text (the forms a dump shows) with `layout`.
+fn encode_json(
+    map: &str,
+    what: &'static str,
+    layout: &ValueLayout,
+    text: &str,
+    state: &State,
+    script: &str,
+) -> Result<Vec<u8>> {
+    let bad = |message: String| DaemonError::BadEntry {
+        map: map.to_owned(),
+        message,
+    };
+    if text.len() > limits::ENTRY_JSON_BYTES {
+        return Err(DaemonError::TooBig {
+            what: "a map key or value",
+            size: text.len(),
+            max: limits::ENTRY_JSON_BYTES,
+        });
+    }
+    let json: Json = serde_json::from_str(text).map_err(|e| {
+        bad(format!(
+            "the {what} `{text}` is not JSON ({e}); the {what} is {}",
+            layout.c_type
+        ))
+    })?;
+    let Some(fields) = &layout.fields else {
+        return Err(bad(format!(
+            "the {what} type {} cannot be written field by field",
+            layout.c_type
+        )));
+    };
+    let expected = || {
+        if layout.scalar {
+            describe(&fields[0].kind).to_string()
+        } else {
+            let parts: Vec<String> = fields
+                .iter()
+                .map(|f| format!("\"{}\": {}", f.name, describe(&f.kind)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+    };
+    let item = |kind: &FieldKind, v: &Json, field: &str| -> Result<MapValue> {
+        let wrong = || {
+            bad(format!(
+                "{what} {field}`{v}` does not fit: the {what} is {}, written as {}",
+                layout.c_type,
+                expected()
+            ))
+        };
+        Ok(match kind {
+            FieldKind::Int(ty) => MapValue::Int {
+                ty: *ty,
+                value: v.as_u64().ok_or_else(wrong)?,
+            },
+            FieldKind::Ipv4 => MapValue::Ipv4(
+                v.as_str()
+                    .and_then(|s| s.parse::<Ipv4Addr>().ok())
+                    .ok_or_else(wrong)?,
+            ),
+            FieldKind::Ipv6 => MapValue::Ipv6(
+                v.as_str()
+                    .and_then(|s| s.parse::<Ipv6Addr>().ok())
+                    .ok_or_else(wrong)?,
+            ),
+            FieldKind::Chain => MapValue::Chain(v.as_str().ok_or_else(wrong)?.to_owned()),
+        })
+    };
+    let items: Vec<MapValue> = if layout.scalar {
+        vec![item(&fields[0].kind, &json, "")?]
+    } else {
+        let obj = json.as_object().ok_or_else(|| {
+            bad(format!(
+                "the {what} `{text}` is not an object; the {what} is {}, written as {}",
+                layout.c_type,
+                expected()
+            ))
+        })?;
+        if let Some(unknown) = obj.keys().find(|k| !fields.iter().any(|f| &f.name == *k)) {
+            return Err(bad(format!(
+                "the {what} has no field `{unknown}`; it is {}, written as {}",
+                layout.c_type,
+                expected()
+            )));
+        }
+        fields
+            .iter()
+            .map(|f| {
+                let v = obj.get(&f.name).ok_or_else(|| {
+                    bad(format!(
+                        "the {what} lacks field `{}`; it is {}, written as {}",
+                        f.name,
+                        layout.c_type,
+                        expected()
+                    ))
+                })?;
+                item(&f.kind, v, &format!("field `{}` ", f.name))
+            })
+            .collect::<Result<_>>()?
+    };
+    let chains: BTreeMap<String, u32> = state
+        .script(script)
+        .map(|s| s.chains.iter().map(|c| (c.name.clone(), c.id)).collect())
+        .unwrap_or_default();
+    let chain_id = |n: &str| chains.get(n).copied();
+    layout
+        .encode(map, what, &items, &chain_id)
+        .map_err(|e| bad(e.to_string()))
+}
+
+fn describe(kind: &FieldKind) -> &'static str {
+    match kind {
+        FieldKind::Int(_) => "a number",
+        FieldKind::Ipv4 => "an IPv4 address string",
+        FieldKind::Ipv6 => "an IPv6 address string",
+        FieldKind::Chain => "a chain name",
+    }
+}
+
+impl Daemon {
+    /// Finds map `map` (`OWNER.MAP`) of script `script`: the map and its layout.
+    fn find_map(
+        &self,
+        inner: &Inner,
+        script: &str,
+        map: &str,
+    ) -> Result<(String, MapRef, MapLayout)> {
+        let record = inner
+            .state
+            .script(script)
+            .ok_or_else(|| DaemonError::NoScript {
+                name: script.to_owned(),
+            })?;
+        let mut available = Vec::new();
+        let mut found = None;
+        for id in &record.programs {
+            let Some(p) = inner.state.program(*id) else {
+                continue;
+            };
+            let Some(entry) = self.catalog.program_entry(&p.package, &p.name) else {
+                continue;
+            };
+            for l in &entry.maps {
+                available.push(format!("{}.{}", p.name, l.name));
+                if found.is_none() && map_matches(map, &p.name, l) {
+                    found = Some((MapOwner::Program(*id), p.name.clone(), l.clone()));
+                }
+            }
+        }
+        if let Some(entry) = self
+            .catalog
+            .loader_entry(&record.loader.package, &record.loader.name)
+        {
+            for l in &entry.maps {
+                available.push(format!("{}.{}", record.loader.name, l.name));
+                if found.is_none() && map_matches(map, &record.loader.name, l) {
+                    found = Some((MapOwner::Loader, record.loader.name.clone(), l.clone()));
+                }
+            }
+        }
+        let Some((owner, owner_name, layout)) = found else {
+            return Err(DaemonError::NoMap {
+                script: script.to_owned(),
+                map: map.to_owned(),
+                available: available.join(", "),
+            });
+        };
+        let full = format!("{owner_name}.{}", layout.name);
+        let map_ref = match owner {
+            MapOwner::Program(id) => inner
+                .vm
+                .program_map(ProgramId::new(id).expect("recorded"), &layout.name),
+            MapOwner::Loader => inner
+                .loaders
+                .get(&record.loader.pin)
+                .ok_or_else(|| hike_runtime::Error::MapNotFound {
+                    owner: record.loader.pin.clone(),
+                    map: layout.name.clone(),
+                    available: Vec::new(),
+                })
+                .and_then(|l| l.map(&layout.name).cloned()),
+        }
+        .map_err(|e| DaemonError::kernel(format!("open map `{full}`"), &e))?;
+        Ok((full, map_ref, layout))
+    }
+
+    /// Every entry of a map, decoded.
+    pub fn dump_map(&self, script: &str, map: &str) -> Result<Dump> {
+        let inner = lock(&self.inner);
+        let (full, map_ref, layout) = self.find_map(&inner, script, map)?;
+        let names = chain_names(&inner.state);
+        let chain_name = |id: u32| names.get(&id).cloned();
+        let mut raw = Vec::new();
+        for k in map_ref.keys() {
+            let v = read_summed(&map_ref, &layout, &k)
+                .map_err(|e| DaemonError::kernel(format!("read map `{full}`"), &e))?;
+            if let Some(v) = v {
+                raw.push((k, v));
+            }
+        }
+        raw.sort();
+        Ok(Dump {
+            map: full,
+            key_type: layout.key.c_type.name.clone(),
+            value_type: layout.value.c_type.name.clone(),
+            percpu: layout.percpu,
+            entries: raw
+                .iter()
+                .map(|(k, v)| Entry {
+                    key: layout.key.decode(k, &chain_name),
+                    value: layout.value.decode(v, &chain_name),
+                })
+                .collect(),
+        })
+    }
+
+    /// One entry of a map; `None` if the key is not there.
+    pub fn get_entry(&self, script: &str, map: &str, key: &str) -> Result<(String, Option<Entry>)> {
+        let inner = lock(&self.inner);
+        let (full, map_ref, layout) = self.find_map(&inner, script, map)?;
+        let names = chain_names(&inner.state);
+        let key_bytes = encode_json(&full, "key", &layout.key, key, &inner.state, script)?;
+        let v = read_summed(&map_ref, &layout, &key_bytes)
+            .map_err(|e| DaemonError::kernel(format!("read map `{full}`"), &e))?;
+        let chain_name = |id: u32| names.get(&id).cloned();
+        Ok((
+            full,
+            v.map(|v| Entry {
+                key: layout.key.decode(&key_bytes, &chain_name),
+                value: layout.value.decode(&v, &chain_name),
+            }),
+        ))
+    }
+
+    /// Writes one entry of a map. For a per-CPU map, numbers go to the first CPU and zero to
+    /// the others (dumps sum them, so the entry reads back as written); other fields go to
+    /// every CPU.
+    pub fn set_entry(
+        &self,
+        script: &str,
+        map: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(String, Entry)> {
+        let inner = lock(&self.inner);
+        let (full, map_ref, layout) = self.find_map(&inner, script, map)?;
+        let k = encode_json(&full, "key", &layout.key, key, &inner.state, script)?;
+        let v = encode_json(&full, "value", &layout.value, value, &inner.state, script)?;
+        let written = if map_ref.is_percpu() {
+            // Dumps sum the numbers of every CPU: write them on the first CPU and zero on the
+            // others, so that the entry reads back as written. Other fields go everywhere.
+            let mut rest = v.clone();
+            for f in layout.value.fields.iter().flatten() {
+                if matches!(f.kind, FieldKind::Int(_)) {
+                    rest[f.offset..f.offset + f.size].fill(0);
+                }
+            }
+            let mut values = vec![rest; inner.vm.num_cpus()];
+            values[0] = v.clone();
+            map_ref.update_percpu(&k, &values, UpdateMode::Any)
+        } else {
+            map_ref.update(&k, &v, UpdateMode::Any)
+        };
+        written.map_err(|e| DaemonError::kernel(format!("write map `{full}`"), &e))?;
+        let names = chain_names(&inner.state);
+        let chain_name = |id: u32| names.get(&id).cloned();
+        Ok((
+            full,
+            Entry {
+                key: layout.key.decode(&k, &chain_name),
+                value: layout.value.decode(&v, &chain_name),
+            },
+        ))
+    }
+}
