@@ -303,3 +303,53 @@ fn load_unload_cycles_leak_nothing() {
         after.rss_kib
     );
 }
+
+/// A script of `chains` chains (the first calls the others), attached nowhere.
+fn many_chains(chains: usize) -> String {
+    let mut s = String::from(
+        "from programs.net import hike_drop, monitor\nfrom loaders.basic import ip6_sc\n\nip6_sc[ip6_sc_map] = { (0): (c0) }\n\ndef c0():\n",
+    );
+    for i in 1..chains {
+        s.push_str(&format!("    c{i}()\n"));
+    }
+    s.push_str("    hike_drop()\n    return 0\n");
+    for i in 1..chains {
+        s.push_str(&format!("\ndef c{i}():\n    monitor({i})\n    return 0\n"));
+    }
+    s
+}
+
+#[test]
+fn a_hundred_scripts_and_a_thousand_chains_load_list_and_unload() {
+    let d = Daemon::start(None);
+    let mut c = d.client();
+    let script = many_chains(10);
+    for i in 0..100 {
+        c.load(&format!("s{i}"), "many.eclat", &script, &[])
+            .unwrap_or_else(|e| panic!("load s{i}: {}", e.message()));
+    }
+    let list = c.list();
+    assert_eq!(list.scripts.len(), 100);
+    let chains: usize = list.scripts.iter().map(|s| s.chains.len()).sum();
+    assert_eq!(chains, 1000);
+    let mut ids: Vec<u32> = list
+        .scripts
+        .iter()
+        .flat_map(|s| s.chains.iter().map(|c| c.id))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 1000, "every chain has its own ID");
+    assert_eq!(list.programs.len(), 2, "shared by all");
+    // The chain table is full: one more chain is refused, and nothing changes.
+    let e = c
+        .load("over", "over.eclat", &many_chains(25), &[])
+        .expect_err("1,024 chains at most");
+    assert!(e.message().contains("chains"), "{}", e.message());
+    assert_eq!(c.list().scripts.len(), 100);
+    for i in 0..100 {
+        c.unload(&format!("s{i}")).expect("unload");
+    }
+    let list = c.list();
+    assert!(list.scripts.is_empty() && list.programs.is_empty());
+}
