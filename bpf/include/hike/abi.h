@@ -176,6 +176,16 @@ struct hike_loader_config {
 
 #define HIKE_LDR_VERDICTS_SET 0x1
 
+/* A chain as a loader's classifier map stores it: chain ID + 1, and HIKE_CHAIN_REF_NONE (0) for
+ * "no chain". A classifier with a small key space is a BPF_MAP_TYPE_ARRAY, whose lookup the
+ * verifier inlines (a hash lookup is a helper call, ~30 ns per packet); an array entry always
+ * exists and starts zeroed, so zero must mean "no chain configured" (the loader's default
+ * verdict, as a hash miss is), and every chain ID, 0 included, stays usable. User space reads
+ * and writes it through the map layouts (hike_isa::abi::ChainRef), not as a chain ID. */
+typedef __u32 hike_chain_ref;
+
+#define HIKE_CHAIN_REF_NONE 0
+
 /* hike_events: BPF_MAP_TYPE_RINGBUF of struct hike_event. */
 struct hike_event {
 	__u32 kind;     /* HIKE_EVENT_* */

@@ -11,6 +11,8 @@
  *   both, for loaders that do not look at the packet.
  *   Programs read the metadata with hike_meta() instead of parsing again.
  * - hike_loader_no_chain() is the verdict for a packet no chain applies to.
+ * - hike_loader_boot_ref() boots the chain a classifier map's hike_chain_ref designates (chain
+ *   ID + 1; a missing entry or HIKE_CHAIN_REF_NONE gives hike_loader_no_chain()).
  * - Verdicts come from the loader's own map hike_ldr_cfg (struct hike_loader_config); unset,
  *   they are XDP_PASS (default) and XDP_ABORTED (fail-safe).
  */
@@ -162,6 +164,22 @@ static __always_inline int hike_loader_boot(struct xdp_md *ctx, __u32 chain_id, 
 	if (!st)
 		return failsafe;
 	return hike_vm_boot(ctx, st, chain_id, args, def, failsafe);
+}
+
+/* Starts the chain `ref` designates, for a packet hike_loader_parse() parsed: `ref` is what a
+ * classifier map holds (abi.h: chain ID + 1), NULL when the lookup missed. No chain (NULL or
+ * HIKE_CHAIN_REF_NONE) is the loader's default verdict. */
+static __always_inline int hike_loader_boot_ref(struct xdp_md *ctx, const hike_chain_ref *ref,
+						const __u64 *args)
+{
+	hike_chain_ref r;
+
+	if (!ref)
+		return hike_loader_no_chain();
+	r = *ref;
+	if (r == HIKE_CHAIN_REF_NONE)
+		return hike_loader_no_chain();
+	return hike_loader_boot(ctx, r - 1, args);
 }
 
 /* Parses the packet and starts chain `chain_id` with args[0..4] as r1..r5. */

@@ -8,7 +8,11 @@
 //!   `__be16`/`__be64`, stored in network byte order;
 //! - a struct is its members in order (nested structs flattened as `outer.inner`);
 //! - in a loader, the value of a classifier map (any map but `hike_ldr_cfg`) that is one `u32`
-//!   is a chain ID, and so is anything declared with a `hike_chain_id` typedef.
+//!   is a chain ID, and so is anything declared with a `hike_chain_id` typedef;
+//! - a `hike_chain_ref` (`bpf/include/hike/abi.h`) is a chain too, stored as its ID + 1, with 0
+//!   for "no chain" (the classifiers that are arrays hold it: an array entry starts zeroed).
+//!   Scripts and dumps name the chain; the 1 is added here and removed when decoding, where 0
+//!   decodes to `null`.
 //!
 //! Anything else (arrays, unions, bitfields, pointers) makes the key or value opaque: the map
 //! cannot be configured from a script (it is still dumped, as hex).
@@ -18,6 +22,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use eclat_compiler::catalog::{CType, Field, FieldKind, MapSig};
 use eclat_compiler::output::MapValue;
 use eclat_syntax::ast::IntType;
+use hike_isa::abi;
 use hike_runtime::MapType;
 use hike_runtime::{DataKind, DataType, MapDecl};
 use serde_json::{json, Map as JsonMap, Value as Json};
@@ -26,6 +31,8 @@ use serde_json::{json, Map as JsonMap, Value as Json};
 pub const LOADER_CONFIG_MAP: &str = "hike_ldr_cfg";
 /// A typedef that marks a chain ID anywhere.
 pub const CHAIN_ID_TYPEDEFS: [&str; 2] = ["hike_chain_id", "hike_chain_id_t"];
+/// The typedef of a chain stored as its ID + 1 (`hike_isa::abi::ChainRef`).
+pub const CHAIN_REF_TYPEDEF: &str = "hike_chain_ref";
 
 /// One scalar field of a key or value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +47,9 @@ pub struct FieldLayout {
     pub kind: FieldKind,
     /// Whether a number is stored in network byte order.
     pub big_endian: bool,
+    /// Whether a chain is stored as a `hike_chain_ref` (its ID + 1, 0 for no chain) rather than
+    /// as its ID.
+    pub chain_ref: bool,
 }
 
 /// The layout of a key or of a value.
@@ -168,12 +178,19 @@ fn scalar(t: &DataType, name: &str, offset: usize) -> Option<FieldLayout> {
         size: t.size,
         kind,
         big_endian,
+        chain_ref: false,
     };
     if struct_tag(t) == Some("in6_addr") && t.size == 16 {
         return Some(field(FieldKind::Ipv6, false));
     }
     if (struct_tag(t) == Some("in_addr") || t.has_typedef("__be32")) && t.size == 4 {
         return Some(field(FieldKind::Ipv4, false));
+    }
+    if t.has_typedef(CHAIN_REF_TYPEDEF) && t.size == 4 {
+        return Some(FieldLayout {
+            chain_ref: true,
+            ..field(FieldKind::Chain, false)
+        });
     }
     if CHAIN_ID_TYPEDEFS.iter().any(|n| t.has_typedef(n)) && t.size == 4 {
         return Some(field(FieldKind::Chain, false));
@@ -293,13 +310,14 @@ impl ValueLayout {
             let bytes: Vec<u8> = match (f.kind, item) {
                 (FieldKind::Ipv6, MapValue::Ipv6(a)) => a.octets().to_vec(),
                 (FieldKind::Ipv4, MapValue::Ipv4(a)) => a.octets().to_vec(),
-                (FieldKind::Chain, MapValue::Chain(name)) => chain_id(name)
-                    .ok_or_else(|| EncodeError::UnknownChain {
+                (FieldKind::Chain, MapValue::Chain(name)) => {
+                    let id = chain_id(name).ok_or_else(|| EncodeError::UnknownChain {
                         map: map.to_owned(),
                         chain: name.clone(),
-                    })?
-                    .to_ne_bytes()
-                    .to_vec(),
+                    })?;
+                    let stored = if f.chain_ref { abi::chain_ref(id) } else { id };
+                    stored.to_ne_bytes().to_vec()
+                }
                 (FieldKind::Int(_), MapValue::Int { value, .. }) => {
                     int_bytes(*value, f.size, f.big_endian).ok_or_else(|| {
                         EncodeError::Overflow {
@@ -321,8 +339,9 @@ impl ValueLayout {
     }
 
     /// Decodes bytes for a dump: a scalar key or value becomes a JSON number (an address, a
-    /// string; a chain, its name when `chain_name` knows it, else its ID), a struct an object
-    /// of its fields, an opaque type a hex string.
+    /// string; a chain, its name when `chain_name` knows it, else its ID, and `null` for a
+    /// `hike_chain_ref` that holds no chain), a struct an object of its fields, an opaque type
+    /// a hex string.
     pub fn decode(&self, bytes: &[u8], chain_name: &dyn Fn(u32) -> Option<String>) -> Json {
         let Some(fields) = self.fields.as_ref().filter(|_| bytes.len() == self.size()) else {
             return Json::String(hex(bytes));
@@ -339,8 +358,15 @@ impl ValueLayout {
                     Json::String(Ipv4Addr::from(octets).to_string())
                 }
                 FieldKind::Chain => {
-                    let id = u32::from_ne_bytes(b.try_into().expect("4 bytes"));
-                    chain_name(id).map_or(json!(id), Json::String)
+                    let stored = u32::from_ne_bytes(b.try_into().expect("4 bytes"));
+                    let id = if f.chain_ref {
+                        abi::chain_of_ref(stored)
+                    } else {
+                        Some(stored)
+                    };
+                    id.map_or(Json::Null, |id| {
+                        chain_name(id).map_or(json!(id), Json::String)
+                    })
                 }
                 FieldKind::Int(ty) => {
                     let v = read_uint(b, f.big_endian);

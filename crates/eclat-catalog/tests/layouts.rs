@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use eclat_catalog::{EncodeError, MapLayout, PackageCatalog};
 use eclat_compiler::output::MapValue;
 use eclat_syntax::ast::IntType;
+use hike_runtime::MapType;
 use serde_json::json;
 
 fn layout(cat: &PackageCatalog, package: &str, owner: &str, map: &str) -> MapLayout {
@@ -68,10 +69,53 @@ fn ipv4_keys_are_stored_as_on_the_wire() {
 }
 
 #[test]
-fn chain_values_become_ids() {
+fn chain_refs_are_stored_as_id_plus_one() {
     let cat = PackageCatalog::standard().unwrap();
     let l = layout(&cat, "basic", "ip6_sc", "ipv6_sc_map");
     assert!(l.is_called("ip6_sc_map"), "the manifest's alias");
+    assert_eq!(l.map_type, MapType::Array, "an inlined lookup");
+    assert_eq!(l.value.c_type.name, "hike_chain_ref");
+    assert!(l.value.fields.as_ref().unwrap()[0].chain_ref);
+    let ids = |name: &str| (name == "ddos").then_some(42);
+    let names = |id: u32| (id == 42).then(|| "ddos".to_owned());
+    let v = l
+        .value
+        .encode(&l.name, "value", &[MapValue::Chain("ddos".into())], &ids)
+        .unwrap();
+    assert_eq!(v, 43u32.to_ne_bytes());
+    assert_eq!(l.value.decode(&v, &names), json!("ddos"));
+    // Chain 0 is a chain like any other; a zeroed entry (a new array) is no chain.
+    let first = |name: &str| (name == "first").then_some(0);
+    let v = l
+        .value
+        .encode(&l.name, "value", &[MapValue::Chain("first".into())], &first)
+        .unwrap();
+    assert_eq!(v, 1u32.to_ne_bytes());
+    assert_eq!(l.value.decode(&v, &|_| None), json!(0), "unnamed: the ID");
+    assert_eq!(l.value.decode(&[0; 4], &names), json!(null));
+    for (package, loader, map) in [
+        ("basic", "ip4_sc", "ipv4_sc_map"),
+        (
+            "hike_default",
+            "ip6_simple_classifier",
+            "ipv6_simple_classifier_map",
+        ),
+    ] {
+        let l = layout(&cat, package, loader, map);
+        assert_eq!(l.map_type, MapType::Array, "{map}");
+        let v = l
+            .value
+            .encode(&l.name, "value", &[MapValue::Chain("ddos".into())], &ids)
+            .unwrap();
+        assert_eq!(v, 43u32.to_ne_bytes(), "{map}");
+    }
+}
+
+#[test]
+fn chain_values_become_ids() {
+    // A classifier keyed by address stays a hash of chain IDs.
+    let cat = PackageCatalog::standard().unwrap();
+    let l = layout(&cat, "basic", "ip6_dst_cls", "ip6_dst_cls_map");
     let ids = |name: &str| (name == "ddos").then_some(42);
     let v = l
         .value
@@ -89,7 +133,7 @@ fn chain_values_become_ids() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "chain `other` (in map `ipv6_sc_map`) is not loaded"
+        "chain `other` (in map `ip6_dst_cls_map`) is not loaded"
     );
 }
 

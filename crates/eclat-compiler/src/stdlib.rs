@@ -316,6 +316,9 @@ fn package_rows() -> Vec<(&'static str, Vec<&'static str>)> {
 
 fn loader_rows() -> Vec<LoaderSig> {
     let chain_value = || shape("__u32", 4, vec![field("value", FieldKind::Chain)]);
+    // The single-chain classifiers are arrays of `hike_chain_ref` (chain ID + 1, 0 for none;
+    // `bpf/include/hike/abi.h`); scripts name the chain all the same.
+    let chain_ref_value = || shape("hike_chain_ref", 4, vec![field("value", FieldKind::Chain)]);
     // Every loader has its verdicts' config map (`bpf/include/hike/loader.h`).
     let ldr_cfg = || {
         let fields = ["default_verdict", "failsafe_verdict", "flags", "reserved"]
@@ -332,7 +335,7 @@ fn loader_rows() -> Vec<LoaderSig> {
         package: package.into(),
         maps: vec![ldr_cfg(), map],
     };
-    let mut ip6_sc_map = map("ipv6_sc_map", u32_scalar("key"), chain_value());
+    let mut ip6_sc_map = map("ipv6_sc_map", u32_scalar("key"), chain_ref_value());
     // The paper's Listing 2 writes `ip6_sc[ip6_sc_map]`.
     ip6_sc_map.aliases.push("ip6_sc_map".into());
     vec![
@@ -349,7 +352,7 @@ fn loader_rows() -> Vec<LoaderSig> {
         loader(
             "basic",
             "ip4_sc",
-            map("ipv4_sc_map", u32_scalar("key"), chain_value()),
+            map("ipv4_sc_map", u32_scalar("key"), chain_ref_value()),
         ),
         loader(
             "hike_default",
@@ -357,7 +360,7 @@ fn loader_rows() -> Vec<LoaderSig> {
             map(
                 "ipv6_simple_classifier_map",
                 u32_scalar("key"),
-                chain_value(),
+                chain_ref_value(),
             ),
         ),
     ]

@@ -77,9 +77,10 @@ def second():
         (w.target.clone(), w.map.as_str()),
         (MapOwner::Loader, "ipv6_sc_map")
     );
+    // `second` is chain 1, stored as a `hike_chain_ref` (ID + 1).
     assert_eq!(
         w.entries,
-        [(0u32.to_ne_bytes().to_vec(), 1u32.to_ne_bytes().to_vec())]
+        [(0u32.to_ne_bytes().to_vec(), 2u32.to_ne_bytes().to_vec())]
     );
     let w = &linked.map_writes[1];
     assert_eq!(w.target, MapOwner::Program(2));

@@ -139,7 +139,11 @@ fn kernel_listing2_in_c_blacklists_a_flood_and_samples_one_in_500() {
     lab.loader()
         .map("ipv6_sc_map")
         .unwrap()
-        .update(&0u32.to_ne_bytes(), &main.to_ne_bytes(), Default::default())
+        .update(
+            &0u32.to_ne_bytes(),
+            &hike_isa::abi::chain_ref(main).to_ne_bytes(),
+            Default::default(),
+        )
         .unwrap();
     lab.set_config("ip6_dst_tbmon", "ip6_dst_tbmon_cfg", &[1, 2]);
     lab.set_config("ip6_sd_tbmon", "ip6_sd_tbmon_cfg", &[1, 2]);

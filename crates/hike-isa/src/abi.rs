@@ -315,6 +315,33 @@ pub struct LoaderConfig {
     pub reserved: u32,
 }
 
+/// `hike_chain_ref`: a chain as a loader's classifier map stores it, chain ID + 1, and
+/// [`CHAIN_REF_NONE`] for "no chain". The classifiers with a small key space are arrays (their
+/// lookup is inlined by the verifier); an array entry always exists and starts zeroed, so zero
+/// must mean "no chain configured". Convert with [`chain_ref`] and [`chain_of_ref`].
+pub type ChainRef = u32;
+
+/// [`ChainRef`]: no chain; the loader gives its default verdict.
+pub const CHAIN_REF_NONE: ChainRef = 0;
+
+/// The [`ChainRef`] of chain `chain_id` (below [`MAX_CHAINS`]). [`NO_ID`] wraps to
+/// [`CHAIN_REF_NONE`].
+///
+/// ```
+/// use hike_isa::abi::{chain_of_ref, chain_ref, CHAIN_REF_NONE};
+/// assert_eq!(chain_ref(0), 1, "chain 0 is a chain like any other");
+/// assert_eq!(chain_of_ref(chain_ref(7)), Some(7));
+/// assert_eq!(chain_of_ref(CHAIN_REF_NONE), None);
+/// ```
+pub const fn chain_ref(chain_id: u32) -> ChainRef {
+    chain_id.wrapping_add(1)
+}
+
+/// The chain ID a [`ChainRef`] designates, `None` for [`CHAIN_REF_NONE`].
+pub const fn chain_of_ref(r: ChainRef) -> Option<u32> {
+    r.checked_sub(1)
+}
+
 /// `struct hike_event`: a record of the `hike_events` ring buffer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 #[repr(C)]

@@ -1,8 +1,8 @@
 //! The Rust mirror `hike_isa::abi` agrees with its source of truth, `bpf/include/hike/abi.h`.
 //!
-//! The test reads the header, finds every `HIKE_*` object-like macro, every enumerator and
-//! every field of every `struct hike_*`, writes a C probe that prints their values, sizes and
-//! offsets, compiles it with the host C compiler (`$CC`, else `cc`) and compares each line with
+//! The test reads the header, finds every `HIKE_*` object-like macro, every enumerator, every
+//! field of every `struct hike_*` and every `typedef … hike_*`, writes a C probe that prints
+//! their values, sizes, offsets and signedness, compiles it with the host C compiler (`$CC`, else `cc`) and compares each line with
 //! the Rust value. A constant, enumerator or field on one side only is a failure too, so a
 //! header change without its mirror (or the reverse) cannot pass.
 
@@ -14,7 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use hike_isa::abi::{self, Helper};
 use hike_isa::abi::{
-    ChainDesc, ChainStats, Event, Fault, Frame, LoaderConfig, PktMeta, ProgStats, VmConfig, VmState,
+    ChainDesc, ChainRef, ChainStats, Event, Fault, Frame, LoaderConfig, PktMeta, ProgStats,
+    VmConfig, VmState,
 };
 
 /// A temporary directory removed when dropped, even if the test panics.
@@ -46,6 +47,8 @@ struct Header {
     constants: Vec<String>,
     /// `struct hike_*` names with their fields.
     structs: Vec<(String, Vec<String>)>,
+    /// `typedef … hike_*` names.
+    typedefs: Vec<String>,
 }
 
 fn strip_comments(src: &str) -> String {
@@ -125,6 +128,18 @@ fn parse_header(src: &str) -> Header {
             .collect();
         header.structs.push((name, fields));
     }
+    for line in src.lines() {
+        let Some(decl) = line.trim().strip_prefix("typedef ") else {
+            continue;
+        };
+        let name = decl
+            .trim_end_matches(';')
+            .rsplit(char::is_whitespace)
+            .next();
+        if let Some(name) = name.filter(|n| n.starts_with("hike_")) {
+            header.typedefs.push(name.to_string());
+        }
+    }
     header
 }
 
@@ -143,6 +158,10 @@ fn probe_source(header: &Header) -> String {
                 "\tprintf(\"fieldsize {s}.{f} %zu\\n\", sizeof(((struct {s} *)0)->{f}));\n"
             );
         }
+    }
+    for t in &header.typedefs {
+        c += &format!("\tprintf(\"sizeof {t} %zu\\n\", sizeof({t}));\n");
+        c += &format!("\tprintf(\"signed {t} %d\\n\", ({t})-1 < 0);\n");
     }
     c + "\treturn 0;\n}\n"
 }
@@ -200,6 +219,17 @@ macro_rules! layout {
     };
 }
 
+/// Size and signedness of a Rust mirror of `typedef … $c`.
+macro_rules! typedef {
+    ($map:ident, $ty:ty, $c:literal) => {
+        $map.insert(format!("sizeof {}", $c), size_of::<$ty>() as u64);
+        $map.insert(
+            format!("signed {}", $c),
+            u64::from(<$ty>::try_from(-1i8).is_ok()),
+        );
+    };
+}
+
 /// A Rust constant `abi::X` mirroring `HIKE_X`.
 macro_rules! constants {
     ($map:ident, [$($name:ident),* $(,)?]) => {
@@ -235,6 +265,7 @@ fn rust_mirror() -> BTreeMap<String, u64> {
             META_FRAG,
             CFG_STATS,
             LDR_VERDICTS_SET,
+            CHAIN_REF_NONE,
             EVENT_CHAIN,
             EVENT_PROGRAM,
             NO_ID,
@@ -283,6 +314,7 @@ fn rust_mirror() -> BTreeMap<String, u64> {
         "hike_loader_config",
         [default_verdict, failsafe_verdict, flags, reserved]
     );
+    typedef!(m, ChainRef, "hike_chain_ref");
     layout!(
         m,
         Event,
@@ -370,11 +402,13 @@ fn the_header_parser_finds_constants_enums_and_fields() {
     let header = parse_header(
         "/* c */\n#define HIKE_A 1 /* x */\n#define HIKE_F(x) x\n#define OTHER 2\n\
          enum hike_e { HIKE_E_ONE = 1, /* c */ HIKE_E_TWO, };\n\
-         struct hike_s {\n\t__u32 a; // c\n\tstruct hike_t b[HIKE_A];\n};\nstruct hike_t x;\n",
+         struct hike_s {\n\t__u32 a; // c\n\tstruct hike_t b[HIKE_A];\n};\nstruct hike_t x;\n\
+         typedef __u32 hike_r;\ntypedef int other;\n",
     );
     assert_eq!(header.constants, ["HIKE_A", "HIKE_E_ONE", "HIKE_E_TWO"]);
     assert_eq!(
         header.structs,
         [("hike_s".to_string(), vec!["a".to_string(), "b".to_string()])]
     );
+    assert_eq!(header.typedefs, ["hike_r"]);
 }

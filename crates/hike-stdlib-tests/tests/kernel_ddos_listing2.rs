@@ -30,13 +30,13 @@ fn kernel_listing2_blacklists_a_flood_and_samples_one_in_500() {
         ],
     );
     lab.install(CHAIN, DDOS_TB_2_LEV);
-    // ip6_sc[ipv6_sc_map] = { (0): (ddos_tb_2_lev) }
+    // ip6_sc[ipv6_sc_map] = { (0): (ddos_tb_2_lev) }: the map holds a `hike_chain_ref`.
     lab.loader()
         .map("ipv6_sc_map")
         .unwrap()
         .update(
             &0u32.to_ne_bytes(),
-            &CHAIN.to_ne_bytes(),
+            &hike_isa::abi::chain_ref(CHAIN).to_ne_bytes(),
             Default::default(),
         )
         .unwrap();

@@ -1,6 +1,7 @@
 //! Kernel tests (root) of the standard loaders: which packets start which chain, driven by the
 //! loaders' maps, and the default verdict for everything else.
 
+use hike_isa::abi::{chain_ref, CHAIN_REF_NONE};
 use hike_stdlib_tests::*;
 
 /// Chain that drops the packet.
@@ -20,11 +21,13 @@ fn lab(loader: &str) -> Lab {
     lab
 }
 
-fn set_chain(lab: &Lab, map: &str, key: &[u8], chain: u32) {
+/// Writes `value` (a chain ID, or a `hike_chain_ref` for the single-chain classifiers) at
+/// `key` of the loader's map.
+fn set_chain(lab: &Lab, map: &str, key: &[u8], value: u32) {
     lab.loader()
         .map(map)
         .unwrap_or_else(|e| panic!("{map}: {e}"))
-        .update(key, &chain.to_ne_bytes(), Default::default())
+        .update(key, &value.to_ne_bytes(), Default::default())
         .unwrap_or_else(|e| panic!("write {map}: {e}"));
 }
 
@@ -35,21 +38,27 @@ fn outcome(lab: &Lab, pkt: &[u8]) -> (u32, bool, Option<u64>) {
 }
 
 /// A classifier that sends every packet of one family (`mine`) to the chain at key 0 of
-/// `map`; `others` are packets it must leave to the default verdict.
+/// `map`, an array of one `hike_chain_ref` (chain ID + 1, 0 for no chain); `others` are packets
+/// it must leave to the default verdict.
 fn check_single_chain_classifier(loader: &str, map: &str, mine: &[u8], others: &[&[u8]]) {
     let lab = lab(loader);
     let key = 0u32.to_ne_bytes();
     let not_booted = (xdp::PASS, false, None);
+    let select = |chain: u32| set_chain(&lab, map, &key, chain_ref(chain));
 
-    assert_eq!(outcome(&lab, mine), not_booted, "{loader}: empty map");
-    set_chain(&lab, map, &key, DROPS);
+    assert_eq!(
+        outcome(&lab, mine),
+        not_booted,
+        "{loader}: new (zeroed) map"
+    );
+    select(DROPS);
     assert_eq!(outcome(&lab, mine), (xdp::DROP, true, Some(0)), "{loader}");
     for p in others {
         assert_eq!(outcome(&lab, p), not_booted, "{loader}: other packet");
     }
-    set_chain(&lab, map, &key, RETURNS_11);
+    select(RETURNS_11);
     assert_eq!(outcome(&lab, mine), (xdp::PASS, true, Some(11)), "{loader}");
-    set_chain(&lab, map, &key, CHAIN_0);
+    select(CHAIN_0);
     assert_eq!(
         outcome(&lab, mine),
         (xdp::PASS, true, Some(77)),
@@ -57,7 +66,7 @@ fn check_single_chain_classifier(loader: &str, map: &str, mine: &[u8], others: &
     );
 
     // A chain that is not installed is a fault: the fail-safe verdict.
-    set_chain(&lab, map, &key, MISSING);
+    select(MISSING);
     let run = lab.run(mine);
     assert_eq!(
         (run.verdict, run.fault),
@@ -75,13 +84,14 @@ fn check_single_chain_classifier(loader: &str, map: &str, mine: &[u8], others: &
             "{loader}: default"
         );
     }
-    set_chain(&lab, map, &key, RETURNS_11);
+    select(RETURNS_11);
     assert_eq!(outcome(&lab, mine), (xdp::DROP, true, Some(11)), "{loader}");
-    lab.loader().map(map).unwrap().delete(&key).unwrap();
+    // An array entry cannot be deleted: "no chain" is the zero reference.
+    set_chain(&lab, map, &key, CHAIN_REF_NONE);
     assert_eq!(
         outcome(&lab, mine),
         (xdp::DROP, false, None),
-        "{loader}: no entry"
+        "{loader}: no chain"
     );
 }
 

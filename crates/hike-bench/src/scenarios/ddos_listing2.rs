@@ -236,9 +236,10 @@ impl Hike {
         vm.install_chain(ChainId::new(CHAIN_ID).expect("valid"), &code, 0)?;
         let loader_elf = hike_bpf::object("ip6_sc").context("`hike-bpf` has no `ip6_sc`")?;
         let loader = vm.load_loader("listing2", loader_elf, "ip6_sc")?;
+        // The map holds a `hike_chain_ref`: the chain ID + 1.
         loader.map("ipv6_sc_map")?.update(
             &0u32.to_ne_bytes(),
-            &CHAIN_ID.to_ne_bytes(),
+            &hike_isa::abi::chain_ref(CHAIN_ID).to_ne_bytes(),
             Default::default(),
         )?;
         Ok(Hike { vm, loader, cpu })

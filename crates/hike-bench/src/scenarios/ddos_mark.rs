@@ -292,13 +292,14 @@ impl Hike {
         })
     }
 
-    /// Makes the loader run chain `chain` for every IPv6 packet.
+    /// Makes the loader run chain `chain` for every IPv6 packet (the map holds a
+    /// `hike_chain_ref`, the chain ID + 1).
     fn select(&self, chain: u32) -> Result<()> {
         self.loader
             .map("ipv6_sc_map")?
             .update(
                 &0u32.to_ne_bytes(),
-                &chain.to_ne_bytes(),
+                &hike_isa::abi::chain_ref(chain).to_ne_bytes(),
                 Default::default(),
             )
             .context("write `ipv6_sc_map`")
