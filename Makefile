@@ -23,8 +23,11 @@ test: deps
 demo: deps
 	@bash scripts/demo.sh
 
+# The benchmarks of PERFORMANCE.md (root): builds hike-bench and eclatd (release, side by side:
+# control_plane starts that eclatd) and writes bench/results/. ARGS for hike-bench, e.g.
+# `make bench ARGS="--scenario control_plane"`.
 bench: deps
-	@bash scripts/bench.sh
+	@bash scripts/bench.sh $(ARGS)
 
 # Long robustness runs (RELIABILITY.md): mutation fuzzing of the eCLAT front end and
 # differential testing of the kernel VM against the reference VM. FUZZ_MINUTES per campaign.

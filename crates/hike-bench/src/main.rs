@@ -21,7 +21,10 @@
 //! namespaces (`hike_netlab::RouterLab`) and count what it forwards at saturation, with the
 //! traffic programs of `hike-netlab`; Ctrl-C stops the run and deletes them
 //! (`hike_netlab::signals`). The raw baselines are loaded by [`raw`], outside any HIKe VM.
+//! `control_plane` starts `eclatd` (found beside this binary, or `--eclatd PATH`) in such a
+//! router's namespace with `hike_netlab::Eclatd` and talks to it over gRPC ([`daemon`]).
 
+mod daemon;
 mod measure;
 mod pps;
 mod raw;
@@ -45,7 +48,8 @@ use crate::scenarios::ScenarioName;
     version,
     after_help = "Examples:\n  \
         sudo hike-bench\n  \
-        sudo hike-bench --scenario tailcall_loop --trials 9 --repeat 2000000 --out /tmp/bench"
+        sudo hike-bench --scenario tailcall_loop --trials 9 --repeat 2000000 --out /tmp/bench\n  \
+        sudo hike-bench --scenario control_plane --eclatd target/release/eclatd --out /tmp/cp"
 )]
 struct Cli {
     /// A scenario to run (repeat the option for several); all of them by default.
@@ -71,6 +75,10 @@ struct Cli {
     /// A smoke test, not a result: smaller defaults for the four options above.
     #[arg(long)]
     quick: bool,
+    /// The `eclatd` binary that `control_plane` starts (default: beside this one, where
+    /// `make bench` builds it).
+    #[arg(long, value_name = "PATH")]
+    eclatd: Option<PathBuf>,
     /// Where to write the results.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
@@ -140,6 +148,8 @@ fn run(cli: Cli) -> Result<()> {
         pps_trials,
         pps_window: Duration::from_secs_f64(pps_seconds),
         verbose: cli.verbose,
+        quick: cli.quick,
+        eclatd: cli.eclatd.clone(),
     };
     let info = RunInfo {
         settings: settings.clone(),

@@ -85,6 +85,12 @@ pub struct Settings {
     pub pps_window: std::time::Duration,
     /// Print every run's figures on standard error.
     pub verbose: bool,
+    /// A smoke test (`--quick`): scenarios that repeat an operation a fixed number of times
+    /// per trial (`control_plane`) repeat it less.
+    pub quick: bool,
+    /// The `eclatd` binary given on the command line (`control_plane`); beside this one if
+    /// `None`.
+    pub eclatd: Option<std::path::PathBuf>,
 }
 
 /// What one `BPF_PROG_TEST_RUN` of `repeat` packets returned.

@@ -312,9 +312,22 @@ fn header(md: &mut String, info: &RunInfo) {
 
 fn fmt_value(x: f64, scale: f64) -> String {
     if scale == 1.0 {
-        format!("{x:.2}")
+        fmt_plain(x)
     } else {
         format!("{:.1}", x * scale)
+    }
+}
+
+/// Two decimals; two significant digits below 0.1 (a compilation in milliseconds); a bare
+/// `0` for zero (packets lost).
+fn fmt_plain(x: f64) -> String {
+    if x == 0.0 {
+        "0".to_owned()
+    } else if x.abs() < 0.1 {
+        let digits = 1 + (-x.abs().log10()).ceil() as usize;
+        format!("{x:.digits$}")
+    } else {
+        format!("{x:.2}")
     }
 }
 
@@ -372,11 +385,11 @@ fn section(md: &mut String, s: &ScenarioReport, png: &str) {
         for b in &s.bars {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {:.2} | {} |",
+                "| {} | {} | {} | {} | {} |",
                 b.figure,
                 b.paper,
                 b.goal,
-                b.value,
+                fmt_plain(b.value),
                 if b.met { "met" } else { "**not met**" }
             );
         }
@@ -385,6 +398,17 @@ fn section(md: &mut String, s: &ScenarioReport, png: &str) {
         let _ = writeln!(md, "\n{n}");
     }
     let _ = writeln!(md, "\n![{}: {}]({png})\n", s.name, s.metrics.join(", "));
+}
+
+/// A y-axis label: whole numbers, unless the axis is short (milliseconds of a compilation).
+fn axis_label(y: f64, y_max: f64) -> String {
+    if y_max < 2.0 {
+        format!("{y:.2}")
+    } else if y_max < 20.0 {
+        format!("{y:.1}")
+    } else {
+        format!("{y:.0}")
+    }
 }
 
 /// The family name the plots use; registered once with the embedded DejaVu Sans.
@@ -525,6 +549,8 @@ fn plot_bars(path: &Path, s: &ScenarioReport) -> Result<()> {
                 .map(|r| r.max.unwrap_or(r.value) * scale)
                 .fold(0.0f64, f64::max)
                 * if params.len() > 1 { 1.45 } else { 1.2 };
+            // All zeros (no packet lost): an axis of 0..10 rather than an empty one.
+            let y_top = if y_max > 0.0 { y_max } else { 10.0 };
             let n = variants.len();
             let names: Vec<String> = variants.iter().map(|v| (*v).to_owned()).collect();
             let mut chart = ChartBuilder::on(area)
@@ -532,7 +558,7 @@ fn plot_bars(path: &Path, s: &ScenarioReport) -> Result<()> {
                 .margin(14)
                 .x_label_area_size(36)
                 .y_label_area_size(70)
-                .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..y_max.max(1.0))?;
+                .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..y_top)?;
             chart
                 .configure_mesh()
                 .disable_x_mesh()
@@ -546,7 +572,7 @@ fn plot_bars(path: &Path, s: &ScenarioReport) -> Result<()> {
                     }
                 })
                 .y_desc(format!("{metric} ({shown})"))
-                .y_label_formatter(&|y| format!("{y:.0}"))
+                .y_label_formatter(&|y| axis_label(*y, y_top))
                 .light_line_style(RGBColor(0xee, 0xee, 0xee))
                 .label_style((FONT, 14))
                 .draw()?;

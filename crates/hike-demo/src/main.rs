@@ -2,7 +2,7 @@
 //! router between network namespaces, loaded by `eclatd`, under real traffic.
 //!
 //! It builds the network of [`lab`] (attacker, client, router, collector), starts `eclatd` in
-//! the router's namespace ([`daemon`]), loads the script once per ingress link with
+//! the router's namespace (`hike_netlab::Eclatd`; [`daemon`] talks to it), loads the script once per ingress link with
 //! `-D DEVNAME=<link> -D COLLECTOR_IFINDEX=<the collector's link>`, attaches a counter to the
 //! collector's veth, and sends IPv6/UDP traffic made by the project's own generator (XDP
 //! programs run with `BPF_F_TEST_XDP_LIVE_FRAMES`, `hike-netlab`): the client under the
@@ -30,9 +30,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use hike_netlab::{signals, Counted};
+use hike_netlab::{signals, Counted, Eclatd, EclatdOptions, ScratchDir};
 
-use crate::daemon::{Eclat, Eclatd, LoadedScripts};
+use crate::daemon::{Eclat, LoadedScripts};
 use crate::lab::{
     DemoLab, ATTACKER_ADDR, ATTACKER_MAC, CLIENT_ADDR, CLIENT_MAC, ROUTER_ATK_MAC, ROUTER_CLI_MAC,
     SERVICE_ADDR, SERVICE_PORT,
@@ -128,44 +128,6 @@ fn sibling(name: &str) -> Result<PathBuf> {
     Ok(me.with_file_name(name))
 }
 
-/// The demo's scratch directory (the daemon's socket, state and log), removed on drop.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    const PREFIX: &str = "hike-demo-";
-
-    /// `$TMPDIR/hike-demo-<pid>`, private to root; those of demos that are gone are removed.
-    fn new() -> Result<ScratchDir> {
-        use std::os::unix::fs::DirBuilderExt;
-        let tmp = std::env::temp_dir();
-        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
-            let name = e.file_name();
-            let pid = name
-                .to_str()
-                .and_then(|n| n.strip_prefix(Self::PREFIX))
-                .and_then(|p| p.parse::<u32>().ok());
-            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-        let path = tmp.join(format!("{}{}", Self::PREFIX, std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        signals::register_dir(&path);
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .with_context(|| format!("create {}", path.display()))?;
-        Ok(ScratchDir(path))
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-        signals::unregister_dir(&self.0);
-    }
-}
-
 /// The whole demo; whether every check held.
 fn demo(cli: &Cli) -> Result<bool> {
     let started = Instant::now();
@@ -197,17 +159,25 @@ fn demo(cli: &Cli) -> Result<bool> {
         "HIKe/eCLAT demo: the paper's Listing 2 ({}) on a router under a DDoS attack\n",
         display_path(&script)
     );
-    let scratch = ScratchDir::new()?;
+    let scratch = ScratchDir::new("hike-demo-")?;
     let lab = DemoLab::new().context("build the network")?;
     print_network(&lab);
 
-    let eclat = Eclat::new(eclat_bin, scratch.0.join("eclatd.sock"));
-    let mut daemon = Eclatd::start(&eclatd_bin, &lab.router, &scratch.0, &eclat)
-        .context("start eclatd in the router's namespace")?;
+    let daemon_opts = EclatdOptions {
+        bin: &eclatd_bin,
+        netns: &lab.router,
+        dir: scratch.path(),
+        instance_prefix: "hike-demo-",
+    };
+    let mut daemon = Eclatd::start(&daemon_opts, |socket| {
+        Eclat::new(eclat_bin.clone(), socket.to_owned()).responds()
+    })
+    .context("start eclatd in the router's namespace")?;
+    let eclat = Eclat::new(eclat_bin, daemon.socket().to_owned());
     println!(
         "eclatd: in the router's namespace, instance {}, socket {}",
-        daemon.instance,
-        scratch.0.join("eclatd.sock").display()
+        daemon.instance(),
+        daemon.socket().display()
     );
 
     // The script once per ingress link: the daemon shares programs (and their maps) between

@@ -27,6 +27,15 @@
  *   included, whatever the receiver did to the page), counts it in netlab_send_count and
  *   returns XDP_TX. A frame shorter than NETLAB_SEND_LEN, or no configured frame:
  *   XDP_ABORTED.
+ * - netlab_paced: netlab_send at a steady rate, one frame every netlab_paced_cfg.period_ns.
+ *   A run sends the frame (as netlab_send, counted in netlab_send_count) only once the time
+ *   netlab_paced_state.due (per CPU) has come, and moves it one period on (to now + one
+ *   period if it fell further behind: no burst to catch up); every other run returns
+ *   XDP_DROP at once. A test run of many repeats thus spends its time waiting and sends
+ *   evenly spaced frames, so a receiver sees steady traffic at a rate it can take. Two
+ *   generator threads on one CPU share the schedule, and one's runs cover the other's pauses
+ *   between test runs. The state also keeps the largest time between two frames sent
+ *   (max_gap_ns), to show how steady the traffic was. No period configured: XDP_ABORTED.
  * - netlab_count: attached to a veth that only counts what arrives (the demo's collector).
  *   Counts IPv6 frames by source address in netlab_count_by_src (per CPU; when the map is
  *   full, in netlab_count_other), anything else in netlab_count_other. Drops every frame.
@@ -217,6 +226,64 @@ int netlab_send(struct xdp_md *ctx)
 
 	if (data + NETLAB_SEND_LEN > end)
 		return XDP_ABORTED;
+	cfg = bpf_map_lookup_elem(&netlab_send_cfg, &zero);
+	sent = bpf_map_lookup_elem(&netlab_send_count, &zero);
+	if (!cfg || !sent || !cfg->ready)
+		return XDP_ABORTED;
+	__builtin_memcpy(data, cfg->frame, NETLAB_SEND_LEN);
+	(*sent)++;
+	return XDP_TX;
+}
+
+struct netlab_paced_cfg {
+	__u64 period_ns; /* time between two frames; 0: not configured */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct netlab_paced_cfg);
+} netlab_paced_cfg SEC(".maps");
+
+struct netlab_paced_state {
+	__u64 due;	  /* when the next frame may leave (bpf_ktime_get_ns) */
+	__u64 last;	  /* when the last frame left; 0: none yet */
+	__u64 max_gap_ns; /* the largest time between two frames */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct netlab_paced_state);
+} netlab_paced_state SEC(".maps");
+
+SEC("xdp")
+int netlab_paced(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct netlab_paced_state *st;
+	struct netlab_paced_cfg *pace;
+	struct netlab_send_cfg *cfg;
+	__u64 *sent, now;
+	__u32 zero = 0;
+
+	if (data + NETLAB_SEND_LEN > end)
+		return XDP_ABORTED;
+	pace = bpf_map_lookup_elem(&netlab_paced_cfg, &zero);
+	st = bpf_map_lookup_elem(&netlab_paced_state, &zero);
+	if (!pace || !st || pace->period_ns == 0)
+		return XDP_ABORTED;
+	now = bpf_ktime_get_ns();
+	if (now < st->due)
+		return XDP_DROP;
+	st->due = now - st->due > pace->period_ns ? now + pace->period_ns
+						  : st->due + pace->period_ns;
+	if (st->last && now - st->last > st->max_gap_ns)
+		st->max_gap_ns = now - st->last;
+	st->last = now;
 	cfg = bpf_map_lookup_elem(&netlab_send_cfg, &zero);
 	sent = bpf_map_lookup_elem(&netlab_send_count, &zero);
 	if (!cfg || !sent || !cfg->ready)

@@ -1,7 +1,9 @@
 //! The crate's one error type.
 
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitStatus;
+use std::time::Duration;
 
 /// What can go wrong in a lab.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,14 @@ pub enum Error {
     /// `ip -j link show` did not give the interface's index.
     #[error("no ifindex for `{dev}` in network namespace `{netns}`")]
     NoIfindex {
+        /// The namespace.
+        netns: String,
+        /// The interface.
+        dev: String,
+    },
+    /// `ip -s -j link show` did not give the interface's counters.
+    #[error("no counters for `{dev}` in network namespace `{netns}`")]
+    NoStats {
         /// The namespace.
         netns: String,
         /// The interface.
@@ -153,6 +163,63 @@ pub enum Error {
     NoNapiThread {
         /// The thread name's prefix (`napi/<ifname>`).
         name: String,
+    },
+    /// A directory could not be created.
+    #[error("cannot create directory `{path}`")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A file could not be created.
+    #[error("cannot create `{path}`")]
+    CreateFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The daemon could not be started.
+    #[error("cannot start `{program}`")]
+    StartDaemon {
+        /// The binary.
+        program: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The daemon exited while it was starting.
+    #[error("`eclatd` exited at start ({status}); its log ends with:\n{log}")]
+    DaemonExited {
+        /// Its exit status.
+        status: ExitStatus,
+        /// The end of its log.
+        log: String,
+    },
+    /// The daemon did not answer in time.
+    #[error("`eclatd` did not answer within {waited:.0?}; its log ends with:\n{log}")]
+    DaemonNotReady {
+        /// How long it was given.
+        waited: Duration,
+        /// The end of its log.
+        log: String,
+    },
+    /// The daemon exited with a failure when it was stopped.
+    #[error("`eclatd` exited with {status}; its log ends with:\n{log}")]
+    DaemonFailed {
+        /// Its exit status.
+        status: ExitStatus,
+        /// The end of its log.
+        log: String,
+    },
+    /// The daemon did not stop after SIGTERM and was killed.
+    #[error("`eclatd` did not stop within {timeout:?} of SIGTERM and was killed")]
+    DaemonKilled {
+        /// How long it was given.
+        timeout: Duration,
     },
     /// A terminating signal arrived (see [`crate::signals`]).
     #[error("interrupted")]

@@ -7,7 +7,9 @@
 //! loaded objects), also when the caller fails or panics; [`signals`] turns Ctrl-C into an
 //! [`Error::Interrupted`] that the caller's loops return, so the guards run then too.
 //!
-//! It is not HIKe: nothing here knows of the VM, chains or eCLAT. The traffic programs
+//! It is not HIKe: nothing here knows of the VM, chains or eCLAT. The one exception is
+//! [`Eclatd`], which starts the `eclatd` binary in a lab's namespace (for the demo and the
+//! benchmarks), knowing it only by its command line. The traffic programs
 //! (`bpf/netlab_traffic.bpf.c`, compiled by `build.rs`) are loaded with libbpf-rs directly.
 //! Needs root (namespaces, BPF).
 //!
@@ -54,6 +56,7 @@
 #![deny(missing_docs)]
 
 mod cmd;
+mod eclatd;
 mod error;
 mod netns;
 mod packet;
@@ -63,8 +66,9 @@ mod threads;
 mod traffic;
 
 pub use cmd::{have, run, run_with_input};
+pub use eclatd::{Eclatd, EclatdOptions, ScratchDir, BPFFS_HIKE};
 pub use error::{Error, Result};
-pub use netns::{mac_string, veth, LabTag, Netns, VethEnd, MAX_IFNAME, NETNS_DIR};
+pub use netns::{mac_string, veth, LabTag, LinkStats, Netns, VethEnd, MAX_IFNAME, NETNS_DIR};
 pub use packet::{udp6_checksum, Ipv6Udp, ETH_LEN, HOP_LIMIT, IPV6_LEN, UDP_LEN};
 pub use router::{RouterLab, DST_ADDR, GEN_MAC, ROUTER_IN_MAC, ROUTER_OUT_MAC, SINK_MAC};
 pub use threads::{

@@ -154,6 +154,24 @@ impl Netns {
             .ok_or_else(no_ifindex)
     }
 
+    /// The counters of `dev` in this namespace (`ip -s -j link show`).
+    pub fn link_stats(&self, dev: &str) -> Result<LinkStats> {
+        let no_stats = || Error::NoStats {
+            netns: self.name.clone(),
+            dev: dev.to_owned(),
+        };
+        let json = self.ip(&["-s", "-j", "link", "show", "dev", dev])?;
+        let v: serde_json::Value = serde_json::from_str(&json).map_err(|_| no_stats())?;
+        let stats = &v[0]["stats64"];
+        let field = |dir: &str, name: &str| stats[dir][name].as_u64().ok_or_else(no_stats);
+        Ok(LinkStats {
+            rx_packets: field("rx", "packets")?,
+            rx_dropped: field("rx", "dropped")?,
+            tx_packets: field("tx", "packets")?,
+            tx_dropped: field("tx", "dropped")?,
+        })
+    }
+
     /// Moves the calling thread into the namespace (setns changes only the calling thread).
     pub fn enter(&self) -> Result<()> {
         let ns = File::open(self.path()).map_err(|source| Error::OpenNetns {
@@ -195,6 +213,21 @@ impl Drop for Netns {
             .output();
         signals::unregister_netns(&self.name);
     }
+}
+
+/// An interface's packet counters, as the kernel reports them (for a veth, frames received
+/// with XDP from its peer count too, and `rx_dropped` includes those its receive ring had no
+/// room for).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Packets dropped on receive.
+    pub rx_dropped: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Packets dropped on send.
+    pub tx_dropped: u64,
 }
 
 /// One end of a veth link: its namespace, name and MAC address.

@@ -53,6 +53,10 @@ pub struct RouterLab {
     pub gen_ifindex: u32,
     /// Index of `in_if` in the router namespace.
     pub in_ifindex: u32,
+    /// The router's egress interface, towards the sink (router).
+    pub out_if: String,
+    /// Index of `out_if` in the router namespace.
+    pub out_ifindex: u32,
     /// Index of the sink's interface in the edge namespace.
     pub sink_ifindex: u32,
     /// The CPU of the router's receive thread.
@@ -144,12 +148,15 @@ impl RouterLab {
         let gen_ifindex = edge.ifindex(&gen_if)?;
         let sink_ifindex = edge.ifindex(&sink_if)?;
         let in_ifindex = router.ifindex(&in_if)?;
+        let out_ifindex = router.ifindex(&out_if)?;
         Ok(RouterLab {
             edge,
             router,
             in_if,
             gen_ifindex,
             in_ifindex,
+            out_if,
+            out_ifindex,
             sink_ifindex,
             router_cpu,
         })

@@ -47,6 +47,11 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
 }
 
+/// The name given to [`install`] (`netlab` without it), to prefix messages with.
+pub fn program() -> &'static str {
+    PROGRAM.get().copied().unwrap_or("netlab")
+}
+
 /// Fails with [`Error::Interrupted`] if a terminating signal arrived: the caller unwinds and
 /// its guards clean up.
 pub fn check() -> Result<()> {
@@ -151,7 +156,7 @@ fn wait(set: &libc::sigset_t) -> i32 {
 }
 
 fn handle(set: libc::sigset_t) {
-    let program = PROGRAM.get().copied().unwrap_or("netlab");
+    let program = program();
     let sig = wait(&set);
     INTERRUPTED.store(true, Ordering::Relaxed);
     eprintln!("\n{program}: signal {sig}: stopping and cleaning up (again to force)");

@@ -45,6 +45,9 @@ pub enum TrafficProgram {
     Send,
     /// `netlab_count`: counts frames by IPv6 source ([`TrafficObject::counted`]); drops.
     Count,
+    /// `netlab_paced`: the frame of [`TrafficProgram::Send`], one every period
+    /// ([`TrafficObject::set_pace`]); the runs in between send nothing.
+    Paced,
 }
 
 impl TrafficProgram {
@@ -56,6 +59,7 @@ impl TrafficProgram {
             TrafficProgram::Pass => "bench_pass",
             TrafficProgram::Send => "netlab_send",
             TrafficProgram::Count => "netlab_count",
+            TrafficProgram::Paced => "netlab_paced",
         }
     }
 }
@@ -217,7 +221,8 @@ impl TrafficObject {
         })
     }
 
-    /// Configures [`TrafficProgram::Send`] to send `frame` ([`SEND_FRAME_LEN`] bytes).
+    /// Configures [`TrafficProgram::Send`] (and [`TrafficProgram::Paced`]) to send `frame`
+    /// ([`SEND_FRAME_LEN`] bytes).
     pub fn set_frame(&self, frame: &[u8]) -> Result<()> {
         if frame.len() != SEND_FRAME_LEN {
             return Err(Error::FrameLength {
@@ -232,7 +237,54 @@ impl TrafficObject {
         self.update("netlab_send_cfg", &0u32.to_ne_bytes(), &cfg)
     }
 
-    /// Frames [`TrafficProgram::Send`] has sent.
+    /// Configures [`TrafficProgram::Paced`] to send one frame every `period` (the frame of
+    /// [`TrafficObject::set_frame`]).
+    pub fn set_pace(&self, period: std::time::Duration) -> Result<()> {
+        // struct netlab_paced_cfg: period_ns.
+        let ns = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.update("netlab_paced_cfg", &0u32.to_ne_bytes(), &ns.to_ne_bytes())
+    }
+
+    /// The largest time between two frames of [`TrafficProgram::Paced`] (over the CPUs), since
+    /// the last [`TrafficObject::reset_pace`].
+    pub fn paced_max_gap(&self) -> Result<std::time::Duration> {
+        let per_cpu = self
+            .map("netlab_paced_state")?
+            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|source| Error::Map {
+                op: "look up",
+                map: "netlab_paced_state".to_owned(),
+                source,
+            })?
+            .unwrap_or_default();
+        // struct netlab_paced_state: due, last, max_gap_ns.
+        let max = per_cpu
+            .iter()
+            .filter_map(|v| v.get(16..24)?.try_into().ok().map(u64::from_ne_bytes))
+            .max()
+            .unwrap_or(0);
+        Ok(std::time::Duration::from_nanos(max))
+    }
+
+    /// Starts [`TrafficProgram::Paced`]'s schedule and gap afresh (on every CPU): the next
+    /// run sends at once.
+    pub fn reset_pace(&self) -> Result<()> {
+        let cpus = libbpf_rs::num_possible_cpus().map_err(|source| Error::Map {
+            op: "count the CPUs of",
+            map: "netlab_paced_state".to_owned(),
+            source,
+        })?;
+        let zero = vec![vec![0u8; 24]; cpus];
+        self.map("netlab_paced_state")?
+            .update_percpu(&0u32.to_ne_bytes(), &zero, MapFlags::ANY)
+            .map_err(|source| Error::Map {
+                op: "update",
+                map: "netlab_paced_state".to_owned(),
+                source,
+            })
+    }
+
+    /// Frames [`TrafficProgram::Send`] and [`TrafficProgram::Paced`] have sent.
     pub fn sent(&self) -> Result<u64> {
         Ok(self
             .percpu_sum("netlab_send_count", &0u32.to_ne_bytes())?

@@ -89,6 +89,39 @@ fn kernel_live_frames_reach_the_peer_and_are_counted_by_source() {
         // A frame of the wrong size is refused before anything is sent.
         let sender = TrafficObject::load().unwrap();
         assert!(sender.set_frame(&[0; 10]).is_err());
+
+        // Paced: with a period of an hour, however fast the runs go, the first run sends and
+        // the others wait; a reset starts the schedule again. The schedule is per CPU: every
+        // run on one CPU.
+        let paced = TrafficObject::load().unwrap();
+        let f = frame("2001:db8::3");
+        paced.set_frame(&f).unwrap();
+        let prog = paced.program_fd(TrafficProgram::Paced).unwrap();
+        let cpu = hike_netlab::online_cpus()[0];
+        let run = || {
+            a.run_in(|| {
+                hike_netlab::pin_tid(0, cpu)?;
+                live_frames(prog.as_fd(), &f, 10_000, a_ifindex)
+            })
+        };
+        run().expect("paced live frames");
+        assert_eq!(paced.sent().unwrap(), 0, "no period yet: every run aborts");
+        paced
+            .set_pace(std::time::Duration::from_secs(3600))
+            .unwrap();
+        run().expect("paced live frames");
+        run().expect("paced live frames");
+        assert_eq!(paced.sent().unwrap(), 1);
+        paced.reset_pace().unwrap();
+        run().expect("paced live frames");
+        assert_eq!(paced.sent().unwrap(), 2);
+        assert_eq!(paced.paced_max_gap().unwrap(), std::time::Duration::ZERO);
+        let counted = counter.counted().unwrap();
+        assert_eq!(
+            counted.by_source.get(&"2001:db8::3".parse().unwrap()),
+            Some(&2),
+            "{counted:?}"
+        );
         drop(link);
     }
     for name in [a_name, b_name] {

@@ -3,14 +3,15 @@
 //! A scenario sets up what it compares, builds [`Case`](crate::measure::Case)s, has
 //! [`measure`](crate::measure::measure) run them, and returns a
 //! [`ScenarioReport`]: its records, its figures of the bar and
-//! notes. To add one (`control_plane`), write its module with a
-//! `run(&Settings) -> Result<ScenarioReport>` and add it to [`ScenarioName`].
+//! notes. To add one, write its module with a `run(&Settings) -> Result<ScenarioReport>` and
+//! add it to [`ScenarioName`].
 
 use anyhow::Result;
 
 use crate::measure::Settings;
 use crate::report::ScenarioReport;
 
+pub mod control_plane;
 pub mod ddos_listing2;
 pub mod ddos_mark;
 pub mod tailcall_loop;
@@ -27,14 +28,18 @@ pub enum ScenarioName {
     /// The paper's Listing 2 as a HIKe chain against one hand-written program.
     #[value(name = "ddos_listing2")]
     DdosListing2,
+    /// Compiling, loading and replacing Listing 2 through eclatd; packets lost in a swap.
+    #[value(name = "control_plane")]
+    ControlPlane,
 }
 
 impl ScenarioName {
     /// Every scenario, in the order `make bench` runs them.
-    pub const ALL: [ScenarioName; 3] = [
+    pub const ALL: [ScenarioName; 4] = [
         ScenarioName::TailcallLoop,
         ScenarioName::DdosMark,
         ScenarioName::DdosListing2,
+        ScenarioName::ControlPlane,
     ];
 
     /// Its name, as in the JSON.
@@ -43,6 +48,7 @@ impl ScenarioName {
             ScenarioName::TailcallLoop => tailcall_loop::NAME,
             ScenarioName::DdosMark => ddos_mark::NAME,
             ScenarioName::DdosListing2 => ddos_listing2::NAME,
+            ScenarioName::ControlPlane => control_plane::NAME,
         }
     }
 
@@ -52,6 +58,7 @@ impl ScenarioName {
             ScenarioName::TailcallLoop => tailcall_loop::run(settings),
             ScenarioName::DdosMark => ddos_mark::run(settings),
             ScenarioName::DdosListing2 => ddos_listing2::run(settings),
+            ScenarioName::ControlPlane => control_plane::run(settings),
         }
     }
 }
