@@ -235,6 +235,18 @@ impl Daemon {
         }
     }
 
+    /// Whether the daemon's log contains `text`, waiting up to 10 s for its stderr reader to
+    /// catch up (the daemon wrote it before the event the caller observed).
+    pub fn wait_for_log(&self, text: &str) -> bool {
+        for _ in 0..1000 {
+            if self.log.lock().unwrap().contains(text) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        false
+    }
+
     /// The process ID of the running daemon.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
