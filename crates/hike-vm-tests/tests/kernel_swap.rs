@@ -63,6 +63,7 @@ fn kernel_chain_swapped_under_traffic_never_mixes_versions() {
         .unwrap();
 
     let stop = AtomicBool::new(false);
+    let swapped = std::sync::atomic::AtomicU32::new(0);
     let packet = ipv6_udp_packet(72);
     let (mut seen_a, mut seen_b, mut swaps) = (0u32, 0u32, 0u32);
     /// Stops the swapper when dropped, so a failing assertion does not leave the scope waiting
@@ -81,10 +82,18 @@ fn kernel_chain_swapped_under_traffic_never_mixes_versions() {
                 let code = if n.is_multiple_of(2) { &b } else { &a };
                 vm.install_chain(chain, code, 0).expect("replace the chain");
                 n += 1;
+                swapped.store(n, Ordering::Relaxed);
             }
             n
         });
-        for _ in 0..20_000 {
+        // Packets until the chain was replaced many times and both versions ran (a loaded
+        // machine may starve the swapper for a while), within a bound.
+        let mut packets = 0u32;
+        while packets < 20_000
+            || (packets < 2_000_000
+                && (swapped.load(Ordering::Relaxed) < 200 || seen_a == 0 || seen_b == 0))
+        {
+            packets += 1;
             let run = loader.test_run(&packet, 1).expect("test run");
             let result = u64::from_be_bytes(run.data_out[62..70].try_into().unwrap());
             assert_eq!(run.retval, 2, "XDP_PASS: no fault, result {result}");
