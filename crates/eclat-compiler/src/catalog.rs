@@ -138,6 +138,9 @@ pub struct ChainSig {
     /// Frames its deepest call path uses, itself included (1 if it calls no chain, or if
     /// unknown).
     pub depth: usize,
+    /// Whether it returns a value: an eCLAT chain does when its body has a `return VALUE`, a
+    /// C chain always does. A caller may use the result only of a chain that does.
+    pub returns_value: bool,
 }
 
 /// Packages of programs and loaders.

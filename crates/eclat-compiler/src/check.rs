@@ -145,14 +145,25 @@ pub(crate) fn is_constant_name(name: &str) -> bool {
     name.chars().any(|c| c.is_ascii_uppercase()) && !name.chars().any(|c| c.is_ascii_lowercase())
 }
 
+/// What a call of a chain of this script needs to know before its body is checked.
+#[derive(Clone, Debug)]
+struct LocalChain {
+    /// Its name (empty for a duplicate definition, already reported).
+    name: String,
+    /// Its parameter count.
+    params: usize,
+    /// Whether it has a `return VALUE`.
+    returns_value: bool,
+}
+
 pub(crate) struct ModuleChecker<'a> {
     catalog: &'a dyn Catalog,
     chain_catalog: &'a dyn ChainCatalog,
     pub diags: Vec<Diagnostic<Problem>>,
     symbols: HashMap<String, Symbol>,
     consts: HashMap<String, Konst>,
-    /// Local chains: name and parameter count.
-    local_chains: Vec<(String, usize)>,
+    /// Local chains, by index of definition.
+    local_chains: Vec<LocalChain>,
     /// Whether parts of the module did not parse: unknown names are then not reported.
     lenient: bool,
 }
@@ -216,12 +227,16 @@ impl<'a> ModuleChecker<'a> {
         for item in &module.items {
             if let ast::Item::Chain(c) = item {
                 let index = self.local_chains.len();
-                if self.bind(&c.name, Symbol::LocalChain(index)) {
-                    self.local_chains
-                        .push((c.name.name.clone(), c.params.len()));
+                let name = if self.bind(&c.name, Symbol::LocalChain(index)) {
+                    c.name.name.clone()
                 } else {
-                    self.local_chains.push((String::new(), c.params.len()));
-                }
+                    String::new()
+                };
+                self.local_chains.push(LocalChain {
+                    name,
+                    params: c.params.len(),
+                    returns_value: returns_value(&c.body),
+                });
             }
         }
         for item in &module.items {
@@ -980,6 +995,7 @@ impl<'m, 'a> ChainChecker<'m, 'a> {
             params,
             locals: self.locals,
             body,
+            returns_value: returns_value(&c.body),
         };
         (chain, self.calls, self.imported_depth)
     }
@@ -1218,7 +1234,11 @@ impl<'m, 'a> ChainChecker<'m, 'a> {
                 });
             }
             StmtKind::Expr(e) => {
-                let v = self.expr(e);
+                // A call's value is discarded here: a chain that returns none may be called.
+                let v = match &e.kind {
+                    ExprKind::Call { callee, args } => self.call(callee, args, e.span, false),
+                    _ => self.expr(e),
+                };
                 if let ExprKind::Call { callee, .. } = &e.kind {
                     let terminal = matches!(
                         self.m.symbols.get(&callee.name),
@@ -1546,7 +1566,7 @@ impl<'m, 'a> ChainChecker<'m, 'a> {
                 Val::dummy(span)
             }
             ExprKind::Name(n) => self.name(n, span),
-            ExprKind::Call { callee, args } => self.call(callee, args, span),
+            ExprKind::Call { callee, args } => self.call(callee, args, span, true),
             ExprKind::Unary { op, operand } => {
                 let v = self.expr(operand);
                 self.unary(*op, v, span)
@@ -1670,7 +1690,8 @@ impl<'m, 'a> ChainChecker<'m, 'a> {
         Val::dummy(span)
     }
 
-    fn call(&mut self, callee: &ast::Ident, args: &[ast::Expr], span: Span) -> Val {
+    /// A call; `used` says whether its value is used (anywhere but an expression statement).
+    fn call(&mut self, callee: &ast::Ident, args: &[ast::Expr], span: Span, used: bool) -> Val {
         let vals: Vec<Val> = args.iter().map(|a| self.expr(a)).collect();
         let name = callee.name.as_str();
         let arity = |cx: &mut Self, kind, expected: usize| {
@@ -1692,13 +1713,15 @@ impl<'m, 'a> ChainChecker<'m, 'a> {
                 CallTarget::Program(sig.name.clone())
             }
             Some(Symbol::LocalChain(i)) => {
-                let (cname, nparams) = self.m.local_chains[i].clone();
-                arity(self, CalleeKind::Chain, nparams);
+                let chain = self.m.local_chains[i].clone();
+                arity(self, CalleeKind::Chain, chain.params);
+                self.no_value(used, chain.returns_value, name, span);
                 self.calls.push((i, callee.span));
-                CallTarget::Chain(cname)
+                CallTarget::Chain(chain.name)
             }
             Some(Symbol::ImportedChain(sig)) => {
                 arity(self, CalleeKind::Chain, sig.params.len());
+                self.no_value(used, sig.returns_value, name, span);
                 self.imported_depth = self.imported_depth.max(sig.depth);
                 CallTarget::Chain(sig.name.clone())
             }
@@ -1765,6 +1788,13 @@ impl<'m, 'a> ChainChecker<'m, 'a> {
             },
             konst: None,
             span,
+        }
+    }
+
+    /// Reports the use of the result of chain `name` if it returns none.
+    fn no_value(&mut self, used: bool, returns_value: bool, name: &str, span: Span) {
+        if used && !returns_value {
+            self.error(CheckError::NoReturnValue { chain: name.into() }, span);
         }
     }
 
@@ -1997,6 +2027,23 @@ fn collect_assigned(stmts: &[ast::Stmt], names: &mut HashSet<String>, broken: &m
     }
 }
 
+/// Whether a chain body has a `return VALUE` anywhere (reachable or not): the chain then
+/// returns a value, and 0 where it falls off its end or at a bare `return`.
+fn returns_value(stmts: &[ast::Stmt]) -> bool {
+    stmts.iter().any(|s| match &s.kind {
+        StmtKind::Return(value) => value.is_some(),
+        StmtKind::If {
+            branches,
+            else_body,
+        } => {
+            branches.iter().any(|(_, b)| returns_value(b))
+                || else_body.as_deref().is_some_and(returns_value)
+        }
+        StmtKind::While { body, .. } | StmtKind::For { body, .. } => returns_value(body),
+        _ => false,
+    })
+}
+
 /// The chains a script defines, with their parameters, without checking their bodies: what
 /// another script may import from it (`from chains.SCRIPT import NAME`).
 pub fn chain_signatures(module: &ast::Module) -> Vec<ChainSig> {
@@ -2012,6 +2059,7 @@ pub fn chain_signatures(module: &ast::Module) -> Vec<ChainSig> {
                     .map(|p| (p.name.name.clone(), p.ty.map_or(IntType::U64, |t| t.ty)))
                     .collect(),
                 depth: 1,
+                returns_value: returns_value(&c.body),
             }),
             _ => None,
         })

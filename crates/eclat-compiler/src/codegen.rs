@@ -7,6 +7,8 @@
 //!   and moves it to its home. `r0` is the result of every call and of the chain; `r1..r5`
 //!   carry arguments and do not survive a call; `r6..r9` survive calls (the VM restores them
 //!   when a called chain returns, programs and helpers leave them alone).
+//! - A chain that returns a value sets `r0` before every `exit` (0 for a bare `return` and at
+//!   the end of the body); one that returns none (no `return VALUE`) exits with `r0` as it is.
 //! - Locals have a fixed home for the whole chain: the four most used (loop bodies weigh
 //!   more) live in `r6..r9`, the others in 8-byte stack slots below `r10`.
 //! - Temporaries of an expression live in registers taken from `r1..r5`, `r0`, then the
@@ -62,6 +64,9 @@ struct Gen<'c> {
     local_regs: Vec<u8>,
     slot_used: Vec<bool>,
     loops: Vec<(Label, Label)>,
+    /// Whether every path to the code being generated has written `r0` (by a call): the
+    /// validator refuses an `exit` that may read it unwritten.
+    r0_written: bool,
 }
 
 /// Uses of each local, weighted by loop depth.
@@ -191,6 +196,23 @@ fn is_simple(e: &Expr) -> bool {
     matches!(e.kind, ExprKind::Const(_) | ExprKind::Local(_))
 }
 
+/// Whether evaluating `e` always calls a program, chain or helper, which leaves its result in
+/// `r0`.
+fn always_calls(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Const(_) | ExprKind::Local(_) => false,
+        ExprKind::Call { .. } => true,
+        ExprKind::Neg(a) | ExprKind::Invert(a) | ExprKind::Not(a) => always_calls(a),
+        ExprKind::Binary { lhs, rhs, .. } => always_calls(lhs) || always_calls(rhs),
+        // The right operand runs only when the left one does not decide.
+        ExprKind::Logic { lhs, .. } => always_calls(lhs),
+        // The first two operands always run; the next ones only while the comparisons hold.
+        ExprKind::Compare { first, rest } => {
+            always_calls(first) || rest.first().is_some_and(|(_, _, e)| always_calls(e))
+        }
+    }
+}
+
 fn ends_flow(stmts: &[Stmt]) -> bool {
     matches!(
         stmts.last(),
@@ -232,6 +254,7 @@ impl<'c> Gen<'c> {
             local_regs,
             slot_used: vec![true; slots],
             loops: Vec::new(),
+            r0_written: false,
         }
     }
 
@@ -761,8 +784,8 @@ impl<'c> Gen<'c> {
         }
         self.block(&chain.body);
         if !matches!(chain.body.last(), Some(Stmt::Return(_) | Stmt::Terminal(_))) {
-            self.load_const(0, 0);
-            self.emit(Insn::new(op::JMP | op::EXIT, 0, 0, 0, 0));
+            // Falling off the end is a bare `return`.
+            self.stmt(&Stmt::Return(None));
         }
     }
 
@@ -782,7 +805,10 @@ impl<'c> Gen<'c> {
                 local,
                 value,
                 narrow,
-            } => self.assign(*local, value, *narrow),
+            } => {
+                self.assign(*local, value, *narrow);
+                self.r0_written |= always_calls(value);
+            }
             Stmt::PacketStore {
                 width,
                 offset,
@@ -795,10 +821,12 @@ impl<'c> Gen<'c> {
                 ];
                 let t = self.call(&CallTarget::Helper(Helper::PktStore), &args);
                 self.free(t);
+                self.r0_written = true;
             }
             Stmt::Expr(e) => {
                 let t = self.gen(e);
                 self.free(t);
+                self.r0_written |= always_calls(e);
             }
             Stmt::Terminal(e) => {
                 let t = self.gen(e);
@@ -806,6 +834,8 @@ impl<'c> Gen<'c> {
                 // The program ends the packet; should it return, so does the chain, with its
                 // value.
                 self.emit(Insn::new(op::JMP | op::EXIT, 0, 0, 0, 0));
+                // No path goes on from here.
+                self.r0_written = true;
             }
             Stmt::If {
                 cond,
@@ -814,17 +844,23 @@ impl<'c> Gen<'c> {
             } => {
                 let els = self.new_label();
                 self.jump_if(cond, false, els);
+                let entry = self.r0_written || always_calls(cond);
+                self.r0_written = entry;
                 self.block(then);
+                let after_then = self.r0_written;
                 if otherwise.is_empty() {
                     self.bind(els);
+                    self.r0_written = after_then && entry;
                 } else {
                     let end = self.new_label();
                     if !ends_flow(then) {
                         self.jmp(end);
                     }
                     self.bind(els);
+                    self.r0_written = entry;
                     self.block(otherwise);
                     self.bind(end);
+                    self.r0_written &= after_then;
                 }
             }
             Stmt::While { cond, body, step } => {
@@ -833,25 +869,37 @@ impl<'c> Gen<'c> {
                 let end = self.new_label();
                 self.bind(head);
                 self.jump_if(cond, false, end);
+                // Every path out of the loop (the condition false, or `break`) and through
+                // its body has evaluated the condition once; the body itself may not run.
+                let entry = self.r0_written || always_calls(cond);
+                self.r0_written = entry;
                 self.loops.push((cont, end));
                 self.block(body);
                 self.loops.pop();
                 self.bind(cont);
+                self.r0_written = entry;
                 self.block(step);
                 self.jmp(head);
                 self.bind(end);
+                self.r0_written = entry;
             }
             Stmt::Break => {
                 let (_, end) = *self.loops.last().expect("checked: inside a loop");
                 self.jmp(end);
+                self.r0_written = true;
             }
             Stmt::Continue => {
                 let (cont, _) = *self.loops.last().expect("checked: inside a loop");
                 self.jmp(cont);
+                self.r0_written = true;
             }
             Stmt::Return(value) => {
                 match value {
-                    None => self.load_const(0, 0),
+                    // A chain that returns a value returns 0. One that does not exits with `r0`
+                    // as its last call left it (one interpreted instruction less), or 0 where
+                    // a path may have called nothing.
+                    None if self.chain.returns_value || !self.r0_written => self.load_const(0, 0),
+                    None => {}
                     Some(Expr {
                         kind: ExprKind::Const(bits),
                         ..
@@ -868,6 +916,7 @@ impl<'c> Gen<'c> {
                     }
                 }
                 self.emit(Insn::new(op::JMP | op::EXIT, 0, 0, 0, 0));
+                self.r0_written = true;
             }
         }
     }

@@ -299,6 +299,13 @@ pub enum CheckError {
         /// Program, chain or loader.
         what: &'static str,
     },
+    /// The result of a chain that has no `return VALUE` used as a value (anywhere but an
+    /// expression statement).
+    #[error("chain `{chain}` returns no value (it has no `return VALUE`)")]
+    NoReturnValue {
+        /// The chain.
+        chain: String,
+    },
     /// A loader called like a program.
     #[error("`{name}` is a loader: it cannot be called from a chain")]
     LoaderCall {
@@ -485,6 +492,10 @@ impl Message for Problem {
                 "declare the variable with a wider or signed type, or write the value in range"
                     .into(),
             ),
+            Problem::Error(CheckError::NoReturnValue { chain }) => Some(format!(
+                "add a `return VALUE` to `{chain}`, or call it as a statement, without using \
+                 its result"
+            )),
             Problem::Error(CheckError::Internal { .. }) => {
                 Some("this is a bug of the eCLAT compiler; please report it with the script".into())
             }

@@ -21,6 +21,10 @@ pub struct Chain {
     pub locals: Vec<Local>,
     /// The body.
     pub body: Vec<Stmt>,
+    /// Whether it returns a value (its body has a `return VALUE`). One that does returns 0
+    /// when it falls off its end or at a bare `return`; one that does not leaves `r0` as the
+    /// last call left it.
+    pub returns_value: bool,
 }
 
 /// A local variable.
@@ -169,6 +173,7 @@ pub enum Stmt {
     Break,
     /// `continue`.
     Continue,
-    /// `return [value]` (0 without a value).
+    /// `return [value]`: without a value, 0 in a chain that returns a value, nothing (`r0`
+    /// unchanged) in one that does not.
     Return(Option<Expr>),
 }

@@ -130,6 +130,7 @@ pub fn compile(src: &str, catalog: &dyn Catalog, chains: &dyn ChainCatalog) -> C
                 params,
                 assembly: generated.assembly,
                 stack_bytes,
+                returns_value: chain.returns_value,
             });
             if fits {
                 if let Err(message) = validate_chain(compiled.last().expect("pushed"), &checked) {

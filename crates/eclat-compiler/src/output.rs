@@ -117,6 +117,9 @@ pub struct CompiledChain {
     pub assembly: Assembly,
     /// Bytes of stack it uses.
     pub stack_bytes: usize,
+    /// Whether it returns a value (an eCLAT chain with a `return VALUE`, any C chain): the
+    /// `r0` it exits with is meaningful only then.
+    pub returns_value: bool,
 }
 
 /// A compiled script: what the runtime loads.

@@ -1,7 +1,9 @@
 //! Property test: random well-typed expressions over typed parameters compute, once compiled
 //! and run on the reference VM, what a direct evaluator written here from the rules of
 //! `docs/eclat.md` computes; and the compiler rejects exactly the expressions the rules
-//! reject (constants that do not fit, shift amounts out of range).
+//! reject (constants that do not fit, shift amounts out of range). The expression is the
+//! chain's result, a stored value, a condition, or, in a chain that returns no value, a
+//! program's argument or the condition of a program call.
 //!
 //! The expressions are printed with the fewest parentheses Python's precedence allows, so
 //! the parser's precedence is exercised too. The seed is fixed: a failure reproduces.
@@ -404,16 +406,23 @@ fn eval(e: &E, args: &[u64; 5]) -> Result<V, Rejected> {
 /// How the expression is used in the chain.
 #[derive(Clone, Copy, Debug)]
 enum Use {
+    /// `return EXPR`.
     Return,
+    /// `TYPE : r = EXPR`, then `return r`.
     Store(IntType),
+    /// `if EXPR: return 1`, then `return 0`.
     Condition,
+    /// `probe(EXPR)` in a chain that returns no value: `probe`'s argument is the value.
+    Argument,
+    /// `if EXPR: probe(1)` in a chain that returns no value: 1 if `probe` was called.
+    Guard,
 }
 
 fn expected(e: &E, args: &[u64; 5], how: Use) -> Result<u64, Rejected> {
     let v = eval(e, args)?;
     match how {
-        Use::Return => word(v),
-        Use::Condition => word(v).map(|w| (w != 0) as u64),
+        Use::Return | Use::Argument => word(v),
+        Use::Condition | Use::Guard => word(v).map(|w| (w != 0) as u64),
         Use::Store(t) => match v {
             V::C(c) if (t.min()..=t.max()).contains(&c) => Ok(normalize(c as u64, t)),
             V::C(_) => Err(Rejected),
@@ -437,6 +446,8 @@ fn source(expr: &str, how: Use) -> String {
         Use::Return => format!("    return {expr}\n"),
         Use::Store(t) => format!("    {t} : r = {expr}\n    return r\n"),
         Use::Condition => format!("    if {expr}:\n        return 1\n    return 0\n"),
+        Use::Argument => format!("    probe({expr})\n"),
+        Use::Guard => format!("    if {expr}:\n        probe(1)\n"),
     };
     format!("def main({params}):\n{consts}{body}")
 }
@@ -449,9 +460,11 @@ fn random_expressions_compute_what_the_rules_say() {
         let depth = rng.random_range(1..=5);
         let e = gen_expr(&mut rng, depth);
         let text = show(&e, 0);
-        let how = match rng.random_range(0..4) {
+        let how = match rng.random_range(0..6) {
             0 => Use::Store(IntType::ALL[rng.random_range(0..8)]),
             1 => Use::Condition,
+            2 => Use::Argument,
+            3 => Use::Guard,
             _ => Use::Return,
         };
         let src = source(&text, how);
@@ -480,8 +493,16 @@ fn random_expressions_compute_what_the_rules_say() {
                 compiled += 1;
                 let r = common::run_script(script, "main", &args);
                 assert_eq!(r.fault, None, "case {case}: fault\n{src}");
+                let got = match how {
+                    Use::Return | Use::Store(_) | Use::Condition => r.result,
+                    Use::Argument => {
+                        assert_eq!(r.called(), ["probe"], "case {case}: {src}");
+                        r.calls[0].1[0]
+                    }
+                    Use::Guard => r.calls.len() as u64,
+                };
                 assert_eq!(
-                    r.result,
+                    got,
                     *want,
                     "case {case}: {src}with {args:?}\n{}",
                     script.disassemble()

@@ -47,6 +47,8 @@ pub struct LinkedChain {
     pub insns: Vec<Insn>,
     /// Its parameter count.
     pub nparams: u8,
+    /// Whether it returns a value ([`eclat_compiler::CompiledChain::returns_value`]).
+    pub returns_value: bool,
 }
 
 /// The loader packets enter through.
@@ -245,6 +247,7 @@ pub fn link_with(
                 script: unit.name.to_owned(),
                 insns,
                 nparams: c.params.len() as u8,
+                returns_value: c.returns_value,
             });
         }
     }

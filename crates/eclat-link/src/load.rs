@@ -1,7 +1,7 @@
 //! Loading a linked script into a private VM and running packets through its loader.
 
 use eclat_catalog::PackageCatalog;
-use hike_isa::abi::{Fault, VmConfig, CFG_STATS};
+use hike_isa::abi::{Fault, VmConfig, VmState, CFG_STATS};
 use hike_isa::validate::{Chain as ValidatedChain, Context};
 use hike_runtime::{ChainId, CpuPin, Loader, MapRef, ProgramId, TestRun, Vm, XdpAction};
 use serde_json::Value as Json;
@@ -148,6 +148,18 @@ impl LoadedScript {
             .map(|c| c.name.clone())
     }
 
+    /// Whether the chain the loader booted for the packet of `st` returns a value. The boot
+    /// records the chain in the first frame, which later calls do not touch. A chain that is
+    /// not the script's (a loader's map written by hand) counts as one that does.
+    fn top_chain_returns_value(&self, st: &VmState) -> bool {
+        let top = st.frames[0].chain_id;
+        self.linked
+            .chains
+            .iter()
+            .find(|c| c.id == top)
+            .is_none_or(|c| c.returns_value)
+    }
+
     /// Faults counted so far, by reason (only those that happened).
     pub fn faults(&self) -> Result<Vec<(Fault, u64)>> {
         let counts = self.vm.fault_counts().map_err(|source| LinkError::Run {
@@ -280,7 +292,8 @@ pub struct PacketRun {
     /// The chain's fault, if it faulted.
     pub fault: Option<FaultReport>,
     /// `r0` of the top chain when it returned (0 when a terminal program ended the packet),
-    /// if a chain ran without faulting.
+    /// if a chain ran without faulting and it is one that returns a value (a chain without
+    /// `return VALUE` exits with whatever its last call left in `r0`: no result).
     pub result: Option<u64>,
     /// Chains and programs the packet went through, when loaded with
     /// [`LoadOptions::trace`].
@@ -351,7 +364,8 @@ impl Runner<'_> {
             booted,
             redirect_ifindex: (booted && verdict == Some(XdpAction::Redirect))
                 .then_some(st.redirect_ifindex),
-            result: (booted && fault.is_none()).then_some(st.result),
+            result: (booted && fault.is_none() && s.top_chain_returns_value(&st))
+                .then_some(st.result),
             fault,
             trace,
         })

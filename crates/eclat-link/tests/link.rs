@@ -143,6 +143,9 @@ def top():
         .map(|c| (c.name.as_str(), c.script.as_str()))
         .collect();
     assert_eq!(chains, [("top", "main"), ("helper", "lib")]);
+    // `top` has no `return VALUE`: its r0 is no result (`eclat run` leaves `result` out).
+    let returns: Vec<bool> = linked.chains.iter().map(|c| c.returns_value).collect();
+    assert_eq!(returns, [false, true]);
     // `net.monitor` (main) and `hike_default.monitor` (lib) are one object: one program.
     let progs: Vec<&str> = linked.programs.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(progs, ["hike_pass", "monitor"]);

@@ -94,6 +94,8 @@ impl CFile {
                 name: c.name.clone(),
                 params: c.params.iter().map(|p| (p.clone(), IntType::U64)).collect(),
                 depth: d.unwrap_or(1),
+                // C has no chain without a result: `r0` is what the function returns.
+                returns_value: true,
             })
             .collect()
     }
@@ -188,6 +190,7 @@ impl CFile {
                     params: c.params.iter().map(|p| (p.clone(), IntType::U64)).collect(),
                     assembly: c.assembly.clone(),
                     stack_bytes: 0,
+                    returns_value: true,
                 })
                 .collect(),
             programs: programs.into_values().collect(),

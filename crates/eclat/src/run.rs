@@ -13,6 +13,10 @@
 //!  "maps":{"monitor.monitor_map":[{"key":0,"value":{"packets":2}}]}}
 //! ```
 //!
+//! `result` is the top chain's result (`r0` when it returned; 0 when a terminal program ended
+//! the packet); it is absent when no chain ran, when the chain faulted, and when the chain
+//! returns no value (it has no `return VALUE`: it exits with whatever its last call left).
+//!
 //! Exit status: 0 when every packet ran, 1 for a script that does not compile, link or load
 //! (or a packet the kernel refuses to run), 2 for a bad command line, 130 after Ctrl-C (which
 //! stops between packets; everything loaded is removed all the same).

@@ -65,21 +65,32 @@ chain_in_chain.eclat:24:14: error: unknown program or chain `subchain`
 fn check_reads_chains_of_sibling_scripts() {
     let tmp = std::env::temp_dir().join(format!("eclat-cli-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).expect("a temporary directory");
-    std::fs::write(tmp.join("lib.eclat"), "def twice(x):\n    return x * 2\n").expect("writable");
+    std::fs::write(
+        tmp.join("lib.eclat"),
+        "def twice(x):\n    return x * 2\ndef note(x):\n    pass\n",
+    )
+    .expect("writable");
     std::fs::write(
         tmp.join("main.eclat"),
-        "from chains.lib import twice\ndef main():\n    return twice(1, 2)\n",
+        "from chains.lib import twice, note\ndef main():\n    note(1)\n    return twice(1, 2) + note(2)\n",
     )
     .expect("writable");
     let out = eclat(&["check", "main.eclat"], &tmp);
     let _ = std::fs::remove_dir_all(&tmp);
     assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
     assert!(
-        text(&out.stderr)
-            .starts_with("main.eclat:3:12: error: chain `twice` takes 1 argument, found 2\n"),
-        "{}",
-        text(&out.stderr)
+        err.starts_with("main.eclat:4:12: error: chain `twice` takes 1 argument, found 2\n"),
+        "{err}"
     );
+    // `note` has no `return VALUE`: it may be called, its result not used.
+    assert!(
+        err.contains(
+            "main.eclat:4:26: error: chain `note` returns no value (it has no `return VALUE`)\n"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.matches("error:").count(), 2, "{err}");
 }
 
 #[test]

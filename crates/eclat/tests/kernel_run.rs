@@ -282,6 +282,48 @@ def to_c():
 }
 
 #[test]
+fn kernel_run_gives_no_result_for_a_chain_that_returns_no_value() {
+    let dir = TempDir::new("novalue");
+    let script = dir.write(
+        "novalue.eclat",
+        "from programs.net import monitor
+from loaders.basic import ip6_sc, ip4_sc
+ip6_sc[ipv6_sc_map] = { (0): (count) }
+ip4_sc[ipv4_sc_map] = { (0): (valued) }
+# No `return VALUE`: its r0 is whatever `tally`'s last call left, not a result.
+def count():
+    monitor(5)
+    tally(6)
+def tally(x):
+    monitor(x)
+def valued():
+    tally(7)
+    return 42
+",
+    );
+    // The chain that the loader booted decides, not the chains it called.
+    let lines = run_json(
+        &script,
+        &[ipv6_udp(A6, B6, 1, 2, 0)],
+        &["--loader", "ip6_sc"],
+    );
+    assert_eq!(verdicts(&lines), ["pass"]);
+    assert_eq!(lines[0]["trace"]["chains"], json!({"count": 1, "tally": 1}));
+    assert!(lines[0].get("result").is_none(), "{}", lines[0]);
+    assert!(lines[0].get("fault").is_none(), "{}", lines[0]);
+    let lines = run_json(
+        &script,
+        &[ipv4_udp(A4, B4, 1, 2, 0)],
+        &["--loader", "ip4_sc"],
+    );
+    assert_eq!(
+        lines[0]["trace"]["chains"],
+        json!({"valued": 1, "tally": 1})
+    );
+    assert_eq!(lines[0]["result"], 42);
+}
+
+#[test]
 fn kernel_run_ipv4_loader_and_packet_writes() {
     let dir = TempDir::new("ipv4");
     let script = dir.write(
