@@ -473,6 +473,15 @@ impl Message for Problem {
                     .join(", ")
             )),
             Problem::Error(CheckError::UnknownCallee { hint: Some(h), .. }) => Some(h.clone()),
+            // `DEVNAME`, `COLLECTOR_IFINDEX`: a placeholder the user forgot to define.
+            Problem::Error(CheckError::UnknownName { name })
+                if name.chars().any(|c| c.is_ascii_uppercase())
+                    && !name.chars().any(|c| c.is_ascii_lowercase()) =>
+            {
+                Some(format!(
+                    "if `{name}` is a placeholder, give its value: -D {name}=VALUE"
+                ))
+            }
             Problem::Error(CheckError::UnknownMap { known, .. }) => Some(format!("maps: {known}")),
             Problem::Error(CheckError::UnknownChainInScript {
                 script, available, ..
