@@ -154,6 +154,18 @@ static __always_inline const struct hike_pkt_meta *hike_loader_parse(struct xdp_
 	return &st->meta;
 }
 
+/* Boots with the state the loader already holds (one per-CPU lookup per packet, not two). */
+static __always_inline int hike_loader_boot_st(struct xdp_md *ctx, struct hike_vm_state *st,
+					       __u32 chain_id, const __u64 *args)
+{
+	__u32 def, failsafe;
+
+	hike_loader_verdicts(&def, &failsafe);
+	if (!st)
+		return failsafe;
+	return hike_vm_boot(ctx, st, chain_id, args, def, failsafe);
+}
+
 /* Starts chain `chain_id` with args[0..4] as r1..r5, for a packet hike_loader_parse() parsed. */
 static __always_inline int hike_loader_boot(struct xdp_md *ctx, __u32 chain_id, const __u64 *args)
 {
@@ -180,6 +192,24 @@ static __always_inline int hike_loader_boot_ref(struct xdp_md *ctx, const hike_c
 	if (r == HIKE_CHAIN_REF_NONE)
 		return hike_loader_no_chain();
 	return hike_loader_boot(ctx, r - 1, args);
+}
+
+/* hike_loader_boot_ref() for a loader that holds the `meta` hike_loader_parse() returned: the
+ * state is found from it, without a second per-CPU lookup. */
+static __always_inline int hike_loader_boot_ref_meta(struct xdp_md *ctx,
+						     const struct hike_pkt_meta *meta,
+						     const hike_chain_ref *ref, const __u64 *args)
+{
+	struct hike_vm_state *st;
+	hike_chain_ref r;
+
+	if (!ref)
+		return hike_loader_no_chain();
+	r = *ref;
+	if (r == HIKE_CHAIN_REF_NONE)
+		return hike_loader_no_chain();
+	st = (struct hike_vm_state *)((char *)meta - __builtin_offsetof(struct hike_vm_state, meta));
+	return hike_loader_boot_st(ctx, st, r - 1, args);
 }
 
 /* Parses the packet and starts chain `chain_id` with args[0..4] as r1..r5. */

@@ -97,7 +97,7 @@ struct {
 #define HIKE_STOP_BUDGET 0 /* the loop ran out of iterations: budget exhausted */
 #define HIKE_STOP_DONE 1   /* the top chain returned */
 #define HIKE_STOP_PROG 2   /* call the program in st->prog_id */
-#define HIKE_STOP_FAULT 3  /* run.fault at run.pc */
+#define HIKE_STOP_FAULT 3  /* st->fault at run.pc */
 
 #define HIKE_HEAP_MASK (HIKE_CODE_HEAP_INSNS - 1)
 #define HIKE_FRAME_MASK (HIKE_MAX_FRAMES - 1)
@@ -114,14 +114,17 @@ struct hike_run {
 	struct hike_vm_state *st;
 	struct hike_code_heap *heap;
 	__u32 pc;    /* where the loop stopped */
-	__u32 stop;  /* HIKE_STOP_* */
-	__u32 fault; /* enum hike_fault, with HIKE_STOP_FAULT */
+	__u32 stop;  /* HIKE_STOP_*; the reason of a fault is in st->fault */
 };
 
 static __always_inline long hike_stop_fault(struct hike_run *run, __u32 fault)
 {
+	/* The reason goes straight to the state (hike_fault() writes it there anyway): kept in
+	 * a local, clang merged the fault paths and loaded every reason into one register before
+	 * each check of the step, which took a register from the hot path. Volatile: one store
+	 * per fault site, not merged. */
+	*(volatile __u32 *)&run->st->fault = fault;
 	run->stop = HIKE_STOP_FAULT;
-	run->fault = fault;
 	return 1;
 }
 
@@ -559,6 +562,28 @@ static __always_inline long hike_step(struct hike_run *run)
 		run->stop = HIKE_STOP_PROG;
 		return 1;
 	}
+	/* Fast path for `if rX == imm` / `if rX != imm` (JMP|JEQ|K, JMP|JNE|K), the test of a
+	 * program's result: same checks as the general path (dst > 10 faults; K is imm
+	 * sign-extended; the target is checked at the next step). */
+	if ((code & ~0x40) == (BPF_JMP | BPF_JEQ | BPF_K)) {
+		__u64 eq;
+
+		dst = (raw >> 8) & 0x0f;
+		if (dst > 10)
+			return hike_stop_fault(run, HIKE_FAULT_BAD_REGISTER);
+		eq = st->regs[dst] == (__u64)(__s64)(__s32)(raw >> 32);
+		/* taken = eq for JEQ (bit 6 clear), !eq for JNE */
+		if (eq ^ ((code >> 6) & 1))
+			pc += (__s16)(raw >> 16);
+		st->pc = pc + 1;
+		return 0;
+	}
+	/* Fast path for the top chain's `exit` (the general path handles deeper frames). */
+	if (code == (BPF_JMP | BPF_EXIT) && (st->depth & HIKE_FRAME_MASK) == 0) {
+		st->result = st->regs[0];
+		run->stop = HIKE_STOP_DONE;
+		return 1;
+	}
 	dst = (raw >> 8) & 0x0f;
 	src = (raw >> 12) & 0x0f;
 	off = (__s16)(raw >> 16);
@@ -863,7 +888,7 @@ static __always_inline int hike_vm_run(struct xdp_md *ctx, struct hike_vm_state 
 		/* Only reached when the slot is empty (the cap was checked by the VM). */
 		return hike_fault(st, HIKE_FAULT_NO_PROG, run.pc - 1);
 	case HIKE_STOP_FAULT:
-		return hike_fault(st, run.fault, run.pc);
+		return hike_fault(st, st->fault, run.pc);
 	default:
 		return hike_fault(st, HIKE_FAULT_BUDGET, run.pc);
 	}
@@ -893,8 +918,10 @@ static __always_inline int hike_vm_boot(struct xdp_md *ctx, struct hike_vm_state
 			budget = cfg->budget > HIKE_MAX_BUDGET ? HIKE_MAX_BUDGET : cfg->budget;
 		flags = cfg->flags;
 	}
+	/* r0..r10 only: r11..r15 exist so a register number can be masked, but every access checks
+	 * the number first (> 10 faults), so they are never read or written. */
 #pragma unroll
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < 11; i++)
 		st->regs[i] = 0;
 #pragma unroll
 	for (i = 0; i < HIKE_MAX_ARGS; i++)

@@ -44,6 +44,11 @@ fn kernel_every_fault_reason_aborts_the_chain_and_is_counted() {
     );
     expect_fault(&mut h, Fault::BadRegister, 0);
     covered.push(Fault::BadRegister);
+    // The VM's fast paths for `if rX ==/!= imm` check the register too.
+    for code in [op::JMP | op::JEQ | op::K, op::JMP | op::JNE | op::K] {
+        h.install_insns(1, &raw(&[Insn::new(code, 11, 0, 0, 0), exit]), 0);
+        expect_fault(&mut h, Fault::BadRegister, 0);
+    }
 
     h.install(1, "r0 = 0\n goto +5\n exit", 0);
     expect_fault(&mut h, Fault::BadJump, 7);
