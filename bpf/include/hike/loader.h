@@ -178,27 +178,13 @@ static __always_inline int hike_loader_boot(struct xdp_md *ctx, __u32 chain_id, 
 	return hike_vm_boot(ctx, st, chain_id, args, def, failsafe);
 }
 
-/* Starts the chain `ref` designates, for a packet hike_loader_parse() parsed: `ref` is what a
- * classifier map holds (abi.h: chain ID + 1), NULL when the lookup missed. No chain (NULL or
- * HIKE_CHAIN_REF_NONE) is the loader's default verdict. */
-static __always_inline int hike_loader_boot_ref(struct xdp_md *ctx, const hike_chain_ref *ref,
-						const __u64 *args)
-{
-	hike_chain_ref r;
-
-	if (!ref)
-		return hike_loader_no_chain();
-	r = *ref;
-	if (r == HIKE_CHAIN_REF_NONE)
-		return hike_loader_no_chain();
-	return hike_loader_boot(ctx, r - 1, args);
-}
-
-/* hike_loader_boot_ref() for a loader that holds the `meta` hike_loader_parse() returned: the
- * state is found from it, without a second per-CPU lookup. */
-static __always_inline int hike_loader_boot_ref_meta(struct xdp_md *ctx,
-						     const struct hike_pkt_meta *meta,
-						     const hike_chain_ref *ref, const __u64 *args)
+/* Starts the chain `ref` designates, for the packet hike_loader_parse() parsed into `meta`:
+ * `ref` is what a classifier map holds (abi.h: chain ID + 1), NULL when the lookup missed. No
+ * chain (NULL or HIKE_CHAIN_REF_NONE) is the loader's default verdict. The per-CPU state is
+ * found from `meta` (it lives in it), without a second lookup. */
+static __always_inline int hike_loader_boot_ref(struct xdp_md *ctx,
+						const struct hike_pkt_meta *meta,
+						const hike_chain_ref *ref, const __u64 *args)
 {
 	struct hike_vm_state *st;
 	hike_chain_ref r;

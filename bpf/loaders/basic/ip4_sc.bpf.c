@@ -30,7 +30,7 @@ HIKE_LOADER(ip4_sc)
 	if (!meta || !(meta->flags & HIKE_META_IPV4))
 		return hike_loader_no_chain();
 	ref = bpf_map_lookup_elem(&ipv4_sc_map, &zero);
-	return hike_loader_boot_ref_meta(ctx, meta, ref, args);
+	return hike_loader_boot_ref(ctx, meta, ref, args);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -30,7 +30,7 @@ HIKE_LOADER(ip6_sc)
 	if (!meta || !(meta->flags & HIKE_META_IPV6))
 		return hike_loader_no_chain();
 	ref = bpf_map_lookup_elem(&ipv6_sc_map, &zero);
-	return hike_loader_boot_ref_meta(ctx, meta, ref, args);
+	return hike_loader_boot_ref(ctx, meta, ref, args);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

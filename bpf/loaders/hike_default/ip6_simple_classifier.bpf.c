@@ -33,7 +33,7 @@ HIKE_LOADER(ip6_simple_classifier)
 	if (!meta || !(meta->flags & HIKE_META_IPV6))
 		return hike_loader_no_chain();
 	ref = bpf_map_lookup_elem(&ipv6_simple_classifier_map, &zero);
-	return hike_loader_boot_ref_meta(ctx, meta, ref, args);
+	return hike_loader_boot_ref(ctx, meta, ref, args);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

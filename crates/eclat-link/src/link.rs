@@ -101,6 +101,22 @@ pub struct LinkedScript {
     pub symbols: Symbols,
 }
 
+impl LinkedScript {
+    /// The validation context of its chains: its programs (with their parameter counts), its
+    /// chains, and the symbols for messages.
+    pub fn validation_context(&self) -> hike_isa::validate::Context {
+        let mut ctx = hike_isa::validate::Context::new();
+        for p in &self.programs {
+            ctx.add_prog(p.id, p.params.min(u8::MAX as usize) as u8);
+        }
+        for c in &self.chains {
+            ctx.add_chain(c.id, c.nparams);
+        }
+        ctx.set_symbols(self.symbols.clone());
+        ctx
+    }
+}
+
 /// One script of a link: its name (for messages) and compiled form.
 #[derive(Clone, Copy, Debug)]
 pub struct Unit<'a> {

@@ -2,7 +2,7 @@
 
 use eclat_catalog::PackageCatalog;
 use hike_isa::abi::{Fault, VmConfig, VmState, CFG_STATS};
-use hike_isa::validate::{Chain as ValidatedChain, Context};
+use hike_isa::validate::Chain as ValidatedChain;
 use hike_runtime::{ChainId, CpuPin, Loader, MapRef, ProgramId, TestRun, Vm, XdpAction};
 use serde_json::Value as Json;
 
@@ -61,14 +61,7 @@ impl LoadedScript {
                     source: Box::new(source),
                 })?;
         }
-        let mut ctx = Context::new();
-        for p in &linked.programs {
-            ctx.add_prog(p.id, p.params.min(u8::MAX as usize) as u8);
-        }
-        for c in &linked.chains {
-            ctx.add_chain(c.id, c.nparams);
-        }
-        ctx.set_symbols(linked.symbols.clone());
+        let ctx = linked.validation_context();
         for c in &linked.chains {
             let id = ChainId::new(c.id).expect("the linker checked the table size");
             let chain = ValidatedChain {

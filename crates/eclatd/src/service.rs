@@ -114,8 +114,8 @@ fn with_programs(mut s: pb::Script, r: &ScriptRecord, listing: &Listing) -> pb::
     s
 }
 
-fn script_of(daemon: &Daemon, r: &ScriptRecord) -> pb::Script {
-    let listing = daemon.list();
+/// A script as listed: its loader's kernel ID, maps and attachments as they are now.
+fn listed_script(r: &ScriptRecord, listing: &Listing) -> pb::Script {
     let s = script_pb(
         r,
         listing.loader_ids.get(&r.name).copied().unwrap_or(0),
@@ -126,7 +126,11 @@ fn script_of(daemon: &Daemon, r: &ScriptRecord) -> pb::Script {
             .unwrap_or_default(),
         &listing.gone,
     );
-    with_programs(s, r, &listing)
+    with_programs(s, r, listing)
+}
+
+fn script_of(daemon: &Daemon, r: &ScriptRecord) -> pb::Script {
+    listed_script(r, &daemon.list())
 }
 
 fn entry_pb(e: &Entry) -> pb::MapEntry {
@@ -241,19 +245,7 @@ impl Eclat for Service {
         let scripts = listing
             .scripts
             .iter()
-            .map(|r| {
-                let s = script_pb(
-                    r,
-                    listing.loader_ids.get(&r.name).copied().unwrap_or(0),
-                    listing
-                        .loader_maps
-                        .get(&r.name)
-                        .cloned()
-                        .unwrap_or_default(),
-                    &listing.gone,
-                );
-                with_programs(s, r, &listing)
-            })
+            .map(|r| listed_script(r, &listing))
             .collect();
         let programs = listing
             .programs

@@ -145,11 +145,10 @@ fn kill_9_in_the_middle_of_replaces_leaves_one_consistent_version() {
         }
         done
     });
-    // Let a few replaces complete, then kill the daemon during one.
-    for _ in 0..200 {
-        if c.list().scripts[0].generation >= 4 {
-            break;
-        }
+    // Let a few replaces complete (polled, within a minute), then kill the daemon during one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while c.list().scripts[0].generation < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     d.kill9();
     let done = replacer.join().unwrap();

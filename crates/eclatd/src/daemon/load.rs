@@ -8,7 +8,7 @@ use eclat_compiler::Define;
 use eclat_link::link::{LinkedScript, MapOwner};
 use eclat_link::{link_with, IdAllocator, Unit};
 use hike_isa::abi::{MAX_CHAINS, MAX_PROGS};
-use hike_isa::validate::{Chain as ValidatedChain, Context};
+use hike_isa::validate::Chain as ValidatedChain;
 use hike_runtime::{ChainId, MapRef, ProgramId, UpdateMode, XdpMode};
 
 use super::maps::read_raw;
@@ -530,14 +530,7 @@ impl Daemon {
                 .map_err(|e| DaemonError::kernel(format!("load program `{}`", p.name), &e))?;
             txn.steps.push(Undo::Program(id));
         }
-        let mut ctx = Context::new();
-        for p in &linked.programs {
-            ctx.add_prog(p.id, p.params.min(u8::MAX as usize) as u8);
-        }
-        for c in &linked.chains {
-            ctx.add_chain(c.id, c.nparams);
-        }
-        ctx.set_symbols(linked.symbols.clone());
+        let ctx = linked.validation_context();
         for c in &linked.chains {
             let id = ChainId::new(c.id).expect("the allocator stays in the table");
             let chain = ValidatedChain {

@@ -307,7 +307,13 @@ impl Daemon {
                 let _ = tx.send(false);
             }
         });
-        let ok = rx.recv().unwrap_or(false);
+        // A daemon that neither listens nor exits within a minute is a failure, not a hang.
+        let ok = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or(false);
+        if !ok {
+            let _ = child.kill();
+        }
         (child, ok)
     }
 
@@ -459,8 +465,14 @@ impl Client {
     }
 
     /// The next event of a subscription (`None` when the stream ends).
+    /// Panics after 30 s without one, rather than hanging the test run.
     pub fn next_event(&mut self, s: &mut tonic::Streaming<pb::Event>) -> Option<pb::Event> {
-        self.rt.block_on(s.message()).expect("event stream")
+        self.rt
+            .block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(30), s.message()).await
+            })
+            .expect("an event within 30 s")
+            .expect("event stream")
     }
 
     pub fn list(&mut self) -> pb::ListReply {
