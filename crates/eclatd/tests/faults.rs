@@ -152,7 +152,8 @@ fn kill_9_in_the_middle_of_replaces_leaves_one_consistent_version() {
     }
     d.kill9();
     let done = replacer.join().unwrap();
-    assert!(done >= 3, "replaces done before the kill: {done}");
+    // Generation 4 was recorded; the client may not have had the reply of the last replace.
+    assert!(done >= 2, "replaces acknowledged before the kill: {done}");
     // The interface still runs some version of the script.
     assert_ne!(ns.xdp_prog("v0"), 0);
 
@@ -160,6 +161,7 @@ fn kill_9_in_the_middle_of_replaces_leaves_one_consistent_version() {
     let mut c = d.client();
     let list = c.list();
     assert_eq!(list.scripts.len(), 1);
+    assert!(list.scripts[0].generation >= 4, "{:?}", list.scripts[0]);
     let loader = list.scripts[0].loader.as_ref().unwrap();
     assert_eq!(
         ns.xdp_prog("v0"),
