@@ -27,6 +27,23 @@ pub fn object(name: &str) -> Option<&'static [u8]> {
     OBJECTS.iter().find(|o| o.name == name).map(|o| o.bytes)
 }
 
+/// The value of the test loader's `test_boot` map (`struct test_boot` in
+/// `bpf/programs/test/test_loader.bpf.c`): the chain the next packets start, and its
+/// arguments r1..r5 (missing ones are 0). Key 0.
+pub fn test_boot_record(chain: u32, args: &[u64]) -> Vec<u8> {
+    assert!(
+        args.len() <= 5,
+        "the test loader passes at most 5 arguments"
+    );
+    let mut v = Vec::with_capacity(48);
+    v.extend_from_slice(&chain.to_ne_bytes());
+    v.extend_from_slice(&0u32.to_ne_bytes());
+    for i in 0..5 {
+        v.extend_from_slice(&args.get(i).copied().unwrap_or(0).to_ne_bytes());
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

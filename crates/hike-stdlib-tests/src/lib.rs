@@ -216,13 +216,7 @@ impl Lab {
             matches!(self.boot, Boot::TestLoader),
             "only the test loader boots chains with arguments"
         );
-        assert!(args.len() <= 5, "at most 5 arguments");
-        let mut v = Vec::with_capacity(48);
-        v.extend_from_slice(&chain.to_ne_bytes());
-        v.extend_from_slice(&0u32.to_ne_bytes());
-        for i in 0..5 {
-            v.extend_from_slice(&args.get(i).copied().unwrap_or(0).to_ne_bytes());
-        }
+        let v = hike_bpf::test_boot_record(chain, args);
         self.loader
             .map("test_boot")
             .expect("the test loader has test_boot")

@@ -54,8 +54,7 @@ fn kernel_chain_swapped_under_traffic_never_mixes_versions() {
     let chain = ChainId::new(1).unwrap();
     let (a, b) = (version(1, 0), version(3, 17));
     vm.install_chain(chain, &a, 0).unwrap();
-    let mut boot = vec![0u8; 48];
-    boot[0] = 1;
+    let boot = hike_bpf::test_boot_record(chain.get(), &[]);
     loader
         .map("test_boot")
         .unwrap()

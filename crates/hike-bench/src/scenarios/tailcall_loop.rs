@@ -50,11 +50,7 @@ fn chain(calls: u32) -> Vec<Insn> {
 
 /// The test loader's `test_boot` value: chain `chain`, no arguments.
 fn boot_record(chain: u32) -> Vec<u8> {
-    let mut v = Vec::with_capacity(48);
-    v.extend_from_slice(&chain.to_ne_bytes());
-    v.extend_from_slice(&0u32.to_ne_bytes());
-    v.extend_from_slice(&[0u8; 40]);
-    v
+    hike_bpf::test_boot_record(chain, &[])
 }
 
 fn object(name: &str) -> Result<&'static [u8]> {

@@ -117,12 +117,7 @@ pub fn udp_packet() -> Vec<u8> {
 
 /// Writes the test loader's boot record: chain `chain` with `args`.
 pub fn boot(loader: &hike_runtime::Loader, chain: u32, args: [u64; 5]) {
-    let mut v = Vec::with_capacity(48);
-    v.extend_from_slice(&chain.to_ne_bytes());
-    v.extend_from_slice(&0u32.to_ne_bytes());
-    for a in args {
-        v.extend_from_slice(&a.to_ne_bytes());
-    }
+    let v = hike_bpf::test_boot_record(chain, &args);
     loader
         .map("test_boot")
         .expect("the test loader has test_boot")
