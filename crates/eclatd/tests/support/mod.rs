@@ -19,13 +19,55 @@ use tonic::transport::{Channel, Endpoint};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
-/// A name unique to this process and call: `PREFIX<pid>x<n>`, short enough for interfaces.
+/// A name unique to this process and call: `PREFIX<pid>x<n>` (`ecd…` for namespaces, `t…`
+/// for VM instances). The first call removes what test processes that were killed (so their
+/// `Drop`s never ran) left under these names: namespaces, daemons, pins, scratch directories.
 pub fn unique(prefix: &str) -> String {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(remove_leftovers_of_dead_runs);
     format!(
         "{prefix}{}x{}",
-        std::process::id() % 100_000,
+        std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// The pid in a name made by [`unique`] with `prefix`, if it is one.
+fn pid_of(name: &str, prefix: &str) -> Option<u32> {
+    let rest = name.strip_prefix(prefix)?;
+    let (pid, n) = rest.split_once('x')?;
+    n.parse::<u32>().ok()?;
+    pid.parse().ok()
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn remove_leftovers_of_dead_runs() {
+    if let Ok(out) = Command::new("ip").args(["netns", "list"]).output() {
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let name = line.split_whitespace().next().unwrap_or("");
+            if pid_of(name, "ecd").is_some_and(|p| !alive(p)) {
+                let _ = Command::new("ip").args(["netns", "del", name]).status();
+            }
+        }
+    }
+    let Ok(rd) = std::fs::read_dir("/sys/fs/bpf/hike") else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if pid_of(&name, "t").is_some_and(|p| !alive(p)) {
+            // Its daemon may still run (the test process was killed, not the daemon).
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-f", &format!("instance {name} ")])
+                .status();
+            let _ = std::fs::remove_dir_all(e.path());
+            let _ =
+                std::fs::remove_dir_all(std::env::temp_dir().join(format!("eclatd-test-{name}")));
+        }
+    }
 }
 
 fn ip(args: &[&str]) {
