@@ -1,8 +1,8 @@
 //! The project's eBPF objects, compiled from `bpf/` by clang when this crate is built.
 //!
 //! Each `bpf/**/NAME.bpf.c` becomes an ELF object embedded here under `NAME`: the HIKe test
-//! loader and programs, the standard programs and loaders, and the raw baselines of the
-//! benchmarks. This crate only carries bytes; loading them is `hike-runtime`'s job.
+//! loader and programs, the standard programs and loaders, the raw baselines of the
+//! benchmarks and the network labs' traffic programs. This crate only carries bytes; loading them is `hike-runtime`'s job.
 //!
 //! ```
 //! let loader = hike_bpf::object("test_loader").expect("built from bpf/programs/test");

@@ -10,7 +10,7 @@
 //! It is not HIKe: nothing here knows of the VM, chains or eCLAT. The one exception is
 //! [`Eclatd`], which starts the `eclatd` binary in a lab's namespace (for the demo and the
 //! benchmarks), knowing it only by its command line. The traffic programs
-//! (`bpf/netlab_traffic.bpf.c`, compiled by `build.rs`) are loaded with libbpf-rs directly.
+//! (`bpf/netlab/netlab_traffic.bpf.c`, compiled by `hike-bpf`) are loaded with libbpf-rs directly.
 //! Needs root (namespaces, BPF).
 //!
 //! ```no_run

@@ -1,4 +1,4 @@
-//! Traffic: the programs of `bpf/netlab_traffic.bpf.c` (generators run with live frames, and
+//! Traffic: the programs of `bpf/netlab/netlab_traffic.bpf.c` (generators run with live frames, and
 //! programs for the veths that receive), XDP links, and the live-frames test run itself.
 //!
 //! A generator is an XDP program run with `BPF_PROG_TEST_RUN` and
@@ -21,7 +21,10 @@ use libbpf_rs::{libbpf_sys, MapCore, MapFlags, Object, ObjectBuilder};
 use crate::error::{Error, Result};
 
 /// The compiled object (see `build.rs`).
-static OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/netlab_traffic.bpf.o"));
+/// The traffic programs' ELF object, built by `hike-bpf` with the project's other objects.
+fn object() -> &'static [u8] {
+    hike_bpf::object("netlab_traffic").expect("hike-bpf builds bpf/netlab/netlab_traffic.bpf.c")
+}
 
 /// Sources `bench_gen` takes (`BENCH_GEN_MAX_SRCS`).
 pub const ROUND_ROBIN_MAX_SOURCES: usize = 1024;
@@ -109,7 +112,7 @@ impl TrafficObject {
     /// Opens and loads the object.
     pub fn load() -> Result<TrafficObject> {
         let object = ObjectBuilder::default()
-            .open_memory(OBJECT)
+            .open_memory(object())
             .and_then(|open| open.load())
             .map_err(|source| Error::LoadObject { source })?;
         Ok(TrafficObject { object })
@@ -412,8 +415,8 @@ mod tests {
 
     #[test]
     fn the_object_is_a_bpf_elf() {
-        assert_eq!(&OBJECT[..4], b"\x7fELF");
+        assert_eq!(&object()[..4], b"\x7fELF");
         // e_machine (offset 18, little endian) is EM_BPF = 247.
-        assert_eq!(u16::from_le_bytes([OBJECT[18], OBJECT[19]]), 247);
+        assert_eq!(u16::from_le_bytes([object()[18], object()[19]]), 247);
     }
 }

@@ -804,7 +804,7 @@ fn report(
              trial is the median of {SWAPS_PER_TRIAL} replacements.\n\
              - **`swap_lost_packets`**: steady traffic from a generator namespace into the \
              veth where the script is attached: `netlab_paced` \
-             (`crates/hike-netlab/bpf/netlab_traffic.bpf.c`) run with \
+             (`bpf/netlab/netlab_traffic.bpf.c`) run with \
              `BPF_F_TEST_XDP_LIVE_FRAMES` by {} threads (one CPU, nice {}) sends one frame \
              every {:.0} µs ({:.0} kpps, evenly spaced, a few percent of the router's \
              saturation; one blacklisted source, so the chain drops and samples). After {:.1} s the script is \

@@ -691,7 +691,7 @@ fn report(
              trial and the trial's figure is the average over the packets. Rows `clean` and \
              `blacklisted` are the averages of each kind of packet in the same trials.\n\n\
              **`pps`**: a router namespace forwarding between two veth links \
-             (`crates/hike-netlab/src/router.rs`). A generator (`crates/hike-netlab/bpf/netlab_traffic.bpf.c`, \
+             (`crates/hike-netlab/src/router.rs`). A generator (`bpf/netlab/netlab_traffic.bpf.c`, \
              `BPF_F_TEST_XDP_LIVE_FRAMES`, pinned to CPU {}) sends 64-byte frames from {} \
              sources in round robin, 10% of them blacklisted; the router's ingress runs the \
              variant's XDP program in a threaded NAPI context pinned to another CPU; the XDP \
