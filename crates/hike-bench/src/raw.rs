@@ -12,6 +12,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use anyhow::{anyhow, Context, Result};
 use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder};
 
+use hike_netlab::sum_u64_fields;
+
 use crate::measure::{timed, Timed};
 
 /// A loaded baseline object.
@@ -136,31 +138,5 @@ impl RawObject {
         })?;
         data_out.truncate(len);
         Ok((t, data_out))
-    }
-}
-
-/// Sums per-CPU values field by field (native-endian `u64` fields).
-fn sum_u64_fields(values: &[Vec<u8>]) -> Vec<u64> {
-    let n = values.first().map_or(0, |v| v.len() / 8);
-    let mut sum = vec![0u64; n];
-    for v in values {
-        for (i, s) in sum.iter_mut().enumerate() {
-            let bytes: [u8; 8] = v[i * 8..i * 8 + 8].try_into().expect("8 bytes");
-            *s = s.wrapping_add(u64::from_ne_bytes(bytes));
-        }
-    }
-    sum
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn per_cpu_values_sum_by_field() {
-        let a = [1u64, 2].iter().flat_map(|x| x.to_ne_bytes()).collect();
-        let b = [10u64, 20].iter().flat_map(|x| x.to_ne_bytes()).collect();
-        assert_eq!(sum_u64_fields(&[a, b]), [11, 22]);
-        assert_eq!(sum_u64_fields(&[]), Vec::<u64>::new());
     }
 }

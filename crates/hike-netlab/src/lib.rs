@@ -75,6 +75,6 @@ pub use threads::{
     online_cpus, pin_tid, raise_priority, thread_runtime_ns, threads_named, TRAFFIC_NICE,
 };
 pub use traffic::{
-    live_frames, xdp_link, Counted, SinkCounts, TrafficObject, TrafficProgram, XdpLink,
-    ROUND_ROBIN_FRAME_LEN, ROUND_ROBIN_MAX_SOURCES, SEND_FRAME_LEN,
+    live_frames, sum_u64_fields, xdp_link, Counted, SinkCounts, TrafficObject, TrafficProgram,
+    XdpLink, ROUND_ROBIN_FRAME_LEN, ROUND_ROBIN_MAX_SOURCES, SEND_FRAME_LEN,
 };

@@ -320,8 +320,9 @@ impl TrafficObject {
     }
 }
 
-/// Sums per-CPU values field by field (native-endian `u64` fields).
-fn sum_u64_fields(values: &[Vec<u8>]) -> Vec<u64> {
+/// Sums per-CPU values field by field (native-endian `u64` fields): a per-CPU counter map's
+/// value as one.
+pub fn sum_u64_fields(values: &[Vec<u8>]) -> Vec<u64> {
     let n = values.first().map_or(0, |v| v.len() / 8);
     let mut sum = vec![0u64; n];
     for v in values {
