@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use eclat_compiler::{compile, substitute, Define};
+use eclat_compiler::{compile, substitute};
 use eclat_syntax::SourceFile;
 
 use eclat_project::{c_units, catalog, read, SiblingScripts};
@@ -23,27 +23,27 @@ pub struct Args {
     package_dirs: Vec<PathBuf>,
     /// Replace the whole word NAME by VALUE before compiling, as `eclat load` and `eclat run`
     /// do: `-D COLLECTOR_IFINDEX=6`.
-    #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
-    defines: Vec<Define>,
-}
-
-fn parse_define(arg: &str) -> Result<Define, String> {
-    Define::parse(arg).map_err(|e| e.to_string())
+    #[arg(short = 'D', value_name = "NAME=VALUE")]
+    defines: Vec<String>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    let defines = match crate::defines::parse(&args.defines) {
+        Ok(d) => d,
+        Err(e) => return Ok(crate::exit::usage(&e)),
+    };
     let catalog = catalog(&args.package_dirs)?;
     let mut failed = false;
     for path in &args.files {
         let src = match read(path) {
-            Ok(src) => substitute(&src, &args.defines),
+            Ok(src) => substitute(&src, &defines),
             Err(e) => {
                 eprintln!("eclat: error: {e:#}");
                 failed = true;
                 continue;
             }
         };
-        let chains = SiblingScripts::beside(path).with_defines(&args.defines);
+        let chains = SiblingScripts::beside(path).with_defines(&defines);
         let out = compile(&src, &catalog, &chains);
         // C files of chains it imports: clang's messages first, then the script's.
         eprint!("{}", chains.take_reports());

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use eclat_compiler::{compile, substitute, Define};
+use eclat_compiler::{compile, substitute};
 use eclat_syntax::SourceFile;
 
 use eclat_project::{c_units, catalog, read, SiblingScripts};
@@ -38,18 +38,18 @@ pub struct Args {
     package_dirs: Vec<PathBuf>,
     /// Replace the whole word NAME by VALUE before compiling, as `eclat load` and `eclat run`
     /// do: `-D COLLECTOR_IFINDEX=6`.
-    #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
-    defines: Vec<Define>,
-}
-
-fn parse_define(arg: &str) -> Result<Define, String> {
-    Define::parse(arg).map_err(|e| e.to_string())
+    #[arg(short = 'D', value_name = "NAME=VALUE")]
+    defines: Vec<String>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let src = substitute(&read(&args.file)?, &args.defines);
+    let defines = match crate::defines::parse(&args.defines) {
+        Ok(d) => d,
+        Err(e) => return Ok(crate::exit::usage(&e)),
+    };
+    let src = substitute(&read(&args.file)?, &defines);
     let catalog = catalog(&args.package_dirs)?;
-    let chains = SiblingScripts::beside(&args.file).with_defines(&args.defines);
+    let chains = SiblingScripts::beside(&args.file).with_defines(&defines);
     let out = compile(&src, &catalog, &chains);
     eprint!("{}", chains.take_reports());
     let file = SourceFile::new(args.file.display().to_string(), src.clone());

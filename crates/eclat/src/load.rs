@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use eclat_compiler::Define;
 use eclat_proto::v1::{self, LoadReply, LoadRequest};
 
@@ -45,12 +45,7 @@ pub struct Args {
 
 pub fn run(args: Args, socket: &Path) -> Result<ExitCode> {
     // The command line first: nothing is sent for a bad one.
-    let defines: Vec<Define> = match args
-        .defines
-        .iter()
-        .map(|d| Define::parse(d).with_context(|| format!("-D {d}")))
-        .collect::<Result<_>>()
-    {
+    let defines: Vec<Define> = match crate::defines::parse(&args.defines) {
         Ok(d) => d,
         Err(e) => return Ok(exit::usage(&e)),
     };

@@ -32,6 +32,7 @@ use clap::{Parser, Subcommand};
 mod check;
 mod client;
 mod compile;
+mod defines;
 mod events;
 mod exit;
 mod list;

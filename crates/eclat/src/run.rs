@@ -94,12 +94,7 @@ fn fail(code: u8, e: &anyhow::Error) -> ExitCode {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     // The command line first: nothing is compiled or loaded for a bad one.
-    let defines: Vec<Define> = match args
-        .defines
-        .iter()
-        .map(|d| Define::parse(d).with_context(|| format!("-D {d}")))
-        .collect::<Result<_>>()
-    {
+    let defines: Vec<Define> = match crate::defines::parse(&args.defines) {
         Ok(d) => d,
         Err(e) => return Ok(fail(USAGE, &e)),
     };

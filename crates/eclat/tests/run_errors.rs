@@ -22,6 +22,8 @@ fn usage_errors_exit_2() {
         vec!["run", s, "--packet", "0g"],
         vec!["run", s, "--packet", "abc"],
         vec!["run", s, "--packet", "00", "-D", "NOVALUE"],
+        vec!["check", s, "-D", "NOVALUE"],
+        vec!["compile", s, "-D", "1X=2"],
     ] {
         let out = eclat(&args, &repo());
         assert_eq!(
