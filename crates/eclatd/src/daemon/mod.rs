@@ -160,13 +160,9 @@ fn now_secs() -> u64 {
 
 /// Checks a script name: it becomes part of pin names.
 pub fn check_script_name(name: &str) -> Result<()> {
-    // Room for the `-g<generation>` suffix of the loader's pin within 64 characters.
-    let ok = !name.is_empty()
-        && name.len() <= 40
-        && !name.starts_with('-')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    // The characters of a pin name (the runtime's rule), with room for the `-g<generation>`
+    // suffix of the loader's pin within its 64 characters.
+    let ok = name.len() <= 40 && hike_runtime::pin::check_instance_name(name).is_ok();
     if ok {
         Ok(())
     } else {
