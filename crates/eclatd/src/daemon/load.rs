@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use eclat_catalog::{ObjectId, PackageCatalog};
+use eclat_catalog::ObjectId;
 use eclat_compiler::Define;
 use eclat_link::link::{LinkedScript, MapOwner};
 use eclat_link::{link_with, IdAllocator, Unit};
@@ -72,16 +72,14 @@ fn ifindex_of(name: &str) -> Option<u32> {
 /// keeps its IDs until the switch).
 struct Allocator<'a> {
     state: &'a State,
-    catalog: &'a PackageCatalog,
     taken_progs: BTreeSet<u32>,
     taken_chains: BTreeSet<u32>,
 }
 
 impl<'a> Allocator<'a> {
-    fn new(state: &'a State, catalog: &'a PackageCatalog) -> Allocator<'a> {
+    fn new(state: &'a State) -> Allocator<'a> {
         Allocator {
             state,
-            catalog,
             taken_progs: state.programs.iter().map(|p| p.id).collect(),
             taken_chains: state
                 .scripts
@@ -93,8 +91,7 @@ impl<'a> Allocator<'a> {
 }
 
 impl IdAllocator for Allocator<'_> {
-    fn program(&mut self, object: ObjectId, object_name: &str, program: &str) -> Option<u32> {
-        let _ = self.catalog.object(object);
+    fn program(&mut self, _object: ObjectId, object_name: &str, program: &str) -> Option<u32> {
         if let Some(p) = self
             .state
             .programs
@@ -365,7 +362,7 @@ impl Daemon {
                 .iter()
                 .map(|(n, s)| Unit { name: n, script: s })
                 .collect();
-            let mut ids = Allocator::new(&inner.state, &self.catalog);
+            let mut ids = Allocator::new(&inner.state);
             link_with(&self.catalog, main, &others, loader, &mut ids).map_err(|e| {
                 DaemonError::Link {
                     script: name.clone(),
