@@ -198,14 +198,28 @@ impl Txn {
     }
 }
 
-/// After a replace is recorded: detaches the old loader where the new one does not run,
-/// waits for packets in flight, then removes the old loader, the old chains and the programs
-/// no script calls any more. Failures leave unlisted objects, removed at the next start.
+/// After a replace is recorded: the old loader (where the new one does not run), the old
+/// chains the new version does not reuse and the programs no script calls any more go.
+/// Failures leave unlisted objects, removed at the next start.
 fn remove_old_version(inner: &mut Inner, old: &ScriptRecord, new: &ScriptRecord, unused: &[u32]) {
-    let warn = |e: &hike_runtime::Error| {
-        eprintln!("eclatd: warning: replace `{}`: {}", old.name, chain(e));
-    };
-    if let Some(l) = inner.loaders.remove(&old.loader.pin) {
+    let kept: BTreeSet<u32> = new.chains.iter().map(|c| c.id).collect();
+    let chains: Vec<u32> = old
+        .chains
+        .iter()
+        .map(|c| c.id)
+        .filter(|id| !kept.contains(id))
+        .collect();
+    let what = format!("replace `{}`", old.name);
+    retire(inner, &what, &old.loader.pin, &chains, unused);
+}
+
+/// Removes a loader (which detaches it), waits for the packets in flight, then removes
+/// `chains` and the program slots `unused`, which those packets may still have been using.
+/// Failures are logged: the state no longer lists these objects, so the next start removes
+/// what is left.
+fn retire(inner: &mut Inner, what: &str, loader_pin: &str, chains: &[u32], unused: &[u32]) {
+    let warn = |e: &hike_runtime::Error| eprintln!("eclatd: warning: {what}: {}", chain(e));
+    if let Some(l) = inner.loaders.remove(loader_pin) {
         if let Err(e) = l.remove() {
             warn(&e);
         }
@@ -213,9 +227,8 @@ fn remove_old_version(inner: &mut Inner, old: &ScriptRecord, new: &ScriptRecord,
     if let Err(e) = inner.vm.wait_for_packets_in_flight() {
         warn(&e);
     }
-    let kept: BTreeSet<u32> = new.chains.iter().map(|c| c.id).collect();
-    for c in old.chains.iter().filter(|c| !kept.contains(&c.id)) {
-        inner.vm.remove_chain(ChainId::new(c.id).expect("recorded"));
+    for id in chains {
+        inner.vm.remove_chain(ChainId::new(*id).expect("recorded"));
     }
     for id in unused {
         if let Err(e) = inner
@@ -632,26 +645,14 @@ impl Daemon {
                 source,
             });
         }
-        // Detach first, then wait for packets in flight, then remove what they may use.
-        if let Some(loader) = inner.loaders.remove(&record.loader.pin) {
-            if let Err(e) = loader.remove() {
-                eprintln!("eclatd: warning: unload `{name}`: {}", chain(&e));
-            }
-        }
-        if let Err(e) = inner.vm.wait_for_packets_in_flight() {
-            eprintln!("eclatd: warning: unload `{name}`: {}", chain(&e));
-        }
-        for c in &record.chains {
-            inner.vm.remove_chain(ChainId::new(c.id).expect("recorded"));
-        }
-        for id in unused {
-            if let Err(e) = inner
-                .vm
-                .remove_program(ProgramId::new(id).expect("recorded"))
-            {
-                eprintln!("eclatd: warning: unload `{name}`: {}", chain(&e));
-            }
-        }
+        let chains: Vec<u32> = record.chains.iter().map(|c| c.id).collect();
+        retire(
+            inner,
+            &format!("unload `{name}`"),
+            &record.loader.pin,
+            &chains,
+            &unused,
+        );
         Ok(record)
     }
 }
