@@ -134,7 +134,8 @@ struct hike_chain_desc {
 	__u8 flags;     /* reserved, 0 */
 };
 
-/* hike_code: BPF_MAP_TYPE_ARRAY[1], mmapable: the code heap. User space writes a new chain
+/* hike_code: BPF_MAP_TYPE_ARRAY[1], mmapable: the code heap (declared as the global `hike_code`
+ * in section ".bss.hike_code", which libbpf turns into that map). User space writes a new chain
  * version into free instructions before publishing its descriptor, and reuses the instructions
  * of a replaced version only after every packet that could still run it has finished. */
 struct hike_code_heap {
@@ -213,24 +214,26 @@ struct hike_frame {
 };
 
 #define HIKE_STATUS_IDLE 0    /* no chain running on this CPU */
-#define HIKE_STATUS_RUNNING 1 /* the VM is interpreting */
-#define HIKE_STATUS_IN_PROG 2 /* a program called by the chain is running */
+#define HIKE_STATUS_RUNNING 1 /* the VM is in its interpreter loop */
+#define HIKE_STATUS_IN_PROG 2 /* a program called by the chain is running, or the VM is in
+			       * its entry steps (vm.h: hike_vm_run) */
 
 struct hike_vm_state {
 	__u64 regs[16];          /* r0..r10; 11..15 unused (lets the VM mask a register number) */
 	__u32 pc;                /* next instruction of the innermost frame */
-	__u32 depth;             /* innermost frame index */
 	__u32 budget;            /* instructions left for this packet */
 	__u32 prog_calls;        /* program calls made for this packet */
-	__u32 status;            /* HIKE_STATUS_* */
 	__u32 prog_id;           /* program being called, while HIKE_STATUS_IN_PROG */
+	__u32 status;            /* HIKE_STATUS_* */
+	__u32 cfg_flags;         /* hike_vm_config.flags, read at boot; beside status, so a program's
+				  * entry checks both with one 8-byte load (sdk.h) */
+	__u32 depth;             /* innermost frame index */
 	__u32 default_verdict;   /* the loader's verdict when the top chain returns */
 	__u32 failsafe_verdict;  /* the loader's verdict when the chain faults */
 	__u32 fault;             /* enum hike_fault of the last packet on this CPU */
 	__u32 fault_pc;          /* pc of the faulting instruction */
 	__u32 fault_chain;       /* chain of the faulting frame, or HIKE_NO_ID */
 	__u32 verdict;           /* verdict of the last packet that finished on this CPU */
-	__u32 cfg_flags;         /* hike_vm_config.flags, read at boot */
 	__u32 redirect_ifindex;  /* target of the last hike_redirect() of this packet, else 0 */
 	__u32 code_off;          /* the innermost frame's code (a copy of its hike_frame fields, */
 	__u32 code_len;          /* read at every step without indexing the frames) */
@@ -240,3 +243,17 @@ struct hike_vm_state {
 	struct hike_frame frames[HIKE_MAX_FRAMES];
 	__u8 stack[HIKE_MAX_FRAMES * HIKE_STACK_SIZE];
 };
+
+/* A program call writes pc and budget with one 8-byte store, and prog_calls and prog_id with
+ * another (vm.h: hike_store_pair). */
+_Static_assert(__builtin_offsetof(struct hike_vm_state, pc) % 8 == 0 &&
+		       __builtin_offsetof(struct hike_vm_state, budget) ==
+			       __builtin_offsetof(struct hike_vm_state, pc) + 4 &&
+		       __builtin_offsetof(struct hike_vm_state, prog_calls) % 8 == 0 &&
+		       __builtin_offsetof(struct hike_vm_state, prog_id) ==
+			       __builtin_offsetof(struct hike_vm_state, prog_calls) + 4,
+	       "pc/budget and prog_calls/prog_id are written in pairs");
+_Static_assert(__builtin_offsetof(struct hike_vm_state, status) % 8 == 0 &&
+		       __builtin_offsetof(struct hike_vm_state, cfg_flags) ==
+			       __builtin_offsetof(struct hike_vm_state, status) + 4,
+	       "a program's entry reads status and cfg_flags with one 8-byte load (sdk.h)");

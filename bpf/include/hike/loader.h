@@ -37,8 +37,7 @@ struct {
 
 static __always_inline void hike_loader_verdicts(__u32 *def, __u32 *failsafe)
 {
-	__u32 zero = 0;
-	struct hike_loader_config *cfg = bpf_map_lookup_elem(&hike_ldr_cfg, &zero);
+	struct hike_loader_config *cfg = bpf_map_lookup_elem(&hike_ldr_cfg, &hike_key0);
 
 	*def = XDP_PASS;
 	*failsafe = XDP_ABORTED;

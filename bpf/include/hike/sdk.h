@@ -45,9 +45,17 @@ static __always_inline struct hike_vm_state *hike_prog_enter(void)
 {
 	struct hike_vm_state *st = hike_state_get();
 	struct hike_prog_stats *ps;
+	__u64 entry;
 	__u32 id;
 
-	if (!st || st->status != HIKE_STATUS_IN_PROG)
+	if (!st)
+		return 0;
+	/* status and cfg_flags in one load: called by a chain with counters off, the common case,
+	 * is one compare. */
+	entry = *(__u64 *)&st->status;
+	if (entry == HIKE_STATUS_IN_PROG)
+		return st;
+	if ((__u32)entry != HIKE_STATUS_IN_PROG)
 		return 0;
 	if (st->cfg_flags & HIKE_CFG_STATS) {
 		id = st->prog_id;
@@ -62,8 +70,9 @@ static __always_inline int hike_prog_finish(struct xdp_md *ctx, struct hike_vm_s
 					    struct hike_prog_ret *ret, int verdict)
 {
 	if (ret->resume) {
+		/* The status stays IN_PROG until hike_vm_run() enters its loop or calls the next
+		 * program: no store on the way from one program to the next. */
 		st->regs[0] = ret->value;
-		st->status = HIKE_STATUS_RUNNING;
 		return hike_vm_run(ctx, st);
 	}
 	st->status = HIKE_STATUS_IDLE;

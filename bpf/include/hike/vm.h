@@ -36,13 +36,11 @@ struct {
 	__type(value, struct hike_chain_desc);
 } hike_chains SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct hike_code_heap);
-} hike_code SEC(".maps");
+/* The code heap is a global in a section of its own: libbpf makes it a one-entry mmapable ARRAY
+ * map named after the section (the runtime shares it like the maps above, abi.h), and the VM
+ * reaches it by its address, one instruction, where a map lookup is a key load, a bounds check
+ * and a NULL test on the way to every instruction fetch. */
+struct hike_code_heap hike_code SEC(".bss.hike_code");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -91,6 +89,11 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } hike_events SEC(".maps");
 
+/* The key of the one-entry maps (hike_state, hike_config, a loader's), in .rodata: a lookup then
+ * reads its key from there instead of storing it to the stack and loading it back on the way to
+ * the pointer everything else waits for. */
+static const __u32 hike_key0 = 0;
+
 /* ---- Interpreter ----------------------------------------------------------------------------- */
 
 /* Why the interpreter loop stopped. */
@@ -98,6 +101,7 @@ struct {
 #define HIKE_STOP_DONE 1   /* the top chain returned */
 #define HIKE_STOP_PROG 2   /* call the program in st->prog_id */
 #define HIKE_STOP_FAULT 3  /* st->fault at run.pc */
+#define HIKE_STOP_LOOP 4   /* hike_entry_steps(): the interpreter loop takes over */
 
 #define HIKE_HEAP_MASK (HIKE_CODE_HEAP_INSNS - 1)
 #define HIKE_FRAME_MASK (HIKE_MAX_FRAMES - 1)
@@ -112,7 +116,6 @@ _Static_assert(sizeof(struct hike_chain_desc) == 8, "descriptor is published wit
 struct hike_run {
 	struct xdp_md *ctx;
 	struct hike_vm_state *st;
-	struct hike_code_heap *heap;
 	__u32 pc;    /* where the loop stopped */
 	__u32 stop;  /* HIKE_STOP_*; the reason of a fault is in st->fault */
 };
@@ -546,7 +549,7 @@ static __always_inline long hike_step(struct hike_run *run)
 
 	if (pc >= code_len)
 		return hike_stop_fault(run, HIKE_FAULT_BAD_JUMP);
-	raw = run->heap->insns[(code_off + pc) & HIKE_HEAP_MASK];
+	raw = hike_code.insns[(code_off + pc) & HIKE_HEAP_MASK];
 	code = raw & 0xff;
 	/* Fast path for the most frequent instruction of compiled chains: a program call. Same
 	 * checks, same order as the general path below. */
@@ -762,7 +765,7 @@ static __always_inline long hike_step(struct hike_run *run)
 			return hike_stop_fault(run, HIKE_FAULT_BAD_REGISTER);
 		if (pc + 1 >= code_len)
 			return hike_stop_fault(run, HIKE_FAULT_BAD_JUMP);
-		next = run->heap->insns[(code_off + pc + 1) & HIKE_HEAP_MASK];
+		next = hike_code.insns[(code_off + pc + 1) & HIKE_HEAP_MASK];
 		/* Second slot: code, registers and offset must be zero. */
 		if (next & 0xffffffffULL)
 			return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
@@ -772,6 +775,71 @@ static __always_inline long hike_step(struct hike_run *run)
 	}
 	}
 	return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
+}
+
+/* Writes two adjacent u32 fields of the state, `first` and the one after it, with one 8-byte
+ * store (memcpy: no aliasing question; the pairs are 8-aligned, abi.h). */
+static __always_inline void hike_store_pair(__u32 *first, __u32 lo, __u32 hi)
+{
+	__u64 v = ((__u64)hi << 32) | lo;
+
+	__builtin_memcpy(__builtin_assume_aligned(first, 8), &v, sizeof(v));
+}
+
+/* The steps a chain most often starts with when the VM is entered (booted by a loader, resumed by
+ * a program): `if rX ==/!= imm` (the test of the result just returned), then a program `call` or
+ * the top chain's `exit`. They run in straight-line code before the interpreter loop, whose entry
+ * costs more than they do (locals spilled to the stack, the step's general decoding): a chain
+ * calling programs one after the other never enters the loop. What a program call costs is
+ * mostly its stores (docs/performance-notes.md), so a call writes pc and budget with one store
+ * and the call count and program ID with another.
+ *
+ * Each step is done whole, with the same state changes as a step of the loop (budget, pc, call
+ * count), or not started: a check that fails (budget, jump target, register, call cap, program
+ * ID) or an instruction of another kind returns HIKE_STOP_LOOP, and the loop does that step
+ * again from the start, faulting as it would have. Returns HIKE_STOP_PROG (st->prog_id set),
+ * HIKE_STOP_DONE (st->result set) or HIKE_STOP_LOOP. */
+static __always_inline __u32 hike_entry_steps(struct hike_vm_state *st)
+{
+	__u32 pc = st->pc, budget = st->budget, calls, imm;
+	__u64 raw;
+
+	if (budget == 0 || pc >= st->code_len)
+		return HIKE_STOP_LOOP;
+	raw = hike_code.insns[(st->code_off + pc) & HIKE_HEAP_MASK];
+	if (((__u32)raw & 0xbf) == (BPF_JMP | BPF_JEQ | BPF_K)) {
+		__u32 dst = ((__u32)raw >> 8) & 0x0f;
+		__u64 eq;
+
+		if (dst > 10)
+			return HIKE_STOP_LOOP;
+		eq = st->regs[dst] == (__u64)(__s64)(__s32)(raw >> 32);
+		/* taken = eq for JEQ (bit 6 clear), !eq for JNE */
+		if (eq ^ (((__u32)raw >> 6) & 1))
+			pc += (__s16)(raw >> 16);
+		pc += 1;
+		budget -= 1;
+		hike_store_pair(&st->pc, pc, budget);
+		if (budget == 0 || pc >= st->code_len)
+			return HIKE_STOP_LOOP;
+		raw = hike_code.insns[(st->code_off + pc) & HIKE_HEAP_MASK];
+	}
+	/* JMP|CALL with src HIKE_CALL_PROG */
+	if (((__u32)raw & 0xf0ff) == ((HIKE_CALL_PROG << 12) | BPF_JMP | BPF_CALL)) {
+		calls = st->prog_calls;
+		imm = (__u32)(raw >> 32);
+		if (calls >= HIKE_MAX_PROG_CALLS || imm >= HIKE_MAX_PROGS)
+			return HIKE_STOP_LOOP;
+		hike_store_pair(&st->pc, pc + 1, budget - 1);
+		hike_store_pair(&st->prog_calls, calls + 1, imm);
+		return HIKE_STOP_PROG;
+	}
+	if (((__u32)raw & 0xff) == (BPF_JMP | BPF_EXIT) && (st->depth & HIKE_FRAME_MASK) == 0) {
+		st->budget = budget - 1;
+		st->result = st->regs[0];
+		return HIKE_STOP_DONE;
+	}
+	return HIKE_STOP_LOOP;
 }
 
 /* may_goto: bounds a loop with a hidden counter that the JIT keeps on the stack, so the verifier
@@ -846,21 +914,29 @@ static __always_inline void hike_call_prog(struct xdp_md *ctx, __u32 id)
 	}
 }
 
-/* Interprets from st->pc until the chain ends, faults, or calls a program (which is then
- * tail-called and does not return here). Returns the packet's verdict otherwise. */
-static __always_inline int hike_vm_run(struct xdp_md *ctx, struct hike_vm_state *st)
+/* The top chain returned: the loader's default verdict. */
+static __always_inline int hike_vm_done(struct hike_vm_state *st)
 {
-	__u32 zero = 0;
-	struct hike_code_heap *heap;
-	struct hike_run run = {};
+	st->status = HIKE_STATUS_IDLE;
+	st->verdict = st->default_verdict;
+	return st->default_verdict;
+}
 
-	heap = bpf_map_lookup_elem(&hike_code, &zero);
-	if (!heap)
-		return hike_fault(st, HIKE_FAULT_BAD_STATE, st->pc);
+/* The interpreter loop, from st->pc until the chain ends, faults, or calls a program (which is
+ * then tail-called and does not return here). Returns the packet's verdict otherwise. */
+static __always_inline int hike_vm_loop(struct xdp_md *ctx, struct hike_vm_state *st)
+{
+	struct hike_run run;
+
+	/* New values for ctx and st from here on: the loop keeps them on the stack (it runs out of
+	 * registers), and without the barrier clang stored them there at the top of
+	 * hike_vm_run(), on the entry steps' path as well. */
+	asm volatile("" : "+r"(ctx), "+r"(st));
 	run.ctx = ctx;
 	run.st = st;
-	run.heap = heap;
+	run.pc = 0;
 	run.stop = HIKE_STOP_BUDGET;
+	st->status = HIKE_STATUS_RUNNING;
 	/* All mutable VM state stays in the per-CPU map value (not in locals), so the verifier
 	 * sees the same state at every iteration and checks the body once. */
 	for (;;) {
@@ -879,9 +955,7 @@ static __always_inline int hike_vm_run(struct xdp_md *ctx, struct hike_vm_state 
 	run.pc = st->pc;
 	switch (run.stop) {
 	case HIKE_STOP_DONE:
-		st->status = HIKE_STATUS_IDLE;
-		st->verdict = st->default_verdict;
-		return st->default_verdict;
+		return hike_vm_done(st);
 	case HIKE_STOP_PROG:
 		st->status = HIKE_STATUS_IN_PROG;
 		hike_call_prog(ctx, st->prog_id);
@@ -894,11 +968,45 @@ static __always_inline int hike_vm_run(struct xdp_md *ctx, struct hike_vm_state 
 	}
 }
 
+/* Runs the chain from st->pc: hike_entry_steps(), then the loop if they could not finish. The
+ * caller has set st->status to HIKE_STATUS_IN_PROG (a program about to resume its chain, or a
+ * loader booting one), so a program called from the entry steps is called without another store;
+ * the loop sets HIKE_STATUS_RUNNING while it interprets. Does not return when a program is
+ * called; returns the packet's verdict otherwise.
+ *
+ * The entry steps' program call has a dispatch switch of its own (not shared with the loop's):
+ * shared, the two paths meet with every value they carry in the same place, and clang spilled
+ * the context and the state pointer to the stack on the fast path too. */
+static __always_inline int hike_vm_run(struct xdp_md *ctx, struct hike_vm_state *st)
+{
+	switch (hike_entry_steps(st)) {
+	case HIKE_STOP_PROG:
+		hike_call_prog(ctx, st->prog_id);
+		return hike_fault(st, HIKE_FAULT_NO_PROG, st->pc - 1);
+	case HIKE_STOP_DONE:
+		return hike_vm_done(st);
+	default:
+		return hike_vm_loop(ctx, st);
+	}
+}
+
+/* This CPU's VM state, or NULL if the map is missing. The lookup is an asm statement that is not
+ * volatile and clobbers no memory: clang treats it as a pure function and makes every lookup of
+ * one program (the SDK's entry, hike_meta(), hike_redirect(), a loader's parse and boot) one,
+ * which it cannot do with bpf_map_lookup_elem(), a call it knows nothing about. The pointer
+ * cannot change during a program run: the program stays on its CPU. */
 static __always_inline struct hike_vm_state *hike_state_get(void)
 {
-	__u32 zero = 0;
+	struct hike_vm_state *st;
 
-	return bpf_map_lookup_elem(&hike_state, &zero);
+	asm("r1 = %[map] ll\n\t"
+	    "r2 = %[key] ll\n\t"
+	    "call 1\n\t" /* bpf_map_lookup_elem, inlined by the verifier for an array */
+	    "%[st] = r0"
+	    : [st] "=r"(st)
+	    : [map] "i"(&hike_state), [key] "i"(&hike_key0)
+	    : "r0", "r1", "r2", "r3", "r4", "r5");
+	return st;
 }
 
 /* Starts chain `chain_id` for a new packet with arguments args[0..4] (r1..r5). The caller
@@ -908,11 +1016,11 @@ static __always_inline int hike_vm_boot(struct xdp_md *ctx, struct hike_vm_state
 					__u32 failsafe_verdict)
 {
 	struct hike_vm_config *cfg;
-	__u32 zero = 0, budget = HIKE_DEFAULT_BUDGET, flags = 0;
+	__u32 budget = HIKE_DEFAULT_BUDGET, flags = 0;
 	__u64 desc;
 	int i;
 
-	cfg = bpf_map_lookup_elem(&hike_config, &zero);
+	cfg = bpf_map_lookup_elem(&hike_config, &hike_key0);
 	if (cfg) {
 		if (cfg->budget)
 			budget = cfg->budget > HIKE_MAX_BUDGET ? HIKE_MAX_BUDGET : cfg->budget;
@@ -931,7 +1039,7 @@ static __always_inline int hike_vm_boot(struct xdp_md *ctx, struct hike_vm_state
 	st->depth = 0;
 	st->budget = budget;
 	st->prog_calls = 0;
-	st->status = HIKE_STATUS_RUNNING;
+	st->status = HIKE_STATUS_IN_PROG; /* see hike_vm_run() */
 	st->prog_id = HIKE_NO_ID;
 	st->default_verdict = default_verdict;
 	st->failsafe_verdict = failsafe_verdict;

@@ -24,12 +24,11 @@ HIKE_LOADER(ip4_sc)
 {
 	__u64 args[HIKE_MAX_ARGS] = {};
 	const struct hike_pkt_meta *meta = hike_loader_parse(ctx);
-	__u32 zero = 0;
 	hike_chain_ref *ref;
 
 	if (!meta || !(meta->flags & HIKE_META_IPV4))
 		return hike_loader_no_chain();
-	ref = bpf_map_lookup_elem(&ipv4_sc_map, &zero);
+	ref = bpf_map_lookup_elem(&ipv4_sc_map, &hike_key0);
 	return hike_loader_boot_ref(ctx, meta, ref, args);
 }
 

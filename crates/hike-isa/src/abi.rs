@@ -384,16 +384,18 @@ pub struct VmState {
     pub regs: [u64; 16],
     /// Next instruction of the innermost frame.
     pub pc: u32,
-    /// Innermost frame index.
-    pub depth: u32,
     /// Instructions left for this packet.
     pub budget: u32,
     /// Program calls made for this packet.
     pub prog_calls: u32,
-    /// `STATUS_*`.
-    pub status: u32,
     /// Program being called.
     pub prog_id: u32,
+    /// `STATUS_*`.
+    pub status: u32,
+    /// `VmConfig::flags`, read at boot (beside `status`: a program's entry reads both at once).
+    pub cfg_flags: u32,
+    /// Innermost frame index.
+    pub depth: u32,
     /// Loader's verdict when the top chain returns.
     pub default_verdict: u32,
     /// Loader's verdict when the chain faults.
@@ -406,8 +408,6 @@ pub struct VmState {
     pub fault_chain: u32,
     /// Verdict of the last finished packet.
     pub verdict: u32,
-    /// `VmConfig::flags`, read at boot.
-    pub cfg_flags: u32,
     /// Target of the last `hike_redirect()` of this packet, else 0.
     pub redirect_ifindex: u32,
     /// The innermost frame's code offset (a copy of its [`Frame::code_off`]).

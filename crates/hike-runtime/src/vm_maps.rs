@@ -51,7 +51,9 @@ impl fmt::Display for MapLayout {
 pub enum VmMap {
     /// `hike_chains`: chain ID → [`ChainDesc`], mmapable.
     Chains,
-    /// `hike_code`: the code heap, one mmapable value.
+    /// `hike_code`: the code heap, one mmapable value. Objects declare it as a global in the
+    /// section `.bss.hike_code` (the VM reads it by address, without a lookup), which libbpf
+    /// turns into a one-entry array map named after the section.
     Code,
     /// `hike_progs`: program ID → program (a program array).
     Progs,
@@ -98,9 +100,20 @@ impl VmMap {
         }
     }
 
-    /// The shared map of this name, if any.
+    /// The name of the map as libbpf opens it from an object: [`VmMap::name`], except for the
+    /// code heap, a global whose map is named after its section.
+    pub const fn declared_name(self) -> &'static str {
+        match self {
+            VmMap::Code => ".bss.hike_code",
+            other => other.name(),
+        }
+    }
+
+    /// The shared map of this name (as created, or as declared by an object), if any.
     pub fn from_name(name: &str) -> Option<VmMap> {
-        VmMap::ALL.into_iter().find(|m| m.name() == name)
+        VmMap::ALL
+            .into_iter()
+            .find(|m| m.name() == name || m.declared_name() == name)
     }
 
     /// The layout the ABI prescribes.
