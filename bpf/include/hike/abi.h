@@ -217,6 +217,8 @@ struct hike_frame {
 #define HIKE_STATUS_RUNNING 1 /* the VM is in its interpreter loop */
 #define HIKE_STATUS_IN_PROG 2 /* a program called by the chain is running, or the VM is in
 			       * its entry steps (vm.h: hike_vm_run) */
+#define HIKE_STATUS_IN_PROG_COUNTED 3 /* the same, with HIKE_CFG_STATS on: the program counts
+				       * its call (so its entry tests one word, sdk.h) */
 
 struct hike_vm_state {
 	__u64 regs[16];          /* r0..r10; 11..15 unused (lets the VM mask a register number) */
@@ -225,8 +227,7 @@ struct hike_vm_state {
 	__u32 prog_calls;        /* program calls made for this packet */
 	__u32 prog_id;           /* program being called, while HIKE_STATUS_IN_PROG */
 	__u32 status;            /* HIKE_STATUS_* */
-	__u32 cfg_flags;         /* hike_vm_config.flags, read at boot; beside status, so a program's
-				  * entry checks both with one 8-byte load (sdk.h) */
+	__u32 cfg_flags;         /* hike_vm_config.flags, read at boot */
 	__u32 depth;             /* innermost frame index */
 	__u32 default_verdict;   /* the loader's verdict when the top chain returns */
 	__u32 failsafe_verdict;  /* the loader's verdict when the chain faults */
@@ -244,16 +245,3 @@ struct hike_vm_state {
 	__u8 stack[HIKE_MAX_FRAMES * HIKE_STACK_SIZE];
 };
 
-/* A program call writes pc and budget with one 8-byte store, and prog_calls and prog_id with
- * another (vm.h: hike_store_pair). */
-_Static_assert(__builtin_offsetof(struct hike_vm_state, pc) % 8 == 0 &&
-		       __builtin_offsetof(struct hike_vm_state, budget) ==
-			       __builtin_offsetof(struct hike_vm_state, pc) + 4 &&
-		       __builtin_offsetof(struct hike_vm_state, prog_calls) % 8 == 0 &&
-		       __builtin_offsetof(struct hike_vm_state, prog_id) ==
-			       __builtin_offsetof(struct hike_vm_state, prog_calls) + 4,
-	       "pc/budget and prog_calls/prog_id are written in pairs");
-_Static_assert(__builtin_offsetof(struct hike_vm_state, status) % 8 == 0 &&
-		       __builtin_offsetof(struct hike_vm_state, cfg_flags) ==
-			       __builtin_offsetof(struct hike_vm_state, status) + 4,
-	       "a program's entry reads status and cfg_flags with one 8-byte load (sdk.h)");

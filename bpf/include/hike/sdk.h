@@ -45,24 +45,21 @@ static __always_inline struct hike_vm_state *hike_prog_enter(void)
 {
 	struct hike_vm_state *st = hike_state_get();
 	struct hike_prog_stats *ps;
-	__u64 entry;
-	__u32 id;
+	__u32 status, id;
 
+	/* One word says both "called by a chain" and "count the call" (vm.h:
+	 * hike_status_in_prog()): one load and one compare on the way in. */
 	if (!st)
 		return 0;
-	/* status and cfg_flags in one load: called by a chain with counters off, the common case,
-	 * is one compare. */
-	entry = *(__u64 *)&st->status;
-	if (entry == HIKE_STATUS_IN_PROG)
+	status = st->status;
+	if (status == HIKE_STATUS_IN_PROG)
 		return st;
-	if ((__u32)entry != HIKE_STATUS_IN_PROG)
+	if (status != HIKE_STATUS_IN_PROG_COUNTED)
 		return 0;
-	if (st->cfg_flags & HIKE_CFG_STATS) {
-		id = st->prog_id;
-		ps = bpf_map_lookup_elem(&hike_pstats, &id);
-		if (ps)
-			ps->calls++;
-	}
+	id = st->prog_id;
+	ps = bpf_map_lookup_elem(&hike_pstats, &id);
+	if (ps)
+		ps->calls++;
 	return st;
 }
 

@@ -777,22 +777,14 @@ static __always_inline long hike_step(struct hike_run *run)
 	return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
 }
 
-/* Writes two adjacent u32 fields of the state, `first` and the one after it, with one 8-byte
- * store (memcpy: no aliasing question; the pairs are 8-aligned, abi.h). */
-static __always_inline void hike_store_pair(__u32 *first, __u32 lo, __u32 hi)
-{
-	__u64 v = ((__u64)hi << 32) | lo;
-
-	__builtin_memcpy(__builtin_assume_aligned(first, 8), &v, sizeof(v));
-}
-
 /* The steps a chain most often starts with when the VM is entered (booted by a loader, resumed by
  * a program): `if rX ==/!= imm` (the test of the result just returned), then a program `call` or
  * the top chain's `exit`. They run in straight-line code before the interpreter loop, whose entry
  * costs more than they do (locals spilled to the stack, the step's general decoding): a chain
- * calling programs one after the other never enters the loop. What a program call costs is
- * mostly its stores (docs/performance-notes.md), so a call writes pc and budget with one store
- * and the call count and program ID with another.
+ * calling programs one after the other never enters the loop. Every field is written with
+ * the width it is read with: a load that spans two stores, or half of a wider one, is not
+ * forwarded from the store buffer and waits for the stores to reach the cache (one 8-byte store
+ * of pc and budget cost 0.4 ns per call; docs/performance-notes.md).
  *
  * Each step is done whole, with the same state changes as a step of the loop (budget, pc, call
  * count), or not started: a check that fails (budget, jump target, register, call cap, program
@@ -819,7 +811,8 @@ static __always_inline __u32 hike_entry_steps(struct hike_vm_state *st)
 			pc += (__s16)(raw >> 16);
 		pc += 1;
 		budget -= 1;
-		hike_store_pair(&st->pc, pc, budget);
+		st->pc = pc;
+		st->budget = budget;
 		if (budget == 0 || pc >= st->code_len)
 			return HIKE_STOP_LOOP;
 		raw = hike_code.insns[(st->code_off + pc) & HIKE_HEAP_MASK];
@@ -830,8 +823,10 @@ static __always_inline __u32 hike_entry_steps(struct hike_vm_state *st)
 		imm = (__u32)(raw >> 32);
 		if (calls >= HIKE_MAX_PROG_CALLS || imm >= HIKE_MAX_PROGS)
 			return HIKE_STOP_LOOP;
-		hike_store_pair(&st->pc, pc + 1, budget - 1);
-		hike_store_pair(&st->prog_calls, calls + 1, imm);
+		st->pc = pc + 1;
+		st->budget = budget - 1;
+		st->prog_calls = calls + 1;
+		st->prog_id = imm;
 		return HIKE_STOP_PROG;
 	}
 	if (((__u32)raw & 0xff) == (BPF_JMP | BPF_EXIT) && (st->depth & HIKE_FRAME_MASK) == 0) {
@@ -914,6 +909,14 @@ static __always_inline void hike_call_prog(struct xdp_md *ctx, __u32 id)
 	}
 }
 
+/* The status while a program runs: whether it counts its call is in the same word it checks. */
+static __always_inline __u32 hike_status_in_prog(__u32 cfg_flags)
+{
+	_Static_assert(HIKE_STATUS_IN_PROG_COUNTED == HIKE_STATUS_IN_PROG + HIKE_CFG_STATS,
+		       "the counted status is the flag added");
+	return HIKE_STATUS_IN_PROG + (cfg_flags & HIKE_CFG_STATS);
+}
+
 /* The top chain returned: the loader's default verdict. */
 static __always_inline int hike_vm_done(struct hike_vm_state *st)
 {
@@ -957,7 +960,7 @@ static __always_inline int hike_vm_loop(struct xdp_md *ctx, struct hike_vm_state
 	case HIKE_STOP_DONE:
 		return hike_vm_done(st);
 	case HIKE_STOP_PROG:
-		st->status = HIKE_STATUS_IN_PROG;
+		st->status = hike_status_in_prog(st->cfg_flags);
 		hike_call_prog(ctx, st->prog_id);
 		/* Only reached when the slot is empty (the cap was checked by the VM). */
 		return hike_fault(st, HIKE_FAULT_NO_PROG, run.pc - 1);
@@ -969,7 +972,7 @@ static __always_inline int hike_vm_loop(struct xdp_md *ctx, struct hike_vm_state
 }
 
 /* Runs the chain from st->pc: hike_entry_steps(), then the loop if they could not finish. The
- * caller has set st->status to HIKE_STATUS_IN_PROG (a program about to resume its chain, or a
+ * caller has set st->status to hike_status_in_prog() (a program about to resume its chain, or a
  * loader booting one), so a program called from the entry steps is called without another store;
  * the loop sets HIKE_STATUS_RUNNING while it interprets. Does not return when a program is
  * called; returns the packet's verdict otherwise.
@@ -1039,7 +1042,7 @@ static __always_inline int hike_vm_boot(struct xdp_md *ctx, struct hike_vm_state
 	st->depth = 0;
 	st->budget = budget;
 	st->prog_calls = 0;
-	st->status = HIKE_STATUS_IN_PROG; /* see hike_vm_run() */
+	st->status = hike_status_in_prog(flags); /* see hike_vm_run() */
 	st->prog_id = HIKE_NO_ID;
 	st->default_verdict = default_verdict;
 	st->failsafe_verdict = failsafe_verdict;

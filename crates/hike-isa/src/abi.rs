@@ -64,8 +64,12 @@ pub const NO_ID: u32 = 0xffff_ffff;
 pub const STATUS_IDLE: u32 = 0;
 /// [`VmState::status`]: the VM is interpreting.
 pub const STATUS_RUNNING: u32 = 1;
-/// [`VmState::status`]: a program called by the chain is running.
+/// [`VmState::status`]: a program called by the chain is running (or the VM is in its entry
+/// steps, before its interpreter loop).
 pub const STATUS_IN_PROG: u32 = 2;
+/// [`VmState::status`]: as [`STATUS_IN_PROG`], with [`CFG_STATS`] on (the program counts its
+/// call).
+pub const STATUS_IN_PROG_COUNTED: u32 = 3;
 
 /// VM helpers, called with `call` and `src_reg` = [`CALL_HELPER`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

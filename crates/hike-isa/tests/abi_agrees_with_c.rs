@@ -272,6 +272,7 @@ fn rust_mirror() -> BTreeMap<String, u64> {
             STATUS_IDLE,
             STATUS_RUNNING,
             STATUS_IN_PROG,
+            STATUS_IN_PROG_COUNTED,
         ]
     );
     for h in Helper::ALL {
