@@ -331,6 +331,16 @@ fn fmt_plain(x: f64) -> String {
     }
 }
 
+/// A figure of the bar: three decimals from 0.1 up, so that a ratio just under its goal does
+/// not print as the goal itself (0.945 is not "0.95, not met"); as [`fmt_plain`] below.
+fn fmt_bar(x: f64) -> String {
+    if x.abs() >= 0.1 {
+        format!("{x:.3}")
+    } else {
+        fmt_plain(x)
+    }
+}
+
 fn section(md: &mut String, s: &ScenarioReport, png: &str) {
     let _ = writeln!(md, "## `{}`\n\n{}\n", s.name, s.description);
     for metric in &s.metrics {
@@ -389,7 +399,7 @@ fn section(md: &mut String, s: &ScenarioReport, png: &str) {
                 b.figure,
                 b.paper,
                 b.goal,
-                fmt_plain(b.value),
+                fmt_bar(b.value),
                 if b.met { "met" } else { "**not met**" }
             );
         }
@@ -629,4 +639,24 @@ fn plot_bars(path: &Path, s: &ScenarioReport) -> Result<()> {
         Ok(())
     };
     draw().map_err(|e| anyhow::anyhow!("draw `{}`: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fmt_bar, fmt_plain};
+
+    #[test]
+    fn a_bar_ratio_just_under_its_goal_does_not_print_as_the_goal() {
+        assert_eq!(fmt_bar(0.9451), "0.945");
+        assert_eq!(fmt_bar(1.3049), "1.305");
+        assert_eq!(fmt_bar(0.043), "0.043");
+        assert_eq!(fmt_bar(0.0), "0");
+    }
+
+    #[test]
+    fn plain_figures_have_two_decimals_or_two_significant_digits() {
+        assert_eq!(fmt_plain(63.191), "63.19");
+        assert_eq!(fmt_plain(0.0431), "0.043");
+        assert_eq!(fmt_plain(0.0), "0");
+    }
 }
