@@ -289,13 +289,15 @@ fn header(md: &mut String, info: &RunInfo) {
          packet, the same for every variant.\n\
          - **`pps`**: a trial counts for {:.1} s the frames a router delivers at saturation (see \
          `ddos_mark` and `crates/hike-bench/src/pps.rs`). Being wall time, it is exposed to \
-         the speed of the whole machine, which drifts over tens of seconds here: hence more \
-         trials, and a paired ratio (the median of the per-round ratios) beside the ratio of \
-         medians.\n\
+         the speed of the whole machine, which here changes by a third within seconds (other \
+         guests): hence more trials, and pps ratios taken per round (the median of the \
+         per-round ratios), speed-normalized between XDP variants by the rate the generator \
+         offered in each window; the ratio of the medians is shown beside them.\n\
          - Nothing is timed blindly: every run's verdict is checked, packets are checked byte \
          by byte or counted at the sink before and while they are measured, and a wrong result \
          stops the benchmark.\n\
-         - The bar's ratios are computed from the medians of the same run.\n",
+         - The bar's ratios are computed from the same run: `ns_per_packet` ratios from the \
+         medians, pps ratios per round as above.\n",
         s.trials,
         s.pps_trials,
         s.repeat,
