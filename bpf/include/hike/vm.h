@@ -100,7 +100,7 @@ static const __u32 hike_key0 = 0;
 #define HIKE_STOP_BUDGET 0 /* the loop ran out of iterations: budget exhausted */
 #define HIKE_STOP_DONE 1   /* the top chain returned */
 #define HIKE_STOP_PROG 2   /* call the program in st->prog_id */
-#define HIKE_STOP_FAULT 3  /* st->fault at run.pc */
+#define HIKE_STOP_FAULT 3  /* st->fault at st->pc */
 #define HIKE_STOP_LOOP 4   /* hike_entry_steps(): the interpreter loop takes over */
 
 #define HIKE_HEAP_MASK (HIKE_CODE_HEAP_INSNS - 1)
@@ -116,7 +116,6 @@ _Static_assert(sizeof(struct hike_chain_desc) == 8, "descriptor is published wit
 struct hike_run {
 	struct xdp_md *ctx;
 	struct hike_vm_state *st;
-	__u32 pc;    /* where the loop stopped */
 	__u32 stop;  /* HIKE_STOP_*; the reason of a fault is in st->fault */
 };
 
@@ -925,20 +924,17 @@ static __always_inline int hike_vm_done(struct hike_vm_state *st)
 	return st->default_verdict;
 }
 
-/* The interpreter loop, from st->pc until the chain ends, faults, or calls a program (which is
- * then tail-called and does not return here). Returns the packet's verdict otherwise. */
-static __always_inline int hike_vm_loop(struct xdp_md *ctx, struct hike_vm_state *st)
+/* The interpreter loop, from st->pc until the chain ends, faults, or calls a program. Returns
+ * why it stopped (HIKE_STOP_*), with the status back to hike_status_in_prog() when it stopped
+ * at a program call. */
+static __always_inline __u32 hike_vm_loop(struct xdp_md *ctx, struct hike_vm_state *st)
 {
-	struct hike_run run;
+	struct hike_run run = {
+		.ctx = ctx,
+		.st = st,
+		.stop = HIKE_STOP_BUDGET,
+	};
 
-	/* New values for ctx and st from here on: the loop keeps them on the stack (it runs out of
-	 * registers), and without the barrier clang stored them there at the top of
-	 * hike_vm_run(), on the entry steps' path as well. */
-	asm volatile("" : "+r"(ctx), "+r"(st));
-	run.ctx = ctx;
-	run.st = st;
-	run.pc = 0;
-	run.stop = HIKE_STOP_BUDGET;
 	st->status = HIKE_STATUS_RUNNING;
 	/* All mutable VM state stays in the per-CPU map value (not in locals), so the verifier
 	 * sees the same state at every iteration and checks the body once. */
@@ -955,20 +951,9 @@ static __always_inline int hike_vm_loop(struct xdp_md *ctx, struct hike_vm_state
 			break;
 		});
 	}
-	run.pc = st->pc;
-	switch (run.stop) {
-	case HIKE_STOP_DONE:
-		return hike_vm_done(st);
-	case HIKE_STOP_PROG:
+	if (run.stop == HIKE_STOP_PROG)
 		st->status = hike_status_in_prog(st->cfg_flags);
-		hike_call_prog(ctx, st->prog_id);
-		/* Only reached when the slot is empty (the cap was checked by the VM). */
-		return hike_fault(st, HIKE_FAULT_NO_PROG, run.pc - 1);
-	case HIKE_STOP_FAULT:
-		return hike_fault(st, st->fault, run.pc);
-	default:
-		return hike_fault(st, HIKE_FAULT_BUDGET, run.pc);
-	}
+	return run.stop;
 }
 
 /* Runs the chain from st->pc: hike_entry_steps(), then the loop if they could not finish. The
@@ -977,19 +962,31 @@ static __always_inline int hike_vm_loop(struct xdp_md *ctx, struct hike_vm_state
  * the loop sets HIKE_STATUS_RUNNING while it interprets. Does not return when a program is
  * called; returns the packet's verdict otherwise.
  *
- * The entry steps' program call has a dispatch switch of its own (not shared with the loop's):
- * shared, the two paths meet with every value they carry in the same place, and clang spilled
- * the context and the state pointer to the stack on the fast path too. */
+ * One dispatch switch serves both paths: each of its 256 tail calls is a site the kernel
+ * re-patches whenever the program table changes, and the verifier checks each, so a second
+ * switch cost a third more load time. */
 static __always_inline int hike_vm_run(struct xdp_md *ctx, struct hike_vm_state *st)
 {
-	switch (hike_entry_steps(st)) {
+	__u32 stop = hike_entry_steps(st);
+
+	if (stop == HIKE_STOP_LOOP) {
+		/* New values for ctx and st on the loop's path: the loop keeps them on the stack
+		 * (it runs out of registers), and without the barrier clang stored them there at
+		 * the top, on the entry steps' path as well. */
+		asm volatile("" : "+r"(ctx), "+r"(st));
+		stop = hike_vm_loop(ctx, st);
+	}
+	switch (stop) {
 	case HIKE_STOP_PROG:
 		hike_call_prog(ctx, st->prog_id);
+		/* Only reached when the slot is empty (the cap was checked by the VM). */
 		return hike_fault(st, HIKE_FAULT_NO_PROG, st->pc - 1);
 	case HIKE_STOP_DONE:
 		return hike_vm_done(st);
+	case HIKE_STOP_FAULT:
+		return hike_fault(st, st->fault, st->pc);
 	default:
-		return hike_vm_loop(ctx, st);
+		return hike_fault(st, HIKE_FAULT_BUDGET, st->pc);
 	}
 }
 
