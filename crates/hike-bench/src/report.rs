@@ -291,8 +291,8 @@ fn header(md: &mut String, info: &RunInfo) {
          `ddos_mark` and `crates/hike-bench/src/pps.rs`). Being wall time, it is exposed to \
          the speed of the whole machine, which here changes by a third within seconds (other \
          guests): hence more trials, and pps ratios taken per round (the median of the \
-         per-round ratios), speed-normalized between XDP variants by the rate the generator \
-         offered in each window; the ratio of the medians is shown beside them.\n\
+         per-round ratios, leaving out rounds whose two windows ran at different speeds, as the \
+         generator's offered rate shows); the ratio of the medians is shown beside them.\n\
          - Nothing is timed blindly: every run's verdict is checked, packets are checked byte \
          by byte or counted at the sink before and while they are measured, and a wrong result \
          stops the benchmark.\n\

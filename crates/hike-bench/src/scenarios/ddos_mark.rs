@@ -567,17 +567,20 @@ fn report(
     };
     let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
     let find = |v: &str| pps.iter().find(|p| p.variant == v);
-    // pps ratios: per round, so that the machine's speed (which changes within seconds here)
-    // is the same for both sides; speed-normalized between XDP variants (pps.rs).
+    // pps ratios per round, so that the machine's speed (which changes within seconds here)
+    // is the same for both sides (pps.rs).
+    let per_round = |a: &str, b: &str| {
+        find(a)
+            .zip(find(b))
+            .and_then(|(a, b)| pps::paired_ratio(a, b))
+    };
     ratio(
         &mut records,
         "pps_hike_vs_raw",
-        "`ddos_mark` pps hike / pps raw (per round, speed-normalized)",
+        "`ddos_mark` pps hike / pps raw (per round)",
         "0.73",
         "≥ 0.95",
-        find("hike")
-            .zip(find("raw"))
-            .and_then(|(h, r)| pps::speed_normalized_ratio(h, r)),
+        per_round("hike", "raw").map(|r| r.0),
         |v| v >= 0.95,
     );
     ratio(
@@ -604,60 +607,52 @@ fn report(
         "`ddos_mark` ipset pps / hike pps (per round)",
         "0.53",
         "≤ 0.50",
-        find("ipset")
-            .zip(find("hike"))
-            .and_then(|(i, h)| pps::paired_ratio(i, h)),
+        per_round("ipset", "hike").map(|r| r.0),
         |v| v <= 0.50,
     );
 
     let mut notes = Vec::new();
-    // Every way of taking the pps ratios, so a reader sees how much the method matters on
-    // this machine: (record, label, a, b, how).
-    type RatioOf = fn(&PpsMeasured, &PpsMeasured) -> Option<f64>;
-    let of_medians: RatioOf = |a, b| Some(a.pps.median / b.pps.median);
-    let ways: [(&str, &str, RatioOf); 3] = [
-        ("medians", "ratio of the medians", of_medians),
-        ("paired", "paired by round", pps::paired_ratio),
-        (
-            "normalized",
-            "paired by round and speed-normalized (XDP variants only)",
-            pps::speed_normalized_ratio,
-        ),
-    ];
     let pairs = [
         ("hike_vs_raw", "hike / raw", "hike", "raw"),
         ("eclat_vs_raw", "eclat / raw", "eclat", "raw"),
         ("ipset_vs_hike", "ipset / hike", "ipset", "hike"),
     ];
-    let mut lines = Vec::new();
-    for (way, how, f) in ways {
-        let figures: Vec<String> = pairs
-            .iter()
-            .filter(|(_, _, a, _)| way != "normalized" || *a != "ipset")
-            .filter_map(|(name, label, a, b)| {
-                let r = f(find(a)?, find(b)?)?;
-                records.push(Record::derived(
-                    NAME,
-                    &format!("pps_{name}_{way}"),
-                    "ratio",
-                    "ratio",
-                    r,
-                ));
-                Some(format!("{label} {r:.3}"))
-            })
-            .collect();
-        if !figures.is_empty() {
-            lines.push(format!("{how}: {}", figures.join(", ")));
-        }
-    }
-    if !lines.is_empty() {
+    let figures: Vec<String> = pairs
+        .iter()
+        .filter_map(|(name, label, a, b)| {
+            let (x, y) = (find(a)?, find(b)?);
+            let (paired, rounds) = pps::paired_ratio(x, y)?;
+            let of_medians = x.pps.median / y.pps.median;
+            records.push(Record::derived(
+                NAME,
+                &format!("pps_{name}_paired"),
+                "ratio",
+                "ratio",
+                paired,
+            ));
+            records.push(Record::derived(
+                NAME,
+                &format!("pps_{name}_medians"),
+                "ratio",
+                "ratio",
+                of_medians,
+            ));
+            Some(format!(
+                "{label} {paired:.3} over {rounds} of {} rounds (ratio of the medians \
+                 {of_medians:.3})",
+                x.rounds.len()
+            ))
+        })
+        .collect();
+    if !figures.is_empty() {
         notes.push(format!(
-            "pps ratios taken three ways. The bar uses the per-round ratio (the median over the \
-             rounds of the two variants' ratio in the same round), speed-normalized between XDP \
-             variants: each window's delivered rate divided by the rate the generator offered \
-             in it, which measures the machine's speed in that window (it changes by a third \
-             within seconds here, see `crates/hike-bench/src/pps.rs`). {}.",
-            lines.join("; ")
+            "pps ratios are taken per round: the median over the rounds of the two variants' \
+             ratio in the same round, leaving out a round whose two windows ran at different \
+             machine speeds (their offered rates more than {:.0}% apart beyond the usual; this \
+             machine's speed changes by a third within seconds, see \
+             `crates/hike-bench/src/pps.rs`): {}.",
+            pps::SAME_SPEED_TOLERANCE * 100.0,
+            figures.join("; ")
         ));
     }
     if let (Some(h), Some(r)) = (median(measured, "hike"), median(measured, "raw")) {
