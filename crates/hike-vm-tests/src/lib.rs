@@ -128,6 +128,18 @@ impl Harness {
         h
     }
 
+    /// Loads test program `name` once more, at program ID `id`, in the kernel VM and the
+    /// reference VM (e.g. to reach every part of the VM's dispatch).
+    pub fn load_program_at(&mut self, name: &str, id: u32) {
+        let progs = hike_bpf::object("test_progs").expect("test programs are built");
+        self.vm
+            .load_program(progs, name, ProgramId::new(id).expect("valid program id"))
+            .unwrap_or_else(|e| panic!("load {name} at {id}: {e}"));
+        self.reference
+            .load_program(id, reference_program(name))
+            .expect("mock program");
+    }
+
     /// The kernel VM instance.
     pub fn vm(&self) -> &Vm {
         &self.vm

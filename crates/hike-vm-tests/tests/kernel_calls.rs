@@ -24,6 +24,20 @@ fn kernel_programs_take_0_to_5_arguments_and_return_a_value() {
 }
 
 #[test]
+fn kernel_programs_are_reached_in_every_part_of_the_dispatch() {
+    let mut h = Harness::new();
+    // vm.h dispatches IDs below 16 through a switch of their own and the rest through another:
+    // both ends of each, and slots in each range of the larger one.
+    for id in [10u32, 15, 16, 17, 63, 64, 127, 128, 200, 255] {
+        h.load_program_at("test_sum1", id);
+        h.install(1, &format!("r1 = {id}\n call prog {id}\n exit"), 0);
+        let out = h.check(1, &[], &ipv6_udp_packet(64));
+        assert_eq!(out.result, 1000 + u64::from(id), "test_sum1 at slot {id}");
+        assert_eq!(out.verdict, xdp::PASS);
+    }
+}
+
+#[test]
 fn kernel_chain_arguments_come_from_the_loader_and_registers_survive_program_calls() {
     let mut h = Harness::new();
     // r6..r9 are untouched by a program call; the chain's own arguments arrive in r1..r5.

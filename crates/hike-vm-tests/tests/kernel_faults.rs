@@ -92,6 +92,9 @@ fn kernel_every_fault_reason_aborts_the_chain_and_is_counted() {
 
     h.install(1, &format!("call prog {}\n exit", MAX_PROGS - 1), 0);
     expect_fault(&mut h, Fault::NoProg, 0);
+    // An empty slot of the dispatch's switch for IDs below 16 (vm.h).
+    h.install(1, "call prog 15\n exit", 0);
+    expect_fault(&mut h, Fault::NoProg, 0);
     h.install(1, &format!("call prog {}\n exit", MAX_PROGS + 5), 0);
     expect_fault(&mut h, Fault::NoProg, 0);
     covered.push(Fault::NoProg);
