@@ -776,6 +776,12 @@ static __always_inline long hike_step(struct hike_run *run)
 	return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
 }
 
+/* Whether `raw` is JMP|CALL with src HIKE_CALL_PROG: a program call. */
+static __always_inline int hike_is_prog_call(__u64 raw)
+{
+	return ((__u32)raw & 0xf0ff) == ((HIKE_CALL_PROG << 12) | BPF_JMP | BPF_CALL);
+}
+
 /* The steps a chain most often starts with when the VM is entered (booted by a loader, resumed by
  * a program): `if rX ==/!= imm` (the test of the result just returned), then a program `call` or
  * the top chain's `exit`. They run in straight-line code before the interpreter loop, whose entry
@@ -792,42 +798,44 @@ static __always_inline long hike_step(struct hike_run *run)
  * HIKE_STOP_DONE (st->result set) or HIKE_STOP_LOOP. */
 static __always_inline __u32 hike_entry_steps(struct hike_vm_state *st)
 {
-	__u32 pc = st->pc, budget = st->budget, calls, imm;
-	__u64 raw;
+	__u32 pc = st->pc, budget = st->budget, calls, imm, dst;
+	__u64 raw, eq;
 
 	if (budget == 0 || pc >= st->code_len)
 		return HIKE_STOP_LOOP;
 	raw = hike_code.insns[(st->code_off + pc) & HIKE_HEAP_MASK];
-	if (((__u32)raw & 0xbf) == (BPF_JMP | BPF_JEQ | BPF_K)) {
-		__u32 dst = ((__u32)raw >> 8) & 0x0f;
-		__u64 eq;
-
-		if (dst > 10)
-			return HIKE_STOP_LOOP;
-		eq = st->regs[dst] == (__u64)(__s64)(__s32)(raw >> 32);
-		/* taken = eq for JEQ (bit 6 clear), !eq for JNE */
-		if (eq ^ (((__u32)raw >> 6) & 1))
-			pc += (__s16)(raw >> 16);
-		pc += 1;
-		budget -= 1;
-		st->pc = pc;
-		st->budget = budget;
-		if (budget == 0 || pc >= st->code_len)
-			return HIKE_STOP_LOOP;
-		raw = hike_code.insns[(st->code_off + pc) & HIKE_HEAP_MASK];
-	}
-	/* JMP|CALL with src HIKE_CALL_PROG */
-	if (((__u32)raw & 0xf0ff) == ((HIKE_CALL_PROG << 12) | BPF_JMP | BPF_CALL)) {
-		calls = st->prog_calls;
-		imm = (__u32)(raw >> 32);
-		if (calls >= HIKE_MAX_PROG_CALLS || imm >= HIKE_MAX_PROGS)
-			return HIKE_STOP_LOOP;
-		st->pc = pc + 1;
-		st->budget = budget - 1;
-		st->prog_calls = calls + 1;
-		st->prog_id = imm;
-		return HIKE_STOP_PROG;
-	}
+	/* A call is tested first: the most frequent instruction here. */
+	if (hike_is_prog_call(raw))
+		goto call;
+	if (((__u32)raw & 0xbf) != (BPF_JMP | BPF_JEQ | BPF_K))
+		goto exit;
+	dst = ((__u32)raw >> 8) & 0x0f;
+	if (dst > 10)
+		return HIKE_STOP_LOOP;
+	eq = st->regs[dst] == (__u64)(__s64)(__s32)(raw >> 32);
+	/* taken = eq for JEQ (bit 6 clear), !eq for JNE */
+	if (eq ^ (((__u32)raw >> 6) & 1))
+		pc += (__s16)(raw >> 16);
+	pc += 1;
+	budget -= 1;
+	st->pc = pc;
+	st->budget = budget;
+	if (budget == 0 || pc >= st->code_len)
+		return HIKE_STOP_LOOP;
+	raw = hike_code.insns[(st->code_off + pc) & HIKE_HEAP_MASK];
+	if (!hike_is_prog_call(raw))
+		goto exit;
+call:
+	calls = st->prog_calls;
+	imm = (__u32)(raw >> 32);
+	if (calls >= HIKE_MAX_PROG_CALLS || imm >= HIKE_MAX_PROGS)
+		return HIKE_STOP_LOOP;
+	st->pc = pc + 1;
+	st->budget = budget - 1;
+	st->prog_calls = calls + 1;
+	st->prog_id = imm;
+	return HIKE_STOP_PROG;
+exit:
 	if (((__u32)raw & 0xff) == (BPF_JMP | BPF_EXIT) && (st->depth & HIKE_FRAME_MASK) == 0) {
 		st->budget = budget - 1;
 		st->result = st->regs[0];
