@@ -799,7 +799,7 @@ static __always_inline int hike_is_prog_call(__u64 raw)
 static __always_inline __u32 hike_entry_steps(struct hike_vm_state *st)
 {
 	__u32 pc = st->pc, budget = st->budget, calls, imm, dst;
-	__u64 raw, eq;
+	__u64 raw, val, imm64;
 
 	if (budget == 0 || pc >= st->code_len)
 		return HIKE_STOP_LOOP;
@@ -812,10 +812,16 @@ static __always_inline __u32 hike_entry_steps(struct hike_vm_state *st)
 	dst = ((__u32)raw >> 8) & 0x0f;
 	if (dst > 10)
 		return HIKE_STOP_LOOP;
-	eq = st->regs[dst] == (__u64)(__s64)(__s32)(raw >> 32);
-	/* taken = eq for JEQ (bit 6 clear), !eq for JNE */
-	if (eq ^ (((__u32)raw >> 6) & 1))
+	val = st->regs[dst];
+	imm64 = (__u64)(__s64)(__s32)(raw >> 32);
+	/* Bit 6 is JNE. Two predictable branches: clang turned the one-expression form
+	 * (eq ^ jne) into a dozen moves through callee-saved registers and the stack. */
+	if ((__u32)raw & 0x40) {
+		if (val != imm64)
+			pc += (__s16)(raw >> 16);
+	} else if (val == imm64) {
 		pc += (__s16)(raw >> 16);
+	}
 	pc += 1;
 	budget -= 1;
 	st->pc = pc;
