@@ -116,12 +116,25 @@ fn a_listener_that_hangs_up_exits_3() {
     let dir = TempDir::new("hangs-up");
     let socket = dir.path().join("eclatd.sock");
     let listener = UnixListener::bind(&socket).expect("a socket");
-    // Accepts one connection and closes it at once: not a gRPC server.
-    let server = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().expect("a connection");
-        drop(stream);
-    });
+    // Accepts every connection and closes it at once: not a gRPC server. It keeps listening
+    // until the client is done, because the client may connect again after the first hang-up
+    // (with the listener gone, the second attempt would be refused instead).
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                drop(stream);
+                if done.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+            }
+        })
+    };
     let out = with_socket(&socket, &["list"]);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Wakes the listener's accept so that it sees `done`.
+    drop(std::os::unix::net::UnixStream::connect(&socket));
     server.join().expect("the listener thread");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
