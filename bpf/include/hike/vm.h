@@ -534,6 +534,35 @@ static __always_inline __u32 hike_helper(struct hike_run *run, __s32 id)
 	return 0;
 }
 
+/* Whether `raw` is JMP|CALL with src HIKE_CALL_PROG: a program call. */
+static __always_inline int hike_is_prog_call(__u64 raw)
+{
+	return ((__u32)raw & 0xf0ff) == ((HIKE_CALL_PROG << 12) | BPF_JMP | BPF_CALL);
+}
+
+/* Whether `raw` is `if rX == imm` or `if rX != imm` (JMP|JEQ|K, JMP|JNE|K). */
+static __always_inline int hike_is_jeq_jne_k(__u64 raw)
+{
+	return ((__u32)raw & 0xbf) == (BPF_JMP | BPF_JEQ | BPF_K);
+}
+
+/* The pc after `if rX ==/!= imm` at `pc` (hike_is_jeq_jne_k()), rX holding `val`: K is imm
+ * sign-extended; the target is checked at the next step. Bit 6 is JNE. Two predictable branches:
+ * clang turned the one-expression form (eq ^ jne) into a dozen moves through callee-saved
+ * registers and the stack. */
+static __always_inline __u32 hike_jeq_jne_k_next(__u64 raw, __u64 val, __u32 pc)
+{
+	__u64 imm = (__u64)(__s64)(__s32)(raw >> 32);
+
+	if ((__u32)raw & 0x40) {
+		if (val != imm)
+			pc += (__s16)(raw >> 16);
+	} else if (val == imm) {
+		pc += (__s16)(raw >> 16);
+	}
+	return pc + 1;
+}
+
 /* One instruction. Returns 0 to go on, 1 to stop the loop (run->stop says why). */
 static __always_inline long hike_step(struct hike_run *run)
 {
@@ -552,7 +581,7 @@ static __always_inline long hike_step(struct hike_run *run)
 	code = raw & 0xff;
 	/* Fast path for the most frequent instruction of compiled chains: a program call. Same
 	 * checks, same order as the general path below. */
-	if (code == (BPF_JMP | BPF_CALL) && ((raw >> 12) & 0x0f) == HIKE_CALL_PROG) {
+	if (hike_is_prog_call(raw)) {
 		imm = (__s32)(raw >> 32);
 		if (st->prog_calls >= HIKE_MAX_PROG_CALLS)
 			return hike_stop_fault(run, HIKE_FAULT_PROG_CALL_CAP);
@@ -564,20 +593,13 @@ static __always_inline long hike_step(struct hike_run *run)
 		run->stop = HIKE_STOP_PROG;
 		return 1;
 	}
-	/* Fast path for `if rX == imm` / `if rX != imm` (JMP|JEQ|K, JMP|JNE|K), the test of a
-	 * program's result: same checks as the general path (dst > 10 faults; K is imm
-	 * sign-extended; the target is checked at the next step). */
-	if ((code & ~0x40) == (BPF_JMP | BPF_JEQ | BPF_K)) {
-		__u64 eq;
-
+	/* Fast path for `if rX == imm` / `if rX != imm`, the test of a program's result: same
+	 * checks as the general path (dst > 10 faults). */
+	if (hike_is_jeq_jne_k(raw)) {
 		dst = (raw >> 8) & 0x0f;
 		if (dst > 10)
 			return hike_stop_fault(run, HIKE_FAULT_BAD_REGISTER);
-		eq = st->regs[dst] == (__u64)(__s64)(__s32)(raw >> 32);
-		/* taken = eq for JEQ (bit 6 clear), !eq for JNE */
-		if (eq ^ ((code >> 6) & 1))
-			pc += (__s16)(raw >> 16);
-		st->pc = pc + 1;
+		st->pc = hike_jeq_jne_k_next(raw, st->regs[dst], pc);
 		return 0;
 	}
 	/* Fast path for the top chain's `exit` (the general path handles deeper frames). */
@@ -776,12 +798,6 @@ static __always_inline long hike_step(struct hike_run *run)
 	return hike_stop_fault(run, HIKE_FAULT_BAD_OPCODE);
 }
 
-/* Whether `raw` is JMP|CALL with src HIKE_CALL_PROG: a program call. */
-static __always_inline int hike_is_prog_call(__u64 raw)
-{
-	return ((__u32)raw & 0xf0ff) == ((HIKE_CALL_PROG << 12) | BPF_JMP | BPF_CALL);
-}
-
 /* The steps a chain most often starts with when the VM is entered (booted by a loader, resumed by
  * a program): `if rX ==/!= imm` (the test of the result just returned), then a program `call` or
  * the top chain's `exit`. They run in straight-line code before the interpreter loop, whose entry
@@ -799,7 +815,7 @@ static __always_inline int hike_is_prog_call(__u64 raw)
 static __always_inline __u32 hike_entry_steps(struct hike_vm_state *st)
 {
 	__u32 pc = st->pc, budget = st->budget, calls, imm, dst;
-	__u64 raw, val, imm64;
+	__u64 raw;
 
 	if (budget == 0 || pc >= st->code_len)
 		return HIKE_STOP_LOOP;
@@ -807,22 +823,12 @@ static __always_inline __u32 hike_entry_steps(struct hike_vm_state *st)
 	/* A call is tested first: the most frequent instruction here. */
 	if (hike_is_prog_call(raw))
 		goto call;
-	if (((__u32)raw & 0xbf) != (BPF_JMP | BPF_JEQ | BPF_K))
+	if (!hike_is_jeq_jne_k(raw))
 		goto exit;
 	dst = ((__u32)raw >> 8) & 0x0f;
 	if (dst > 10)
 		return HIKE_STOP_LOOP;
-	val = st->regs[dst];
-	imm64 = (__u64)(__s64)(__s32)(raw >> 32);
-	/* Bit 6 is JNE. Two predictable branches: clang turned the one-expression form
-	 * (eq ^ jne) into a dozen moves through callee-saved registers and the stack. */
-	if ((__u32)raw & 0x40) {
-		if (val != imm64)
-			pc += (__s16)(raw >> 16);
-	} else if (val == imm64) {
-		pc += (__s16)(raw >> 16);
-	}
-	pc += 1;
+	pc = hike_jeq_jne_k_next(raw, st->regs[dst], pc);
 	budget -= 1;
 	st->pc = pc;
 	st->budget = budget;
