@@ -95,7 +95,6 @@ impl Harness {
         let pin = hike_runtime::pin_thread_to_current_cpu().expect("pin the test thread");
         let cpu = pin.cpu();
         let vm = Vm::new().expect("create a private VM instance (are you root?)");
-        let progs = hike_bpf::object("test_progs").expect("test programs are built");
         let loader = vm
             .load_loader(
                 "test",
@@ -103,27 +102,21 @@ impl Harness {
                 "test_loader",
             )
             .expect("load the test loader");
-        let mut reference = RefVm::new();
-        let mut symbols = Symbols::new();
-        for (name, id, _) in PROGRAMS {
-            vm.load_program(progs, name, ProgramId::new(id).expect("valid program id"))
-                .unwrap_or_else(|e| panic!("load {name}: {e}"));
-            reference
-                .load_program(id, reference_program(name))
-                .expect("mock program");
-            symbols.add_prog(id, name);
-        }
         let events = vm.event_reader().expect("open the event ring");
         let mut h = Harness {
             vm,
             loader,
-            reference,
-            symbols,
+            reference: RefVm::new(),
+            symbols: Symbols::new(),
             chains: BTreeSet::new(),
             events,
             cpu,
             _pin: pin,
         };
+        for (name, id, _) in PROGRAMS {
+            h.load_program_at(name, id);
+            h.symbols.add_prog(id, name);
+        }
         h.set_budget(0);
         h
     }
