@@ -244,4 +244,3 @@ struct hike_vm_state {
 	struct hike_frame frames[HIKE_MAX_FRAMES];
 	__u8 stack[HIKE_MAX_FRAMES * HIKE_STACK_SIZE];
 };
-
