@@ -29,6 +29,7 @@ mod measure;
 mod pps;
 mod raw;
 mod report;
+mod runstats;
 mod scenarios;
 
 use std::path::PathBuf;

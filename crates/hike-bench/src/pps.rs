@@ -27,6 +27,7 @@ use hike_netlab::{
 use hike_runtime::Loader;
 
 use crate::measure::{self, Progress, Settings, Summary};
+use crate::runstats::{ProgRuns, RunTimeStats};
 
 /// Frames per live-frames test run of the generator (about a tenth of a second): the
 /// generator stops within one such run.
@@ -148,6 +149,9 @@ pub struct PpsCase<'a> {
     pub variant: &'static str,
     /// Attaches it.
     pub attach: AttachFn<'a>,
+    /// The kernel ID of the XDP program it attaches, whose time per frame a window with the
+    /// kernel's run-time statistics on measures ([`crate::runstats`]); `None`: not measured.
+    pub xdp_prog_id: Option<u32>,
 }
 
 /// What one window measured.
@@ -179,6 +183,9 @@ pub struct PpsMeasured {
     pub router_busy: f64,
     /// Windows redone because they were disturbed.
     pub redone: u32,
+    /// Nanoseconds per frame spent in the XDP program (and the programs it tail-calls), from a
+    /// window of its own with the kernel's run-time statistics on; `None` if not measured.
+    pub xdp_ns_per_frame: Option<f64>,
 }
 
 /// Runs the generator for a warm-up and `window`, and counts.
@@ -323,11 +330,30 @@ pub fn measure(
             redone[i] += redos;
         }
     }
+    // Where the time goes: one more window per variant, with the run-time statistics on (they
+    // cost two clock reads per run, so these windows count for nothing else).
+    let mut xdp_ns = vec![None; cases.len()];
+    if cases.iter().any(|c| c.xdp_prog_id.is_some()) {
+        progress.update("pps: the XDP programs' time per frame");
+        let _stats = RunTimeStats::enable()?;
+        for (case, ns) in cases.iter_mut().zip(xdp_ns.iter_mut()) {
+            let Some(id) = case.xdp_prog_id else {
+                continue;
+            };
+            let before = ProgRuns::of_id(id)?;
+            trial(case, settings.pps_window)?;
+            *ns = ProgRuns::of_id(id)?.ns_per_run_since(&before);
+            if settings.verbose {
+                eprintln!("  {} XDP program: {ns:?} ns per frame", case.variant);
+            }
+        }
+    }
     let median = |v: Vec<f64>| Summary::of(&v).expect("at least one trial").median;
     Ok(cases
         .iter()
         .zip(samples.iter().zip(redone))
-        .map(|(case, (s, redone))| PpsMeasured {
+        .zip(xdp_ns)
+        .map(|((case, (s, redone)), xdp_ns_per_frame)| PpsMeasured {
             variant: case.variant,
             pps: Summary::of(&s.iter().map(|w| w.delivered_pps).collect::<Vec<_>>())
                 .expect("at least one trial"),
@@ -336,6 +362,7 @@ pub fn measure(
             offered_pps: median(s.iter().map(|w| w.offered_pps).collect()),
             router_busy: median(s.iter().map(|w| w.router_busy).collect()),
             redone,
+            xdp_ns_per_frame,
         })
         .collect())
 }
@@ -400,6 +427,7 @@ mod tests {
             offered_pps: 0.0,
             router_busy: 1.0,
             redone: 0,
+            xdp_ns_per_frame: None,
         }
     }
 

@@ -116,6 +116,17 @@ fn kernel_quick_run_of_the_ddos_scenarios_checks_and_reports_them() {
         let pps = find("ddos_mark", v, "pps");
         assert_eq!(pps["unit"], "pps");
         assert!(pps["value"].as_f64().unwrap() > 0.0, "{pps}");
+        // Where the router's time goes: its CPU per frame, and the XDP programs' share of it.
+        let router = find("ddos_mark", v, "router_ns_per_frame")["value"]
+            .as_f64()
+            .unwrap();
+        let xdp = find("ddos_mark", v, "xdp_ns_per_frame")["value"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            0.0 < xdp && xdp < router,
+            "{v}: XDP {xdp} ns of {router} ns"
+        );
     }
     for v in ["raw", "hike"] {
         let ns = find("ddos_listing2", v, "ns_per_packet");
@@ -148,6 +159,7 @@ fn kernel_quick_run_of_the_ddos_scenarios_checks_and_reports_them() {
         "`ddos_mark` ns hike / ns raw (program cost alone)",
         "`ddos_mark` eclat ns / hike ns",
         "`ddos_listing2` hike ns / raw ns",
+        "Where the router's time per frame goes",
     ] {
         assert!(md.contains(needle), "{needle} in {md}");
     }

@@ -24,6 +24,7 @@
 //! blacklisted sources, and nothing else in them changed.
 
 use std::net::Ipv6Addr;
+use std::os::fd::{AsFd, OwnedFd};
 
 use anyhow::{bail, ensure, Context, Result};
 use eclat_compiler::catalog::LoaderSig;
@@ -38,6 +39,7 @@ use crate::measure::{self, timed, Case, Measured, Mix, MixPacket, Progress, Sett
 use crate::pps::{self, Attachment, PpsCase, PpsMeasured, Traffic};
 use crate::raw::RawObject;
 use crate::report::{Bar, Record, ScenarioReport};
+use crate::runstats;
 
 /// The scenario's name.
 pub const NAME: &str = "ddos_mark";
@@ -476,8 +478,7 @@ fn run_pps(
         None
     };
 
-    let link = |fd: &std::os::fd::OwnedFd, lab: &RouterLab| -> Result<Attachment<'static>> {
-        use std::os::fd::AsFd;
+    let link = |fd: &OwnedFd, lab: &RouterLab| -> Result<Attachment<'static>> {
         let fd = fd.as_fd();
         let ifindex = lab.in_ifindex;
         Ok(Attachment::Link(
@@ -496,24 +497,29 @@ fn run_pps(
             ifindex,
         })
     };
+    let loader_id = Some(hike.loader.kernel_id());
     let mut cases: Vec<PpsCase<'_>> = vec![
         PpsCase {
             variant: "raw",
             attach: Box::new(|lab| link(&raw_prog, lab)),
+            xdp_prog_id: Some(runstats::prog_id(raw_prog.as_fd())?),
         },
         PpsCase {
             variant: "hike",
             attach: Box::new(|lab| attach_hike(HIKE_MARK_FWD, lab)),
+            xdp_prog_id: loader_id,
         },
         PpsCase {
             variant: "eclat",
             attach: Box::new(|lab| attach_hike(ECLAT_MARK_FWD, lab)),
+            xdp_prog_id: loader_id,
         },
     ];
     if let Some(tool) = ipset {
         cases.push(PpsCase {
             variant: "ipset",
             attach: Box::new(|lab| link(&pass_prog, lab)),
+            xdp_prog_id: Some(runstats::prog_id(pass_prog.as_fd())?),
         });
         notes.push(format!(
             "`ipset` ran with `{tool}` (mangle PREROUTING, `-m set --match-set … src -j TOS \
@@ -524,6 +530,76 @@ fn run_pps(
     }
     let measured = pps::measure(&lab, &traffic, &mut cases, settings, progress)?;
     Ok((measured, notes))
+}
+
+/// Where the router's time per frame goes: its CPU time per delivered frame in the pps windows,
+/// and the part of it in the XDP program (a window of its own with the kernel's run-time
+/// statistics on). Records both per variant; returns the report's note, if there is anything
+/// to say.
+fn router_time_note(
+    records: &mut Vec<Record>,
+    measured: &[Measured],
+    pps: &[PpsMeasured],
+) -> Option<String> {
+    let mut router = Vec::new();
+    let mut xdp = Vec::new();
+    for p in pps {
+        let per_frame = 1e9 * p.router_busy / p.pps.median;
+        records.push(Record::derived(
+            NAME,
+            p.variant,
+            "router_ns_per_frame",
+            "ns",
+            per_frame,
+        ));
+        router.push(format!("{} {per_frame:.0}", p.variant));
+        if let Some(ns) = p.xdp_ns_per_frame {
+            records.push(Record::derived(
+                NAME,
+                p.variant,
+                "xdp_ns_per_frame",
+                "ns",
+                ns,
+            ));
+            xdp.push(format!("{} {ns:.0}", p.variant));
+        }
+    }
+    if router.is_empty() {
+        return None;
+    }
+    let find = |v: &str| pps.iter().find(|p| p.variant == v);
+    let extra = find("hike").zip(find("raw")).map(|(h, r)| {
+        let total = 1e9 * (h.router_busy / h.pps.median - r.router_busy / r.pps.median);
+        let progs = h
+            .xdp_ns_per_frame
+            .zip(r.xdp_ns_per_frame)
+            .map_or(String::new(), |(h, r)| {
+                format!(", {:.0} ns of it in the XDP programs", h - r)
+            });
+        let test_run = median(measured, "hike")
+            .zip(median(measured, "raw"))
+            .map_or(String::new(), |(h, r)| {
+                format!(
+                    " (`BPF_PROG_TEST_RUN` puts the marking chain, one program call fewer than \
+                     the router's, {:.1} ns above raw)",
+                    h - r
+                )
+            });
+        format!(" HIKe's extra per frame in the router: {total:.0} ns{progs}{test_run}.")
+    });
+    Some(format!(
+        "Where the router's time per frame goes. Router CPU per delivered frame (its receive \
+         thread's busy share / pps, pps windows), ns: {}. Of it in the XDP program with every \
+         program it tail-calls (one more window per variant with the kernel's BPF run-time \
+         statistics on, `BPF_ENABLE_STATS`, which add two clock reads to each run), ns: {}.{}",
+        router.join(", "),
+        if xdp.is_empty() {
+            "not measured".to_owned()
+        } else {
+            xdp.join(", ")
+        },
+        extra.unwrap_or_default()
+    ))
 }
 
 fn median(measured: &[Measured], variant: &str) -> Option<f64> {
@@ -661,6 +737,7 @@ fn report(
             h - r
         ));
     }
+    notes.extend(router_time_note(&mut records, measured, pps));
     let offered: Vec<String> = pps
         .iter()
         .map(|p| {

@@ -1,0 +1,128 @@
+//! The kernel's run-time statistics of BPF programs (`BPF_ENABLE_STATS`): how many times a
+//! program ran and for how long in all, counted only while some process holds them on.
+//!
+//! The pps measurement uses them to split the router's time per frame into the XDP program
+//! attached to its ingress (with every program it tail-calls: the kernel times the entry
+//! program's whole run) and the rest of the forwarding path. Counting costs two clock reads per
+//! run, so a pps window that counts frames never runs with them on. Not a profiler: one
+//! program's totals, nothing per instruction.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use anyhow::{bail, Context, Result};
+use libbpf_rs::libbpf_sys;
+
+/// Keeps the statistics on while alive (the kernel turns them off when the last holder closes
+/// its descriptor).
+#[derive(Debug)]
+pub struct RunTimeStats {
+    _on: OwnedFd,
+}
+
+impl RunTimeStats {
+    /// Turns the statistics on.
+    pub fn enable() -> Result<RunTimeStats> {
+        // SAFETY: a plain syscall wrapper; it returns a new descriptor or a negative errno.
+        let fd = unsafe { libbpf_sys::bpf_enable_stats(libbpf_sys::BPF_STATS_RUN_TIME) };
+        if fd < 0 {
+            return Err(std::io::Error::from_raw_os_error(-fd))
+                .context("turn on the kernel's BPF run-time statistics (BPF_ENABLE_STATS)");
+        }
+        // SAFETY: `fd` was just returned to us and is owned by nobody else.
+        let on = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(RunTimeStats { _on: on })
+    }
+}
+
+/// A program's run count and total run time so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProgRuns {
+    /// Runs counted.
+    pub count: u64,
+    /// Nanoseconds spent in them.
+    pub ns: u64,
+}
+
+impl ProgRuns {
+    /// The totals of the program behind `fd`.
+    pub fn of_fd(fd: BorrowedFd<'_>) -> Result<ProgRuns> {
+        let info = prog_info(fd)?;
+        Ok(ProgRuns {
+            count: info.run_cnt,
+            ns: info.run_time_ns,
+        })
+    }
+
+    /// The totals of the program with kernel ID `id`.
+    pub fn of_id(id: u32) -> Result<ProgRuns> {
+        ProgRuns::of_fd(prog_fd_by_id(id)?.as_fd())
+    }
+
+    /// Nanoseconds per run between `earlier` and `self`; `None` if the program did not run.
+    pub fn ns_per_run_since(&self, earlier: &ProgRuns) -> Option<f64> {
+        let runs = self.count.checked_sub(earlier.count)?;
+        let ns = self.ns.checked_sub(earlier.ns)?;
+        (runs > 0).then(|| ns as f64 / runs as f64)
+    }
+}
+
+/// The kernel ID of the program behind `fd`.
+pub fn prog_id(fd: BorrowedFd<'_>) -> Result<u32> {
+    Ok(prog_info(fd)?.id)
+}
+
+fn prog_info(fd: BorrowedFd<'_>) -> Result<libbpf_sys::bpf_prog_info> {
+    // SAFETY: bpf_prog_info is plain old data; all-zero is its "nothing requested" value.
+    let mut info: libbpf_sys::bpf_prog_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+    // SAFETY: `info` and `len` are valid for writes and `len` is the size of `info`.
+    let rc = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len) };
+    if rc < 0 {
+        return Err(std::io::Error::from_raw_os_error(-rc))
+            .context("read a BPF program's information (BPF_OBJ_GET_INFO_BY_FD)");
+    }
+    Ok(info)
+}
+
+/// A descriptor of the program with kernel ID `id`.
+fn prog_fd_by_id(id: u32) -> Result<OwnedFd> {
+    // SAFETY: a plain syscall wrapper; it returns a new descriptor or a negative errno.
+    let fd = unsafe { libbpf_sys::bpf_prog_get_fd_by_id(id) };
+    if fd < 0 {
+        bail!(
+            "open BPF program {id}: {}",
+            std::io::Error::from_raw_os_error(-fd)
+        );
+    }
+    // SAFETY: `fd` was just returned to us and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProgRuns;
+
+    #[test]
+    fn ns_per_run_is_the_difference_of_the_totals() {
+        let a = ProgRuns {
+            count: 10,
+            ns: 1000,
+        };
+        let b = ProgRuns {
+            count: 110,
+            ns: 6000,
+        };
+        assert_eq!(b.ns_per_run_since(&a), Some(50.0));
+    }
+
+    #[test]
+    fn no_run_in_between_has_no_figure() {
+        let a = ProgRuns {
+            count: 10,
+            ns: 1000,
+        };
+        assert_eq!(a.ns_per_run_since(&a), None);
+        let reset = ProgRuns::default();
+        assert_eq!(reset.ns_per_run_since(&a), None);
+    }
+}
