@@ -229,6 +229,14 @@ fn report(measured: &[Measured], settings: &Settings) -> ScenarioReport {
         let fit = slope(measured, v).map_or(String::new(), |s| format!("; fit over all N {s:.2}"));
         line.push_str(&format!(" {v} {}{fit}.", figs.join(", ")));
     }
+    if let (Some(h), Some(r)) = (slope(measured, "hike"), slope(measured, "raw")) {
+        line.push_str(&format!(
+            " Steady state (the fits): hike / raw {:.2}. The first calls overlap the packet's \
+             fixed work (the boot of the VM), so the bar's ratios read lower at a small N; \
+             docs/performance-notes.md breaks a call down.",
+            h / r
+        ));
+    }
     notes.push(line);
 
     ScenarioReport {
