@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use eclat_compiler::catalog::{Catalog, LoaderSig, ProgramSig};
 use hike_runtime::{inspect_object, ObjectInfo};
+use sha2::{Digest, Sha256};
 
-use crate::layout::MapLayout;
+use crate::layout::{hex, MapLayout};
 use crate::manifest::Manifest;
 use crate::user::{discover, ObjectCache, UserPackage};
 use crate::{embedded, CatalogError, Result};
@@ -35,6 +36,9 @@ pub struct ObjectEntry {
     pub origin: Origin,
     /// The ELF bytes.
     pub bytes: Arc<[u8]>,
+    /// SHA-256 of `bytes`, in hex: two builds of an object of one name (a package whose source
+    /// changed) differ here, which is how the daemon tells a loaded program from its new code.
+    pub digest: String,
     /// Its programs and maps.
     pub info: ObjectInfo,
 }
@@ -158,10 +162,12 @@ impl PackageCatalog {
             object: stem.to_owned(),
             source,
         })?;
+        let digest = hex(&Sha256::digest(&bytes));
         self.objects.push(ObjectEntry {
             name: stem.to_owned(),
             origin,
             bytes,
+            digest,
             info,
         });
         Ok(ObjectId(self.objects.len() - 1))

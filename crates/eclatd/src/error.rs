@@ -84,6 +84,24 @@ pub enum DaemonError {
         available: String,
     },
 
+    /// The map belongs to a program loaded from an earlier build of its object than the
+    /// daemon's catalog now has (the package's source changed since): its layout is unknown.
+    #[error(
+        "map `{map}` of script `{script}` belongs to program `{program}`, loaded from an earlier \
+         build of `{object}` than the one the daemon has now (its package changed); load \
+         `{script}` again to run the new build, then use its maps"
+    )]
+    StaleBuild {
+        /// The script.
+        script: String,
+        /// The map, as asked.
+        map: String,
+        /// The program whose map it is.
+        program: String,
+        /// The program's object.
+        object: String,
+    },
+
     /// A key or value that does not fit the map's layout.
     #[error("map `{map}`: {message}")]
     BadEntry {
@@ -161,7 +179,8 @@ impl DaemonError {
             DaemonError::NoScript { .. } | DaemonError::NoMap { .. } => Code::NotFound,
             DaemonError::Link { .. }
             | DaemonError::NoInterface { .. }
-            | DaemonError::InterfaceTaken { .. } => Code::FailedPrecondition,
+            | DaemonError::InterfaceTaken { .. }
+            | DaemonError::StaleBuild { .. } => Code::FailedPrecondition,
             DaemonError::Unsupported { .. } => Code::Unimplemented,
             DaemonError::Kernel { .. } => Code::Aborted,
             DaemonError::SaveState { .. } | DaemonError::Io { .. } => Code::Internal,

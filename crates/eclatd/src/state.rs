@@ -39,6 +39,13 @@ pub struct ProgramRecord {
     pub package: String,
     /// Its object in the catalog.
     pub object: String,
+    /// The build of that object it was loaded from (SHA-256 of the ELF, hex:
+    /// `eclat_catalog::ObjectEntry::digest`). A load shares the program only if it calls the
+    /// same build; after the package's source changed, the new code gets a slot of its own.
+    /// Empty in a state file written before the digest was recorded: such a program is shared
+    /// with no new load.
+    #[serde(default)]
+    pub digest: String,
 }
 
 /// A loaded script.
@@ -222,6 +229,7 @@ mod tests {
             name: "hike_pass".into(),
             package: "net".into(),
             object: "hike_default/hike_pass".into(),
+            digest: "ab".repeat(32),
         });
         s.scripts.push(ScriptRecord {
             name: "ddos".into(),
@@ -269,6 +277,21 @@ mod tests {
         assert_eq!(load(&dir).unwrap(), Some(s));
         let prev: State = serde_json::from_slice(&fs::read(backup_path(&dir)).unwrap()).unwrap();
         assert_eq!(prev, sample());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_program_recorded_before_digests_reads_with_an_empty_one() {
+        let dir = tempdir("nodigest");
+        fs::write(
+            path(&dir),
+            br#"{"version": 1, "instance": "x", "scripts": [], "programs": [
+                {"id": 4, "name": "hike_pass", "package": "net", "object": "hike_pass"}]}"#,
+        )
+        .unwrap();
+        let s = load(&dir).unwrap().expect("a state");
+        assert_eq!(s.programs[0].id, 4);
+        assert_eq!(s.programs[0].digest, "");
         fs::remove_dir_all(&dir).unwrap();
     }
 

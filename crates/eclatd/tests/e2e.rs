@@ -236,3 +236,119 @@ def show():
     assert!(all.contains("ipv6 dst fc00::2"), "{all}");
     assert!(all.contains("l4 proto 17"), "{all}");
 }
+
+/// The script of [`a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change`]:
+/// counts packets under the value `pkgver()` returns, then drops them.
+const COUNT_VERSION: &str = "\
+from programs.tver import pkgver
+from programs.net import hike_drop, monitor
+from loaders.basic import ip6_sc
+
+ip6_sc[ip6_sc_map] = { (0): (count_version) }
+ip6_sc.attach('DEVNAME', 'xdp')
+
+def count_version():
+    monitor(pkgver())
+    hike_drop()
+    return 0
+";
+
+/// The user package `tver`: `pkgver()` returns `version`; `pkgver_map` is there to be dumped.
+fn write_pkgver(pkgs: &std::path::Path, version: u32) {
+    let dir = pkgs.join("tver");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("pkgver.bpf.c"),
+        format!(
+            "// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <hike/sdk.h>
+
+struct {{
+\t__uint(type, BPF_MAP_TYPE_ARRAY);
+\t__uint(max_entries, 1);
+\t__type(key, __u32);
+\t__type(value, __u64);
+}} pkgver_map SEC(\".maps\");
+
+HIKE_PROG(pkgver)
+{{
+\tHIKE_RETURN({version});
+}}
+
+char LICENSE[] SEC(\"license\") = \"Dual BSD/GPL\";
+"
+        ),
+    )
+    .unwrap();
+}
+
+/// A package whose source changes under a running script: the daemon (which reads packages
+/// when it starts) keeps the script on the build it was loaded with, loads the new build in a
+/// slot of its own for a script loaded after the change, and moves the first script to it
+/// when that script is loaded again. A program is shared only with the same build.
+#[test]
+fn a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change() {
+    let ns = Netns::new();
+    ns.add_pair("w0", "w1");
+    let mut d = Daemon::new(Some(&ns));
+    let pkgs = d.dir.join("pkgs");
+    write_pkgver(&pkgs, 1);
+    d.extra_args = vec!["--package-dir".into(), pkgs.display().to_string()];
+    d.extra_env = vec![(
+        "ECLAT_CACHE_DIR".into(),
+        d.dir.join("cache").display().to_string(),
+    )];
+    d.spawn();
+    let mut c = d.client();
+    c.load("a", "a.eclat", COUNT_VERSION, &[("DEVNAME", "v0")])
+        .expect("load a");
+    ns.send("v1", &frames("fc00::1", "fc00::2", 5));
+    assert_eq!(c.monitor("a").get(&1), Some(&5));
+    drop(c);
+
+    d.stop();
+    write_pkgver(&pkgs, 2);
+    d.spawn();
+    let mut c = d.client();
+    // `a` still runs the build it was loaded with; its program's map layout is the old
+    // build's, which the daemon no longer has.
+    ns.send("v1", &frames("fc00::1", "fc00::2", 3));
+    assert_eq!(c.monitor("a").get(&1), Some(&8));
+    let e = c.dump("a", "pkgver.pkgver_map").unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
+    assert!(e.message().contains("earlier build"), "{}", e.message());
+
+    // `b` gets the new build, beside the old one.
+    c.load("b", "b.eclat", COUNT_VERSION, &[("DEVNAME", "w0")])
+        .expect("load b");
+    ns.send("w1", &frames("fc00::1", "fc00::2", 4));
+    let counts = c.monitor("b");
+    assert_eq!((counts.get(&1), counts.get(&2)), (Some(&8), Some(&4)));
+    let pkgver = |c: &mut support::Client| -> Vec<(u32, Vec<String>)> {
+        c.list()
+            .programs
+            .into_iter()
+            .filter(|p| p.name == "pkgver")
+            .map(|p| (p.id, p.used_by))
+            .collect()
+    };
+    let two = pkgver(&mut c);
+    assert_eq!(two.len(), 2, "{two:?}");
+    assert_ne!(two[0].0, two[1].0);
+
+    // Loading `a` again moves it to the new build; the old one is removed.
+    c.load("a", "a.eclat", COUNT_VERSION, &[("DEVNAME", "v0")])
+        .expect("replace a");
+    ns.send("v1", &frames("fc00::1", "fc00::2", 2));
+    assert_eq!(c.monitor("a").get(&2), Some(&6));
+    let one = pkgver(&mut c);
+    assert_eq!(one.len(), 1, "{one:?}");
+    let mut users = one[0].1.clone();
+    users.sort();
+    assert_eq!(users, ["a", "b"]);
+    c.dump("a", "pkgver.pkgver_map")
+        .expect("the map of the build `a` runs");
+    c.unload("a").expect("unload a");
+    c.unload("b").expect("unload b");
+    assert!(c.list().programs.is_empty());
+}

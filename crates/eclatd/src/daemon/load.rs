@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use eclat_catalog::ObjectId;
+use eclat_catalog::{ObjectId, PackageCatalog};
 use eclat_compiler::Define;
 use eclat_link::link::{LinkedScript, MapOwner};
 use eclat_link::{link_with, IdAllocator, Unit};
@@ -67,19 +67,22 @@ fn ifindex_of(name: &str) -> Option<u32> {
     (i != 0).then_some(i)
 }
 
-/// Chooses IDs for a load: a program keeps the slot it has (shared), a new one gets the
-/// lowest free slot; a chain gets the lowest ID no script uses (the version being replaced
-/// keeps its IDs until the switch).
+/// Chooses IDs for a load: a program keeps the slot it has if it is the same build of its
+/// object (shared), a new one (or new code of a loaded one) gets the lowest free slot; a chain
+/// gets the lowest ID no script uses (the version being replaced keeps its IDs until the
+/// switch).
 struct Allocator<'a> {
     state: &'a State,
+    catalog: &'a PackageCatalog,
     taken_progs: BTreeSet<u32>,
     taken_chains: BTreeSet<u32>,
 }
 
 impl<'a> Allocator<'a> {
-    fn new(state: &'a State) -> Allocator<'a> {
+    fn new(state: &'a State, catalog: &'a PackageCatalog) -> Allocator<'a> {
         Allocator {
             state,
+            catalog,
             taken_progs: state.programs.iter().map(|p| p.id).collect(),
             taken_chains: state
                 .scripts
@@ -91,12 +94,13 @@ impl<'a> Allocator<'a> {
 }
 
 impl IdAllocator for Allocator<'_> {
-    fn program(&mut self, _object: ObjectId, object_name: &str, program: &str) -> Option<u32> {
+    fn program(&mut self, object: ObjectId, object_name: &str, program: &str) -> Option<u32> {
+        let digest = &self.catalog.object(object).digest;
         if let Some(p) = self
             .state
             .programs
             .iter()
-            .find(|p| p.object == object_name && p.name == program)
+            .find(|p| p.object == object_name && p.name == program && &p.digest == digest)
         {
             return Some(p.id);
         }
@@ -375,7 +379,7 @@ impl Daemon {
                 .iter()
                 .map(|(n, s)| Unit { name: n, script: s })
                 .collect();
-            let mut ids = Allocator::new(&inner.state);
+            let mut ids = Allocator::new(&inner.state, &self.catalog);
             link_with(&self.catalog, main, &others, loader, &mut ids).map_err(|e| {
                 DaemonError::Link {
                     script: name.clone(),
@@ -428,6 +432,7 @@ impl Daemon {
                     name: p.name.clone(),
                     package: p.package.clone(),
                     object: self.catalog.object(p.object).name.clone(),
+                    digest: self.catalog.object(p.object).digest.clone(),
                 });
             }
         }

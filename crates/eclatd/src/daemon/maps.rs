@@ -221,9 +221,20 @@ impl Daemon {
             let Some(entry) = self.catalog.program_entry(&p.package, &p.name) else {
                 continue;
             };
+            // The layouts are those of the catalog's build of the object: they say nothing of
+            // a program loaded from another build.
+            let same_build = self.catalog.object(entry.object).digest == p.digest;
             for l in &entry.maps {
                 available.push(format!("{}.{}", p.name, l.name));
                 if found.is_none() && map_matches(map, &p.name, l) {
+                    if !same_build {
+                        return Err(DaemonError::StaleBuild {
+                            script: script.to_owned(),
+                            map: map.to_owned(),
+                            program: p.name.clone(),
+                            object: p.object.clone(),
+                        });
+                    }
                     found = Some((MapOwner::Program(*id), p.name.clone(), l.clone()));
                 }
             }

@@ -2,9 +2,10 @@
 //! the operations on them (check, load or replace, unload, list, maps, stats).
 //!
 //! **One VM, many scripts.** Every script shares the instance's program table and chain
-//! table. A program (an object's program) has one slot, shared by every script that calls
-//! it and removed with the last of them; its maps are shared too. Chains and the loader
-//! belong to one script.
+//! table. A program (an object's program, one build of that object: the catalog's digest)
+//! has one slot, shared by every script that calls it and removed with the last of them; its
+//! maps are shared too. A new build of a package (read when the daemon starts) gets new slots
+//! for the scripts loaded with it. Chains and the loader belong to one script.
 //!
 //! **All or nothing.** A load records each kernel step in an undo log ([`Txn`]); on any
 //! failure the log is played backwards and the system is as before. A replace builds the new

@@ -246,6 +246,8 @@ pub struct Daemon {
     pub log: Arc<Mutex<String>>,
     /// More command-line arguments for the next spawn.
     pub extra_args: Vec<String>,
+    /// Environment variables for the next spawn.
+    pub extra_env: Vec<(String, String)>,
     /// Unmount `bpffs` on drop (a test mounted its own).
     pub unmount_bpffs: bool,
 }
@@ -273,6 +275,7 @@ impl Daemon {
             child: None,
             log: Arc::new(Mutex::new(String::new())),
             extra_args: Vec::new(),
+            extra_env: Vec::new(),
             unmount_bpffs: false,
         }
     }
@@ -317,6 +320,7 @@ impl Daemon {
             .arg("--bpffs")
             .arg(&self.bpffs)
             .args(&self.extra_args)
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
