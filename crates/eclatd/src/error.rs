@@ -66,6 +66,13 @@ pub enum DaemonError {
         message: String,
     },
 
+    /// The daemon's package directories do not build (a package changed since it started).
+    #[error("cannot read the daemon's packages: {message}")]
+    Packages {
+        /// What went wrong, with its causes (a C error as clang gives it).
+        message: String,
+    },
+
     /// No script of this name is loaded.
     #[error("no script `{name}` is loaded (eclat list shows what is)")]
     NoScript {
@@ -84,19 +91,20 @@ pub enum DaemonError {
         available: String,
     },
 
-    /// The map belongs to a program loaded from an earlier build of its object than the
-    /// daemon's catalog now has (the package's source changed since): its layout is unknown.
+    /// The map belongs to a program (or loader) loaded from another build of its object than
+    /// the daemon's packages now have (the package's source changed since): its layout is
+    /// unknown.
     #[error(
-        "map `{map}` of script `{script}` belongs to program `{program}`, loaded from an earlier \
-         build of `{object}` than the one the daemon has now (its package changed); load \
-         `{script}` again to run the new build, then use its maps"
+        "map `{map}` of script `{script}` belongs to `{program}`, loaded from an earlier build \
+         of `{object}` than the one the daemon has now (its package changed); load `{script}` \
+         again to run the new build, then use its maps"
     )]
     StaleBuild {
         /// The script.
         script: String,
         /// The map, as asked.
         map: String,
-        /// The program whose map it is.
+        /// The program or loader whose map it is.
         program: String,
         /// The program's object.
         object: String,
@@ -180,7 +188,8 @@ impl DaemonError {
             DaemonError::Link { .. }
             | DaemonError::NoInterface { .. }
             | DaemonError::InterfaceTaken { .. }
-            | DaemonError::StaleBuild { .. } => Code::FailedPrecondition,
+            | DaemonError::StaleBuild { .. }
+            | DaemonError::Packages { .. } => Code::FailedPrecondition,
             DaemonError::Unsupported { .. } => Code::Unimplemented,
             DaemonError::Kernel { .. } => Code::Aborted,
             DaemonError::SaveState { .. } | DaemonError::Io { .. } => Code::Internal,

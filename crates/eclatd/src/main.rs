@@ -30,7 +30,9 @@ struct Args {
     /// remove them (normally eclatd refuses: they may be carrying traffic).
     #[arg(long)]
     reset: bool,
-    /// A directory of user packages (`DIR/PKG/*.bpf.c`, compiled with clang on first use).
+    /// A directory of user packages (`DIR/PKG/*.bpf.c`, compiled with clang on first use), read
+    /// again by every check and load: a script loaded after a package changed runs its new
+    /// build.
     #[arg(long = "package-dir", value_name = "DIR")]
     package_dirs: Vec<PathBuf>,
 }

@@ -91,6 +91,10 @@ pub struct LoaderRecord {
     pub name: String,
     /// Its package.
     pub package: String,
+    /// The build of its object (as [`ProgramRecord::digest`]), which says whether the
+    /// catalog's map layouts are its own. Empty in an older state file.
+    #[serde(default)]
+    pub digest: String,
     /// Where it is attached.
     pub attachments: Vec<AttachmentRecord>,
 }
@@ -248,6 +252,7 @@ mod tests {
                 pin: "ddos-g2".into(),
                 name: "ip6_sc".into(),
                 package: "basic".into(),
+                digest: "cd".repeat(32),
                 attachments: vec![AttachmentRecord {
                     device: "veth0".into(),
                     ifindex: 4,

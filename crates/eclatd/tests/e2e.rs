@@ -282,10 +282,11 @@ char LICENSE[] SEC(\"license\") = \"Dual BSD/GPL\";
     .unwrap();
 }
 
-/// A package whose source changes under a running script: the daemon (which reads packages
-/// when it starts) keeps the script on the build it was loaded with, loads the new build in a
-/// slot of its own for a script loaded after the change, and moves the first script to it
-/// when that script is loaded again. A program is shared only with the same build.
+/// A package whose source changes under a running script: the daemon reads its packages
+/// again at the next load, keeps the running script on the build it was loaded with (also
+/// across a restart), loads the new build in a slot of its own for a script loaded after the
+/// change, and moves the first script to it when that script is loaded again. A program is
+/// shared only with the same build.
 #[test]
 fn a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change() {
     let ns = Netns::new();
@@ -304,26 +305,14 @@ fn a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change() {
         .expect("load a");
     ns.send("v1", &frames("fc00::1", "fc00::2", 5));
     assert_eq!(c.monitor("a").get(&1), Some(&5));
-    drop(c);
 
-    d.stop();
     write_pkgver(&pkgs, 2);
-    d.spawn();
-    let mut c = d.client();
-    // `a` still runs the build it was loaded with; its program's map layout is the old
-    // build's, which the daemon no longer has.
-    ns.send("v1", &frames("fc00::1", "fc00::2", 3));
-    assert_eq!(c.monitor("a").get(&1), Some(&8));
-    let e = c.dump("a", "pkgver.pkgver_map").unwrap_err();
-    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
-    assert!(e.message().contains("earlier build"), "{}", e.message());
-
     // `b` gets the new build, beside the old one.
     c.load("b", "b.eclat", COUNT_VERSION, &[("DEVNAME", "w0")])
         .expect("load b");
     ns.send("w1", &frames("fc00::1", "fc00::2", 4));
     let counts = c.monitor("b");
-    assert_eq!((counts.get(&1), counts.get(&2)), (Some(&8), Some(&4)));
+    assert_eq!((counts.get(&1), counts.get(&2)), (Some(&5), Some(&4)));
     let pkgver = |c: &mut support::Client| -> Vec<(u32, Vec<String>)> {
         c.list()
             .programs
@@ -335,6 +324,18 @@ fn a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change() {
     let two = pkgver(&mut c);
     assert_eq!(two.len(), 2, "{two:?}");
     assert_ne!(two[0].0, two[1].0);
+    // `a` still runs the build it was loaded with, also after a restart; its program's map
+    // layout is the old build's, which the daemon no longer has.
+    drop(c);
+    d.stop();
+    d.spawn();
+    let mut c = d.client();
+    ns.send("v1", &frames("fc00::1", "fc00::2", 3));
+    assert_eq!(c.monitor("a").get(&1), Some(&8));
+    assert_eq!(pkgver(&mut c), two);
+    let e = c.dump("a", "pkgver.pkgver_map").unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
+    assert!(e.message().contains("earlier build"), "{}", e.message());
 
     // Loading `a` again moves it to the new build; the old one is removed.
     c.load("a", "a.eclat", COUNT_VERSION, &[("DEVNAME", "v0")])
@@ -348,6 +349,20 @@ fn a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change() {
     assert_eq!(users, ["a", "b"]);
     c.dump("a", "pkgver.pkgver_map")
         .expect("the map of the build `a` runs");
+
+    // A package that no longer builds: the load is refused with clang's error, nothing changes.
+    std::fs::write(
+        pkgs.join("tver/pkgver.bpf.c"),
+        "#include <hike/sdk.h>\nnot C;\n",
+    )
+    .unwrap();
+    let e = c
+        .load("a", "a.eclat", COUNT_VERSION, &[("DEVNAME", "v0")])
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
+    assert!(e.message().contains("pkgver.bpf.c"), "{}", e.message());
+    assert_eq!(c.list().scripts.len(), 2);
+    assert_eq!(c.monitor("a").get(&2), Some(&6));
     c.unload("a").expect("unload a");
     c.unload("b").expect("unload b");
     assert!(c.list().programs.is_empty());

@@ -245,7 +245,7 @@ fn retire(inner: &mut Inner, what: &str, loader_pin: &str, chains: &[u32], unuse
 }
 
 impl Daemon {
-    fn compile(&self, name: &str, src: &ScriptSource) -> Result<Units> {
+    fn compile(&self, catalog: &PackageCatalog, name: &str, src: &ScriptSource) -> Result<Units> {
         if src.file_name.is_empty() {
             return Err(DaemonError::Missing {
                 what: "source file name",
@@ -319,7 +319,7 @@ impl Daemon {
             &src.file_name,
             name,
             &defines,
-            &self.catalog,
+            catalog,
         );
         match compiled.units {
             Some(units) => Ok(Units {
@@ -340,7 +340,8 @@ impl Daemon {
         } else {
             "script".to_owned()
         };
-        match self.compile(&name, src) {
+        let catalog = self.fresh_catalog()?;
+        match self.compile(&catalog, &name, src) {
             Ok(u) => Ok((true, u.warnings)),
             Err(DaemonError::Compile { diagnostics }) => Ok((false, diagnostics)),
             Err(e) => Err(e),
@@ -365,7 +366,8 @@ impl Daemon {
             _ => default_name(&src.file_name),
         };
         check_script_name(&name)?;
-        let Units { units, warnings } = self.compile(&name, src)?;
+        let catalog = self.fresh_catalog()?;
+        let Units { units, warnings } = self.compile(&catalog, &name, src)?;
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;
         let old = inner.state.script(&name).cloned();
@@ -379,12 +381,10 @@ impl Daemon {
                 .iter()
                 .map(|(n, s)| Unit { name: n, script: s })
                 .collect();
-            let mut ids = Allocator::new(&inner.state, &self.catalog);
-            link_with(&self.catalog, main, &others, loader, &mut ids).map_err(|e| {
-                DaemonError::Link {
-                    script: name.clone(),
-                    message: chain(&e),
-                }
+            let mut ids = Allocator::new(&inner.state, &catalog);
+            link_with(&catalog, main, &others, loader, &mut ids).map_err(|e| DaemonError::Link {
+                script: name.clone(),
+                message: chain(&e),
             })?
         };
         let attachments =
@@ -411,12 +411,13 @@ impl Daemon {
                 pin: format!("{name}-g{generation}"),
                 name: linked.loader.name.clone(),
                 package: linked.loader.package.clone(),
+                digest: catalog.object(linked.loader.object).digest.clone(),
                 attachments: attachments.clone(),
             },
         };
 
         let mut txn = Txn::default();
-        if let Err(e) = self.apply(inner, &linked, &record, old.as_ref(), &mut txn) {
+        if let Err(e) = Daemon::apply(&catalog, inner, &linked, &record, old.as_ref(), &mut txn) {
             txn.undo(inner);
             return Err(e);
         }
@@ -431,8 +432,8 @@ impl Daemon {
                     id: p.id,
                     name: p.name.clone(),
                     package: p.package.clone(),
-                    object: self.catalog.object(p.object).name.clone(),
-                    digest: self.catalog.object(p.object).digest.clone(),
+                    object: catalog.object(p.object).name.clone(),
+                    digest: catalog.object(p.object).digest.clone(),
                 });
             }
         }
@@ -527,7 +528,7 @@ impl Daemon {
 
     /// The kernel steps of a load, each recorded in `txn`.
     fn apply(
-        &self,
+        catalog: &PackageCatalog,
         inner: &mut Inner,
         linked: &LinkedScript,
         record: &ScriptRecord,
@@ -539,7 +540,7 @@ impl Daemon {
             if inner.state.program(p.id).is_some() {
                 continue; // shared with another script (or the old version)
             }
-            let obj = self.catalog.object(p.object);
+            let obj = catalog.object(p.object);
             let id = ProgramId::new(p.id).expect("the allocator stays in the table");
             vm.load_program(&obj.bytes, &p.name, id)
                 .map_err(|e| DaemonError::kernel(format!("load program `{}`", p.name), &e))?;
@@ -557,7 +558,7 @@ impl Daemon {
                 .map_err(|e| DaemonError::kernel(format!("install chain `{}`", c.name), &e))?;
             txn.steps.push(Undo::Chain(id));
         }
-        let obj = self.catalog.object(linked.loader.object);
+        let obj = catalog.object(linked.loader.object);
         let loader = vm
             .load_loader(&record.loader.pin, &obj.bytes, &linked.loader.name)
             .map_err(|e| {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use eclat_catalog::{MapLayout, ValueLayout};
+use eclat_catalog::{MapLayout, ObjectId, ValueLayout};
 use eclat_compiler::catalog::FieldKind;
 use eclat_compiler::output::MapValue;
 use eclat_link::link::MapOwner;
@@ -212,41 +212,47 @@ impl Daemon {
             .ok_or_else(|| DaemonError::NoScript {
                 name: script.to_owned(),
             })?;
+        let catalog = self.catalog();
+        // The layouts are those of the catalog's build of an object: they say nothing of a
+        // program or loader loaded from another build (its package changed since). An empty
+        // digest (a state file older than digests) is taken as the same build.
+        let same_build = |object: ObjectId, digest: &str| {
+            digest.is_empty() || catalog.object(object).digest == digest
+        };
+        let stale = |owner: &str, object: ObjectId| DaemonError::StaleBuild {
+            script: script.to_owned(),
+            map: map.to_owned(),
+            program: owner.to_owned(),
+            object: catalog.object(object).name.clone(),
+        };
         let mut available = Vec::new();
         let mut found = None;
         for id in &record.programs {
             let Some(p) = inner.state.program(*id) else {
                 continue;
             };
-            let Some(entry) = self.catalog.program_entry(&p.package, &p.name) else {
+            let Some(entry) = catalog.program_entry(&p.package, &p.name) else {
                 continue;
             };
-            // The layouts are those of the catalog's build of the object: they say nothing of
-            // a program loaded from another build.
-            let same_build = self.catalog.object(entry.object).digest == p.digest;
             for l in &entry.maps {
                 available.push(format!("{}.{}", p.name, l.name));
                 if found.is_none() && map_matches(map, &p.name, l) {
-                    if !same_build {
-                        return Err(DaemonError::StaleBuild {
-                            script: script.to_owned(),
-                            map: map.to_owned(),
-                            program: p.name.clone(),
-                            object: p.object.clone(),
-                        });
+                    if !same_build(entry.object, &p.digest) {
+                        return Err(stale(&p.name, entry.object));
                     }
                     found = Some((MapOwner::Program(*id), p.name.clone(), l.clone()));
                 }
             }
         }
-        if let Some(entry) = self
-            .catalog
-            .loader_entry(&record.loader.package, &record.loader.name)
-        {
+        let loader = &record.loader;
+        if let Some(entry) = catalog.loader_entry(&loader.package, &loader.name) {
             for l in &entry.maps {
-                available.push(format!("{}.{}", record.loader.name, l.name));
-                if found.is_none() && map_matches(map, &record.loader.name, l) {
-                    found = Some((MapOwner::Loader, record.loader.name.clone(), l.clone()));
+                available.push(format!("{}.{}", loader.name, l.name));
+                if found.is_none() && map_matches(map, &loader.name, l) {
+                    if !same_build(entry.object, &loader.digest) {
+                        return Err(stale(&loader.name, entry.object));
+                    }
+                    found = Some((MapOwner::Loader, loader.name.clone(), l.clone()));
                 }
             }
         }

@@ -4,8 +4,9 @@
 //! **One VM, many scripts.** Every script shares the instance's program table and chain
 //! table. A program (an object's program, one build of that object: the catalog's digest)
 //! has one slot, shared by every script that calls it and removed with the last of them; its
-//! maps are shared too. A new build of a package (read when the daemon starts) gets new slots
-//! for the scripts loaded with it. Chains and the loader belong to one script.
+//! maps are shared too. A new build of a package (the packages are read again by every check
+//! and load) gets new slots for the scripts loaded with it. Chains and the loader belong to
+//! one script.
 //!
 //! **All or nothing.** A load records each kernel step in an undo log ([`Txn`]); on any
 //! failure the log is played backwards and the system is as before. A replace builds the new
@@ -31,7 +32,7 @@ pub use stats::{ChainCounters, Counters, ProgramCounters, ScriptCounters};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use eclat_catalog::PackageCatalog;
@@ -140,7 +141,11 @@ pub struct Names {
 /// The daemon.
 #[derive(Debug)]
 pub struct Daemon {
-    catalog: PackageCatalog,
+    /// The packages as last read: the standard ones and those of `package_dirs`.
+    catalog: Mutex<Arc<PackageCatalog>>,
+    /// `--package-dir`: read again by every check and load, so that a changed package is
+    /// seen without a restart.
+    package_dirs: Vec<PathBuf>,
     state_dir: PathBuf,
     inner: Mutex<Inner>,
 }
@@ -259,10 +264,35 @@ impl Daemon {
             )
         })?;
         Ok(Daemon {
-            catalog,
+            catalog: Mutex::new(Arc::new(catalog)),
+            package_dirs: opts.package_dirs.clone(),
             state_dir: opts.state_dir.clone(),
             inner: Mutex::new(Inner { vm, state, loaders }),
         })
+    }
+
+    /// The packages as last read.
+    fn catalog(&self) -> Arc<PackageCatalog> {
+        self.catalog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The packages read again (only changed user sources are compiled; the standard ones
+    /// never change), for a check or a load. On an error (a package that no longer builds),
+    /// the last good catalog stays for the other operations.
+    fn fresh_catalog(&self) -> Result<Arc<PackageCatalog>> {
+        if self.package_dirs.is_empty() {
+            return Ok(self.catalog());
+        }
+        let fresh = eclat_project::catalog(&self.package_dirs)
+            .map(Arc::new)
+            .map_err(|e| DaemonError::Packages {
+                message: format!("{e:#}"),
+            })?;
+        *self.catalog.lock().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+        Ok(fresh)
     }
 
     /// A reader of the instance's events.
