@@ -129,8 +129,9 @@ pub struct Unit<'a> {
 /// Who chooses the program and chain IDs of a link.
 ///
 /// [`link`] numbers from 0 ([`FromZero`]): right for a private VM. A daemon that keeps several
-/// scripts in one VM gives each (object, program) its existing slot or a free one, and each
-/// chain a free ID. Returning `None` means the table is full.
+/// scripts in one VM gives each (object, program) its existing slot (if it is the same build of
+/// the object) or a free one, and each chain a free ID. Returning `None` means the table is
+/// full.
 pub trait IdAllocator {
     /// The program-table slot of `program` of object `object` (named `object_name` in the
     /// catalog), asked once per distinct pair.

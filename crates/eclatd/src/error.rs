@@ -66,9 +66,14 @@ pub enum DaemonError {
         message: String,
     },
 
-    /// The daemon's package directories do not build (a package changed since it started).
-    #[error("cannot read the daemon's packages: {message}")]
+    /// The daemon's package directories do not build (a package changed since it read them).
+    #[error(
+        "cannot read the packages of `--package-dir` {dirs}: {message}\n(fix the package and \
+         load again; loaded scripts keep running the build they were loaded with)"
+    )]
     Packages {
+        /// The directories, quoted and comma-separated.
+        dirs: String,
         /// What went wrong, with its causes (a C error as clang gives it).
         message: String,
     },
@@ -92,12 +97,13 @@ pub enum DaemonError {
     },
 
     /// The map belongs to a program (or loader) loaded from another build of its object than
-    /// the daemon's packages now have (the package's source changed since): its layout is
-    /// unknown.
+    /// the daemon's packages now have (the package's source, or eclatd, changed since): its
+    /// layout is unknown.
     #[error(
-        "map `{map}` of script `{script}` belongs to `{program}`, loaded from an earlier build \
-         of `{object}` than the one the daemon has now (its package changed); load `{script}` \
-         again to run the new build, then use its maps"
+        "map `{map}` of script `{script}` belongs to `{program}`, loaded from another build of \
+         `{object}` than the one the daemon has now (its package, or eclatd, changed since); \
+         load `{script}` again to run the current build (with new, empty maps), then use its \
+         maps"
     )]
     StaleBuild {
         /// The script.

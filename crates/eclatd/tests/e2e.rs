@@ -335,7 +335,7 @@ fn a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change() {
     assert_eq!(pkgver(&mut c), two);
     let e = c.dump("a", "pkgver.pkgver_map").unwrap_err();
     assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
-    assert!(e.message().contains("earlier build"), "{}", e.message());
+    assert!(e.message().contains("another build"), "{}", e.message());
 
     // Loading `a` again moves it to the new build; the old one is removed.
     c.load("a", "a.eclat", COUNT_VERSION, &[("DEVNAME", "v0")])
@@ -361,6 +361,19 @@ fn a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change() {
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
     assert!(e.message().contains("pkgver.bpf.c"), "{}", e.message());
+    assert!(e.message().contains("fix the package"), "{}", e.message());
+    // A check reads the packages again too.
+    let e = c
+        .check(eclat_proto::v1::CheckRequest {
+            source: Some(eclat_proto::v1::Source {
+                file_name: "a.eclat".into(),
+                text: COUNT_VERSION.into(),
+                siblings: Default::default(),
+            }),
+            defines: Vec::new(),
+        })
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
     assert_eq!(c.list().scripts.len(), 2);
     assert_eq!(c.monitor("a").get(&2), Some(&6));
     c.unload("a").expect("unload a");

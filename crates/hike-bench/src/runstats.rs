@@ -9,7 +9,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use libbpf_rs::libbpf_sys;
 
 /// Keeps the statistics on while alive (the kernel turns them off when the last holder closes
@@ -23,13 +23,9 @@ impl RunTimeStats {
     /// Turns the statistics on.
     pub fn enable() -> Result<RunTimeStats> {
         // SAFETY: a plain syscall wrapper; it returns a new descriptor or a negative errno.
-        let fd = unsafe { libbpf_sys::bpf_enable_stats(libbpf_sys::BPF_STATS_RUN_TIME) };
-        if fd < 0 {
-            return Err(std::io::Error::from_raw_os_error(-fd))
-                .context("turn on the kernel's BPF run-time statistics (BPF_ENABLE_STATS)");
-        }
-        // SAFETY: `fd` was just returned to us and is owned by nobody else.
-        let on = unsafe { OwnedFd::from_raw_fd(fd) };
+        let rc = unsafe { libbpf_sys::bpf_enable_stats(libbpf_sys::BPF_STATS_RUN_TIME) };
+        let on = owned_fd(rc)
+            .context("turn on the kernel's BPF run-time statistics (BPF_ENABLE_STATS)")?;
         Ok(RunTimeStats { _on: on })
     }
 }
@@ -55,7 +51,10 @@ impl ProgRuns {
 
     /// The totals of the program with kernel ID `id`.
     pub fn of_id(id: u32) -> Result<ProgRuns> {
-        ProgRuns::of_fd(prog_fd_by_id(id)?.as_fd())
+        // SAFETY: a plain syscall wrapper; it returns a new descriptor or a negative errno.
+        let rc = unsafe { libbpf_sys::bpf_prog_get_fd_by_id(id) };
+        let fd = owned_fd(rc).with_context(|| format!("open BPF program {id}"))?;
+        ProgRuns::of_fd(fd.as_fd())
     }
 
     /// Nanoseconds per run between `earlier` and `self`; `None` if the program did not run.
@@ -77,23 +76,22 @@ fn prog_info(fd: BorrowedFd<'_>) -> Result<libbpf_sys::bpf_prog_info> {
     let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
     // SAFETY: `info` and `len` are valid for writes and `len` is the size of `info`.
     let rc = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len) };
-    if rc < 0 {
-        return Err(std::io::Error::from_raw_os_error(-rc))
-            .context("read a BPF program's information (BPF_OBJ_GET_INFO_BY_FD)");
-    }
+    errno(rc).context("read a BPF program's information (BPF_OBJ_GET_INFO_BY_FD)")?;
     Ok(info)
 }
 
-/// A descriptor of the program with kernel ID `id`.
-fn prog_fd_by_id(id: u32) -> Result<OwnedFd> {
-    // SAFETY: a plain syscall wrapper; it returns a new descriptor or a negative errno.
-    let fd = unsafe { libbpf_sys::bpf_prog_get_fd_by_id(id) };
-    if fd < 0 {
-        bail!(
-            "open BPF program {id}: {}",
-            std::io::Error::from_raw_os_error(-fd)
-        );
+/// A libbpf return code: a negative errno, or 0 and more for success.
+fn errno(rc: i32) -> std::io::Result<i32> {
+    if rc < 0 {
+        Err(std::io::Error::from_raw_os_error(-rc))
+    } else {
+        Ok(rc)
     }
+}
+
+/// A new descriptor returned by libbpf (or its negative errno), owned from now on.
+fn owned_fd(rc: i32) -> std::io::Result<OwnedFd> {
+    let fd = errno(rc)?;
     // SAFETY: `fd` was just returned to us and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

@@ -11,7 +11,7 @@ use hike_isa::abi::{MAX_CHAINS, MAX_PROGS};
 use hike_isa::validate::Chain as ValidatedChain;
 use hike_runtime::{ChainId, MapRef, ProgramId, UpdateMode, XdpMode};
 
-use super::maps::read_raw;
+use super::maps::{read_raw, same_build};
 use super::{
     check_script_name, create_private_dir, default_name, limits, lock, now_secs, Daemon, Inner,
     Loaded, ScriptSource,
@@ -95,13 +95,11 @@ impl<'a> Allocator<'a> {
 
 impl IdAllocator for Allocator<'_> {
     fn program(&mut self, object: ObjectId, object_name: &str, program: &str) -> Option<u32> {
-        let digest = &self.catalog.object(object).digest;
-        if let Some(p) = self
-            .state
-            .programs
-            .iter()
-            .find(|p| p.object == object_name && p.name == program && &p.digest == digest)
-        {
+        if let Some(p) = self.state.programs.iter().find(|p| {
+            p.object == object_name
+                && p.name == program
+                && same_build(self.catalog, object, &p.digest)
+        }) {
             return Some(p.id);
         }
         let id = (0..MAX_PROGS).find(|id| !self.taken_progs.contains(id))?;
@@ -660,5 +658,53 @@ impl Daemon {
             &unused,
         );
         Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use eclat_catalog::PackageCatalog;
+    use eclat_link::IdAllocator;
+
+    use super::Allocator;
+    use crate::state::{ProgramRecord, State};
+
+    /// A state with `monitor` (of the standard package `net`) in slot 5, recorded with `digest`.
+    fn state_with_monitor(catalog: &PackageCatalog, digest: &str) -> State {
+        let entry = catalog
+            .program_entry("net", "monitor")
+            .expect("net.monitor");
+        let mut state = State::new("t");
+        state.programs.push(ProgramRecord {
+            id: 5,
+            name: "monitor".into(),
+            package: "net".into(),
+            object: catalog.object(entry.object).name.clone(),
+            digest: digest.into(),
+        });
+        state
+    }
+
+    fn slot_of_monitor(catalog: &PackageCatalog, state: &State) -> Option<u32> {
+        let object = catalog.program_entry("net", "monitor").unwrap().object;
+        let name = catalog.object(object).name.clone();
+        Allocator::new(state, catalog).program(object, &name, "monitor")
+    }
+
+    #[test]
+    fn a_loaded_program_is_shared_only_with_the_same_build() {
+        let catalog = PackageCatalog::standard().unwrap();
+        let object = catalog.program_entry("net", "monitor").unwrap().object;
+        let same = state_with_monitor(&catalog, &catalog.object(object).digest);
+        assert_eq!(slot_of_monitor(&catalog, &same), Some(5));
+        let other = state_with_monitor(&catalog, &"0".repeat(64));
+        assert_eq!(slot_of_monitor(&catalog, &other), Some(0), "a free slot");
+    }
+
+    #[test]
+    fn a_program_of_an_unknown_build_is_not_shared() {
+        let catalog = PackageCatalog::standard().unwrap();
+        let old = state_with_monitor(&catalog, "");
+        assert_eq!(slot_of_monitor(&catalog, &old), Some(0));
     }
 }

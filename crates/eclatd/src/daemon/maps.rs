@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use eclat_catalog::{MapLayout, ObjectId, ValueLayout};
+use eclat_catalog::{MapLayout, ObjectId, PackageCatalog, ValueLayout};
 use eclat_compiler::catalog::FieldKind;
 use eclat_compiler::output::MapValue;
 use eclat_link::link::MapOwner;
@@ -198,6 +198,12 @@ fn describe(kind: &FieldKind) -> &'static str {
     }
 }
 
+/// Whether `digest` (a program's or loader's record) is the catalog's build of `object`; an
+/// empty digest, recorded by a daemon older than digests, is no known build.
+pub(super) fn same_build(catalog: &PackageCatalog, object: ObjectId, digest: &str) -> bool {
+    !digest.is_empty() && catalog.object(object).digest == digest
+}
+
 impl Daemon {
     /// Finds map `map` (`OWNER.MAP`) of script `script`: the map and its layout.
     fn find_map(
@@ -215,10 +221,9 @@ impl Daemon {
         let catalog = self.catalog();
         // The layouts are those of the catalog's build of an object: they say nothing of a
         // program or loader loaded from another build (its package changed since). An empty
-        // digest (a state file older than digests) is taken as the same build.
-        let same_build = |object: ObjectId, digest: &str| {
-            digest.is_empty() || catalog.object(object).digest == digest
-        };
+        // digest (a state file older than digests) is an unknown build, as for the sharing of
+        // slots (load.rs).
+        let same_build = |object: ObjectId, digest: &str| same_build(&catalog, object, digest);
         let stale = |owner: &str, object: ObjectId| DaemonError::StaleBuild {
             script: script.to_owned(),
             map: map.to_owned(),

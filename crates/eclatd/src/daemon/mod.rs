@@ -32,6 +32,7 @@ pub use stats::{ChainCounters, Counters, ProgramCounters, ScriptCounters};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -141,8 +142,12 @@ pub struct Names {
 /// The daemon.
 #[derive(Debug)]
 pub struct Daemon {
-    /// The packages as last read: the standard ones and those of `package_dirs`.
-    catalog: Mutex<Arc<PackageCatalog>>,
+    /// The packages as last read (the standard ones and those of `package_dirs`), with the
+    /// number of the read that gave them.
+    catalog: Mutex<(u64, Arc<PackageCatalog>)>,
+    /// Reads of the packages started: numbers them, so that a slow read that started first
+    /// does not replace the result of one that started later.
+    catalog_reads: AtomicU64,
     /// `--package-dir`: read again by every check and load, so that a changed package is
     /// seen without a restart.
     package_dirs: Vec<PathBuf>,
@@ -186,9 +191,9 @@ pub fn default_name(file_name: &str) -> String {
     base.strip_suffix(".eclat").unwrap_or(base).to_owned()
 }
 
-fn lock(m: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
-    // Every change to `Inner` is completed or undone before a `?` can return, so the data is
-    // consistent even if a thread panicked while holding the lock.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every change to `Inner` (or the catalog) is completed or undone before a `?` can return,
+    // so the data is consistent even if a thread panicked while holding the lock.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -264,7 +269,8 @@ impl Daemon {
             )
         })?;
         Ok(Daemon {
-            catalog: Mutex::new(Arc::new(catalog)),
+            catalog: Mutex::new((0, Arc::new(catalog))),
+            catalog_reads: AtomicU64::new(0),
             package_dirs: opts.package_dirs.clone(),
             state_dir: opts.state_dir.clone(),
             inner: Mutex::new(Inner { vm, state, loaders }),
@@ -273,10 +279,7 @@ impl Daemon {
 
     /// The packages as last read.
     fn catalog(&self) -> Arc<PackageCatalog> {
-        self.catalog
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.catalog).1.clone()
     }
 
     /// The packages read again (only changed user sources are compiled; the standard ones
@@ -286,12 +289,22 @@ impl Daemon {
         if self.package_dirs.is_empty() {
             return Ok(self.catalog());
         }
+        let read = self.catalog_reads.fetch_add(1, Ordering::Relaxed) + 1;
         let fresh = eclat_project::catalog(&self.package_dirs)
             .map(Arc::new)
             .map_err(|e| DaemonError::Packages {
+                dirs: self
+                    .package_dirs
+                    .iter()
+                    .map(|d| format!("`{}`", d.display()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 message: format!("{e:#}"),
             })?;
-        *self.catalog.lock().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+        let mut current = lock(&self.catalog);
+        if read > current.0 {
+            *current = (read, fresh.clone());
+        }
         Ok(fresh)
     }
 

@@ -536,15 +536,11 @@ fn run_pps(
 /// and the part of it in the XDP program (a window of its own with the kernel's run-time
 /// statistics on). Records both per variant; returns the report's note, if there is anything
 /// to say.
-fn router_time_note(
-    records: &mut Vec<Record>,
-    measured: &[Measured],
-    pps: &[PpsMeasured],
-) -> Option<String> {
+fn router_time_note(records: &mut Vec<Record>, pps: &[PpsMeasured]) -> Option<String> {
     let mut router = Vec::new();
     let mut xdp = Vec::new();
     for p in pps {
-        let per_frame = 1e9 * p.router_busy / p.pps.median;
+        let per_frame = p.router_ns_per_frame;
         records.push(Record::derived(
             NAME,
             p.variant,
@@ -569,27 +565,22 @@ fn router_time_note(
     }
     let find = |v: &str| pps.iter().find(|p| p.variant == v);
     let extra = find("hike").zip(find("raw")).map(|(h, r)| {
-        let total = 1e9 * (h.router_busy / h.pps.median - r.router_busy / r.pps.median);
+        let total = h.router_ns_per_frame - r.router_ns_per_frame;
         let progs = h
             .xdp_ns_per_frame
             .zip(r.xdp_ns_per_frame)
             .map_or(String::new(), |(h, r)| {
                 format!(", {:.0} ns of it in the XDP programs", h - r)
             });
-        let test_run = median(measured, "hike")
-            .zip(median(measured, "raw"))
-            .map_or(String::new(), |(h, r)| {
-                format!(
-                    " (`BPF_PROG_TEST_RUN` puts the marking chain, one program call fewer than \
-                     the router's, {:.1} ns above raw)",
-                    h - r
-                )
-            });
-        format!(" HIKe's extra per frame in the router: {total:.0} ns{progs}{test_run}.")
+        format!(
+            " HIKe's extra per frame in the router: {total:.0} ns{progs} (compare HIKe's extra \
+             cost per packet above, from `BPF_PROG_TEST_RUN`, for the marking chain: one \
+             program call fewer than the router's)."
+        )
     });
     Some(format!(
         "Where the router's time per frame goes. Router CPU per delivered frame (its receive \
-         thread's busy share / pps, pps windows), ns: {}. Of it in the XDP program with every \
+         thread's busy time / frames delivered, median over the pps windows), ns: {}. Of it in the XDP program with every \
          program it tail-calls (one more window per variant with the kernel's BPF run-time \
          statistics on, `BPF_ENABLE_STATS`, which add two clock reads to each run), ns: {}.{}",
         router.join(", "),
@@ -737,7 +728,7 @@ fn report(
             h - r
         ));
     }
-    notes.extend(router_time_note(&mut records, measured, pps));
+    notes.extend(router_time_note(&mut records, pps));
     let offered: Vec<String> = pps
         .iter()
         .map(|p| {
