@@ -88,12 +88,17 @@ fn text(reply: &ListReply) -> String {
                     p.name.clone(),
                     p.package.clone(),
                     p.kernel_id.to_string(),
+                    if p.build.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        p.build.clone()
+                    },
                     render::list(p.used_by.iter().cloned()),
                 ]
             })
             .collect();
         out.push_str(&table(
-            &["ID", "PROGRAM", "PACKAGE", "KERNEL ID", "USED BY"],
+            &["ID", "PROGRAM", "PACKAGE", "KERNEL ID", "BUILD", "USED BY"],
             &rows,
             "",
         ));
@@ -143,6 +148,7 @@ mod tests {
                 kernel_id: 41,
                 maps: vec![],
                 used_by: vec!["ddos".into(), "other".into()],
+                build: "0123456789ab".into(),
             }],
             instance: "eclat".into(),
             pin_dir: "/sys/fs/bpf/eclat".into(),
@@ -155,8 +161,8 @@ instance `eclat`, pinned in /sys/fs/bpf/eclat
 SCRIPT  FILE                 GEN  LOADER                                ATTACHED                CHAINS
 ddos    examples/ddos.eclat  2    ip6_simple_classifier (hike_default)  veth0 (ifindex 5, xdp)  ddos_tb_2_lev #1
 
-ID  PROGRAM    PACKAGE       KERNEL ID  USED BY
-3   hike_pass  hike_default  41         ddos, other
+ID  PROGRAM    PACKAGE       KERNEL ID  BUILD         USED BY
+3   hike_pass  hike_default  41         0123456789ab  ddos, other
 "
         );
         let empty = ListReply::default();

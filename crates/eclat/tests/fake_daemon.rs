@@ -143,6 +143,7 @@ impl Eclat for Fake {
                 kernel_id: 41,
                 maps: vec![],
                 used_by: vec!["ddos".into()],
+                build: String::new(),
             }],
             instance: "eclat".into(),
             pin_dir: "/sys/fs/bpf/eclat".into(),
@@ -401,8 +402,8 @@ instance `eclat`, pinned in /sys/fs/bpf/eclat
 SCRIPT  FILE        GEN  LOADER                                ATTACHED                CHAINS
 ddos    ddos.eclat  2    ip6_simple_classifier (hike_default)  veth0 (ifindex 5, xdp)  ddos_tb_2_lev #1
 
-ID  PROGRAM    PACKAGE       KERNEL ID  USED BY
-3   hike_pass  hike_default  41         ddos
+ID  PROGRAM    PACKAGE       KERNEL ID  BUILD  USED BY
+3   hike_pass  hike_default  41         -      ddos
 "
     );
     let out = daemon.eclat(&["list", "--json"], daemon.dir.path());

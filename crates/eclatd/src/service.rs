@@ -257,6 +257,7 @@ impl Eclat for Service {
                 kernel_id: p.kernel_id,
                 maps: p.maps.clone(),
                 used_by: p.used_by.clone(),
+                build: p.record.digest.chars().take(12).collect(),
             })
             .collect();
         Ok(Response::new(pb::ListReply {

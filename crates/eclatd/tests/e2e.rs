@@ -324,6 +324,16 @@ fn a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change() {
     let two = pkgver(&mut c);
     assert_eq!(two.len(), 2, "{two:?}");
     assert_ne!(two[0].0, two[1].0);
+    // `eclat list` tells the two builds apart.
+    let builds: Vec<String> = c
+        .list()
+        .programs
+        .into_iter()
+        .filter(|p| p.name == "pkgver")
+        .map(|p| p.build)
+        .collect();
+    assert!(builds.iter().all(|b| b.len() == 12), "{builds:?}");
+    assert_ne!(builds[0], builds[1]);
     // `a` still runs the build it was loaded with, also after a restart; its program's map
     // layout is the old build's, which the daemon no longer has.
     drop(c);
