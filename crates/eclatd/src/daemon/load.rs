@@ -426,12 +426,13 @@ impl Daemon {
         inner.state.scripts.push(record.clone());
         for p in &linked.programs {
             if inner.state.program(p.id).is_none() {
+                let object = catalog.object(p.object);
                 inner.state.programs.push(ProgramRecord {
                     id: p.id,
                     name: p.name.clone(),
                     package: p.package.clone(),
-                    object: catalog.object(p.object).name.clone(),
-                    digest: catalog.object(p.object).digest.clone(),
+                    object: object.name.clone(),
+                    digest: object.digest.clone(),
                 });
             }
         }

@@ -220,10 +220,8 @@ impl Daemon {
             })?;
         let catalog = self.catalog();
         // The layouts are those of the catalog's build of an object: they say nothing of a
-        // program or loader loaded from another build (its package changed since). An empty
-        // digest (a state file older than digests) is an unknown build, as for the sharing of
-        // slots (load.rs).
-        let same_build = |object: ObjectId, digest: &str| same_build(&catalog, object, digest);
+        // program or loader loaded from another build (its package changed since); see
+        // `same_build`.
         let stale = |owner: &str, object: ObjectId| DaemonError::StaleBuild {
             script: script.to_owned(),
             map: map.to_owned(),
@@ -242,7 +240,7 @@ impl Daemon {
             for l in &entry.maps {
                 available.push(format!("{}.{}", p.name, l.name));
                 if found.is_none() && map_matches(map, &p.name, l) {
-                    if !same_build(entry.object, &p.digest) {
+                    if !same_build(&catalog, entry.object, &p.digest) {
                         return Err(stale(&p.name, entry.object));
                     }
                     found = Some((MapOwner::Program(*id), p.name.clone(), l.clone()));
@@ -254,7 +252,7 @@ impl Daemon {
             for l in &entry.maps {
                 available.push(format!("{}.{}", loader.name, l.name));
                 if found.is_none() && map_matches(map, &loader.name, l) {
-                    if !same_build(entry.object, &loader.digest) {
+                    if !same_build(&catalog, entry.object, &loader.digest) {
                         return Err(stale(&loader.name, entry.object));
                     }
                     found = Some((MapOwner::Loader, loader.name.clone(), l.clone()));

@@ -580,9 +580,10 @@ fn router_time_note(records: &mut Vec<Record>, pps: &[PpsMeasured]) -> Option<St
     });
     Some(format!(
         "Where the router's time per frame goes. Router CPU per delivered frame (its receive \
-         thread's busy time / frames delivered, median over the pps windows), ns: {}. Of it in the XDP program with every \
-         program it tail-calls (one more window per variant with the kernel's BPF run-time \
-         statistics on, `BPF_ENABLE_STATS`, which add two clock reads to each run), ns: {}.{}",
+         thread's busy time / frames delivered, median over the pps windows), ns: {}. Of it in \
+         the XDP program with every program it tail-calls (one more window per variant with \
+         the kernel's BPF run-time statistics on, `BPF_ENABLE_STATS`, which add two clock \
+         reads to each run), ns: {}.{}",
         router.join(", "),
         if xdp.is_empty() {
             "not measured".to_owned()
