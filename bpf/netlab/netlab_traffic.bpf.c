@@ -1,19 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The traffic ends of the network labs (crates/hike-netlab): generators run with
- * BPF_PROG_TEST_RUN and BPF_F_TEST_XDP_LIVE_FRAMES on a veth, and programs attached to the
- * veths that receive. Used by the pps benchmark (hike-bench, ddos_mark) and by `make demo`
- * (hike-demo). A live frame is sent for real: XDP_TX puts it on the wire of the veth, to the
- * peer, which accepts it only while the peer has an XDP program of its own.
+ * The traffic ends of the network labs (crates/hike-netlab): the generators run with
+ * BPF_PROG_TEST_RUN and BPF_F_TEST_XDP_LIVE_FRAMES on a veth, where the kernel allows it (the
+ * labs send with an AF_PACKET socket where it does not), and programs attached to the veths
+ * that receive. Used by the benchmarks (hike-bench), the demo (hike-demo) and the daemon's
+ * end-to-end tests. A live frame is sent for real: XDP_TX puts it on the wire of the veth, to
+ * the peer, which accepts it only while the peer has an XDP program of its own.
  *
- * - bench_gen: the benchmark's generator. Each run rewrites the frame's first
- *   BENCH_TEMPLATE_LEN bytes from bench_gen_cfg.template (live frames come back from the page
- *   pool as the router and the sink left them: marked, hop limit decremented, MACs
- *   rewritten), takes the next entry of bench_gen_srcs (round robin over the first
- *   bench_gen_cfg.nsrcs entries, per CPU), writes its IPv6 source address into the packet and
- *   its expected traffic class into the first payload byte (BENCH_MARKER_OFF), counts the
- *   frame in bench_gen_count and returns XDP_TX: the frame leaves through the veth, to the
- *   router. A frame shorter than BENCH_TEMPLATE_LEN: XDP_ABORTED.
  * - bench_sink: attached to the benchmark sink's veth. Counts every frame in bench_sink_count
  *   (per CPU): IPv6/UDP frames of the benchmark as `packets`, of which `marked` carry traffic
  *   class 1 and `wrong` differ from what the generator expected (traffic class other than the
@@ -22,20 +15,21 @@
  * - bench_pass: XDP_PASS. A veth accepts frames sent by its peer with XDP only while it has an
  *   XDP program, so the kernel-forwarding variant (ipset) attaches this one to the router's
  *   ingress.
- * - netlab_send: a plain sender. Each run rewrites the frame's first NETLAB_SEND_LEN bytes
- *   from netlab_send_cfg.frame (so the frame leaves exactly as configured, checksums
- *   included, whatever the receiver did to the page), counts it in netlab_send_count and
- *   returns XDP_TX. A frame shorter than NETLAB_SEND_LEN, or no configured frame:
- *   XDP_ABORTED.
+ * - netlab_send: the generator. Each run takes the next of the netlab_send_cfg.nframes frames
+ *   of netlab_frames (round robin, per CPU), writes it over the packet's first NETLAB_FRAME_LEN
+ *   bytes (live frames come back from the page pool as the receivers left them: marked, hop
+ *   limit decremented, MACs rewritten; so every frame leaves exactly as configured, checksums
+ *   included), counts it in netlab_send_state.sent and returns XDP_TX. A packet shorter than
+ *   NETLAB_FRAME_LEN, or no frame configured: XDP_ABORTED.
  * - netlab_paced: netlab_send at a steady rate, one frame every netlab_paced_cfg.period_ns.
- *   A run sends the frame (as netlab_send, counted in netlab_send_count) only once the time
- *   netlab_paced_state.due (per CPU) has come, and moves it one period on (to now + one
- *   period if it fell further behind: no burst to catch up); every other run returns
- *   XDP_DROP at once. A test run of many repeats thus spends its time waiting and sends
- *   evenly spaced frames, so a receiver sees steady traffic at a rate it can take. Two
- *   generator threads on one CPU share the schedule, and one's runs cover the other's pauses
- *   between test runs. The state also keeps the largest time between two frames sent
- *   (max_gap_ns), to show how steady the traffic was. No period configured: XDP_ABORTED.
+ *   A run sends (as netlab_send) only once the time netlab_paced_state.due (per CPU) has
+ *   come, and moves it one period on (to now + one period if it fell further behind: no burst
+ *   to catch up); every other run returns XDP_DROP at once. A test run of many repeats thus
+ *   spends its time waiting and sends evenly spaced frames, so a receiver sees steady traffic
+ *   at a rate it can take. Two generator threads on one CPU share the schedule, and one's runs
+ *   cover the other's pauses between test runs. The state also keeps the largest time between
+ *   two frames sent (max_gap_ns), to show how steady the traffic was. No period configured:
+ *   XDP_ABORTED.
  * - netlab_count: attached to a veth that only counts what arrives (the demo's collector).
  *   Counts IPv6 frames by source address in netlab_count_by_src (per CPU; when the map is
  *   full, in netlab_count_other), anything else in netlab_count_other. Drops every frame.
@@ -48,30 +42,10 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#define BENCH_GEN_MAX_SRCS 1024
 /* Ethernet (14) + IPv6 (40) + UDP (8) + the marker byte. */
 #define BENCH_MARKER_OFF 62
 #define BENCH_MIN_LEN (BENCH_MARKER_OFF + 1)
-/* Ethernet + IPv6 + UDP + 2 bytes of payload: the benchmark frame. */
-#define BENCH_TEMPLATE_LEN 64
 #define BENCH_FWD_HOP_LIMIT 63
-
-struct bench_src {
-	__u8 addr[16];  /* IPv6 source address, as on the wire */
-	__u8 expect_tc; /* the traffic class the router must give it */
-	__u8 pad[7];
-};
-
-struct bench_gen_cfg {
-	__u32 nsrcs; /* entries of bench_gen_srcs in use, 1..BENCH_GEN_MAX_SRCS */
-	__u32 pad;
-	__u8 template[BENCH_TEMPLATE_LEN]; /* the frame as it must leave the generator */
-};
-
-struct bench_gen_state {
-	__u64 next; /* index of the next source */
-	__u64 sent; /* frames generated */
-};
 
 struct bench_sink_count {
 	__u64 packets; /* benchmark frames */
@@ -81,61 +55,11 @@ struct bench_sink_count {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, BENCH_GEN_MAX_SRCS);
-	__type(key, __u32);
-	__type(value, struct bench_src);
-} bench_gen_srcs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bench_gen_cfg);
-} bench_gen_cfg SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bench_gen_state);
-} bench_gen_count SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct bench_sink_count);
 } bench_sink_count SEC(".maps");
-
-SEC("xdp")
-int bench_gen(struct xdp_md *ctx)
-{
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
-	struct bench_gen_state *st;
-	struct bench_gen_cfg *cfg;
-	struct bench_src *src;
-	__u32 zero = 0, idx;
-
-	if (data + BENCH_TEMPLATE_LEN > end)
-		return XDP_ABORTED;
-	cfg = bpf_map_lookup_elem(&bench_gen_cfg, &zero);
-	st = bpf_map_lookup_elem(&bench_gen_count, &zero);
-	if (!cfg || !st || cfg->nsrcs == 0 || cfg->nsrcs > BENCH_GEN_MAX_SRCS)
-		return XDP_ABORTED;
-	idx = st->next < cfg->nsrcs ? (__u32)st->next : 0;
-	st->next = idx + 1;
-	src = bpf_map_lookup_elem(&bench_gen_srcs, &idx);
-	if (!src)
-		return XDP_ABORTED;
-	__builtin_memcpy(data, cfg->template, BENCH_TEMPLATE_LEN);
-	__builtin_memcpy(&ip6->saddr, src->addr, sizeof(ip6->saddr));
-	*((__u8 *)data + BENCH_MARKER_OFF) = src->expect_tc;
-	st->sent++;
-	return XDP_TX;
-}
 
 SEC("xdp")
 int bench_sink(struct xdp_md *ctx)
@@ -172,20 +96,36 @@ int bench_pass(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-/* The frame netlab_send sends: Ethernet + IPv6 + UDP + 2 bytes of payload. */
-#define NETLAB_SEND_LEN 64
+/* The frames netlab_send sends: Ethernet + IPv6 + UDP + 2 bytes of payload. */
+#define NETLAB_FRAME_LEN 64
+/* Frames netlab_send sends in round robin. */
+#define NETLAB_MAX_FRAMES 1024
 /* Distinct IPv6 sources netlab_count tells apart. */
 #define NETLAB_COUNT_MAX_SRCS 1024
 
+struct netlab_frame {
+	__u8 bytes[NETLAB_FRAME_LEN]; /* the frame as it must leave */
+};
+
 struct netlab_send_cfg {
-	__u32 ready; /* 1 once `frame` is set */
-	__u32 pad;
-	__u8 frame[NETLAB_SEND_LEN]; /* the frame as it must leave */
+	__u32 nframes; /* entries of netlab_frames in use, 1..NETLAB_MAX_FRAMES; 0: none yet */
+};
+
+struct netlab_send_state {
+	__u64 next; /* index of the next frame */
+	__u64 sent; /* frames sent */
 };
 
 struct netlab_src {
 	__u8 addr[16]; /* IPv6 source address, as on the wire */
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NETLAB_MAX_FRAMES);
+	__type(key, __u32);
+	__type(value, struct netlab_frame);
+} netlab_frames SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -198,8 +138,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
-} netlab_send_count SEC(".maps");
+	__type(value, struct netlab_send_state);
+} netlab_send_state SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -215,24 +155,36 @@ struct {
 	__type(value, __u64);
 } netlab_count_other SEC(".maps");
 
-SEC("xdp")
-int netlab_send(struct xdp_md *ctx)
+/* Writes the next configured frame over the packet and sends it (see netlab_send). */
+static __always_inline int netlab_send_next(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
+	struct netlab_send_state *st;
 	struct netlab_send_cfg *cfg;
-	__u32 zero = 0;
-	__u64 *sent;
+	struct netlab_frame *frame;
+	__u32 zero = 0, idx;
 
-	if (data + NETLAB_SEND_LEN > end)
+	if (data + NETLAB_FRAME_LEN > end)
 		return XDP_ABORTED;
 	cfg = bpf_map_lookup_elem(&netlab_send_cfg, &zero);
-	sent = bpf_map_lookup_elem(&netlab_send_count, &zero);
-	if (!cfg || !sent || !cfg->ready)
+	st = bpf_map_lookup_elem(&netlab_send_state, &zero);
+	if (!cfg || !st || cfg->nframes == 0 || cfg->nframes > NETLAB_MAX_FRAMES)
 		return XDP_ABORTED;
-	__builtin_memcpy(data, cfg->frame, NETLAB_SEND_LEN);
-	(*sent)++;
+	idx = st->next < cfg->nframes ? (__u32)st->next : 0;
+	st->next = idx + 1;
+	frame = bpf_map_lookup_elem(&netlab_frames, &idx);
+	if (!frame)
+		return XDP_ABORTED;
+	__builtin_memcpy(data, frame->bytes, NETLAB_FRAME_LEN);
+	st->sent++;
 	return XDP_TX;
+}
+
+SEC("xdp")
+int netlab_send(struct xdp_md *ctx)
+{
+	return netlab_send_next(ctx);
 }
 
 struct netlab_paced_cfg {
@@ -262,16 +214,11 @@ struct {
 SEC("xdp")
 int netlab_paced(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
 	struct netlab_paced_state *st;
 	struct netlab_paced_cfg *pace;
-	struct netlab_send_cfg *cfg;
-	__u64 *sent, now;
 	__u32 zero = 0;
+	__u64 now;
 
-	if (data + NETLAB_SEND_LEN > end)
-		return XDP_ABORTED;
 	pace = bpf_map_lookup_elem(&netlab_paced_cfg, &zero);
 	st = bpf_map_lookup_elem(&netlab_paced_state, &zero);
 	if (!pace || !st || pace->period_ns == 0)
@@ -284,13 +231,7 @@ int netlab_paced(struct xdp_md *ctx)
 	if (st->last && now - st->last > st->max_gap_ns)
 		st->max_gap_ns = now - st->last;
 	st->last = now;
-	cfg = bpf_map_lookup_elem(&netlab_send_cfg, &zero);
-	sent = bpf_map_lookup_elem(&netlab_send_count, &zero);
-	if (!cfg || !sent || !cfg->ready)
-		return XDP_ABORTED;
-	__builtin_memcpy(data, cfg->frame, NETLAB_SEND_LEN);
-	(*sent)++;
-	return XDP_TX;
+	return netlab_send_next(ctx);
 }
 
 static __always_inline void netlab_count_one(void *map, const void *key)

@@ -2,16 +2,28 @@
 //! sink and the trials.
 //!
 //! A trial of a variant attaches its program (or its loader) to the router's ingress, pins the
-//! router's receive thread to the router's CPU, starts the generator (`bench_gen` with
-//! `BPF_F_TEST_XDP_LIVE_FRAMES`, in [`GEN_THREADS`] threads pinned to the other CPU), lets the
-//! traffic run for a warm-up of a third of the window, then counts the frames that reach the
-//! sink during the window. The figure is the **delivered rate at saturation**: the generator
-//! offers several times what the router can forward (the surplus is dropped when the router's
-//! receive ring is full, which costs the router nothing), so the router's CPU is busy all the
-//! time and the sink's count is its forwarding capacity. The generator and the router's thread
-//! run at nice `hike_netlab::TRAFFIC_NICE`, so that other work on the machine takes little of them;
-//! a window in which the router's thread ran less than [`MIN_ROUTER_BUSY`] of the time
-//! (preempted, or short of traffic) is redone, [`MAX_REDOS`] times at most.
+//! router's receive thread to the router's CPU, starts the generator (a `hike_netlab::Sender`
+//! flat out, in threads pinned to the other CPU), lets the traffic run for a warm-up of a third
+//! of the window, then counts the frames that reach the sink during the window and the CPU time
+//! the router's receive thread used. The generator and the router's thread run at nice
+//! `hike_netlab::TRAFFIC_NICE`, so that other work on the machine takes little of them.
+//!
+//! What the figure is depends on the source ([`PpsFigure`]):
+//! - **live frames** offer several times what the router can forward (the surplus is dropped
+//!   when the router's receive ring is full, which costs the router nothing), so the router's
+//!   CPU is busy all the time and the sink's count is its forwarding capacity: the **delivered
+//!   rate at saturation**, the paper's figure. A window in which the router's thread ran less
+//!   than [`MIN_ROUTER_BUSY`] of the time (preempted, or short of traffic) is redone,
+//!   [`MAX_REDOS`] times at most.
+//! - **an AF_PACKET socket** may or may not offer more than the router forwards (the router's
+//!   XDP path first copies each socket buffer into a page of its own, which live frames and a
+//!   NIC's driver hand it directly; measured here, the socket then saturated the router at
+//!   about 0.85 Mpps). The figure is then the **CPU-equivalent rate**: frames delivered per
+//!   second of the router's CPU time (1e9 / the router's CPU ns per forwarded frame), under
+//!   the same offered load for every variant. With the router busy the whole window it is the
+//!   delivered rate at saturation; below, it still counts everything the router does for a
+//!   frame (receive, the variant's program, forward, the sink) and stays comparable between
+//!   variants. No window is redone.
 //!
 //! Every window is checked: frames delivered, none with a traffic class or hop limit other
 //! than expected (`bench_sink`'s `wrong`), and the share of marked frames as offered.
@@ -22,22 +34,72 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use hike_netlab::{
-    live_frames, signals, xdp_link, RouterLab, TrafficObject, TrafficProgram, XdpLink,
+    signals, xdp_link, Ipv6Udp, RouterLab, Sender, SourceChoice, SourceKind, TrafficObject,
+    TrafficProgram, XdpLink,
 };
 use hike_runtime::Loader;
 
 use crate::measure::{self, Progress, Settings, Summary};
 use crate::runstats::{ProgRuns, RunTimeStats};
 
-/// Frames per live-frames test run of the generator (about a tenth of a second): the
-/// generator stops within one such run.
-const GEN_CHUNK: u32 = 500_000;
+/// Frames per send of a generator thread (about a tenth of a second with live frames, less
+/// with a socket): the generator stops within one.
+fn gen_chunk(kind: SourceKind) -> u64 {
+    match kind {
+        SourceKind::LiveFrames => 500_000,
+        SourceKind::PacketSocket => 16_384,
+    }
+}
 
 /// Generator threads, all on the generator's CPU. Each live-frames test run ends with an RCU
 /// grace period (the kernel tears down its page pool), during which that thread sleeps for
 /// tens of milliseconds: a second thread keeps the traffic flowing meanwhile, so that the
-/// router never runs dry.
-const GEN_THREADS: usize = 2;
+/// router never runs dry. A socket has no such pause, and a second thread would only share
+/// the CPU.
+fn gen_threads(kind: SourceKind) -> usize {
+    match kind {
+        SourceKind::LiveFrames => 2,
+        SourceKind::PacketSocket => 1,
+    }
+}
+
+/// What a pps figure is, by traffic source (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PpsFigure {
+    /// Frames delivered per second with the router saturated.
+    DeliveredAtSaturation,
+    /// Frames delivered per second of the router's CPU time, below saturation.
+    CpuEquivalent,
+}
+
+impl PpsFigure {
+    /// The figure for traffic from `kind`.
+    pub fn of(kind: SourceKind) -> PpsFigure {
+        match kind {
+            SourceKind::LiveFrames => PpsFigure::DeliveredAtSaturation,
+            SourceKind::PacketSocket => PpsFigure::CpuEquivalent,
+        }
+    }
+
+    /// A window's figure.
+    pub fn of_window(self, w: &Window) -> f64 {
+        match self {
+            PpsFigure::DeliveredAtSaturation => w.delivered_pps,
+            PpsFigure::CpuEquivalent => w.delivered_pps / w.router_busy.max(1e-9),
+        }
+    }
+
+    /// What it is, for the report.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PpsFigure::DeliveredAtSaturation => "delivered rate at saturation",
+            PpsFigure::CpuEquivalent => {
+                "CPU-equivalent rate (frames delivered per second of the router's CPU time, \
+                 1e9 / the router's CPU ns per forwarded frame)"
+            }
+        }
+    }
+}
 
 /// How far the marked share of the delivered frames may be from the offered share.
 const MARKED_SHARE_TOLERANCE: f64 = 0.02;
@@ -52,9 +114,9 @@ pub const MAX_REDOS: u32 = 3;
 /// The generator and the sink, on the edge side of a [`RouterLab`].
 pub struct Traffic {
     obj: TrafficObject,
-    gen: OwnedFd,
+    sender: Sender,
+    source: SourceChoice,
     _sink: XdpLink,
-    template: Vec<u8>,
     marked_share: f64,
 }
 
@@ -72,20 +134,35 @@ pub struct Counts {
 }
 
 impl Traffic {
-    /// Loads the traffic programs, gives the generator `sources` (address, expected traffic
-    /// class) in round robin, and attaches the sink. Every frame goes to
-    /// [`hike_netlab::DST_ADDR`].
+    /// Loads the sink's program, makes one frame per source of `sources` (address, expected
+    /// traffic class, the latter in the first payload byte, which `bench_sink` compares with
+    /// what arrives) for a generator that sends them in round robin from the source this
+    /// kernel allows, and attaches the sink. Every frame goes to [`hike_netlab::DST_ADDR`].
     pub fn new(lab: &RouterLab, sources: &[(std::net::Ipv6Addr, u8)]) -> Result<Traffic> {
         ensure!(!sources.is_empty(), "at least one source");
-        let obj = TrafficObject::load()?;
-        let mut template = measure::ipv6_udp(
-            sources[0].0,
-            hike_netlab::DST_ADDR.parse().expect("a valid address"),
+        let source = SourceChoice::detect()?;
+        let dst = hike_netlab::DST_ADDR.parse().expect("a valid address");
+        let frames: Vec<Vec<u8>> = sources
+            .iter()
+            .map(|&(src, tc)| {
+                Ipv6Udp {
+                    dst_mac: hike_netlab::ROUTER_IN_MAC,
+                    src_mac: hike_netlab::GEN_MAC,
+                    src,
+                    dst,
+                    src_port: 1234,
+                    dst_port: 5678,
+                    payload: &[tc, b'i'],
+                }
+                .frame()
+            })
+            .collect();
+        ensure!(
+            frames.iter().all(|f| f.len() == measure::PACKET_LEN),
+            "64-byte frames"
         );
-        template[0..6].copy_from_slice(&hike_netlab::ROUTER_IN_MAC);
-        template[6..12].copy_from_slice(&hike_netlab::GEN_MAC);
-        ensure!(template.len() == measure::PACKET_LEN, "a 64-byte frame");
-        obj.set_round_robin(sources, &template)?;
+        let sender = Sender::new(&lab.edge, lab.gen_ifindex, &frames, source.kind)?;
+        let obj = TrafficObject::load()?;
         let marked = sources.iter().filter(|(_, tc)| *tc == 1).count();
         let sink_fd = obj.program_fd(TrafficProgram::Sink)?;
         let sink = lab
@@ -93,12 +170,22 @@ impl Traffic {
             .run_in(|| xdp_link(sink_fd.as_fd(), lab.sink_ifindex))
             .context("attach the sink")?;
         Ok(Traffic {
-            gen: obj.program_fd(TrafficProgram::RoundRobin)?,
             obj,
+            sender,
+            source,
             _sink: sink,
-            template,
             marked_share: marked as f64 / sources.len() as f64,
         })
+    }
+
+    /// The traffic source, and why it was chosen.
+    pub fn source(&self) -> &SourceChoice {
+        &self.source
+    }
+
+    /// What the figures of this traffic are.
+    pub fn figure(&self) -> PpsFigure {
+        PpsFigure::of(self.source.kind)
     }
 
     /// A descriptor of `bench_pass` (XDP_PASS), for a router that forwards in the kernel.
@@ -110,7 +197,7 @@ impl Traffic {
     pub fn counts(&self) -> Result<Counts> {
         let sink = self.obj.sink_counts()?;
         Ok(Counts {
-            sent: self.obj.round_robin_sent()?,
+            sent: self.sender.sent()?,
             packets: sink.packets,
             marked: sink.marked,
             wrong: sink.wrong,
@@ -178,9 +265,11 @@ impl Window {
 pub struct PpsMeasured {
     /// The variant.
     pub variant: &'static str,
-    /// Delivered frames per second.
+    /// What `pps` and `rounds` are.
+    pub figure: PpsFigure,
+    /// The figure, frames per second ([`PpsFigure`]).
     pub pps: Summary,
-    /// Delivered frames per second of each round, in round order (for paired ratios).
+    /// The figure of each round, in round order (for paired ratios).
     pub rounds: Vec<f64>,
     /// Offered frames per second of each round, in round order (the machine's speed in that
     /// window, for [`paired_ratio`]).
@@ -200,7 +289,6 @@ pub struct PpsMeasured {
 
 /// Runs the generator for a warm-up and `window`, and counts.
 fn run_window(
-    lab: &RouterLab,
     traffic: &Traffic,
     router_tids: &[i32],
     gen_cpu: usize,
@@ -214,17 +302,17 @@ fn run_window(
             .sum()
     };
     let stop = AtomicBool::new(false);
-    let gen = traffic.gen.as_fd();
-    let template = &traffic.template;
+    let sender = &traffic.sender;
+    let chunk = gen_chunk(sender.kind());
     std::thread::scope(|s| {
-        let generators: Vec<_> = (0..GEN_THREADS)
+        let generators: Vec<_> = (0..gen_threads(sender.kind()))
             .map(|_| {
                 s.spawn(|| -> Result<()> {
-                    lab.edge.enter()?;
+                    sender.enter()?;
                     let _pin = hike_runtime::pin_thread_to_cpu(gen_cpu)?;
                     hike_netlab::raise_priority(0)?;
                     while !stop.load(Ordering::Relaxed) {
-                        live_frames(gen, template, GEN_CHUNK, lab.gen_ifindex)?;
+                        sender.send(chunk)?;
                     }
                     Ok(())
                 })
@@ -282,8 +370,10 @@ pub fn measure(
     settings: &Settings,
     progress: &Progress,
 ) -> Result<Vec<PpsMeasured>> {
-    // One window of a case; a window in which the router's thread ran less than
-    // MIN_ROUTER_BUSY of the time (preempted, or starved of traffic) is redone a few times.
+    // One window of a case; at saturation, a window in which the router's thread ran less
+    // than MIN_ROUTER_BUSY of the time (preempted, or starved of traffic) is redone a few
+    // times. Below saturation the router is idle part of the time by design.
+    let figure = traffic.figure();
     let trial = |case: &mut PpsCase<'_>, window: Duration| -> Result<(Window, u32)> {
         let mut redos = 0;
         loop {
@@ -295,7 +385,6 @@ pub fn measure(
                 .map_err(anyhow::Error::from)
                 .and_then(|tids| {
                     run_window(
-                        lab,
                         traffic,
                         &tids,
                         settings.cpu,
@@ -314,7 +403,10 @@ pub fn measure(
                     w.router_busy * 100.0
                 );
             }
-            if w.router_busy >= MIN_ROUTER_BUSY || redos == MAX_REDOS {
+            if figure == PpsFigure::CpuEquivalent
+                || w.router_busy >= MIN_ROUTER_BUSY
+                || redos == MAX_REDOS
+            {
                 return Ok((w, redos));
             }
             redos += 1;
@@ -377,9 +469,10 @@ pub fn measure(
         .zip(xdp_ns)
         .map(|((case, (s, redone)), xdp_ns_per_frame)| PpsMeasured {
             variant: case.variant,
-            pps: Summary::of(&s.iter().map(|w| w.delivered_pps).collect::<Vec<_>>())
+            figure,
+            pps: Summary::of(&s.iter().map(|w| figure.of_window(w)).collect::<Vec<_>>())
                 .expect("at least one trial"),
-            rounds: s.iter().map(|w| w.delivered_pps).collect(),
+            rounds: s.iter().map(|w| figure.of_window(w)).collect(),
             offered_rounds: s.iter().map(|w| w.offered_pps).collect(),
             offered_pps: median(s.iter().map(|w| w.offered_pps).collect()),
             router_busy: median(s.iter().map(|w| w.router_busy).collect()),
@@ -444,6 +537,7 @@ mod tests {
         let delivered: Vec<f64> = rounds.iter().map(|r| r.0).collect();
         PpsMeasured {
             variant,
+            figure: super::PpsFigure::DeliveredAtSaturation,
             pps: Summary::of(&delivered).expect("rounds"),
             rounds: delivered,
             offered_rounds: rounds.iter().map(|r| r.1).collect(),

@@ -287,8 +287,10 @@ fn header(md: &mut String, info: &RunInfo) {
          against the kernel's figure; a disturbed run is redone (see \
          `crates/hike-bench/src/measure.rs`). It includes `BPF_PROG_TEST_RUN`'s own cost per \
          packet, the same for every variant.\n\
-         - **`pps`**: a trial counts for {:.1} s the frames a router delivers at saturation (see \
-         `ddos_mark` and `crates/hike-bench/src/pps.rs`). Being wall time, it is exposed to \
+         - **`pps`**: a trial counts for {:.1} s the frames a router delivers, from a traffic \
+         source ({}) on another CPU: at saturation with live frames, per second of the router's \
+         CPU time with the AF_PACKET socket (see `ddos_mark` and \
+         `crates/hike-bench/src/pps.rs`). Being wall time, it is exposed to \
          the speed of the whole machine, which here changes by a third within seconds (other \
          guests): hence more trials, and pps ratios taken per round (the median of the \
          per-round ratios, leaving out rounds whose two windows ran at different speeds, as the \
@@ -301,7 +303,8 @@ fn header(md: &mut String, info: &RunInfo) {
         s.trials,
         s.pps_trials,
         s.repeat,
-        s.pps_window.as_secs_f64()
+        s.pps_window.as_secs_f64(),
+        hike_netlab::SourceChoice::detect().map_or_else(|e| e.to_string(), |c| c.to_string()),
     );
     if s.trials < 5 || s.pps_trials < 5 || s.repeat < 1_000_000 {
         let _ = writeln!(

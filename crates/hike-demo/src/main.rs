@@ -4,8 +4,8 @@
 //! It builds the network of [`lab`] (attacker, client, router, collector), starts `eclatd` in
 //! the router's namespace (`hike_netlab::Eclatd`; [`daemon`] talks to it), loads the script once per ingress link with
 //! `-D DEVNAME=<link> -D COLLECTOR_IFINDEX=<the collector's link>`, attaches a counter to the
-//! collector's veth, and sends IPv6/UDP traffic made by the project's own generator (XDP
-//! programs run with `BPF_F_TEST_XDP_LIVE_FRAMES`, `hike-netlab`): the client under the
+//! collector's veth, and sends IPv6/UDP traffic from `hike_netlab::Sender` (live frames where
+//! the kernel allows them, else an AF_PACKET socket): the client under the
 //! token buckets' rate, the attacker far over it ([`traffic`]). Then it reads the monitor
 //! and the blacklist (`eclat map dump --json`) and the counters (`eclat stats --json`),
 //! prints a report, checks that the outcome makes sense ([`report`]), unloads, stops the
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use hike_netlab::{signals, Counted, Eclatd, EclatdOptions, ScratchDir};
+use hike_netlab::{signals, Counted, Eclatd, EclatdOptions, ScratchDir, SourceChoice};
 
 use crate::daemon::{Eclat, LoadedScripts};
 use crate::lab::{
@@ -207,13 +207,22 @@ fn demo(cli: &Cli) -> Result<bool> {
 
     let collector = Collector::attach(&lab.collector)?;
     let service = Service::start(&lab.router)?;
-    let client = Sender::new(&lab.client, CLIENT_ADDR, CLIENT_MAC, ROUTER_CLI_MAC, 40_000)?;
+    let source = SourceChoice::detect()?;
+    let client = Sender::new(
+        &lab.client,
+        CLIENT_ADDR,
+        CLIENT_MAC,
+        ROUTER_CLI_MAC,
+        40_000,
+        source.kind,
+    )?;
     let attacker = Sender::new(
         &lab.attacker,
         ATTACKER_ADDR,
         ATTACKER_MAC,
         ROUTER_ATK_MAC,
         40_001,
+        source.kind,
     )?;
     let plan = Plan {
         client_packets: cli.client_packets,
@@ -227,10 +236,13 @@ fn demo(cli: &Cli) -> Result<bool> {
         Ok(format!("{rate} packet/s, burst {size}"))
     };
     println!(
-        "\ntraffic: IPv6/UDP to the service [{SERVICE_ADDR}]:{SERVICE_PORT} on the router, made \
-         by XDP programs run with BPF_F_TEST_XDP_LIVE_FRAMES\n  \
+        "\ntraffic: IPv6/UDP to the service [{SERVICE_ADDR}]:{SERVICE_PORT} on the router, sent \
+         with {} ({}: {})\n  \
          the script's token buckets (eclat map dump): per destination {}; per (source, \
          destination) {}",
+        source.kind.describe(),
+        source.kind,
+        source.reason,
         bucket(DST_BUCKET_MAP)?,
         bucket(SD_BUCKET_MAP)?
     );

@@ -1,11 +1,11 @@
-//! The demo's traffic: the two senders (live frames, `hike-netlab`), the service that the
-//! passed packets reach (a UDP socket in the router's namespace), and the collector's
-//! counter (an XDP program on its veth).
+//! The demo's traffic: the two senders (`hike_netlab::Sender`: live frames where the kernel
+//! allows them, else an AF_PACKET socket), the service that the passed packets reach (a UDP
+//! socket in the router's namespace), and the collector's counter (an XDP program on its veth).
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hike_netlab::{
-    live_frames, signals, xdp_link, Counted, Ipv6Udp, TrafficObject, TrafficProgram, XdpLink,
+    signals, xdp_link, Counted, Ipv6Udp, SourceKind, TrafficObject, TrafficProgram, XdpLink,
 };
 
 use crate::lab::{Host, SERVICE_ADDR, SERVICE_PORT};
@@ -21,26 +21,25 @@ use crate::lab::{Host, SERVICE_ADDR, SERVICE_PORT};
 /// The service's receive buffer: room for every packet the script may pass at once.
 const SERVICE_RCVBUF: libc::c_int = 4 << 20;
 
-/// Frames per live-frames run of the attacker: it checks for Ctrl-C between runs.
+/// Frames per send of the attacker: it checks for Ctrl-C in between.
 const ATTACK_CHUNK: u32 = 50_000;
 
-/// One sender: a copy of the traffic programs sending one frame from its host.
+/// One sender: one frame, sent from its host.
 pub struct Sender<'a> {
     host: &'a Host,
-    object: TrafficObject,
-    program: OwnedFd,
-    frame: Vec<u8>,
+    sender: hike_netlab::Sender,
 }
 
 impl<'a> Sender<'a> {
     /// A sender of UDP packets from `src` (through `host`'s link, whose router end has
-    /// `router_mac`) to the service.
+    /// `router_mac`) to the service, with `source`.
     pub fn new(
         host: &'a Host,
         src: Ipv6Addr,
         src_mac: [u8; 6],
         router_mac: [u8; 6],
         src_port: u16,
+        source: SourceKind,
     ) -> Result<Sender<'a>> {
         let frame = Ipv6Udp {
             dst_mac: router_mac,
@@ -52,30 +51,18 @@ impl<'a> Sender<'a> {
             payload: b"hi",
         }
         .frame();
-        let object = TrafficObject::load()?;
-        object.set_frame(&frame)?;
-        let program = object.program_fd(TrafficProgram::Send)?;
-        Ok(Sender {
-            host,
-            object,
-            program,
-            frame,
-        })
+        let sender = hike_netlab::Sender::new(&host.netns, host.ifindex, &[frame], source)?;
+        Ok(Sender { host, sender })
     }
 
     /// Sends `count` frames now, at full speed. Call it on a thread in the host's namespace.
     fn burst(&self, count: u32) -> Result<()> {
-        Ok(live_frames(
-            self.program.as_fd(),
-            &self.frame,
-            count,
-            self.host.ifindex,
-        )?)
+        Ok(self.sender.send(u64::from(count))?)
     }
 
-    /// Frames sent so far (counted by the program itself).
+    /// Frames sent so far.
     pub fn sent(&self) -> Result<u64> {
-        Ok(self.object.sent()?)
+        Ok(self.sender.sent()?)
     }
 }
 

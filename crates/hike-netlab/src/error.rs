@@ -96,19 +96,17 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// A frame of the wrong size for the program that sends it.
-    #[error("a frame of {len} bytes where `{program}` sends {expected}")]
+    /// A frame of another length than a lab's frames.
+    #[error("a frame of {len} bytes where the labs send frames of {expected}")]
     FrameLength {
-        /// The program.
-        program: &'static str,
         /// The frame's length.
         len: usize,
-        /// The length it sends.
+        /// The length the labs send.
         expected: usize,
     },
-    /// A generator was given no sources, or more than it holds.
-    #[error("{count} sources where the generator takes 1 to {max}")]
-    SourceCount {
+    /// A generator was given no frames, or more than it holds.
+    #[error("{count} frames where a generator takes 1 to {max}")]
+    FrameCount {
         /// How many were given.
         count: usize,
         /// How many it holds.
@@ -137,6 +135,30 @@ pub enum Error {
         /// The kernel's error.
         #[source]
         source: io::Error,
+    },
+    /// The AF_PACKET socket could not be opened or bound.
+    #[error("cannot open an AF_PACKET socket on ifindex {ifindex}")]
+    PacketSocket {
+        /// The interface.
+        ifindex: u32,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// `sendmmsg` on the AF_PACKET socket failed (other than a frame dropped by a full queue).
+    #[error("cannot send frames from ifindex {ifindex}")]
+    PacketSend {
+        /// The interface.
+        ifindex: u32,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// No traffic source can be used (see [`crate::SourceChoice::detect`]).
+    #[error("no traffic source: {why}")]
+    Source {
+        /// Why.
+        why: String,
     },
     /// `setpriority` failed.
     #[error("cannot set the nice value of thread {tid}")]
@@ -235,3 +257,15 @@ pub enum Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `error` and its sources, joined by `: ` (for a one-line reason).
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,6 +1,10 @@
-//! Network labs for the benchmarks and the demo: network namespaces joined by veth links,
-//! real traffic made by XDP programs run with `BPF_F_TEST_XDP_LIVE_FRAMES`, and XDP programs
-//! that count what arrives.
+//! Network labs for the benchmarks, the demo and end-to-end tests: network namespaces joined
+//! by veth links, real traffic, and XDP programs that count what arrives.
+//!
+//! Traffic comes from a [`Sender`]: XDP programs run with `BPF_F_TEST_XDP_LIVE_FRAMES` where
+//! the kernel allows it, else an AF_PACKET socket ([`SourceChoice::detect`] probes once per
+//! process; `HIKE_NETLAB_SOURCE` forces one). A receiving veth must have an XDP program (a
+//! counter, a sink, a router's program) to take frames sent with live frames.
 //!
 //! Everything a lab creates is uniquely named after the process ([`LabTag`]) and removed by a
 //! guard's `Drop` (namespaces, and with them their veths and attached programs; XDP links;
@@ -15,7 +19,7 @@
 //!
 //! ```no_run
 //! use std::os::fd::AsFd;
-//! use hike_netlab::{live_frames, veth, xdp_link, Ipv6Udp, LabTag, TrafficObject, TrafficProgram, VethEnd};
+//! use hike_netlab::{veth, xdp_link, Ipv6Udp, LabTag, Sender, SourceChoice, TrafficObject, TrafficProgram, VethEnd};
 //!
 //! # fn main() -> hike_netlab::Result<()> {
 //! let tag = LabTag::new("hkx", "hx");
@@ -32,8 +36,7 @@
 //! let count = counter.program_fd(TrafficProgram::Count)?;
 //! let b_ifindex = b.ifindex(&b_if)?;
 //! let _link = b.run_in(|| xdp_link(count.as_fd(), b_ifindex))?;
-//! // The sending end: 1000 copies of one frame.
-//! let sender = TrafficObject::load()?;
+//! // The sending end: 1000 copies of one frame, from the source this kernel allows.
 //! let frame = Ipv6Udp {
 //!     dst_mac: [2, 0, 0, 0, 0, 2],
 //!     src_mac: [2, 0, 0, 0, 0, 1],
@@ -44,11 +47,11 @@
 //!     payload: b"hi",
 //! }
 //! .frame();
-//! sender.set_frame(&frame)?;
-//! let send = sender.program_fd(TrafficProgram::Send)?;
+//! let source = SourceChoice::detect()?;
 //! let a_ifindex = a.ifindex(&a_if)?;
-//! a.run_in(|| live_frames(send.as_fd(), &frame, 1000, a_ifindex))?;
-//! assert_eq!(counter.counted()?.total(), 1000);
+//! let sender = Sender::new(&a, a_ifindex, &[frame], source.kind)?;
+//! a.run_in(|| sender.send(1000))?;
+//! assert_eq!(sender.sent()?, 1000);
 //! # Ok(())
 //! # }
 //! ```
@@ -58,9 +61,12 @@
 mod cmd;
 mod eclatd;
 mod error;
+mod live;
 mod netns;
 mod packet;
+mod packet_socket;
 mod router;
+mod sender;
 pub mod signals;
 mod threads;
 mod traffic;
@@ -68,13 +74,17 @@ mod traffic;
 pub use cmd::{have, run, run_with_input};
 pub use eclatd::{Eclatd, EclatdOptions, ScratchDir, BPFFS_HIKE};
 pub use error::{Error, Result};
+pub use live::{live_frames, live_frames_allowed};
 pub use netns::{mac_string, veth, LabTag, LinkStats, Netns, VethEnd, MAX_IFNAME, NETNS_DIR};
 pub use packet::{udp6_checksum, Ipv6Udp, ETH_LEN, HOP_LIMIT, IPV6_LEN, UDP_LEN};
+pub use packet_socket::{PacketSocket, Sent, BATCH};
 pub use router::{RouterLab, DST_ADDR, GEN_MAC, ROUTER_IN_MAC, ROUTER_OUT_MAC, SINK_MAC};
+pub use sender::{PacedStats, Sender, SourceChoice, SourceKind, SOURCE_ENV};
 pub use threads::{
-    online_cpus, pin_tid, raise_priority, thread_runtime_ns, threads_named, TRAFFIC_NICE,
+    online_cpus, pin_tid, precise_sleeps, raise_priority, thread_runtime_ns, threads_named,
+    TRAFFIC_NICE,
 };
 pub use traffic::{
-    live_frames, sum_u64_fields, xdp_link, Counted, SinkCounts, TrafficObject, TrafficProgram,
-    XdpLink, ROUND_ROBIN_FRAME_LEN, ROUND_ROBIN_MAX_SOURCES, SEND_FRAME_LEN,
+    sum_u64_fields, xdp_link, Counted, SinkCounts, TrafficObject, TrafficProgram, XdpLink,
+    FRAME_LEN, MAX_FRAMES,
 };

@@ -174,19 +174,7 @@ impl Netns {
 
     /// Moves the calling thread into the namespace (setns changes only the calling thread).
     pub fn enter(&self) -> Result<()> {
-        let ns = File::open(self.path()).map_err(|source| Error::OpenNetns {
-            netns: self.name.clone(),
-            source,
-        })?;
-        // SAFETY: `ns` is an open namespace file; setns changes only this thread.
-        let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-        if rc != 0 {
-            return Err(Error::Setns {
-                netns: self.name.clone(),
-                source: std::io::Error::last_os_error(),
-            });
-        }
-        Ok(())
+        enter_path(&self.path(), &self.name)
     }
 
     /// Runs `f` on a thread that has entered the namespace, and waits for it. `f`'s error
@@ -204,6 +192,24 @@ impl Netns {
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
         })
     }
+}
+
+/// Moves the calling thread into the network namespace of file `path` (named `name` in
+/// errors).
+pub(crate) fn enter_path(path: &std::path::Path, name: &str) -> Result<()> {
+    let ns = File::open(path).map_err(|source| Error::OpenNetns {
+        netns: name.to_owned(),
+        source,
+    })?;
+    // SAFETY: `ns` is an open namespace file; setns changes only this thread.
+    let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc != 0 {
+        return Err(Error::Setns {
+            netns: name.to_owned(),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(())
 }
 
 impl Drop for Netns {

@@ -88,6 +88,16 @@ fn parse_cpu_list(list: &str) -> Vec<usize> {
     cpus
 }
 
+/// Makes the calling thread's sleeps end within a microsecond or so of their time (timer
+/// slack of 1 ns instead of the default 50 µs), for a sender paced in microseconds. Best
+/// effort: a refusal only makes the pace coarser.
+pub fn precise_sleeps() {
+    // SAFETY: PR_SET_TIMERSLACK takes one integer argument and touches only this thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

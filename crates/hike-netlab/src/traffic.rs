@@ -1,13 +1,15 @@
-//! Traffic: the programs of `bpf/netlab/netlab_traffic.bpf.c` (generators run with live frames, and
-//! programs for the veths that receive), XDP links, and the live-frames test run itself.
+//! The programs of `bpf/netlab/netlab_traffic.bpf.c` (the live-frames generators, and the
+//! programs for the veths that receive) and XDP links.
 //!
 //! A generator is an XDP program run with `BPF_PROG_TEST_RUN` and
-//! `BPF_F_TEST_XDP_LIVE_FRAMES` ([`live_frames`]) as if it had received the frame on an
+//! `BPF_F_TEST_XDP_LIVE_FRAMES` ([`crate::live_frames`]) as if it had received the frame on an
 //! interface of the calling thread's namespace: its `XDP_TX` really sends the frame, out of
-//! that veth, to the peer. The peer accepts it only while it has an XDP program of its own.
+//! that veth, to the peer. The peer accepts it only while it has an XDP program of its own
+//! (so does a frame from an AF_PACKET socket, [`crate::Sender`], once the peer's XDP program
+//! has made it a NAPI receiver; every receiving end here has one).
 //!
 //! Each [`TrafficObject`] is one loaded copy of the object, with maps of its own: load one per
-//! sender (each its own frame and counter) and one per counting end.
+//! sender (each its own frames and counter) and one per counting end.
 //!
 //! This module makes BPF syscalls with libbpf-rs directly, not through `hike-runtime`: the
 //! traffic ends are no part of the VM under test.
@@ -26,29 +28,25 @@ fn object() -> &'static [u8] {
     hike_bpf::object("netlab_traffic").expect("hike-bpf builds bpf/netlab/netlab_traffic.bpf.c")
 }
 
-/// Sources `bench_gen` takes (`BENCH_GEN_MAX_SRCS`).
-pub const ROUND_ROBIN_MAX_SOURCES: usize = 1024;
-/// The frame length of `bench_gen` (`BENCH_TEMPLATE_LEN`).
-pub const ROUND_ROBIN_FRAME_LEN: usize = 64;
-/// The frame length of `netlab_send` (`NETLAB_SEND_LEN`).
-pub const SEND_FRAME_LEN: usize = 64;
+/// The length of every frame a lab sends (`NETLAB_FRAME_LEN`: Ethernet, IPv6, UDP and two
+/// bytes of payload).
+pub const FRAME_LEN: usize = 64;
+/// Frames a generator sends in round robin (`NETLAB_MAX_FRAMES`).
+pub const MAX_FRAMES: usize = 1024;
 
 /// The programs of the object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrafficProgram {
-    /// `bench_gen`: frames from sources in round robin, with the traffic class a router must
-    /// give each in the first payload byte ([`TrafficObject::set_round_robin`]).
-    RoundRobin,
     /// `bench_sink`: counts benchmark frames and checks their traffic class and hop limit
     /// ([`TrafficObject::sink_counts`]); drops.
     Sink,
     /// `bench_pass`: XDP_PASS, so that a veth accepts what its peer sends with XDP.
     Pass,
-    /// `netlab_send`: one frame, unchanged ([`TrafficObject::set_frame`]).
+    /// `netlab_send`: the frames of [`TrafficObject::set_frames`] in round robin, unchanged.
     Send,
     /// `netlab_count`: counts frames by IPv6 source ([`TrafficObject::counted`]); drops.
     Count,
-    /// `netlab_paced`: the frame of [`TrafficProgram::Send`], one every period
+    /// `netlab_paced`: the frames of [`TrafficProgram::Send`], one every period
     /// ([`TrafficObject::set_pace`]); the runs in between send nothing.
     Paced,
 }
@@ -57,7 +55,6 @@ impl TrafficProgram {
     /// Its name in the object.
     pub fn name(self) -> &'static str {
         match self {
-            TrafficProgram::RoundRobin => "bench_gen",
             TrafficProgram::Sink => "bench_sink",
             TrafficProgram::Pass => "bench_pass",
             TrafficProgram::Send => "netlab_send",
@@ -171,47 +168,6 @@ impl TrafficObject {
             })
     }
 
-    /// Configures [`TrafficProgram::RoundRobin`]: `sources` (address, the traffic class the
-    /// router must give it) in round robin over `template`, a frame of
-    /// [`ROUND_ROBIN_FRAME_LEN`] bytes whose source address and first payload byte each run
-    /// rewrites.
-    pub fn set_round_robin(&self, sources: &[(Ipv6Addr, u8)], template: &[u8]) -> Result<()> {
-        if sources.is_empty() || sources.len() > ROUND_ROBIN_MAX_SOURCES {
-            return Err(Error::SourceCount {
-                count: sources.len(),
-                max: ROUND_ROBIN_MAX_SOURCES,
-            });
-        }
-        if template.len() != ROUND_ROBIN_FRAME_LEN {
-            return Err(Error::FrameLength {
-                program: TrafficProgram::RoundRobin.name(),
-                len: template.len(),
-                expected: ROUND_ROBIN_FRAME_LEN,
-            });
-        }
-        for (i, (addr, tc)) in sources.iter().enumerate() {
-            // struct bench_src: the address, the traffic class, 7 bytes of padding.
-            let mut v = addr.octets().to_vec();
-            v.push(*tc);
-            v.extend_from_slice(&[0; 7]);
-            self.update("bench_gen_srcs", &(i as u32).to_ne_bytes(), &v)?;
-        }
-        // struct bench_gen_cfg: nsrcs, padding, the template.
-        let mut cfg = [(sources.len() as u32).to_ne_bytes(), [0; 4]].concat();
-        cfg.extend_from_slice(template);
-        self.update("bench_gen_cfg", &0u32.to_ne_bytes(), &cfg)
-    }
-
-    /// Frames [`TrafficProgram::RoundRobin`] has sent.
-    pub fn round_robin_sent(&self) -> Result<u64> {
-        // struct bench_gen_state: next, sent.
-        Ok(self
-            .percpu_sum("bench_gen_count", &0u32.to_ne_bytes())?
-            .get(1)
-            .copied()
-            .unwrap_or(0))
-    }
-
     /// The counters of [`TrafficProgram::Sink`].
     pub fn sink_counts(&self) -> Result<SinkCounts> {
         let v = self.percpu_sum("bench_sink_count", &0u32.to_ne_bytes())?;
@@ -224,20 +180,16 @@ impl TrafficObject {
         })
     }
 
-    /// Configures [`TrafficProgram::Send`] (and [`TrafficProgram::Paced`]) to send `frame`
-    /// ([`SEND_FRAME_LEN`] bytes).
-    pub fn set_frame(&self, frame: &[u8]) -> Result<()> {
-        if frame.len() != SEND_FRAME_LEN {
-            return Err(Error::FrameLength {
-                program: TrafficProgram::Send.name(),
-                len: frame.len(),
-                expected: SEND_FRAME_LEN,
-            });
+    /// Configures [`TrafficProgram::Send`] (and [`TrafficProgram::Paced`]) to send `frames`
+    /// in round robin: 1 to [`MAX_FRAMES`] of them, each [`FRAME_LEN`] bytes.
+    pub fn set_frames(&self, frames: &[Vec<u8>]) -> Result<()> {
+        check_frames(frames)?;
+        for (i, frame) in frames.iter().enumerate() {
+            self.update("netlab_frames", &(i as u32).to_ne_bytes(), frame)?;
         }
-        // struct netlab_send_cfg: ready, padding, the frame.
-        let mut cfg = [1u32.to_ne_bytes(), [0; 4]].concat();
-        cfg.extend_from_slice(frame);
-        self.update("netlab_send_cfg", &0u32.to_ne_bytes(), &cfg)
+        // struct netlab_send_cfg: nframes.
+        let n = frames.len() as u32;
+        self.update("netlab_send_cfg", &0u32.to_ne_bytes(), &n.to_ne_bytes())
     }
 
     /// Configures [`TrafficProgram::Paced`] to send one frame every `period` (the frame of
@@ -289,9 +241,10 @@ impl TrafficObject {
 
     /// Frames [`TrafficProgram::Send`] and [`TrafficProgram::Paced`] have sent.
     pub fn sent(&self) -> Result<u64> {
+        // struct netlab_send_state: next, sent.
         Ok(self
-            .percpu_sum("netlab_send_count", &0u32.to_ne_bytes())?
-            .first()
+            .percpu_sum("netlab_send_state", &0u32.to_ne_bytes())?
+            .get(1)
             .copied()
             .unwrap_or(0))
     }
@@ -318,6 +271,24 @@ impl TrafficObject {
             .unwrap_or(0);
         Ok(Counted { by_source, other })
     }
+}
+
+/// Checks that `frames` is something a generator sends: 1 to [`MAX_FRAMES`] frames of
+/// [`FRAME_LEN`] bytes.
+pub(crate) fn check_frames(frames: &[Vec<u8>]) -> Result<()> {
+    if frames.is_empty() || frames.len() > MAX_FRAMES {
+        return Err(Error::FrameCount {
+            count: frames.len(),
+            max: MAX_FRAMES,
+        });
+    }
+    if let Some(frame) = frames.iter().find(|f| f.len() != FRAME_LEN) {
+        return Err(Error::FrameLength {
+            len: frame.len(),
+            expected: FRAME_LEN,
+        });
+    }
+    Ok(())
 }
 
 /// Sums per-CPU values field by field (native-endian `u64` fields): a per-CPU counter map's
@@ -371,35 +342,6 @@ pub fn xdp_link(prog: BorrowedFd<'_>, ifindex: u32) -> Result<XdpLink> {
     // SAFETY: a non-negative return of `bpf_link_create` is a new descriptor that we own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     Ok(XdpLink { _fd: fd, ifindex })
-}
-
-/// Runs the XDP program `prog` `repeat` times on `frame` with `BPF_F_TEST_XDP_LIVE_FRAMES`,
-/// as received on `ifindex` of the calling thread's network namespace: the program's
-/// `XDP_TX` and `XDP_REDIRECT` really send the frames.
-pub fn live_frames(prog: BorrowedFd<'_>, frame: &[u8], repeat: u32, ifindex: u32) -> Result<()> {
-    // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
-    let mut ctx: Vec<u8> = [0, frame.len() as u32, 0, ifindex, 0, 0]
-        .iter()
-        .flat_map(|w| w.to_ne_bytes())
-        .collect();
-    // SAFETY: an all-zero options struct is valid; `sz` is set below.
-    let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
-    opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as libbpf_sys::size_t;
-    opts.data_in = frame.as_ptr().cast();
-    opts.data_size_in = frame.len() as u32;
-    opts.ctx_in = ctx.as_mut_ptr().cast();
-    opts.ctx_size_in = ctx.len() as u32;
-    opts.repeat = repeat as i32;
-    opts.flags = libbpf_sys::BPF_F_TEST_XDP_LIVE_FRAMES;
-    // SAFETY: every pointer in `opts` is valid for the sizes given, for the whole call.
-    let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(prog.as_raw_fd(), &mut opts) };
-    if rc != 0 {
-        return Err(Error::LiveFrames {
-            ifindex,
-            source: std::io::Error::last_os_error(),
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //!   whose chain differs ([`SWAP_EDIT`]: the sampler's constant), and back; by design it
 //!   includes one RCU grace period, which the daemon waits for before it frees the old
 //!   version. A trial is the median of [`SWAPS_PER_TRIAL`] replacements.
-//! - `swap_lost_packets`: under steady traffic (the generator's live frames into the router's
+//! - `swap_lost_packets`: under steady traffic (a paced `hike_netlab::Sender` into the router's
 //!   veth, paced well below what the router can take), the script is replaced several times;
 //!   the figure of a trial is the frames the generator sent minus the frames the chain
 //!   counted (every path of Listing 2 calls `monitor` once: the monitor map, summed over its
@@ -24,8 +24,7 @@
 //!   receive ring from a loss in the swap. The generator's namespace has IPv6 disabled, so
 //!   the kernel sends nothing of its own (neighbour discovery, MLD) that the chain would count.
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
@@ -33,8 +32,8 @@ use eclat_catalog::PackageCatalog;
 use eclat_compiler::{compile, substitute, ChainTable, Define};
 use eclat_proto::v1 as pb;
 use hike_netlab::{
-    live_frames, signals, xdp_link, Eclatd, EclatdOptions, Ipv6Udp, LinkStats, RouterLab,
-    ScratchDir, TrafficObject, TrafficProgram, XdpLink,
+    signals, xdp_link, Eclatd, EclatdOptions, Ipv6Udp, LinkStats, PacedStats, RouterLab,
+    ScratchDir, Sender, SourceChoice, TrafficObject, TrafficProgram, XdpLink,
 };
 
 use crate::daemon::DaemonClient;
@@ -77,14 +76,6 @@ const TRAFFIC_GAP: Duration = Duration::from_millis(100);
 /// The traffic's rate: one frame every 10 µs, 100,000 frames per second, a few percent of what
 /// the router forwards at saturation (`ddos_mark`'s `pps`).
 const GEN_PERIOD: Duration = Duration::from_micros(10);
-
-/// Runs per live-frames test run of the paced generator's threads (most runs send nothing:
-/// they wait for the next frame's time). Each live-frames test run ends with an RCU grace
-/// period (tens of milliseconds here) during which its thread sleeps; the other threads' runs
-/// keep the frames coming meanwhile, on the same schedule (it is per CPU). The threads' test
-/// runs differ in length, so that they do not fall into step and pause together. A test run
-/// lasts a few tenths of a second here, which bounds how long the generator takes to stop.
-const GEN_RUNS: [u32; 3] = [400_000, 520_000, 680_000];
 
 /// How long the chain's count may take to catch up with the generator after it stops.
 const SETTLE: Duration = Duration::from_secs(2);
@@ -327,30 +318,19 @@ fn measure_load_swap(
     })
 }
 
-/// The steady traffic: `netlab_paced` in the edge namespace, one frame from [`SOURCE`] to the
-/// router every [`GEN_PERIOD`], sent by threads on the router's CPU at nice -20 (the
-/// router's softirq runs there too, after each batch of frames; the benchmark's own thread,
-/// the gRPC client, keeps the other CPU); and a counter on the sink's veth, which makes it
-/// accept the frames the chain redirects there.
-struct Generator<'a> {
-    lab: &'a RouterLab,
-    object: TrafficObject,
-    program: OwnedFd,
-    frame: Vec<u8>,
+/// The steady traffic: a `hike_netlab::Sender` in the edge namespace, one frame from
+/// [`SOURCE`] to the router every [`GEN_PERIOD`], sent by threads on the router's CPU at nice
+/// -20 (the router's softirq runs there too, after each batch of frames; the benchmark's own
+/// thread, the gRPC client, keeps the other CPU); and a counter on the sink's veth, which makes
+/// it accept the frames the chain redirects there.
+struct Generator {
+    sender: Sender,
+    router_cpu: usize,
     _collector: (TrafficObject, XdpLink),
 }
 
-/// What the generator's threads did while the traffic flowed.
-#[derive(Clone, Copy, Debug, Default)]
-struct GenRuns {
-    /// Live-frames test runs.
-    runs: u32,
-    /// The longest of them.
-    longest: Duration,
-}
-
-impl<'a> Generator<'a> {
-    fn new(lab: &'a RouterLab) -> Result<Generator<'a>> {
+impl Generator {
+    fn new(lab: &RouterLab) -> Result<Generator> {
         let frame = Ipv6Udp {
             dst_mac: hike_netlab::ROUTER_IN_MAC,
             src_mac: hike_netlab::GEN_MAC,
@@ -361,10 +341,8 @@ impl<'a> Generator<'a> {
             payload: b"hi",
         }
         .frame();
-        let object = TrafficObject::load()?;
-        object.set_frame(&frame)?;
-        object.set_pace(GEN_PERIOD)?;
-        let program = object.program_fd(TrafficProgram::Paced)?;
+        let source = SourceChoice::detect()?;
+        let sender = Sender::new(&lab.edge, lab.gen_ifindex, &[frame], source.kind)?;
         let collector = TrafficObject::load()?;
         let count = collector.program_fd(TrafficProgram::Count)?;
         let link = lab
@@ -372,66 +350,16 @@ impl<'a> Generator<'a> {
             .run_in(|| xdp_link(count.as_fd(), lab.sink_ifindex))
             .context("attach the collector's counter to the sink's veth")?;
         Ok(Generator {
-            lab,
-            object,
-            program,
-            frame,
+            sender,
+            router_cpu: lab.router_cpu,
             _collector: (collector, link),
         })
     }
 
-    /// Frames sent so far.
-    fn sent(&self) -> Result<u64> {
-        Ok(self.object.sent()?)
-    }
-
     /// Runs `during` while the traffic flows; stops it after, also on an error.
-    fn during<T>(&self, during: impl FnOnce() -> Result<T>) -> Result<(T, GenRuns)> {
-        let stop = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            let senders: Vec<_> = GEN_RUNS
-                .iter()
-                .map(|&runs| {
-                    let stop = &stop;
-                    s.spawn(move || -> Result<GenRuns> {
-                        self.lab.edge.enter()?;
-                        let _pin = hike_runtime::pin_thread_to_cpu(self.lab.router_cpu)?;
-                        // Other work on the machine must not pause the traffic.
-                        hike_netlab::raise_priority(0)?;
-                        let mut done = GenRuns::default();
-                        while !stop.load(Ordering::Relaxed) {
-                            signals::check()?;
-                            let started = Instant::now();
-                            live_frames(
-                                self.program.as_fd(),
-                                &self.frame,
-                                runs,
-                                self.lab.gen_ifindex,
-                            )
-                            .context("the generator")?;
-                            done.runs += 1;
-                            done.longest = done.longest.max(started.elapsed());
-                        }
-                        Ok(done)
-                    })
-                })
-                .collect();
-            let result = during();
-            stop.store(true, Ordering::Relaxed);
-            let sent: Vec<Result<GenRuns>> = senders
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect();
-            // `during`'s error first: a failing generator is then only a consequence.
-            let value = result?;
-            let mut runs = GenRuns::default();
-            for r in sent {
-                let r = r?;
-                runs.runs += r.runs;
-                runs.longest = runs.longest.max(r.longest);
-            }
-            Ok((value, runs))
-        })
+    fn during<T>(&self, during: impl FnOnce() -> Result<T>) -> Result<(T, PacedStats)> {
+        self.sender
+            .paced_during(GEN_PERIOD, self.router_cpu, during)
     }
 }
 
@@ -446,10 +374,11 @@ struct Tally {
     rx_dropped: u64,
     /// How long the traffic ran.
     secs: f64,
-    /// The largest time between two frames sent.
+    /// The largest time between two frames (or batches) sent.
     max_gap: Duration,
-    /// The generator's test runs.
-    runs: GenRuns,
+    /// The generator's test runs or batches, and the longest.
+    calls: u64,
+    longest_call: Duration,
 }
 
 impl Tally {
@@ -467,19 +396,17 @@ impl Tally {
 /// the monitor (read through script `counter`), receive drops of the router's veth.
 fn under_traffic<'a, T>(
     session: &mut Session<'a>,
-    gen: &Generator<'_>,
+    gen: &Generator,
     counter: &str,
     action: impl FnOnce(&mut Session<'a>) -> Result<T>,
 ) -> Result<(T, Tally)> {
     let lab = session.lab;
     let stats = || -> Result<LinkStats> { Ok(lab.router.link_stats(&lab.in_if)?) };
-    gen.object.reset_pace()?;
-    let (sent0, counted0, stats0) = (gen.sent()?, session.counted(counter)?, stats()?);
+    let (counted0, stats0) = (session.counted(counter)?, stats()?);
     let started = Instant::now();
-    let (value, runs) = gen.during(|| action(session))?;
+    let (value, paced) = gen.during(|| action(session))?;
     let secs = started.elapsed().as_secs_f64();
-    let sent = gen.sent()? - sent0;
-    let max_gap = gen.object.paced_max_gap()?;
+    let sent = paced.sent;
     // The router's softirq may still be draining its receive ring: wait until the count
     // reaches what was sent, or stops moving.
     let deadline = Instant::now() + SETTLE;
@@ -510,8 +437,9 @@ fn under_traffic<'a, T>(
             counted,
             rx_dropped,
             secs,
-            max_gap,
-            runs,
+            max_gap: paced.max_gap,
+            calls: paced.calls,
+            longest_call: paced.longest_call,
         },
     ))
 }
@@ -579,15 +507,15 @@ fn measure_losses(
         if settings.verbose {
             eprintln!(
                 "  sent {} in {:.2} s (largest gap {:.0} µs), counted {}, rx dropped {}, lost \
-                 {}; swaps {swap_times:.1?} ms; {} generator runs, the longest {:.0} ms",
+                 {}; swaps {swap_times:.1?} ms; {} generator calls, the longest {:.0} ms",
                 tally.sent,
                 tally.secs,
                 tally.max_gap.as_secs_f64() * 1e6,
                 tally.counted,
                 tally.rx_dropped,
                 tally.lost(),
-                tally.runs.runs,
-                ms(tally.runs.longest)
+                tally.calls,
+                ms(tally.longest_call)
             );
         }
         trials.push(trial);
@@ -706,6 +634,8 @@ fn report(
     losses: &[LossTrial],
     control: &Control,
 ) -> ScenarioReport {
+    // The source the generator used (decided once per process).
+    let source = SourceChoice::detect().map_or_else(|e| e.to_string(), |c| c.to_string());
     let lost: Vec<f64> = losses.iter().map(|t| t.tally.lost() as f64).collect();
     let lost = Summary::of(&lost).expect("at least one trial");
     let records = vec![
@@ -803,11 +733,9 @@ fn report(
              RCU grace period that the daemon waits for before freeing the old version. A \
              trial is the median of {SWAPS_PER_TRIAL} replacements.\n\
              - **`swap_lost_packets`**: steady traffic from a generator namespace into the \
-             veth where the script is attached: `netlab_paced` \
-             (`bpf/netlab/netlab_traffic.bpf.c`) run with \
-             `BPF_F_TEST_XDP_LIVE_FRAMES` by {} threads (one CPU, nice {}) sends one frame \
-             every {:.0} µs ({:.0} kpps, evenly spaced, a few percent of the router's \
-             saturation; one blacklisted source, so the chain drops and samples). After {:.1} s the script is \
+             veth where the script is attached: a paced `hike_netlab::Sender` with {} (one \
+             CPU, nice {}) sends one frame every {:.0} µs ({:.0} kpps, a few percent of the \
+             router's saturation; one blacklisted source, so the chain drops and samples). After {:.1} s the script is \
              replaced {} times, {:.1} s apart, then the traffic runs {:.1} s more. A trial's \
              figure is the frames sent minus the frames the chain counted (every path of the \
              chain calls `monitor` once; its map summed over keys and CPUs with `DumpMap`); the \
@@ -816,7 +744,7 @@ fn report(
              (neighbour discovery, MLD) is counted.",
             SWAP_EDIT.0,
             SWAP_EDIT.1,
-            GEN_RUNS.len(),
+            source,
             hike_netlab::TRAFFIC_NICE,
             GEN_PERIOD.as_secs_f64() * 1e6,
             1.0 / GEN_PERIOD.as_secs_f64() / 1e3,
