@@ -15,10 +15,11 @@ build: deps
 	$(CARGO) build --workspace --all-targets
 
 # Every test: unit, golden, kernel (BPF_PROG_TEST_RUN, XDP on veth in netns) and end-to-end.
-# Kernel tests need root.
+# Kernel tests need root. Every test binary runs even after one fails (--no-fail-fast), so a
+# failure does not hide how the rest fare.
 test: deps
 	$(CARGO) build --workspace --all-targets
-	$(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
 
 demo: deps
 	@bash scripts/demo.sh
