@@ -276,6 +276,8 @@ pub struct PpsMeasured {
     pub offered_rounds: Vec<f64>,
     /// Offered frames per second (median).
     pub offered_pps: f64,
+    /// Delivered frames per second (median; the figure itself at saturation).
+    pub delivered_pps: f64,
     /// The share of each window the router's receive thread ran (median).
     pub router_busy: f64,
     /// The router's CPU time per delivered frame, ns (median over the windows).
@@ -475,6 +477,7 @@ pub fn measure(
             rounds: s.iter().map(|w| figure.of_window(w)).collect(),
             offered_rounds: s.iter().map(|w| w.offered_pps).collect(),
             offered_pps: median(s.iter().map(|w| w.offered_pps).collect()),
+            delivered_pps: median(s.iter().map(|w| w.delivered_pps).collect()),
             router_busy: median(s.iter().map(|w| w.router_busy).collect()),
             router_ns_per_frame: median(s.iter().map(Window::router_ns_per_frame).collect()),
             redone,
@@ -542,6 +545,7 @@ mod tests {
             rounds: delivered,
             offered_rounds: rounds.iter().map(|r| r.1).collect(),
             offered_pps: 0.0,
+            delivered_pps: 0.0,
             router_busy: 1.0,
             router_ns_per_frame: 0.0,
             redone: 0,

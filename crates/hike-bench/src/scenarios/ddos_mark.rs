@@ -743,7 +743,7 @@ fn report(
                  time ({} windows redone)",
                 p.variant,
                 p.offered_pps / 1e3,
-                100.0 * p.pps.median / p.offered_pps.max(1.0),
+                100.0 * p.delivered_pps / p.offered_pps.max(1.0),
                 100.0 * p.router_busy,
                 p.redone
             )
