@@ -11,6 +11,7 @@
 //! It never runs a shell or any command built from a request: scripts are compiled in
 //! process (C chains and user packages by clang with a fixed argument list).
 
+pub mod crash;
 pub mod daemon;
 pub mod error;
 pub mod events;
@@ -18,6 +19,7 @@ pub mod listen;
 pub mod server;
 pub mod service;
 pub mod state;
+pub mod trust;
 
 pub use daemon::{Daemon, Options};
 pub use error::DaemonError;

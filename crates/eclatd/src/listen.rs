@@ -10,9 +10,11 @@ use tokio_stream::wrappers::UnixListenerStream;
 use tokio_stream::{Stream, StreamExt};
 
 /// Binds `path` (replacing a stale socket left by a killed daemon, refusing if another daemon
-/// answers there) with mode 0600 in a directory of mode 0700 when the daemon creates it.
+/// answers there, and never removing anything but a socket) with mode 0600, in a directory
+/// that only root can change (created with mode 0700 when missing).
 pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     use anyhow::Context as _;
+    use std::os::unix::fs::FileTypeExt;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
             use std::os::unix::fs::DirBuilderExt;
@@ -24,16 +26,28 @@ pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
                     format!("cannot create the socket directory `{}`", dir.display())
                 })?;
         }
+        crate::trust::check_dir(dir, "the socket directory")?;
     }
-    if path.exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            anyhow::bail!(
-                "another eclatd is listening on `{}`; stop it, or give this one another --socket",
-                path.display()
-            );
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                anyhow::bail!(
+                    "another eclatd is listening on `{}`; stop it, or give this one another --socket",
+                    path.display()
+                );
+            }
+            std::fs::remove_file(path).with_context(|| {
+                format!("cannot remove the stale socket `{}`", path.display())
+            })?;
         }
-        std::fs::remove_file(path)
-            .with_context(|| format!("cannot remove the stale socket `{}`", path.display()))?;
+        Ok(_) => anyhow::bail!(
+            "`{}` exists and is not a socket; eclatd removes only a stale socket of its own: give another --socket, or move that file away",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot inspect `{}`", path.display()))
+        }
     }
     // The socket is created with the process umask: make it owner-only before anyone can
     // connect by creating it under a restrictive umask.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use eclatd::Options;
+use hike_runtime::bpffs::{BpffsSource, Enter};
 
 /// The eCLAT daemon: loads eCLAT scripts into a pinned HIKe VM and manages them, over gRPC
 /// on a Unix socket that only root can use. Loaded scripts survive a restart of the daemon
@@ -37,9 +38,54 @@ struct Args {
     package_dirs: Vec<PathBuf>,
 }
 
+impl Args {
+    /// The same arguments with every path absolute (against the working directory now), so
+    /// that they mean the same after the process changes mount namespace.
+    fn absolute(self) -> std::io::Result<Args> {
+        let abs = |p: PathBuf| std::path::absolute(&p);
+        Ok(Args {
+            socket: abs(self.socket)?,
+            state_dir: abs(self.state_dir)?,
+            bpffs: abs(self.bpffs)?,
+            package_dirs: self
+                .package_dirs
+                .into_iter()
+                .map(abs)
+                .collect::<std::io::Result<_>>()?,
+            ..self
+        })
+    }
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match Args::parse().absolute() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("eclatd: error: cannot resolve the paths given: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     unblock_signals();
+    // Before any thread exists: this may move the process into the host's mount namespace.
+    match hike_runtime::bpffs::prepare(&args.bpffs, Enter::Allowed) {
+        Ok(BpffsSource::Mounted) => {}
+        Ok(BpffsSource::MountedNow) => eprintln!(
+            "eclatd: mounted a BPF filesystem at `{}`",
+            args.bpffs.display()
+        ),
+        Ok(BpffsSource::EnteredHost { host }) => eprintln!(
+            "eclatd: `{}` is not a BPF filesystem in the mount namespace eclatd was started in \
+             (`ip netns exec` makes one with a fresh /sys): eclatd entered the host's mount \
+             namespace (that of {}), where it is, so that its pins outlive it; its network \
+             namespace is unchanged",
+            args.bpffs.display(),
+            host.display()
+        ),
+        Err(e) => {
+            eprintln!("eclatd: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let opts = Options {
         state_dir: args.state_dir,
         instance: args.instance,

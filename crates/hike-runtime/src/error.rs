@@ -49,6 +49,37 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A link's program could not be read or set.
+    #[error("cannot query or update the link of ifindex {ifindex}")]
+    QueryLink {
+        /// The interface.
+        ifindex: u32,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The bpffs path is no BPF filesystem in this mount namespace, which is not the host's,
+    /// and the host's cannot be used: pins made here would vanish with the process.
+    #[error("`{}` is not a BPF filesystem in this mount namespace, which is not the host's ({why}): pins made here would vanish with the process. Run it in the host's mount namespace (`nsenter --net=/run/netns/NAME -- …` enters only a network namespace, where `ip netns exec` also makes a private mount namespace), or mount the host's BPF filesystem at `{}` (in a container: mount the host's /sys/fs/bpf)", path.display(), path.display())]
+    PrivateBpffs {
+        /// The bpffs path.
+        path: PathBuf,
+        /// What was found.
+        why: String,
+    },
+
+    /// Another process holds the instance.
+    #[error("vm instance `{name}` (`{}`) is in use by another process{}; stop it, or use another instance", path.display(), pid.map_or(String::new(), |p| format!(" (pid {p})")))]
+    InstanceLocked {
+        /// The instance name.
+        name: String,
+        /// Its directory.
+        path: PathBuf,
+        /// The holder, when `/proc/locks` tells.
+        pid: Option<u32>,
+    },
+
     /// A pinned instance of this name already exists.
     #[error("vm instance `{name}` already exists at `{}`", path.display())]
     InstanceExists {

@@ -36,10 +36,12 @@
 
 #![deny(missing_docs)]
 
+pub mod bpffs;
 pub mod btf;
 pub mod chains;
 mod code_alloc;
 pub mod cpu;
+pub mod crash;
 mod error;
 pub mod events;
 mod ids;

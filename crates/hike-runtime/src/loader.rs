@@ -353,6 +353,7 @@ impl Loader {
         };
         sys::link_update(link.as_fd(), self.handle.as_fd(), from.handle.as_fd())
             .map_err(take_err)?;
+        crate::crash::point("take_over.updated");
         if let Some(dir) = &self.pin_dir {
             let links_dir = dir.join("links");
             let path = links_dir.join(ifindex.to_string());
@@ -370,6 +371,7 @@ impl Loader {
                 return Err(e);
             }
         }
+        crate::crash::point("take_over.pinned");
         if let Some(dir) = &from.pin_dir {
             // The link is pinned under its new owner: a leftover old pin would only keep the
             // link alive longer (until `from` is removed), so failing here is not an error.
@@ -378,6 +380,80 @@ impl Loader {
         let link = from_links.remove(&ifindex).expect("checked above");
         links.insert(ifindex, link);
         Ok(())
+    }
+
+    /// Undoes a [`Loader::take_over_attachment`] of `ifindex` from this loader to `to` that a
+    /// crash may have interrupted at any step: the interface's link, pinned under either
+    /// loader or both, runs this loader again and is pinned here only. Used when a restart
+    /// rolls back an operation that was not committed. Fails if neither loader holds a link
+    /// for `ifindex`.
+    pub fn reclaim_attachment(&self, to: &Loader, ifindex: u32) -> Result<()> {
+        let mut theirs = to.links.lock().expect("link table lock poisoned");
+        let mut mine = self.links.lock().expect("link table lock poisoned");
+        let Some(link) = mine.get(&ifindex).or_else(|| theirs.get(&ifindex)) else {
+            return Err(Error::NotAttached {
+                loader: self.name.clone(),
+                ifindex,
+            });
+        };
+        sys::link_update_any(link.as_fd(), self.handle.as_fd()).map_err(|source| {
+            Error::TakeOver {
+                from: to.name.clone(),
+                to: self.name.clone(),
+                ifindex,
+                source,
+            }
+        })?;
+        if let std::collections::btree_map::Entry::Vacant(slot) = mine.entry(ifindex) {
+            let link = theirs.remove(&ifindex).expect("found above");
+            if let Some(dir) = &self.pin_dir {
+                let links_dir = dir.join("links");
+                let path = links_dir.join(ifindex.to_string());
+                pin::create_dir(&links_dir)?;
+                // On failure the link goes back: the attachment stays with `to`'s pin.
+                if let Err(source) = sys::obj_pin(link.as_fd(), &path) {
+                    theirs.insert(ifindex, link);
+                    return Err(Error::Pin {
+                        op: "pin",
+                        path,
+                        source,
+                    });
+                }
+            }
+            slot.insert(link);
+        }
+        theirs.remove(&ifindex);
+        if let Some(dir) = &to.pin_dir {
+            let path = dir.join("links").join(ifindex.to_string());
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(Error::Pin {
+                        op: "unpin",
+                        path,
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes every link of this loader run this loader's program again where it runs another
+    /// one (a switch a crash interrupted, or tampering); returns the interfaces it repaired.
+    pub fn repair_links(&self) -> Result<Vec<u32>> {
+        let links = self.links.lock().expect("link table lock poisoned");
+        let mut repaired = Vec::new();
+        for (&ifindex, link) in links.iter() {
+            let query = |source| Error::QueryLink { ifindex, source };
+            let running = sys::link_prog_id(link.as_fd()).map_err(query)?;
+            if running != self.kernel_id() {
+                sys::link_update_any(link.as_fd(), self.handle.as_fd()).map_err(query)?;
+                repaired.push(ifindex);
+            }
+        }
+        Ok(repaired)
     }
 
     /// The interfaces the loader is attached to.

@@ -20,7 +20,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::{sys, Error, Result};
+use crate::{Error, Result};
 
 /// Where the BPF filesystem is normally mounted.
 pub const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
@@ -64,24 +64,17 @@ pub fn check_instance_name(name: &str) -> Result<()> {
     check_name(name)
 }
 
-/// Makes sure `root` is a BPF filesystem, mounting one there if it is not.
+/// Makes sure `root` is a BPF filesystem whose pins outlive the process, mounting one there
+/// only in the host's mount namespace (see [`crate::bpffs`]).
 pub(crate) fn ensure_bpffs(root: &Path) -> Result<()> {
-    // Two threads that both find no bpffs would both mount one, stacking mounts.
-    static MOUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _serial = MOUNTING.lock().unwrap_or_else(|e| e.into_inner());
-    let mount_err = |source| Error::MountBpffs {
-        path: root.to_owned(),
-        source,
-    };
-    match sys::is_bpffs(root) {
-        Ok(true) => return Ok(()),
-        Ok(false) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(root).map_err(mount_err)?;
-        }
-        Err(e) => return Err(mount_err(e)),
-    }
-    sys::mount_bpffs(root).map_err(mount_err)
+    crate::bpffs::prepare(root, crate::bpffs::Enter::Never).map(drop)
+}
+
+/// Whether the pinned instance `instance` exists (its directory holds pins; an empty one is
+/// only a lock: see [`crate::bpffs::lock_instance`]).
+pub fn instance_exists(bpffs: &Path, instance: &str) -> bool {
+    let dir = bpffs.join(HIKE_DIR).join(instance);
+    list_dir(&dir).is_ok_and(|entries| !entries.is_empty())
 }
 
 /// Creates a directory (and its parents) with owner-only permissions.

@@ -129,6 +129,17 @@ pub(crate) fn mount_bpffs(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Moves the calling process into the mount namespace of `ns` (a `/proc/PID/ns/mnt` file).
+/// Fails with `EINVAL` once the process has more than one thread.
+pub(crate) fn enter_mount_ns(ns: &Path) -> io::Result<()> {
+    let file = std::fs::File::open(ns)?;
+    // SAFETY: `file` is an open namespace file for the duration of the call.
+    if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNS) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Pins the BPF object behind `fd` (map, program or link) at `path` on a bpffs.
 pub(crate) fn obj_pin(fd: BorrowedFd<'_>, path: &Path) -> io::Result<()> {
     let c = c_path(path)?;
@@ -185,6 +196,28 @@ pub(crate) fn link_update(
         libbpf_sys::bpf_link_update(link.as_raw_fd(), new_prog.as_raw_fd(), &opts)
     })?;
     Ok(())
+}
+
+/// Makes `link` run `new_prog`, whatever it runs now (no `BPF_F_REPLACE` check): for
+/// repairs after a crash, when which program a link runs is what is being found out.
+pub(crate) fn link_update_any(link: BorrowedFd<'_>, new_prog: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: both descriptors are valid for the call; NULL options mean no flags.
+    libbpf_ret(unsafe {
+        libbpf_sys::bpf_link_update(link.as_raw_fd(), new_prog.as_raw_fd(), std::ptr::null())
+    })?;
+    Ok(())
+}
+
+/// The ID of the program a BPF link runs.
+pub(crate) fn link_prog_id(link: BorrowedFd<'_>) -> io::Result<u32> {
+    // SAFETY: an all-zero `bpf_link_info` is a valid value of this plain C struct.
+    let mut info: libbpf_sys::bpf_link_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libbpf_sys::bpf_link_info>() as u32;
+    // SAFETY: `info` is valid for `len` bytes for the duration of the call.
+    libbpf_ret(unsafe {
+        libbpf_sys::bpf_link_get_info_by_fd(link.as_raw_fd(), &mut info, &mut len)
+    })?;
+    Ok(info.prog_id)
 }
 
 /// The ID of the XDP program attached to `ifindex` in any mode, or 0.

@@ -169,6 +169,10 @@ impl Vm {
         pin::create_dir(&hike_dir)?;
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
+            // An empty directory is only the lock of the process that creates the instance.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AlreadyExists
+                    && pin::list_dir(&dir).is_ok_and(|d| d.is_empty()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(Error::InstanceExists {
                     name: instance.to_owned(),

@@ -1,35 +1,44 @@
-//! Adopting a pinned instance at start: what the state lists is kept, the rest removed.
+//! Adopting a pinned instance at start: an operation a crash interrupted is undone, what the
+//! state lists is kept (and made to run as recorded), the rest removed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hike_runtime::{Loader, ProgramId, Vm};
+use hike_runtime::{Loader, ProgramId, UpdateMode, Vm};
 
+use super::load::unhex;
 use crate::error::chain;
-use crate::state::State;
+use crate::state::{Pending, State};
 
 /// Adopts the loaders the state lists and removes every pinned object it does not: the
-/// remains of an operation a crash interrupted. Scripts whose loader is gone are forgotten,
-/// attachments whose interface is gone are dropped from the record.
+/// remains of an operation a crash interrupted. A recorded intent ([`Pending`]) is undone
+/// first: interfaces move back to the loaders they ran, overwritten map entries get their
+/// values back. Every link of a kept loader runs that loader. Scripts whose loader is gone
+/// are forgotten, attachments whose interface is gone are dropped from the record.
 pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<String, Loader>> {
     let mut loaders = BTreeMap::new();
-    let recorded: BTreeSet<String> = state.scripts.iter().map(|s| s.loader.pin.clone()).collect();
     for name in vm.loader_names()? {
-        let loader = match vm.open_loader(&name) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!(
-                    "eclatd: warning: cannot adopt loader `{name}`: {}",
-                    chain(&e)
-                );
-                continue;
+        match vm.open_loader(&name) {
+            Ok(l) => {
+                loaders.insert(name, l);
             }
-        };
-        if recorded.contains(&name) {
-            loaders.insert(name, loader);
-        } else {
-            eprintln!("eclatd: removing loader `{name}`, which no script owns (left by an interrupted operation)");
-            loader.remove()?;
+            Err(e) => eprintln!(
+                "eclatd: warning: cannot adopt loader `{name}`: {}",
+                chain(&e)
+            ),
         }
+    }
+    if let Some(pending) = state.pending.take() {
+        undo_pending(vm, &mut loaders, &pending);
+    }
+    let recorded: BTreeSet<String> = state.scripts.iter().map(|s| s.loader.pin.clone()).collect();
+    let unlisted: Vec<String> = loaders
+        .keys()
+        .filter(|n| !recorded.contains(*n))
+        .cloned()
+        .collect();
+    for name in unlisted {
+        eprintln!("eclatd: removing loader `{name}`, which no script owns (left by an interrupted operation)");
+        loaders.remove(&name).expect("listed").remove()?;
     }
     state.scripts.retain(|s| {
         let kept = loaders.contains_key(&s.loader.pin);
@@ -42,7 +51,23 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
         kept
     });
     for s in &mut state.scripts {
-        let attached = loaders[&s.loader.pin].attachments();
+        let loader = &loaders[&s.loader.pin];
+        match loader.repair_links() {
+            Ok(repaired) => {
+                for ifindex in repaired {
+                    eprintln!(
+                        "eclatd: interface {ifindex} ran another program than script `{}`'s loader; it runs the loader again",
+                        s.name
+                    );
+                }
+            }
+            Err(e) => eprintln!(
+                "eclatd: warning: cannot check the links of script `{}`: {}",
+                s.name,
+                chain(&e)
+            ),
+        }
+        let attached = loader.attachments();
         s.loader.attachments.retain(|a| {
             let kept = attached.contains(&a.ifindex);
             if !kept {
@@ -54,6 +79,8 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
             kept
         });
     }
+    // Packets that entered a loader removed above may still run its chains.
+    vm.wait_for_packets_in_flight()?;
     let used: BTreeSet<u32> = state
         .scripts
         .iter()
@@ -78,4 +105,72 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
         }
     }
     Ok(loaders)
+}
+
+/// Undoes the parts of an interrupted load or replace that outlive the process: each
+/// interface it switched runs its previous loader again, and the map entries it overwrote
+/// get their previous values. Its new loader, chains and program slots are then unlisted,
+/// and [`adopt`] removes them. Failures are logged; what cannot be undone is reported.
+fn undo_pending(vm: &Vm, loaders: &mut BTreeMap<String, Loader>, p: &Pending) {
+    eprintln!(
+        "eclatd: undoing the interrupted {} of script `{}` (generation {}), which never committed",
+        if p.attachments.iter().any(|a| a.from.is_some()) {
+            "replace"
+        } else {
+            "load"
+        },
+        p.script,
+        p.generation
+    );
+    let warn = |what: String, e: &hike_runtime::Error| {
+        eprintln!("eclatd: warning: cannot {what}: {}", chain(e));
+    };
+    for a in &p.attachments {
+        let Some(from) = &a.from else {
+            continue; // a new attachment: it goes with the new loader
+        };
+        let Some(old) = loaders.get(from) else {
+            continue;
+        };
+        // Without the new loader pinned, the interface was never switched.
+        if let Some(new) = loaders.get(&p.loader_pin) {
+            if let Err(e) = old.reclaim_attachment(new, a.ifindex) {
+                // Neither holding a link means the switch never began.
+                if old.attachments().contains(&a.ifindex) {
+                    warn(format!("move interface {} back to `{from}`", a.ifindex), &e);
+                }
+            }
+        }
+    }
+    for m in &p.map_entries {
+        let what = format!(
+            "restore an entry of map `{}` of program slot {}",
+            m.map, m.program
+        );
+        let Some(id) = ProgramId::new(m.program) else {
+            continue;
+        };
+        let map = match vm.program_map(id, &m.map) {
+            Ok(map) => map,
+            Err(e) => {
+                warn(what, &e);
+                continue;
+            }
+        };
+        let key = unhex(&m.key);
+        let restored = match &m.previous {
+            Some(values) if map.is_percpu() => {
+                let values: Vec<Vec<u8>> = values.iter().map(|v| unhex(v)).collect();
+                map.update_percpu(&key, &values, UpdateMode::Any)
+            }
+            Some(values) => match values.first() {
+                Some(v) => map.update(&key, &unhex(v), UpdateMode::Any),
+                None => Ok(()),
+            },
+            None => map.delete(&key).map(drop),
+        };
+        if let Err(e) = restored {
+            warn(what, &e);
+        }
+    }
 }

@@ -16,10 +16,24 @@ use super::{
     check_script_name, create_private_dir, default_name, limits, lock, now_secs, Daemon, Inner,
     Loaded, ScriptSource,
 };
+use crate::crash;
 use crate::error::{chain, DaemonError, Result};
 use crate::state::{
-    self, AttachmentRecord, ChainRecord, LoaderRecord, ProgramRecord, ScriptRecord, State,
+    self, AttachmentRecord, ChainRecord, LoaderRecord, MapEntryUndo, Pending, PendingAttachment,
+    ProgramRecord, ScriptRecord, State,
 };
+
+/// `bytes` as lowercase hex.
+pub(super) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of lowercase or uppercase hex `text` (validated by the state's checks).
+pub(super) fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}
 
 /// Checks the file name of a sibling: a plain `NAME.eclat` or `NAME.hike.c`.
 fn check_sibling_name(name: &str) -> Result<()> {
@@ -226,12 +240,14 @@ fn retire(inner: &mut Inner, what: &str, loader_pin: &str, chains: &[u32], unuse
             warn(&e);
         }
     }
+    crash::point("loader.removed");
     if let Err(e) = inner.vm.wait_for_packets_in_flight() {
         warn(&e);
     }
     for id in chains {
         inner.vm.remove_chain(ChainId::new(*id).expect("recorded"));
     }
+    crash::point("chains.removed");
     for id in unused {
         if let Err(e) = inner
             .vm
@@ -414,20 +430,36 @@ impl Daemon {
             },
         };
 
+        let _op = crash::Operation::enter(if old.is_some() { "replace" } else { "load" });
+        // The intent first: a crash from here until the commit leaves a record of what to
+        // undo, which the next start plays (`adopt`).
+        let pending = Daemon::intent(inner, &linked, &record, old.as_ref())?;
+        let committed = inner.state.clone();
+        inner.state.pending = Some(pending);
+        if let Err(source) = state::save(&self.state_dir, &inner.state, Some("intent")) {
+            inner.state = committed;
+            return Err(DaemonError::SaveState {
+                path: state::path(&self.state_dir),
+                source,
+            });
+        }
+        crash::point("intent.saved");
         let mut txn = Txn::default();
         if let Err(e) = Daemon::apply(&catalog, inner, &linked, &record, old.as_ref(), &mut txn) {
             txn.undo(inner);
+            inner.state = committed;
+            self.forget_intent(inner);
             return Err(e);
         }
-        // Commit: the record first, so that a crash from here on leaves only unlisted
-        // objects, which the next start removes.
-        let before = inner.state.clone();
-        inner.state.scripts.retain(|s| s.name != name);
-        inner.state.scripts.push(record.clone());
+        // Commit: the record replaces the intent in one save, so that a crash from here on
+        // leaves only unlisted objects, which the next start removes.
+        let mut next = committed.clone();
+        next.scripts.retain(|s| s.name != name);
+        next.scripts.push(record.clone());
         for p in &linked.programs {
-            if inner.state.program(p.id).is_none() {
+            if next.program(p.id).is_none() {
                 let object = catalog.object(p.object);
-                inner.state.programs.push(ProgramRecord {
+                next.programs.push(ProgramRecord {
                     id: p.id,
                     name: p.name.clone(),
                     package: p.package.clone(),
@@ -436,23 +468,25 @@ impl Daemon {
                 });
             }
         }
-        let unused: Vec<u32> = inner
-            .state
+        let unused: Vec<u32> = next
             .programs
             .iter()
             .map(|p| p.id)
-            .filter(|id| inner.state.users_of(*id).is_empty())
+            .filter(|id| next.users_of(*id).is_empty())
             .collect();
-        inner.state.programs.retain(|p| !unused.contains(&p.id));
-        inner.state.programs.sort_by_key(|p| p.id);
-        if let Err(source) = state::save(&self.state_dir, &inner.state) {
-            inner.state = before;
+        next.programs.retain(|p| !unused.contains(&p.id));
+        next.programs.sort_by_key(|p| p.id);
+        if let Err(source) = state::save(&self.state_dir, &next, Some("commit")) {
             txn.undo(inner);
+            inner.state = committed;
+            self.forget_intent(inner);
             return Err(DaemonError::SaveState {
                 path: state::path(&self.state_dir),
                 source,
             });
         }
+        inner.state = next;
+        crash::point("committed");
         if let Some(old) = &old {
             remove_old_version(inner, old, &record, &unused);
         }
@@ -461,6 +495,78 @@ impl Daemon {
             replaced: old.is_some(),
             warnings,
         })
+    }
+
+    /// What a load will do that a restart must be able to undo: the new chains, loader and
+    /// program slots, the interfaces it switches (and from which loader), and the entries of
+    /// loaded programs' maps it writes, with their values now.
+    fn intent(
+        inner: &Inner,
+        linked: &LinkedScript,
+        record: &ScriptRecord,
+        old: Option<&ScriptRecord>,
+    ) -> Result<Pending> {
+        let mut map_entries = Vec::new();
+        for w in &linked.map_writes {
+            let MapOwner::Program(id) = w.target else {
+                continue; // the new loader's own maps go with it
+            };
+            if inner.state.program(id).is_none() {
+                continue; // a new program: removed whole by an undo
+            }
+            let what = format!("configure map `{}.{}`", w.owner, w.map);
+            let map = inner
+                .vm
+                .program_map(ProgramId::new(id).expect("linked"), &w.map)
+                .map_err(|e| DaemonError::kernel(what.clone(), &e))?;
+            for (k, _) in &w.entries {
+                let previous =
+                    read_raw(&map, k).map_err(|e| DaemonError::kernel(what.clone(), &e))?;
+                map_entries.push(MapEntryUndo {
+                    program: id,
+                    map: w.map.clone(),
+                    key: hex(k),
+                    previous: previous.map(|vs| vs.iter().map(|v| hex(v)).collect()),
+                });
+            }
+        }
+        Ok(Pending {
+            script: record.name.clone(),
+            generation: record.generation,
+            loader_pin: record.loader.pin.clone(),
+            chains: record.chains.iter().map(|c| c.id).collect(),
+            programs: linked
+                .programs
+                .iter()
+                .map(|p| p.id)
+                .filter(|id| inner.state.program(*id).is_none())
+                .collect(),
+            attachments: record
+                .loader
+                .attachments
+                .iter()
+                .map(|a| PendingAttachment {
+                    ifindex: a.ifindex,
+                    from: old
+                        .filter(|o| o.loader.attachments.iter().any(|x| x.ifindex == a.ifindex))
+                        .map(|o| o.loader.pin.clone()),
+                })
+                .collect(),
+            map_entries,
+        })
+    }
+
+    /// After a failed load was undone in the kernel: the record without its intent. If this
+    /// save fails too, the intent stays on disk and the next start undoes it again, which
+    /// finds nothing left to do.
+    fn forget_intent(&self, inner: &mut Inner) {
+        inner.state.pending = None;
+        if let Err(e) = state::save(&self.state_dir, &inner.state, None) {
+            eprintln!(
+                "eclatd: warning: cannot clear the intent of a failed load from `{}` ({e}); the next start will undo it again",
+                state::path(&self.state_dir).display()
+            );
+        }
     }
 
     /// The attachments of the script's loader: devices resolved, refused if another script's
@@ -544,6 +650,7 @@ impl Daemon {
             vm.load_program(&obj.bytes, &p.name, id)
                 .map_err(|e| DaemonError::kernel(format!("load program `{}`", p.name), &e))?;
             txn.steps.push(Undo::Program(id));
+            crash::point("program.loaded");
         }
         let ctx = linked.validation_context();
         for c in &linked.chains {
@@ -556,6 +663,7 @@ impl Daemon {
             vm.install_validated_chain(id, &chain, &ctx)
                 .map_err(|e| DaemonError::kernel(format!("install chain `{}`", c.name), &e))?;
             txn.steps.push(Undo::Chain(id));
+            crash::point("chain.installed");
         }
         let obj = catalog.object(linked.loader.object);
         let loader = vm
@@ -565,6 +673,7 @@ impl Daemon {
             })?;
         inner.loaders.insert(record.loader.pin.clone(), loader);
         txn.steps.push(Undo::Loader(record.loader.pin.clone()));
+        crash::point("loader.loaded");
         for w in &linked.map_writes {
             let what = format!("configure map `{}.{}`", w.owner, w.map);
             let map: MapRef = match w.target {
@@ -588,6 +697,7 @@ impl Daemon {
                 }
                 map.update(k, v, UpdateMode::Any)
                     .map_err(|e| DaemonError::kernel(what.clone(), &e))?;
+                crash::point("map.written");
             }
         }
         for a in &record.loader.attachments {
@@ -609,6 +719,7 @@ impl Daemon {
                         from: from.expect("matched"),
                         to: record.loader.pin.clone(),
                     });
+                    crash::point("switched");
                 }
                 None => {
                     new.attach_xdp(a.ifindex, XdpMode::Native).map_err(|e| {
@@ -618,6 +729,7 @@ impl Daemon {
                         pin: record.loader.pin.clone(),
                         ifindex: a.ifindex,
                     });
+                    crash::point("attached");
                 }
             }
         }
@@ -634,6 +746,7 @@ impl Daemon {
                 name: name.to_owned(),
             });
         };
+        let _op = crash::Operation::enter("unload");
         let before = inner.state.clone();
         inner.state.scripts.retain(|s| s.name != name);
         let unused: Vec<u32> = record
@@ -643,13 +756,14 @@ impl Daemon {
             .filter(|id| inner.state.users_of(*id).is_empty())
             .collect();
         inner.state.programs.retain(|p| !unused.contains(&p.id));
-        if let Err(source) = state::save(&self.state_dir, &inner.state) {
+        if let Err(source) = state::save(&self.state_dir, &inner.state, Some("commit")) {
             inner.state = before;
             return Err(DaemonError::SaveState {
                 path: state::path(&self.state_dir),
                 source,
             });
         }
+        crash::point("committed");
         let chains: Vec<u32> = record.chains.iter().map(|c| c.id).collect();
         retire(
             inner,

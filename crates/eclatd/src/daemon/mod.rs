@@ -153,6 +153,8 @@ pub struct Daemon {
     package_dirs: Vec<PathBuf>,
     state_dir: PathBuf,
     inner: Mutex<Inner>,
+    /// The hold of the instance, for as long as the daemon runs.
+    _lock: hike_runtime::bpffs::InstanceLock,
 }
 
 #[derive(Debug)]
@@ -203,12 +205,17 @@ impl Daemon {
     pub fn start(opts: &Options) -> anyhow::Result<Daemon> {
         use anyhow::Context as _;
         hike_runtime::pin::check_instance_name(&opts.instance)?;
+        crate::crash::install_runtime_hook();
         create_private_dir(&opts.state_dir).with_context(|| {
             format!(
                 "cannot create the state directory `{}`",
                 opts.state_dir.display()
             )
         })?;
+        crate::trust::check_dir(&opts.state_dir, "the state directory")?;
+        // One daemon per instance: a second one would allocate the same IDs and overwrite
+        // the first one's chains and record.
+        let lock = hike_runtime::bpffs::lock_instance(&opts.bpffs, &opts.instance)?;
         // Working copies of scripts left by a daemon that was killed while compiling.
         let _ = std::fs::remove_dir_all(opts.state_dir.join("work"));
         let catalog = eclat_project::catalog(&opts.package_dirs)?;
@@ -217,12 +224,7 @@ impl Daemon {
             grace: opts.grace,
             bpffs: opts.bpffs.clone(),
         };
-        let exists = opts
-            .bpffs
-            .join(hike_runtime::pin::HIKE_DIR)
-            .join(&opts.instance)
-            .is_dir();
-        let vm = if exists {
+        let vm = if hike_runtime::pin::instance_exists(&opts.bpffs, &opts.instance) {
             Vm::open_pinned_with(&opts.instance, &vm_opts).with_context(|| {
                 format!("cannot adopt the pinned vm instance `{}`", opts.instance)
             })?
@@ -262,7 +264,7 @@ impl Daemon {
             flags: cfg.flags | CFG_STATS,
             ..cfg
         })?;
-        state::save(&opts.state_dir, &state).with_context(|| {
+        state::save(&opts.state_dir, &state, None).with_context(|| {
             format!(
                 "cannot write the state file `{}`",
                 state::path(&opts.state_dir).display()
@@ -274,6 +276,7 @@ impl Daemon {
             package_dirs: opts.package_dirs.clone(),
             state_dir: opts.state_dir.clone(),
             inner: Mutex::new(Inner { vm, state, loaders }),
+            _lock: lock,
         })
     }
 
