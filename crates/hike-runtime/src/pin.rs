@@ -144,3 +144,30 @@ pub(crate) fn find_program_pin(dir: &Path) -> Result<Option<(PathBuf, String)>> 
             .map(|p| (dir.join(&n), unpin_name(p)))
     }))
 }
+
+/// The chains published in the pinned instance `instance` (their IDs), read from its chain
+/// table without adopting the instance: for checks from another process while a daemon owns
+/// it (adopting would repair what the check is looking for).
+pub fn published_chains(bpffs: &Path, instance: &str) -> Result<Vec<u32>> {
+    use libbpf_rs::{MapCore, MapFlags, MapHandle};
+    check_name(instance)?;
+    let path = bpffs.join(HIKE_DIR).join(instance).join("hike_chains");
+    let pin_err = |e: libbpf_rs::Error| Error::Pin {
+        op: "open pin",
+        path: path.clone(),
+        source: io::Error::other(e),
+    };
+    let map = MapHandle::from_pinned_path(&path).map_err(pin_err)?;
+    let mut ids = Vec::new();
+    for id in 0..hike_isa::abi::MAX_CHAINS {
+        let value = map
+            .lookup(&id.to_ne_bytes(), MapFlags::ANY)
+            .map_err(pin_err)?
+            .unwrap_or_default();
+        let word: [u8; 8] = value.get(..8).and_then(|b| b.try_into().ok()).unwrap_or([0; 8]);
+        if hike_isa::abi::ChainDesc::from_word(u64::from_ne_bytes(word)).len > 0 {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}

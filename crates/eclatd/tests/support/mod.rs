@@ -374,6 +374,19 @@ impl Daemon {
         ok
     }
 
+    /// Waits (at most a minute, then kills it) for the daemon to exit by itself; how it ended.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        for _ in 0..6000 {
+            if let Some(status) = c.try_wait().expect("wait for eclatd") {
+                return status;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = c.kill();
+        c.wait().expect("wait for eclatd")
+    }
+
     /// `kill -9`, and wait for the process.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
