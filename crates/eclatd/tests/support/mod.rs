@@ -189,7 +189,8 @@ impl Drop for Netns {
     }
 }
 
-fn send_raw(ifindex: u32, frames: &[Vec<u8>]) -> usize {
+/// Sends `frames` out of interface `ifindex` of the calling thread's namespace; how many went.
+pub fn send_raw(ifindex: u32, frames: &[Vec<u8>]) -> usize {
     // SAFETY: plain socket syscalls on a descriptor we own, with valid buffers.
     unsafe {
         let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0);
@@ -235,6 +236,17 @@ pub fn eclatd_bin() -> &'static str {
     env!("CARGO_BIN_EXE_eclatd")
 }
 
+/// How a daemon in a namespace is started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Launch {
+    /// `setns` into the network namespace before `exec` (what `nsenter --net` does).
+    Setns,
+    /// `ip netns exec NS eclatd …`: also a private mount namespace with a fresh `/sys`.
+    IpNetnsExec,
+    /// `nsenter --net=/run/netns/NS -- eclatd …`.
+    Nsenter,
+}
+
 /// An eclatd process with its own instance, state dir and socket, optionally inside a netns.
 pub struct Daemon {
     pub instance: String,
@@ -250,6 +262,8 @@ pub struct Daemon {
     pub extra_env: Vec<(String, String)>,
     /// Unmount `bpffs` on drop (a test mounted its own).
     pub unmount_bpffs: bool,
+    /// How it enters its network namespace.
+    pub launch: Launch,
 }
 
 impl Daemon {
@@ -277,6 +291,7 @@ impl Daemon {
             extra_args: Vec::new(),
             extra_env: Vec::new(),
             unmount_bpffs: false,
+            launch: Launch::Setns,
         }
     }
 
@@ -310,7 +325,21 @@ impl Daemon {
 
     /// Starts the process and reads its stderr until it listens (true) or exits (false).
     pub fn spawn_raw(&mut self) -> (Child, bool) {
-        let mut cmd = Command::new(eclatd_bin());
+        let mut cmd = match (&self.netns, self.launch) {
+            (Some(ns), Launch::IpNetnsExec) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(eclatd_bin());
+                c
+            }
+            (Some(ns), Launch::Nsenter) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}"))
+                    .arg("--")
+                    .arg(eclatd_bin());
+                c
+            }
+            _ => Command::new(eclatd_bin()),
+        };
         cmd.arg("--socket")
             .arg(&self.socket)
             .arg("--state-dir")
@@ -324,7 +353,7 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        if let Some(ns) = &self.netns {
+        if let (Some(ns), Launch::Setns) = (&self.netns, self.launch) {
             let file = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
             // SAFETY: setns is async-signal-safe; the fd stays open until exec.
             unsafe {
