@@ -249,7 +249,13 @@ impl ObjectCache {
 }
 
 fn create_dir(path: &Path) -> Result<()> {
-    fs::create_dir_all(path).map_err(|source| CatalogError::Cache {
+    use std::os::unix::fs::DirBuilderExt;
+    // Owner-only, as every directory the tools create for themselves.
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| CatalogError::Cache {
         path: path.to_path_buf(),
         source,
     })

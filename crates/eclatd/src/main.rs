@@ -86,6 +86,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // Every temporary file of the daemon and of what it runs (clang compiling a client's C
+    // chains, say) goes into its own 0700 working directory (created by `Daemon::start` once
+    // the state directory is checked), not the shared /tmp.
+    // SAFETY: no other thread exists yet that could read the environment concurrently.
+    unsafe { std::env::set_var("TMPDIR", eclatd::daemon::temp_dir(&args.state_dir)) };
     let opts = Options {
         state_dir: args.state_dir,
         instance: args.instance,

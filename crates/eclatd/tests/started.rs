@@ -214,3 +214,85 @@ fn a_planted_link_in_the_state_directory_is_not_followed() {
     let log = d.log.lock().unwrap().clone();
     assert!(log.contains("cannot read the state file"), "{log}");
 }
+
+#[test]
+fn client_files_and_build_products_stay_in_the_daemons_private_directory() {
+    let ns = Netns::new();
+    let mut d = Daemon::new(Some(&ns));
+    // A clang that notes where it is asked to work, then is the real one.
+    let log = d.dir.join("clang.log");
+    let wrapper = d.dir.join("clang-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n\
+             prev=''\n\
+             for a in \"$@\"; do [ \"$prev\" = -o ] && echo \"out=$a tmpdir=$TMPDIR\" >> {log}; prev=\"$a\"; done\n\
+             for c in clang-19 clang-20 clang-18 clang; do command -v $c >/dev/null && exec $c \"$@\"; done\n\
+             exit 127\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    d.extra_env
+        .push(("HIKE_CLANG".into(), wrapper.display().to_string()));
+    d.spawn();
+    let mut c = d.client();
+    let script = "\
+from programs.net import hike_drop, monitor
+from loaders.basic import ip6_sc
+from chains.helpers import count_c
+
+ip6_sc[ip6_sc_map] = { (0): (main) }
+ip6_sc.attach('DEVNAME', 'xdp')
+
+def main():
+    count_c(9)
+    return 0
+";
+    let helpers = "\
+#include <hike/chain.h>
+HIKE_PROG_EXTERN(monitor, 1);
+HIKE_PROG_EXTERN(hike_drop, 0);
+HIKE_CHAIN(count_c, event)
+{
+\tmonitor(event);
+\thike_drop();
+\treturn 0;
+}
+";
+    let req = eclat_proto::v1::LoadRequest {
+        name: "withc".into(),
+        source: Some(eclat_proto::v1::Source {
+            file_name: "withc.eclat".into(),
+            text: script.into(),
+            siblings: [("helpers.hike.c".to_string(), helpers.to_string())].into(),
+        }),
+        defines: vec![eclat_proto::v1::Define {
+            name: "DEVNAME".into(),
+            value: "v0".into(),
+        }],
+        loader: String::new(),
+    };
+    c.load_req(req)
+        .unwrap_or_else(|e| panic!("load: {e}\n{}", d.log.lock().unwrap()));
+    ns.send("v1", &frames("fc00::1", "fc00::2", 2));
+    assert_eq!(c.monitor("withc").get(&9), Some(&2));
+    let noted = std::fs::read_to_string(&log).expect("clang ran through the wrapper");
+    let work = d.state_dir().join("work");
+    for line in noted.lines() {
+        let (out, tmpdir) = line
+            .strip_prefix("out=")
+            .and_then(|l| l.split_once(" tmpdir="))
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(
+            std::path::Path::new(out).starts_with(&work),
+            "clang wrote {out}, outside {}",
+            work.display()
+        );
+        assert!(std::path::Path::new(tmpdir).starts_with(&work), "{line}");
+    }
+    let mode = std::fs::metadata(&work).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the working directory is the daemon's alone");
+}

@@ -148,7 +148,8 @@ fn io_error(path: &Path, source: std::io::Error) -> CChainError {
     }
 }
 
-/// A private directory under the system's temporary directory, removed on drop.
+/// A private directory (mode 0700: the client's sources and the objects built from them are
+/// nobody else's business) under the system's temporary directory, removed on drop.
 struct TempDir {
     path: PathBuf,
 }
@@ -164,7 +165,13 @@ impl TempDir {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        fs::create_dir(&path).map_err(|e| io_error(&path, e))?;
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&path)
+                .map_err(|e| io_error(&path, e))?;
+        }
         Ok(TempDir { path })
     }
 }

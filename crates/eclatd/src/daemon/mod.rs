@@ -218,6 +218,12 @@ impl Daemon {
         let lock = hike_runtime::bpffs::lock_instance(&opts.bpffs, &opts.instance)?;
         // Working copies of scripts left by a daemon that was killed while compiling.
         let _ = std::fs::remove_dir_all(opts.state_dir.join("work"));
+        create_private_dir(&temp_dir(&opts.state_dir)).with_context(|| {
+            format!(
+                "cannot create the working directory `{}`",
+                temp_dir(&opts.state_dir).display()
+            )
+        })?;
         let catalog = eclat_project::catalog(&opts.package_dirs)?;
         let recorded = state::load(&opts.state_dir)?;
         let vm_opts = VmOptions {
@@ -389,6 +395,12 @@ impl Daemon {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// The daemon's own temporary directory under `state_dir` (`TMPDIR` of the daemon and of the
+/// compilers it runs).
+pub fn temp_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("work").join("tmp")
 }
 
 fn create_private_dir(path: &Path) -> std::io::Result<()> {
