@@ -256,9 +256,9 @@ fn create_dir(path: &Path) -> Result<()> {
         .mode(0o700)
         .create(path)
         .map_err(|source| CatalogError::Cache {
-        path: path.to_path_buf(),
-        source,
-    })
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {

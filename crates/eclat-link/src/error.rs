@@ -46,13 +46,17 @@ pub enum LinkError {
         second: String,
     },
 
-    /// More programs or chains than the VM's tables hold.
-    #[error("the script needs {count} {what}, more than the vm's {max} slots")]
+    /// More programs or chains than the VM's tables have free.
+    #[error(
+        "the script needs {count} {what}, but only {free} of the vm's {max} {what} slots are free"
+    )]
     TooMany {
         /// `programs` or `chains`.
         what: &'static str,
-        /// How many.
+        /// How many the script (with what it imports) needs.
         count: usize,
+        /// How many were free (the ones it got before the table ran out).
+        free: usize,
         /// The table size.
         max: u32,
     },

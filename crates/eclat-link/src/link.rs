@@ -204,9 +204,10 @@ pub fn link_with(
                     let object_name = &catalog.object(entry.object).name;
                     let id = ids
                         .program(entry.object, object_name, &entry.sig.name)
-                        .ok_or(LinkError::TooMany {
+                        .ok_or_else(|| LinkError::TooMany {
                             what: "programs",
-                            count: programs.len() + 1,
+                            count: distinct_programs(catalog, &main, others),
+                            free: programs.len(),
                             max: MAX_PROGS,
                         })?;
                     by_object.insert(key, id);
@@ -237,9 +238,13 @@ pub fn link_with(
                     second: unit.name.to_owned(),
                 });
             }
-            let id = ids.chain(&c.name).ok_or(LinkError::TooMany {
+            let id = ids.chain(&c.name).ok_or_else(|| LinkError::TooMany {
                 what: "chains",
-                count: chain_ids.len() + 1,
+                count: std::iter::once(&main)
+                    .chain(others)
+                    .map(|u| u.script.chains.len())
+                    .sum(),
+                free: chain_ids.len(),
                 max: MAX_CHAINS,
             })?;
             chain_ids.insert(c.name.clone(), (id, unit.name.to_owned()));
@@ -344,6 +349,17 @@ pub fn link_with(
         map_writes,
         symbols,
     })
+}
+
+/// The distinct programs (object, program) the units call, for an error message.
+fn distinct_programs(catalog: &PackageCatalog, main: &Unit<'_>, others: &[Unit<'_>]) -> usize {
+    std::iter::once(main)
+        .chain(others)
+        .flat_map(|u| &u.script.programs)
+        .filter_map(|p| catalog.program_entry(&p.package, &p.name))
+        .map(|e| (e.object, e.sig.name.clone()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
 }
 
 fn pick_loader(

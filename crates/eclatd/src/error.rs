@@ -39,6 +39,17 @@ pub enum DaemonError {
         max: usize,
     },
 
+    /// A list with more entries than the daemon takes.
+    #[error("{what} has {count} entries, over the limit of {max}")]
+    TooMany {
+        /// The list.
+        what: &'static str,
+        /// Its entries.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+
     /// `-D NAME=VALUE` that cannot be used.
     #[error("invalid definition `{name}={value}`: {why}")]
     BadDefine {
@@ -187,6 +198,7 @@ impl DaemonError {
             DaemonError::InvalidName { .. }
             | DaemonError::Missing { .. }
             | DaemonError::TooBig { .. }
+            | DaemonError::TooMany { .. }
             | DaemonError::BadDefine { .. }
             | DaemonError::Compile { .. }
             | DaemonError::BadEntry { .. } => Code::InvalidArgument,

@@ -160,7 +160,11 @@ fn crash_at(point: &str) {
     load(&mut c, V1).unwrap_or_else(|e| panic!("{point}: load after the restart: {e}"));
     ns.send("v1", &frames("fc00::1", "fc00::2", 3));
     assert_eq!(
-        c.monitor(NAME).get(&u64::from(V1.key)).copied().unwrap_or(0) >= 3,
+        c.monitor(NAME)
+            .get(&u64::from(V1.key))
+            .copied()
+            .unwrap_or(0)
+            >= 3,
         true,
         "{point}: a load after the restart counts"
     );
@@ -241,11 +245,10 @@ fn check_listing_matches_kernel(
         .map(|l| l.attachments.len())
         .sum();
     assert_eq!(links.len(), listed_links, "{point}: link pins {links:?}");
-    let chains: BTreeSet<u32> =
-        hike_runtime::pin::published_chains(&d.bpffs, &d.instance)
-            .expect("read the chain table")
-            .into_iter()
-            .collect();
+    let chains: BTreeSet<u32> = hike_runtime::pin::published_chains(&d.bpffs, &d.instance)
+        .expect("read the chain table")
+        .into_iter()
+        .collect();
     let listed_chains: BTreeSet<u32> = list
         .scripts
         .iter()
@@ -272,7 +275,8 @@ fn check_behaviour(point: &str, ns: &Netns, c: &mut support::Client, v: Version)
     let cfg = c
         .get(NAME, "ip6_dst_tbmon.ip6_dst_tbmon_cfg", "0")
         .unwrap_or_else(|e| panic!("{point}: read the bucket: {e}"));
-    let value: serde_json::Value = serde_json::from_str(&cfg.entry.expect("an entry").value).unwrap();
+    let value: serde_json::Value =
+        serde_json::from_str(&cfg.entry.expect("an entry").value).unwrap();
     assert_eq!(
         value["rate"].as_u64(),
         Some(v.rate),
@@ -297,14 +301,12 @@ fn crash_every_point_of(op: &str) {
                     chunk
                         .iter()
                         .filter_map(|p| {
-                            std::panic::catch_unwind(|| crash_at(p))
-                                .err()
-                                .map(|e| {
-                                    e.downcast_ref::<String>()
-                                        .cloned()
-                                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                                        .unwrap_or_else(|| format!("{p}: panicked"))
-                                })
+                            std::panic::catch_unwind(|| crash_at(p)).err().map(|e| {
+                                e.downcast_ref::<String>()
+                                    .cloned()
+                                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                                    .unwrap_or_else(|| format!("{p}: panicked"))
+                            })
                         })
                         .collect::<Vec<_>>()
                 })

@@ -14,10 +14,20 @@ use support::{count_and_drop, frames, send_raw, unique, Daemon, Launch, Netns};
 /// Loads a counting script on `dev`, sends 3 frames from `send`, kills the daemon, sends 4
 /// more (the data plane does not need the daemon), restarts it and checks that it adopted
 /// the script with the 7 frames counted (the same pinned maps), then unloads.
-fn survives_kill_9(d: &mut Daemon, dev: &str, send: &dyn Fn(usize) -> usize, xdp: &dyn Fn() -> u32) {
+fn survives_kill_9(
+    d: &mut Daemon,
+    dev: &str,
+    send: &dyn Fn(usize) -> usize,
+    xdp: &dyn Fn() -> u32,
+) {
     let mut c = d.client();
     let r = c
-        .load("kept", "kept.eclat", &count_and_drop(5), &[("DEVNAME", dev)])
+        .load(
+            "kept",
+            "kept.eclat",
+            &count_and_drop(5),
+            &[("DEVNAME", dev)],
+        )
         .unwrap_or_else(|e| panic!("load: {e}\n{}", d.log.lock().unwrap()));
     let kernel_id = r.script.unwrap().loader.unwrap().kernel_id;
     assert_eq!(xdp(), kernel_id);
@@ -136,7 +146,10 @@ fn a_second_daemon_on_one_instance_is_refused_naming_the_first() {
     let mut second = Daemon::new(Some(&ns));
     second.instance = first.instance.clone();
     second.socket = second.dir.join("second.sock");
-    assert!(!second.try_spawn(), "the second daemon must refuse to start");
+    assert!(
+        !second.try_spawn(),
+        "the second daemon must refuse to start"
+    );
     let log = second.log.lock().unwrap().clone();
     assert!(
         log.contains(&format!("vm instance `{}`", first.instance))

@@ -164,7 +164,10 @@ pub fn published_chains(bpffs: &Path, instance: &str) -> Result<Vec<u32>> {
             .lookup(&id.to_ne_bytes(), MapFlags::ANY)
             .map_err(pin_err)?
             .unwrap_or_default();
-        let word: [u8; 8] = value.get(..8).and_then(|b| b.try_into().ok()).unwrap_or([0; 8]);
+        let word: [u8; 8] = value
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or([0; 8]);
         if hike_isa::abi::ChainDesc::from_word(u64::from_ne_bytes(word)).len > 0 {
             ids.push(id);
         }

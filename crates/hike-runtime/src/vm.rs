@@ -362,9 +362,14 @@ impl Vm {
     /// an empty chain, one longer than `MAX_CHAIN_INSNS`, one that does not fit the heap.
     /// Replacing a chain needs room for both versions at once (the old one stays readable
     /// until no packet can be running it). May sleep up to the grace delay when only retired
-    /// versions stand in the way.
+    /// versions stand in the way. A chain installed where there was none starts with zero
+    /// counters: those of a previous chain of that ID are not its own.
     pub fn install_chain(&self, id: ChainId, code: &[Insn], nparams: u8) -> Result<()> {
-        lock(&self.chains).install(id, code, nparams)
+        let mut chains = lock(&self.chains);
+        if chains.desc(id).len == 0 {
+            self.zero_counters(VmMap::ChainStats, id.get())?;
+        }
+        chains.install(id, code, nparams)
     }
 
     /// Validates `chain` with `hike_isa::validate` against `ctx` (the chains and programs it
@@ -482,6 +487,11 @@ impl Vm {
             }
         }
         let loaded = object::load(&self.maps, &mut lock(&self.named), program, bytes, program)?;
+        // A program in an empty slot starts with zero calls: those of a previous program of
+        // that slot are not its own.
+        if !programs.contains_key(&id) {
+            self.zero_counters(VmMap::ProgStats, id.get())?;
+        }
 
         // Pinned: pin into `<id>-new`, switch the slot, then move the pins to `<id>`. After a
         // crash anywhere in between, `open_pinned` keeps the version that is in the slot.
@@ -752,6 +762,13 @@ impl Vm {
         Ok(out)
     }
 
+    /// Zeroes the per-CPU counters at `key` of the counter map `m`.
+    fn zero_counters(&self, m: VmMap, key: u32) -> Result<()> {
+        let r = self.vm_map(m);
+        let zero = vec![vec![0u8; r.value_size()]; self.ncpus];
+        r.update_percpu(&key.to_ne_bytes(), &zero, Default::default())
+    }
+
     /// Zeroes every chain, program and fault counter.
     pub fn reset_counters(&self) -> Result<()> {
         for (m, n) in [
@@ -759,10 +776,8 @@ impl Vm {
             (VmMap::ProgStats, hike_isa::abi::MAX_PROGS),
             (VmMap::Faults, Fault::MAX as u32),
         ] {
-            let r = self.vm_map(m);
-            let zero = vec![vec![0u8; r.value_size()]; self.ncpus];
             for key in 0..n {
-                r.update_percpu(&key.to_ne_bytes(), &zero, Default::default())?;
+                self.zero_counters(m, key)?;
             }
         }
         Ok(())

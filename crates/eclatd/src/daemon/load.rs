@@ -279,16 +279,16 @@ impl Daemon {
             }
         }
         if src.siblings.len() > limits::SIBLINGS {
-            return Err(DaemonError::TooBig {
+            return Err(DaemonError::TooMany {
                 what: "the list of sibling files",
-                size: src.siblings.len(),
+                count: src.siblings.len(),
                 max: limits::SIBLINGS,
             });
         }
         if src.defines.len() > limits::DEFINES {
-            return Err(DaemonError::TooBig {
+            return Err(DaemonError::TooMany {
                 what: "the list of definitions",
-                size: src.defines.len(),
+                count: src.defines.len(),
                 max: limits::DEFINES,
             });
         }

@@ -79,6 +79,31 @@ pub(super) fn read_raw(map: &MapRef, key: &[u8]) -> hike_runtime::Result<Option<
 }
 
 /// Encodes a key or value given as JSON text (the forms a dump shows) with `layout`.
+/// An array map's key must be one of its indexes (the kernel's answer otherwise, `E2BIG`,
+/// reads "argument list too long").
+fn check_array_key(map: &str, map_ref: &MapRef, key: &[u8]) -> Result<()> {
+    use hike_runtime::MapType;
+    let array = matches!(map_ref.map_type(), MapType::Array | MapType::PercpuArray);
+    let Ok(bytes) = <[u8; 4]>::try_from(key) else {
+        return Ok(());
+    };
+    let index = u32::from_ne_bytes(bytes);
+    let max = map_ref.max_entries();
+    if array && index >= max {
+        return Err(DaemonError::BadEntry {
+            map: map.to_owned(),
+            message: match max {
+                1 => format!("key {index} is outside this array map: its only key is 0"),
+                _ => format!(
+                    "key {index} is outside this array map: its keys are 0 to {}",
+                    max - 1
+                ),
+            },
+        });
+    }
+    Ok(())
+}
+
 fn encode_json(
     map: &str,
     what: &'static str,
@@ -321,6 +346,7 @@ impl Daemon {
         let (full, map_ref, layout) = self.find_map(&inner, script, map)?;
         let names = chain_names(&inner.state);
         let key_bytes = encode_json(&full, "key", &layout.key, key, &inner.state, script)?;
+        check_array_key(&full, &map_ref, &key_bytes)?;
         let v = read_summed(&map_ref, &layout, &key_bytes)
             .map_err(|e| DaemonError::kernel(format!("read map `{full}`"), &e))?;
         let chain_name = |id: u32| names.get(&id).cloned();
@@ -346,6 +372,7 @@ impl Daemon {
         let inner = lock(&self.inner);
         let (full, map_ref, layout) = self.find_map(&inner, script, map)?;
         let k = encode_json(&full, "key", &layout.key, key, &inner.state, script)?;
+        check_array_key(&full, &map_ref, &k)?;
         let v = encode_json(&full, "value", &layout.value, value, &inner.state, script)?;
         let written = if map_ref.is_percpu() {
             // Dumps sum the numbers of every CPU: write them on the first CPU and zero on the

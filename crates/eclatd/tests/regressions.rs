@@ -1,0 +1,121 @@
+//! Small defects found by an adversarial probe, each with the test that keeps it fixed:
+//! counters that followed a reused chain ID or program slot to its next owner, table-full
+//! messages with wrong numbers, list lengths reported as bytes, and a key outside an array
+//! map answered with the kernel's `Argument list too long`. Needs root.
+
+mod support;
+
+use support::{count_and_drop, frames, Daemon, Netns};
+
+#[test]
+fn a_reused_chain_id_and_program_slot_start_with_zero_counters() {
+    let ns = Netns::new();
+    let d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    c.load(
+        "first",
+        "first.eclat",
+        &count_and_drop(1),
+        &[("DEVNAME", "v0")],
+    )
+    .expect("load");
+    ns.send("v1", &frames("fc00::1", "fc00::2", 6));
+    let stats = c.stats("first").unwrap();
+    let chain = &stats.scripts[0].chains[0];
+    assert_eq!(chain.runs, 6);
+    let first_chain_id = chain.id;
+    c.unload("first").expect("unload");
+    // The next script gets the same (lowest free) chain ID and program slots.
+    c.load(
+        "second",
+        "second.eclat",
+        &count_and_drop(2),
+        &[("DEVNAME", "v0")],
+    )
+    .expect("load");
+    let stats = c.stats("second").unwrap();
+    let s = &stats.scripts[0];
+    assert_eq!(s.chains[0].id, first_chain_id, "the ID is reused");
+    assert_eq!(
+        s.chains[0].runs, 0,
+        "the previous owner's runs are not shown"
+    );
+    assert!(
+        s.programs.iter().all(|p| p.calls == 0),
+        "the previous owner's calls are not shown: {:?}",
+        s.programs
+    );
+}
+
+#[test]
+fn a_script_too_big_for_the_chain_table_is_told_the_real_numbers() {
+    let ns = Netns::new();
+    let d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    c.load(
+        "small",
+        "small.eclat",
+        &count_and_drop(1),
+        &[("DEVNAME", "v0")],
+    )
+    .expect("load");
+    // 1,100 chains where 1,023 of the 1,024 IDs are free.
+    let mut big = String::from(
+        "from programs.net import hike_drop\nfrom loaders.basic import ip6_sc\n\
+         ip6_sc[ip6_sc_map] = { (0): (c0) }\n",
+    );
+    for i in 0..1100 {
+        big.push_str(&format!("\ndef c{i}():\n    hike_drop()\n    return 0\n"));
+    }
+    let e = c.load("big", "big.eclat", &big, &[]).unwrap_err();
+    assert!(
+        e.message().contains(
+            "the script needs 1100 chains, but only 1023 of the vm's 1024 chains slots are free"
+        ),
+        "{}",
+        e.message()
+    );
+}
+
+#[test]
+fn lists_over_their_limit_are_counted_in_entries() {
+    let ns = Netns::new();
+    let d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    let defines: Vec<(String, String)> = (0..300).map(|i| (format!("D{i}"), "1".into())).collect();
+    let defines: Vec<(&str, &str)> = defines
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let e = c
+        .load("many", "many.eclat", &count_and_drop(1), &defines)
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        e.message(),
+        "the list of definitions has 300 entries, over the limit of 256"
+    );
+}
+
+#[test]
+fn a_key_outside_an_array_map_is_refused_with_its_range() {
+    let ns = Netns::new();
+    let d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    c.load("arr", "arr.eclat", &count_and_drop(1), &[("DEVNAME", "v0")])
+        .expect("load");
+    let e = c.set("arr", "ip6_sc.ip6_sc_map", "5", "null").unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{}", e.message());
+    assert!(
+        e.message()
+            .contains("key 5 is outside this array map: its only key is 0"),
+        "{}",
+        e.message()
+    );
+    let e = c.get("arr", "ip6_sc.ip6_sc_map", "5").unwrap_err();
+    assert!(
+        e.message().contains("outside this array map"),
+        "{}",
+        e.message()
+    );
+}
