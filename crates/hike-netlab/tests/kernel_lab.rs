@@ -199,11 +199,18 @@ fn frames_reach_the_peer(kind: SourceKind) {
         Some(&stats.sent),
         "{kind}: {counted:?}"
     );
+    // The source's rate, flat out: 100,000 frames (the peer counts them on this CPU too).
+    let flat = Sender::new(&lab.a, lab.a_ifindex, &[frame("2001:db8::4")], kind).unwrap();
+    let started = Instant::now();
+    lab.a.run_in(|| flat.send(100_000)).unwrap();
+    let flat_secs = started.elapsed().as_secs_f64();
     report(&format!(
-        "netlab: {kind} ({}): 1,037 frames counted at the peer in {:.0} ms; paced 1 ms: {} \
-         frames in {elapsed:.0?}, largest gap {:.1?}",
+        "netlab: {kind} ({}): 1,037 frames counted at the peer in {:.0} ms; flat out {:.0} kpps \
+         (100,000 frames, the counting peer on the same CPU); paced 1 ms: {} frames in \
+         {elapsed:.0?}, largest gap {:.1?}",
         kind.describe(),
         secs * 1e3,
+        100.0 / flat_secs,
         stats.sent,
         stats.max_gap
     ));
