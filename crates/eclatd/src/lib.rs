@@ -11,6 +11,7 @@
 //! It never runs a shell or any command built from a request: scripts are compiled in
 //! process (C chains and user packages by clang with a fixed argument list).
 
+pub mod authority;
 pub mod crash;
 pub mod daemon;
 pub mod error;

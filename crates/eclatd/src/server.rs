@@ -10,7 +10,8 @@ use eclat_proto::EclatServer;
 
 use crate::daemon::{Daemon, Options};
 use crate::service::Service;
-use crate::{events, listen};
+use crate::{authority, events, listen};
+use tokio_stream::StreamExt;
 
 /// Serves `opts` on `socket` until `shutdown` completes. Loaded scripts stay loaded (and
 /// pinned) when it returns.
@@ -26,7 +27,10 @@ pub async fn serve(
     eprintln!("eclatd: listening on {}", socket.display());
     let result = tonic::transport::Server::builder()
         .add_service(EclatServer::new(Service::new(daemon, events)))
-        .serve_with_incoming_shutdown(listen::incoming(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            listen::incoming(listener).map(|c| c.map(authority::Conn::new)),
+            shutdown,
+        )
         .await;
     stop.store(true, Ordering::Relaxed);
     let _ = reader.join();

@@ -119,3 +119,43 @@ fn a_key_outside_an_array_map_is_refused_with_its_range() {
         e.message()
     );
 }
+
+/// Calls `List` with Debian's grpc-python (installed by `make deps`) on the daemon's socket:
+/// once with default settings, once with the `:authority` newer grpc-python sends by default
+/// over a Unix socket (the socket's path, percent-encoded), which `h2` alone refuses.
+#[test]
+fn a_standard_grpc_client_can_call_list() {
+    let ns = Netns::new();
+    let d = Daemon::start(Some(&ns));
+    let encoded = d
+        .socket
+        .display()
+        .to_string()
+        .trim_start_matches('/')
+        .replace('/', "%2F");
+    let client = r#"
+import sys, grpc
+options = [("grpc.default_authority", sys.argv[2])] if len(sys.argv) > 2 else []
+channel = grpc.insecure_channel("unix:" + sys.argv[1], options=options)
+call = channel.unary_unary("/eclat.v1.Eclat/List",
+    request_serializer=lambda m: m, response_deserializer=lambda b: b)
+reply = call(b"", timeout=20)
+print("instance" if d_instance.encode() in reply else "no instance")
+"#
+    .replace("d_instance", &format!("{:?}", d.instance));
+    for extra in [None, Some(encoded.as_str())] {
+        let mut cmd = std::process::Command::new("/usr/bin/python3");
+        cmd.arg("-c").arg(&client).arg(&d.socket);
+        cmd.args(extra);
+        let out = cmd
+            .output()
+            .expect("run /usr/bin/python3 (make deps installs python3-grpcio)");
+        assert!(
+            out.status.success(),
+            "authority {extra:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "instance");
+    }
+}

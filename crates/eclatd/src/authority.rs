@@ -1,0 +1,460 @@
+//! Unix-socket clients whose HTTP/2 `:authority` the `h2` server would refuse.
+//!
+//! gRPC's C core (grpc-python 1.6x and later, with default settings) sends the socket's path,
+//! percent-encoded, as the `:authority` of a call over a Unix socket
+//! (`tmp%2Fdir%2Feclatd.sock`). A `%` is not allowed in a host name, so `h2` resets every such
+//! stream as malformed (`RST_STREAM`, `PROTOCOL_ERROR`) before tonic sees it. Over a Unix socket
+//! the authority names nothing, so this module rewrites the client's header blocks on their way
+//! in: an `:authority` that `h2` would refuse becomes `localhost`; every other header and every
+//! other frame pass unchanged.
+//!
+//! HPACK makes a header block depend on the ones before it on the connection (the dynamic
+//! table), so every block is decoded here (with the client's table, `hpack`'s decoder) and
+//! sent on as literals that use no dynamic table: the server's table then stays empty and in
+//! step. Frames are parsed only as far as that needs (RFC 9113 §4.1, §6.2, §6.10); anything
+//! this module cannot make sense of makes it step aside and pass every later byte through
+//! untouched, for `h2` to judge.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::UnixStream;
+
+/// The client connection preface (RFC 9113 §3.4).
+const PREFACE_LEN: usize = 24;
+/// Frame header bytes.
+const FRAME_HEADER: usize = 9;
+/// The largest frame payload a peer must accept without asking (SETTINGS_MAX_FRAME_SIZE's
+/// initial value): re-encoded blocks are split at this size.
+const MAX_FRAME: usize = 16_384;
+const HEADERS: u8 = 0x1;
+const CONTINUATION: u8 = 0x9;
+const END_STREAM: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
+const PADDED: u8 = 0x8;
+const PRIORITY: u8 = 0x20;
+/// What an unusable authority becomes.
+const LOCALHOST: &[u8] = b"localhost";
+
+/// A HEADERS frame waiting for its CONTINUATION frames.
+struct OpenBlock {
+    stream: [u8; 4],
+    end_stream: bool,
+    priority: Option<[u8; 5]>,
+    fragment: Vec<u8>,
+}
+
+/// The client-to-server byte stream's rewriter (see the module docs).
+pub struct Rewriter {
+    decoder: hpack::Decoder<'static>,
+    /// Client bytes not processed yet (an incomplete frame).
+    pending: Vec<u8>,
+    preface_left: usize,
+    open: Option<OpenBlock>,
+    /// Set once something could not be parsed: from then on, bytes pass untouched.
+    passthrough: bool,
+}
+
+impl Default for Rewriter {
+    fn default() -> Self {
+        Rewriter {
+            decoder: hpack::Decoder::new(),
+            pending: Vec::new(),
+            preface_left: PREFACE_LEN,
+            open: None,
+            passthrough: false,
+        }
+    }
+}
+
+/// Whether `h2` would refuse `authority` as a URI authority.
+fn refused(authority: &[u8]) -> bool {
+    std::str::from_utf8(authority)
+        .ok()
+        .and_then(|s| s.parse::<http::uri::Authority>().ok())
+        .is_none()
+}
+
+/// An HPACK integer with an `n`-bit prefix whose other bits are `first` (RFC 7541 §5.1).
+fn push_int(out: &mut Vec<u8>, first: u8, n: u32, value: usize) {
+    let max = (1usize << n) - 1;
+    if value < max {
+        out.push(first | value as u8);
+        return;
+    }
+    out.push(first | max as u8);
+    let mut rest = value - max;
+    while rest >= 128 {
+        out.push((rest % 128) as u8 | 0x80);
+        rest /= 128;
+    }
+    out.push(rest as u8);
+}
+
+/// A header as a literal field without indexing, new name, no Huffman (RFC 7541 §6.2.2).
+fn push_literal(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.push(0x00);
+    push_int(out, 0x00, 7, name.len());
+    out.extend_from_slice(name);
+    push_int(out, 0x00, 7, value.len());
+    out.extend_from_slice(value);
+}
+
+fn push_frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: [u8; 4], payload: &[u8]) {
+    let len = payload.len() as u32;
+    out.extend_from_slice(&len.to_be_bytes()[1..]);
+    out.push(kind);
+    out.push(flags);
+    out.extend_from_slice(&stream);
+    out.extend_from_slice(payload);
+}
+
+impl Rewriter {
+    /// Takes bytes the client sent; returns the bytes for the server (possibly none yet: an
+    /// incomplete frame waits for the rest).
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        if self.passthrough {
+            return bytes.to_vec();
+        }
+        self.pending.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        if self.preface_left > 0 {
+            let n = self.preface_left.min(self.pending.len());
+            out.extend(self.pending.drain(..n));
+            self.preface_left -= n;
+        }
+        while self.preface_left == 0 && self.pending.len() >= FRAME_HEADER {
+            let len =
+                u32::from_be_bytes([0, self.pending[0], self.pending[1], self.pending[2]]) as usize;
+            if self.pending.len() < FRAME_HEADER + len {
+                break;
+            }
+            let frame: Vec<u8> = self.pending.drain(..FRAME_HEADER + len).collect();
+            if !self.frame(&frame, &mut out) {
+                // Step aside: the rest goes through as the client sent it.
+                self.passthrough = true;
+                out.extend_from_slice(&frame);
+                out.append(&mut self.pending);
+                break;
+            }
+        }
+        out
+    }
+
+    /// Handles one whole frame; false if it cannot be made sense of.
+    fn frame(&mut self, frame: &[u8], out: &mut Vec<u8>) -> bool {
+        let (kind, flags) = (frame[3], frame[4]);
+        let stream: [u8; 4] = frame[5..9].try_into().expect("9-byte header");
+        let payload = &frame[FRAME_HEADER..];
+        if let Some(open) = &mut self.open {
+            // Only CONTINUATION frames of the same stream may follow an open block.
+            if kind != CONTINUATION || stream != open.stream {
+                return false;
+            }
+            open.fragment.extend_from_slice(payload);
+            if flags & END_HEADERS != 0 {
+                let open = self.open.take().expect("open");
+                return self.emit(open, out);
+            }
+            return true;
+        }
+        if kind != HEADERS {
+            out.extend_from_slice(frame);
+            return true;
+        }
+        let mut body = payload;
+        let mut pad = 0;
+        if flags & PADDED != 0 {
+            let Some((&p, rest)) = body.split_first() else {
+                return false;
+            };
+            pad = usize::from(p);
+            body = rest;
+        }
+        let mut priority = None;
+        if flags & PRIORITY != 0 {
+            if body.len() < 5 {
+                return false;
+            }
+            priority = Some(body[..5].try_into().expect("5 bytes"));
+            body = &body[5..];
+        }
+        if body.len() < pad {
+            return false;
+        }
+        let block = OpenBlock {
+            stream,
+            end_stream: flags & END_STREAM != 0,
+            priority,
+            fragment: body[..body.len() - pad].to_vec(),
+        };
+        if flags & END_HEADERS != 0 {
+            self.emit(block, out)
+        } else {
+            self.open = Some(block);
+            true
+        }
+    }
+
+    /// Decodes a whole header block and sends it on as literals, with a refused authority
+    /// replaced.
+    fn emit(&mut self, block: OpenBlock, out: &mut Vec<u8>) -> bool {
+        let Ok(headers) = self.decoder.decode(&block.fragment) else {
+            return false;
+        };
+        let mut encoded = Vec::with_capacity(block.fragment.len() * 2);
+        for (name, value) in &headers {
+            let value = if name == b":authority" && refused(value) {
+                LOCALHOST
+            } else {
+                value.as_slice()
+            };
+            push_literal(&mut encoded, name, value);
+        }
+        let mut first = Vec::new();
+        let mut flags = 0;
+        if block.end_stream {
+            flags |= END_STREAM;
+        }
+        if let Some(p) = block.priority {
+            flags |= PRIORITY;
+            first.extend_from_slice(&p);
+        }
+        let room = MAX_FRAME - first.len();
+        let (head, mut rest) = encoded.split_at(encoded.len().min(room));
+        first.extend_from_slice(head);
+        if rest.is_empty() {
+            flags |= END_HEADERS;
+        }
+        push_frame(out, HEADERS, flags, block.stream, &first);
+        while !rest.is_empty() {
+            let (chunk, tail) = rest.split_at(rest.len().min(MAX_FRAME));
+            let flags = if tail.is_empty() { END_HEADERS } else { 0 };
+            push_frame(out, CONTINUATION, flags, block.stream, chunk);
+            rest = tail;
+        }
+        true
+    }
+}
+
+/// A client connection whose incoming bytes go through a [`Rewriter`]; outgoing bytes are
+/// untouched.
+pub struct Conn {
+    inner: UnixStream,
+    rewriter: Rewriter,
+    ready: Vec<u8>,
+    ready_pos: usize,
+}
+
+impl Conn {
+    /// Wraps an accepted connection.
+    pub fn new(inner: UnixStream) -> Conn {
+        Conn {
+            inner,
+            rewriter: Rewriter::default(),
+            ready: Vec::new(),
+            ready_pos: 0,
+        }
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if this.ready_pos < this.ready.len() {
+                let n = buf.remaining().min(this.ready.len() - this.ready_pos);
+                buf.put_slice(&this.ready[this.ready_pos..this.ready_pos + n]);
+                this.ready_pos += n;
+                return Poll::Ready(Ok(()));
+            }
+            let mut raw = [0u8; 8192];
+            let mut raw_buf = ReadBuf::new(&mut raw);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut raw_buf) {
+                Poll::Ready(Ok(())) => {
+                    let got = raw_buf.filled();
+                    if got.is_empty() {
+                        return Poll::Ready(Ok(())); // end of stream
+                    }
+                    this.ready = this.rewriter.feed(got);
+                    this.ready_pos = 0;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+impl tonic::transport::server::Connected for Conn {
+    type ConnectInfo = <UnixStream as tonic::transport::server::Connected>::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+    /// A client's connection start and one request's HEADERS (encoded with a dynamic table,
+    /// as clients do), split in `parts`.
+    fn request(encoder: &mut hpack::Encoder<'_>, stream: u8, authority: &[u8]) -> Vec<u8> {
+        let headers: Vec<(&[u8], &[u8])> = vec![
+            (b":method", b"POST"),
+            (b":scheme", b"http"),
+            (b":path", b"/eclat.v1.Eclat/List"),
+            (b":authority", authority),
+            (b"content-type", b"application/grpc"),
+            (b"te", b"trailers"),
+        ];
+        let block = encoder.encode(headers);
+        let mut out = Vec::new();
+        push_frame(&mut out, HEADERS, END_HEADERS, [0, 0, 0, stream], &block);
+        out
+    }
+
+    fn decode_requests(bytes: &[u8]) -> Vec<Vec<(Vec<u8>, Vec<u8>)>> {
+        assert_eq!(&bytes[..PREFACE_LEN], PREFACE);
+        let mut d = hpack::Decoder::new();
+        let mut rest = &bytes[PREFACE_LEN..];
+        let mut blocks = Vec::new();
+        let mut block = Vec::new();
+        while !rest.is_empty() {
+            let len = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
+            let (kind, flags) = (rest[3], rest[4]);
+            let payload = &rest[FRAME_HEADER..FRAME_HEADER + len];
+            if kind == HEADERS || kind == CONTINUATION {
+                block.extend_from_slice(payload);
+                if flags & END_HEADERS != 0 {
+                    blocks.push(d.decode(&block).expect("a valid block"));
+                    block.clear();
+                }
+            }
+            rest = &rest[FRAME_HEADER + len..];
+        }
+        blocks
+    }
+
+    #[test]
+    fn a_percent_encoded_authority_becomes_localhost_and_the_rest_is_kept() {
+        let mut enc = hpack::Encoder::new();
+        let mut input = PREFACE.to_vec();
+        // SETTINGS (empty), passed as is.
+        push_frame(&mut input, 0x4, 0, [0; 4], &[]);
+        input.extend(request(&mut enc, 1, b"tmp%2Fdir%2Feclatd.sock"));
+        // The second request refers to the first one's entries in the dynamic table.
+        input.extend(request(&mut enc, 3, b"tmp%2Fdir%2Feclatd.sock"));
+        input.extend(request(&mut enc, 5, b"localhost:50051"));
+        // Byte by byte: frames split anywhere still come out whole.
+        let mut r = Rewriter::default();
+        let mut out = Vec::new();
+        for b in &input {
+            out.extend(r.feed(std::slice::from_ref(b)));
+        }
+        assert!(!r.passthrough);
+        let blocks = decode_requests(&out);
+        assert_eq!(blocks.len(), 3);
+        let authority = |b: &Vec<(Vec<u8>, Vec<u8>)>| {
+            b.iter()
+                .find(|(n, _)| n == b":authority")
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(authority(&blocks[0]).as_deref(), Some(&b"localhost"[..]));
+        assert_eq!(authority(&blocks[1]).as_deref(), Some(&b"localhost"[..]));
+        assert_eq!(
+            authority(&blocks[2]).as_deref(),
+            Some(&b"localhost:50051"[..])
+        );
+        assert!(blocks[1]
+            .iter()
+            .any(|(n, v)| n == b":path" && v == b"/eclat.v1.Eclat/List"));
+        assert_eq!(blocks[0].len(), 6);
+    }
+
+    #[test]
+    fn padding_priority_and_continuations_are_understood() {
+        let mut enc = hpack::Encoder::new();
+        let block = enc.encode(vec![
+            (&b":method"[..], &b"POST"[..]),
+            (&b":authority"[..], &b"a%2Fb"[..]),
+        ]);
+        let (a, b) = block.split_at(3);
+        let mut payload = vec![2u8]; // pad length
+        payload.extend_from_slice(&[0, 0, 0, 0, 16]); // priority
+        payload.extend_from_slice(a);
+        payload.extend_from_slice(&[0, 0]); // padding
+        let mut input = PREFACE.to_vec();
+        push_frame(
+            &mut input,
+            HEADERS,
+            PADDED | PRIORITY | END_STREAM,
+            [0, 0, 0, 1],
+            &payload,
+        );
+        push_frame(&mut input, CONTINUATION, END_HEADERS, [0, 0, 0, 1], b);
+        let out = Rewriter::default().feed(&input);
+        // One HEADERS frame, priority and END_STREAM kept, padding gone.
+        assert_eq!(out[PREFACE_LEN + 3], HEADERS);
+        assert_eq!(out[PREFACE_LEN + 4], PRIORITY | END_STREAM | END_HEADERS);
+        let blocks = decode_requests(&{
+            let mut v = out.clone();
+            // Drop the priority bytes for the plain decoder above.
+            v.drain(PREFACE_LEN + FRAME_HEADER..PREFACE_LEN + FRAME_HEADER + 5);
+            let len =
+                (u32::from_be_bytes([0, v[PREFACE_LEN], v[PREFACE_LEN + 1], v[PREFACE_LEN + 2]])
+                    - 5)
+                .to_be_bytes();
+            v[PREFACE_LEN..PREFACE_LEN + 3].copy_from_slice(&len[1..]);
+            v
+        });
+        assert_eq!(
+            blocks[0][1],
+            (b":authority".to_vec(), b"localhost".to_vec())
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_parsed_passes_untouched() {
+        let mut input = PREFACE.to_vec();
+        // A HEADERS block that is not HPACK.
+        push_frame(
+            &mut input,
+            HEADERS,
+            END_HEADERS,
+            [0, 0, 0, 1],
+            &[0xff, 0xff, 0xff],
+        );
+        push_frame(&mut input, 0x0, 0, [0, 0, 0, 1], b"data");
+        let mut r = Rewriter::default();
+        assert_eq!(r.feed(&input), input);
+        assert!(r.passthrough);
+        assert_eq!(r.feed(b"anything"), b"anything");
+    }
+}
