@@ -27,19 +27,8 @@ use hike_isa::asm::assemble;
 use hike_isa::Symbols;
 use hike_runtime::{ChainId, CpuPin, Loader, MapRef, ProgramId, TestRun, Vm};
 
-/// XDP verdicts.
-pub mod xdp {
-    /// `XDP_ABORTED`.
-    pub const ABORTED: u32 = 0;
-    /// `XDP_DROP`.
-    pub const DROP: u32 = 1;
-    /// `XDP_PASS`.
-    pub const PASS: u32 = 2;
-    /// `XDP_TX`.
-    pub const TX: u32 = 3;
-    /// `XDP_REDIRECT`.
-    pub const REDIRECT: u32 = 4;
-}
+/// XDP verdicts, as numbers.
+pub use hike_isa::abi::xdp;
 
 /// What a non-terminal standard program returns for a packet it does not apply to
 /// (`HIKE_NOT_APPLICABLE` in `bpf/include/hike/net.h`).

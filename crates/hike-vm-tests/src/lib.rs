@@ -35,17 +35,8 @@ pub const PROGRAMS: [(&str, u32, u8); 10] = [
     ("test_emit", 9, 1),
 ];
 
-/// XDP verdicts.
-pub mod xdp {
-    /// `XDP_ABORTED`.
-    pub const ABORTED: u32 = 0;
-    /// `XDP_DROP`.
-    pub const DROP: u32 = 1;
-    /// `XDP_PASS`.
-    pub const PASS: u32 = 2;
-    /// `XDP_TX`.
-    pub const TX: u32 = 3;
-}
+/// XDP verdicts, as numbers.
+pub use hike_isa::abi::xdp;
 
 /// What one VM did with one packet.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -23,10 +23,11 @@ use std::cell::Cell;
 use std::net::Ipv6Addr;
 
 use anyhow::{bail, ensure, Context, Result};
+use hike_isa::abi::xdp::{DROP, PASS, REDIRECT};
 use hike_isa::abi::{Fault, VmConfig};
 use hike_isa::asm::assemble;
 use hike_isa::Symbols;
-use hike_runtime::{ChainId, Loader, MapRef, ProgramId, Vm, XdpAction};
+use hike_runtime::{ChainId, Loader, MapRef, ProgramId, Vm};
 
 use crate::measure::{self, timed, Case, Measured, Mix, MixPacket, Progress, Settings, Timed};
 use crate::raw::RawObject;
@@ -58,10 +59,6 @@ const EV_DROP: u64 = 1;
 const EV_REDIRECT: u64 = 2;
 /// One blacklisted packet in this many is redirected.
 const SAMPLE_EVERY: u64 = 500;
-
-const PASS: u32 = XdpAction::Pass as u32;
-const DROP: u32 = XdpAction::Drop as u32;
-const REDIRECT: u32 = XdpAction::Redirect as u32;
 
 /// Mix classes.
 const IN_PROFILE: usize = 0;

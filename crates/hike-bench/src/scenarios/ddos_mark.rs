@@ -29,11 +29,12 @@ use std::os::fd::{AsFd, OwnedFd};
 use anyhow::{bail, ensure, Context, Result};
 use eclat_compiler::catalog::LoaderSig;
 use eclat_compiler::{compile, Catalog, ChainTable, CompiledScript, ProgramSig, StdCatalog};
+use hike_isa::abi::xdp::PASS;
 use hike_isa::abi::{Fault, VmConfig};
 use hike_isa::asm::assemble;
 use hike_isa::Symbols;
 use hike_netlab::RouterLab;
-use hike_runtime::{ChainId, Loader, ProgramId, Vm, XdpAction, XdpMode};
+use hike_runtime::{ChainId, Loader, ProgramId, Vm, XdpMode};
 
 use crate::measure::{self, timed, Case, Measured, Mix, MixPacket, Progress, Settings};
 use crate::pps::{self, Attachment, PpsCase, PpsFigure, PpsMeasured, Traffic};
@@ -57,8 +58,6 @@ const PPS_SOURCES: u32 = 100;
 /// Mix classes.
 const CLEAN: usize = 0;
 const BLACKLISTED: usize = 1;
-
-const PASS: u32 = XdpAction::Pass as u32;
 
 /// The traffic class of marked packets.
 const MARK: u8 = 1;

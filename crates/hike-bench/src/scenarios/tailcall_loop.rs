@@ -11,9 +11,10 @@
 //! paper measured about 2).
 
 use anyhow::{bail, Context, Result};
+use hike_isa::abi::xdp::PASS;
 use hike_isa::abi::{Fault, VmConfig, CALL_PROG};
 use hike_isa::{op, Insn};
-use hike_runtime::{ChainId, Loader, ProgramId, Vm, XdpAction};
+use hike_runtime::{ChainId, Loader, ProgramId, Vm};
 
 use crate::measure::{self, timed, Case, Measured, Progress, Settings};
 use crate::raw::RawObject;
@@ -31,9 +32,6 @@ const BAR_CALLS: [u32; 2] = [2, 8];
 
 /// The bar's goal for the per-call ratio.
 const BAR_GOAL: f64 = 1.5;
-
-/// `XDP_PASS`: every packet of this scenario is passed.
-const PASS: u32 = XdpAction::Pass as u32;
 
 /// The slot of `test_null` in the program table.
 const NULL_PROG: u32 = 0;
@@ -99,7 +97,7 @@ impl Hike {
         self.select(n)?;
         let run = self.loader.test_run(packet, 1)?;
         let st = self.vm.vm_state(cpu)?;
-        if run.retval != 2 || st.fault != 0 || st.prog_calls != n || st.result != 0 {
+        if run.retval != PASS || st.fault != 0 || st.prog_calls != n || st.result != 0 {
             let fault = Fault::from_code(st.fault).map_or("none", |f| f.name());
             bail!(
                 "the chain of {n} calls misbehaves: verdict {}, fault {fault}, {} program calls, \
