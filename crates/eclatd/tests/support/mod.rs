@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use eclat_proto::v1 as pb;
 use eclat_proto::EclatClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -429,24 +429,8 @@ impl Client {
             .enable_all()
             .build()
             .unwrap();
-        let path = socket.to_path_buf();
-        let channel = rt.block_on(async move {
-            Endpoint::try_from("http://[::]:50051")
-                .unwrap()
-                .connect_with_connector(tower::service_fn(move |_| {
-                    let path = path.clone();
-                    async move {
-                        Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
-                            tokio::net::UnixStream::connect(path).await?,
-                        ))
-                    }
-                }))
-                .await
-        })?;
-        Ok(Client {
-            rt,
-            inner: EclatClient::new(channel),
-        })
+        let inner = rt.block_on(eclat_proto::connect(socket))?;
+        Ok(Client { rt, inner })
     }
 
     pub fn load(
