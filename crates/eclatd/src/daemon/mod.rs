@@ -211,7 +211,7 @@ impl Daemon {
         })?;
         // Working copies of scripts left by a daemon that was killed while compiling.
         let _ = std::fs::remove_dir_all(opts.state_dir.join("work"));
-        let catalog = eclat_project::catalog(&opts.package_dirs)?;
+        let catalog = eclat_link::project::catalog(&opts.package_dirs)?;
         let recorded = state::load(&opts.state_dir)?;
         let vm_opts = VmOptions {
             grace: opts.grace,
@@ -290,7 +290,7 @@ impl Daemon {
             return Ok(self.catalog());
         }
         let read = self.catalog_reads.fetch_add(1, Ordering::Relaxed) + 1;
-        let fresh = eclat_project::catalog(&self.package_dirs)
+        let fresh = eclat_link::project::catalog(&self.package_dirs)
             .map(Arc::new)
             .map_err(|e| DaemonError::Packages {
                 dirs: self
