@@ -16,9 +16,9 @@ use eclat_catalog::CatalogError;
 pub enum ProjectError {
     /// The standard packages (embedded at build time) could not be read.
     StandardPackages {
-        /// Why.
+        /// Why (boxed: a catalog error is large, and rare).
         #[source]
-        source: CatalogError,
+        source: Box<CatalogError>,
     },
     /// A `--package-dir` could not be read, or one of its packages did not build.
     PackageDir {
@@ -26,7 +26,7 @@ pub enum ProjectError {
         dir: PathBuf,
         /// Why (clang's diagnostics for a package that does not build).
         #[source]
-        source: CatalogError,
+        source: Box<CatalogError>,
     },
     /// A script could not be read.
     Read {

@@ -22,16 +22,17 @@ use super::ProjectError;
 /// The standard packages and those of every `--package-dir` (user packages are compiled with
 /// clang on first use, into the cache of [`ObjectCache::default_dir`]).
 pub fn catalog(package_dirs: &[PathBuf]) -> Result<PackageCatalog, ProjectError> {
-    let mut catalog =
-        PackageCatalog::standard().map_err(|source| ProjectError::StandardPackages { source })?;
+    let mut catalog = PackageCatalog::standard().map_err(|e| ProjectError::StandardPackages {
+        source: Box::new(e),
+    })?;
     if !package_dirs.is_empty() {
         let cache = ObjectCache::new(ObjectCache::default_dir());
         for dir in package_dirs {
             catalog
                 .add_package_dir(dir, &cache)
-                .map_err(|source| ProjectError::PackageDir {
+                .map_err(|e| ProjectError::PackageDir {
                     dir: dir.clone(),
-                    source,
+                    source: Box::new(e),
                 })?;
         }
     }
