@@ -82,7 +82,9 @@ pub use packet::{
     IPPROTO_UDP, IPV4_LEN, IPV6_LEN, TCP_LEN, UDP_LEN,
 };
 pub use packet_socket::{PacketSocket, Sent, BATCH};
-pub use router::{RouterLab, DST_ADDR, GEN_MAC, ROUTER_IN_MAC, ROUTER_OUT_MAC, SINK_MAC};
+pub use router::{
+    RouterLab, RouterTraffic, DST_ADDR, GEN_MAC, ROUTER_IN_MAC, ROUTER_OUT_MAC, SINK_MAC,
+};
 pub use sender::{PacedStats, Sender, SourceChoice, SourceKind, SOURCE_ENV};
 pub use threads::{
     online_cpus, pin_tid, precise_sleeps, raise_priority, thread_runtime_ns, threads_named,
