@@ -310,3 +310,15 @@ pub fn set_verdicts(loader: &Loader, default_verdict: u32, failsafe_verdict: u32
         bytemuck::bytes_of(&cfg),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_boot_record_is_the_loaders_struct() {
+        // `struct test_boot` of test_loader.bpf.c: the chain (u32, padded to 8), r1..r5.
+        let v = hike_bpf::test_boot_record(7, &[9]);
+        assert_eq!(v.len(), 4 + 4 + 5 * 8);
+        assert_eq!(u32::from_ne_bytes(v[..4].try_into().unwrap()), 7);
+        assert_eq!(u64::from_ne_bytes(v[8..16].try_into().unwrap()), 9);
+    }
+}
