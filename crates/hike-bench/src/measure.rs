@@ -65,6 +65,11 @@ pub fn ipv6_udp(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
     .frame()
 }
 
+/// `2001:db8:NET::/64`, host `host`: the scenarios' addresses (the documentation prefix).
+pub fn doc_addr(net: u16, host: u32) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from(Ipv6Addr::new(0x2001, 0xdb8, net, 0, 0, 0, 0, 0)) + u128::from(host))
+}
+
 /// The IPv6 traffic class of an Ethernet + IPv6 packet.
 pub fn ipv6_traffic_class(p: &[u8]) -> u8 {
     (p[14] << 4) | (p[15] >> 4)

@@ -8,7 +8,7 @@ use hike_testkit::listing2::{EVENT_DROP, EVENT_PASS, EVENT_REDIRECT, SAMPLE_EVER
 use hike_testkit::packet::ip6_sd_key;
 
 use super::sides::{L2Map, Side};
-use super::variants::{addr, attacker, dst, FAST_BUCKET, FAST_RATE, LONG_TIMEOUT_NS};
+use super::variants::{attacker, dst, FAST_BUCKET, FAST_RATE, LONG_TIMEOUT_NS};
 use crate::measure;
 
 fn u64s(fields: &[u64]) -> Vec<u8> {
@@ -50,7 +50,7 @@ fn verdicts(side: &dyn Side, packet: &[u8], n: usize) -> Result<Vec<u32>> {
 /// both sides must make the expected decisions, packet by packet.
 pub fn check_decisions(sides: &[&dyn Side]) -> Result<()> {
     let flood = measure::ipv6_udp(attacker(), dst());
-    let other = measure::ipv6_udp(addr(0xc1ea, 1), dst());
+    let other = measure::ipv6_udp(measure::doc_addr(0xc1ea, 1), dst());
     let mut expected = vec![PASS, PASS, PASS, PASS, DROP];
     for i in 1..=2 * SAMPLE_EVERY as usize {
         expected.push(if i % SAMPLE_EVERY as usize == 0 {

@@ -5,7 +5,7 @@ use std::net::Ipv6Addr;
 
 use hike_isa::abi::xdp::{DROP, PASS, REDIRECT};
 
-use crate::measure::{self, Mix, MixPacket};
+use crate::measure::{self, doc_addr, Mix, MixPacket};
 
 /// The chain's ID in the VM.
 pub const CHAIN_ID: u32 = 42;
@@ -24,19 +24,14 @@ pub const FAST_BUCKET: u64 = 1_000_000;
 /// How long a blacklist entry lasts during the measurement.
 pub const LONG_TIMEOUT_NS: u64 = 3600 * 1_000_000_000;
 
-/// `2001:db8:NET::/64`, host `host`.
-pub fn addr(net: u16, host: u32) -> Ipv6Addr {
-    Ipv6Addr::from(u128::from(Ipv6Addr::new(0x2001, 0xdb8, net, 0, 0, 0, 0, 0)) + u128::from(host))
-}
-
 /// The destination of every packet.
 pub fn dst() -> Ipv6Addr {
-    addr(0xd57, 1)
+    doc_addr(0xd57, 1)
 }
 
 /// The pair the control plane blacklists.
 pub fn attacker() -> Ipv6Addr {
-    addr(0xbad, 1)
+    doc_addr(0xbad, 1)
 }
 
 /// The mix: [`MIX_LEN`] packets, in-profile pairs but the last, the attacker's.
@@ -51,7 +46,7 @@ pub fn mix() -> Mix {
                 }
             } else {
                 MixPacket {
-                    bytes: measure::ipv6_udp(addr(0xc1ea, i + 1), dst()),
+                    bytes: measure::ipv6_udp(doc_addr(0xc1ea, i + 1), dst()),
                     class: IN_PROFILE,
                     verdicts: &[PASS],
                 }

@@ -68,16 +68,12 @@ route:
 
 /// A blacklisted source: `2001:db8:bad::/64`, host `i + 1`.
 pub fn blacklisted(i: u32) -> Ipv6Addr {
-    Ipv6Addr::from(
-        u128::from(Ipv6Addr::new(0x2001, 0xdb8, 0xbad, 0, 0, 0, 0, 0)) + u128::from(i) + 1,
-    )
+    measure::doc_addr(0xbad, i + 1)
 }
 
 /// A clean source: `2001:db8:c1ea::/64`, host `i + 1`.
 pub fn clean(i: u32) -> Ipv6Addr {
-    Ipv6Addr::from(
-        u128::from(Ipv6Addr::new(0x2001, 0xdb8, 0xc1ea, 0, 0, 0, 0, 0)) + u128::from(i) + 1,
-    )
+    measure::doc_addr(0xc1ea, i + 1)
 }
 
 /// The blacklist as map entries: the address as on the wire -> `{flags: 1}`.
