@@ -13,7 +13,7 @@ use crate::EclatClient;
 /// to the connection failing once open. [`connect`]'s error carries it in its source chain:
 /// it is how a client tells "no daemon there" from "the daemon went away".
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
+#[error("cannot open the socket")]
 pub struct SocketError(#[source] pub io::Error);
 
 /// Opens a gRPC channel to the daemon listening on the Unix socket `socket`.
