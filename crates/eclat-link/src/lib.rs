@@ -1,7 +1,9 @@
-//! Links a compiled eCLAT script and loads it into a HIKe VM: what `eclat run` (and the
-//! daemon) do between the compiler and the kernel.
+//! From an eCLAT script on disk to a running HIKe VM: what `eclat run` (and the daemon) do
+//! around the compiler.
 //!
-//! [`link()`] is pure: it gives every distinct (object, program) a program ID and every chain a
+//! [`project`] reads the script with what it imports (the catalog of packages, sibling
+//! scripts, files of C chains) and compiles it all into link units; it reads files and may run
+//! clang, but makes no BPF syscall. [`link()`] is pure: it gives every distinct (object, program) a program ID and every chain a
 //! chain ID, links the chains' calls to them, picks the loader, and encodes the script's map
 //! configuration (`prog[map] = {...}`) with each map's BTF layout, chain names becoming chain
 //! IDs. [`LoadedScript::load`] then creates a private [`hike_runtime::Vm`] (attached to no
@@ -38,6 +40,7 @@
 mod error;
 pub mod link;
 mod load;
+pub mod project;
 
 pub use error::{LinkError, Result};
 pub use link::{link, link_with, FromZero, IdAllocator, LinkedScript, Unit};

@@ -7,7 +7,7 @@ use anyhow::Result;
 use eclat_compiler::{compile, substitute};
 use eclat_syntax::SourceFile;
 
-use eclat_project::{c_units, catalog, read, SiblingScripts};
+use eclat_link::project::{c_units, catalog, read, SiblingScripts};
 
 /// Check scripts: print every error and warning as `FILE:LINE:COL: error: MESSAGE` with the
 /// source line and a caret; exit 1 if any script has an error.

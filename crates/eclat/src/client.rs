@@ -21,11 +21,9 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use eclat_proto::EclatClient;
-use hyper_util::rt::TokioIo;
-use tokio::net::UnixStream;
+use eclat_proto::{EclatClient, SocketError};
 use tokio::runtime::Runtime;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Response, Status};
 
 /// Exit status when the daemon refused a request (or a script had an error).
@@ -157,12 +155,6 @@ impl ClientError {
     }
 }
 
-/// Opening the socket failed (as opposed to the connection failing once open): the mark
-/// that tells "no daemon there" from "the daemon went away".
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct SocketError(#[source] io::Error);
-
 /// A connection to `eclatd` and the runtime that drives it.
 pub struct Daemon {
     socket: PathBuf,
@@ -177,7 +169,9 @@ impl Daemon {
             .enable_all()
             .build()
             .map_err(|error| ClientError::Runtime { error })?;
-        let client = runtime.block_on(connect(socket))?;
+        let client = runtime
+            .block_on(eclat_proto::connect(socket))
+            .map_err(|e| ClientError::from_connect(socket, &e))?;
         Ok(Daemon {
             socket: socket.to_path_buf(),
             runtime,
@@ -213,24 +207,6 @@ impl Daemon {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
-}
-
-/// Opens the gRPC channel over the Unix socket `socket`.
-pub async fn connect(socket: &Path) -> Result<EclatClient<Channel>, ClientError> {
-    // The URI is required by the API but unused: every connection goes to the socket.
-    let endpoint = Endpoint::try_from("http://[::]:50051").expect("a valid constant URI");
-    let path = socket.to_path_buf();
-    let channel = endpoint
-        .connect_with_connector(tower::service_fn(move |_| {
-            let path = path.clone();
-            async move {
-                let stream = UnixStream::connect(path).await.map_err(SocketError)?;
-                Ok::<_, SocketError>(TokioIo::new(stream))
-            }
-        }))
-        .await
-        .map_err(|e| ClientError::from_connect(socket, &e))?;
-    Ok(EclatClient::new(channel))
 }
 
 /// Whether an error of type `T` is in the chain starting at `error`.

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use eclat_compiler::{compile, substitute};
 use eclat_syntax::SourceFile;
 
-use eclat_project::{c_units, catalog, read, SiblingScripts};
+use eclat_link::project::{c_units, catalog, read, SiblingScripts};
 
 /// What `--emit` prints.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]

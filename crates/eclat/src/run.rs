@@ -38,7 +38,7 @@ use serde::Serialize;
 use serde_json::{json, Map as JsonMap, Value as Json};
 
 use crate::packets::{parse_hex, read_capture};
-use eclat_project::catalog;
+use eclat_link::project::catalog;
 
 /// Run packets through a script without attaching it anywhere: its programs, chains and
 /// loader are loaded into a private VM, each packet goes through the loader with
@@ -138,7 +138,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let catalog = match catalog(&args.package_dirs) {
         Ok(c) => c,
-        Err(e) => return Ok(user_error(&e)),
+        Err(e) => return Ok(user_error(&e.into())),
     };
     let Some(units) = compile_all(&args.file, &defines, &catalog) else {
         return Ok(ExitCode::FAILURE);
@@ -175,15 +175,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(code)
 }
 
-/// Compiles the script and what it imports ([`eclat_project::compile_all`]), printing the
+/// Compiles the script and what it imports ([`eclat_link::project::compile_all`]), printing the
 /// diagnostics; `None` if any has an error.
 fn compile_all(
     file: &Path,
     defines: &[Define],
     catalog: &PackageCatalog,
 ) -> Option<Vec<(String, CompiledScript)>> {
-    let compiled =
-        eclat_project::compile_all(file, &eclat_project::script_name(file), defines, catalog);
+    let compiled = eclat_link::project::compile_all(
+        file,
+        &eclat_link::project::script_name(file),
+        defines,
+        catalog,
+    );
     eprint!("{}", compiled.diagnostics);
     compiled.units
 }

@@ -2,7 +2,7 @@
 //! imports chains from, since the daemon cannot read the user's directory.
 //!
 //! `from chains.X import ...` in `dir/main.eclat` means `dir/X.eclat` if it exists, else
-//! `dir/X.hike.c` (as for `eclat check`, see `eclat_project::scripts`). Imports are found by
+//! `dir/X.hike.c` (as for `eclat check`, see `eclat_link::project::scripts`). Imports are found by
 //! parsing each script with its `-D` defines substituted, as the daemon will compile it; an
 //! eCLAT sibling's own imports are followed in turn. A script that does not parse is sent all
 //! the same, with the siblings of the imports that did parse: the daemon reports the errors.

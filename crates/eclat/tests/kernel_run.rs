@@ -5,9 +5,9 @@
 
 mod support;
 
-use hike_stdlib_tests::{arp, ipv4_udp, ipv6_udp, A4, A6, B4, B6, C6};
+use hike_testkit::packet::{arp, hex, internet_checksum, ipv4_udp, ipv6_udp, A4, A6, B4, B6, C6};
 use serde_json::{json, Value};
-use support::{eclat, eclat_env, hex, json_lines, repo, text, verdicts, TempDir};
+use support::{eclat, eclat_env, json_lines, repo, text, verdicts, TempDir};
 
 /// `eclat run SCRIPT --json --packet P...` in the repository; panics unless it exits 0.
 fn run_json(script: &std::path::Path, packets: &[Vec<u8>], extra: &[&str]) -> Vec<Value> {
@@ -343,7 +343,7 @@ def mark():
     assert_eq!(out.len(), pkt.len());
     assert_eq!(out[15], 0xb8, "TOS written");
     assert_eq!(
-        hike_stdlib_tests::internet_checksum(&out[14..34]),
+        internet_checksum(&out[14..34]),
         0,
         "header checksum still valid"
     );

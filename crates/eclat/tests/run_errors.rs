@@ -5,8 +5,8 @@
 
 mod support;
 
-use hike_stdlib_tests::{ipv6_udp, A6, B6};
-use support::{eclat, eclat_env, hex, repo, text, TempDir};
+use hike_testkit::packet::{hex, ipv6_udp, A6, B6};
+use support::{eclat, eclat_env, repo, text, TempDir};
 
 fn packet() -> String {
     hex(&ipv6_udp(A6, B6, 1, 2, 0))

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context, Result};
 use eclat_proto::v1 as pb;
 use eclat_proto::EclatClient;
-use hyper_util::rt::TokioIo;
-use tokio::net::UnixStream;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// A connection to one daemon.
 pub struct DaemonClient {
@@ -30,21 +28,12 @@ impl DaemonClient {
             .enable_all()
             .build()
             .context("start the gRPC client's runtime")?;
-        let path = socket.to_path_buf();
-        // The URI is required by the API but unused: every connection goes to the socket.
-        let endpoint = Endpoint::try_from("http://[::]:50051").expect("a valid constant URI");
-        let channel =
-            runtime
-                .block_on(endpoint.connect_with_connector(tower::service_fn(move |_| {
-                    let path = path.clone();
-                    async move {
-                        Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(path).await?))
-                    }
-                })))
-                .with_context(|| format!("connect to eclatd at `{}`", socket.display()))?;
+        let client = runtime
+            .block_on(eclat_proto::connect(socket))
+            .with_context(|| format!("connect to eclatd at `{}`", socket.display()))?;
         Ok(DaemonClient {
             runtime,
-            client: EclatClient::new(channel),
+            client,
             socket: socket.to_path_buf(),
         })
     }

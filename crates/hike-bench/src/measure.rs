@@ -43,19 +43,17 @@ const MAX_REDOS: u32 = 3;
 /// The benchmark packet: 64 bytes of Ethernet + IPv6 + UDP from `2001:db8::1` port 1234 to
 /// `2001:db8::2` port 5678, with valid lengths and UDP checksum.
 pub fn ipv6_udp_packet() -> Vec<u8> {
-    ipv6_udp(
-        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1),
-        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2),
-    )
+    ipv6_udp(doc_addr(0, 1), doc_addr(0, 2))
 }
 
 /// A benchmark packet (as [`ipv6_udp_packet`]) from `src` to `dst`: 64 bytes of Ethernet +
 /// IPv6 (traffic class 0, hop limit 64) + UDP port 1234 to 5678 + payload `"hi"`, with valid
-/// lengths and UDP checksum. Ethernet destination `02:00:00:00:00:02`, source `…:01`.
+/// lengths and UDP checksum. Ethernet addresses those of the kernel tests' packets
+/// (`02:00:00:00:00:02` from `…:01`).
 pub fn ipv6_udp(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
     Ipv6Udp {
-        dst_mac: [0x02, 0, 0, 0, 0, 0x02],
-        src_mac: [0x02, 0, 0, 0, 0, 0x01],
+        dst_mac: hike_testkit::packet::DST_MAC,
+        src_mac: hike_testkit::packet::SRC_MAC,
         src,
         dst,
         src_port: 1234,
@@ -63,6 +61,11 @@ pub fn ipv6_udp(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
         payload: b"hi",
     }
     .frame()
+}
+
+/// `2001:db8:NET::/64`, host `host`: the scenarios' addresses (the documentation prefix).
+pub fn doc_addr(net: u16, host: u32) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from(Ipv6Addr::new(0x2001, 0xdb8, net, 0, 0, 0, 0, 0)) + u128::from(host))
 }
 
 /// The IPv6 traffic class of an Ethernet + IPv6 packet.

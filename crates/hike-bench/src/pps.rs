@@ -3,7 +3,7 @@
 //!
 //! A trial of a variant attaches its program (or its loader) to the router's ingress, pins the
 //! router's receive thread to the router's CPU, starts the generator (a `hike_netlab::Sender`
-//! flat out, in threads pinned to the other CPU), lets the traffic run for a warm-up of a third
+//! flat out, `Sender::flat_out_during`, in threads pinned to the other CPU), lets the traffic run for a warm-up of a third
 //! of the window, then counts the frames that reach the sink during the window and the CPU time
 //! the router's receive thread used. The generator and the router's thread run at nice
 //! `hike_netlab::TRAFFIC_NICE`, so that other work on the machine takes little of them.
@@ -28,40 +28,17 @@
 //! Every window is checked: frames delivered, none with a traffic class or hop limit other
 //! than expected (`bench_sink`'s `wrong`), and the share of marked frames as offered.
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use hike_netlab::{
-    signals, xdp_link, Ipv6Udp, RouterLab, Sender, SourceChoice, SourceKind, TrafficObject,
-    TrafficProgram, XdpLink,
+    signals, RouterLab, RouterTraffic, SourceChoice, SourceKind, TrafficProgram, XdpLink,
 };
 use hike_runtime::Loader;
 
 use crate::measure::{self, Progress, Settings, Summary};
 use crate::runstats::{ProgRuns, RunTimeStats};
-
-/// Frames per send of a generator thread (about a tenth of a second with live frames, less
-/// with a socket): the generator stops within one.
-fn gen_chunk(kind: SourceKind) -> u64 {
-    match kind {
-        SourceKind::LiveFrames => 500_000,
-        SourceKind::PacketSocket => 16_384,
-    }
-}
-
-/// Generator threads, all on the generator's CPU. Each live-frames test run ends with an RCU
-/// grace period (the kernel tears down its page pool), during which that thread sleeps for
-/// tens of milliseconds: a second thread keeps the traffic flowing meanwhile, so that the
-/// router never runs dry. A socket has no such pause, and a second thread would only share
-/// the CPU.
-fn gen_threads(kind: SourceKind) -> usize {
-    match kind {
-        SourceKind::LiveFrames => 2,
-        SourceKind::PacketSocket => 1,
-    }
-}
 
 /// What a pps figure is, by traffic source (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,12 +88,9 @@ pub const MIN_ROUTER_BUSY: f64 = 0.9;
 /// How many times a disturbed window is redone before its figure is kept anyway.
 pub const MAX_REDOS: u32 = 3;
 
-/// The generator and the sink, on the edge side of a [`RouterLab`].
+/// The generator and the sink, on the edge side of a [`RouterLab`] (`bench_sink` receives).
 pub struct Traffic {
-    obj: TrafficObject,
-    sender: Sender,
-    source: SourceChoice,
-    _sink: XdpLink,
+    traffic: RouterTraffic,
     marked_share: f64,
 }
 
@@ -140,64 +114,44 @@ impl Traffic {
     /// kernel allows, and attaches the sink. Every frame goes to [`hike_netlab::DST_ADDR`].
     pub fn new(lab: &RouterLab, sources: &[(std::net::Ipv6Addr, u8)]) -> Result<Traffic> {
         ensure!(!sources.is_empty(), "at least one source");
-        let source = SourceChoice::detect()?;
-        let dst = hike_netlab::DST_ADDR.parse().expect("a valid address");
         let frames: Vec<Vec<u8>> = sources
             .iter()
-            .map(|&(src, tc)| {
-                Ipv6Udp {
-                    dst_mac: hike_netlab::ROUTER_IN_MAC,
-                    src_mac: hike_netlab::GEN_MAC,
-                    src,
-                    dst,
-                    src_port: 1234,
-                    dst_port: 5678,
-                    payload: &[tc, b'i'],
-                }
-                .frame()
-            })
+            .map(|&(src, tc)| RouterLab::frame(src, 1234, 5678, &[tc, b'i']))
             .collect();
         ensure!(
             frames.iter().all(|f| f.len() == measure::PACKET_LEN),
             "64-byte frames"
         );
-        let sender = Sender::new(&lab.edge, lab.gen_ifindex, &frames, source.kind)?;
-        let obj = TrafficObject::load()?;
+        let traffic = lab
+            .traffic(&frames, TrafficProgram::Sink)
+            .context("the generator and the sink")?;
         let marked = sources.iter().filter(|(_, tc)| *tc == 1).count();
-        let sink_fd = obj.program_fd(TrafficProgram::Sink)?;
-        let sink = lab
-            .edge
-            .run_in(|| xdp_link(sink_fd.as_fd(), lab.sink_ifindex))
-            .context("attach the sink")?;
         Ok(Traffic {
-            obj,
-            sender,
-            source,
-            _sink: sink,
+            traffic,
             marked_share: marked as f64 / sources.len() as f64,
         })
     }
 
     /// The traffic source, and why it was chosen.
     pub fn source(&self) -> &SourceChoice {
-        &self.source
+        self.traffic.source()
     }
 
     /// What the figures of this traffic are.
     pub fn figure(&self) -> PpsFigure {
-        PpsFigure::of(self.source.kind)
+        PpsFigure::of(self.source().kind)
     }
 
     /// A descriptor of `bench_pass` (XDP_PASS), for a router that forwards in the kernel.
     pub fn pass_program(&self) -> Result<OwnedFd> {
-        Ok(self.obj.program_fd(TrafficProgram::Pass)?)
+        Ok(self.traffic.receiver().program_fd(TrafficProgram::Pass)?)
     }
 
     /// The counters now.
     pub fn counts(&self) -> Result<Counts> {
-        let sink = self.obj.sink_counts()?;
+        let sink = self.traffic.receiver().sink_counts()?;
         Ok(Counts {
-            sent: self.sender.sent()?,
+            sent: self.traffic.sender().sent()?,
             packets: sink.packets,
             marked: sink.marked,
             wrong: sink.wrong,
@@ -303,63 +257,46 @@ fn run_window(
             .map(|&t| hike_netlab::thread_runtime_ns(t))
             .sum()
     };
-    let stop = AtomicBool::new(false);
-    let sender = &traffic.sender;
-    let chunk = gen_chunk(sender.kind());
-    std::thread::scope(|s| {
-        let generators: Vec<_> = (0..gen_threads(sender.kind()))
-            .map(|_| {
-                s.spawn(|| -> Result<()> {
-                    sender.enter()?;
-                    let _pin = hike_runtime::pin_thread_to_cpu(gen_cpu)?;
-                    hike_netlab::raise_priority(0)?;
-                    while !stop.load(Ordering::Relaxed) {
-                        sender.send(chunk)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        let counted = (|| -> Result<(Counts, Counts, Duration, u64)> {
-            signals::sleep(window / 3)?;
-            let (c0, r0, t0) = (traffic.counts()?, router_ns(), Instant::now());
-            signals::sleep(window)?;
-            let (c1, r1, t1) = (traffic.counts()?, router_ns(), Instant::now());
-            Ok((c0, c1, t1 - t0, r1.saturating_sub(r0)))
-        })();
-        stop.store(true, Ordering::Relaxed);
-        for g in generators {
-            g.join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p))
-                .with_context(|| format!("{what}: the generator"))?;
-        }
-        let (c0, c1, dt, busy_ns) = counted?;
-        let packets = c1.packets - c0.packets;
-        let wrong = c1.wrong - c0.wrong;
-        let marked = c1.marked - c0.marked;
-        if packets == 0 {
-            bail!("{what}: no frame reached the sink");
-        }
-        if wrong != 0 {
-            bail!(
-                "{what}: {wrong} of {packets} frames reached the sink with a wrong traffic class \
-                 or hop limit"
-            );
-        }
-        let share = marked as f64 / packets as f64;
-        if (share - traffic.marked_share).abs() > MARKED_SHARE_TOLERANCE {
-            bail!(
-                "{what}: {:.1}% of the delivered frames are marked, {:.1}% expected",
-                share * 100.0,
-                traffic.marked_share * 100.0
-            );
-        }
-        let secs = dt.as_secs_f64();
-        Ok(Window {
-            delivered_pps: packets as f64 / secs,
-            offered_pps: (c1.sent - c0.sent) as f64 / secs,
-            router_busy: busy_ns as f64 / dt.as_nanos().max(1) as f64,
-        })
+    let count = || -> Result<(Counts, Counts, Duration, u64)> {
+        signals::sleep(window / 3)?;
+        let (c0, r0, t0) = (traffic.counts()?, router_ns(), Instant::now());
+        signals::sleep(window)?;
+        let (c1, r1, t1) = (traffic.counts()?, router_ns(), Instant::now());
+        Ok((c0, c1, t1 - t0, r1.saturating_sub(r0)))
+    };
+    // The count's own result is kept apart, so that an error of the generator comes first and
+    // says it is the generator's.
+    let counted = traffic
+        .traffic
+        .sender()
+        .flat_out_during(gen_cpu, || Ok::<_, anyhow::Error>(count()))
+        .with_context(|| format!("{what}: the generator"))?;
+    let (c0, c1, dt, busy_ns) = counted?;
+    let packets = c1.packets - c0.packets;
+    let wrong = c1.wrong - c0.wrong;
+    let marked = c1.marked - c0.marked;
+    if packets == 0 {
+        bail!("{what}: no frame reached the sink");
+    }
+    if wrong != 0 {
+        bail!(
+            "{what}: {wrong} of {packets} frames reached the sink with a wrong traffic class \
+             or hop limit"
+        );
+    }
+    let share = marked as f64 / packets as f64;
+    if (share - traffic.marked_share).abs() > MARKED_SHARE_TOLERANCE {
+        bail!(
+            "{what}: {:.1}% of the delivered frames are marked, {:.1}% expected",
+            share * 100.0,
+            traffic.marked_share * 100.0
+        );
+    }
+    let secs = dt.as_secs_f64();
+    Ok(Window {
+        delivered_pps: packets as f64 / secs,
+        offered_pps: (c1.sent - c0.sent) as f64 / secs,
+        router_busy: busy_ns as f64 / dt.as_nanos().max(1) as f64,
     })
 }
 

@@ -1,6 +1,6 @@
 //! Kernel tests (root): C chains installed in the kernel HIKe VM exactly like compiled eCLAT
 //! chains, run through `BPF_PROG_TEST_RUN` and compared with the reference VM
-//! (`hike_vm_tests::Harness::check`); and the C version of Listing 2
+//! (`hike_testkit::Harness::check`); and the C version of Listing 2
 //! (`examples/chains/ddos_helpers.hike.c`) on the standard programs behind `basic.ip6_sc`.
 
 mod common;
@@ -13,9 +13,9 @@ use hike_isa::abi::{self, Fault};
 use hike_isa::validate::Context;
 use hike_isa::Symbols;
 use hike_runtime::{ChainId, TestRun};
-use hike_stdlib_tests::xdp;
-use hike_stdlib_tests::{counter, ip6_sd_key, ipv6_udp, Lab, A6, B6};
-use hike_vm_tests::{ipv6_udp_packet, Harness};
+use hike_testkit::listing2::{self, EVENT_DROP, EVENT_PASS, EVENT_REDIRECT};
+use hike_testkit::packet::{ip6_sd_key, ipv6_udp, ipv6_udp_packet, A6, B6};
+use hike_testkit::{counter, xdp, Harness, Lab};
 
 /// A harness with the chains of `src` installed at `FIRST_CHAIN..` in both VMs.
 fn harness_with(src: &str) -> (Harness, Vec<CChain>) {
@@ -88,17 +88,6 @@ fn kernel_c_chain_faults_name_the_chain() {
     );
 }
 
-const PROGRAMS: [&str; 8] = [
-    "hike_drop",
-    "hike_pass",
-    "ip6_hset_srcdst",
-    "ip6_sd_tbmon",
-    "monitor",
-    "ip6_dst_tbmon",
-    "ip6_sd_dec2zero",
-    "l2_redirect",
-];
-
 /// Parameter counts of the standard programs the example calls (bpf/programs/README.md).
 fn nparams(prog: &str) -> u8 {
     match prog {
@@ -118,10 +107,10 @@ fn kernel_listing2_in_c_blacklists_a_flood_and_samples_one_in_500() {
         ["count_and_drop", "sample_or_drop", "ddos_tb_2_lev"]
     );
 
-    let lab = Lab::with_loader("ip6_sc", &PROGRAMS);
+    let lab = Lab::with_loader("ip6_sc", &listing2::PROGRAMS);
     let mut symbols = Symbols::new();
     let mut ctx = Context::new();
-    for p in PROGRAMS {
+    for p in listing2::PROGRAMS {
         symbols.add_prog(lab.id(p), p);
         ctx.add_prog(lab.id(p), nparams(p));
     }
@@ -136,17 +125,8 @@ fn kernel_listing2_in_c_blacklists_a_flood_and_samples_one_in_500() {
             .unwrap();
     }
     let main = symbols.chain_id("ddos_tb_2_lev").unwrap();
-    lab.loader()
-        .map("ipv6_sc_map")
-        .unwrap()
-        .update(
-            &0u32.to_ne_bytes(),
-            &hike_isa::abi::chain_ref(main).to_ne_bytes(),
-            Default::default(),
-        )
-        .unwrap();
-    lab.set_config("ip6_dst_tbmon", "ip6_dst_tbmon_cfg", &[1, 2]);
-    lab.set_config("ip6_sd_tbmon", "ip6_sd_tbmon_cfg", &[1, 2]);
+    lab.select_chain(listing2::SELECT_MAP, main);
+    listing2::set_tiny_buckets(&lab);
     let monitor = lab.map("monitor", "monitor_map");
     let events = |e: u64| counter(&monitor, &e.to_ne_bytes(), 0);
 
@@ -156,7 +136,14 @@ fn kernel_listing2_in_c_blacklists_a_flood_and_samples_one_in_500() {
         verdicts,
         [xdp::PASS, xdp::PASS, xdp::PASS, xdp::PASS, xdp::DROP]
     );
-    assert_eq!((events(0), events(1), events(2)), (4, 1, 0));
+    assert_eq!(
+        (
+            events(EVENT_PASS),
+            events(EVENT_DROP),
+            events(EVENT_REDIRECT)
+        ),
+        (4, 1, 0)
+    );
     assert_eq!(
         lab.map("ip6_hset_srcdst", "ip6_hset_srcdst_map").keys(),
         [ip6_sd_key(A6, B6)]
@@ -173,5 +160,12 @@ fn kernel_listing2_in_c_blacklists_a_flood_and_samples_one_in_500() {
         (run.verdict, run.redirect_ifindex, run.fault),
         (xdp::REDIRECT, 6, 0)
     );
-    assert_eq!((events(0), events(1), events(2)), (4, 500, 1));
+    assert_eq!(
+        (
+            events(EVENT_PASS),
+            events(EVENT_DROP),
+            events(EVENT_REDIRECT)
+        ),
+        (4, 500, 1)
+    );
 }

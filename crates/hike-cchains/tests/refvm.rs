@@ -1,13 +1,15 @@
-//! C chains on the reference VM, with the test programs mocked as `hike_vm_tests` mocks them
-//! (`test_sumN` = 1000 + Σ i·argᵢ, `test_pkt_xor`, `test_verdict`, `test_emit`). No root needed.
+//! C chains on the reference VM, with the test programs mocked as the kernel-against-reference
+//! harness mocks them (`hike_testkit::reference_program`: `test_sumN` = 1000 + Σ i·argᵢ,
+//! `test_pkt_xor`, `test_verdict`, `test_emit`). No root needed.
 
 mod common;
 
 use common::{link_context, load, CHAINS_C, FIRST_CHAIN};
 use hike_cchains::link_all;
 use hike_isa::abi::{self, Event, Fault, PktMeta};
-use hike_refvm::{Boot, Ending, ProgramCall, ProgramOutcome, RefVm, RunOutcome};
-use hike_vm_tests::{ipv6_udp_packet, xdp, PROGRAMS};
+use hike_refvm::{Boot, Ending, RefVm, RunOutcome};
+use hike_testkit::packet::ipv6_udp_packet;
+use hike_testkit::{reference_program, xdp, PROGRAMS};
 
 /// A reference VM with the mocked test programs and the chains of `src` at `FIRST_CHAIN..`;
 /// returns the VM and the chains' names in ID order.
@@ -18,48 +20,13 @@ fn vm_with(src: &str) -> (RefVm, Vec<String>) {
     let mut vm = RefVm::new();
     vm.set_stats(true);
     for (name, id, _) in PROGRAMS {
-        vm.load_program(id, mock(name)).unwrap();
+        vm.load_program(id, reference_program(name)).unwrap();
     }
     for (i, (c, insns)) in chains.iter().zip(linked).enumerate() {
         vm.load_chain(FIRST_CHAIN + i as u32, insns, c.nparams)
             .unwrap();
     }
     (vm, chains.into_iter().map(|c| c.name).collect())
-}
-
-fn mock(name: &'static str) -> impl FnMut(&mut ProgramCall<'_>) -> ProgramOutcome + 'static {
-    move |call: &mut ProgramCall<'_>| {
-        let a = call.args();
-        match name {
-            "test_null" => ProgramOutcome::Return(0),
-            "test_pkt_xor" => {
-                let packet = call.packet_mut();
-                match usize::try_from(a[0]).ok().filter(|&o| o < packet.len()) {
-                    Some(o) => {
-                        let old = packet[o];
-                        packet[o] ^= a[1] as u8;
-                        ProgramOutcome::Return(u64::from(old))
-                    }
-                    None => ProgramOutcome::Return(u64::MAX),
-                }
-            }
-            "test_verdict" => ProgramOutcome::Verdict(a[0] as u32),
-            "test_emit" => {
-                let code = a[0];
-                call.emit(code as u32, code + 1, code + 2, code + 3);
-                ProgramOutcome::Return(code)
-            }
-            sum => {
-                let n: usize = sum.trim_start_matches("test_sum").parse().unwrap();
-                ProgramOutcome::Return(
-                    a[..n]
-                        .iter()
-                        .enumerate()
-                        .fold(1000u64, |acc, (i, &x)| acc.wrapping_add((i as u64 + 1) * x)),
-                )
-            }
-        }
-    }
 }
 
 struct Chains {

@@ -302,7 +302,76 @@ pub struct ProgStats {
     pub calls: u64,
 }
 
-/// [`LoaderConfig::flags`]: the two verdicts are set (otherwise `XDP_PASS` and `XDP_ABORTED`).
+/// An XDP verdict (`enum xdp_action` of the kernel's `linux/bpf.h`): what a loader returns for
+/// a packet, and what a program that ends the packet gives it. The kernel defines the values,
+/// not `abi.h`; `abi_agrees_with_c` checks them against the kernel's header all the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum XdpAction {
+    /// `XDP_ABORTED`: the loaders' fail-safe verdict unless configured.
+    Aborted = 0,
+    /// `XDP_DROP`.
+    Drop = 1,
+    /// `XDP_PASS`: the loaders' default verdict unless configured.
+    Pass = 2,
+    /// `XDP_TX`.
+    Tx = 3,
+    /// `XDP_REDIRECT`.
+    Redirect = 4,
+}
+
+impl XdpAction {
+    /// Every verdict, in value order.
+    pub const ALL: [XdpAction; 5] = [
+        XdpAction::Aborted,
+        XdpAction::Drop,
+        XdpAction::Pass,
+        XdpAction::Tx,
+        XdpAction::Redirect,
+    ];
+
+    /// The action of a program's return value, if it is one.
+    pub fn from_retval(retval: u32) -> Option<XdpAction> {
+        Self::ALL.into_iter().find(|a| *a as u32 == retval)
+    }
+
+    /// The lowercase name used in JSON output: `aborted`, `drop`, `pass`, `tx`, `redirect`.
+    pub fn name(self) -> &'static str {
+        match self {
+            XdpAction::Aborted => "aborted",
+            XdpAction::Drop => "drop",
+            XdpAction::Pass => "pass",
+            XdpAction::Tx => "tx",
+            XdpAction::Redirect => "redirect",
+        }
+    }
+}
+
+impl std::fmt::Display for XdpAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The [`XdpAction`]s as the numbers a test run returns, for comparing with a verdict field
+/// (`run.verdict == xdp::DROP`).
+pub mod xdp {
+    use super::XdpAction;
+
+    /// `XDP_ABORTED`: the loaders' fail-safe verdict unless configured.
+    pub const ABORTED: u32 = XdpAction::Aborted as u32;
+    /// `XDP_DROP`.
+    pub const DROP: u32 = XdpAction::Drop as u32;
+    /// `XDP_PASS`: the loaders' default verdict unless configured.
+    pub const PASS: u32 = XdpAction::Pass as u32;
+    /// `XDP_TX`.
+    pub const TX: u32 = XdpAction::Tx as u32;
+    /// `XDP_REDIRECT`.
+    pub const REDIRECT: u32 = XdpAction::Redirect as u32;
+}
+
+/// [`LoaderConfig::flags`]: the two verdicts are set (otherwise [`xdp::PASS`] and
+/// [`xdp::ABORTED`]).
 pub const LDR_VERDICTS_SET: u32 = 0x1;
 
 /// `struct hike_loader_config`: a loader's verdicts (map `hike_ldr_cfg` of each loader).

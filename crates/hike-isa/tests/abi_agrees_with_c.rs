@@ -4,7 +4,8 @@
 //! field of every `struct hike_*` and every `typedef … hike_*`, writes a C probe that prints
 //! their values, sizes, offsets and signedness, compiles it with the host C compiler (`$CC`, else `cc`) and compares each line with
 //! the Rust value. A constant, enumerator or field on one side only is a failure too, so a
-//! header change without its mirror (or the reverse) cannot pass.
+//! header change without its mirror (or the reverse) cannot pass. The XDP verdicts
+//! (`abi::XdpAction`) are checked the same way against the kernel's `linux/bpf.h`.
 
 use std::collections::BTreeMap;
 use std::mem::{offset_of, size_of};
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hike_isa::abi::{self, Helper};
+use hike_isa::abi::{self, Helper, XdpAction};
 use hike_isa::abi::{
     ChainDesc, ChainRef, ChainStats, Event, Fault, Frame, LoaderConfig, PktMeta, ProgStats,
     VmConfig, VmState,
@@ -143,10 +144,23 @@ fn parse_header(src: &str) -> Header {
     header
 }
 
+/// The kernel's XDP verdicts, in value order, as `linux/bpf.h` names them.
+const XDP_ACTIONS: [&str; 5] = [
+    "XDP_ABORTED",
+    "XDP_DROP",
+    "XDP_PASS",
+    "XDP_TX",
+    "XDP_REDIRECT",
+];
+
 fn probe_source(header: &Header) -> String {
     let mut c = String::from(
-        "#include <stdio.h>\n#include <stddef.h>\n#include \"hike/abi.h\"\n\nint main(void)\n{\n",
+        "#include <stdio.h>\n#include <stddef.h>\n#include <linux/bpf.h>\n#include \"hike/abi.h\"\n\nint main(void)\n{\n",
     );
+    // The XDP verdicts are the kernel's (`enum xdp_action`), mirrored by `abi::XdpAction`.
+    for name in XDP_ACTIONS {
+        c += &format!("\tprintf(\"{name} %llu\\n\", (unsigned long long)({name}));\n");
+    }
     for name in &header.constants {
         c += &format!("\tprintf(\"{name} %llu\\n\", (unsigned long long)({name}));\n");
     }
@@ -284,6 +298,9 @@ fn rust_mirror() -> BTreeMap<String, u64> {
         m.insert(format!("HIKE_FAULT_{}", f.name().to_uppercase()), f as u64);
     }
     m.insert("HIKE_FAULT_MAX".into(), Fault::MAX as u64);
+    for a in XdpAction::ALL {
+        m.insert(format!("XDP_{}", a.name().to_uppercase()), a as u64);
+    }
 
     layout!(
         m,

@@ -76,9 +76,15 @@ pub use eclatd::{Eclatd, EclatdOptions, ScratchDir, BPFFS_HIKE};
 pub use error::{Error, Result};
 pub use live::{live_frames, live_frames_allowed};
 pub use netns::{mac_string, veth, LabTag, LinkStats, Netns, VethEnd, MAX_IFNAME, NETNS_DIR};
-pub use packet::{udp6_checksum, Ipv6Udp, ETH_LEN, HOP_LIMIT, IPV6_LEN, UDP_LEN};
+pub use packet::{
+    arp_request, ethernet, internet_checksum, tcp, udp, udp6_checksum, Ipv4Header, Ipv6Header,
+    Ipv6Udp, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETH_LEN, HOP_LIMIT, IPPROTO_TCP,
+    IPPROTO_UDP, IPV4_LEN, IPV6_LEN, TCP_LEN, UDP_LEN,
+};
 pub use packet_socket::{PacketSocket, Sent, BATCH};
-pub use router::{RouterLab, DST_ADDR, GEN_MAC, ROUTER_IN_MAC, ROUTER_OUT_MAC, SINK_MAC};
+pub use router::{
+    RouterLab, RouterTraffic, DST_ADDR, GEN_MAC, ROUTER_IN_MAC, ROUTER_OUT_MAC, SINK_MAC,
+};
 pub use sender::{PacedStats, Sender, SourceChoice, SourceKind, SOURCE_ENV};
 pub use threads::{
     online_cpus, pin_tid, precise_sleeps, raise_priority, thread_runtime_ns, threads_named,

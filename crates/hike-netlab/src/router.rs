@@ -12,21 +12,27 @@
 //!                                       └───────────────────────────────┘
 //! ```
 //!
-//! The generator runs on one CPU and sends far more than the router can forward; the router
-//! receives in a threaded NAPI context pinned to the other CPU, so its CPU is saturated and
-//! the rate counted at the sink is its forwarding capacity (the sink's own cost, an XDP
-//! program that counts and drops, runs on the router's CPU too, in softirq after the
-//! router's redirect or transmit).
+//! [`RouterLab::traffic`] sets up the traffic: a [`Sender`] on the generator's veth and a
+//! counting program on the sink's. The generator runs on one CPU and sends far more than the
+//! router can forward; the router receives in a threaded NAPI context pinned to the other
+//! CPU, so its CPU is saturated and the rate counted at the sink is its forwarding capacity
+//! (the sink's own cost, an XDP program that counts and drops, runs on the router's CPU too,
+//! in softirq after the router's redirect or transmit).
 //!
 //! Namespaces are `hkb<pid>x<n>-edge`/`-router`, interfaces `hb<tag>g/i/o/s` (see
 //! [`LabTag`]); the router's interface names are unique across namespaces too, because its
 //! receive thread is found by its name (`napi/<ifname>-<id>`).
 
+use std::net::Ipv6Addr;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::netns::{mac_string, veth, LabTag, Netns, VethEnd};
+use crate::packet::Ipv6Udp;
+use crate::sender::{Sender, SourceChoice};
 use crate::threads::{pin_tid, raise_priority, threads_named};
+use crate::traffic::{xdp_link, TrafficObject, TrafficProgram, XdpLink};
 
 /// MAC of the router's ingress interface: the generator's frames are addressed to it (the
 /// kernel forwards only frames sent to its own address).
@@ -162,6 +168,41 @@ impl RouterLab {
         })
     }
 
+    /// A frame of the generator to the router: from `src` to [`DST_ADDR`], addressed to the
+    /// router's ingress ([`Ipv6Udp`]: a valid UDP checksum, hop limit 64).
+    pub fn frame(src: Ipv6Addr, src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+        Ipv6Udp {
+            dst_mac: ROUTER_IN_MAC,
+            src_mac: GEN_MAC,
+            src,
+            dst: DST_ADDR.parse().expect("a valid address"),
+            src_port,
+            dst_port,
+            payload,
+        }
+        .frame()
+    }
+
+    /// The traffic through the router: a [`Sender`] of `frames` (see [`RouterLab::frame`]) on
+    /// the generator's veth, from the source this process uses, and the traffic program
+    /// `receiver` on the sink's veth, which takes (counts, drops) what the router forwards.
+    pub fn traffic(&self, frames: &[Vec<u8>], receiver: TrafficProgram) -> Result<RouterTraffic> {
+        let source = SourceChoice::detect()?;
+        let sender = Sender::new(&self.edge, self.gen_ifindex, frames, source.kind)?;
+        let object = TrafficObject::load()?;
+        let program = object.program_fd(receiver)?;
+        let sink_ifindex = self.sink_ifindex;
+        let link = self
+            .edge
+            .run_in(|| xdp_link(program.as_fd(), sink_ifindex))?;
+        Ok(RouterTraffic {
+            sender,
+            source,
+            receiver: object,
+            _link: link,
+        })
+    }
+
     /// After an XDP program was attached to the router's ingress (which gives the veth its
     /// NAPI context): makes that context a kernel thread, pins it to the router's CPU and
     /// returns its thread IDs. Attaching again creates a new context, so call this after every
@@ -185,5 +226,33 @@ impl RouterLab {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+}
+
+/// The traffic of a [`RouterLab`] ([`RouterLab::traffic`]); the receiver is detached and
+/// unloaded on drop.
+pub struct RouterTraffic {
+    sender: Sender,
+    source: SourceChoice,
+    receiver: TrafficObject,
+    _link: XdpLink,
+}
+
+impl RouterTraffic {
+    /// The sender on the generator's veth ([`Sender::flat_out_during`],
+    /// [`Sender::paced_during`]).
+    pub fn sender(&self) -> &Sender {
+        &self.sender
+    }
+
+    /// The source it sends from, and why.
+    pub fn source(&self) -> &SourceChoice {
+        &self.source
+    }
+
+    /// The traffic object whose program receives on the sink's veth: its counters
+    /// ([`TrafficObject::sink_counts`], [`TrafficObject::counted`]), and its other programs.
+    pub fn receiver(&self) -> &TrafficObject {
+        &self.receiver
     }
 }

@@ -12,7 +12,8 @@
 //! [`SourceChoice::detect`] probes once per process whether live frames are allowed (a one-frame
 //! run) and picks them if so, else the socket; `HIKE_NETLAB_SOURCE=live-frames|af-packet`
 //! forces one (the tests use it to run both where both work). A [`Sender`] sends a fixed set
-//! of frames in round robin with either source: flat out ([`Sender::send`]) or paced
+//! of frames in round robin with either source: a number of them now ([`Sender::send`]), flat
+//! out from threads of its own while the caller works ([`Sender::flat_out_during`]), or paced
 //! ([`Sender::paced_during`]), and counts what it offered.
 
 use std::fmt;
@@ -198,6 +199,29 @@ const PACED_LIVE_RUNS: [u32; 3] = [400_000, 520_000, 680_000];
 /// wake-up); beyond that it starts afresh rather than burst.
 const PACED_MAX_CATCH_UP: u64 = 64;
 
+impl SourceKind {
+    /// Frames per send of a flat-out thread ([`Sender::flat_out_during`]): about a tenth of a
+    /// second with live frames, less with a socket; the traffic stops within one.
+    fn flat_out_chunk(self) -> u64 {
+        match self {
+            SourceKind::LiveFrames => 500_000,
+            SourceKind::PacketSocket => 16_384,
+        }
+    }
+
+    /// Threads of [`Sender::flat_out_during`], all on one CPU. Each live-frames test run ends
+    /// with an RCU grace period (the kernel tears down its page pool), during which that
+    /// thread sleeps for tens of milliseconds: a second thread keeps the traffic flowing
+    /// meanwhile, so that the receiver never runs dry. A socket has no such pause, and a
+    /// second thread would only share the CPU.
+    fn flat_out_threads(self) -> usize {
+        match self {
+            SourceKind::LiveFrames => 2,
+            SourceKind::PacketSocket => 1,
+        }
+    }
+}
+
 impl Sender {
     /// A sender of `frames` (1 to [`crate::MAX_FRAMES`], each [`crate::FRAME_LEN`] bytes) out of
     /// `ifindex` of `netns`, with `kind`.
@@ -367,6 +391,48 @@ impl Sender {
         }
         stats.sent = self.sent()? - sent_before;
         Ok((value, stats))
+    }
+
+    /// Runs `during` on the calling thread while frames leave as fast as the source goes, from
+    /// threads of the sender's namespace pinned to `cpu` at nice [`crate::TRAFFIC_NICE`] (two
+    /// with live frames, whose test runs pause; one socket); stops the traffic when `during`
+    /// returns (also on an error), within one chunk of frames. `during`'s error comes first:
+    /// a failing sender is then only a consequence of it.
+    pub fn flat_out_during<T, E: From<Error>>(
+        &self,
+        cpu: usize,
+        during: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let stop = AtomicBool::new(false);
+        let chunk = self.kind.flat_out_chunk();
+        let (value, threads) = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..self.kind.flat_out_threads())
+                .map(|_| {
+                    let stop = &stop;
+                    s.spawn(move || -> Result<()> {
+                        self.enter()?;
+                        crate::threads::pin_tid(0, cpu)?;
+                        crate::threads::raise_priority(0)?;
+                        while !stop.load(Ordering::Relaxed) {
+                            self.send(chunk)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            let value = during();
+            stop.store(true, Ordering::Relaxed);
+            let threads: Vec<Result<()>> = threads
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect();
+            (value, threads)
+        });
+        let value = value?;
+        for t in threads {
+            t?;
+        }
+        Ok(value)
     }
 
     /// One live-frames thread of [`Sender::paced_during`]: test runs of `netlab_paced` of

@@ -35,6 +35,28 @@ fn report(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
+/// Joins `a` and `b` with a veth (ends named after `tag`, MACs [`A_MAC`] and [`B_MAC`]), both
+/// up; returns the ends' interface indexes.
+fn veth_pair(tag: &LabTag, a: &Netns, b: &Netns) -> (u32, u32) {
+    let (a_if, b_if) = (tag.ifname("a"), tag.ifname("b"));
+    veth(
+        VethEnd {
+            netns: a,
+            name: &a_if,
+            mac: A_MAC,
+        },
+        VethEnd {
+            netns: b,
+            name: &b_if,
+            mac: B_MAC,
+        },
+    )
+    .unwrap();
+    a.ip(&["link", "set", &a_if, "up"]).unwrap();
+    b.ip(&["link", "set", &b_if, "up"]).unwrap();
+    (a.ifindex(&a_if).unwrap(), b.ifindex(&b_if).unwrap())
+}
+
 /// Two namespaces joined by a veth, `a` → `b`, with a counter on `b`'s end.
 struct Lab {
     tag: LabTag,
@@ -61,23 +83,7 @@ impl Lab {
             ])
             .unwrap();
         }
-        let (a_if, b_if) = (tag.ifname("a"), tag.ifname("b"));
-        veth(
-            VethEnd {
-                netns: &a,
-                name: &a_if,
-                mac: A_MAC,
-            },
-            VethEnd {
-                netns: &b,
-                name: &b_if,
-                mac: B_MAC,
-            },
-        )
-        .unwrap();
-        a.ip(&["link", "set", &a_if, "up"]).unwrap();
-        b.ip(&["link", "set", &b_if, "up"]).unwrap();
-        let (a_ifindex, b_ifindex) = (a.ifindex(&a_if).unwrap(), b.ifindex(&b_if).unwrap());
+        let (a_ifindex, b_ifindex) = veth_pair(&tag, &a, &b);
         let counter = TrafficObject::load().unwrap();
         let count = counter.program_fd(TrafficProgram::Count).unwrap();
         let link = b
@@ -242,23 +248,7 @@ fn kernel_a_full_queue_counts_as_offered_not_as_an_error() {
     let tag = LabTag::new("hkq", "hq");
     let a = tag.netns("a").expect("namespace a");
     let b = tag.netns("b").expect("namespace b");
-    let (a_if, b_if) = (tag.ifname("a"), tag.ifname("b"));
-    veth(
-        VethEnd {
-            netns: &a,
-            name: &a_if,
-            mac: A_MAC,
-        },
-        VethEnd {
-            netns: &b,
-            name: &b_if,
-            mac: B_MAC,
-        },
-    )
-    .unwrap();
-    a.ip(&["link", "set", &a_if, "up"]).unwrap();
-    b.ip(&["link", "set", &b_if, "up"]).unwrap();
-    let a_ifindex = a.ifindex(&a_if).unwrap();
+    let (a_ifindex, _) = veth_pair(&tag, &a, &b);
     let sender = Sender::new(
         &a,
         a_ifindex,

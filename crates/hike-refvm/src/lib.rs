@@ -51,16 +51,5 @@ pub use vm::{
     RunOutcome,
 };
 
-/// XDP verdicts (`enum xdp_action`), for boots and programs.
-pub mod xdp {
-    /// `XDP_ABORTED`: the loaders' fail-safe verdict unless configured.
-    pub const ABORTED: u32 = 0;
-    /// `XDP_DROP`.
-    pub const DROP: u32 = 1;
-    /// `XDP_PASS`: the loaders' default verdict unless configured.
-    pub const PASS: u32 = 2;
-    /// `XDP_TX`.
-    pub const TX: u32 = 3;
-    /// `XDP_REDIRECT`.
-    pub const REDIRECT: u32 = 4;
-}
+/// XDP verdicts (`enum xdp_action`), for boots and programs: the ABI's.
+pub use hike_isa::abi::xdp;

@@ -17,6 +17,8 @@ use std::sync::Mutex;
 
 use libbpf_rs::{libbpf_sys, ProgramHandle};
 
+pub use hike_isa::abi::XdpAction;
+
 use crate::{pin, sys, Error, MapRef, Result};
 
 /// How an XDP program is attached.
@@ -44,53 +46,6 @@ impl fmt::Display for XdpMode {
             XdpMode::Native => "native",
             XdpMode::Generic => "generic",
         })
-    }
-}
-
-/// An XDP verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u32)]
-pub enum XdpAction {
-    /// `XDP_ABORTED`.
-    Aborted = 0,
-    /// `XDP_DROP`.
-    Drop = 1,
-    /// `XDP_PASS`.
-    Pass = 2,
-    /// `XDP_TX`.
-    Tx = 3,
-    /// `XDP_REDIRECT`.
-    Redirect = 4,
-}
-
-impl XdpAction {
-    /// The action of a program's return value, if it is one.
-    pub fn from_retval(retval: u32) -> Option<XdpAction> {
-        Some(match retval {
-            0 => XdpAction::Aborted,
-            1 => XdpAction::Drop,
-            2 => XdpAction::Pass,
-            3 => XdpAction::Tx,
-            4 => XdpAction::Redirect,
-            _ => return None,
-        })
-    }
-
-    /// The lowercase name used in JSON output: `aborted`, `drop`, `pass`, `tx`, `redirect`.
-    pub fn name(self) -> &'static str {
-        match self {
-            XdpAction::Aborted => "aborted",
-            XdpAction::Drop => "drop",
-            XdpAction::Pass => "pass",
-            XdpAction::Tx => "tx",
-            XdpAction::Redirect => "redirect",
-        }
-    }
-}
-
-impl fmt::Display for XdpAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

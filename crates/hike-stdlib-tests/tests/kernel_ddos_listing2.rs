@@ -4,45 +4,19 @@
 //! dropped, and exactly one blacklisted packet in 500 is redirected to ifindex 6.
 
 use hike_runtime::TestRun;
-use hike_stdlib_tests::*;
-
-/// The chain, statement by statement as in the eCLAT script.
-const DDOS_TB_2_LEV: &str = include_str!("../../../examples/ddos_tb_2_lev.hasm");
+use hike_testkit::listing2::{EVENT_DROP as DROP, EVENT_PASS as PASS, EVENT_REDIRECT as REDIRECT};
+use hike_testkit::packet::*;
+use hike_testkit::*;
 
 const CHAIN: u32 = 42;
-const PASS: u64 = 0;
-const DROP: u64 = 1;
-const REDIRECT: u64 = 2;
 
 #[test]
 fn kernel_listing2_blacklists_a_flood_and_samples_one_in_500() {
-    let mut lab = Lab::with_loader(
-        "ip6_sc",
-        &[
-            "hike_drop",
-            "hike_pass",
-            "ip6_hset_srcdst",
-            "ip6_sd_tbmon",
-            "monitor",
-            "ip6_dst_tbmon",
-            "ip6_sd_dec2zero",
-            "l2_redirect",
-        ],
-    );
-    lab.install(CHAIN, DDOS_TB_2_LEV);
+    let lab = Lab::with_loader("ip6_sc", &listing2::PROGRAMS);
+    lab.install(CHAIN, listing2::CHAIN_ASM);
     // ip6_sc[ipv6_sc_map] = { (0): (ddos_tb_2_lev) }: the map holds a `hike_chain_ref`.
-    lab.loader()
-        .map("ipv6_sc_map")
-        .unwrap()
-        .update(
-            &0u32.to_ne_bytes(),
-            &hike_isa::abi::chain_ref(CHAIN).to_ne_bytes(),
-            Default::default(),
-        )
-        .unwrap();
-    // Tiny buckets (2 tokens, 1 token/s), so that a flood of microseconds overflows both.
-    lab.set_config("ip6_dst_tbmon", "ip6_dst_tbmon_cfg", &[1, 2]);
-    lab.set_config("ip6_sd_tbmon", "ip6_sd_tbmon_cfg", &[1, 2]);
+    lab.select_chain(listing2::SELECT_MAP, CHAIN);
+    listing2::set_tiny_buckets(&lab);
     let monitor = lab.map("monitor", "monitor_map");
     let events = |e: u64| counter(&monitor, &e.to_ne_bytes(), 0);
 

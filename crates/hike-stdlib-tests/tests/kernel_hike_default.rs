@@ -5,7 +5,8 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use hike_runtime::TestRun;
-use hike_stdlib_tests::*;
+use hike_testkit::packet::*;
+use hike_testkit::*;
 
 #[test]
 fn kernel_verdict_programs_end_the_packet() {

@@ -2,7 +2,8 @@
 //! `net.udp_port`.
 
 use hike_isa::abi::{Event, EVENT_PROGRAM};
-use hike_stdlib_tests::*;
+use hike_testkit::packet::*;
+use hike_testkit::*;
 
 // bpf/programs/info/show_pkt_info.h
 const SUMMARY: u32 = 0x5350_0001;

@@ -6,7 +6,8 @@ use std::ffi::CString;
 use std::net::Ipv6Addr;
 use std::process::Command;
 
-use hike_stdlib_tests::*;
+use hike_testkit::packet::*;
+use hike_testkit::*;
 
 const V0_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xaa];
 const NEIGH_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x22];

@@ -2,7 +2,8 @@
 //! loaders' maps, and the default verdict for everything else.
 
 use hike_isa::abi::{chain_ref, CHAIN_REF_NONE};
-use hike_stdlib_tests::*;
+use hike_testkit::packet::*;
+use hike_testkit::*;
 
 /// Chain that drops the packet.
 const DROPS: u32 = 10;
@@ -14,7 +15,7 @@ const CHAIN_0: u32 = 0;
 const MISSING: u32 = 500;
 
 fn lab(loader: &str) -> Lab {
-    let mut lab = Lab::with_loader(loader, &["hike_drop"]);
+    let lab = Lab::with_loader(loader, &["hike_drop"]);
     lab.install(DROPS, "call prog hike_drop\nexit");
     lab.install(RETURNS_11, "r0 = 11\nexit");
     lab.install(CHAIN_0, "r0 = 77\nexit");

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use hike_stdlib_tests::*;
+use hike_testkit::packet::*;
+use hike_testkit::*;
 
 const IN: u64 = 0;
 const OUT: u64 = 1;

@@ -1,6 +1,7 @@
 //! Kernel tests (root) of package `sampler`: count-downs to zero per (src, dst) pair.
 
-use hike_stdlib_tests::*;
+use hike_testkit::packet::*;
+use hike_testkit::*;
 
 /// `prog` on pairs `ab` and `cd` (distinct) and `ba` (ab reversed); `foreign` of the other
 /// family.

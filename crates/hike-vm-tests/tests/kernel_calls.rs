@@ -3,7 +3,8 @@
 //! replaced between two packets.
 
 use hike_isa::abi::{Fault, MAX_FRAMES, MAX_PROG_CALLS};
-use hike_vm_tests::{ipv6_udp_packet, xdp, Harness};
+use hike_testkit::packet::ipv6_udp_packet;
+use hike_testkit::{xdp, Harness};
 
 #[test]
 fn kernel_programs_take_0_to_5_arguments_and_return_a_value() {

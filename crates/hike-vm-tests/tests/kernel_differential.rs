@@ -4,7 +4,7 @@
 //! `HIKE_DIFF_CASES` to run more.
 
 use hike_refvm::gen::{self, GenConfig, ProgramSpec};
-use hike_vm_tests::{Harness, PROGRAMS};
+use hike_testkit::{Harness, PROGRAMS};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 

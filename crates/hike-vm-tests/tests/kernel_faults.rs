@@ -4,7 +4,8 @@
 
 use hike_isa::abi::{Fault, MAX_PROGS};
 use hike_isa::{op, Insn};
-use hike_vm_tests::{ipv6_udp_packet, xdp, Harness};
+use hike_testkit::packet::ipv6_udp_packet;
+use hike_testkit::{xdp, Harness};
 
 /// Runs chain 1 and asserts it faulted with `fault` at `pc`.
 fn expect_fault(h: &mut Harness, fault: Fault, pc: u32) {
@@ -144,7 +145,7 @@ fn direct_program_run(h: &Harness) -> u32 {
         .vm()
         .load_loader(
             "direct",
-            hike_bpf::object("test_progs").unwrap(),
+            hike_testkit::vm::object("test_progs").unwrap(),
             "test_null",
         )
         .expect("load test_null as an entry program");
@@ -157,21 +158,7 @@ fn direct_program_run(h: &Harness) -> u32 {
 #[test]
 fn kernel_failsafe_and_default_verdicts_come_from_the_loader_config() {
     let mut h = Harness::new();
-    let cfg = hike_isa::abi::LoaderConfig {
-        default_verdict: xdp::TX,
-        failsafe_verdict: xdp::DROP,
-        flags: hike_isa::abi::LDR_VERDICTS_SET,
-        reserved: 0,
-    };
-    h.loader()
-        .map("hike_ldr_cfg")
-        .unwrap()
-        .update(
-            &0u32.to_ne_bytes(),
-            bytemuck::bytes_of(&cfg),
-            Default::default(),
-        )
-        .unwrap();
+    hike_testkit::vm::set_verdicts(h.loader(), xdp::TX, xdp::DROP).unwrap();
     h.install(1, "r0 = 0\n exit", 0);
     let (out, _) = h.run_kernel(1, &[], &ipv6_udp_packet(64));
     assert_eq!(out.verdict, xdp::TX);

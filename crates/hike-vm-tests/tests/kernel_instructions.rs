@@ -5,7 +5,8 @@
 
 use hike_isa::abi::Helper;
 use hike_isa::{op, Insn};
-use hike_vm_tests::{ipv6_udp_packet, xdp, Harness};
+use hike_testkit::packet::ipv6_udp_packet;
+use hike_testkit::{xdp, Harness};
 
 /// Operands with the edges of every width and sign.
 const VALUES: [u64; 13] = [

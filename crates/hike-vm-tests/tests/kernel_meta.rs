@@ -3,7 +3,11 @@
 //! non-IP frames.
 
 use hike_isa::abi::{META_FRAG, META_IPV4, META_IPV6, META_L4};
-use hike_vm_tests::{ipv6_udp_packet, Harness};
+use hike_testkit::packet::{
+    arp, ethernet, ipv4_header, ipv6_udp_packet, udp, Ipv4Header, A4, B4, DST_MAC, ETHERTYPE_IPV4,
+    IPPROTO_UDP, SRC_MAC,
+};
+use hike_testkit::Harness;
 
 /// Chain: r0 = flags << 48 | l4_proto << 32 | l4_off << 16 | l3_off.
 const READ_META: &str = "
@@ -26,15 +30,13 @@ fn meta(h: &mut Harness, packet: &[u8]) -> (u8, u8, u16, u16) {
     ((r >> 48) as u8, (r >> 32) as u8, (r >> 16) as u16, r as u16)
 }
 
+/// IPv4 + UDP whose flags and fragment offset field is `frag`.
 fn ipv4_udp(frag: u16) -> Vec<u8> {
-    let mut p = vec![0u8; 64];
-    p[12..14].copy_from_slice(&[0x08, 0x00]);
-    p[14] = 0x45;
-    p[16..18].copy_from_slice(&50u16.to_be_bytes());
-    p[20..22].copy_from_slice(&frag.to_be_bytes());
-    p[22] = 64;
-    p[23] = 17;
-    p
+    let ip = Ipv4Header {
+        flags_fragment: frag,
+        ..ipv4_header(A4, B4, IPPROTO_UDP)
+    };
+    ethernet(DST_MAC, SRC_MAC, ETHERTYPE_IPV4, &ip.packet(&udp(1, 2, 22)))
 }
 
 /// IPv6 with a fragment header (next header UDP) whose offset field is `offset` (8-byte units).
@@ -78,7 +80,5 @@ fn kernel_loader_metadata_describes_headers_and_fragments() {
         (META_IPV6 | META_FRAG, 17, 0, 14)
     );
     // ARP: L3 offset only.
-    let mut arp = vec![0u8; 60];
-    arp[12..14].copy_from_slice(&[0x08, 0x06]);
-    assert_eq!(meta(&mut h, &arp), (0, 0, 0, 14));
+    assert_eq!(meta(&mut h, &arp()), (0, 0, 0, 14));
 }

@@ -2,7 +2,8 @@
 //! for every size, reading and writing, through the VM helpers.
 
 use hike_isa::abi::Fault;
-use hike_vm_tests::{ipv6_udp_packet, xdp, Harness};
+use hike_testkit::packet::ipv6_udp_packet;
+use hike_testkit::{xdp, Harness};
 
 #[test]
 fn kernel_packet_reads_and_writes_at_the_first_and_last_byte_and_one_past() {

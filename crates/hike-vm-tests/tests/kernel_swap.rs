@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use hike_isa::asm::assemble;
 use hike_isa::Symbols;
-use hike_runtime::{ChainId, ProgramId, Vm, VmOptions};
-use hike_vm_tests::ipv6_udp_packet;
+use hike_runtime::{ChainId, VmOptions};
+use hike_testkit::packet::ipv6_udp_packet;
+use hike_testkit::{xdp, PrivateVm};
 
 /// A chain adding `step` 20 times before and 20 times after a call of test_null, preceded by
 /// `pad` no-ops so the two versions have different lengths and program counters.
@@ -36,30 +37,18 @@ fn version(step: u32, pad: usize) -> Vec<hike_isa::Insn> {
 
 #[test]
 fn kernel_chain_swapped_under_traffic_never_mixes_versions() {
-    let vm = Vm::with_options(&VmOptions {
+    let mut kernel = PrivateVm::with_options(&VmOptions {
         grace: Duration::ZERO,
         ..VmOptions::default()
     })
     .expect("private VM");
-    let progs = hike_bpf::object("test_progs").unwrap();
-    vm.load_program(progs, "test_null", ProgramId::new(0).unwrap())
-        .unwrap();
-    let loader = vm
-        .load_loader(
-            "swap",
-            hike_bpf::object("test_loader").unwrap(),
-            "test_loader",
-        )
-        .unwrap();
+    kernel.load_program(0, "test_progs", "test_null").unwrap();
+    let loader = kernel.load_loader("swap", "test_loader").unwrap();
+    let vm = kernel.vm();
     let chain = ChainId::new(1).unwrap();
     let (a, b) = (version(1, 0), version(3, 17));
     vm.install_chain(chain, &a, 0).unwrap();
-    let boot = hike_bpf::test_boot_record(chain.get(), &[]);
-    loader
-        .map("test_boot")
-        .unwrap()
-        .update(&0u32.to_ne_bytes(), &boot, Default::default())
-        .unwrap();
+    hike_testkit::vm::boot(&loader, chain.get(), &[]).unwrap();
 
     let stop = AtomicBool::new(false);
     let swapped = std::sync::atomic::AtomicU32::new(0);
@@ -95,7 +84,7 @@ fn kernel_chain_swapped_under_traffic_never_mixes_versions() {
             packets += 1;
             let run = loader.test_run(&packet, 1).expect("test run");
             let result = u64::from_be_bytes(run.data_out[62..70].try_into().unwrap());
-            assert_eq!(run.retval, 2, "XDP_PASS: no fault, result {result}");
+            assert_eq!(run.retval, xdp::PASS, "no fault, result {result}");
             match result {
                 40 => seen_a += 1,
                 120 => seen_b += 1,

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use hike_stdlib_tests::{ipv6_udp, A6, B6};
+use hike_testkit::packet::{ipv6_udp, A6, B6};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -54,11 +54,6 @@ pub fn verdicts(lines: &[serde_json::Value]) -> Vec<String> {
         .filter(|l| l.get("packet").is_some())
         .map(|l| l["verdict"].as_str().expect("a verdict").to_owned())
         .collect()
-}
-
-/// Lowercase hex of `bytes`, as `--packet` takes it.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A directory under the system's temporary directory, removed when dropped.

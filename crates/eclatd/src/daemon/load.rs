@@ -328,7 +328,7 @@ impl Daemon {
         for (n, t) in &src.siblings {
             write(n, t)?;
         }
-        let compiled = eclat_project::compile_all_shown(
+        let compiled = eclat_link::project::compile_all_shown(
             &work.0.join(&main_file),
             &src.file_name,
             name,

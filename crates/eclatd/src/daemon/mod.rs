@@ -224,7 +224,7 @@ impl Daemon {
                 temp_dir(&opts.state_dir).display()
             )
         })?;
-        let catalog = eclat_project::catalog(&opts.package_dirs)?;
+        let catalog = eclat_link::project::catalog(&opts.package_dirs)?;
         let recorded = state::load(&opts.state_dir)?;
         let vm_opts = VmOptions {
             grace: opts.grace,
@@ -299,7 +299,7 @@ impl Daemon {
             return Ok(self.catalog());
         }
         let read = self.catalog_reads.fetch_add(1, Ordering::Relaxed) + 1;
-        let fresh = eclat_project::catalog(&self.package_dirs)
+        let fresh = eclat_link::project::catalog(&self.package_dirs)
             .map(Arc::new)
             .map_err(|e| DaemonError::Packages {
                 dirs: self

@@ -1,6 +1,6 @@
 //! Test support for eclatd's end-to-end tests: a network namespace with a veth pair, an
 //! `eclatd` process running in it (its own instance, state dir and socket), a gRPC client,
-//! and a raw-socket sender of frames. Everything is removed on drop, also when a test fails.
+//! and frames sent with `hike_netlab`'s packet socket. Everything is removed on drop, also when a test fails.
 
 #![allow(dead_code)] // each test binary uses a part
 
@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 
 use eclat_proto::v1 as pb;
 use eclat_proto::EclatClient;
-use tonic::transport::{Channel, Endpoint};
+use hike_netlab::{PacketSocket, BATCH};
+use tonic::transport::Channel;
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -189,37 +190,17 @@ impl Drop for Netns {
     }
 }
 
-/// Sends `frames` out of interface `ifindex` of the calling thread's namespace; how many went.
+/// Sends `frames` out of `ifindex` of the calling thread's namespace with an AF_PACKET socket
+/// (`hike_netlab::PacketSocket`); returns how many the interface took.
 pub fn send_raw(ifindex: u32, frames: &[Vec<u8>]) -> usize {
-    // SAFETY: plain socket syscalls on a descriptor we own, with valid buffers.
-    unsafe {
-        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0);
-        assert!(
-            fd >= 0,
-            "packet socket: {}",
-            std::io::Error::last_os_error()
-        );
-        let mut addr: libc::sockaddr_ll = std::mem::zeroed();
-        addr.sll_family = libc::AF_PACKET as u16;
-        addr.sll_ifindex = ifindex as i32;
-        addr.sll_halen = 6;
-        let mut sent = 0;
-        for f in frames {
-            let r = libc::sendto(
-                fd,
-                f.as_ptr().cast(),
-                f.len(),
-                0,
-                (&addr as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            );
-            if r == f.len() as isize {
-                sent += 1;
-            }
-        }
-        libc::close(fd);
-        sent
-    }
+    let socket = PacketSocket::open(ifindex).expect("open a packet socket");
+    frames
+        .chunks(BATCH)
+        .map(|batch| {
+            let batch: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+            socket.send(&batch).expect("send frames").sent
+        })
+        .sum()
 }
 
 /// `count` IPv6/UDP frames from `src` to `dst`.
@@ -227,7 +208,7 @@ pub fn frames(src: &str, dst: &str, count: usize) -> Vec<Vec<u8>> {
     let src: Ipv6Addr = src.parse().unwrap();
     let dst: Ipv6Addr = dst.parse().unwrap();
     (0..count)
-        .map(|i| hike_stdlib_tests::ipv6_udp(src, dst, 1000 + (i % 1000) as u16, 53, 18))
+        .map(|i| hike_testkit::packet::ipv6_udp(src, dst, 1000 + (i % 1000) as u16, 53, 18))
         .collect()
 }
 
@@ -471,24 +452,8 @@ impl Client {
             .enable_all()
             .build()
             .unwrap();
-        let path = socket.to_path_buf();
-        let channel = rt.block_on(async move {
-            Endpoint::try_from("http://[::]:50051")
-                .unwrap()
-                .connect_with_connector(tower::service_fn(move |_| {
-                    let path = path.clone();
-                    async move {
-                        Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
-                            tokio::net::UnixStream::connect(path).await?,
-                        ))
-                    }
-                }))
-                .await
-        })?;
-        Ok(Client {
-            rt,
-            inner: EclatClient::new(channel),
-        })
+        let inner = rt.block_on(eclat_proto::connect(socket))?;
+        Ok(Client { rt, inner })
     }
 
     pub fn load(

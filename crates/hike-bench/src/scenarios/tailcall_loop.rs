@@ -11,9 +11,11 @@
 //! paper measured about 2).
 
 use anyhow::{bail, Context, Result};
-use hike_isa::abi::{Fault, VmConfig, CALL_PROG};
+use hike_isa::abi::xdp::PASS;
+use hike_isa::abi::{Fault, CALL_PROG};
 use hike_isa::{op, Insn};
-use hike_runtime::{ChainId, Loader, ProgramId, Vm, XdpAction};
+use hike_runtime::Loader;
+use hike_testkit::vm::{boot, PrivateVm};
 
 use crate::measure::{self, timed, Case, Measured, Progress, Settings};
 use crate::raw::RawObject;
@@ -32,9 +34,6 @@ const BAR_CALLS: [u32; 2] = [2, 8];
 /// The bar's goal for the per-call ratio.
 const BAR_GOAL: f64 = 1.5;
 
-/// `XDP_PASS`: every packet of this scenario is passed.
-const PASS: u32 = XdpAction::Pass as u32;
-
 /// The slot of `test_null` in the program table.
 const NULL_PROG: u32 = 0;
 
@@ -48,49 +47,29 @@ fn chain(calls: u32) -> Vec<Insn> {
     code
 }
 
-/// The test loader's `test_boot` value: chain `chain`, no arguments.
-fn boot_record(chain: u32) -> Vec<u8> {
-    hike_bpf::test_boot_record(chain, &[])
-}
-
-fn object(name: &str) -> Result<&'static [u8]> {
-    hike_bpf::object(name).with_context(|| format!("`hike-bpf` has no object `{name}`"))
-}
-
 /// The HIKe side: a private VM with `test_null` and one chain per N, and the test loader.
 struct Hike {
-    vm: Vm,
+    vm: PrivateVm,
     loader: Loader,
 }
 
 impl Hike {
     fn set_up() -> Result<Hike> {
-        let vm = Vm::new().context("create a private vm")?;
+        let mut vm = PrivateVm::new()?;
         // Counters off, default budget: the VM's fast path, as a production loader runs it.
-        vm.set_config(VmConfig {
-            budget: 0,
-            flags: 0,
-        })
-        .context("configure the vm")?;
-        let null = ProgramId::new(NULL_PROG).expect("slot 0 exists");
-        vm.load_program(object("test_progs")?, "test_null", null)
-            .context("load `test_null`")?;
+        vm.configure_fast_path()?;
+        vm.load_program(NULL_PROG, "test_progs", "test_null")?;
         for n in CALLS {
-            let id = ChainId::new(n).expect("N is below MAX_CHAINS");
-            vm.install_chain(id, &chain(n), 0)
+            vm.install_insns(n, &chain(n), 0)
                 .with_context(|| format!("install the chain of {n} calls"))?;
         }
-        let loader = vm
-            .load_loader("bench", object("test_loader")?, "test_loader")
-            .context("load the test loader")?;
+        let loader = vm.load_loader("bench", "test_loader")?;
         Ok(Hike { vm, loader })
     }
 
+    /// Makes the test loader boot chain N, with no arguments.
     fn select(&self, n: u32) -> Result<()> {
-        self.loader
-            .map("test_boot")?
-            .update(&0u32.to_ne_bytes(), &boot_record(n), Default::default())
-            .context("write `test_boot`")
+        boot(&self.loader, n, &[]).context("write `test_boot`")
     }
 
     /// Runs one packet through chain N and checks, in the VM state of `cpu`, that the chain
@@ -98,8 +77,8 @@ impl Hike {
     fn check(&self, n: u32, packet: &[u8], cpu: usize) -> Result<()> {
         self.select(n)?;
         let run = self.loader.test_run(packet, 1)?;
-        let st = self.vm.vm_state(cpu)?;
-        if run.retval != 2 || st.fault != 0 || st.prog_calls != n || st.result != 0 {
+        let st = self.vm.vm().vm_state(cpu)?;
+        if run.retval != PASS || st.fault != 0 || st.prog_calls != n || st.result != 0 {
             let fault = Fault::from_code(st.fault).map_or("none", |f| f.name());
             bail!(
                 "the chain of {n} calls misbehaves: verdict {}, fault {fault}, {} program calls, \
@@ -267,12 +246,5 @@ mod tests {
         assert_eq!(code[0], Insn::new(0xb7, 0, 0, 0, 0));
         assert!(code[1..4].iter().all(|i| *i == Insn::new(0x85, 0, 2, 0, 0)));
         assert_eq!(code[4], Insn::new(0x95, 0, 0, 0, 0));
-    }
-
-    #[test]
-    fn the_boot_record_is_the_loaders_struct() {
-        let v = boot_record(7);
-        assert_eq!(v.len(), 4 + 4 + 5 * 8);
-        assert_eq!(u32::from_ne_bytes(v[..4].try_into().unwrap()), 7);
     }
 }

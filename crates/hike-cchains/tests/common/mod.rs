@@ -29,12 +29,12 @@ pub fn chain<'a>(chains: &'a [CChain], name: &str) -> &'a CChain {
 /// The first chain ID given to the chains of a file.
 pub const FIRST_CHAIN: u32 = 10;
 
-/// Symbols and validation context for the test programs (`hike_vm_tests::PROGRAMS`) and `chains` at IDs
+/// Symbols and validation context for the test programs (`hike_testkit::PROGRAMS`) and `chains` at IDs
 /// `FIRST_CHAIN..`, in order.
 pub fn link_context(chains: &[CChain]) -> (Symbols, Context) {
     let mut symbols = Symbols::new();
     let mut ctx = Context::new();
-    for (name, id, n) in hike_vm_tests::PROGRAMS {
+    for (name, id, n) in hike_testkit::PROGRAMS {
         symbols.add_prog(id, name);
         ctx.add_prog(id, n);
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use hike_isa::Insn;
 use hike_runtime::{Vm, VmOptions};
+use hike_testkit::packet::{A4, B4};
 
 /// A name unique to this process and call: `<prefix><pid>x<n>`.
 pub fn unique(prefix: &str) -> String {
@@ -60,12 +61,12 @@ pub fn fast_vm() -> Vm {
 
 /// The test objects built by `hike-bpf`.
 pub fn test_loader() -> &'static [u8] {
-    hike_bpf::object("test_loader").expect("hike-bpf builds bpf/programs/test/test_loader.bpf.c")
+    hike_testkit::vm::object("test_loader").expect("the test loader is built")
 }
 
 /// See [`test_loader`].
 pub fn test_progs() -> &'static [u8] {
-    hike_bpf::object("test_progs").expect("hike-bpf builds bpf/programs/test/test_progs.bpf.c")
+    hike_testkit::vm::object("test_progs").expect("the test programs are built")
 }
 
 // ---- hand-encoded instructions ------------------------------------------------------------
@@ -97,32 +98,14 @@ pub fn ret(imm: i32) -> Vec<Insn> {
 
 // ---- packets ------------------------------------------------------------------------------
 
-/// A minimal Ethernet + IPv4 + UDP packet of 64 bytes.
+/// An Ethernet + IPv4 + UDP packet of 64 bytes (the test kit's).
 pub fn udp_packet() -> Vec<u8> {
-    let mut p = vec![0u8; 64];
-    p[0..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
-    p[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
-    p[12..14].copy_from_slice(&[0x08, 0x00]);
-    p[14] = 0x45;
-    p[16..18].copy_from_slice(&50u16.to_be_bytes());
-    p[22] = 64;
-    p[23] = 17;
-    p[26..30].copy_from_slice(&[10, 0, 0, 1]);
-    p[30..34].copy_from_slice(&[10, 0, 0, 2]);
-    p[34..36].copy_from_slice(&1234u16.to_be_bytes());
-    p[36..38].copy_from_slice(&5678u16.to_be_bytes());
-    p[38..40].copy_from_slice(&30u16.to_be_bytes());
-    p
+    hike_testkit::packet::ipv4_udp(A4, B4, 1234, 5678, 22)
 }
 
 /// Writes the test loader's boot record: chain `chain` with `args`.
 pub fn boot(loader: &hike_runtime::Loader, chain: u32, args: [u64; 5]) {
-    let v = hike_bpf::test_boot_record(chain, &args);
-    loader
-        .map("test_boot")
-        .expect("the test loader has test_boot")
-        .update(&0u32.to_ne_bytes(), &v, Default::default())
-        .expect("write test_boot");
+    hike_testkit::vm::boot(loader, chain, &args).expect("write test_boot");
 }
 
 // ---- ELF patching -------------------------------------------------------------------------

@@ -1,12 +1,25 @@
-//! An eCLAT script as files: the script, the scripts and C chain files beside it that it
-//! imports chains from, and the catalog of program packages. [`compile_all`] turns them into
-//! the link units `eclat_link::link` takes; `eclat run` and `eclatd` both go through it, so
-//! that a script means the same thing to both.
+//! A script as files, the step before [`crate::link()`]: the script, the scripts and C chain
+//! files beside it that it imports chains from, and the catalog of program packages.
+//! [`compile_all`] turns them into the link units `link` takes; `eclat run` and `eclatd` both
+//! go through it, so that a script means the same thing to both.
 //!
-//! This crate reads files and may run clang (for C chains and user packages); it makes no BPF
-//! syscall and loads nothing.
+//! This module reads files and may run clang (for C chains, through `hike-cchains`, and for
+//! user packages, through `eclat-catalog`); it makes no BPF syscall and loads nothing.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use eclat_link::project::{catalog, compile_all, script_name};
+//!
+//! let file = Path::new("examples/ddos_tb_2_lev.eclat");
+//! let catalog = catalog(&[]).unwrap();
+//! let compiled = compile_all(file, &script_name(file), &[], &catalog);
+//! eprint!("{}", compiled.diagnostics);
+//! let units = compiled.units.expect("no error");
+//! assert_eq!(units[0].0, "ddos_tb_2_lev");
+//! ```
 
 pub mod cchains;
+mod error;
 pub mod scripts;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +29,7 @@ use eclat_compiler::output::CompiledScript;
 use eclat_compiler::{compile, substitute, Define};
 use eclat_syntax::SourceFile;
 
+pub use error::ProjectError;
 pub use scripts::{c_units, catalog, read, SiblingScripts};
 
 /// What [`compile_all`] gives: the link units (main script first) when nothing had an error,

@@ -4,7 +4,7 @@
 //! Without a daemon, `from chains.OTHER import helper` in `dir/main.eclat` resolves against
 //! `dir/OTHER.eclat`: its chains and their parameters are read from the file (its bodies are
 //! not checked here; `eclat check dir/OTHER.eclat` does that). Without `dir/OTHER.eclat`, it
-//! resolves against the C chains of `dir/OTHER.hike.c` ([`crate::cchains`]), compiled with
+//! resolves against the C chains of `dir/OTHER.hike.c` ([`super::cchains`]), compiled with
 //! clang on first use.
 
 use std::cell::RefCell;
@@ -12,31 +12,39 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use anyhow::{Context, Result};
 use eclat_catalog::{ObjectCache, PackageCatalog};
 use eclat_compiler::output::CompiledScript;
 use eclat_compiler::{chain_signatures, ChainCatalog, ChainSig, Define};
 
-use crate::cchains::CFile;
+use super::cchains::CFile;
+use super::ProjectError;
 
 /// The standard packages and those of every `--package-dir` (user packages are compiled with
 /// clang on first use, into the cache of [`ObjectCache::default_dir`]).
-pub fn catalog(package_dirs: &[PathBuf]) -> Result<PackageCatalog> {
-    let mut catalog = PackageCatalog::standard().context("cannot read the standard packages")?;
+pub fn catalog(package_dirs: &[PathBuf]) -> Result<PackageCatalog, ProjectError> {
+    let mut catalog = PackageCatalog::standard().map_err(|e| ProjectError::StandardPackages {
+        source: Box::new(e),
+    })?;
     if !package_dirs.is_empty() {
         let cache = ObjectCache::new(ObjectCache::default_dir());
         for dir in package_dirs {
             catalog
                 .add_package_dir(dir, &cache)
-                .with_context(|| format!("cannot build the packages of `{}`", dir.display()))?;
+                .map_err(|e| ProjectError::PackageDir {
+                    dir: dir.clone(),
+                    source: Box::new(e),
+                })?;
         }
     }
     Ok(catalog)
 }
 
 /// A script's text, read from `path`.
-pub fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
+pub fn read(path: &Path) -> Result<String, ProjectError> {
+    std::fs::read_to_string(path).map_err(|source| ProjectError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// What a sibling `NAME` is.
@@ -51,7 +59,7 @@ enum Sibling {
 /// compiled) on first use.
 ///
 /// `from chains.X import` resolves to `X.eclat` if it exists, else to `X.hike.c` (see
-/// [`crate::cchains`]).
+/// [`super::cchains`]).
 pub struct SiblingScripts {
     dir: PathBuf,
     /// `-D NAME=VALUE` for clang.
@@ -214,7 +222,7 @@ impl ChainCatalog for SiblingScripts {
 }
 
 /// The C files `script` imports chains from, as link units (name, script), each checked
-/// against `catalog` (see [`crate::cchains`]); errors as lines to print.
+/// against `catalog` (see [`super::cchains`]); errors as lines to print.
 pub fn c_units(
     script: &CompiledScript,
     chains: &SiblingScripts,
