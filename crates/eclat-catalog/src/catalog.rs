@@ -20,7 +20,7 @@ pub struct ObjectId(usize);
 /// Where an object comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
-    /// Built from `bpf/` with the workspace (`hike_bpf::object`); the path is the source,
+    /// Built from `bpf/` with the workspace (`hike_bpf::standard`); the path is the source,
     /// relative to the repository.
     Standard(&'static str),
     /// Compiled from a user package source (the canonical path).
@@ -146,7 +146,7 @@ impl PackageCatalog {
         {
             return Ok(ObjectId(i));
         }
-        let obj = hike_bpf::OBJECTS
+        let obj = hike_bpf::standard::OBJECTS
             .iter()
             .find(|o| o.name == stem)
             .ok_or_else(|| CatalogError::NoObject {

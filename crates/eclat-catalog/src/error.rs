@@ -101,8 +101,8 @@ pub enum CatalogError {
     },
 
     /// No clang was found.
-    #[error("no clang found: install clang 18 or newer (`make deps`) or set HIKE_CLANG")]
-    NoClang,
+    #[error(transparent)]
+    NoClang(#[from] hike_toolchain::NoClang),
 
     /// Running clang failed.
     #[error("cannot run `{clang}`")]
