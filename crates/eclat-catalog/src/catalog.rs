@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use eclat_compiler::catalog::{Catalog, LoaderSig, ProgramSig};
-use hike_runtime::{inspect_object, ObjectInfo};
+use hike_isa::abi::tags;
 use sha2::{Digest, Sha256};
 
 use crate::layout::{hex, MapLayout};
 use crate::manifest::Manifest;
+use crate::object::{inspect_object, ObjectInfo};
 use crate::user::{discover, ObjectCache, UserPackage};
 use crate::{embedded, CatalogError, Result};
 
@@ -94,7 +95,7 @@ enum Kind {
 ///
 /// Everything the compiler is told comes from the objects: parameters from the `hike_params`
 /// BTF tag, terminal programs from their code (no tail call: see
-/// [`hike_runtime::ProgramDecl::tail_calls`]), maps and their key and value layouts from the
+/// [`crate::object::ProgramDecl::tail_calls`]), maps and their key and value layouts from the
 /// BTF of the `.maps` section. Manifests say which names a package exports.
 #[derive(Clone, Debug)]
 pub struct PackageCatalog {
@@ -211,7 +212,7 @@ impl PackageCatalog {
                     .info
                     .program(name)
                     .filter(|p| p.hike_params.is_some())
-                    .ok_or_else(|| not_exported("HIKe program", hike_runtime::btf::TAG_PROG))?;
+                    .ok_or_else(|| not_exported("HIKe program", tags::PROG))?;
                 let sig = ProgramSig {
                     name: name.to_owned(),
                     home: home_package(&obj.origin).unwrap_or_else(|| package.to_owned()),
@@ -232,7 +233,7 @@ impl PackageCatalog {
                 obj.info
                     .program(name)
                     .filter(|p| p.is_loader)
-                    .ok_or_else(|| not_exported("loader", hike_runtime::object_info::TAG_LOADER))?;
+                    .ok_or_else(|| not_exported("loader", tags::LOADER))?;
                 let sig = LoaderSig {
                     name: name.to_owned(),
                     package: package.to_owned(),

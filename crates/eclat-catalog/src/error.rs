@@ -47,9 +47,9 @@ pub enum CatalogError {
     Inspect {
         /// The object.
         object: String,
-        /// The runtime's error.
+        /// What is wrong with it.
         #[source]
-        source: hike_runtime::Error,
+        source: crate::object::ObjectError,
     },
 
     /// An exported name is not a HIKe program (or loader) of its object.

@@ -23,9 +23,9 @@ use eclat_compiler::catalog::{CType, Field, FieldKind, MapSig};
 use eclat_compiler::output::MapValue;
 use eclat_syntax::ast::IntType;
 use hike_isa::abi;
-use hike_runtime::MapType;
-use hike_runtime::{DataKind, DataType, MapDecl};
 use serde_json::{json, Map as JsonMap, Value as Json};
+
+use crate::object::{DataKind, DataType, MapDecl, MapType};
 
 /// The name of the loaders' verdict configuration map (`bpf/include/hike/loader.h`).
 pub const LOADER_CONFIG_MAP: &str = "hike_ldr_cfg";

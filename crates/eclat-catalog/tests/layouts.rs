@@ -3,10 +3,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use eclat_catalog::object::MapType;
 use eclat_catalog::{EncodeError, MapLayout, PackageCatalog};
 use eclat_compiler::output::MapValue;
 use eclat_syntax::ast::IntType;
-use hike_runtime::MapType;
 use serde_json::json;
 
 fn layout(cat: &PackageCatalog, package: &str, owner: &str, map: &str) -> MapLayout {
