@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use eclat_compiler::catalog::{Catalog, LoaderSig, ProgramSig};
+use eclat_compiler::catalog::{Catalog, LoaderSig, PackageTable, ProgramSig};
 use hike_isa::abi::tags;
 use sha2::{Digest, Sha256};
 
@@ -362,6 +362,22 @@ impl PackageCatalog {
     /// Every loader entry.
     pub fn all_loaders(&self) -> Vec<&LoaderEntry> {
         self.loaders.values().flat_map(|m| m.values()).collect()
+    }
+
+    /// What the compiler is told, as data: every package with the signatures it exports
+    /// (the objects left out). The compiler's tests read the standard catalog's table from a
+    /// snapshot (`crates/eclat-compiler/tests/standard_catalog.json`).
+    pub fn table(&self) -> PackageTable {
+        let mut table = PackageTable::new();
+        for (package, programs) in &self.programs {
+            for entry in programs.values() {
+                table.add_program(package.clone(), entry.sig.clone());
+            }
+        }
+        for entry in self.all_loaders() {
+            table.add_loader(entry.sig.clone());
+        }
+        table
     }
 }
 

@@ -27,8 +27,9 @@ use std::net::Ipv6Addr;
 use std::os::fd::{AsFd, OwnedFd};
 
 use anyhow::{bail, ensure, Context, Result};
+use eclat_catalog::PackageCatalog;
 use eclat_compiler::catalog::LoaderSig;
-use eclat_compiler::{compile, Catalog, ChainTable, CompiledScript, ProgramSig, StdCatalog};
+use eclat_compiler::{compile, Catalog, ChainTable, CompiledScript, ProgramSig};
 use hike_isa::abi::{Fault, VmConfig};
 use hike_isa::asm::assemble;
 use hike_isa::Symbols;
@@ -168,13 +169,13 @@ fn pps_sources() -> Vec<(Ipv6Addr, u8)> {
 
 /// The standard catalog plus the benchmark's package `bench` (`ip6_src_in_set`).
 struct BenchCatalog {
-    std: StdCatalog,
+    std: PackageCatalog,
     set: ProgramSig,
 }
 
 impl BenchCatalog {
     fn new() -> Result<BenchCatalog> {
-        let std = StdCatalog::new();
+        let std = PackageCatalog::standard().context("the standard catalog")?;
         // Built from a standard signature of the same shape (no parameter, returns to the
         // chain), so that fields the compiler may add keep their defaults.
         let mut set = std
