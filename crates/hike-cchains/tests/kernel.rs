@@ -99,7 +99,7 @@ const PROGRAMS: [&str; 8] = [
     "l2_redirect",
 ];
 
-/// Parameter counts of the standard programs the example calls (bpf/programs/README.md).
+/// Parameter counts of the standard programs the example calls (docs/stdlib.md).
 fn nparams(prog: &str) -> u8 {
     match prog {
         "ip6_hset_srcdst" | "monitor" | "ip6_sd_dec2zero" | "l2_redirect" => 1,
