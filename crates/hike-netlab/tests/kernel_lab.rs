@@ -39,7 +39,10 @@ fn report(line: &str) {
 struct Lab {
     tag: LabTag,
     a: Netns,
-    #[expect(dead_code, reason = "held until dropped: dropping it deletes the namespace")]
+    #[expect(
+        dead_code,
+        reason = "held until dropped: dropping it deletes the namespace"
+    )]
     b: Netns,
     a_ifindex: u32,
     counter: TrafficObject,
