@@ -6,8 +6,8 @@
 //!   `bpf/loaders/*`), and the headers they were compiled with ([`standard::HEADERS`]), for
 //!   compiling user packages the same way. This is all the product binaries (`eclat`,
 //!   `eclatd`, through `eclat-catalog`) use.
-//! - [`test`]: the VM's deterministic test loader and programs (`bpf/programs/test`).
-//! - [`bench`]: the raw eBPF baselines of the benchmarks (`bpf/bench`).
+//! - [`test`](mod@test): the VM's deterministic test loader and programs (`bpf/programs/test`).
+//! - [`bench`](mod@bench): the raw eBPF baselines of the benchmarks (`bpf/bench`).
 //! - [`netlab`]: the network labs' traffic programs (`bpf/netlab`).
 //!
 //! A binary embeds the objects of the tables it uses: the linker drops the others. [`OBJECTS`]
@@ -96,7 +96,7 @@ pub mod netlab {
 }
 
 /// The value of the test loader's `test_boot` map (`struct test_boot` in
-/// `bpf/programs/test/test_loader.bpf.c`, of the [`test`] group): the chain the next packets
+/// `bpf/programs/test/test_loader.bpf.c`, of the [`test`](mod@test) group): the chain the next packets
 /// start, and its arguments r1..r5 (missing ones are 0). Key 0.
 pub fn test_boot_record(chain: u32, args: &[u64]) -> Vec<u8> {
     assert!(

@@ -1,7 +1,7 @@
 //! What a BPF object declares, read from its ELF and BTF without loading anything.
 //!
-//! [`inspect_object`] parses an object (the `object` crate for the ELF, [`btf`] for the BTF;
-//! no libbpf, no syscall) and reports, for each program, its HIKe tags
+//! [`inspect_object`] parses an object (the `object` crate for the ELF, the `btf` module here
+//! for the BTF; no libbpf, no syscall) and reports, for each program, its HIKe tags
 //! ([`hike_isa::abi::tags`]: `hike_prog`, `hike_params:…`, `hike_loader`) and whether its code
 //! can tail-call; and for each map of the `.maps` section, its type, sizes and the BTF
 //! description of its key and value ([`DataType`]): C type names, sizes, struct members with

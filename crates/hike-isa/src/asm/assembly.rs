@@ -40,7 +40,7 @@ pub struct Relocation {
     pub name: String,
 }
 
-/// The output of [`assemble`].
+/// The output of [`assemble`](super::assemble).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Assembly {
     /// The instructions (an `LD_IMM64` takes two).
