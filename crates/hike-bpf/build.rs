@@ -1,15 +1,29 @@
 //! Compiles every `bpf/**/*.bpf.c` of the repository with clang into `OUT_DIR`, and generates
-//! the table of objects that `src/lib.rs` embeds.
+//! the tables of objects (by group) and of headers that `src/lib.rs` embeds.
 //!
-//! The compiler is `$HIKE_CLANG`, else the first of `clang-19`, `clang-18`, … `clang` found on
-//! `PATH` (BPF ISA v4 needs clang 18 or newer). libbpf's BPF headers come from libbpf-sys
-//! (`DEP_BPF_INCLUDE`), so they match the libbpf that loads the objects.
+//! The compiler and its flags are `hike-toolchain`'s (warnings are fatal). The headers are the
+//! SDK's (`bpf/include`) and libbpf's BPF headers from libbpf-sys (`DEP_BPF_INCLUDE`), so they
+//! match the libbpf that loads the objects; both sets are embedded too, for compiling user
+//! packages exactly like the standard objects.
 
+use std::collections::BTreeSet;
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use hike_toolchain::{arch_include_dir, find_clang, flags, Warnings};
+
+/// The groups of objects, by the folder their source is in; the first match wins. Every source
+/// must fall in one (a new folder needs a group here and in `src/lib.rs`).
+const GROUPS: [(&str, &str); 5] = [
+    ("bpf/programs/test/", "test"),
+    ("bpf/programs/", "standard"),
+    ("bpf/loaders/", "standard"),
+    ("bpf/bench/", "bench"),
+    ("bpf/netlab/", "netlab"),
+];
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -19,17 +33,20 @@ fn main() {
     let libbpf_include = PathBuf::from(
         env::var("DEP_BPF_INCLUDE").expect("libbpf-sys exports its include directory"),
     );
-    let clang = find_clang();
+    let clang = find_clang().unwrap_or_else(|e| panic!("{e}"));
+    let arch_include = arch_include_dir(&env::var("CARGO_CFG_TARGET_ARCH").unwrap());
 
     println!("cargo:rerun-if-changed={}", bpf.display());
-    println!("cargo:rerun-if-env-changed=HIKE_CLANG");
+    println!("cargo:rerun-if-env-changed={}", hike_toolchain::CLANG_ENV);
 
     let mut sources = Vec::new();
-    collect(&bpf, &mut sources);
+    collect(&bpf, &mut sources, &|p| p.ends_with(".bpf.c"));
     sources.sort();
 
-    let mut table = String::from("/// Every object, by name (the source file name without `.bpf.c`).\npub static OBJECTS: &[Object] = &[\n");
-    let mut seen = std::collections::BTreeSet::new();
+    let mut code = String::new();
+    // (group, object name, static holding its bytes, source relative to the repository)
+    let mut objects: Vec<(&str, String, String, String)> = Vec::new();
+    let mut seen = BTreeSet::new();
     for src in &sources {
         let name = src
             .file_name()
@@ -42,27 +59,29 @@ fn main() {
             seen.insert(name.clone()),
             "two BPF sources are named `{name}`: names must be unique"
         );
+        let rel = src.strip_prefix(&root).unwrap().display().to_string();
+        let group = GROUPS
+            .iter()
+            .find(|(prefix, _)| rel.starts_with(prefix))
+            .map(|(_, g)| *g)
+            .unwrap_or_else(|| {
+                panic!("`{rel}` is in no group of objects: add its folder to GROUPS")
+            });
         let obj = out.join(format!("{name}.bpf.o"));
-        let arch_include = format!(
-            "/usr/include/{}-linux-gnu",
-            env::var("CARGO_CFG_TARGET_ARCH").unwrap()
-        );
         let output = Command::new(&clang)
-            .args([
-                "-O2", "-g", "-target", "bpf", "-mcpu=v4", "-Wall", "-Werror",
-            ])
+            .args(flags(Warnings::Fatal))
             .arg("-I")
             .arg(bpf.join("include"))
             .arg("-I")
             .arg(&libbpf_include)
             .arg("-I")
-            .arg(arch_include)
+            .arg(&arch_include)
             .arg("-c")
             .arg(src)
             .arg("-o")
             .arg(&obj)
             .output()
-            .unwrap_or_else(|e| panic!("cannot run `{clang}`: {e} (run `make deps`)"));
+            .unwrap_or_else(|e| panic!("cannot run `{}`: {e} (run `make deps`)", clang.display()));
         if !output.status.success() {
             panic!(
                 "clang failed on {}:\n{}{}",
@@ -71,41 +90,94 @@ fn main() {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        let rel = src.strip_prefix(&root).unwrap().display().to_string();
+        // One static per object, referenced by its group's table and by the table of all: the
+        // bytes are embedded once, and a binary that uses only some groups' tables lets the
+        // linker drop the other objects.
+        let len = fs::metadata(&obj).unwrap().len();
+        let bytes = format!("BYTES_{}", name.to_uppercase());
         writeln!(
-            table,
-            "    Object {{ name: {name:?}, source: {rel:?}, bytes: include_bytes!({:?}) }},",
+            code,
+            "static {bytes}: [u8; {len}] = *include_bytes!({:?});",
             obj.display().to_string()
         )
         .unwrap();
+        objects.push((group, name, bytes, rel));
     }
-    table.push_str("];\n");
-    fs::write(out.join("objects.rs"), table).unwrap();
+    let table = |code: &mut String, static_name: &str, doc: &str, group: Option<&str>| {
+        writeln!(code, "/// {doc}\npub static {static_name}: &[Object] = &[").unwrap();
+        for (g, name, bytes, rel) in &objects {
+            if group.is_none_or(|group| group == *g) {
+                writeln!(
+                    code,
+                    "    Object {{ name: {name:?}, source: {rel:?}, bytes: &{bytes} }},"
+                )
+                .unwrap();
+            }
+        }
+        code.push_str("];\n");
+    };
+    table(
+        &mut code,
+        "ALL_OBJECTS",
+        "Every object, by name (the source file name without `.bpf.c`).",
+        None,
+    );
+    for group in ["standard", "test", "bench", "netlab"] {
+        table(
+            &mut code,
+            &format!("{}_OBJECTS", group.to_uppercase()),
+            &format!("The objects of the group `{group}`."),
+            Some(group),
+        );
+    }
+
+    code.push_str(
+        "/// `(path under the include directory, bytes)` of every header the objects were compiled\n\
+         /// with: the SDK (`bpf/include/**`) and libbpf's BPF headers (`bpf/bpf_helpers.h` & co.,\n\
+         /// from libbpf-sys). A user package is compiled against exactly these.\n",
+    );
+    code.push_str("pub static STANDARD_HEADERS: &[(&str, &[u8])] = &[\n");
+    let mut headers = Vec::new();
+    let is_header = |p: &str| p.ends_with(".h");
+    collect_rel(&bpf.join("include"), &mut headers, &is_header);
+    collect_rel(&libbpf_include, &mut headers, &is_header);
+    headers.sort();
+    headers.dedup_by(|a, b| a.0 == b.0);
+    for (rel, path) in headers {
+        writeln!(
+            code,
+            "    ({rel:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
+    }
+    code.push_str("];\n");
+    fs::write(out.join("objects.rs"), code).unwrap();
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every file under `dir` whose path `keep` accepts.
+fn collect(dir: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&str) -> bool) {
     for entry in fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            collect(&path, out);
-        } else if path.to_str().is_some_and(|p| p.ends_with(".bpf.c")) {
+            collect(&path, out, keep);
+        } else if path.to_str().is_some_and(keep) {
             out.push(path);
         }
     }
 }
 
-fn find_clang() -> String {
-    if let Ok(clang) = env::var("HIKE_CLANG") {
-        return clang;
+/// Every file under `root` whose path `keep` accepts, as (path relative to `root`, path).
+fn collect_rel(root: &Path, out: &mut Vec<(String, PathBuf)>, keep: &dyn Fn(&str) -> bool) {
+    let mut files = Vec::new();
+    collect(root, &mut files, keep);
+    for path in files {
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        out.push((rel, path));
     }
-    for candidate in ["clang-19", "clang-20", "clang-18", "clang"] {
-        if Command::new(candidate)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            return candidate.to_string();
-        }
-    }
-    panic!("no clang found: install clang-19 (`make deps`) or set HIKE_CLANG");
 }

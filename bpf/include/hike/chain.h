@@ -15,10 +15,11 @@
  *       return 0;
  *   }
  *
- * A `.hike.c` file is compiled by clang for the BPF target (`-O2 -g -target bpf -mcpu=v4`) and
- * loaded by `crates/hike-cchains`; each chain becomes HIKe bytecode interpreted by the VM, like a
- * chain compiled from eCLAT. Nothing here is an ID: calls name their callee, and the ELF
- * relocation clang emits for each call is resolved by name when the chain is linked.
+ * A `.hike.c` file is compiled by clang for the BPF target, with the project's flags
+ * (`crates/hike-toolchain`), and loaded by `crates/hike-cchains`; each chain becomes HIKe
+ * bytecode interpreted by the VM, like a chain compiled from eCLAT. Nothing here is an ID: calls
+ * name their callee, and the ELF relocation clang emits for each call is resolved by name when
+ * the chain is linked.
  *
  * Contract:
  * - HIKE_CHAIN(NAME, params...) defines chain NAME with 0 to 5 __u64 parameters (r1..r5) and a

@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use eclat_compiler::catalog::{Catalog, LoaderSig, ProgramSig};
-use hike_runtime::{inspect_object, ObjectInfo};
+use eclat_compiler::catalog::{Catalog, LoaderSig, PackageTable, ProgramSig};
+use hike_isa::abi::tags;
 use sha2::{Digest, Sha256};
 
 use crate::layout::{hex, MapLayout};
 use crate::manifest::Manifest;
+use crate::object::{inspect_object, ObjectInfo};
 use crate::user::{discover, ObjectCache, UserPackage};
 use crate::{embedded, CatalogError, Result};
 
@@ -20,7 +21,7 @@ pub struct ObjectId(usize);
 /// Where an object comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
-    /// Built from `bpf/` with the workspace (`hike_bpf::object`); the path is the source,
+    /// Built from `bpf/` with the workspace (`hike_bpf::standard`); the path is the source,
     /// relative to the repository.
     Standard(&'static str),
     /// Compiled from a user package source (the canonical path).
@@ -94,7 +95,7 @@ enum Kind {
 ///
 /// Everything the compiler is told comes from the objects: parameters from the `hike_params`
 /// BTF tag, terminal programs from their code (no tail call: see
-/// [`hike_runtime::ProgramDecl::tail_calls`]), maps and their key and value layouts from the
+/// [`crate::object::ProgramDecl::tail_calls`]), maps and their key and value layouts from the
 /// BTF of the `.maps` section. Manifests say which names a package exports.
 #[derive(Clone, Debug)]
 pub struct PackageCatalog {
@@ -146,7 +147,7 @@ impl PackageCatalog {
         {
             return Ok(ObjectId(i));
         }
-        let obj = hike_bpf::OBJECTS
+        let obj = hike_bpf::standard::OBJECTS
             .iter()
             .find(|o| o.name == stem)
             .ok_or_else(|| CatalogError::NoObject {
@@ -211,7 +212,7 @@ impl PackageCatalog {
                     .info
                     .program(name)
                     .filter(|p| p.hike_params.is_some())
-                    .ok_or_else(|| not_exported("HIKe program", hike_runtime::btf::TAG_PROG))?;
+                    .ok_or_else(|| not_exported("HIKe program", tags::PROG))?;
                 let sig = ProgramSig {
                     name: name.to_owned(),
                     home: home_package(&obj.origin).unwrap_or_else(|| package.to_owned()),
@@ -232,7 +233,7 @@ impl PackageCatalog {
                 obj.info
                     .program(name)
                     .filter(|p| p.is_loader)
-                    .ok_or_else(|| not_exported("loader", hike_runtime::object_info::TAG_LOADER))?;
+                    .ok_or_else(|| not_exported("loader", tags::LOADER))?;
                 let sig = LoaderSig {
                     name: name.to_owned(),
                     package: package.to_owned(),
@@ -361,6 +362,22 @@ impl PackageCatalog {
     /// Every loader entry.
     pub fn all_loaders(&self) -> Vec<&LoaderEntry> {
         self.loaders.values().flat_map(|m| m.values()).collect()
+    }
+
+    /// What the compiler is told, as data: every package with the signatures it exports
+    /// (the objects left out). The compiler's tests read the standard catalog's table from a
+    /// snapshot (`crates/eclat-compiler/tests/standard_catalog.json`).
+    pub fn table(&self) -> PackageTable {
+        let mut table = PackageTable::new();
+        for (package, programs) in &self.programs {
+            for entry in programs.values() {
+                table.add_program(package.clone(), entry.sig.clone());
+            }
+        }
+        for entry in self.all_loaders() {
+            table.add_loader(entry.sig.clone());
+        }
+        table
     }
 }
 

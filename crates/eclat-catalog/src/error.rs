@@ -47,9 +47,9 @@ pub enum CatalogError {
     Inspect {
         /// The object.
         object: String,
-        /// The runtime's error.
+        /// What is wrong with it.
         #[source]
-        source: hike_runtime::Error,
+        source: crate::object::ObjectError,
     },
 
     /// An exported name is not a HIKe program (or loader) of its object.
@@ -101,8 +101,8 @@ pub enum CatalogError {
     },
 
     /// No clang was found.
-    #[error("no clang found: install clang 18 or newer (`make deps`) or set HIKE_CLANG")]
-    NoClang,
+    #[error(transparent)]
+    NoClang(#[from] hike_toolchain::NoClang),
 
     /// Running clang failed.
     #[error("cannot run `{clang}`")]

@@ -1,5 +1,8 @@
-//! Map layouts from BTF: what each byte of a key or value means, how a script's typed values
-//! are encoded into it, and how a dump decodes it back.
+//! Map layouts from BTF: what each byte of a key or value means, and the value codec whole:
+//! how a script's typed values ([`ValueLayout::encode`]) and a client's JSON
+//! ([`ValueLayout::encode_json`], the forms a dump shows) are encoded into it, and how a dump
+//! decodes it back ([`ValueLayout::decode`], per-CPU values summed by
+//! [`ValueLayout::sum_percpu`]).
 //!
 //! A key or value type becomes a list of [`FieldLayout`]s:
 //! - `struct in6_addr` is an IPv6 address, `struct in_addr` and `__be32` an IPv4 address (both
@@ -23,9 +26,9 @@ use eclat_compiler::catalog::{CType, Field, FieldKind, MapSig};
 use eclat_compiler::output::MapValue;
 use eclat_syntax::ast::IntType;
 use hike_isa::abi;
-use hike_runtime::MapType;
-use hike_runtime::{DataKind, DataType, MapDecl};
 use serde_json::{json, Map as JsonMap, Value as Json};
+
+use crate::object::{DataKind, DataType, MapDecl, MapType};
 
 /// The name of the loaders' verdict configuration map (`bpf/include/hike/loader.h`).
 pub const LOADER_CONFIG_MAP: &str = "hike_ldr_cfg";
@@ -146,6 +149,77 @@ pub enum EncodeError {
         map: String,
         /// The chain.
         chain: String,
+    },
+    /// JSON form: text that is not JSON.
+    #[error("the {what} `{text}` is not JSON ({reason}); the {what} is {layout}")]
+    NotJson {
+        /// `key` or `value`.
+        what: &'static str,
+        /// The text.
+        text: String,
+        /// What the JSON parser said.
+        reason: String,
+        /// The type (boxed: keeps the error small).
+        layout: Box<CType>,
+    },
+    /// JSON form: the key or value type has no fields to write (see [`EncodeError::Opaque`]).
+    #[error("the {what} type {layout} cannot be written field by field")]
+    NoFields {
+        /// `key` or `value`.
+        what: &'static str,
+        /// The type (boxed: keeps the error small).
+        layout: Box<CType>,
+    },
+    /// JSON form: a struct given as something else than an object.
+    #[error("the {what} `{text}` is not an object; the {what} is {layout}, written as {form}")]
+    NotAnObject {
+        /// `key` or `value`.
+        what: &'static str,
+        /// The text.
+        text: String,
+        /// The type (boxed: keeps the error small).
+        layout: Box<CType>,
+        /// How it is written ([`ValueLayout::json_form`]).
+        form: String,
+    },
+    /// JSON form: an object with a field the struct does not have.
+    #[error("the {what} has no field `{field}`; it is {layout}, written as {form}")]
+    UnknownField {
+        /// `key` or `value`.
+        what: &'static str,
+        /// The field given.
+        field: String,
+        /// The type (boxed: keeps the error small).
+        layout: Box<CType>,
+        /// How it is written ([`ValueLayout::json_form`]).
+        form: String,
+    },
+    /// JSON form: an object without one of the struct's fields.
+    #[error("the {what} lacks field `{field}`; it is {layout}, written as {form}")]
+    MissingField {
+        /// `key` or `value`.
+        what: &'static str,
+        /// The missing field.
+        field: String,
+        /// The type (boxed: keeps the error small).
+        layout: Box<CType>,
+        /// How it is written ([`ValueLayout::json_form`]).
+        form: String,
+    },
+    /// JSON form: a JSON value of the wrong kind for its field (a string for a number, a
+    /// negative number, an address that does not parse).
+    #[error("{what} {}`{json}` does not fit: the {what} is {layout}, written as {form}", match field { Some(f) => format!("field `{f}` "), None => String::new() })]
+    JsonKind {
+        /// `key` or `value`.
+        what: &'static str,
+        /// The struct member, when the key or value is a struct.
+        field: Option<String>,
+        /// The JSON value given.
+        json: String,
+        /// The type (boxed: keeps the error small).
+        layout: Box<CType>,
+        /// How it is written ([`ValueLayout::json_form`]).
+        form: String,
     },
 }
 
@@ -336,6 +410,111 @@ impl ValueLayout {
             out[f.offset..f.offset + f.size].copy_from_slice(&bytes);
         }
         Ok(out)
+    }
+
+    /// Encodes a key or value written as JSON text, in the forms [`ValueLayout::decode`]
+    /// gives: a scalar as a number, an address string or a chain name; a struct as an object
+    /// of every field. `chain_id` gives the ID of a chain by name. Numbers must be
+    /// non-negative integers; the rest of the rules are [`ValueLayout::encode`]'s.
+    pub fn encode_json(
+        &self,
+        map: &str,
+        what: &'static str,
+        text: &str,
+        chain_id: &dyn Fn(&str) -> Option<u32>,
+    ) -> Result<Vec<u8>, EncodeError> {
+        let layout = || Box::new(self.c_type.clone());
+        let json: Json = serde_json::from_str(text).map_err(|e| EncodeError::NotJson {
+            what,
+            text: text.to_owned(),
+            reason: e.to_string(),
+            layout: layout(),
+        })?;
+        let Some(fields) = &self.fields else {
+            return Err(EncodeError::NoFields {
+                what,
+                layout: layout(),
+            });
+        };
+        let form = || self.json_form().expect("the layout has fields");
+        let item = |f: &FieldLayout, v: &Json| -> Result<MapValue, EncodeError> {
+            let wrong = || EncodeError::JsonKind {
+                what,
+                field: (!self.scalar).then(|| f.name.clone()),
+                json: v.to_string(),
+                layout: layout(),
+                form: form(),
+            };
+            Ok(match f.kind {
+                FieldKind::Int(ty) => MapValue::Int {
+                    ty,
+                    value: v.as_u64().ok_or_else(wrong)?,
+                },
+                FieldKind::Ipv4 => MapValue::Ipv4(
+                    v.as_str()
+                        .and_then(|s| s.parse::<Ipv4Addr>().ok())
+                        .ok_or_else(wrong)?,
+                ),
+                FieldKind::Ipv6 => MapValue::Ipv6(
+                    v.as_str()
+                        .and_then(|s| s.parse::<Ipv6Addr>().ok())
+                        .ok_or_else(wrong)?,
+                ),
+                FieldKind::Chain => MapValue::Chain(v.as_str().ok_or_else(wrong)?.to_owned()),
+            })
+        };
+        let items: Vec<MapValue> = if self.scalar {
+            vec![item(&fields[0], &json)?]
+        } else {
+            let obj = json.as_object().ok_or_else(|| EncodeError::NotAnObject {
+                what,
+                text: text.to_owned(),
+                layout: layout(),
+                form: form(),
+            })?;
+            if let Some(unknown) = obj.keys().find(|k| !fields.iter().any(|f| &f.name == *k)) {
+                return Err(EncodeError::UnknownField {
+                    what,
+                    field: unknown.clone(),
+                    layout: layout(),
+                    form: form(),
+                });
+            }
+            fields
+                .iter()
+                .map(|f| {
+                    let v = obj.get(&f.name).ok_or_else(|| EncodeError::MissingField {
+                        what,
+                        field: f.name.clone(),
+                        layout: layout(),
+                        form: form(),
+                    })?;
+                    item(f, v)
+                })
+                .collect::<Result<_, _>>()?
+        };
+        self.encode(map, what, &items, chain_id)
+    }
+
+    /// How the key or value is written as JSON, for messages: `a number` for a scalar,
+    /// `{"src": an IPv6 address string, …}` for a struct; `None` if it is opaque.
+    pub fn json_form(&self) -> Option<String> {
+        let fields = self.fields.as_ref()?;
+        let describe = |kind: FieldKind| match kind {
+            FieldKind::Int(_) => "a number",
+            FieldKind::Ipv4 => "an IPv4 address string",
+            FieldKind::Ipv6 => "an IPv6 address string",
+            FieldKind::Chain => "a chain name",
+        };
+        Some(if self.scalar {
+            describe(fields[0].kind).to_owned()
+        } else {
+            let parts: Vec<String> = fields
+                .iter()
+                .map(|f| format!("\"{}\": {}", f.name, describe(f.kind)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        })
     }
 
     /// Decodes bytes for a dump: a scalar key or value becomes a JSON number (an address, a

@@ -13,8 +13,14 @@
 //! script was checked against, and each map's [`layout::MapLayout`], which encodes a script's
 //! map configuration and decodes map dumps.
 //!
-//! This crate reads files (user packages, the cache) and runs clang, and parses objects with
-//! libbpf through `hike-runtime`; it makes no BPF syscall and loads nothing into the kernel.
+//! This crate reads files (user packages, the cache) and runs clang (`hike-toolchain`), and
+//! reads what an object declares from its ELF and BTF by itself ([`object`]); it makes no BPF
+//! syscall and loads nothing into the kernel. It depends on neither `hike-runtime` nor
+//! libbpf-rs, so the crate graph shows it (libbpf-sys comes in with `hike-bpf`, for the BPF
+//! headers only). The runtime reads the SDK's tags for itself, from the BTF the kernel keeps
+//! for a loaded program: both take the tags' names from `hike_isa::abi::tags`, and the
+//! runtime does not depend on this crate, which sits above it (it needs the compiler and the
+//! standard objects).
 //!
 //! ```
 //! use eclat_catalog::PackageCatalog;
@@ -36,6 +42,7 @@ mod catalog;
 mod error;
 pub mod layout;
 pub mod manifest;
+pub mod object;
 pub mod user;
 
 /// Manifests and headers embedded by `build.rs`.
@@ -46,4 +53,5 @@ mod embedded {
 pub use catalog::{LoaderEntry, ObjectEntry, ObjectId, Origin, PackageCatalog, ProgramEntry};
 pub use error::{CatalogError, Result};
 pub use layout::{EncodeError, FieldLayout, MapLayout, ValueLayout};
+pub use object::{inspect_object, ObjectError, ObjectInfo};
 pub use user::ObjectCache;

@@ -3,12 +3,12 @@
 //!
 //! A package directory (`eclat … --package-dir DIR`) holds one folder per package:
 //! `DIR/PKG/*.bpf.c` and an optional `DIR/PKG/package.toml` (the format of the standard
-//! manifests). Each source is compiled with the flags the standard objects are built with
-//! (`crates/hike-bpf/build.rs`), against the SDK headers embedded in this crate, by the clang
-//! that build uses (`$HIKE_CLANG`, else `clang-19`, `clang-20`, `clang-18`, `clang`). The object
-//! is stored in the cache under the SHA-256 of everything that goes into it (the package's
-//! `.c` and `.h` files, the embedded headers, the flags), so an unchanged package is never
-//! compiled twice and needs no clang at all.
+//! manifests). Each source is compiled like the standard objects: by the clang and with the
+//! flags of `hike-toolchain` (warnings are fatal), against the headers the standard objects
+//! were compiled with (`hike_bpf::standard::HEADERS`). The object is stored in the cache under
+//! the SHA-256 of everything that goes into it (the package's `.c` and `.h` files, the
+//! headers, the flags), so an unchanged package is never compiled twice and needs no clang at
+//! all.
 //!
 //! Only files inside `DIR/PKG` are read (a symbolic link out of it is refused), every name is a
 //! plain identifier, and clang runs without a shell.
@@ -19,15 +19,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use hike_toolchain::{arch_include_dir, find_clang, flags, Warnings};
 use sha2::{Digest, Sha256};
 
 use crate::manifest::{is_identifier, Manifest};
-use crate::{embedded, CatalogError, Result};
+use crate::{CatalogError, Result};
 
-/// Flags of every compilation, as in `crates/hike-bpf/build.rs`.
-pub const CLANG_FLAGS: [&str; 7] = [
-    "-O2", "-g", "-target", "bpf", "-mcpu=v4", "-Wall", "-Werror",
-];
+/// The warning policy of user packages: the standard objects'.
+const WARNINGS: Warnings = Warnings::Fatal;
+
+/// The headers a user package is compiled against.
+fn headers() -> &'static [(&'static str, &'static [u8])] {
+    hike_bpf::standard::HEADERS
+}
 
 /// One user package folder.
 #[derive(Clone, Debug)]
@@ -188,7 +192,7 @@ impl ObjectCache {
         h.update(b"eclat-user-object/1\0");
         h.update(package.digest);
         h.update(headers_digest());
-        for f in CLANG_FLAGS {
+        for f in flags(WARNINGS) {
             h.update(f.as_bytes());
             h.update([0]);
         }
@@ -228,7 +232,7 @@ impl ObjectCache {
         create_dir(&base)?;
         // Written beside, then renamed into place, so a concurrent user never sees half of it.
         let tmp = temp_path(&base, "headers");
-        for (rel, bytes) in embedded::HEADERS {
+        for (rel, bytes) in headers() {
             let path = tmp.join(rel);
             if let Some(parent) = path.parent() {
                 create_dir(parent)?;
@@ -281,7 +285,7 @@ fn temp_path(dir: &Path, stem: &str) -> PathBuf {
 
 fn headers_digest() -> [u8; 32] {
     let mut h = Sha256::new();
-    for (rel, bytes) in embedded::HEADERS {
+    for (rel, bytes) in headers() {
         h.update(rel.as_bytes());
         h.update([0]);
         h.update((bytes.len() as u64).to_le_bytes());
@@ -294,29 +298,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The clang to use: `$HIKE_CLANG`, else the first of `clang-19`, `clang-20`, `clang-18`,
-/// `clang` that runs.
-pub fn find_clang() -> Result<String> {
-    if let Ok(clang) = std::env::var("HIKE_CLANG") {
-        return Ok(clang);
-    }
-    for candidate in ["clang-19", "clang-20", "clang-18", "clang"] {
-        if Command::new(candidate)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            return Ok(candidate.to_owned());
-        }
-    }
-    Err(CatalogError::NoClang)
-}
-
 fn compile(source: &Path, include: &Path, out: &Path) -> Result<()> {
     let clang = find_clang()?;
-    let arch_include = format!("/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    let arch_include = arch_include_dir(std::env::consts::ARCH);
     let output = Command::new(&clang)
-        .args(CLANG_FLAGS)
+        .args(flags(WARNINGS))
         .arg("-I")
         .arg(include)
         .arg("-I")
@@ -327,7 +313,7 @@ fn compile(source: &Path, include: &Path, out: &Path) -> Result<()> {
         .arg(out)
         .output()
         .map_err(|e| CatalogError::RunClang {
-            clang: clang.clone(),
+            clang: clang.display().to_string(),
             source: e,
         })?;
     if output.status.success() {

@@ -3,10 +3,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use eclat_catalog::object::MapType;
 use eclat_catalog::{EncodeError, MapLayout, PackageCatalog};
 use eclat_compiler::output::MapValue;
 use eclat_syntax::ast::IntType;
-use hike_runtime::MapType;
 use serde_json::json;
 
 fn layout(cat: &PackageCatalog, package: &str, owner: &str, map: &str) -> MapLayout {
@@ -187,5 +187,65 @@ fn per_cpu_values_are_summed_field_by_field() {
     assert_eq!(
         l.value.decode(&sum, &|_| None),
         json!({"packets": 3, "bytes": 300})
+    );
+}
+
+#[test]
+fn json_entries_encode_as_dumps_decode_them() {
+    let cat = PackageCatalog::standard().unwrap();
+    let l = layout(
+        &cat,
+        "hike_default",
+        "ip6_hset_srcdst",
+        "ip6_hset_srcdst_map",
+    );
+    let text = r#"{"src": "2001:db8::a", "dst": "2001:db8::b"}"#;
+    let key = l.key.encode_json(&l.name, "key", text, &no_chains).unwrap();
+    assert_eq!(
+        l.key.decode(&key, &|_| None),
+        serde_json::from_str::<serde_json::Value>(text).unwrap()
+    );
+    let sc = layout(&cat, "basic", "ip6_sc", "ipv6_sc_map");
+    let ids = |n: &str| (n == "ddos").then_some(7);
+    let value = sc
+        .value
+        .encode_json(&sc.name, "value", "\"ddos\"", &ids)
+        .unwrap();
+    assert_eq!(
+        sc.value
+            .decode(&value, &|id| (id == 7).then(|| "ddos".into())),
+        json!("ddos")
+    );
+
+    let err = |l: &eclat_catalog::ValueLayout, what, text: &str| {
+        l.encode_json("m", what, text, &no_chains)
+            .unwrap_err()
+            .to_string()
+    };
+    let form = r#"{"src": an IPv6 address string, "dst": an IPv6 address string}"#;
+    assert!(err(&l.key, "key", "fc00::1").starts_with("the key `fc00::1` is not JSON ("));
+    assert_eq!(
+        err(&l.key, "key", "5"),
+        format!("the key `5` is not an object; the key is `struct hike_ip6_sd_key` (32 bytes), written as {form}")
+    );
+    assert_eq!(
+        err(&l.key, "key", r#"{"src": "::1", "dst": "::2", "x": 1}"#),
+        format!("the key has no field `x`; it is `struct hike_ip6_sd_key` (32 bytes), written as {form}")
+    );
+    assert_eq!(
+        err(&l.key, "key", r#"{"src": "::1"}"#),
+        format!("the key lacks field `dst`; it is `struct hike_ip6_sd_key` (32 bytes), written as {form}")
+    );
+    assert_eq!(
+        err(&l.key, "key", r#"{"src": "::1", "dst": 3}"#),
+        format!("key field `dst` `3` does not fit: the key is `struct hike_ip6_sd_key` (32 bytes), written as {form}")
+    );
+    assert_eq!(
+        err(&sc.key, "key", "-1"),
+        "key `-1` does not fit: the key is `__u32` (4 bytes), written as a number"
+    );
+    assert_eq!(
+        err(&sc.value, "value", "\"nope\""),
+        "chain `nope` (in map `m`) is not loaded"
     );
 }

@@ -4,17 +4,19 @@
 //! The compiler checks every import, call and map configuration against these traits and
 //! knows nothing of where the answers come from. The `eclat` tools use `eclat-catalog`, which
 //! reads the package manifests and the compiled objects' BTF (the SDK exports each program's
-//! name and parameters as decl tags; map keys and values are C types); the I/O-free
-//! [`crate::stdlib::StdCatalog`] is the same knowledge as a table, for unit tests (a test of
-//! `eclat-catalog` keeps the two equal). The daemon will implement [`ChainCatalog`] from the
-//! scripts it has loaded.
+//! name and parameters as decl tags; map keys and values are C types). [`PackageTable`] holds
+//! a catalog's answers in memory and as JSON: the compiler's own tests read the standard
+//! catalog's snapshot through it (`tests/standard_catalog.json`, written by a test of
+//! `eclat-catalog` from the real objects). The daemon and `eclat` implement [`ChainCatalog`]
+//! from the scripts they see; [`ChainTable`] holds one in memory.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use eclat_syntax::ast::IntType;
+use serde::{Deserialize, Serialize};
 
-/// What a map field holds.
+/// What a map field holds. As JSON, its name: `u8` … `s64`, `ipv4`, `ipv6`, `chain`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKind {
     /// An unsigned integer of this type (written as a number or constant).
@@ -39,8 +41,44 @@ impl FieldKind {
     }
 }
 
+impl FieldKind {
+    /// The name [`FieldKind`]'s JSON form uses.
+    fn name(self) -> String {
+        match self {
+            FieldKind::Int(t) => t.to_string(),
+            FieldKind::Ipv4 => "ipv4".into(),
+            FieldKind::Ipv6 => "ipv6".into(),
+            FieldKind::Chain => "chain".into(),
+        }
+    }
+
+    /// The kind called `name` in the JSON form.
+    fn from_name(name: &str) -> Option<FieldKind> {
+        Some(match name {
+            "ipv4" => FieldKind::Ipv4,
+            "ipv6" => FieldKind::Ipv6,
+            "chain" => FieldKind::Chain,
+            _ => FieldKind::Int(IntType::from_name(name)?),
+        })
+    }
+}
+
+impl Serialize for FieldKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FieldKind, D::Error> {
+        let name = String::deserialize(d)?;
+        FieldKind::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown field kind `{name}`")))
+    }
+}
+
 /// One field of a map key or value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Field {
     /// Its name (from the C struct, or `key`/`value` for scalars).
     pub name: String,
@@ -49,7 +87,7 @@ pub struct Field {
 }
 
 /// A C type as an object declares it (`struct in6_addr`, 16 bytes), for messages.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CType {
     /// How C spells it: `__u32`, `struct hike_ip6_sd_key`.
     pub name: String,
@@ -79,7 +117,7 @@ impl fmt::Display for CType {
 ///
 /// A key or value that is one scalar (a number, an address, a chain) has one field called
 /// `key` or `value`; a struct has one field per member, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MapSig {
     /// The map's name in the object.
     pub name: String,
@@ -103,7 +141,7 @@ impl MapSig {
 }
 
 /// A HIKe program's signature.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgramSig {
     /// Its name (also its name in the program table).
     pub name: String,
@@ -118,7 +156,7 @@ pub struct ProgramSig {
 }
 
 /// A loader's description.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoaderSig {
     /// Its name.
     pub name: String,
@@ -160,6 +198,88 @@ pub trait Catalog {
             .into_iter()
             .filter(|p| self.program(p, name).is_some())
             .collect()
+    }
+}
+
+/// A [`Catalog`] held in memory: program and loader packages and what each exports. It
+/// reads and writes the JSON of a catalog's snapshot (serde).
+///
+/// ```
+/// use eclat_compiler::catalog::{Catalog, PackageTable, ProgramSig};
+///
+/// let mut table = PackageTable::new();
+/// table.add_program(
+///     "net",
+///     ProgramSig {
+///         name: "hike_pass".into(),
+///         home: "hike_default".into(),
+///         params: Vec::new(),
+///         terminal: true,
+///         maps: Vec::new(),
+///     },
+/// );
+/// assert!(table.program("net", "hike_pass").unwrap().terminal);
+/// assert_eq!(table.program_packages(), ["net"]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageTable {
+    /// Program package → exported name → signature.
+    programs: BTreeMap<String, BTreeMap<String, ProgramSig>>,
+    /// Loader package → loader name → description.
+    loaders: BTreeMap<String, BTreeMap<String, LoaderSig>>,
+}
+
+impl PackageTable {
+    /// An empty table.
+    pub fn new() -> PackageTable {
+        PackageTable::default()
+    }
+
+    /// Adds (or replaces) program `sig.name` to package `package`.
+    pub fn add_program(&mut self, package: impl Into<String>, sig: ProgramSig) {
+        self.programs
+            .entry(package.into())
+            .or_default()
+            .insert(sig.name.clone(), sig);
+    }
+
+    /// Adds (or replaces) a loader, to its package (`sig.package`).
+    pub fn add_loader(&mut self, sig: LoaderSig) {
+        self.loaders
+            .entry(sig.package.clone())
+            .or_default()
+            .insert(sig.name.clone(), sig);
+    }
+
+    /// The programs of `package`, by name.
+    pub fn programs_of(&self, package: &str) -> impl Iterator<Item = &ProgramSig> {
+        self.programs
+            .get(package)
+            .into_iter()
+            .flat_map(|p| p.values())
+    }
+
+    /// Every loader, by package then name.
+    pub fn all_loaders(&self) -> impl Iterator<Item = &LoaderSig> {
+        self.loaders.values().flat_map(|m| m.values())
+    }
+}
+
+impl Catalog for PackageTable {
+    fn program_packages(&self) -> Vec<String> {
+        self.programs.keys().cloned().collect()
+    }
+
+    fn program(&self, package: &str, name: &str) -> Option<&ProgramSig> {
+        self.programs.get(package)?.get(name)
+    }
+
+    fn loader_packages(&self) -> Vec<String> {
+        self.loaders.keys().cloned().collect()
+    }
+
+    fn loader(&self, package: &str, name: &str) -> Option<&LoaderSig> {
+        self.loaders.get(package)?.get(name)
     }
 }
 

@@ -13,15 +13,22 @@
 //! relocations for program and chain calls, linked to IDs by the runtime.
 //!
 //! ```
-//! use eclat_compiler::{compile, ChainTable, StdCatalog};
+//! use eclat_compiler::{compile, ChainTable, PackageTable, ProgramSig};
 //!
+//! // The programs a script may import (`eclat-catalog` reads them from the objects).
+//! let mut catalog = PackageTable::new();
+//! for (name, params, terminal) in [("monitor", vec!["event".to_owned()], false), ("hike_pass", vec![], true)] {
+//!     let home = "hike_default".to_owned();
+//!     let sig = ProgramSig { name: name.into(), home, params, terminal, maps: vec![] };
+//!     catalog.add_program("hike_default", sig);
+//! }
 //! let src = "\
 //! from programs.hike_default import hike_pass, monitor
 //! def count():
 //!     monitor(1 + 2 * 3)
 //!     hike_pass()
 //! ";
-//! let out = compile(src, &StdCatalog::new(), &ChainTable::new());
+//! let out = compile(src, &catalog, &ChainTable::new());
 //! assert!(out.diagnostics.is_empty());
 //! let script = out.script.unwrap();
 //! assert!(script.disassemble().contains("r1 = 7\n    call prog monitor"));
@@ -37,18 +44,16 @@ pub mod error;
 pub mod hir;
 pub mod ops;
 pub mod output;
-pub mod stdlib;
 
 use eclat_syntax::diagnostic::{render, SourceFile};
 use eclat_syntax::{parse, Diagnostic, Message};
 use hike_isa::abi;
 use hike_isa::validate::{validate, Chain as ValidatedChain, Context};
 
-pub use catalog::{Catalog, ChainCatalog, ChainSig, ChainTable, ProgramSig};
+pub use catalog::{Catalog, ChainCatalog, ChainSig, ChainTable, PackageTable, ProgramSig};
 pub use defines::{substitute, Define, DefineError};
 pub use error::{CheckError, CheckWarning, Problem};
 pub use output::{CompiledChain, CompiledScript};
-pub use stdlib::StdCatalog;
 
 /// The result of [`compile`].
 #[derive(Clone, Debug)]

@@ -6,10 +6,12 @@
 //! outside the repository; when `shared/reference/eclat-corpus/` is beside the repository (as
 //! in CI), the copy is checked to be identical to it.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use eclat_compiler::{chain_signatures, compile, ChainTable, StdCatalog};
+use eclat_compiler::{chain_signatures, compile, ChainTable};
 use eclat_syntax::SourceFile;
 
 /// What `eclat check` must print for a script (empty: compiles without a diagnostic).
@@ -128,7 +130,7 @@ fn every_corpus_script_has_its_recorded_outcome() {
         let src = fs::read_to_string(dir.join(name)).expect("readable");
         chains.add_script(name.trim_end_matches(".eclat"), chain_signatures(&src));
     }
-    let catalog = StdCatalog::new();
+    let catalog = common::standard_catalog();
     let mut failures = Vec::new();
     for o in OUTCOMES {
         let src = fs::read_to_string(dir.join(o.script)).expect("readable");

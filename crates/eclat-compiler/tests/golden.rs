@@ -1,6 +1,7 @@
 //! Golden tests: every `tests/golden/KIND/NAME.eclat` is compiled with the standard catalog
-//! (and the chains of the other scripts of its directory, for `from chains.X import`) and
-//! the output is compared with the file beside it:
+//! (its snapshot, `tests/standard_catalog.json`) and the chains of the other scripts of its
+//! directory (for `from chains.X import`), and the output is compared with the file beside
+//! it:
 //!
 //! - `diagnostics/NAME.stderr`: what `eclat check` prints;
 //! - `asm/NAME.asm`: what `eclat compile --emit asm` prints (warnings first, if any);
@@ -12,11 +13,13 @@
 //! `UPDATE_GOLDEN=1 cargo test -p eclat-compiler --test golden` rewrites the expected files;
 //! review the diff before committing it.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use eclat_compiler::defines::{substitute, Define};
-use eclat_compiler::{chain_signatures, compile, ChainTable, StdCatalog};
+use eclat_compiler::{chain_signatures, compile, ChainTable};
 use eclat_syntax::SourceFile;
 
 fn golden_dir(kind: &str) -> PathBuf {
@@ -93,8 +96,9 @@ fn run(kind: &str, ext: &str, output: impl Fn(&str, &str, &ChainTable) -> String
 
 #[test]
 fn diagnostics() {
+    let catalog = common::standard_catalog();
     run("diagnostics", "stderr", |name, src, chains| {
-        let out = compile(src, &StdCatalog::new(), chains);
+        let out = compile(src, &catalog, chains);
         assert!(
             !out.diagnostics.is_empty(),
             "{name}: a diagnostics golden must have diagnostics"
@@ -105,8 +109,9 @@ fn diagnostics() {
 
 #[test]
 fn asm() {
+    let catalog = common::standard_catalog();
     run("asm", "asm", |name, src, chains| {
-        let out = compile(src, &StdCatalog::new(), chains);
+        let out = compile(src, &catalog, chains);
         let rendered = out.render(&SourceFile::new(name, src));
         let script = out
             .script
@@ -117,8 +122,9 @@ fn asm() {
 
 #[test]
 fn json() {
+    let catalog = common::standard_catalog();
     run("json", "json", |name, src, chains| {
-        let out = compile(src, &StdCatalog::new(), chains);
+        let out = compile(src, &catalog, chains);
         let rendered = out.render(&SourceFile::new(name, src));
         let script = out
             .script

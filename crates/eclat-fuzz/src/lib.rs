@@ -9,9 +9,11 @@
 //! `tests/regressions/`. This is a stable-toolchain mutation fuzzer, not coverage-guided:
 //! cargo-fuzz needs a nightly compiler, which this project does not depend on.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use eclat_compiler::{compile, ChainTable, StdCatalog};
+use eclat_catalog::PackageCatalog;
+use eclat_compiler::{compile, ChainTable};
 use rand::seq::IndexedRandom;
 use rand::Rng;
 
@@ -111,15 +113,22 @@ pub enum Finding {
     Slow(Duration),
 }
 
+/// The standard catalog, read from the objects once per process.
+fn standard_catalog() -> &'static PackageCatalog {
+    static CATALOG: OnceLock<PackageCatalog> = OnceLock::new();
+    CATALOG.get_or_init(|| PackageCatalog::standard().expect("the standard catalog"))
+}
+
 /// Compiles `input` (lossily decoded as UTF-8, like `eclat check` after reading) on a thread
 /// with a 2 MiB stack; `Err` if it panicked or took longer than `limit`.
 pub fn check_input(input: &[u8], limit: Duration) -> Result<(), Finding> {
     let src = String::from_utf8_lossy(input).into_owned();
+    let catalog = standard_catalog();
     let start = Instant::now();
     let outcome = std::thread::Builder::new()
         .stack_size(2 << 20)
         .spawn(move || {
-            let out = compile(&src, &StdCatalog::new(), &ChainTable::new());
+            let out = compile(&src, catalog, &ChainTable::new());
             // Rendering is part of the path a user sees.
             let file = eclat_syntax::diagnostic::SourceFile::new("fuzz.eclat", src.as_str());
             let _ = out.render(&file);

@@ -1,6 +1,6 @@
 //! Kernel tests (root) of `eclat run`: scripts loaded into a private VM (attached nowhere,
 //! removed when the process exits), packets through their loader with BPF_PROG_TEST_RUN, and
-//! the `--json` contract of PRODUCT.md. Every run is its own process with its own private VM,
+//! the `--json` contract (README, "Run a script against packets"). Every run is its own process with its own private VM,
 //! so tests run in parallel and leave nothing behind.
 
 mod support;

@@ -1,5 +1,5 @@
-//! `hike-bench`: the benchmarks of PERFORMANCE.md, HIKe and its baselines measured side by
-//! side in one run (`make bench`).
+//! `hike-bench`: the benchmarks of `make bench` (README, "Performance"), HIKe and its
+//! baselines measured side by side in one run.
 //!
 //! Each scenario ([`scenarios`]) compares variants (`raw`, `hike`, …) with
 //! `BPF_PROG_TEST_RUN` through the shared [`measure`] module: interleaved trials on one pinned
@@ -56,7 +56,8 @@ struct Cli {
     /// A scenario to run (repeat the option for several); all of them by default.
     #[arg(long = "scenario", value_enum, value_name = "NAME")]
     scenarios: Vec<ScenarioName>,
-    /// Trials per figure; each figure is their median (PERFORMANCE.md asks for at least 5).
+    /// Trials per figure; each figure is their median (a result needs at least 5; the report
+    /// marks a run with fewer as a quick run).
     /// Default 5 (1 with --quick).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     trials: Option<u32>,

@@ -1,4 +1,4 @@
-//! The results: `latest.json` (the stable contract of PERFORMANCE.md), `latest.md` (a table
+//! The results: `latest.json` (a stable contract: one record per figure), `latest.md` (a table
 //! and the bar per scenario) and one PNG plot per scenario.
 
 use std::fmt::Write as _;
@@ -118,7 +118,8 @@ impl Record {
     }
 }
 
-/// A figure of PERFORMANCE.md's bar, as measured.
+/// A figure of the bar (the goals of the README's "Performance" table, which each scenario
+/// states with its figures), as measured.
 #[derive(Clone, Debug)]
 pub struct Bar {
     /// What the figure is, as the bar's table words it.
@@ -309,7 +310,7 @@ fn header(md: &mut String, info: &RunInfo) {
     if s.trials < 5 || s.pps_trials < 5 || s.repeat < 1_000_000 {
         let _ = writeln!(
             md,
-            "**Below the minimum of PERFORMANCE.md** (5 trials of 1,000,000 repeats): a quick \
+            "**Below the minimum of the method** (5 trials of 1,000,000 repeats): a quick \
              run, not a result.\n"
         );
     }

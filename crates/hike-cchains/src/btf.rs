@@ -5,6 +5,12 @@
 //! Without `-g` (no `.BTF.ext`) there are no locations and nothing else changes; a malformed
 //! section is ignored the same way, since it only ever improves messages.
 //!
+//! Why by hand: this crate needs no libbpf (it makes no BPF syscall and loads nothing), and
+//! neither libbpf-rs nor the `object` crate exposes `.BTF.ext` line info anyway. Of `.BTF` it
+//! needs only the string table, so the few header fields are read here rather than borrowing
+//! `eclat-catalog`'s BTF type reader, which sits above this crate (it needs the compiler and
+//! the standard objects) and reads no `.BTF.ext`.
+//!
 //! Layouts (little endian), from the kernel's `btf.h` and libbpf's `btf.c`:
 //! - `.BTF`: `u16 magic, u8 version, u8 flags, u32 hdr_len, u32 type_off, u32 type_len,
 //!   u32 str_off, u32 str_len`; strings start at `hdr_len + str_off`.

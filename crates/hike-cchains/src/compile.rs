@@ -1,8 +1,9 @@
 //! Compiling a `.hike.c` file with clang.
 //!
-//! The flags are those of the project's eBPF objects (`crates/hike-bpf/build.rs`):
-//! `-O2 -g -target bpf -mcpu=v4 -Wall`. `hike/chain.h` is self-contained, so no kernel or libbpf
-//! header is needed: the copy embedded in this crate ([`CHAIN_H`], the one the loader was built
+//! The compiler and flags are `hike-toolchain`'s, those of the project's eBPF objects, with one
+//! difference named there: warnings are reported ([`Compiled::warnings`]), not fatal
+//! ([`hike_toolchain::Warnings::Reported`]). `hike/chain.h` is self-contained, so no kernel or
+//! libbpf header is needed: the copy embedded in this crate ([`CHAIN_H`], the one the loader was built
 //! with) is written to a private temporary include directory, found before any directory the
 //! caller adds. `-g` gives the loader line info for its messages. clang's diagnostics are
 //! returned as it printed them (`FILE:LINE:COL: error: …`).
@@ -12,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use hike_toolchain::Warnings;
 
 use crate::error::CChainError;
 
@@ -38,22 +41,9 @@ pub struct Compiled {
     pub warnings: String,
 }
 
-/// The clang to use: `$HIKE_CLANG`, else the first of `clang-19`, `clang-20`, `clang-18`,
-/// `clang` that runs (BPF ISA v4 needs clang 18 or newer), as `crates/hike-bpf` does.
+/// The clang to use: `hike_toolchain::find_clang`.
 pub fn find_clang() -> Result<PathBuf, CChainError> {
-    if let Some(clang) = std::env::var_os("HIKE_CLANG") {
-        return Ok(PathBuf::from(clang));
-    }
-    ["clang-19", "clang-20", "clang-18", "clang"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .map(PathBuf::from)
-        .ok_or(CChainError::NoClang)
+    Ok(hike_toolchain::find_clang()?)
 }
 
 /// Compiles the `.hike.c` file at `path`; clang's messages name it as given.
@@ -97,7 +87,7 @@ fn run_clang(
     let object = tmp.path.join("chain.o");
 
     let mut cmd = Command::new(&clang);
-    cmd.args(["-O2", "-g", "-target", "bpf", "-mcpu=v4", "-Wall"])
+    cmd.args(hike_toolchain::flags(Warnings::Reported))
         // Name the embedded header `hike/chain.h` in messages and line info, not by its
         // temporary path, and files under the working directory relative to it, as given.
         .arg(format!("-ffile-prefix-map={}/=", include.display()));

@@ -33,9 +33,9 @@ impl fmt::Display for SourceLoc {
 /// Why a `.hike.c` file could not be compiled or loaded, or a chain linked.
 #[derive(Debug, Error)]
 pub enum CChainError {
-    /// No usable clang (`$HIKE_CLANG`, `clang-19`, `clang-20`, `clang-18`, `clang`).
-    #[error("no clang found: install clang-19 (`make deps`) or set HIKE_CLANG")]
-    NoClang,
+    /// No usable clang (`hike_toolchain::find_clang`).
+    #[error(transparent)]
+    NoClang(#[from] hike_toolchain::NoClang),
     /// clang could not be started.
     #[error("cannot run `{}`: {source}", clang.display())]
     ClangSpawn {

@@ -88,7 +88,7 @@ fn kernel_c_chain_faults_name_the_chain() {
     );
 }
 
-/// Parameter counts of the standard programs the example calls (bpf/programs/README.md).
+/// Parameter counts of the standard programs the example calls (docs/stdlib.md).
 fn nparams(prog: &str) -> u8 {
     match prog {
         "ip6_hset_srcdst" | "monitor" | "ip6_sd_dec2zero" | "l2_redirect" => 1,

@@ -498,3 +498,68 @@ pub struct VmState {
     /// Stacks of all frames.
     pub stack: [u8; MAX_FRAMES * STACK_SIZE],
 }
+
+/// The names of the shared VM maps, as every HIKe object declares them (`bpf/include/hike/vm.h`;
+/// the value layouts are `abi.h`'s). A runtime creates one set per VM instance and makes every
+/// object it loads reuse it; anything that reads an object tells these maps from the object's
+/// own by name.
+pub mod vm_maps {
+    /// Chain ID → [`super::ChainDesc`] (an mmapable array).
+    pub const CHAINS: &str = "hike_chains";
+    /// The code heap: a global of the section [`CODE_SECTION`], which libbpf turns into a
+    /// one-entry array map named after the section; the runtime creates it as `hike_code`.
+    pub const CODE: &str = "hike_code";
+    /// The section of the code heap global, and the name libbpf gives its map in an object.
+    pub const CODE_SECTION: &str = ".bss.hike_code";
+    /// Program ID → program (a program array).
+    pub const PROGS: &str = "hike_progs";
+    /// The one [`super::VmConfig`].
+    pub const CONFIG: &str = "hike_config";
+    /// The per-CPU [`super::VmState`].
+    pub const STATE: &str = "hike_state";
+    /// Per-CPU [`super::ChainStats`] by chain ID.
+    pub const CHAIN_STATS: &str = "hike_cstats";
+    /// Per-CPU [`super::ProgStats`] by program ID.
+    pub const PROG_STATS: &str = "hike_pstats";
+    /// Per-CPU fault counters by [`super::Fault`].
+    pub const FAULTS: &str = "hike_faults";
+    /// The ring buffer of [`super::Event`]s.
+    pub const EVENTS: &str = "hike_events";
+
+    /// The maps every object declares in its `.maps` section (all but the code heap).
+    pub const DECLARED: [&str; 8] = [
+        CHAINS,
+        PROGS,
+        CONFIG,
+        STATE,
+        CHAIN_STATS,
+        PROG_STATS,
+        FAULTS,
+        EVENTS,
+    ];
+}
+
+/// The BTF declaration tags of the SDK, by which an object says what its functions are
+/// (`bpf/include/hike/sdk.h`, `loader.h`): user space reads them from an object's BTF before
+/// loading it (the catalog) and from the BTF the kernel keeps for a loaded program (the
+/// runtime).
+pub mod tags {
+    /// Marks a HIKe program's entry function (`HIKE_PROG`).
+    pub const PROG: &str = "hike_prog";
+    /// Prefixes the list of a HIKe program's parameters: `hike_params:a, b, c`.
+    pub const PARAMS: &str = "hike_params:";
+    /// Marks a loader's entry function (`HIKE_LOADER`).
+    pub const LOADER: &str = "hike_loader";
+
+    /// The parameter names of a [`PARAMS`] tag, in order (empty if it lists none); `None` if
+    /// `tag` is another tag.
+    pub fn params(tag: &str) -> Option<Vec<String>> {
+        let list = tag.strip_prefix(PARAMS)?;
+        Some(
+            list.split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        )
+    }
+}

@@ -430,3 +430,38 @@ fn the_header_parser_finds_constants_enums_and_fields() {
     );
     assert_eq!(header.typedefs, ["hike_r"]);
 }
+
+/// The names `abi::vm_maps` and `abi::tags` give are the ones the headers declare.
+#[test]
+fn vm_map_names_and_sdk_tags_agree_with_the_headers() {
+    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bpf/include/hike");
+    let read = |name: &str| {
+        std::fs::read_to_string(include.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let vm = read("vm.h");
+    for name in abi::vm_maps::DECLARED {
+        assert!(
+            vm.contains(&format!("}} {name} SEC(\".maps\");")),
+            "vm.h declares no map `{name}`"
+        );
+    }
+    let code = format!(
+        "{} SEC(\"{}\");",
+        abi::vm_maps::CODE,
+        abi::vm_maps::CODE_SECTION
+    );
+    assert!(vm.contains(&code), "vm.h has no `{code}`");
+    let sdk = read("sdk.h");
+    for tag in [abi::tags::PROG, abi::tags::PARAMS] {
+        let decl = format!("btf_decl_tag(\"{tag}");
+        assert!(sdk.contains(&decl), "sdk.h has no `{decl}`");
+    }
+    let decl = format!("btf_decl_tag(\"{}\")", abi::tags::LOADER);
+    assert!(read("loader.h").contains(&decl), "loader.h has no `{decl}`");
+    assert_eq!(
+        abi::tags::params("hike_params:a, b,c"),
+        Some(vec!["a".to_owned(), "b".to_owned(), "c".to_owned()])
+    );
+    assert_eq!(abi::tags::params("hike_params:"), Some(vec![]));
+    assert_eq!(abi::tags::params("hike_prog"), None);
+}

@@ -1,18 +1,20 @@
-//! Reading a HIKe program's signature from its object's BTF.
+//! Reading a HIKe program's signature from BTF, through libbpf.
 //!
-//! The SDK tags each program's entry function with BTF declaration tags:
-//! `hike_prog` (it is a HIKe program) and `hike_params:a, b, c` (the names of its parameters,
-//! in order). The compiler uses them to check calls before anything is loaded.
+//! The SDK tags each program's entry function with BTF declaration tags
+//! ([`hike_isa::abi::tags`]): `hike_prog` (it is a HIKe program) and `hike_params:a, b, c`
+//! (the names of its parameters, in order). The runtime needs them for programs that are
+//! already loaded: [`crate::Vm::programs`] and [`crate::Vm::validation_context`] read them
+//! from the BTF the kernel keeps for each program (`BPF_BTF_GET_FD_BY_ID`), which is why this
+//! reader is here and goes through libbpf. The same reader over an object's bytes
+//! ([`program_signatures`]) serves the runtime's tests and the standard programs' manifest
+//! tests. What an object declares before it is loaded, for the compiler (programs, tags,
+//! terminal programs, map layouts), is read by `eclat-catalog` without libbpf.
 
+use hike_isa::abi::tags;
 use libbpf_rs::btf::types::{DeclTag, Func};
 use libbpf_rs::{Btf, ReferencesType};
 
 use crate::{Error, Result};
-
-/// The declaration tag that marks a HIKe program's entry function.
-pub const TAG_PROG: &str = "hike_prog";
-/// The prefix of the declaration tag listing a program's parameters.
-pub const TAG_PARAMS: &str = "hike_params:";
 
 /// What the BTF says about a HIKe program.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,14 +80,10 @@ fn signatures_in(btf: &Btf<'_>) -> Vec<ProgramSignature> {
                 found.len() - 1
             }
         };
-        if text == TAG_PROG {
+        if text == tags::PROG {
             found[idx].2 = true;
-        } else if let Some(list) = text.strip_prefix(TAG_PARAMS) {
-            found[idx].1.params = list
-                .split(',')
-                .map(|p| p.trim().to_owned())
-                .filter(|p| !p.is_empty())
-                .collect();
+        } else if let Some(params) = tags::params(&text) {
+            found[idx].1.params = params;
         }
     }
     found.sort_by_key(|(k, _, _)| *k);

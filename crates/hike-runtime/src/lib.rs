@@ -12,7 +12,11 @@
 //!
 //! This crate is the only one that makes BPF syscalls. It does not compile or validate
 //! chains (that is `hike-isa`: pass it validated code), does not parse eCLAT, and does not
-//! decide IDs: callers (the compiler's linker, `eclatd`) choose them.
+//! decide IDs: callers (the compiler's linker, `eclatd`) choose them. Nor does it say what an
+//! object declares before it is loaded (programs, tags, map layouts: `eclat-catalog`, which
+//! does not depend on this crate). It reads only what it needs for itself: the parameters of
+//! a loaded program, from the BTF the kernel keeps for it ([`btf`]), to validate chains that
+//! call it.
 //!
 //! ```no_run
 //! use hike_isa::Insn;
@@ -48,7 +52,6 @@ mod ids;
 pub mod loader;
 pub mod map;
 mod object;
-pub mod object_info;
 pub mod pin;
 mod sys;
 pub mod vm;
@@ -63,9 +66,6 @@ pub use ids::{ChainId, ProgramId};
 pub use libbpf_rs::MapType;
 pub use loader::{attached_xdp_program, Loader, TestRun, TestRunResult, XdpAction, XdpMode};
 pub use map::{MapRef, UpdateMode};
-pub use object_info::{
-    inspect_object, DataKind, DataType, MapDecl, Member, ObjectInfo, ProgramDecl,
-};
 pub use vm::{ProgramInfo, Vm, VmOptions};
 pub use vm_maps::{MapLayout, VmMap, EVENTS_RING_BYTES};
 

@@ -85,18 +85,19 @@ impl VmMap {
         VmMap::Events,
     ];
 
-    /// The map's name, as declared by every HIKe object (at most 15 bytes).
+    /// The map's name, as declared by every HIKe object (at most 15 bytes;
+    /// [`abi::vm_maps`]).
     pub const fn name(self) -> &'static str {
         match self {
-            VmMap::Chains => "hike_chains",
-            VmMap::Code => "hike_code",
-            VmMap::Progs => "hike_progs",
-            VmMap::Config => "hike_config",
-            VmMap::State => "hike_state",
-            VmMap::ChainStats => "hike_cstats",
-            VmMap::ProgStats => "hike_pstats",
-            VmMap::Faults => "hike_faults",
-            VmMap::Events => "hike_events",
+            VmMap::Chains => abi::vm_maps::CHAINS,
+            VmMap::Code => abi::vm_maps::CODE,
+            VmMap::Progs => abi::vm_maps::PROGS,
+            VmMap::Config => abi::vm_maps::CONFIG,
+            VmMap::State => abi::vm_maps::STATE,
+            VmMap::ChainStats => abi::vm_maps::CHAIN_STATS,
+            VmMap::ProgStats => abi::vm_maps::PROG_STATS,
+            VmMap::Faults => abi::vm_maps::FAULTS,
+            VmMap::Events => abi::vm_maps::EVENTS,
         }
     }
 
@@ -104,7 +105,7 @@ impl VmMap {
     /// code heap, a global whose map is named after its section.
     pub const fn declared_name(self) -> &'static str {
         match self {
-            VmMap::Code => ".bss.hike_code",
+            VmMap::Code => abi::vm_maps::CODE_SECTION,
             other => other.name(),
         }
     }

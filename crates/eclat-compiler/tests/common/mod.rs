@@ -1,5 +1,6 @@
-//! The test harness: a small program catalog (package `t`), compilation that panics with the
-//! rendered diagnostics, and runs of compiled chains on the reference VM with mocked programs.
+//! The test harness: the standard catalog's snapshot ([`standard_catalog`]), a small program
+//! catalog (package `t`), compilation that panics with the rendered diagnostics, and runs of
+//! compiled chains on the reference VM with mocked programs.
 
 #![allow(dead_code, reason = "each test file uses a part of the harness")]
 
@@ -8,12 +9,19 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use eclat_compiler::catalog::{CType, Catalog, Field, FieldKind, LoaderSig, MapSig, ProgramSig};
-use eclat_compiler::{compile, ChainTable, CompiledScript};
+use eclat_compiler::{compile, ChainTable, CompiledScript, PackageTable};
 use eclat_syntax::ast::IntType;
 use eclat_syntax::SourceFile;
 use hike_isa::abi::Fault;
 use hike_isa::Symbols;
 use hike_refvm::{xdp, Boot, ProgramOutcome, RefVm};
+
+/// The standard catalog as `eclat-catalog` reads it from the objects: the snapshot its test
+/// `standard_snapshot` writes (and keeps current).
+pub fn standard_catalog() -> PackageTable {
+    serde_json::from_str(include_str!("../standard_catalog.json"))
+        .expect("tests/standard_catalog.json is a catalog table")
+}
 
 /// Package `t`: programs whose mocks below make their effect observable.
 pub struct TestCatalog {

@@ -2,11 +2,9 @@
 //! the map's BTF layout.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 use eclat_catalog::{MapLayout, ObjectId, PackageCatalog, ValueLayout};
 use eclat_compiler::catalog::FieldKind;
-use eclat_compiler::output::MapValue;
 use eclat_link::link::MapOwner;
 use hike_runtime::{MapRef, ProgramId, UpdateMode};
 use serde_json::Value as Json;
@@ -78,7 +76,6 @@ pub(super) fn read_raw(map: &MapRef, key: &[u8]) -> hike_runtime::Result<Option<
     }
 }
 
-/// Encodes a key or value given as JSON text (the forms a dump shows) with `layout`.
 /// An array map's key must be one of its indexes (the kernel's answer otherwise, `E2BIG`,
 /// reads "argument list too long").
 fn check_array_key(map: &str, map_ref: &MapRef, key: &[u8]) -> Result<()> {
@@ -104,6 +101,8 @@ fn check_array_key(map: &str, map_ref: &MapRef, key: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Encodes a key or value given as JSON text (the forms a dump shows) with `layout`, chains
+/// named as script `script` names them.
 fn encode_json(
     map: &str,
     what: &'static str,
@@ -112,10 +111,6 @@ fn encode_json(
     state: &State,
     script: &str,
 ) -> Result<Vec<u8>> {
-    let bad = |message: String| DaemonError::BadEntry {
-        map: map.to_owned(),
-        message,
-    };
     if text.len() > limits::ENTRY_JSON_BYTES {
         return Err(DaemonError::TooBig {
             what: "a map key or value",
@@ -123,104 +118,16 @@ fn encode_json(
             max: limits::ENTRY_JSON_BYTES,
         });
     }
-    let json: Json = serde_json::from_str(text).map_err(|e| {
-        bad(format!(
-            "the {what} `{text}` is not JSON ({e}); the {what} is {}",
-            layout.c_type
-        ))
-    })?;
-    let Some(fields) = &layout.fields else {
-        return Err(bad(format!(
-            "the {what} type {} cannot be written field by field",
-            layout.c_type
-        )));
-    };
-    let expected = || {
-        if layout.scalar {
-            describe(&fields[0].kind).to_string()
-        } else {
-            let parts: Vec<String> = fields
-                .iter()
-                .map(|f| format!("\"{}\": {}", f.name, describe(&f.kind)))
-                .collect();
-            format!("{{{}}}", parts.join(", "))
-        }
-    };
-    let item = |kind: &FieldKind, v: &Json, field: &str| -> Result<MapValue> {
-        let wrong = || {
-            bad(format!(
-                "{what} {field}`{v}` does not fit: the {what} is {}, written as {}",
-                layout.c_type,
-                expected()
-            ))
-        };
-        Ok(match kind {
-            FieldKind::Int(ty) => MapValue::Int {
-                ty: *ty,
-                value: v.as_u64().ok_or_else(wrong)?,
-            },
-            FieldKind::Ipv4 => MapValue::Ipv4(
-                v.as_str()
-                    .and_then(|s| s.parse::<Ipv4Addr>().ok())
-                    .ok_or_else(wrong)?,
-            ),
-            FieldKind::Ipv6 => MapValue::Ipv6(
-                v.as_str()
-                    .and_then(|s| s.parse::<Ipv6Addr>().ok())
-                    .ok_or_else(wrong)?,
-            ),
-            FieldKind::Chain => MapValue::Chain(v.as_str().ok_or_else(wrong)?.to_owned()),
-        })
-    };
-    let items: Vec<MapValue> = if layout.scalar {
-        vec![item(&fields[0].kind, &json, "")?]
-    } else {
-        let obj = json.as_object().ok_or_else(|| {
-            bad(format!(
-                "the {what} `{text}` is not an object; the {what} is {}, written as {}",
-                layout.c_type,
-                expected()
-            ))
-        })?;
-        if let Some(unknown) = obj.keys().find(|k| !fields.iter().any(|f| &f.name == *k)) {
-            return Err(bad(format!(
-                "the {what} has no field `{unknown}`; it is {}, written as {}",
-                layout.c_type,
-                expected()
-            )));
-        }
-        fields
-            .iter()
-            .map(|f| {
-                let v = obj.get(&f.name).ok_or_else(|| {
-                    bad(format!(
-                        "the {what} lacks field `{}`; it is {}, written as {}",
-                        f.name,
-                        layout.c_type,
-                        expected()
-                    ))
-                })?;
-                item(&f.kind, v, &format!("field `{}` ", f.name))
-            })
-            .collect::<Result<_>>()?
-    };
     let chains: BTreeMap<String, u32> = state
         .script(script)
         .map(|s| s.chains.iter().map(|c| (c.name.clone(), c.id)).collect())
         .unwrap_or_default();
-    let chain_id = |n: &str| chains.get(n).copied();
     layout
-        .encode(map, what, &items, &chain_id)
-        .map_err(|e| bad(e.to_string()))
-}
-
-fn describe(kind: &FieldKind) -> &'static str {
-    match kind {
-        FieldKind::Int(_) => "a number",
-        FieldKind::Ipv4 => "an IPv4 address string",
-        FieldKind::Ipv6 => "an IPv6 address string",
-        FieldKind::Chain => "a chain name",
-    }
+        .encode_json(map, what, text, &|n| chains.get(n).copied())
+        .map_err(|e| DaemonError::BadEntry {
+            map: map.to_owned(),
+            message: e.to_string(),
+        })
 }
 
 /// Whether `digest` (a program's or loader's record) is the catalog's build of `object`; an

@@ -4,20 +4,21 @@
 
 use anyhow::{bail, Context, Result};
 use eclat_compiler::catalog::LoaderSig;
-use eclat_compiler::{compile, Catalog, ChainTable, CompiledScript, ProgramSig, StdCatalog};
+use eclat_catalog::PackageCatalog;
+use eclat_compiler::{compile, Catalog, ChainTable, CompiledScript, ProgramSig};
 
 /// The same chains in eCLAT.
 pub const ECLAT_SCRIPT: &str = include_str!("../ddos_mark.eclat");
 
 /// The standard catalog plus the benchmark's package `bench` (`ip6_src_in_set`).
 struct BenchCatalog {
-    std: StdCatalog,
+    std: PackageCatalog,
     set: ProgramSig,
 }
 
 impl BenchCatalog {
     fn new() -> Result<BenchCatalog> {
-        let std = StdCatalog::new();
+        let std = PackageCatalog::standard().context("the standard catalog")?;
         // Built from a standard signature of the same shape (no parameter, returns to the
         // chain), so that fields the compiler may add keep their defaults.
         let mut set = std

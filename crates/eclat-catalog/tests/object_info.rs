@@ -1,10 +1,10 @@
 //! `inspect_object` on the standard objects: HIKe tags, terminal programs (no tail call), and
 //! the BTF layouts of map keys and values. No kernel needed.
 
-use hike_runtime::{inspect_object, DataKind};
+use eclat_catalog::object::{inspect_object, DataKind, ObjectError, ObjectInfo};
 
-fn info(name: &str) -> hike_runtime::ObjectInfo {
-    let bytes = hike_bpf::object(name).unwrap_or_else(|| panic!("no object {name}"));
+fn info(name: &str) -> ObjectInfo {
+    let bytes = hike_bpf::standard::object(name).unwrap_or_else(|| panic!("no object {name}"));
     inspect_object(bytes).unwrap_or_else(|e| panic!("inspect {name}: {e}"))
 }
 
@@ -65,4 +65,17 @@ fn map_layouts_come_from_btf() {
     assert!(members[0].ty.has_typedef("__u32"));
     assert_eq!(members[0].ty.kind, DataKind::Int { signed: false });
     assert!(ip4.maps.iter().any(|m| m.vm_map && m.name == "hike_progs"));
+}
+
+#[test]
+fn what_is_not_a_bpf_object_is_refused() {
+    assert!(matches!(
+        inspect_object(b"not an ELF file"),
+        Err(ObjectError::Elf { .. })
+    ));
+    let host = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+    assert!(matches!(
+        inspect_object(&host),
+        Err(ObjectError::NotBpf { .. })
+    ));
 }
