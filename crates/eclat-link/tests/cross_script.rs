@@ -41,12 +41,11 @@ def pong(n):
     let compiled = compile("cycle", &[("a.eclat", a), ("b.eclat", b)]);
     assert!(compiled.units.is_none(), "{}", compiled.diagnostics);
     assert!(
-        compiled
-            .diagnostics
-            .contains("error: chains call each other across scripts: `a.ping` → `b.pong` → `a.ping`")
-            || compiled
-                .diagnostics
-                .contains("error: chains call each other across scripts: `b.pong` → `a.ping` → `b.pong`"),
+        compiled.diagnostics.contains(
+            "error: chains call each other across scripts: `a.ping` → `b.pong` → `a.ping`"
+        ) || compiled.diagnostics.contains(
+            "error: chains call each other across scripts: `b.pong` → `a.ping` → `b.pong`"
+        ),
         "{}",
         compiled.diagnostics
     );

@@ -124,10 +124,91 @@ pub fn compile_all_shown(
             }
         }
     }
+    if ok {
+        if let Some(cycle) = cross_script_cycle(&out) {
+            diagnostics.push_str(&format!(
+                "error: chains call each other across scripts: {cycle}; a chain may not call \
+                 itself, directly or through other chains (the VM has no unbounded stack of \
+                 frames: docs/eclat.md)\n"
+            ));
+            ok = false;
+        }
+    }
     Compiled {
         units: ok.then_some(out),
         diagnostics,
     }
+}
+
+/// A cycle of chain calls that goes through more than one script (each script's own cycles
+/// are its compiler's errors), as `` `a.main` → `b.x` → `a.main` ``.
+fn cross_script_cycle(units: &[(String, CompiledScript)]) -> Option<String> {
+    use std::collections::BTreeMap;
+    // Chain names are global to a link: each names one chain of one script.
+    let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut calls: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (script, unit) in units {
+        for c in &unit.chains {
+            owner.insert(&c.name, script);
+            calls.insert(
+                &c.name,
+                c.assembly
+                    .relocations
+                    .iter()
+                    .filter(|r| r.kind == hike_isa::asm::RelocKind::Chain)
+                    .map(|r| r.name.as_str())
+                    .collect(),
+            );
+        }
+    }
+    // Depth-first search with the path on a stack: 0 unvisited, 1 on the path, 2 done.
+    fn visit<'a>(
+        c: &'a str,
+        calls: &BTreeMap<&'a str, Vec<&'a str>>,
+        state: &mut BTreeMap<&'a str, u8>,
+        path: &mut Vec<&'a str>,
+    ) -> Option<Vec<&'a str>> {
+        state.insert(c, 1);
+        path.push(c);
+        for &callee in calls.get(c).map(Vec::as_slice).unwrap_or(&[]) {
+            match state.get(callee).copied().unwrap_or(0) {
+                0 if calls.contains_key(callee) => {
+                    if let Some(cycle) = visit(callee, calls, state, path) {
+                        return Some(cycle);
+                    }
+                }
+                1 => {
+                    let from = path.iter().position(|x| *x == callee).expect("on the path");
+                    return Some(path[from..].to_vec());
+                }
+                _ => {}
+            }
+        }
+        path.pop();
+        state.insert(c, 2);
+        None
+    }
+    let mut state = BTreeMap::new();
+    for &c in calls.keys() {
+        if state.get(c).copied().unwrap_or(0) != 0 {
+            continue;
+        }
+        let Some(cycle) = visit(c, &calls, &mut state, &mut Vec::new()) else {
+            continue;
+        };
+        let scripts: std::collections::BTreeSet<&str> =
+            cycle.iter().map(|c| owner[c]).collect();
+        if scripts.len() < 2 {
+            continue; // within one script: its compiler reported it
+        }
+        let mut shown: Vec<String> = cycle
+            .iter()
+            .map(|c| format!("`{}.{c}`", owner[c]))
+            .collect();
+        shown.push(shown[0].clone());
+        return Some(shown.join(" → "));
+    }
+    None
 }
 
 /// How a sibling of the main script is named in diagnostics: beside the main script's shown

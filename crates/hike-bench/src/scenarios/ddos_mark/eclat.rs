@@ -3,8 +3,8 @@
 //! own program.
 
 use anyhow::{bail, Context, Result};
-use eclat_compiler::catalog::LoaderSig;
 use eclat_catalog::PackageCatalog;
+use eclat_compiler::catalog::LoaderSig;
 use eclat_compiler::{compile, Catalog, ChainTable, CompiledScript, ProgramSig};
 
 /// The same chains in eCLAT.
