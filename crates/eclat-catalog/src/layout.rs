@@ -53,7 +53,28 @@ pub struct FieldLayout {
     /// Whether a chain is stored as a `hike_chain_ref` (its ID + 1, 0 for no chain) rather than
     /// as its ID.
     pub chain_ref: bool,
+    /// The values the field means something for, where its C type allows more: a loader's
+    /// verdicts are XDP actions ([`VERDICTS`]).
+    pub domain: Option<Domain>,
 }
+
+/// The values a number field takes, and what they are, for the refusal of others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Domain {
+    /// The largest value (the smallest is 0).
+    pub max: u64,
+    /// What the values are, for people.
+    pub what: &'static str,
+}
+
+/// The verdicts of a loader's configuration (`struct hike_loader_config`): the XDP actions.
+pub const VERDICTS: Domain = Domain {
+    max: 4,
+    what: "an XDP verdict: 0 aborted, 1 drop, 2 pass, 3 tx, 4 redirect",
+};
+
+/// The fields of `hike_ldr_cfg`'s value that hold verdicts.
+const VERDICT_FIELDS: [&str; 2] = ["default_verdict", "failsafe_verdict"];
 
 /// The layout of a key or of a value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,6 +162,18 @@ pub enum EncodeError {
         size: usize,
         /// The value.
         value: u64,
+    },
+    /// A number the field does not take.
+    #[error("{value} is not {} (field `{field}` of map `{map}` takes 0 to {})", domain.what, domain.max)]
+    OutOfDomain {
+        /// The map.
+        map: String,
+        /// The field.
+        field: String,
+        /// The value.
+        value: u64,
+        /// What the field takes.
+        domain: Domain,
     },
     /// A chain that is not linked.
     #[error("chain `{chain}` (in map `{map}`) is not loaded")]
@@ -253,6 +286,7 @@ fn scalar(t: &DataType, name: &str, offset: usize) -> Option<FieldLayout> {
         kind,
         big_endian,
         chain_ref: false,
+        domain: None,
     };
     if struct_tag(t) == Some("in6_addr") && t.size == 16 {
         return Some(field(FieldKind::Ipv6, false));
@@ -344,6 +378,7 @@ impl ValueLayout {
                 .map(|f| Field {
                     name: f.name.clone(),
                     kind: f.kind,
+                    domain: f.domain.map(|d| (d.max, d.what.to_owned())),
                 })
                 .collect(),
         )
@@ -393,6 +428,14 @@ impl ValueLayout {
                     stored.to_ne_bytes().to_vec()
                 }
                 (FieldKind::Int(_), MapValue::Int { value, .. }) => {
+                    if let Some(domain) = f.domain.filter(|d| *value > d.max) {
+                        return Err(EncodeError::OutOfDomain {
+                            map: map.to_owned(),
+                            field: f.name.clone(),
+                            value: *value,
+                            domain,
+                        });
+                    }
                     int_bytes(*value, f.size, f.big_endian).ok_or_else(|| {
                         EncodeError::Overflow {
                             map: map.to_owned(),
@@ -641,6 +684,13 @@ impl MapLayout {
     pub fn from_decl(decl: &MapDecl, loader: bool, aliases: Vec<String>) -> MapLayout {
         let key = ValueLayout::new(decl.key.as_ref(), decl.key_size, "key");
         let mut value = ValueLayout::new(decl.value.as_ref(), decl.value_size, "value");
+        if loader && decl.name == LOADER_CONFIG_MAP {
+            for f in value.fields.iter_mut().flatten() {
+                if VERDICT_FIELDS.contains(&f.name.as_str()) {
+                    f.domain = Some(VERDICTS);
+                }
+            }
+        }
         if loader && decl.name != LOADER_CONFIG_MAP {
             if let Some(fields) = &mut value.fields {
                 if let [f] = fields.as_mut_slice() {

@@ -249,3 +249,56 @@ fn json_entries_encode_as_dumps_decode_them() {
         "chain `nope` (in map `m`) is not loaded"
     );
 }
+
+#[test]
+fn a_loaders_verdicts_are_xdp_actions() {
+    let cat = PackageCatalog::standard().unwrap();
+    let l = layout(&cat, "basic", "ip6_sc", "hike_ldr_cfg");
+    let int = |value| MapValue::Int {
+        ty: IntType::U32,
+        value,
+    };
+    let ok = l
+        .value
+        .encode(
+            &l.name,
+            "value",
+            &[int(1), int(0), int(1), int(0)],
+            &no_chains,
+        )
+        .expect("drop, aborted, set");
+    assert_eq!(&ok[..4], &1u32.to_ne_bytes());
+    let e = l
+        .value
+        .encode(
+            &l.name,
+            "value",
+            &[int(99), int(0), int(1), int(0)],
+            &no_chains,
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "99 is not an XDP verdict: 0 aborted, 1 drop, 2 pass, 3 tx, 4 redirect (field \
+         `default_verdict` of map `hike_ldr_cfg` takes 0 to 4)"
+    );
+    let e = l
+        .value
+        .encode_json(
+            &l.name,
+            "value",
+            r#"{"default_verdict": 2, "failsafe_verdict": 7, "flags": 1, "reserved": 0}"#,
+            &no_chains,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("7 is not an XDP verdict"), "{e}");
+    // Flags are not verdicts.
+    l.value
+        .encode(
+            &l.name,
+            "value",
+            &[int(2), int(0), int(99), int(0)],
+            &no_chains,
+        )
+        .expect("flags take any u32");
+}

@@ -84,6 +84,10 @@ pub struct Field {
     pub name: String,
     /// What it holds.
     pub kind: FieldKind,
+    /// For a number, the largest value it means something for where its C type allows more,
+    /// and what the values are (a loader's verdicts: the XDP actions, 0 to 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<(u64, String)>,
 }
 
 /// A C type as an object declares it (`struct in6_addr`, 16 bytes), for messages.

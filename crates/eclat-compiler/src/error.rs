@@ -185,6 +185,20 @@ pub enum CheckError {
         /// The cycle, `a → b → a`.
         cycle: String,
     },
+    /// A number a map field does not take, though its C type would hold it.
+    #[error("{value} is not {values} (field `{field}` of map `{map}` takes 0 to {max})")]
+    OutOfDomain {
+        /// The map.
+        map: String,
+        /// The field.
+        field: String,
+        /// The value written.
+        value: u64,
+        /// The largest value it takes.
+        max: u64,
+        /// What the values are.
+        values: String,
+    },
     /// A constant that does not fit the type it is stored as.
     #[error("constant {value} does not fit in `{ty}` ({}..={})", IntType::min(*.ty), IntType::max(*.ty))]
     ConstantOverflow {

@@ -204,7 +204,22 @@ impl ModuleChecker<'_> {
                 }
                 (FieldKind::Int(t), _) => match self.const_expr(item) {
                     Some(k) => match self.fit(k, t, item.span) {
-                        Some(bits) => out.push(MapValue::Int { ty: t, value: bits }),
+                        Some(bits) => match &f.domain {
+                            Some((max, values)) if bits > *max => {
+                                self.error(
+                                    CheckError::OutOfDomain {
+                                        map: sig.name.clone(),
+                                        field: f.name.clone(),
+                                        value: bits,
+                                        max: *max,
+                                        values: values.clone(),
+                                    },
+                                    item.span,
+                                );
+                                ok = false;
+                            }
+                            _ => out.push(MapValue::Int { ty: t, value: bits }),
+                        },
                         None => ok = false,
                     },
                     None => ok = false,

@@ -67,11 +67,13 @@ impl TestCatalog {
                 key: vec![Field {
                     name: "key".into(),
                     kind: FieldKind::Int(IntType::U32),
+                    domain: None,
                 }],
                 value_type: CType::new("__u32", 4),
                 value: vec![Field {
                     name: "value".into(),
                     kind: FieldKind::Chain,
+                    domain: None,
                 }],
             }],
         };

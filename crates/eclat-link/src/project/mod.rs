@@ -196,8 +196,7 @@ fn cross_script_cycle(units: &[(String, CompiledScript)]) -> Option<String> {
         let Some(cycle) = visit(c, &calls, &mut state, &mut Vec::new()) else {
             continue;
         };
-        let scripts: std::collections::BTreeSet<&str> =
-            cycle.iter().map(|c| owner[c]).collect();
+        let scripts: std::collections::BTreeSet<&str> = cycle.iter().map(|c| owner[c]).collect();
         if scripts.len() < 2 {
             continue; // within one script: its compiler reported it
         }
