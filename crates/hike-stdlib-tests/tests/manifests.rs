@@ -1,6 +1,6 @@
 //! The package manifests (`bpf/programs/*/package.toml`, `bpf/loaders/*/package.toml`, format
 //! in `bpf/programs/README.md`) against the built objects: every name resolves to an object
-//! that has it, with the parameters STDLIB.md gives; every source is exported; the `net` and
+//! that has it, with the parameters docs/stdlib.md gives; every source is exported; the `net` and
 //! `mynet` aliases name the same objects as the home packages. No kernel needed.
 
 use std::collections::BTreeMap;
@@ -90,7 +90,7 @@ fn object(name: &str) -> &'static hike_bpf::Object {
         .unwrap_or_else(|| panic!("no object `{name}`"))
 }
 
-/// STDLIB.md: every program and its parameters, in order.
+/// docs/stdlib.md: every program and its parameters, in order.
 const SIGNATURES: &[(&str, &[&str])] = &[
     ("hike_pass", &[]),
     ("hike_drop", &[]),
@@ -132,7 +132,7 @@ fn every_program_resolves_to_an_object_with_its_signature() {
                 .unwrap_or_else(|| panic!("{pkg}.{name}: {obj} has no HIKe program `{name}`"));
             let want = expected
                 .get(name.as_str())
-                .unwrap_or_else(|| panic!("{pkg}.{name}: not a program of STDLIB.md"));
+                .unwrap_or_else(|| panic!("{pkg}.{name}: not a program of docs/stdlib.md"));
             assert_eq!(&sig.params, want, "{pkg}.{name}: parameters");
             assert!(
                 o.source.starts_with("bpf/programs/"),
@@ -145,7 +145,7 @@ fn every_program_resolves_to_an_object_with_its_signature() {
     let all: std::collections::BTreeSet<String> = expected.keys().map(|s| s.to_string()).collect();
     assert_eq!(
         seen, all,
-        "every program of STDLIB.md is exported somewhere"
+        "every program of docs/stdlib.md is exported somewhere"
     );
 }
 
@@ -188,7 +188,7 @@ fn aliases_name_the_objects_of_the_home_packages() {
             );
         }
     }
-    // STDLIB.md: the DDoS set in one import, the same in `net` and `mynet`.
+    // docs/stdlib.md: the DDoS set in one import, the same in `net` and `mynet`.
     let ddos = [
         "hike_drop",
         "hike_pass",

@@ -1,4 +1,4 @@
-//! The scenarios of PERFORMANCE.md, one module each.
+//! The benchmark scenarios (the README's "Performance"), one module each.
 //!
 //! A scenario sets up what it compares, builds [`Case`](crate::measure::Case)s, has
 //! [`measure`](crate::measure::measure) run them, and returns a
