@@ -80,8 +80,10 @@ pub fn report(
             "Control, to show that the count sees lost frames: under the same traffic the \
              script was unloaded and loaded again instead of replaced (absent for {:.0} ms; a \
              second copy on the router's other veth kept the programs and the monitor's map): \
-             {} frames sent, {} counted, {} lost ({} of them in the veth's receive drops: a \
-             veth without an XDP program refuses its peer's XDP frames without counting them).",
+             {} frames sent, {} counted, {} lost ({} of them in the veth's receive drops; the \
+             rest reached the veth with no script on it: with live frames a veth without an XDP \
+             program refuses its peer's XDP frames without counting them, with a socket they go \
+             to the kernel's stack).",
             control.absent_ms,
             c.sent,
             c.counted,
