@@ -368,7 +368,7 @@ impl State {
             }
             good_generation(f("generation"), p.generation)?;
             let pin = format!("{}-g{}", p.script, p.generation);
-            if p.loader_pin != pin || names.contains(pin.as_str()) {
+            if p.loader_pin != pin {
                 return Err((
                     f("loader_pin"),
                     format!("= {:?} is not {pin:?}", p.loader_pin),
