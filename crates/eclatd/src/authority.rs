@@ -201,7 +201,13 @@ impl Rewriter {
     /// Decodes a whole header block and sends it on as literals, with a refused authority
     /// replaced.
     fn emit(&mut self, block: OpenBlock, out: &mut Vec<u8>) -> bool {
-        let Ok(headers) = self.decoder.decode(&block.fragment) else {
+        // `hpack` panics on some malformed blocks (a truncated table size update): that is
+        // one more block this module cannot make sense of (the decoder is not used again).
+        let decoder = &mut self.decoder;
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            decoder.decode(&block.fragment)
+        }));
+        let Ok(Ok(headers)) = decoded else {
             return false;
         };
         let mut encoded = Vec::with_capacity(block.fragment.len() * 2);
@@ -456,5 +462,16 @@ mod tests {
         assert_eq!(r.feed(&input), input);
         assert!(r.passthrough);
         assert_eq!(r.feed(b"anything"), b"anything");
+    }
+
+    #[test]
+    fn a_truncated_table_size_update_passes_untouched() {
+        // A dynamic table size update whose integer needs more octets than the block has:
+        // `hpack`'s decoder unwraps it.
+        let mut input = PREFACE.to_vec();
+        push_frame(&mut input, HEADERS, END_HEADERS, [0, 0, 0, 1], &[0x3f]);
+        let mut r = Rewriter::default();
+        assert_eq!(r.feed(&input), input);
+        assert!(r.passthrough);
     }
 }

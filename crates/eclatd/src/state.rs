@@ -303,7 +303,8 @@ impl State {
             if !names.insert(s.name.as_str()) {
                 return Err((f("name"), format!("= {:?} is recorded twice", s.name)));
             }
-            if s.file_name.is_empty() || s.file_name.len() > 4096 {
+            if s.file_name.is_empty() || s.file_name.len() > crate::daemon::limits::FILE_NAME_BYTES
+            {
                 return Err((f("file_name"), "is not a file name".into()));
             }
             if s.defines.len() > crate::daemon::limits::DEFINES {
@@ -368,7 +369,7 @@ impl State {
             }
             good_generation(f("generation"), p.generation)?;
             let pin = format!("{}-g{}", p.script, p.generation);
-            if p.loader_pin != pin || names.contains(pin.as_str()) {
+            if p.loader_pin != pin {
                 return Err((
                     f("loader_pin"),
                     format!("= {:?} is not {pin:?}", p.loader_pin),

@@ -340,6 +340,53 @@ fn kill_9_at_every_point_of_an_unload() {
     crash_every_point_of("unload");
 }
 
+/// A script may be named like the loader pin of another's next generation (`crash-g2`, the
+/// pin a replace of `crash` at generation 1 builds): a replace of `crash` killed before its
+/// commit leaves an intent naming that pin, and the restarted daemon must still take the
+/// state file it wrote, undo the replace and keep both scripts.
+#[test]
+fn an_intent_whose_loader_pin_is_another_scripts_name_is_undone() {
+    let ns = Netns::new();
+    ns.add_pair("w0", "w1");
+    let mut d = Daemon::new(Some(&ns));
+    d.extra_env.push((
+        eclatd::crash::ENV.to_owned(),
+        "replace.intent.saved".to_owned(),
+    ));
+    d.spawn();
+    let mut c = d.client();
+    c.load(
+        "crash-g2",
+        "other.eclat",
+        &support::count_and_drop(5),
+        &[("DEVNAME", "w0")],
+    )
+    .expect("load crash-g2");
+    let v0 = [("DEVNAME", "v0")];
+    c.load(NAME, "crash.eclat", &support::count_and_drop(1), &v0)
+        .expect("load crash");
+    let r = c.load(NAME, "crash.eclat", &support::count_and_drop(2), &v0);
+    assert!(r.is_err(), "the replace should have died");
+    drop(c);
+    assert_eq!(d.wait().signal(), Some(libc::SIGKILL));
+    d.extra_env.clear();
+    assert!(
+        d.try_spawn(),
+        "the daemon refused the state file it wrote:\n{}",
+        d.log.lock().unwrap()
+    );
+    let list = d.client().list();
+    let listed: BTreeSet<(String, u64)> = list
+        .scripts
+        .iter()
+        .map(|s| (s.name.clone(), s.generation))
+        .collect();
+    let expected: BTreeSet<(String, u64)> = [(NAME.to_owned(), 1), ("crash-g2".to_owned(), 1)]
+        .into_iter()
+        .collect();
+    assert_eq!(listed, expected);
+}
+
 #[test]
 fn the_points_cover_load_replace_and_unload_and_the_runtime() {
     for op in ["load", "replace", "unload"] {

@@ -120,6 +120,26 @@ fn a_key_outside_an_array_map_is_refused_with_its_range() {
     );
 }
 
+/// The state file refuses a script's file name over 4096 bytes: a load must not record one,
+/// or the next start refuses the state file the daemon wrote itself.
+#[test]
+fn a_file_name_the_state_file_would_refuse_is_refused_by_the_load() {
+    let ns = Netns::new();
+    let mut d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    let file_name = format!("{}.eclat", "f".repeat(5000));
+    let r = c.load("long", &file_name, &count_and_drop(1), &[("DEVNAME", "v0")]);
+    drop(c);
+    d.stop();
+    assert!(
+        d.try_spawn(),
+        "the daemon refused the state file it wrote:\n{}",
+        d.log.lock().unwrap()
+    );
+    let e = r.expect_err("a file name over the limit");
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{}", e.message());
+}
+
 /// Calls `List` with Debian's grpc-python (installed by `make deps`) on the daemon's socket:
 /// once with default settings, once with the `:authority` newer grpc-python sends by default
 /// over a Unix socket (the socket's path, percent-encoded), which `h2` alone refuses.

@@ -265,6 +265,14 @@ impl Daemon {
                 what: "source file name",
             });
         }
+        // The state file takes no longer one (`State::validate`).
+        if src.file_name.len() > limits::FILE_NAME_BYTES {
+            return Err(DaemonError::TooBig {
+                what: "the source file name",
+                size: src.file_name.len(),
+                max: limits::FILE_NAME_BYTES,
+            });
+        }
         for (what, size) in std::iter::once(("the script", src.text.len())).chain(
             src.siblings
                 .iter()

@@ -47,6 +47,8 @@ use crate::state::{self, ProgramRecord, ScriptRecord, State};
 pub mod limits {
     /// Bytes of one script or sibling file.
     pub const FILE_BYTES: usize = 1 << 20;
+    /// Bytes of a script's file name as the client gives it.
+    pub const FILE_NAME_BYTES: usize = 4096;
     /// Sibling files of one request.
     pub const SIBLINGS: usize = 64;
     /// `-D` definitions of one request.
