@@ -399,3 +399,42 @@ fn the_points_cover_load_replace_and_unload_and_the_runtime() {
         );
     }
 }
+
+/// A crash in the middle of a loader's removal (its program pin gone, its links still pinned)
+/// leaves a loader that cannot be opened: the next start removes what is left of it, links
+/// first, so the interface runs nothing rather than a loader without chains.
+#[test]
+fn a_half_removed_loader_is_removed_at_start_with_its_links() {
+    let ns = Netns::new();
+    let mut d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    load(&mut c, V1).expect("load");
+    let kernel_id = c.list().scripts[0].loader.as_ref().unwrap().kernel_id;
+    assert_eq!(ns.xdp_prog("v0"), kernel_id);
+    drop(c);
+    d.kill9();
+    let dir = d.pin_dir().join("loaders").join(format!("{NAME}-g1"));
+    let prog = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("prog_"))
+        .expect("the loader's program pin")
+        .path();
+    std::fs::remove_file(prog).unwrap();
+    assert!(dir.join("links").read_dir().unwrap().next().is_some());
+    assert_eq!(
+        ns.xdp_prog("v0"),
+        kernel_id,
+        "the link still holds the loader"
+    );
+    d.spawn();
+    let mut c = d.client();
+    assert!(c.list().scripts.is_empty(), "{}", d.log.lock().unwrap());
+    assert_eq!(
+        ns.xdp_prog("v0"),
+        0,
+        "no interface runs a loader nobody can open"
+    );
+    assert!(!dir.exists());
+    load(&mut c, V1).expect("a new load of the name works");
+}

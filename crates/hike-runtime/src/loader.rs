@@ -425,10 +425,18 @@ impl Loader {
     /// interface. For a private loader this is the same as dropping it.
     pub fn remove(self) -> Result<()> {
         if let Some(dir) = &self.pin_dir {
-            pin::remove_tree(dir)?;
+            remove_loader_dir(dir)?;
         }
         Ok(())
     }
+}
+
+/// Removes a loader's pin directory, its attachments first: a process killed in the middle
+/// then leaves a loader that runs nowhere (and still opens), never attachments whose loader
+/// cannot be opened any more.
+pub(crate) fn remove_loader_dir(dir: &std::path::Path) -> Result<()> {
+    pin::remove_tree(&dir.join("links"))?;
+    pin::remove_tree(dir)
 }
 
 /// The ID of the XDP program attached to `ifindex` (0 if none), as the kernel reports it.

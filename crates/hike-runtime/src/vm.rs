@@ -674,6 +674,16 @@ impl Vm {
         ))
     }
 
+    /// Removes the pins of loader `name` without opening it (a loader whose pins a crash left
+    /// incomplete cannot be opened): its attachments first, which detaches them.
+    pub fn remove_loader_pins(&self, name: &str) -> Result<()> {
+        pin::check_name(name)?;
+        match &self.pinned {
+            Some(p) => crate::loader::remove_loader_dir(&p.dir.join("loaders").join(name)),
+            None => Ok(()),
+        }
+    }
+
     /// The names of the pinned loaders (none in a private instance).
     pub fn loader_names(&self) -> Result<Vec<String>> {
         match &self.pinned {

@@ -21,10 +21,15 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
             Ok(l) => {
                 loaders.insert(name, l);
             }
-            Err(e) => eprintln!(
-                "eclatd: warning: cannot adopt loader `{name}`: {}",
-                chain(&e)
-            ),
+            Err(e) => {
+                // Pins left half-removed by a crash: whatever is left goes, attachments
+                // first, so that no interface runs a loader nobody can open.
+                eprintln!(
+                    "eclatd: warning: cannot adopt loader `{name}` ({}); removing its pins",
+                    chain(&e)
+                );
+                vm.remove_loader_pins(&name)?;
+            }
         }
     }
     if let Some(pending) = state.pending.take() {
