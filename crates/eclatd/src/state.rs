@@ -286,9 +286,9 @@ impl State {
             if !slots.insert(p.id) {
                 return Err((f("id"), format!("= {} is recorded twice", p.id)));
             }
-            good_name(f("name"), &p.name, 64)?;
-            good_name(f("package"), &p.package, 64)?;
-            if p.object.is_empty() || p.object.len() > 256 {
+            good_name(f("name"), &p.name, 255)?;
+            good_name(f("package"), &p.package, 255)?;
+            if p.object.is_empty() || p.object.len() > 4096 {
                 return Err((f("object"), "is not an object name".into()));
             }
             good_hex(f("digest"), &p.digest)?;
@@ -337,8 +337,8 @@ impl State {
                     ),
                 ));
             }
-            good_name(f("loader.name"), &s.loader.name, 64)?;
-            good_name(f("loader.package"), &s.loader.package, 64)?;
+            good_name(f("loader.name"), &s.loader.name, 255)?;
+            good_name(f("loader.package"), &s.loader.package, 255)?;
             good_hex(f("loader.digest"), &s.loader.digest)?;
             for (j, a) in s.loader.attachments.iter().enumerate() {
                 let g = |x: &str| f(&format!("loader.attachments[{j}].{x}"));
@@ -403,7 +403,7 @@ impl State {
             for (j, m) in p.map_entries.iter().enumerate() {
                 let g = |x: &str| f(&format!("map_entries[{j}].{x}"));
                 in_range(g("program"), m.program, MAX_PROGS)?;
-                good_name(g("map"), &m.map, 64)?;
+                good_name(g("map"), &m.map, 255)?;
                 good_hex(g("key"), &m.key)?;
                 for v in m.previous.iter().flatten() {
                     good_hex(g("previous"), v)?;

@@ -179,3 +179,55 @@ print("instance" if d_instance.encode() in reply else "no instance")
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "instance");
     }
 }
+
+#[test]
+fn a_program_gone_from_bpffs_leaves_a_state_the_next_start_accepts() {
+    let ns = Netns::new();
+    let mut d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    c.load(
+        "gone",
+        "gone.eclat",
+        &count_and_drop(1),
+        &[("DEVNAME", "v0")],
+    )
+    .expect("load");
+    let slot = c.list().programs[0].id;
+    drop(c);
+    d.kill9();
+    // Tampering: a program's pins removed by hand.
+    std::fs::remove_dir_all(d.pin_dir().join("progs").join(slot.to_string())).unwrap();
+    d.spawn();
+    assert!(
+        d.wait_for_log("is gone from bpffs"),
+        "{}",
+        d.log.lock().unwrap()
+    );
+    d.stop();
+    d.log.lock().unwrap().clear();
+    assert!(d.try_spawn(), "{}", d.log.lock().unwrap());
+    let mut c = d.client();
+    assert_eq!(c.list().scripts.len(), 1);
+    c.load(
+        "gone",
+        "gone.eclat",
+        &count_and_drop(1),
+        &[("DEVNAME", "v0")],
+    )
+    .expect("loading it again gives it its program back");
+    let list = c.list();
+    assert!(
+        list.programs.iter().all(|p| p.kernel_id != 0),
+        "every program is back in its slot: {:?}",
+        list.programs
+    );
+    let before = c.monitor("gone").get(&1).copied().unwrap_or(0);
+    ns.send("v1", &frames("fc00::1", "fc00::2", 2));
+    assert_eq!(c.monitor("gone").get(&1).copied().unwrap_or(0), before + 2);
+    let stats = c.stats("gone").unwrap();
+    assert!(
+        stats.faults.iter().all(|f| f.count == 0),
+        "{:?}",
+        stats.faults
+    );
+}

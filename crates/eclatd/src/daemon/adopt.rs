@@ -96,9 +96,17 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
         eprintln!("eclatd: removing program slot {id}, which no script uses");
         vm.remove_program(ProgramId::new(*id).expect("from the vm"))?;
     }
-    state
-        .programs
-        .retain(|p| used.contains(&p.id) && present.contains(&p.id));
+    for p in state.programs.iter().filter(|p| used.contains(&p.id)) {
+        if !present.contains(&p.id) {
+            // Only tampering with bpffs does this. The record stays whole (the scripts list
+            // the slot), and their chains' calls of it fault until they are loaded again.
+            eprintln!(
+                "eclatd: warning: program `{}` (slot {}) is gone from bpffs; the chains that call it fault until their script is loaded again",
+                p.name, p.id
+            );
+        }
+    }
+    state.programs.retain(|p| used.contains(&p.id));
     let chains: BTreeSet<u32> = state
         .scripts
         .iter()

@@ -649,9 +649,12 @@ impl Daemon {
         txn: &mut Txn,
     ) -> Result<()> {
         let vm = &inner.vm;
+        let present: BTreeSet<u32> = vm.programs().iter().map(|p| p.id.get()).collect();
         for p in &linked.programs {
-            if inner.state.program(p.id).is_some() {
-                continue; // shared with another script (or the old version)
+            // Shared with another script (or the old version); a recorded program whose pins
+            // were removed by hand is loaded again into its slot.
+            if inner.state.program(p.id).is_some() && present.contains(&p.id) {
+                continue;
             }
             let obj = catalog.object(p.object);
             let id = ProgramId::new(p.id).expect("the allocator stays in the table");
