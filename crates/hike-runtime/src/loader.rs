@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -226,15 +226,8 @@ impl Loader {
                 }
             })?;
         if let Some(dir) = &self.pin_dir {
-            let links_dir = dir.join("links");
-            pin::create_dir(&links_dir)?;
-            let path = links_dir.join(ifindex.to_string());
             // On failure `link` is dropped here, which detaches it again.
-            sys::obj_pin(link.as_fd(), &path).map_err(|source| Error::Pin {
-                op: "pin",
-                path,
-                source,
-            })?;
+            pin_link(dir, ifindex, link.as_fd())?;
         }
         links.insert(ifindex, link);
         Ok(())
@@ -260,18 +253,7 @@ impl Loader {
             });
         }
         if let Some(dir) = &self.pin_dir {
-            let path = dir.join("links").join(ifindex.to_string());
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(Error::Pin {
-                        op: "unpin",
-                        path,
-                        source,
-                    })
-                }
-            }
+            unpin_link(dir, ifindex)?;
         }
         // Closing the last reference to the link detaches the program.
         links.remove(&ifindex);
@@ -310,16 +292,7 @@ impl Loader {
             .map_err(take_err)?;
         crate::crash::point("take_over.updated");
         if let Some(dir) = &self.pin_dir {
-            let links_dir = dir.join("links");
-            let path = links_dir.join(ifindex.to_string());
-            let pinned = pin::create_dir(&links_dir).and_then(|()| {
-                sys::obj_pin(link.as_fd(), &path).map_err(|source| Error::Pin {
-                    op: "pin",
-                    path: path.clone(),
-                    source,
-                })
-            });
-            if let Err(e) = pinned {
+            if let Err(e) = pin_link(dir, ifindex, link.as_fd()) {
                 // Put the old loader back: the attachment stays where it was.
                 sys::link_update(link.as_fd(), from.handle.as_fd(), self.handle.as_fd())
                     .map_err(take_err)?;
@@ -330,7 +303,7 @@ impl Loader {
         if let Some(dir) = &from.pin_dir {
             // The link is pinned under its new owner: a leftover old pin would only keep the
             // link alive longer (until `from` is removed), so failing here is not an error.
-            let _ = std::fs::remove_file(dir.join("links").join(ifindex.to_string()));
+            let _ = unpin_link(dir, ifindex);
         }
         let link = from_links.remove(&ifindex).expect("checked above");
         links.insert(ifindex, link);
@@ -362,35 +335,17 @@ impl Loader {
         if let std::collections::btree_map::Entry::Vacant(slot) = mine.entry(ifindex) {
             let link = theirs.remove(&ifindex).expect("found above");
             if let Some(dir) = &self.pin_dir {
-                let links_dir = dir.join("links");
-                let path = links_dir.join(ifindex.to_string());
-                pin::create_dir(&links_dir)?;
                 // On failure the link goes back: the attachment stays with `to`'s pin.
-                if let Err(source) = sys::obj_pin(link.as_fd(), &path) {
+                if let Err(e) = pin_link(dir, ifindex, link.as_fd()) {
                     theirs.insert(ifindex, link);
-                    return Err(Error::Pin {
-                        op: "pin",
-                        path,
-                        source,
-                    });
+                    return Err(e);
                 }
             }
             slot.insert(link);
         }
         theirs.remove(&ifindex);
         if let Some(dir) = &to.pin_dir {
-            let path = dir.join("links").join(ifindex.to_string());
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(Error::Pin {
-                        op: "unpin",
-                        path,
-                        source,
-                    })
-                }
-            }
+            unpin_link(dir, ifindex)?;
         }
         Ok(())
     }
@@ -428,6 +383,34 @@ impl Loader {
             remove_loader_dir(dir)?;
         }
         Ok(())
+    }
+}
+
+/// Pins `link`, the attachment to `ifindex`, under the loader directory `dir`
+/// (`links/<ifindex>`).
+fn pin_link(dir: &std::path::Path, ifindex: u32, link: BorrowedFd<'_>) -> Result<()> {
+    let links_dir = dir.join("links");
+    pin::create_dir(&links_dir)?;
+    let path = links_dir.join(ifindex.to_string());
+    sys::obj_pin(link, &path).map_err(|source| Error::Pin {
+        op: "pin",
+        path,
+        source,
+    })
+}
+
+/// Removes the pin of the attachment to `ifindex` under the loader directory `dir`, if there
+/// is one.
+fn unpin_link(dir: &std::path::Path, ifindex: u32) -> Result<()> {
+    let path = dir.join("links").join(ifindex.to_string());
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Pin {
+            op: "unpin",
+            path,
+            source,
+        }),
     }
 }
 
