@@ -369,6 +369,8 @@ fn remove_pins(dir: &Path, prefix: &str) {
                 dir.display()
             );
         }
+        // `hike/` itself when it is empty now (another instance keeps it).
+        let _ = std::fs::remove_dir(BPFFS_HIKE);
     }
 }
 

@@ -429,6 +429,9 @@ impl Drop for Daemon {
         self.kill9();
         // Unpinning everything detaches the loaders and frees programs and maps.
         let _ = std::fs::remove_dir_all(self.pin_dir());
+        // The instances' directory, when this was the last instance in it (the daemon's lock
+        // creates it; other tests' instances may still live there, and then it stays).
+        let _ = std::fs::remove_dir(self.bpffs.join("hike"));
         if self.unmount_bpffs {
             let _ = Command::new("umount").arg(&self.bpffs).status();
         }
