@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hike_runtime::{Loader, ProgramId, UpdateMode, Vm};
+use hike_runtime::{Loader, ProgramId, Vm};
 
 use super::load::unhex;
+use super::maps::write_raw;
 use crate::error::chain;
 use crate::state::{Pending, State};
 
@@ -171,18 +172,11 @@ fn undo_pending(vm: &Vm, loaders: &mut BTreeMap<String, Loader>, p: &Pending) {
             }
         };
         let key = unhex(&m.key);
-        let restored = match &m.previous {
-            Some(values) if map.is_percpu() => {
-                let values: Vec<Vec<u8>> = values.iter().map(|v| unhex(v)).collect();
-                map.update_percpu(&key, &values, UpdateMode::Any)
-            }
-            Some(values) => match values.first() {
-                Some(v) => map.update(&key, &unhex(v), UpdateMode::Any),
-                None => Ok(()),
-            },
-            None => map.delete(&key).map(drop),
-        };
-        if let Err(e) = restored {
+        let previous: Option<Vec<Vec<u8>>> = m
+            .previous
+            .as_ref()
+            .map(|values| values.iter().map(|v| unhex(v)).collect());
+        if let Err(e) = write_raw(&map, &key, previous.as_deref()) {
             warn(what, &e);
         }
     }

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use eclat_catalog::layout::hex;
 use eclat_catalog::{ObjectId, PackageCatalog};
 use eclat_compiler::Define;
 use eclat_link::link::{LinkedScript, MapOwner};
@@ -11,7 +12,7 @@ use hike_isa::abi::{MAX_CHAINS, MAX_PROGS};
 use hike_isa::validate::Chain as ValidatedChain;
 use hike_runtime::{ChainId, MapRef, ProgramId, UpdateMode, XdpMode};
 
-use super::maps::{read_raw, same_build};
+use super::maps::{read_raw, same_build, write_raw};
 use super::{
     check_script_name, create_private_dir, default_name, limits, lock, now_secs, Daemon, Inner,
     Loaded, ScriptSource,
@@ -22,11 +23,6 @@ use crate::state::{
     self, AttachmentRecord, ChainRecord, LoaderRecord, MapEntryUndo, Pending, PendingAttachment,
     ProgramRecord, ScriptRecord, State,
 };
-
-/// `bytes` as lowercase hex.
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// The bytes of lowercase or uppercase hex `text` (validated by the state's checks).
 pub(super) fn unhex(text: &str) -> Vec<u8> {
@@ -179,14 +175,7 @@ impl Txn {
                     }
                 }
                 Undo::Entry { map, key, previous } => {
-                    let r = match previous {
-                        Some(vs) if map.is_percpu() => {
-                            map.update_percpu(&key, &vs, UpdateMode::Any)
-                        }
-                        Some(vs) => map.update(&key, &vs[0], UpdateMode::Any),
-                        None => map.delete(&key).map(|_| ()),
-                    };
-                    if let Err(e) = r {
+                    if let Err(e) = write_raw(&map, &key, previous.as_deref()) {
                         warn("restore a map entry", &chain(&e));
                     }
                 }

@@ -76,6 +76,24 @@ pub(super) fn read_raw(map: &MapRef, key: &[u8]) -> hike_runtime::Result<Option<
     }
 }
 
+/// Puts back a value [`read_raw`] gave (`None`: the entry was absent, and is deleted).
+pub(super) fn write_raw(
+    map: &MapRef,
+    key: &[u8],
+    value: Option<&[Vec<u8>]>,
+) -> hike_runtime::Result<()> {
+    match value {
+        Some(per_cpu) if map.is_percpu() => {
+            map.update_percpu(key, per_cpu, hike_runtime::UpdateMode::Any)
+        }
+        Some(values) => match values.first() {
+            Some(v) => map.update(key, v, hike_runtime::UpdateMode::Any),
+            None => Ok(()),
+        },
+        None => map.delete(key).map(drop),
+    }
+}
+
 /// An array map's key must be one of its indexes (the kernel's answer otherwise, `E2BIG`,
 /// reads "argument list too long").
 fn check_array_key(map: &str, map_ref: &MapRef, key: &[u8]) -> Result<()> {
