@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use hike_toolchain::{arch_include_dir, find_clang, flags, Warnings};
 use sha2::{Digest, Sha256};
 
+use crate::layout::hex;
 use crate::manifest::{is_identifier, Manifest};
 use crate::{CatalogError, Result};
 
@@ -292,10 +293,6 @@ fn headers_digest() -> [u8; 32] {
         h.update(bytes);
     }
     h.finalize().into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn compile(source: &Path, include: &Path, out: &Path) -> Result<()> {

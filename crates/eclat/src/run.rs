@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use eclat_catalog::layout::hex;
 use eclat_catalog::PackageCatalog;
 use eclat_compiler::output::CompiledScript;
 use eclat_compiler::Define;
@@ -204,10 +205,6 @@ fn verdict_name(run: &PacketRun) -> &'static str {
     // The kernel treats an unknown XDP action as an error (the packet is dropped with an
     // exception); report it as aborted, with the raw value beside it.
     run.verdict.map_or("aborted", XdpAction::name)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One packet's line of `--json`, fields in the documented order.
