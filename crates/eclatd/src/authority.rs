@@ -13,7 +13,9 @@
 //! sent on as literals that use no dynamic table: the server's table then stays empty and in
 //! step. Frames are parsed only as far as that needs (RFC 9113 §4.1, §6.2, §6.10); anything
 //! this module cannot make sense of makes it step aside and pass every later byte through
-//! untouched, for `h2` to judge.
+//! untouched, for `h2` to judge. So that a client cannot make it hold more than `h2` would, a
+//! header block larger than [`MAX_BLOCK`] or a dynamic table larger than the server's
+//! [`MAX_TABLE`] also makes it step aside (`h2` refuses both).
 
 use std::io;
 use std::pin::Pin;
@@ -35,6 +37,12 @@ const END_STREAM: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
 const PADDED: u8 = 0x8;
 const PRIORITY: u8 = 0x20;
+/// The most header-block bytes (HEADERS and CONTINUATION frames) held back while a block is
+/// open; gRPC's headers are a few hundred bytes.
+const MAX_BLOCK: usize = 256 * 1024;
+/// SETTINGS_HEADER_TABLE_SIZE as the server (`h2`) advertises it, its default: a client may
+/// not make its table larger (RFC 7541 §4.2), so a larger size update is refused by `h2`.
+const MAX_TABLE: usize = 4096;
 /// What an unusable authority becomes.
 const LOCALHOST: &[u8] = b"localhost";
 
@@ -44,6 +52,8 @@ struct OpenBlock {
     end_stream: bool,
     priority: Option<[u8; 5]>,
     fragment: Vec<u8>,
+    /// The block's frames as the client sent them, to pass on untouched if it is not used.
+    raw: Vec<u8>,
 }
 
 /// The client-to-server byte stream's rewriter (see the module docs).
@@ -132,10 +142,10 @@ impl Rewriter {
                 break;
             }
             let frame: Vec<u8> = self.pending.drain(..FRAME_HEADER + len).collect();
-            if !self.frame(&frame, &mut out) {
+            if let Err(unsent) = self.frame(frame, &mut out) {
                 // Step aside: the rest goes through as the client sent it.
                 self.passthrough = true;
-                out.extend_from_slice(&frame);
+                out.extend_from_slice(&unsent);
                 out.append(&mut self.pending);
                 break;
             }
@@ -143,32 +153,34 @@ impl Rewriter {
         out
     }
 
-    /// Handles one whole frame; false if it cannot be made sense of.
-    fn frame(&mut self, frame: &[u8], out: &mut Vec<u8>) -> bool {
+    /// Handles one whole frame. If it cannot be made sense of, the error holds the client's
+    /// bytes not sent on yet (this frame, and the open block's earlier frames), as they came.
+    fn frame(&mut self, frame: Vec<u8>, out: &mut Vec<u8>) -> Result<(), Vec<u8>> {
         let (kind, flags) = (frame[3], frame[4]);
         let stream: [u8; 4] = frame[5..9].try_into().expect("9-byte header");
-        let payload = &frame[FRAME_HEADER..];
-        if let Some(open) = &mut self.open {
+        if let Some(mut open) = self.open.take() {
+            open.raw.extend_from_slice(&frame);
             // Only CONTINUATION frames of the same stream may follow an open block.
-            if kind != CONTINUATION || stream != open.stream {
-                return false;
+            if kind != CONTINUATION || stream != open.stream || open.raw.len() > MAX_BLOCK {
+                return Err(open.raw);
             }
-            open.fragment.extend_from_slice(payload);
+            open.fragment.extend_from_slice(&frame[FRAME_HEADER..]);
             if flags & END_HEADERS != 0 {
-                let open = self.open.take().expect("open");
                 return self.emit(open, out);
             }
-            return true;
+            self.open = Some(open);
+            return Ok(());
         }
         if kind != HEADERS {
-            out.extend_from_slice(frame);
-            return true;
+            out.extend_from_slice(&frame);
+            return Ok(());
         }
+        let payload = &frame[FRAME_HEADER..];
         let mut body = payload;
         let mut pad = 0;
         if flags & PADDED != 0 {
             let Some((&p, rest)) = body.split_first() else {
-                return false;
+                return Err(frame);
             };
             pad = usize::from(p);
             body = rest;
@@ -176,31 +188,38 @@ impl Rewriter {
         let mut priority = None;
         if flags & PRIORITY != 0 {
             if body.len() < 5 {
-                return false;
+                return Err(frame);
             }
             priority = Some(body[..5].try_into().expect("5 bytes"));
             body = &body[5..];
         }
         if body.len() < pad {
-            return false;
+            return Err(frame);
         }
+        let fragment = body[..body.len() - pad].to_vec();
         let block = OpenBlock {
             stream,
             end_stream: flags & END_STREAM != 0,
             priority,
-            fragment: body[..body.len() - pad].to_vec(),
+            fragment,
+            raw: frame,
         };
         if flags & END_HEADERS != 0 {
             self.emit(block, out)
         } else {
             self.open = Some(block);
-            true
+            Ok(())
         }
     }
 
     /// Decodes a whole header block and sends it on as literals, with a refused authority
-    /// replaced.
-    fn emit(&mut self, block: OpenBlock, out: &mut Vec<u8>) -> bool {
+    /// replaced; the block's raw frames if it cannot be decoded.
+    fn emit(&mut self, block: OpenBlock, out: &mut Vec<u8>) -> Result<(), Vec<u8>> {
+        // `hpack` follows any table size update; one beyond what the server allows is left
+        // for `h2` to refuse.
+        if table_size_updates(&block.fragment).is_none_or(|max| max > MAX_TABLE) {
+            return Err(block.raw);
+        }
         // `hpack` panics on some malformed blocks (a truncated table size update): that is
         // one more block this module cannot make sense of (the decoder is not used again).
         let decoder = &mut self.decoder;
@@ -208,7 +227,7 @@ impl Rewriter {
             decoder.decode(&block.fragment)
         }));
         let Ok(Ok(headers)) = decoded else {
-            return false;
+            return Err(block.raw);
         };
         let mut encoded = Vec::with_capacity(block.fragment.len() * 2);
         for (name, value) in &headers {
@@ -241,8 +260,45 @@ impl Rewriter {
             push_frame(out, CONTINUATION, flags, block.stream, chunk);
             rest = tail;
         }
-        true
+        Ok(())
     }
+}
+
+/// The largest dynamic table size update at the start of a header block, where they must be
+/// (RFC 7541 §4.2); 0 if there is none, `None` if one is cut short.
+fn table_size_updates(mut block: &[u8]) -> Option<usize> {
+    let mut largest = 0;
+    while let Some(&first) = block.first() {
+        if first & 0xe0 != 0x20 {
+            break;
+        }
+        let (size, used) = read_int(block, 5)?;
+        largest = largest.max(size);
+        block = &block[used..];
+    }
+    Some(largest)
+}
+
+/// An HPACK integer with an `n`-bit prefix (RFC 7541 §5.1) and the octets it took; `None` if
+/// it is cut short or does not fit a `usize`.
+fn read_int(bytes: &[u8], n: u32) -> Option<(usize, usize)> {
+    let max = (1usize << n) - 1;
+    let mut value = usize::from(*bytes.first()?) & max;
+    if value < max {
+        return Some((value, 1));
+    }
+    for (i, &b) in bytes[1..].iter().enumerate() {
+        let shift = 7 * u32::try_from(i).ok()?;
+        let part = usize::from(b & 0x7f).checked_shl(shift)?;
+        if part >> shift != usize::from(b & 0x7f) {
+            return None;
+        }
+        value = value.checked_add(part)?;
+        if b & 0x80 == 0 {
+            return Some((value, i + 2));
+        }
+    }
+    None
 }
 
 /// A client connection whose incoming bytes go through a [`Rewriter`]; outgoing bytes are
@@ -462,6 +518,82 @@ mod tests {
         assert_eq!(r.feed(&input), input);
         assert!(r.passthrough);
         assert_eq!(r.feed(b"anything"), b"anything");
+    }
+
+    #[test]
+    fn a_block_that_cannot_be_decoded_passes_with_its_earlier_frames() {
+        let mut input = PREFACE.to_vec();
+        push_frame(&mut input, HEADERS, 0, [0, 0, 0, 1], &[0xff]);
+        push_frame(
+            &mut input,
+            CONTINUATION,
+            END_HEADERS,
+            [0, 0, 0, 1],
+            &[0xff, 0xff],
+        );
+        let mut r = Rewriter::default();
+        assert_eq!(r.feed(&input), input);
+        assert!(r.passthrough);
+    }
+
+    #[test]
+    fn an_endless_header_block_is_not_held_back() {
+        let mut r = Rewriter::default();
+        let mut sent = r.feed(PREFACE);
+        let mut input = PREFACE.to_vec();
+        let mut frame = Vec::new();
+        push_frame(&mut frame, HEADERS, 0, [0, 0, 0, 1], &[0x82]);
+        input.extend_from_slice(&frame);
+        sent.extend(r.feed(&frame));
+        let chunk = vec![0x82u8; MAX_FRAME];
+        while !r.passthrough {
+            let mut frame = Vec::new();
+            push_frame(&mut frame, CONTINUATION, 0, [0, 0, 0, 1], &chunk);
+            input.extend_from_slice(&frame);
+            sent.extend(r.feed(&frame));
+            assert!(input.len() < 2 * MAX_BLOCK, "still held back");
+        }
+        // Everything the client sent went on, unchanged, for `h2` to refuse.
+        assert_eq!(sent, input);
+    }
+
+    #[test]
+    fn a_table_larger_than_the_server_allows_passes_untouched() {
+        let mut block = Vec::new();
+        push_int(&mut block, 0x20, 5, 1 << 20);
+        block.push(0x82); // :method GET
+        let mut input = PREFACE.to_vec();
+        push_frame(&mut input, HEADERS, END_HEADERS, [0, 0, 0, 1], &block);
+        let mut r = Rewriter::default();
+        assert_eq!(r.feed(&input), input);
+        assert!(r.passthrough);
+        // Within the limit it is decoded and re-encoded.
+        let mut block = Vec::new();
+        push_int(&mut block, 0x20, 5, MAX_TABLE);
+        block.push(0x82);
+        let mut input = PREFACE.to_vec();
+        push_frame(&mut input, HEADERS, END_HEADERS, [0, 0, 0, 1], &block);
+        let mut r = Rewriter::default();
+        assert_ne!(r.feed(&input), input);
+        assert!(!r.passthrough);
+    }
+
+    #[test]
+    fn hpack_integers_read_back() {
+        for value in [0usize, 30, 31, 127, 128, 4096, 1 << 20, usize::MAX] {
+            let mut out = Vec::new();
+            push_int(&mut out, 0x20, 5, value);
+            out.push(0xaa);
+            assert_eq!(read_int(&out, 5), Some((value, out.len() - 1)), "{value}");
+        }
+        assert_eq!(read_int(&[0x3f, 0x80], 5), None);
+        assert_eq!(
+            read_int(
+                &[0x3f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+                5
+            ),
+            None
+        );
     }
 
     #[test]

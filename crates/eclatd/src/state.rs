@@ -496,7 +496,8 @@ pub fn parse(text: &[u8]) -> Result<State, Parsed> {
     Ok(state)
 }
 
-/// Writes `state` into `dir` atomically, keeping the previous file as [`backup_path`]. No
+/// Writes `state` into `dir` atomically, keeping the previous file as [`backup_path`]. An
+/// error means the previous record is still the current one (nothing was renamed). No
 /// name in `dir` is followed if it is a link. `stage` names the save of an operation for the
 /// crash points (`intent`, `commit`): `STAGE.written` comes after the new file is on disk
 /// and before it replaces the old one.
@@ -518,7 +519,18 @@ pub fn save(dir: &Path, state: &State, stage: Option<&str>) -> std::io::Result<(
         d.link("state.json", "state.json.prev")?;
     }
     d.rename("state.json.tmp", "state.json")?;
-    d.sync()
+    // Once renamed, the new record is the one a restarted daemon reads, so the save has
+    // happened: a caller that undid its change now would leave a record naming objects it
+    // removed. The directory's fsync only makes the rename survive a machine crash, which
+    // the kernel objects (bpffs pins live in memory) do not survive either; its failure is
+    // reported, not returned.
+    if let Err(e) = d.sync() {
+        eprintln!(
+            "eclatd: warning: {}: the state was saved but the directory's fsync failed: {e}",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
