@@ -35,6 +35,7 @@ fn kernel_pinned_instance_is_adopted_again_and_destroyed() {
         vm.set_config(VmConfig {
             budget: 500,
             flags: CFG_STATS,
+            ..VmConfig::default()
         })
         .unwrap();
         vm.install_chain(chain(5), &[call_prog(2), exit()], 1)
@@ -66,7 +67,8 @@ fn kernel_pinned_instance_is_adopted_again_and_destroyed() {
         vm.config().unwrap(),
         VmConfig {
             budget: 500,
-            flags: CFG_STATS
+            flags: CFG_STATS,
+            ..VmConfig::default()
         }
     );
     assert_eq!(vm.chain_code(chain(5)).unwrap(), vec![call_prog(2), exit()]);
