@@ -126,9 +126,10 @@ pub(crate) fn decode(st: &VmState, names: &dyn Names) -> CallTrace {
         let depth = u32::from(r.depth);
         match r.kind {
             TRACE_CHAIN => {
-                let (name, params) = names
-                    .chain(r.id)
-                    .map_or_else(|| (format!("#{}", r.id), &[][..]), |(n, p)| (n.to_owned(), p));
+                let (name, params) = names.chain(r.id).map_or_else(
+                    || (format!("#{}", r.id), &[][..]),
+                    |(n, p)| (n.to_owned(), p),
+                );
                 open.push(calls.len());
                 calls.push(Call {
                     depth,
@@ -138,9 +139,10 @@ pub(crate) fn decode(st: &VmState, names: &dyn Names) -> CallTrace {
                 });
             }
             TRACE_PROG => {
-                let (name, params) = names
-                    .program(r.id)
-                    .map_or_else(|| (format!("#{}", r.id), &[][..]), |(n, p)| (n.to_owned(), p));
+                let (name, params) = names.program(r.id).map_or_else(
+                    || (format!("#{}", r.id), &[][..]),
+                    |(n, p)| (n.to_owned(), p),
+                );
                 open.push(calls.len());
                 calls.push(Call {
                     // A program runs one level below the chain that calls it.

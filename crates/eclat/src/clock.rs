@@ -78,13 +78,19 @@ mod tests {
             tv_nsec: 0,
         };
         // SAFETY: as above.
-        assert_eq!(unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) }, 0);
+        assert_eq!(
+            unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
+            0
+        );
         let mono = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_nanos() as u64;
         let converted = monotonic_to_unix_ns(mono);
-        assert!(converted.abs_diff(wall) < 1_000_000_000, "{converted} vs {wall}");
+        assert!(
+            converted.abs_diff(wall) < 1_000_000_000,
+            "{converted} vs {wall}"
+        );
     }
 }

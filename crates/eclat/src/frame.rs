@@ -55,7 +55,14 @@ fn ipv4(f: &[u8], off: usize) -> Option<String> {
     let dst = Ipv4Addr::new(h[16], h[17], h[18], h[19]);
     // A non-first fragment has no L4 header.
     let later_fragment = be16(h, 6)? & 0x1fff != 0;
-    Some(l4(f, off + ihl, h[9], &src.to_string(), &dst.to_string(), later_fragment))
+    Some(l4(
+        f,
+        off + ihl,
+        h[9],
+        &src.to_string(),
+        &dst.to_string(),
+        later_fragment,
+    ))
 }
 
 fn ipv6(f: &[u8], off: usize) -> Option<String> {
@@ -123,7 +130,9 @@ mod tests {
 
     #[test]
     fn ipv4_udp_and_icmp() {
-        let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2];
+        let mut ip = vec![
+            0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+        ];
         ip.extend_from_slice(&[0x03, 0xe8, 0x00, 0x35, 0, 8, 0, 0]);
         let f = eth(ETH_P_IPV4, &ip);
         assert_eq!(
@@ -153,10 +162,7 @@ mod tests {
             "vlan 7 tcp 2001:db8::a port 40000 → 2001:db8::b port 80, 66 bytes"
         );
         assert_eq!(describe(&eth(ETH_P_ARP, &[0; 28])), "arp, 42 bytes");
-        assert_eq!(
-            describe(&eth(0x88cc, &[])),
-            "ethertype 0x88cc, 14 bytes"
-        );
+        assert_eq!(describe(&eth(0x88cc, &[])), "ethertype 0x88cc, 14 bytes");
         assert_eq!(
             describe(&eth(ETH_P_IPV6, &[0x60])),
             "truncated headers, 15 bytes"

@@ -164,7 +164,10 @@ mod tests {
         let read = read_capture(&f.0).unwrap();
         assert_eq!(
             read.iter().map(|c| c.ts_ns).collect::<Vec<_>>(),
-            [Some(1_704_067_200_000_000_000), Some(1_704_067_200_000_001_000)],
+            [
+                Some(1_704_067_200_000_000_000),
+                Some(1_704_067_200_000_001_000)
+            ],
             "the capture's times, in ns"
         );
         assert_eq!(data(read), frames);

@@ -299,8 +299,7 @@ struct Output {
 /// Why a packet is not run, if it cannot be: `BPF_PROG_TEST_RUN` refuses an XDP packet
 /// shorter than an Ethernet header (EINVAL, which would say nothing about which packet).
 fn not_run_reason(packet: &[u8]) -> Option<String> {
-    (packet.len() < ETH_HLEN)
-        .then(|| format!("shorter than an Ethernet header ({ETH_HLEN} bytes)"))
+    (packet.len() < ETH_HLEN).then(|| format!("shorter than an Ethernet header ({ETH_HLEN} bytes)"))
 }
 
 /// The `--json` line of a packet that was not run.
