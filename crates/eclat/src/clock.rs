@@ -7,21 +7,25 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The Unix time (ns) of `monotonic_ns`, a `CLOCK_MONOTONIC` reading of this machine.
-pub fn monotonic_to_unix_ns(monotonic_ns: u64) -> u64 {
+/// `CLOCK_MONOTONIC` now, in ns (the clock of `bpf_ktime_get_ns()`).
+fn monotonic_now_ns() -> Option<u64> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes the timespec it is given, which lives for the call.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+/// The Unix time (ns) of `monotonic_ns`, a `CLOCK_MONOTONIC` reading of this machine.
+pub fn monotonic_to_unix_ns(monotonic_ns: u64) -> u64 {
+    let Some(mono_now) = monotonic_now_ns() else {
+        return monotonic_ns;
+    };
     let wall_now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    if rc != 0 {
-        return monotonic_ns;
-    }
-    let mono_now = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
     wall_now.saturating_sub(mono_now.saturating_sub(monotonic_ns))
 }
 
@@ -73,16 +77,7 @@ mod tests {
 
     #[test]
     fn a_monotonic_reading_of_now_is_about_now() {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: as above.
-        assert_eq!(
-            unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
-            0
-        );
-        let mono = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+        let mono = monotonic_now_ns().expect("CLOCK_MONOTONIC");
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()

@@ -24,7 +24,7 @@ fn run(script: &std::path::Path, args: &[&str]) -> Vec<Value> {
     json_lines(&out)
 }
 
-fn packet_args(packets: &[Vec<u8>]) -> Vec<String> {
+fn packet_args(packets: &[&[u8]]) -> Vec<String> {
     packets
         .iter()
         .flat_map(|p| ["--packet".to_owned(), hex(p)])
@@ -57,7 +57,7 @@ fn kernel_trace_lists_nested_calls_in_order_with_arguments_and_returns() {
     let pkt = ipv6_udp(A6, B6, 1, 2, 0);
     let lines = run(
         &script,
-        &[&["--trace"][..], &strs(&packet_args(&[pkt.clone()]))].concat(),
+        &[&["--trace"][..], &strs(&packet_args(&[&pkt]))].concat(),
     );
     assert_eq!(verdicts(&lines), ["drop"]);
     assert_eq!(
@@ -83,7 +83,7 @@ fn kernel_trace_lists_nested_calls_in_order_with_arguments_and_returns() {
     let out = eclat(
         &[
             &["run", &script.to_string_lossy(), "--trace"][..],
-            &strs(&packet_args(&[pkt])),
+            &strs(&packet_args(&[&pkt])),
         ]
         .concat(),
         &repo(),
@@ -125,7 +125,7 @@ def many():
     let pkt = ipv6_udp(A6, B6, 1, 2, 0);
     let lines = run(
         &script,
-        &[&["--trace"][..], &strs(&packet_args(&[pkt.clone()]))].concat(),
+        &[&["--trace"][..], &strs(&packet_args(&[&pkt]))].concat(),
     );
     let line = &lines[0];
     assert_eq!(line["result"], (0..40).sum::<u64>(), "{line}");
@@ -147,7 +147,7 @@ def many():
     let out = eclat(
         &[
             &["run", &script.to_string_lossy(), "--trace"][..],
-            &strs(&packet_args(&[pkt])),
+            &strs(&packet_args(&[&pkt])),
         ]
         .concat(),
         &repo(),
@@ -177,7 +177,7 @@ def ret():
     let arp = hike_testkit::packet::arp();
     let lines = run(
         &script,
-        &[&["--trace"][..], &strs(&packet_args(&[pkt.clone(), arp]))].concat(),
+        &[&["--trace"][..], &strs(&packet_args(&[&pkt, &arp]))].concat(),
     );
     assert_eq!(verdicts(&lines), ["pass", "pass"]);
     assert_eq!(
@@ -205,7 +205,7 @@ def peek():
     );
     let lines = run(
         &fault,
-        &[&["--trace"][..], &strs(&packet_args(&[pkt.clone()]))].concat(),
+        &[&["--trace"][..], &strs(&packet_args(&[&pkt]))].concat(),
     );
     assert_eq!(verdicts(&lines), ["aborted"]);
     assert_eq!(lines[0]["cause"], json!({"kind": "fault"}));
@@ -218,7 +218,7 @@ def peek():
     let out = eclat(
         &[
             &["run", &fault.to_string_lossy()][..],
-            &strs(&packet_args(&[pkt])),
+            &strs(&packet_args(&[&pkt])),
         ]
         .concat(),
         &repo(),
@@ -240,7 +240,7 @@ fn kernel_run_reports_short_packets_and_runs_the_others() {
     let out = eclat(
         &[
             &["run", &script.to_string_lossy()][..],
-            &strs(&packet_args(&[pkt.clone(), short.clone(), pkt.clone()])),
+            &strs(&packet_args(&[&pkt, &short, &pkt])),
         ]
         .concat(),
         &repo(),
@@ -335,8 +335,8 @@ fn monotonic_ns() -> u64 {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: clock_gettime writes the timespec it is given.
     assert_eq!(
+        // SAFETY: clock_gettime writes the timespec it is given, which lives for the call.
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
         0
     );
@@ -397,13 +397,13 @@ fn kernel_replay_clock_is_the_capture_time_and_wall_the_kernels() {
         assert!(line["events"][0]["ts_ns"].as_u64().unwrap() <= t);
     }
     // --packet runs on the kernel's clock; --clock pcap needs a capture.
-    let lines = run(&script, &strs(&packet_args(&[pkt.clone()])));
+    let lines = run(&script, &strs(&packet_args(&[&pkt])));
     let t = lines[0]["result"].as_u64().expect("a result");
     assert!(t >= before && t <= monotonic_ns());
     let out = eclat(
         &[
             &["run", &script.to_string_lossy(), "--clock", "pcap"][..],
-            &strs(&packet_args(&[pkt])),
+            &strs(&packet_args(&[&pkt])),
         ]
         .concat(),
         &repo(),

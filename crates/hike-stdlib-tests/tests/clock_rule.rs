@@ -86,7 +86,10 @@ fn standard_programs_and_loaders_read_time_through_the_sdk() {
         "read the time with hike_now_ns() (sdk.h), not bpf_ktime_get_ns(), so that a replay \
          sees the capture's clock: {offenders:?}"
     );
-    assert!(users >= 3, "the meters, the set and lse read the time through the SDK");
+    assert!(
+        users >= 3,
+        "the meters, the set and lse read the time through the SDK"
+    );
 }
 
 #[test]
