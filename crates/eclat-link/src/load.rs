@@ -275,6 +275,13 @@ impl trace::Names for LinkedScript {
         Some((&c.name, &c.param_names))
     }
 
+    fn returns_value(&self, id: u32) -> bool {
+        self.chains
+            .iter()
+            .find(|c| c.id == id)
+            .is_none_or(|c| c.returns_value)
+    }
+
     fn program(&self, id: u32) -> Option<(&str, &[String])> {
         let p = self.programs.iter().find(|p| p.id == id)?;
         Some((&p.name, &p.param_names))

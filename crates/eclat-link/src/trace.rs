@@ -26,6 +26,9 @@ pub enum Callee {
 pub enum Returned {
     /// It returned this value to its caller (`r0`).
     Value(u64),
+    /// A chain that returns no value (no `return VALUE`) returned: its `r0` is whatever its
+    /// last call left, not a result.
+    NoValue,
     /// A terminal program ended the packet with this verdict.
     Verdict(u32),
 }
@@ -59,12 +62,12 @@ pub struct CallTrace {
 pub enum Cause {
     /// The loader started no chain: its default verdict.
     NoChain,
-    /// The top chain returned `value`: the loader's default verdict.
+    /// The top chain returned: the loader's default verdict.
     Returned {
         /// The top chain.
         chain: String,
-        /// Its `r0`.
-        value: u64,
+        /// Its result (`r0`), if it is a chain that returns a value.
+        value: Option<u64>,
     },
     /// A terminal program ended the packet with its verdict.
     Program {
@@ -80,6 +83,9 @@ pub enum Cause {
 pub(crate) trait Names {
     /// Chain `id`'s name and parameter names.
     fn chain(&self, id: u32) -> Option<(&str, &[String])>;
+    /// Whether chain `id` returns a value (a chain that is not the script's counts as one
+    /// that does).
+    fn returns_value(&self, id: u32) -> bool;
     /// Program `id`'s name and parameter names.
     fn program(&self, id: u32) -> Option<(&str, &[String])>;
 }
@@ -93,9 +99,10 @@ pub(crate) fn cause(st: &VmState, booted: bool, names: &dyn Names) -> Cause {
         return Cause::Fault;
     }
     if st.status == STATUS_RETURNED {
+        let top = st.frames[0].chain_id;
         return Cause::Returned {
-            chain: chain_name(names, st.frames[0].chain_id),
-            value: st.result,
+            chain: chain_name(names, top),
+            value: names.returns_value(top).then_some(st.result),
         };
     }
     Cause::Program {
@@ -154,10 +161,10 @@ pub(crate) fn decode(st: &VmState, names: &dyn Names) -> CallTrace {
             }
             TRACE_CHAIN_RET | TRACE_PROG_RET | TRACE_PROG_VERDICT => {
                 if let Some(i) = open.pop() {
-                    calls[i].returned = Some(if r.kind == TRACE_PROG_VERDICT {
-                        Returned::Verdict(r.v[0] as u32)
-                    } else {
-                        Returned::Value(r.v[0])
+                    calls[i].returned = Some(match r.kind {
+                        TRACE_PROG_VERDICT => Returned::Verdict(r.v[0] as u32),
+                        TRACE_CHAIN_RET if !names.returns_value(r.id) => Returned::NoValue,
+                        _ => Returned::Value(r.v[0]),
                     });
                 }
             }
@@ -167,7 +174,11 @@ pub(crate) fn decode(st: &VmState, names: &dyn Names) -> CallTrace {
     // The top chain's return is not recorded: the state says it.
     if st.status == STATUS_RETURNED && st.fault == 0 {
         if let Some(top) = calls.first_mut().filter(|c| c.depth == 0) {
-            top.returned = Some(Returned::Value(st.result));
+            top.returned = Some(if names.returns_value(st.frames[0].chain_id) {
+                Returned::Value(st.result)
+            } else {
+                Returned::NoValue
+            });
         }
     }
     CallTrace {
@@ -191,6 +202,9 @@ mod tests {
         fn chain(&self, id: u32) -> Option<(&str, &[String])> {
             static P: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
             (id == 3).then(|| ("main", &P.get_or_init(|| vec!["a".into()])[..]))
+        }
+        fn returns_value(&self, id: u32) -> bool {
+            id != 4
         }
         fn program(&self, id: u32) -> Option<(&str, &[String])> {
             static P: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
@@ -283,7 +297,21 @@ mod tests {
             cause(&st, true, &Table),
             Cause::Returned {
                 chain: "main".into(),
-                value: 42
+                value: Some(42)
+            }
+        );
+        // A chain that returns no value: no result.
+        st.frames[0].chain_id = 4;
+        st.trace[0].id = 4;
+        assert_eq!(
+            decode(&st, &Table).calls[0].returned,
+            Some(Returned::NoValue)
+        );
+        assert_eq!(
+            cause(&st, true, &Table),
+            Cause::Returned {
+                chain: "#4".into(),
+                value: None
             }
         );
         st.fault = 4;

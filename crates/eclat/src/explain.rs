@@ -38,8 +38,12 @@ fn verdict_name(v: u32) -> String {
 pub fn cause_text(run: &PacketRun) -> String {
     match &run.cause {
         Cause::NoChain => " (no chain: the loader's default verdict)".into(),
-        Cause::Returned { chain, value } => {
-            format!(" (chain `{chain}` returned {value}: the loader's default verdict)")
+        Cause::Returned {
+            chain,
+            value: Some(value),
+        } => format!(" (chain `{chain}` returned {value}: the loader's default verdict)"),
+        Cause::Returned { chain, value: None } => {
+            format!(" (chain `{chain}` returned: the loader's default verdict)")
         }
         Cause::Program { name } => format!(" from {name}"),
         Cause::Fault => String::new(),
@@ -55,6 +59,7 @@ fn call_text(c: &Call) -> String {
     let kind = if is_chain { "chain " } else { "" };
     let end = match c.returned {
         Some(Returned::Value(v)) => format!(" → {v}"),
+        Some(Returned::NoValue) => " → (no value)".into(),
         Some(Returned::Verdict(v)) => format!(" ⇒ {} (the packet's verdict)", verdict_name(v)),
         None => String::new(),
     };
@@ -130,7 +135,7 @@ pub fn cause_json(c: &Cause) -> CauseJson {
         Cause::Returned { chain, value } => {
             j.kind = "return";
             j.chain = Some(chain.clone());
-            j.value = Some(*value);
+            j.value = *value;
         }
         Cause::Program { name } => {
             j.kind = "program";
@@ -163,8 +168,9 @@ pub struct CallJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     program: Option<String>,
     args: Args,
+    /// `Some(None)` (JSON `null`): a chain that returns no value returned.
     #[serde(skip_serializing_if = "Option::is_none")]
-    returned: Option<u64>,
+    returned: Option<Option<u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     verdict: Option<String>,
 }
@@ -183,7 +189,8 @@ pub fn calls_json(t: &CallTrace) -> Vec<CallJson> {
                 program,
                 args: Args(c.args.clone()),
                 returned: match c.returned {
-                    Some(Returned::Value(v)) => Some(v),
+                    Some(Returned::Value(v)) => Some(Some(v)),
+                    Some(Returned::NoValue) => Some(None),
                     _ => None,
                 },
                 verdict: match c.returned {

@@ -194,6 +194,52 @@ def ret():
     assert_eq!(lines[1]["cause"], json!({"kind": "no_chain"}));
     assert!(lines[1].get("calls").is_none(), "no chain, no calls");
 
+    // Chains without `return VALUE`: they return, but no value (r0 is what their last call
+    // left): `returned` is null, and the cause has no value.
+    let novalue = dir.write(
+        "novalue.eclat",
+        "from programs.net import monitor
+from loaders.basic import ip6_sc
+ip6_sc[ipv6_sc_map] = { (0): (count) }
+def count():
+    monitor(5)
+    tally(6)
+def tally(x):
+    monitor(x)
+",
+    );
+    let lines = run(
+        &novalue,
+        &[&["--trace"][..], &strs(&packet_args(&[&pkt]))].concat(),
+    );
+    assert_eq!(
+        lines[0]["cause"],
+        json!({"kind": "return", "chain": "count"})
+    );
+    assert_eq!(
+        lines[0]["calls"],
+        json!([
+            {"depth": 0, "chain": "count", "args": {}, "returned": null},
+            {"depth": 1, "program": "monitor", "args": {"event": 5}, "returned": 0},
+            {"depth": 1, "chain": "tally", "args": {"x": 6}, "returned": null},
+            {"depth": 2, "program": "monitor", "args": {"event": 6}, "returned": 0},
+        ])
+    );
+    let out = eclat(
+        &[
+            &["run", &novalue.to_string_lossy(), "--trace"][..],
+            &strs(&packet_args(&[&pkt])),
+        ]
+        .concat(),
+        &repo(),
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(": pass (chain `count` returned: the loader's default verdict)")
+            && stdout.contains("\n    chain tally(x=6) → (no value)\n"),
+        "{stdout}"
+    );
+
     let fault = dir.write(
         "fault.eclat",
         "from loaders.basic import ip6_sc
