@@ -121,6 +121,12 @@ impl Harness {
         self.vm.vm()
     }
 
+    /// The CPU the calling thread is pinned to: packets run there, and its per-CPU VM state
+    /// is the one to read back.
+    pub fn cpu(&self) -> usize {
+        self.cpu
+    }
+
     /// The test loader.
     pub fn loader(&self) -> &Loader {
         &self.loader
