@@ -63,6 +63,9 @@ use eclat_link::project::catalog;
 /// Example: `eclat run examples/ddos_tb_2_lev.eclat -D COLLECTOR_IFINDEX=6 --pcap examples/flood.pcap --json`
 ///
 /// Example: `eclat run script.eclat --packet 0202000000020202000000010800... -D DEVNAME=veth0`
+///
+/// Example: `eclat run script.eclat --pcap capture.pcap --trace` (every call of every packet,
+/// on the capture's clock)
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The script.
