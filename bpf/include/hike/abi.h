@@ -65,7 +65,8 @@ enum hike_helper {
 	HIKE_HELPER_PKT_STORE = 2,
 	/* r0 = packet length in bytes. */
 	HIKE_HELPER_PKT_LEN = 3,
-	/* r0 = bpf_ktime_get_ns(). */
+	/* r0 = the VM's clock in ns: bpf_ktime_get_ns() (CLOCK_MONOTONIC), or the replay clock
+	 * with HIKE_CFG_CLOCK (vm.h: hike_clock_ns()). */
 	HIKE_HELPER_KTIME_NS = 4,
 	/* r1 = code, r2..r4 = values: emits a struct hike_event; r0 = 0 (also when dropped). */
 	HIKE_HELPER_EVENT = 5,
@@ -146,13 +147,21 @@ struct hike_code_heap {
 
 /* hike_config: BPF_MAP_TYPE_ARRAY[1]. */
 struct hike_vm_config {
-	__u32 budget; /* instructions per packet; 0 means HIKE_DEFAULT_BUDGET */
-	__u32 flags;  /* HIKE_CFG_* */
+	__u32 budget;   /* instructions per packet; 0 means HIKE_DEFAULT_BUDGET */
+	__u32 flags;    /* HIKE_CFG_* */
+	__u64 clock_ns; /* with HIKE_CFG_CLOCK: the time every packet booted from now on reads */
 };
 
 /* Count chain runs and program calls in hike_chain_stats / hike_prog_stats (faults are always
  * counted). */
 #define HIKE_CFG_STATS 0x1
+/* Record every chain entry and return, program call and return in hike_vm_state.trace (eclat
+ * run --trace). */
+#define HIKE_CFG_TRACE 0x2
+/* A replay clock: chains and programs read hike_vm_config.clock_ns, copied into the state at
+ * boot, as the time instead of bpf_ktime_get_ns() (eclat run --clock pcap sets it before each
+ * packet of a capture). */
+#define HIKE_CFG_CLOCK 0x4
 
 /* hike_chain_stats: BPF_MAP_TYPE_PERCPU_ARRAY[HIKE_MAX_CHAINS]. */
 struct hike_chain_stats {
@@ -194,6 +203,8 @@ struct hike_event {
 	__u32 prog_id;  /* emitting program, or HIKE_NO_ID */
 	__u32 code;     /* user code (r1 of HIKE_HELPER_EVENT) */
 	__u64 values[4];
+	__u64 ts_ns;    /* the VM's clock when it was emitted (hike_now_ns(): CLOCK_MONOTONIC, or
+			 * the replay clock) */
 };
 
 #define HIKE_EVENT_CHAIN 1   /* HIKE_HELPER_EVENT from a chain */
@@ -219,6 +230,31 @@ struct hike_frame {
 			       * its entry steps (vm.h: hike_vm_run) */
 #define HIKE_STATUS_IN_PROG_COUNTED 3 /* the same, with HIKE_CFG_STATS on: the program counts
 				       * its call (so its entry tests one word, sdk.h) */
+#define HIKE_STATUS_IN_PROG_TRACED 4 /* IN_PROG + HIKE_CFG_TRACE: the program records its call
+				      * in the trace; 5 is IN_PROG + STATS + TRACE (both) */
+#define HIKE_STATUS_RETURNED 6 /* no chain running: the last packet's top chain returned (the
+				* loader's default verdict); IDLE after a verdict or a fault */
+
+/* ---- Call trace (HIKE_CFG_TRACE) ------------------------------------------------------------ */
+
+/* Records kept per packet; the count goes on beyond (hike_vm_state.trace_len). */
+#define HIKE_TRACE_MAX 64
+
+#define HIKE_TRACE_CHAIN 1        /* a chain was entered (booted or called): v = r1..r5 */
+#define HIKE_TRACE_CHAIN_RET 2    /* a called chain returned: v[0] = r0 */
+#define HIKE_TRACE_PROG 3         /* a program was called: v = r1..r5 */
+#define HIKE_TRACE_PROG_RET 4     /* the program returned v[0] to its chain */
+#define HIKE_TRACE_PROG_VERDICT 5 /* the program ended the packet with verdict v[0] */
+
+/* One record of the trace. The top chain's return is not recorded: the state says it
+ * (HIKE_STATUS_RETURNED, result). */
+struct hike_trace_rec {
+	__u8 kind;     /* HIKE_TRACE_* */
+	__u8 depth;    /* frame of the chain (entered, returning, or calling the program) */
+	__u16 reserved;
+	__u32 id;      /* chain or program ID */
+	__u64 v[HIKE_MAX_ARGS];
+};
 
 struct hike_vm_state {
 	__u64 regs[16];          /* r0..r10; 11..15 unused (lets the VM mask a register number) */
@@ -243,4 +279,10 @@ struct hike_vm_state {
 	struct hike_pkt_meta meta;
 	struct hike_frame frames[HIKE_MAX_FRAMES];
 	__u8 stack[HIKE_MAX_FRAMES * HIKE_STACK_SIZE];
+	/* Replay clock and call trace: read and written only with HIKE_CFG_CLOCK / HIKE_CFG_TRACE
+	 * (the flags in cfg_flags), so the packet path without them never touches these lines. */
+	__u64 clock_ns;          /* hike_vm_config.clock_ns, copied at boot with HIKE_CFG_CLOCK */
+	__u32 trace_len;         /* records of this packet, also those beyond HIKE_TRACE_MAX */
+	__u32 trace_reserved;
+	struct hike_trace_rec trace[HIKE_TRACE_MAX];
 };

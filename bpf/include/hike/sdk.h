@@ -18,7 +18,11 @@
  *   packet. Both leave the per-CPU state consistent.
  * - A program entered without a chain calling it (e.g. attached directly) counts a BadState
  *   fault and returns XDP_ABORTED.
- * - hike_emit(code, a, b, c) sends an event to user space (eclat trace / the daemon's log).
+ * - hike_emit(code, a, b, c) sends an event to user space (eclat trace / the daemon's log),
+ *   stamped with hike_now_ns().
+ * - hike_now_ns() is the time, in ns: the one way a program reads the clock (never
+ *   bpf_ktime_get_ns() directly), so that `eclat run --pcap` replays a capture on its own
+ *   timestamps (HIKE_CFG_CLOCK) and a time-dependent program gives the same answers on every run.
  */
 #pragma once
 
@@ -40,32 +44,50 @@ static __always_inline int hike_bad_state(void)
 	return XDP_ABORTED;
 }
 
+static __always_inline void hike_count_prog_call(struct hike_vm_state *st)
+{
+	__u32 id = st->prog_id;
+	struct hike_prog_stats *ps = bpf_map_lookup_elem(&hike_pstats, &id);
+
+	if (ps)
+		ps->calls++;
+}
+
 /* The state of the chain that called this program, or NULL if none did. */
 static __always_inline struct hike_vm_state *hike_prog_enter(void)
 {
 	struct hike_vm_state *st = hike_state_get();
-	struct hike_prog_stats *ps;
-	__u32 status, id;
+	__u32 status;
 
-	/* One word says both "called by a chain" and "count the call" (vm.h:
+	/* One word says "called by a chain", "count the call" and "trace it" (vm.h:
 	 * hike_status_in_prog()): one load and one compare on the way in. */
 	if (!st)
 		return 0;
 	status = st->status;
 	if (status == HIKE_STATUS_IN_PROG)
 		return st;
-	if (status != HIKE_STATUS_IN_PROG_COUNTED)
+	if (status == HIKE_STATUS_IN_PROG_COUNTED) {
+		hike_count_prog_call(st);
+		return st;
+	}
+	/* Traced (eclat run --trace), counted or not; anything else is not a chain's call. */
+	if (status != HIKE_STATUS_IN_PROG_TRACED &&
+	    status != HIKE_STATUS_IN_PROG_TRACED + HIKE_CFG_STATS)
 		return 0;
-	id = st->prog_id;
-	ps = bpf_map_lookup_elem(&hike_pstats, &id);
-	if (ps)
-		ps->calls++;
+	if (status & HIKE_CFG_STATS)
+		hike_count_prog_call(st);
+	hike_trace_call(st, HIKE_TRACE_PROG, st->prog_id, st->depth);
 	return st;
 }
 
 static __always_inline int hike_prog_finish(struct xdp_md *ctx, struct hike_vm_state *st,
 					    struct hike_prog_ret *ret, int verdict)
 {
+	/* The trace's return record: a load of the line the entry read and a branch not taken,
+	 * without HIKE_CFG_TRACE. */
+	if (st->cfg_flags & HIKE_CFG_TRACE)
+		hike_trace_value(st, ret->resume ? HIKE_TRACE_PROG_RET : HIKE_TRACE_PROG_VERDICT,
+				 st->prog_id, st->depth, ret->resume ? ret->value : (__u32)verdict);
 	if (ret->resume) {
 		/* The status stays IN_PROG until hike_vm_run() enters its loop or calls the next
 		 * program: no store on the way from one program to the next. */
@@ -75,6 +97,19 @@ static __always_inline int hike_prog_finish(struct xdp_md *ctx, struct hike_vm_s
 	st->status = HIKE_STATUS_IDLE;
 	st->verdict = verdict;
 	return verdict;
+}
+
+/* The time in ns, the one clock of programs: bpf_ktime_get_ns() (CLOCK_MONOTONIC), or the
+ * replay clock of `eclat run --pcap` (HIKE_CFG_CLOCK, vm.h: hike_clock_ns()). The state lookup is
+ * the one the program's entry made (hike_state_get() is pure), so outside a replay this costs a
+ * load and a branch not taken. */
+static __always_inline __u64 hike_now_ns(void)
+{
+	struct hike_vm_state *st = hike_state_get();
+
+	if (!st)
+		return bpf_ktime_get_ns();
+	return hike_clock_ns(st);
 }
 
 /* Sends an event from a program. */
@@ -92,6 +127,9 @@ static __always_inline void hike_emit(__u32 code, __u64 a, __u64 b, __u64 c)
 	if (st) {
 		ev.chain_id = st->frames[st->depth & HIKE_FRAME_MASK].chain_id;
 		ev.prog_id = st->prog_id;
+		ev.ts_ns = hike_clock_ns(st);
+	} else {
+		ev.ts_ns = bpf_ktime_get_ns();
 	}
 	bpf_ringbuf_output(&hike_events, &ev, sizeof(ev), 0);
 }

@@ -152,6 +152,67 @@ static __always_inline __u64 hike_chain_desc_word(__u32 chain_id)
 #define HIKE_DESC_OFF(w) ((__u32)(w))
 #define HIKE_DESC_LEN(w) ((__u32)((w) >> 32) & 0xffff)
 
+/* The VM's clock, the one time source of chains (HIKE_HELPER_KTIME_NS), programs (sdk.h:
+ * hike_now_ns()) and events: the replay clock with HIKE_CFG_CLOCK (eclat run --clock pcap), else
+ * bpf_ktime_get_ns(). Without the flag it costs a load of cfg_flags (the line of `status`, which
+ * a program's entry has just read) and a branch not taken. */
+static __always_inline __u64 hike_clock_ns(const struct hike_vm_state *st)
+{
+	if (st->cfg_flags & HIKE_CFG_CLOCK)
+		return st->clock_ns;
+	return bpf_ktime_get_ns();
+}
+
+/* The next record of the call trace (HIKE_CFG_TRACE), or NULL when the trace is full (the
+ * count goes on, so user space says where it was cut). */
+static __always_inline struct hike_trace_rec *hike_trace_next(struct hike_vm_state *st, __u32 kind,
+							      __u32 id, __u32 depth)
+{
+	__u32 n = st->trace_len;
+	struct hike_trace_rec *r;
+
+	st->trace_len = n + 1;
+	if (n >= HIKE_TRACE_MAX)
+		return 0;
+	r = &st->trace[n & (HIKE_TRACE_MAX - 1)];
+	r->kind = kind;
+	r->depth = depth;
+	r->reserved = 0;
+	r->id = id;
+	return r;
+}
+
+/* Records a chain entry or a program call with its arguments r1..r5. */
+static __always_inline void hike_trace_call(struct hike_vm_state *st, __u32 kind, __u32 id,
+					    __u32 depth)
+{
+	struct hike_trace_rec *r = hike_trace_next(st, kind, id, depth);
+	int i;
+
+	if (!r)
+		return;
+#pragma unroll
+	for (i = 0; i < HIKE_MAX_ARGS; i++)
+		r->v[i] = st->regs[i + 1];
+}
+
+/* Records a return (a value, or a program's verdict). */
+static __always_inline void hike_trace_value(struct hike_vm_state *st, __u32 kind, __u32 id,
+					     __u32 depth, __u64 value)
+{
+	struct hike_trace_rec *r = hike_trace_next(st, kind, id, depth);
+	int i;
+
+	if (!r)
+		return;
+	r->v[0] = value;
+#pragma unroll
+	for (i = 1; i < HIKE_MAX_ARGS; i++)
+		r->v[i] = 0;
+}
+
+_Static_assert((HIKE_TRACE_MAX & (HIKE_TRACE_MAX - 1)) == 0, "trace size must be a power of two");
+
 static __always_inline void hike_count_chain_run(__u32 chain_id)
 {
 	struct hike_chain_stats *cs = bpf_map_lookup_elem(&hike_cstats, &chain_id);
@@ -509,7 +570,7 @@ static __always_inline __u32 hike_helper(struct hike_run *run, __s32 id)
 		v = ctx->data_end - ctx->data;
 		break;
 	case HIKE_HELPER_KTIME_NS:
-		v = bpf_ktime_get_ns();
+		v = hike_clock_ns(st);
 		break;
 	case HIKE_HELPER_EVENT: {
 		struct hike_event ev = {
@@ -518,6 +579,7 @@ static __always_inline __u32 hike_helper(struct hike_run *run, __s32 id)
 			.prog_id = HIKE_NO_ID,
 			.code = (__u32)st->regs[1],
 			.values = { st->regs[2], st->regs[3], st->regs[4], 0 },
+			.ts_ns = hike_clock_ns(st),
 		};
 
 		/* A full ring drops the event; the chain goes on. */
@@ -659,6 +721,9 @@ static __always_inline long hike_step(struct hike_run *run)
 					return 1;
 				}
 				f = &st->frames[depth];
+				if (st->cfg_flags & HIKE_CFG_TRACE)
+					hike_trace_value(st, HIKE_TRACE_CHAIN_RET, f->chain_id, depth,
+							 st->regs[0]);
 				st->regs[6] = f->saved_regs[0];
 				st->regs[7] = f->saved_regs[1];
 				st->regs[8] = f->saved_regs[2];
@@ -708,6 +773,8 @@ static __always_inline long hike_step(struct hike_run *run)
 				st->pc = 0;
 				if (st->cfg_flags & HIKE_CFG_STATS)
 					hike_count_chain_run((__u32)imm);
+				if (st->cfg_flags & HIKE_CFG_TRACE)
+					hike_trace_call(st, HIKE_TRACE_CHAIN, (__u32)imm, nd);
 				return 0;
 			}
 			if (src == HIKE_CALL_PROG) {
@@ -938,18 +1005,22 @@ static __always_inline void hike_call_prog(struct xdp_md *ctx, __u32 id)
 	}
 }
 
-/* The status while a program runs: whether it counts its call is in the same word it checks. */
+/* The status while a program runs: whether it counts its call, and whether it records it in the
+ * trace, is in the same word it checks (so the call costs nothing more without either). */
 static __always_inline __u32 hike_status_in_prog(__u32 cfg_flags)
 {
 	_Static_assert(HIKE_STATUS_IN_PROG_COUNTED == HIKE_STATUS_IN_PROG + HIKE_CFG_STATS,
 		       "the counted status is the flag added");
-	return HIKE_STATUS_IN_PROG + (cfg_flags & HIKE_CFG_STATS);
+	_Static_assert(HIKE_STATUS_IN_PROG_TRACED == HIKE_STATUS_IN_PROG + HIKE_CFG_TRACE,
+		       "the traced status is the flag added");
+	return HIKE_STATUS_IN_PROG + (cfg_flags & (HIKE_CFG_STATS | HIKE_CFG_TRACE));
 }
 
-/* The top chain returned: the loader's default verdict. */
+/* The top chain returned: the loader's default verdict. The status says so (the verdict's cause
+ * for eclat run) at no cost: it is the store of an idle status either way. */
 static __always_inline int hike_vm_done(struct hike_vm_state *st)
 {
-	st->status = HIKE_STATUS_IDLE;
+	st->status = HIKE_STATUS_RETURNED;
 	st->verdict = st->default_verdict;
 	return st->default_verdict;
 }
@@ -1055,6 +1126,8 @@ static __always_inline int hike_vm_boot(struct xdp_md *ctx, struct hike_vm_state
 		if (cfg->budget)
 			budget = cfg->budget > HIKE_MAX_BUDGET ? HIKE_MAX_BUDGET : cfg->budget;
 		flags = cfg->flags;
+		if (flags & HIKE_CFG_CLOCK)
+			st->clock_ns = cfg->clock_ns;
 	}
 	/* r0..r10 only: r11..r15 exist so a register number can be masked, but every access checks
 	 * the number first (> 10 faults), so they are never read or written. */
@@ -1080,6 +1153,10 @@ static __always_inline int hike_vm_boot(struct xdp_md *ctx, struct hike_vm_state
 	st->cfg_flags = flags;
 	st->redirect_ifindex = 0;
 	st->packets++;
+	if (flags & HIKE_CFG_TRACE) {
+		st->trace_len = 0;
+		hike_trace_call(st, HIKE_TRACE_CHAIN, chain_id, 0);
+	}
 
 	st->frames[0].chain_id = chain_id < HIKE_MAX_CHAINS ? chain_id : HIKE_NO_ID;
 	st->frames[0].stack_init = 0;

@@ -42,7 +42,7 @@ struct hset_config {
 
 /* A set entry. */
 struct hset_entry {
-	__u64 added_ns; /* bpf_ktime_get_ns() of the last ADD */
+	__u64 added_ns; /* hike_now_ns() of the last ADD */
 };
 
 static __always_inline __u64 hset_timeout(void *cfg_map)
@@ -65,7 +65,7 @@ static __always_inline __u64 hset_run(void *set, void *cfg_map, const void *key,
 	 * blacklist lookup, then costs one helper call instead of two (about 30 ns here). */
 	if (!e && action != HSET_ADD)
 		return HSET_ABSENT;
-	now = bpf_ktime_get_ns();
+	now = hike_now_ns();
 	if (action == HSET_ADD) {
 		if (e) {
 			/* In place: an update would allocate a new LRU node for every ADD. */

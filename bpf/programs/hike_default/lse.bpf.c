@@ -16,7 +16,7 @@
 #endif
 
 struct lse_entry {
-	__u64 last_ns; /* bpf_ktime_get_ns() of the last packet of the pair */
+	__u64 last_ns; /* hike_now_ns() of the last packet of the pair */
 };
 
 struct {
@@ -42,7 +42,7 @@ HIKE_PROG(lse)
 
 	if (hike_ip_sd_key(ctx, &key))
 		HIKE_RETURN(~0ULL);
-	now = bpf_ktime_get_ns();
+	now = hike_now_ns();
 	e = bpf_map_lookup_elem(&lse_map, &key);
 	if (e)
 		HIKE_RETURN(lse_elapsed(e, now));

@@ -42,7 +42,7 @@ struct tbmon_config {
 /* A key's bucket, on one CPU. */
 struct tbmon_state {
 	__u64 credit;  /* nanotokens in the bucket after the last packet */
-	__u64 last_ns; /* bpf_ktime_get_ns() of the last packet; 0: never (new on this CPU) */
+	__u64 last_ns; /* hike_now_ns() of the last packet; 0: never (new on this CPU) */
 };
 
 static __always_inline __u64 tbmon_run(void *state_map, void *cfg_map, const void *key,
@@ -72,7 +72,7 @@ static __always_inline __u64 tbmon_run(void *state_map, void *cfg_map, const voi
 		if (!st)
 			return HIKE_NOT_APPLICABLE;
 	}
-	now = bpf_ktime_get_ns();
+	now = hike_now_ns();
 	elapsed = now - st->last_ns;
 	/* Refilling for cap / rate ns or more fills the bucket; below that, elapsed * rate <
 	 * cap cannot overflow. */

@@ -9,8 +9,10 @@
 //! IDs. [`LoadedScript::load`] then creates a private [`hike_runtime::Vm`] (attached to no
 //! interface), loads the programs, validates and installs the chains, loads the loader and
 //! writes the map configuration. A [`Runner`] runs packets through the loader with
-//! `BPF_PROG_TEST_RUN` and reports each one ([`PacketRun`]: verdict, packet, redirect target,
-//! fault, result, and a trace of the chains and programs it went through);
+//! `BPF_PROG_TEST_RUN`, optionally on a replay clock ([`Runner::run_at`]), and reports each
+//! one ([`PacketRun`]: verdict, packet, redirect target, fault, result, the cause of the
+//! verdict, the events emitted, a count of the chains and programs it went through and, with
+//! [`LoadOptions::calls`], the ordered call trace of [`trace`]);
 //! [`LoadedScript::dump_maps`] decodes the programs' maps. Dropping the [`LoadedScript`]
 //! removes everything from the kernel.
 //!
@@ -29,7 +31,8 @@
 //! let catalog = PackageCatalog::standard().unwrap();
 //! let script = compile(src, &catalog, &ChainTable::new()).script.unwrap();
 //! let linked = link(&catalog, Unit { name: "drop", script: &script }, &[], None).unwrap();
-//! let loaded = LoadedScript::load(&catalog, linked, &LoadOptions { trace: true }).unwrap();
+//! let opts = LoadOptions { trace: true, calls: true };
+//! let loaded = LoadedScript::load(&catalog, linked, &opts).unwrap();
 //! let runner = loaded.runner().unwrap();
 //! let run = runner.run(&[0u8; 64]).unwrap(); // not IPv6: the loader's default verdict
 //! assert!(!run.booted);
@@ -41,6 +44,7 @@ mod error;
 pub mod link;
 mod load;
 pub mod project;
+pub mod trace;
 
 pub use error::{LinkError, Result};
 pub use link::{link, link_with, FromZero, IdAllocator, LinkedScript, Unit};

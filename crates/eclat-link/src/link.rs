@@ -30,6 +30,8 @@ pub struct LinkedProgram {
     pub object: ObjectId,
     /// Its parameter count.
     pub params: usize,
+    /// Its parameters' names, in order (the object's `hike_params` tag).
+    pub param_names: Vec<String>,
     /// Every map of its object.
     pub maps: Vec<MapLayout>,
 }
@@ -47,6 +49,8 @@ pub struct LinkedChain {
     pub insns: Vec<Insn>,
     /// Its parameter count.
     pub nparams: u8,
+    /// Its parameters' names, in order.
+    pub param_names: Vec<String>,
     /// Whether it returns a value ([`eclat_compiler::CompiledChain::returns_value`]).
     pub returns_value: bool,
 }
@@ -217,6 +221,7 @@ pub fn link_with(
                         package: p.package.clone(),
                         object: entry.object,
                         params: entry.sig.params.len(),
+                        param_names: entry.sig.params.clone(),
                         maps: entry.maps.clone(),
                     });
                     id
@@ -269,6 +274,7 @@ pub fn link_with(
                 script: unit.name.to_owned(),
                 insns,
                 nparams: c.params.len() as u8,
+                param_names: c.params.iter().map(|(n, _)| n.clone()).collect(),
                 returns_value: c.returns_value,
             });
         }

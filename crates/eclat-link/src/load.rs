@@ -1,12 +1,17 @@
 //! Loading a linked script into a private VM and running packets through its loader.
 
 use eclat_catalog::PackageCatalog;
-use hike_isa::abi::{Fault, VmConfig, VmState, CFG_STATS};
+use std::cell::Cell;
+
+use hike_isa::abi::{Event, Fault, VmConfig, VmState, CFG_CLOCK, CFG_STATS, CFG_TRACE};
 use hike_isa::validate::Chain as ValidatedChain;
-use hike_runtime::{ChainId, CpuPin, Loader, MapRef, ProgramId, TestRun, Vm, XdpAction};
+use hike_runtime::{
+    ChainId, CpuPin, EventReader, Loader, MapRef, ProgramId, TestRun, Vm, XdpAction,
+};
 use serde_json::Value as Json;
 
 use crate::link::{LinkedScript, MapOwner};
+use crate::trace::{self, CallTrace, Cause};
 use crate::{LinkError, Result};
 
 /// How a script is loaded.
@@ -15,6 +20,10 @@ pub struct LoadOptions {
     /// Count chain runs and program calls (`HIKE_CFG_STATS`), so that each packet's
     /// [`PacketRun::trace`] says which chains and programs it went through.
     pub trace: bool,
+    /// Record every call in order (`HIKE_CFG_TRACE`), so that each packet's
+    /// [`PacketRun::calls`] lists the chains and programs it called, with their arguments and
+    /// what they returned.
+    pub calls: bool,
 }
 
 /// A linked script loaded into a private VM instance that is attached to no interface.
@@ -28,6 +37,9 @@ pub struct LoadedScript {
     loader: Loader,
     vm: Vm,
     trace: bool,
+    /// The configuration's flags (`CFG_STATS`, `CFG_TRACE`); a replay clock adds `CFG_CLOCK`
+    /// per packet.
+    flags: u32,
 }
 
 impl LoadedScript {
@@ -41,13 +53,14 @@ impl LoadedScript {
         let vm = Vm::new().map_err(|source| LinkError::Vm {
             source: Box::new(source),
         })?;
-        if opts.trace {
+        let flags = if opts.trace { CFG_STATS } else { 0 } | if opts.calls { CFG_TRACE } else { 0 };
+        if flags != 0 {
             vm.set_config(VmConfig {
-                budget: 0,
-                flags: CFG_STATS,
+                flags,
+                ..VmConfig::default()
             })
             .map_err(|source| LinkError::Run {
-                what: "enable the vm's counters".into(),
+                what: "enable the vm's counters and trace".into(),
                 source: Box::new(source),
             })?;
         }
@@ -104,6 +117,7 @@ impl LoadedScript {
             loader,
             vm,
             trace: opts.trace,
+            flags,
         })
     }
 
@@ -129,7 +143,25 @@ impl LoadedScript {
             what: "pin the thread to a cpu".into(),
             source: Box::new(source),
         })?;
-        Ok(Runner { script: self, pin })
+        let events = self.vm.event_reader().map_err(|source| LinkError::Run {
+            what: "open the event ring".into(),
+            source: Box::new(source),
+        })?;
+        Ok(Runner {
+            script: self,
+            pin,
+            events,
+            clock_set: Cell::new(false),
+        })
+    }
+
+    /// The name of program `id`, if it is one of the script's.
+    pub fn program_name(&self, id: u32) -> Option<String> {
+        self.linked
+            .programs
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.name.clone())
     }
 
     /// The name of chain `id`, if it is one of the script's.
@@ -237,11 +269,34 @@ pub struct MapDump {
     pub entries: Vec<(Json, Json)>,
 }
 
+impl trace::Names for LinkedScript {
+    fn chain(&self, id: u32) -> Option<(&str, &[String])> {
+        let c = self.chains.iter().find(|c| c.id == id)?;
+        Some((&c.name, &c.param_names))
+    }
+
+    fn returns_value(&self, id: u32) -> bool {
+        self.chains
+            .iter()
+            .find(|c| c.id == id)
+            .is_none_or(|c| c.returns_value)
+    }
+
+    fn program(&self, id: u32) -> Option<(&str, &[String])> {
+        let p = self.programs.iter().find(|p| p.id == id)?;
+        Some((&p.name, &p.param_names))
+    }
+}
+
 /// Runs packets through a [`LoadedScript`]'s loader on one pinned CPU.
 #[derive(Debug)]
 pub struct Runner<'a> {
     script: &'a LoadedScript,
     pin: CpuPin,
+    /// The VM's event ring, drained after each packet.
+    events: EventReader,
+    /// Whether the configuration holds a replay clock (set by the last packet).
+    clock_set: Cell<bool>,
 }
 
 /// A chain fault, as the VM state reports it.
@@ -291,6 +346,13 @@ pub struct PacketRun {
     /// Chains and programs the packet went through, when loaded with
     /// [`LoadOptions::trace`].
     pub trace: Option<Trace>,
+    /// Why the packet got its verdict.
+    pub cause: Cause,
+    /// Every call in order, when loaded with [`LoadOptions::calls`].
+    pub calls: Option<CallTrace>,
+    /// The events the packet's chains and programs emitted, in order (a full ring drops
+    /// events).
+    pub events: Vec<Event>,
 }
 
 impl Runner<'_> {
@@ -299,9 +361,34 @@ impl Runner<'_> {
         self.pin.cpu()
     }
 
-    /// Runs one packet through the loader with `BPF_PROG_TEST_RUN`.
+    /// Runs one packet through the loader with `BPF_PROG_TEST_RUN`, on the kernel's clock.
     pub fn run(&self, packet: &[u8]) -> Result<PacketRun> {
+        self.run_at(packet, None)
+    }
+
+    /// Runs one packet through the loader with `BPF_PROG_TEST_RUN`; with `clock_ns`, its
+    /// chains and programs read that time (`hike_now_ns()`, `ktime_ns()`, event times) instead
+    /// of the kernel's clock: a capture replayed on its own timestamps.
+    pub fn run_at(&self, packet: &[u8], clock_ns: Option<u64>) -> Result<PacketRun> {
         let s = self.script;
+        if clock_ns.is_some() || self.clock_set.get() {
+            s.vm.set_config(VmConfig {
+                flags: s.flags | if clock_ns.is_some() { CFG_CLOCK } else { 0 },
+                clock_ns: clock_ns.unwrap_or(0),
+                ..VmConfig::default()
+            })
+            .map_err(|source| LinkError::Run {
+                what: "set the replay clock".into(),
+                source: Box::new(source),
+            })?;
+            self.clock_set.set(clock_ns.is_some());
+        }
+        let events_err = |source| LinkError::Run {
+            what: "read the event ring".into(),
+            source: Box::new(source),
+        };
+        // Events of an earlier run that could not be read then are not this packet's.
+        self.events.drain().map_err(events_err)?;
         let cpu = self.pin.cpu();
         let state_err = |source| LinkError::Run {
             what: "read the vm state".into(),
@@ -322,6 +409,9 @@ impl Runner<'_> {
             })?;
         let st = s.vm.vm_state(cpu).map_err(state_err)?;
         let booted = st.packets != before;
+        let events = self.events.drain().map_err(events_err)?;
+        let cause = trace::cause(&st, booted, &s.linked);
+        let calls = (booted && s.flags & CFG_TRACE != 0).then(|| trace::decode(&st, &s.linked));
         let verdict = XdpAction::from_retval(out.retval);
         let fault = (booted && st.fault != 0).then(|| FaultReport {
             fault: Fault::from_code(st.fault),
@@ -361,6 +451,9 @@ impl Runner<'_> {
                 .then_some(st.result),
             fault,
             trace,
+            cause,
+            calls,
+            events,
         })
     }
 }

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use eclat_proto::v1::{Event, EventsRequest};
 
 use crate::client::{ClientError, Daemon};
+use crate::clock;
 
 /// Follow the events of chains and programs as they happen, through the daemon.
 ///
@@ -26,7 +27,8 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
     /// One JSON object per event per line (`{"kind":...,"script":...,"chain":...,
-    /// "program":...,"code":...,"values":[...],"text":...}`).
+    /// "program":...,"code":...,"values":[...],"text":...,"ts_ns":...,"time":...}`: `ts_ns`
+    /// is the VM's clock, CLOCK_MONOTONIC; `time` the same as a UTC date).
     #[arg(long)]
     json: bool,
 }
@@ -64,7 +66,7 @@ pub fn run(args: Args, socket: &Path) -> Result<ExitCode> {
             };
             seen += 1;
             let line = if args.json {
-                serde_json::to_string(&event)?
+                serde_json::to_string(&json(&event)?)?
             } else {
                 text(&event)
             };
@@ -79,9 +81,33 @@ pub fn run(args: Args, socket: &Path) -> Result<ExitCode> {
     })
 }
 
-/// `ddos/ddos_tb_2_lev: show_pkt_info: ipv6 fc00::1 -> fc00::2`: where it came from, then
-/// the daemon's rendering (or the raw code and values when it has none).
+/// The event's time as a UTC date: the VM stamps it with CLOCK_MONOTONIC of the daemon's
+/// machine, which is this one (the daemon is reached through a Unix socket). `None` for a
+/// daemon that sends no time.
+fn time(event: &Event) -> Option<String> {
+    (event.ts_ns != 0).then(|| clock::rfc3339(clock::monotonic_to_unix_ns(event.ts_ns)))
+}
+
+/// The event's fields as the daemon sent them, and `time`.
+fn json(event: &Event) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(event)?;
+    if let (Some(t), Some(obj)) = (time(event), v.as_object_mut()) {
+        obj.insert("time".into(), t.into());
+    }
+    Ok(v)
+}
+
+/// `2024-01-01T00:00:00.000010000Z ddos/ddos_tb_2_lev: show_pkt_info: ipv6 fc00::1 ->
+/// fc00::2`: when, where it came from, then the daemon's rendering (or the raw code and values
+/// when it has none).
 fn text(event: &Event) -> String {
+    match time(event) {
+        Some(t) => format!("{t} {}", what(event)),
+        None => what(event),
+    }
+}
+
+fn what(event: &Event) -> String {
     let origin: Vec<&str> = [&event.script, &event.chain]
         .into_iter()
         .filter(|s| !s.is_empty())
@@ -119,6 +145,7 @@ mod tests {
             code: 1,
             values: vec![6, 17],
             text: "show_pkt_info: ipv6 fc00::1 -> fc00::2".into(),
+            ts_ns: 0,
         };
         assert_eq!(
             text(&event),
@@ -129,5 +156,18 @@ mod tests {
             text(&event),
             "ddos/ddos_tb_2_lev: show_pkt_info code 1 [6, 17]"
         );
+        // With a time, the line starts with it as a date.
+        event.ts_ns = 5_000_000_000;
+        let line = text(&event);
+        let (date, rest) = line.split_once(' ').expect("a date first");
+        // (`clock` checks the conversion; two conversions differ by the time between them.)
+        assert_eq!(
+            (date.len(), &date[10..11], &date[29..]),
+            (30, "T", "Z"),
+            "{date}"
+        );
+        assert_eq!(rest, "ddos/ddos_tb_2_lev: show_pkt_info code 1 [6, 17]");
+        assert_eq!(json(&event).unwrap()["ts_ns"], 5_000_000_000u64);
+        assert!(json(&event).unwrap()["time"].is_string());
     }
 }

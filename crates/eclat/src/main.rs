@@ -31,10 +31,13 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod client;
+mod clock;
 mod compile;
 mod defines;
 mod events;
 mod exit;
+mod explain;
+mod frame;
 mod list;
 mod load;
 mod map;

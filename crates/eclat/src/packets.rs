@@ -40,8 +40,22 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>> {
 /// The magic number that opens a pcapng file (a section header block).
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
+/// A frame of a capture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Captured {
+    /// The frame's bytes.
+    pub data: Vec<u8>,
+    /// When it was captured, in ns since the Unix epoch; `None` for a pcapng simple packet
+    /// block, which has no time.
+    pub ts_ns: Option<u64>,
+}
+
+fn ns(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// Every frame of the capture at `path`; the link type must be Ethernet.
-pub fn read_capture(path: &Path) -> Result<Vec<Vec<u8>>> {
+pub fn read_capture(path: &Path) -> Result<Vec<Captured>> {
     let open = || File::open(path).with_context(|| format!("cannot open `{}`", path.display()));
     let mut magic = [0u8; 4];
     open()?
@@ -66,11 +80,17 @@ pub fn read_capture(path: &Path) -> Result<Vec<Vec<u8>>> {
                 }
                 Block::EnhancedPacket(p) => {
                     check_ethernet(links.get(p.interface_id as usize).copied(), path)?;
-                    p.data.into_owned()
+                    Captured {
+                        ts_ns: Some(ns(p.timestamp)),
+                        data: p.data.into_owned(),
+                    }
                 }
                 Block::SimplePacket(p) => {
                     check_ethernet(links.first().copied(), path)?;
-                    p.data.into_owned()
+                    Captured {
+                        data: p.data.into_owned(),
+                        ts_ns: None,
+                    }
                 }
                 _ => continue,
             };
@@ -80,7 +100,11 @@ pub fn read_capture(path: &Path) -> Result<Vec<Vec<u8>>> {
         let mut reader = PcapReader::new(file).with_context(what)?;
         check_ethernet(Some(reader.header().datalink), path)?;
         while let Some(p) = reader.next_packet() {
-            out.push(p.with_context(what)?.data.into_owned());
+            let p = p.with_context(what)?;
+            out.push(Captured {
+                ts_ns: Some(ns(p.timestamp)),
+                data: p.data.into_owned(),
+            });
         }
     }
     Ok(out)
@@ -129,13 +153,24 @@ mod tests {
         use std::time::Duration;
 
         let frames = [vec![1u8; 60], vec![2u8; 64]];
+        let data = |c: Vec<Captured>| c.into_iter().map(|c| c.data).collect::<Vec<_>>();
         let mut w = PcapWriter::new(Vec::new()).unwrap();
-        for f in &frames {
-            w.write_packet(&PcapPacket::new(Duration::ZERO, f.len() as u32, f))
+        for (i, f) in frames.iter().enumerate() {
+            let t = Duration::new(1_704_067_200, 1000 * i as u32);
+            w.write_packet(&PcapPacket::new(t, f.len() as u32, f))
                 .unwrap();
         }
         let f = temp("a.pcap", &w.into_writer());
-        assert_eq!(read_capture(&f.0).unwrap(), frames);
+        let read = read_capture(&f.0).unwrap();
+        assert_eq!(
+            read.iter().map(|c| c.ts_ns).collect::<Vec<_>>(),
+            [
+                Some(1_704_067_200_000_000_000),
+                Some(1_704_067_200_000_001_000)
+            ],
+            "the capture's times, in ns"
+        );
+        assert_eq!(data(read), frames);
 
         let mut w = PcapNgWriter::new(Vec::new()).unwrap();
         w.write_pcapng_block(InterfaceDescriptionBlock {
@@ -155,7 +190,7 @@ mod tests {
             .unwrap();
         }
         let f = temp("b.pcapng", &w.into_inner());
-        assert_eq!(read_capture(&f.0).unwrap(), frames);
+        assert_eq!(data(read_capture(&f.0).unwrap()), frames);
 
         let mut w = PcapNgWriter::new(Vec::new()).unwrap();
         w.write_pcapng_block(InterfaceDescriptionBlock {

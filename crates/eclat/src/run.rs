@@ -1,21 +1,33 @@
-//! `eclat run FILE (--packet HEX ... | --pcap FILE) [-D NAME=VALUE ...] [--json]`: load a
-//! script into a private VM (attached to no interface), run packets through its loader with
-//! `BPF_PROG_TEST_RUN`, report each one and the script's maps, remove everything.
+//! `eclat run FILE (--packet HEX ... | --pcap FILE) [-D NAME=VALUE ...] [--json] [--trace]
+//! [--clock pcap|wall]`: load a script into a private VM (attached to no interface), run
+//! packets through its loader with `BPF_PROG_TEST_RUN`, report each one (its addresses, its
+//! verdict and why, with `--trace` every call it made) and the script's maps, remove
+//! everything.
 //!
 //! With `--json`, one object per packet per line, then a summary line (a stable contract):
 //!
 //! ```text
-//! {"packet":1,"verdict":"pass","data_out":"…","result":0,"trace":{"chains":{"ddos":1},"programs":{"monitor":1,…}}}
+//! {"packet":1,"verdict":"pass","data_out":"…","result":0,"cause":{"kind":"program","program":"hike_pass"},"trace":{"chains":{"ddos":1},"programs":{"monitor":1,…}}}
 //! {"packet":2,"verdict":"redirect","ifindex":6,"data_out":"…",…}
-//! {"packet":3,"verdict":"aborted","data_out":"…","fault":{"reason":"no_prog","chain":"c","pc":4}}
-//! {"packet":4,"verdict":"pass","data_out":"…","no_chain":true}
-//! {"summary":{"packets":4,"pass":2,"drop":0,"tx":0,"redirect":1,"aborted":1,"no_chain":1,"faults":{"no_prog":1}},
+//! {"packet":3,"verdict":"aborted","data_out":"…","fault":{"reason":"no_prog","chain":"c","pc":4},"cause":{"kind":"fault"}}
+//! {"packet":4,"verdict":"pass","data_out":"…","no_chain":true,"cause":{"kind":"no_chain"}}
+//! {"packet":5,"verdict":"not_run","len":10,"not_run":"shorter than an Ethernet header (14 bytes)"}
+//! {"summary":{"packets":5,"pass":2,"drop":0,"tx":0,"redirect":1,"aborted":1,"no_chain":1,"not_run":1,"faults":{"no_prog":1}},
 //!  "maps":{"monitor.monitor_map":[{"key":0,"value":{"packets":2}}]}}
 //! ```
 //!
 //! `result` is the top chain's result (`r0` when it returned; 0 when a terminal program ended
 //! the packet); it is absent when no chain ran, when the chain faulted, and when the chain
 //! returns no value (it has no `return VALUE`: it exits with whatever its last call left).
+//! `cause` says where the verdict came from (README: "Run a script against packets"). With
+//! `--trace`, `calls` lists every chain entered and program called, in order, and
+//! `calls_truncated_after` says where a full trace record was cut; `events` lists what the
+//! packet's chains and programs emitted, with their time.
+//!
+//! Time: with `--pcap`, programs and chains read each packet's capture time as the clock
+//! (`--clock pcap`, the default), so a time-dependent script (token buckets, timeouts) gives
+//! the same verdicts on every run whatever the machine's speed; `--clock wall` (the default
+//! for `--packet`) runs on the kernel's clock.
 //!
 //! Exit status: 0 when every packet ran, 1 for a script that does not compile, link or load
 //! (or a packet the kernel refuses to run), 2 for a bad command line, 130 after Ctrl-C (which
@@ -38,6 +50,8 @@ use hike_runtime::XdpAction;
 use serde::Serialize;
 use serde_json::{json, Map as JsonMap, Value as Json};
 
+use crate::explain::{self, EventClock};
+use crate::frame::{self, ETH_HLEN};
 use crate::packets::{parse_hex, read_capture};
 use eclat_link::project::catalog;
 
@@ -49,6 +63,9 @@ use eclat_link::project::catalog;
 /// Example: `eclat run examples/ddos_tb_2_lev.eclat -D COLLECTOR_IFINDEX=6 --pcap examples/flood.pcap --json`
 ///
 /// Example: `eclat run script.eclat --packet 0202000000020202000000010800... -D DEVNAME=veth0`
+///
+/// Example: `eclat run script.eclat --pcap capture.pcap --trace` (every call of every packet,
+/// on the capture's clock)
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The script.
@@ -79,8 +96,32 @@ pub struct Args {
     #[arg(long = "package-dir", value_name = "DIR")]
     package_dirs: Vec<PathBuf>,
     /// Do not count chain runs and program calls (no `trace` per packet; a little faster).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "calls")]
     no_trace: bool,
+    /// Show every chain and program call of each packet, in order, with its arguments and
+    /// what it returned (`calls` in `--json`).
+    #[arg(long = "trace")]
+    calls: bool,
+    /// The time programs read: `pcap`, each packet's capture time (the default with `--pcap`:
+    /// a replay gives the same verdicts on every run), or `wall`, the kernel's clock (the
+    /// default with `--packet`).
+    #[arg(long, value_enum, value_name = "CLOCK")]
+    clock: Option<Clock>,
+}
+
+/// `--clock`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Clock {
+    /// Each packet's capture time.
+    Pcap,
+    /// The kernel's clock.
+    Wall,
+}
+
+/// A packet to run, and the time its programs read (`None`: the kernel's clock).
+struct Input {
+    data: Vec<u8>,
+    clock_ns: Option<u64>,
 }
 
 /// Exit status of a bad command line.
@@ -99,21 +140,64 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Ok(d) => d,
         Err(e) => return Ok(fail(USAGE, &e)),
     };
-    let packets: Vec<Vec<u8>> = match &args.pcap {
-        Some(path) => match read_capture(path) {
-            Ok(p) => p,
-            Err(e) => return Ok(fail(1, &e)),
-        },
-        None => match args
-            .packets
-            .iter()
-            .enumerate()
-            .map(|(i, h)| parse_hex(h).with_context(|| format!("--packet #{}", i + 1)))
-            .collect::<Result<_>>()
-        {
-            Ok(p) => p,
-            Err(e) => return Ok(fail(USAGE, &e)),
-        },
+    let packets: Vec<Input> = match &args.pcap {
+        Some(path) => {
+            let captured = match read_capture(path) {
+                Ok(p) => p,
+                Err(e) => return Ok(fail(1, &e)),
+            };
+            let replay = args.clock.unwrap_or(Clock::Pcap) == Clock::Pcap;
+            let mut inputs = Vec::with_capacity(captured.len());
+            for (i, c) in captured.into_iter().enumerate() {
+                let clock_ns = match (replay, c.ts_ns) {
+                    (false, _) => None,
+                    (true, Some(t)) => Some(t),
+                    (true, None) => {
+                        let e = anyhow::anyhow!(
+                            "packet {} of `{}` has no time (a pcapng simple packet block): \
+                             replay it on the kernel's clock with `--clock wall`",
+                            i + 1,
+                            path.display()
+                        );
+                        return Ok(fail(1, &e));
+                    }
+                };
+                inputs.push(Input {
+                    data: c.data,
+                    clock_ns,
+                });
+            }
+            inputs
+        }
+        None => {
+            if args.clock == Some(Clock::Pcap) {
+                let e = anyhow::anyhow!(
+                    "`--clock pcap` needs `--pcap FILE`: packets given with `--packet` have no \
+                     capture time (they run on the kernel's clock, `--clock wall`)"
+                );
+                return Ok(fail(USAGE, &e));
+            }
+            match args
+                .packets
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    Ok(Input {
+                        data: parse_hex(h).with_context(|| format!("--packet #{}", i + 1))?,
+                        clock_ns: None,
+                    })
+                })
+                .collect::<Result<_>>()
+            {
+                Ok(p) => p,
+                Err(e) => return Ok(fail(USAGE, &e)),
+            }
+        }
+    };
+    let event_clock = if packets.iter().any(|p| p.clock_ns.is_some()) {
+        EventClock::Replay
+    } else {
+        EventClock::Monotonic
     };
 
     // Ctrl-C sets a flag checked between packets, so that the VM is dropped (and everything
@@ -162,12 +246,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let opts = LoadOptions {
         trace: !args.no_trace,
+        calls: args.calls,
     };
     let loaded = match LoadedScript::load(&catalog, linked, &opts) {
         Ok(l) => l,
         Err(e) => return Ok(user_error(&anyhow::Error::new(e))),
     };
-    let code = match run_packets(&loaded, &packets, args.json, &interrupted) {
+    let output = Output {
+        json: args.json,
+        events: event_clock,
+    };
+    let code = match run_packets(&loaded, &packets, output, &interrupted) {
         Ok(code) => code,
         Err(e) => fail(1, &e),
     };
@@ -199,6 +288,30 @@ struct Counts {
     packets: u64,
     verdicts: BTreeMap<&'static str, u64>,
     no_chain: u64,
+    not_run: u64,
+}
+
+/// How packets are reported.
+#[derive(Clone, Copy, Debug)]
+struct Output {
+    json: bool,
+    /// The clock of the events' times.
+    events: EventClock,
+}
+
+/// Why a packet is not run, if it cannot be: `BPF_PROG_TEST_RUN` refuses an XDP packet
+/// shorter than an Ethernet header (EINVAL, which would say nothing about which packet).
+fn not_run_reason(packet: &[u8]) -> Option<String> {
+    (packet.len() < ETH_HLEN).then(|| format!("shorter than an Ethernet header ({ETH_HLEN} bytes)"))
+}
+
+/// The `--json` line of a packet that was not run.
+#[derive(Serialize)]
+struct NotRunLine {
+    packet: usize,
+    verdict: &'static str,
+    len: usize,
+    not_run: String,
 }
 
 fn verdict_name(run: &PacketRun) -> &'static str {
@@ -223,8 +336,15 @@ struct PacketLine {
     fault: Option<FaultLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
     result: Option<u64>,
+    cause: explain::CauseJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     trace: Option<TraceLine>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    calls: Option<Vec<explain::CallJson>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    calls_truncated_after: Option<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    events: Vec<explain::EventJson>,
 }
 
 #[derive(Serialize)]
@@ -241,7 +361,7 @@ struct TraceLine {
     programs: JsonMap<String, Json>,
 }
 
-fn packet_json(n: usize, run: &PacketRun) -> PacketLine {
+fn packet_json(n: usize, run: &PacketRun, script: &LoadedScript, clock: EventClock) -> PacketLine {
     let counts = |v: &[(String, u64)]| v.iter().map(|(n, c)| (n.clone(), json!(c))).collect();
     PacketLine {
         packet: n,
@@ -258,10 +378,18 @@ fn packet_json(n: usize, run: &PacketRun) -> PacketLine {
             pc: f.pc,
         }),
         result: run.result,
+        cause: explain::cause_json(&run.cause),
         trace: run.trace.as_ref().map(|t| TraceLine {
             chains: counts(&t.chains),
             programs: counts(&t.programs),
         }),
+        calls: run.calls.as_ref().map(explain::calls_json),
+        calls_truncated_after: run.calls.as_ref().and_then(|c| c.truncated_after),
+        events: run
+            .events
+            .iter()
+            .map(|e| explain::event_json(e, script, clock))
+            .collect(),
     }
 }
 
@@ -283,23 +411,33 @@ struct Summary {
     aborted: u64,
     /// Packets the loader started no chain for (its default verdict).
     no_chain: u64,
+    /// Packets not run (shorter than an Ethernet header).
+    not_run: u64,
     /// Faults by reason.
     faults: JsonMap<String, Json>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     interrupted: bool,
 }
 
-fn packet_text(n: usize, run: &PacketRun, input: &[u8]) -> String {
-    let mut line = format!("packet {n}: {}", verdict_name(run));
+fn packet_text(
+    n: usize,
+    run: &PacketRun,
+    input: &[u8],
+    script: &LoadedScript,
+    clock: EventClock,
+) -> String {
+    let mut line = format!(
+        "packet {n}: {}: {}",
+        frame::describe(input),
+        verdict_name(run)
+    );
     if run.verdict.is_none() {
         line.push_str(&format!(" (return value {})", run.retval));
     }
     if let Some(ifindex) = run.redirect_ifindex {
         line.push_str(&format!(" to ifindex {ifindex}"));
     }
-    if !run.booted {
-        line.push_str(" (no chain: the loader's default verdict)");
-    }
+    line.push_str(&explain::cause_text(run));
     if let Some(f) = &run.fault {
         let reason = f
             .fault
@@ -309,7 +447,8 @@ fn packet_text(n: usize, run: &PacketRun, input: &[u8]) -> String {
             .clone()
             .unwrap_or_else(|| format!("#{}", f.chain_id));
         line.push_str(&format!(
-            ": chain `{chain}` faulted ({reason}) at instruction {}",
+            ": chain `{chain}` faulted ({reason}) at instruction {} (the loader's fail-safe \
+             verdict)",
             f.pc
         ));
     }
@@ -334,6 +473,16 @@ fn packet_text(n: usize, run: &PacketRun, input: &[u8]) -> String {
             line.push(']');
         }
     }
+    if let Some(calls) = &run.calls {
+        for l in explain::calls_text(calls) {
+            line.push('\n');
+            line.push_str(&l);
+        }
+    }
+    for e in &run.events {
+        line.push('\n');
+        line.push_str(&explain::event_text(e, script, clock));
+    }
     if run.data_out != input {
         line.push_str(&format!("\n  packet changed: {}", hex(&run.data_out)));
     }
@@ -342,10 +491,11 @@ fn packet_text(n: usize, run: &PacketRun, input: &[u8]) -> String {
 
 fn run_packets(
     loaded: &LoadedScript,
-    packets: &[Vec<u8>],
-    json_out: bool,
+    packets: &[Input],
+    output: Output,
     interrupted: &AtomicBool,
 ) -> Result<ExitCode> {
+    let json_out = output.json;
     let runner = loaded.runner()?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -356,14 +506,38 @@ fn run_packets(
             stopped = true;
             break;
         }
-        let run = runner.run(p).with_context(|| format!("packet {}", i + 1))?;
         counts.packets += 1;
+        if let Some(reason) = not_run_reason(&p.data) {
+            counts.not_run += 1;
+            if json_out {
+                let line = NotRunLine {
+                    packet: i + 1,
+                    verdict: "not_run",
+                    len: p.data.len(),
+                    not_run: reason,
+                };
+                writeln!(out, "{}", serde_json::to_string(&line)?)?;
+            } else {
+                let len = p.data.len();
+                let s = if len == 1 { "" } else { "s" };
+                writeln!(out, "packet {}: {len} byte{s}, {reason}: not run", i + 1)?;
+            }
+            continue;
+        }
+        let run = runner
+            .run_at(&p.data, p.clock_ns)
+            .with_context(|| format!("packet {}", i + 1))?;
         *counts.verdicts.entry(verdict_name(&run)).or_default() += 1;
         counts.no_chain += u64::from(!run.booted);
         if json_out {
-            writeln!(out, "{}", serde_json::to_string(&packet_json(i + 1, &run))?)?;
+            let line = packet_json(i + 1, &run, loaded, output.events);
+            writeln!(out, "{}", serde_json::to_string(&line)?)?;
         } else {
-            writeln!(out, "{}", packet_text(i + 1, &run, p))?;
+            writeln!(
+                out,
+                "{}",
+                packet_text(i + 1, &run, &p.data, loaded, output.events)
+            )?;
         }
     }
     stopped |= interrupted.load(Ordering::SeqCst);
@@ -393,6 +567,7 @@ fn run_packets(
                 redirect: count("redirect"),
                 aborted: count("aborted"),
                 no_chain: counts.no_chain,
+                not_run: counts.not_run,
                 faults: faults
                     .iter()
                     .map(|(f, n)| (f.name().to_owned(), json!(n)))
@@ -410,6 +585,9 @@ fn run_packets(
         );
         for (v, n) in &counts.verdicts {
             line.push_str(&format!(" {n} {v},"));
+        }
+        if counts.not_run > 0 {
+            line.push_str(&format!(" {} not run,", counts.not_run));
         }
         line.pop();
         if counts.no_chain > 0 {

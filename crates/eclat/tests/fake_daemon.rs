@@ -91,7 +91,27 @@ fn event(n: u32) -> Event {
         code: n,
         values: vec![u64::from(n)],
         text: format!("event {n}"),
+        // The first has no time (a daemon that sends none).
+        ts_ns: if n == 1 {
+            0
+        } else {
+            1_000_000_000 * u64::from(n)
+        },
     }
+}
+
+/// Whether `s` reads as `YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ`.
+fn is_utc_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 30
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'.',
+            29 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
 }
 
 #[tonic::async_trait]
@@ -495,18 +515,28 @@ fn events_stop_after_count_or_when_the_stream_ends() {
     let dir = daemon.dir.path();
     let out = daemon.eclat(&["events", "--count", "2"], dir);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(
-        text(&out.stdout),
-        "ddos/ddos_tb_2_lev: event 1\nddos/ddos_tb_2_lev: event 2\n"
-    );
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0], "ddos/ddos_tb_2_lev: event 1", "no time, no date");
+    let (date, rest) = lines[1].split_once(' ').expect("a date, then the event");
+    assert!(is_utc_date(date), "{date}");
+    assert_eq!(rest, "ddos/ddos_tb_2_lev: event 2");
     let out = daemon.eclat(&["events", "ddos", "--json"], dir);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 3);
-    assert_eq!(
-        lines[2],
-        serde_json::to_value(event(3)).expect("serializable")
-    );
+    // The daemon's fields as they came, the monotonic time among them, and `time`, the same
+    // as a date.
+    let mut third = lines[2].clone();
+    let time = third
+        .as_object_mut()
+        .and_then(|o| o.remove("time"))
+        .expect("a time");
+    assert!(is_utc_date(time.as_str().expect("a string")), "{time}");
+    assert_eq!(third, serde_json::to_value(event(3)).expect("serializable"));
+    assert_eq!(third["ts_ns"], 3_000_000_000u64);
+    assert!(lines[0].get("time").is_none());
 }
 
 #[test]

@@ -110,7 +110,7 @@ fn kernel_run_listing2_on_the_flood_pcap() {
     assert_eq!(
         *s,
         json!({"packets": 2000, "pass": 200, "drop": 1797, "tx": 0, "redirect": 3,
-               "aborted": 0, "no_chain": 0, "faults": {}})
+               "aborted": 0, "no_chain": 0, "not_run": 0, "faults": {}})
     );
     let monitor = map_entries(&lines, "monitor.monitor_map");
     assert_eq!(
@@ -155,8 +155,9 @@ fn kernel_run_human_output_and_non_ip_packets() {
     let stdout = text(&out.stdout);
     assert!(
         stdout.starts_with(
-            "packet 1: pass [chains: ddos_tb_2_lev; programs: hike_pass, ip6_hset_srcdst, monitor, ip6_dst_tbmon]\n\
-             packet 2: pass (no chain: the loader's default verdict)\n\
+            "packet 1: udp 2001:db8::a port 1000 → 2001:db8::b port 53, 78 bytes: pass from hike_pass \
+             [chains: ddos_tb_2_lev; programs: hike_pass, ip6_hset_srcdst, monitor, ip6_dst_tbmon]\n\
+             packet 2: arp, 60 bytes: pass (no chain: the loader's default verdict)\n\
              2 packets: 2 pass (1 without a chain)\n"
         ),
         "{stdout}"

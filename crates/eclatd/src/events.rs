@@ -88,6 +88,7 @@ pub fn convert(ev: &abi::Event, names: &Names) -> Event {
         code: ev.code,
         values: ev.values.to_vec(),
         text,
+        ts_ns: ev.ts_ns,
     }
 }
 
@@ -159,8 +160,10 @@ mod tests {
             prog_id: 7,
             code: show_pkt_info::IPV6_DST,
             values: [0xfc00 << 48, 2, 0, 0],
+            ts_ns: 123_456_789,
         };
         let e = convert(&ev, &names);
+        assert_eq!(e.ts_ns, 123_456_789, "the time goes through as it is");
         assert_eq!(e.script, "ddos");
         assert_eq!(e.chain, "main");
         assert_eq!(e.program, "show_pkt_info");

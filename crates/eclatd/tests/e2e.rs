@@ -222,12 +222,19 @@ def show():
         .expect("load");
     let mut events = c.subscribe("ev");
     // Subscribed once the call returned: the packet's events are ours.
+    let before = monotonic_ns();
     assert_eq!(ns.send("v1", &frames("fc00::1", "fc00::2", 1)), 1);
     let mut texts = Vec::new();
     while texts.len() < 5 {
         let ev = c.next_event(&mut events).expect("an event");
         assert_eq!((ev.script.as_str(), ev.chain.as_str()), ("ev", "show"));
         assert_eq!(ev.program, "show_pkt_info");
+        // Stamped when the packet went through: the kernel's CLOCK_MONOTONIC.
+        assert!(
+            (before..=monotonic_ns()).contains(&ev.ts_ns),
+            "{before} <= {}",
+            ev.ts_ns
+        );
         texts.push(ev.text);
     }
     let all = texts.join("\n");
@@ -235,6 +242,20 @@ def show():
     assert!(all.contains("ipv6 src fc00::1"), "{all}");
     assert!(all.contains("ipv6 dst fc00::2"), "{all}");
     assert!(all.contains("l4 proto 17"), "{all}");
+}
+
+/// `CLOCK_MONOTONIC` now, in ns: the clock of `bpf_ktime_get_ns()`, which stamps events.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    assert_eq!(
+        // SAFETY: clock_gettime writes the timespec it is given, which lives for the call.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
+        0
+    );
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// The script of [`a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change`]:

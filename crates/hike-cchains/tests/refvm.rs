@@ -163,6 +163,8 @@ fn events_and_verdicts() {
                 prog_id: abi::NO_ID,
                 code: 1,
                 values: [1, 2, 3, 0],
+                // The reference VM's clock: 1 s, then 1 µs a read.
+                ts_ns: 1_000_000_000,
             },
             Event {
                 kind: abi::EVENT_PROGRAM,
@@ -170,6 +172,7 @@ fn events_and_verdicts() {
                 prog_id: 9,
                 code: 1,
                 values: [2, 3, 4, 0],
+                ts_ns: 1_000_001_000,
             },
         ]
     );

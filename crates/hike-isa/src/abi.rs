@@ -52,6 +52,12 @@ pub const META_FRAG: u8 = 0x08;
 
 /// [`VmConfig::flags`]: count chain runs and program calls.
 pub const CFG_STATS: u32 = 0x1;
+/// [`VmConfig::flags`]: record every chain entry and return, program call and return in
+/// [`VmState::trace`].
+pub const CFG_TRACE: u32 = 0x2;
+/// [`VmConfig::flags`]: a replay clock: chains and programs read [`VmConfig::clock_ns`] (copied
+/// into the state at boot) as the time instead of `bpf_ktime_get_ns()`.
+pub const CFG_CLOCK: u32 = 0x4;
 
 /// [`Event::kind`]: emitted by a chain through [`Helper::Event`].
 pub const EVENT_CHAIN: u32 = 1;
@@ -70,6 +76,25 @@ pub const STATUS_IN_PROG: u32 = 2;
 /// [`VmState::status`]: as [`STATUS_IN_PROG`], with [`CFG_STATS`] on (the program counts its
 /// call).
 pub const STATUS_IN_PROG_COUNTED: u32 = 3;
+/// [`VmState::status`]: as [`STATUS_IN_PROG`], with [`CFG_TRACE`] on (the program records its
+/// call); 5 is both [`CFG_STATS`] and [`CFG_TRACE`].
+pub const STATUS_IN_PROG_TRACED: u32 = 4;
+/// [`VmState::status`]: no chain running, and the last packet's top chain returned (the
+/// loader's default verdict); [`STATUS_IDLE`] after a program's verdict or a fault.
+pub const STATUS_RETURNED: u32 = 6;
+
+/// Trace records kept per packet ([`VmState::trace`]); [`VmState::trace_len`] counts on.
+pub const TRACE_MAX: usize = 64;
+/// [`TraceRec::kind`]: a chain was entered (booted or called); `v` = `r1..r5`.
+pub const TRACE_CHAIN: u8 = 1;
+/// [`TraceRec::kind`]: a called chain returned `v[0]`.
+pub const TRACE_CHAIN_RET: u8 = 2;
+/// [`TraceRec::kind`]: a program was called; `v` = `r1..r5`.
+pub const TRACE_PROG: u8 = 3;
+/// [`TraceRec::kind`]: the program returned `v[0]` to its chain.
+pub const TRACE_PROG_RET: u8 = 4;
+/// [`TraceRec::kind`]: the program ended the packet with verdict `v[0]`.
+pub const TRACE_PROG_VERDICT: u8 = 5;
 
 /// VM helpers, called with `call` and `src_reg` = [`CALL_HELPER`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -282,6 +307,8 @@ pub struct VmConfig {
     pub budget: u32,
     /// `CFG_*` flags.
     pub flags: u32,
+    /// With [`CFG_CLOCK`]: the time, in ns, that every packet booted from now on reads.
+    pub clock_ns: u64,
 }
 
 /// `struct hike_chain_stats` (per CPU; user space sums the CPUs).
@@ -429,6 +456,25 @@ pub struct Event {
     pub code: u32,
     /// Values.
     pub values: [u64; 4],
+    /// The VM's clock when it was emitted: `CLOCK_MONOTONIC` in ns, or the replay clock
+    /// ([`CFG_CLOCK`]).
+    pub ts_ns: u64,
+}
+
+/// `struct hike_trace_rec`: one record of a packet's call trace ([`CFG_TRACE`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct TraceRec {
+    /// `TRACE_*`.
+    pub kind: u8,
+    /// Frame of the chain (entered, returning, or calling the program).
+    pub depth: u8,
+    /// Reserved, 0.
+    pub reserved: u16,
+    /// Chain or program ID.
+    pub id: u32,
+    /// `r1..r5` at a call; `v[0]` the value or verdict at a return.
+    pub v: [u64; MAX_ARGS],
 }
 
 /// `struct hike_frame`: one active chain.
@@ -497,6 +543,14 @@ pub struct VmState {
     pub frames: [Frame; MAX_FRAMES],
     /// Stacks of all frames.
     pub stack: [u8; MAX_FRAMES * STACK_SIZE],
+    /// The replay clock ([`CFG_CLOCK`]), copied from [`VmConfig::clock_ns`] at boot.
+    pub clock_ns: u64,
+    /// Trace records of the last packet ([`CFG_TRACE`]), also those beyond [`TRACE_MAX`].
+    pub trace_len: u32,
+    /// Reserved.
+    pub trace_reserved: u32,
+    /// The call trace ([`CFG_TRACE`]): the first `min(trace_len, TRACE_MAX)` records.
+    pub trace: [TraceRec; TRACE_MAX],
 }
 
 /// The names of the shared VM maps, as every HIKe object declares them (`bpf/include/hike/vm.h`;

@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hike_isa::abi::{self, Helper, XdpAction};
 use hike_isa::abi::{
     ChainDesc, ChainRef, ChainStats, Event, Fault, Frame, LoaderConfig, PktMeta, ProgStats,
-    VmConfig, VmState,
+    TraceRec, VmConfig, VmState,
 };
 
 /// A temporary directory removed when dropped, even if the test panics.
@@ -278,6 +278,14 @@ fn rust_mirror() -> BTreeMap<String, u64> {
             META_L4,
             META_FRAG,
             CFG_STATS,
+            CFG_TRACE,
+            CFG_CLOCK,
+            TRACE_MAX,
+            TRACE_CHAIN,
+            TRACE_CHAIN_RET,
+            TRACE_PROG,
+            TRACE_PROG_RET,
+            TRACE_PROG_VERDICT,
             LDR_VERDICTS_SET,
             CHAIN_REF_NONE,
             EVENT_CHAIN,
@@ -287,6 +295,8 @@ fn rust_mirror() -> BTreeMap<String, u64> {
             STATUS_RUNNING,
             STATUS_IN_PROG,
             STATUS_IN_PROG_COUNTED,
+            STATUS_IN_PROG_TRACED,
+            STATUS_RETURNED,
         ]
     );
     for h in Helper::ALL {
@@ -323,7 +333,7 @@ fn rust_mirror() -> BTreeMap<String, u64> {
         "hike_chain_desc",
         [code_off, len, nparams, flags]
     );
-    layout!(m, VmConfig, "hike_vm_config", [budget, flags]);
+    layout!(m, VmConfig, "hike_vm_config", [budget, flags, clock_ns]);
     layout!(m, ChainStats, "hike_chain_stats", [runs, faults]);
     layout!(m, ProgStats, "hike_prog_stats", [calls]);
     layout!(
@@ -337,7 +347,13 @@ fn rust_mirror() -> BTreeMap<String, u64> {
         m,
         Event,
         "hike_event",
-        [kind, chain_id, prog_id, code, values]
+        [kind, chain_id, prog_id, code, values, ts_ns]
+    );
+    layout!(
+        m,
+        TraceRec,
+        "hike_trace_rec",
+        [kind, depth, reserved, id, v]
     );
     layout!(
         m,
@@ -372,6 +388,10 @@ fn rust_mirror() -> BTreeMap<String, u64> {
             meta,
             frames,
             stack,
+            clock_ns,
+            trace_len,
+            trace_reserved,
+            trace,
         ]
     );
     // The code heap has no Rust struct: user space sees it as `CODE_HEAP_INSNS` 8-byte words.

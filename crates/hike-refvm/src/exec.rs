@@ -324,12 +324,14 @@ impl Run<'_, '_> {
             Helper::KtimeNs => (self.env.ktime)(),
             Helper::Random => u64::from((self.env.random)()),
             Helper::Event => {
+                let ts_ns = (self.env.ktime)();
                 self.events.push(Event {
                     kind: abi::EVENT_CHAIN,
                     chain_id: self.frame().chain_id,
                     prog_id: abi::NO_ID,
                     code: regs[1] as u32,
                     values: [regs[2], regs[3], regs[4], 0],
+                    ts_ns,
                 });
                 0
             }
@@ -399,6 +401,7 @@ impl Run<'_, '_> {
             packet: &mut self.packet,
             meta: &self.meta,
             events: &mut self.events,
+            ktime: &mut *self.env.ktime,
         };
         let outcome = program(&mut call);
         m.pc += 1;

@@ -32,9 +32,16 @@ pub struct ProgramCall<'a> {
     pub(crate) packet: &'a mut Vec<u8>,
     pub(crate) meta: &'a PktMeta,
     pub(crate) events: &'a mut Vec<Event>,
+    pub(crate) ktime: &'a mut dyn FnMut() -> u64,
 }
 
 impl ProgramCall<'_> {
+    /// The VM's clock, as a program reads it (`hike_now_ns()`): the reference VM's time source
+    /// ([`RefVm::set_ktime`]).
+    pub fn now_ns(&mut self) -> u64 {
+        (self.ktime)()
+    }
+
     /// The ID under which the program was called.
     pub fn prog_id(&self) -> u32 {
         self.prog_id
@@ -66,14 +73,16 @@ impl ProgramCall<'_> {
     }
 
     /// Emits an event like `hike_emit(code, a, b, c)`: kind `EVENT_PROGRAM`, the calling chain
-    /// and this program's ID.
+    /// and this program's ID, stamped with [`ProgramCall::now_ns`].
     pub fn emit(&mut self, code: u32, a: u64, b: u64, c: u64) {
+        let ts_ns = self.now_ns();
         self.events.push(Event {
             kind: abi::EVENT_PROGRAM,
             chain_id: self.chain_id,
             prog_id: self.prog_id,
             code,
             values: [a, b, c, 0],
+            ts_ns,
         });
     }
 }

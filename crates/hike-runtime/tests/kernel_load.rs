@@ -59,6 +59,7 @@ fn kernel_chain_calls_a_program_with_arguments_and_counts() {
     vm.set_config(VmConfig {
         budget: 0,
         flags: CFG_STATS,
+        ..VmConfig::default()
     })
     .expect("enable stats");
     vm.load_program(test_progs(), "test_sum2", prog(3))

@@ -35,6 +35,7 @@ fn kernel_pinned_instance_is_adopted_again_and_destroyed() {
         vm.set_config(VmConfig {
             budget: 500,
             flags: CFG_STATS,
+            ..VmConfig::default()
         })
         .unwrap();
         vm.install_chain(chain(5), &[call_prog(2), exit()], 1)
@@ -66,7 +67,8 @@ fn kernel_pinned_instance_is_adopted_again_and_destroyed() {
         vm.config().unwrap(),
         VmConfig {
             budget: 500,
-            flags: CFG_STATS
+            flags: CFG_STATS,
+            ..VmConfig::default()
         }
     );
     assert_eq!(vm.chain_code(chain(5)).unwrap(), vec![call_prog(2), exit()]);
@@ -169,7 +171,8 @@ fn kernel_adopting_checks_map_layouts_and_chain_descriptors() {
     use hike_isa::abi::ChainDesc;
     use libbpf_rs::{libbpf_sys, MapHandle, MapType};
 
-    // A pinned `hike_config` with the wrong value size.
+    // A pinned `hike_config` with the wrong value size (an older VM's: budget and flags, no
+    // replay clock).
     let guard = InstanceGuard::new("rt_abi");
     Vm::create_pinned_with(&guard.name, &opts()).unwrap();
     let pin = instance_dir(&guard.name).join("hike_config");
@@ -179,7 +182,7 @@ fn kernel_adopting_checks_map_layouts_and_chain_descriptors() {
         ..Default::default()
     };
     let mut wrong =
-        MapHandle::create(MapType::Array, Some("hike_config"), 4, 16, 1, &opts_c).unwrap();
+        MapHandle::create(MapType::Array, Some("hike_config"), 4, 8, 1, &opts_c).unwrap();
     wrong.pin(&pin).unwrap();
     let err = Vm::open_pinned_with(&guard.name, &opts()).unwrap_err();
     match &err {
@@ -190,7 +193,7 @@ fn kernel_adopting_checks_map_layouts_and_chain_descriptors() {
             ..
         } => {
             assert_eq!(map, "hike_config");
-            assert_eq!((expected.value_size, found.value_size), (8, 16));
+            assert_eq!((expected.value_size, found.value_size), (16, 8));
         }
         other => panic!("expected MapLayoutMismatch, got {other:?}"),
     }

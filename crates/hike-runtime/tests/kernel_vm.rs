@@ -203,6 +203,7 @@ fn kernel_config_counters_and_state_start_at_zero() {
     let cfg = VmConfig {
         budget: 1000,
         flags: CFG_STATS,
+        ..VmConfig::default()
     };
     vm.set_config(cfg).unwrap();
     assert_eq!(vm.config().unwrap(), cfg);

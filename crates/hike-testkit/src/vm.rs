@@ -163,7 +163,11 @@ impl PrivateVm {
     /// ([`abi::CFG_STATS`]: count chain runs and program calls).
     pub fn configure(&self, budget: u32, flags: u32) -> Result<()> {
         self.vm
-            .set_config(VmConfig { budget, flags })
+            .set_config(VmConfig {
+                budget,
+                flags,
+                ..VmConfig::default()
+            })
             .map_err(|source| KitError::Vm {
                 what: "configure",
                 source,

@@ -130,3 +130,18 @@ pub fn flood_pcap() -> Vec<u8> {
     // 2024-01-01T00:00:00Z.
     pcap(&frames, 1_704_067_200_000_000, 10)
 }
+
+/// Packets of the replay flood: the held-back case of issue 16.
+pub const REPLAY_FLOOD_PACKETS: usize = 20_000;
+
+/// Start of the replay flood's capture, in µs since the Unix epoch (2024-01-01T00:00:00Z).
+pub const REPLAY_FLOOD_START_US: u64 = 1_704_067_200_000_000;
+
+/// A UDP/IPv6 flood from one source (2001:db8::a port 40000 to 2001:db8::b port 53), 20,000
+/// packets 1 µs apart: a million packets a second in the capture's time, ten times the
+/// default rate of `ip6_dst_tbmon`, whatever the speed of the machine replaying it.
+pub fn replay_flood_pcap() -> Vec<u8> {
+    let frame = ipv6_udp(A6, B6, 40000, 53, 8);
+    let frames = vec![frame; REPLAY_FLOOD_PACKETS];
+    pcap(&frames, REPLAY_FLOOD_START_US, 1)
+}

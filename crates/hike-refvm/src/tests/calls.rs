@@ -188,18 +188,20 @@ fn event_records_the_innermost_chain() {
     let out = vm.run(Boot::new(0, test_packet()));
     assert_eq!(out.fault, None);
     assert_eq!(vm.machine().regs[6], 0, "event returns 0");
-    let chain_event = |chain_id, code, values| abi::Event {
+    let chain_event = |chain_id, code, values, ts_ns| abi::Event {
         kind: abi::EVENT_CHAIN,
         chain_id,
         prog_id: abi::NO_ID,
         code,
         values,
+        ts_ns,
     };
+    // Each event is stamped with the VM's clock (the default source: 1 s, then 1 µs a read).
     assert_eq!(
         out.events,
         vec![
-            chain_event(0, 7, [2, 3, u64::MAX, 0]),
-            chain_event(1, 9, [2, 3, u64::MAX, 0])
+            chain_event(0, 7, [2, 3, u64::MAX, 0], 1_000_000_000),
+            chain_event(1, 9, [2, 3, u64::MAX, 0], 1_000_001_000)
         ]
     );
 }
@@ -404,7 +406,8 @@ fn programs_get_arguments_packet_and_metadata() {
             chain_id: 4,
             prog_id: 9,
             code: 5,
-            values: [1, 2, 3, 0]
+            values: [1, 2, 3, 0],
+            ts_ns: 1_000_000_000,
         }]
     );
     // The program consumed no budget: 10 instructions, 10 steps.
