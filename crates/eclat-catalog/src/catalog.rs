@@ -407,4 +407,18 @@ impl Catalog for PackageCatalog {
     fn loader(&self, package: &str, name: &str) -> Option<&LoaderSig> {
         self.loader_entry(package, name).map(|e| &e.sig)
     }
+
+    fn program_names(&self, package: &str) -> Vec<String> {
+        self.programs
+            .get(package)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn loader_names(&self, package: &str) -> Vec<String> {
+        self.loaders
+            .get(package)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
 }
