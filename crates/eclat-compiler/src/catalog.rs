@@ -208,6 +208,14 @@ pub trait Catalog {
         Vec::new()
     }
 
+    /// Why `package` cannot be imported at all, if so: a user package that does not build
+    /// (the error with clang's diagnostics). A package that does not build is listed by
+    /// neither [`Catalog::program_packages`] nor [`Catalog::loader_packages`].
+    fn package_error(&self, package: &str) -> Option<String> {
+        let _ = package;
+        None
+    }
+
     /// The packages that have a program called `name` (for hints).
     fn packages_with_program(&self, name: &str) -> Vec<String> {
         self.program_packages()

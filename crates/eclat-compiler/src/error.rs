@@ -82,6 +82,14 @@ pub enum CheckError {
         /// A close name that exists, for "did you mean".
         suggestion: Option<String>,
     },
+    /// A user package that does not build (only a script that imports it is refused).
+    #[error("package `{package}` does not build: {}", reason.lines().next().unwrap_or_default())]
+    BrokenPackage {
+        /// The package.
+        package: String,
+        /// Why: the error, with clang's diagnostics (may span lines).
+        reason: String,
+    },
     /// `from chains.X import ...` where no script `X` is known.
     #[error("unknown script `{script}`")]
     UnknownScript {
@@ -543,6 +551,17 @@ impl Problem {
             )),
             Problem::Error(CheckError::UnknownCallee { hint: Some(h), .. }) => Some(h.clone()),
             Problem::Error(CheckError::ForeignName { instead, .. }) => Some((*instead).into()),
+            Problem::Error(CheckError::BrokenPackage { package, reason }) => {
+                let mut help = format!(
+                    "only scripts that import `{package}` are refused; fix it and check again"
+                );
+                // The rest of clang's output: the source line and caret, further errors.
+                for line in reason.lines().skip(1) {
+                    help.push_str("\n        ");
+                    help.push_str(line);
+                }
+                Some(help)
+            }
             // `DEVNAME`, `COLLECTOR_IFINDEX`: a placeholder the user forgot to define.
             Problem::Error(CheckError::UnknownName { name, .. })
                 if name.chars().any(|c| c.is_ascii_uppercase())

@@ -94,6 +94,14 @@ impl ModuleChecker<'_> {
                 suggestion: closest(package, &packages),
             })
         };
+        if source != Source::Chains {
+            if let Some(reason) = self.catalog.package_error(package) {
+                return Some(CheckError::BrokenPackage {
+                    package: package.to_owned(),
+                    reason,
+                });
+            }
+        }
         match source {
             Source::Programs => unknown_package("program", self.catalog.program_packages()),
             Source::Loaders => unknown_package("loader", self.catalog.loader_packages()),
