@@ -41,6 +41,7 @@ mod error;
 pub mod link;
 mod load;
 pub mod project;
+pub mod verify;
 
 pub use error::{LinkError, Result};
 pub use link::{link, link_with, FromZero, IdAllocator, LinkedScript, Unit};
