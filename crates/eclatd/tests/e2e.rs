@@ -360,7 +360,9 @@ fn a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change() {
     c.dump("a", "pkgver.pkgver_map")
         .expect("the map of the build `a` runs");
 
-    // A package that no longer builds: the load is refused with clang's error, nothing changes.
+    // A package that no longer builds: a load of a script that imports it is refused with
+    // clang's error at the import, nothing changes; a script that imports only other packages
+    // still checks and loads.
     std::fs::write(
         pkgs.join("tver/pkgver.bpf.c"),
         "#include <hike/sdk.h>\nnot C;\n",
@@ -369,21 +371,36 @@ fn a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change() {
     let e = c
         .load("a", "a.eclat", COUNT_VERSION, &[("DEVNAME", "v0")])
         .unwrap_err();
-    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
-    assert!(e.message().contains("pkgver.bpf.c"), "{}", e.message());
-    assert!(e.message().contains("fix the package"), "{}", e.message());
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    assert!(
+        e.message().contains("package `tver` does not build"),
+        "{}",
+        e.message()
+    );
+    assert!(e.message().contains("pkgver.bpf.c:2:"), "{}", e.message());
     // A check reads the packages again too.
-    let e = c
-        .check(eclat_proto::v1::CheckRequest {
+    let check = |c: &mut support::Client, text: &str| {
+        c.check(eclat_proto::v1::CheckRequest {
             source: Some(eclat_proto::v1::Source {
                 file_name: "a.eclat".into(),
-                text: COUNT_VERSION.into(),
+                text: text.into(),
                 siblings: Default::default(),
             }),
             defines: Vec::new(),
         })
-        .unwrap_err();
-    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
+        .expect("a check")
+    };
+    let reply = check(&mut c, COUNT_VERSION);
+    assert!(!reply.ok, "{reply:?}");
+    assert!(
+        reply.diagnostics.contains("package `tver` does not build"),
+        "{reply:?}"
+    );
+    let reply = check(
+        &mut c,
+        "from programs.net import hike_pass\ndef c():\n    hike_pass()\n",
+    );
+    assert!(reply.ok, "{reply:?}");
     assert_eq!(c.list().scripts.len(), 2);
     assert_eq!(c.monitor("a").get(&2), Some(&6));
     c.unload("a").expect("unload a");
