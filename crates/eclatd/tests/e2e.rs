@@ -407,3 +407,77 @@ fn a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change() {
     c.unload("b").expect("unload b");
     assert!(c.list().programs.is_empty());
 }
+
+/// A wizard's program that the verifier refuses (a packet read without a bounds check): the
+/// load is refused with the verifier's summary (instruction, source line, usual cause) and
+/// the path of the whole log, which the daemon saves in its private temporary directory;
+/// nothing is loaded.
+#[test]
+fn a_verifier_refusal_of_a_user_program_is_summarised() {
+    let ns = Netns::new();
+    ns.add_pair("u0", "u1");
+    let mut d = Daemon::new(Some(&ns));
+    let pkgs = d.dir.join("pkgs");
+    std::fs::create_dir_all(pkgs.join("wiz")).unwrap();
+    std::fs::write(
+        pkgs.join("wiz/peek.bpf.c"),
+        "#include <hike/sdk.h>
+
+HIKE_PROG(peek)
+{
+\tunsigned char *data = (unsigned char *)(long)ctx->data;
+
+\tHIKE_RETURN(data[20]);
+}
+
+char LICENSE[] SEC(\"license\") = \"Dual BSD/GPL\";
+",
+    )
+    .unwrap();
+    d.extra_args = vec!["--package-dir".into(), pkgs.display().to_string()];
+    d.extra_env = vec![(
+        "ECLAT_CACHE_DIR".into(),
+        d.dir.join("cache").display().to_string(),
+    )];
+    d.spawn();
+    let mut c = d.client();
+    let e = c
+        .load(
+            "peek",
+            "peek.eclat",
+            "from programs.wiz import peek
+from loaders.basic import ip6_sc
+ip6_sc[ip6_sc_map] = { (0): (c) }
+ip6_sc.attach('u0', 'xdp')
+def c():
+    return peek()
+",
+            &[],
+        )
+        .unwrap_err();
+    let message = e.message();
+    for expected in [
+        "at peek.bpf.c:7 (`HIKE_RETURN(data[20]);`): invalid access to packet",
+        "usual cause: a packet read or write without a bounds check",
+        "full verifier log: ",
+    ] {
+        assert!(
+            message.contains(expected),
+            "missing {expected:?} in:\n{message}"
+        );
+    }
+    let path = message
+        .split("full verifier log: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a path");
+    let saved = std::fs::read_to_string(path).expect("the saved log");
+    assert!(saved.contains("processed "), "the whole log: {saved}");
+    assert!(
+        std::path::Path::new(path).starts_with(&d.dir),
+        "{path} is in the daemon's own directory {}",
+        d.dir.display()
+    );
+    assert!(c.list().scripts.is_empty());
+    assert!(c.list().programs.is_empty());
+}
