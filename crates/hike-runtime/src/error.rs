@@ -244,7 +244,7 @@ pub enum Error {
 
     /// The kernel refused to load the object; `log` is the verifier's log, if any. The message
     /// is its summary ([`crate::verifier::Summary`]) and where the whole log was saved.
-    #[error("the kernel refused to load program `{program}` of bpf object `{object}`{}", load_details(log, log_file.as_deref(), libbpf))]
+    #[error("the kernel refused to load program `{program}` of bpf object `{object}`{}", load_details(log, log_file.as_deref().map(|p| p.as_path()), libbpf))]
     Load {
         /// The object's label.
         object: String,
@@ -253,8 +253,9 @@ pub enum Error {
         /// The verifier log (its tail when long), empty when the failure came before
         /// verification.
         log: String,
-        /// Where the whole log was saved ([`crate::verifier::save_log`]), if it could be.
-        log_file: Option<std::path::PathBuf>,
+        /// Where the whole log was saved ([`crate::verifier::save_log`]), if it could be
+        /// (boxed: keeps every `Error` as small as before).
+        log_file: Option<Box<std::path::PathBuf>>,
         /// libbpf's error (not the error's source: the message shows it when there is no
         /// log, and after a log it only says `Permission denied`, which would end the message
         /// after the log's path).

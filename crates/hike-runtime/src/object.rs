@@ -172,7 +172,8 @@ pub(crate) fn load(
             // The whole log goes to a file; the message shows its summary.
             let log_file = (!text.is_empty())
                 .then(|| crate::verifier::save_log(label, program, &text).ok())
-                .flatten();
+                .flatten()
+                .map(Box::new);
             return Err(Error::Load {
                 object: label.to_owned(),
                 program: program.to_owned(),

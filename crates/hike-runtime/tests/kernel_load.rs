@@ -177,7 +177,7 @@ fn kernel_load_failure_carries_the_verifier_log_and_leaves_nothing() {
     // The message is the summary (the verifier's words, and where the whole log is); the
     // `eclat` tests check a summary's every part on a wizard's program.
     let message = err.to_string();
-    let log_file = log_file.as_ref().expect("the log was saved");
+    let log_file = log_file.as_deref().expect("the log was saved");
     let summary = hike_runtime::verifier::Summary::from_log(log);
     for expected in [
         format!("the verifier refused {summary}"),
