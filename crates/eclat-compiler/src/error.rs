@@ -649,8 +649,8 @@ fn habit_help(e: &CheckError) -> Option<String> {
             name.to_ascii_lowercase()
         )),
         CheckError::StringValue => Some(
-            "a chain computes with integers only (there is no text at run time); to report \
-             values, send them with `event(CODE, a, b, c)`"
+            "there is no text at run time; to report values, send numbers with \
+             `event(CODE, a, b, c)` (`eclat events` shows them)"
                 .into(),
         ),
         _ => None,
