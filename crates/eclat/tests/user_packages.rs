@@ -268,3 +268,23 @@ fn load_with_a_package_dir_is_refused_with_the_daemons_way() {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
 }
+
+#[test]
+fn check_verify_says_it_needs_root() {
+    use std::os::unix::process::CommandExt as _;
+    // As `nobody` (the tests run as root, which may drop to another user).
+    let script = repo().join("examples/ddos_tb_2_lev.eclat");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eclat"))
+        .args(["check", "--verify", &script.to_string_lossy()])
+        .current_dir("/")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("eclat runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("`--verify` loads the user packages' programs into the kernel's verifier, which needs root"),
+        "{}",
+        text(&out.stderr)
+    );
+}
