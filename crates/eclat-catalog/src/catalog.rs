@@ -493,7 +493,13 @@ impl Catalog for PackageCatalog {
             .unwrap_or_default()
     }
 
+    /// A user package that did not build, unless a package of that name is in the catalog
+    /// (a user package named like a standard one is refused, and the standard one stays
+    /// importable).
     fn package_error(&self, package: &str) -> Option<String> {
+        if self.programs.contains_key(package) || self.loaders.contains_key(package) {
+            return None;
+        }
         self.broken_package(package).map(str::to_owned)
     }
 }
