@@ -32,6 +32,8 @@ pub enum Habit {
     AssignInCondition {
         /// The statement whose condition it is.
         keyword: &'static str,
+        /// The two sides as written (`x`, `5`), for the fix.
+        sides: (String, String),
     },
     /// `if x {`: a block in braces.
     BraceBlock,
@@ -84,9 +86,10 @@ impl Habit {
                 let op = if *increment { "+=" } else { "-=" };
                 format!("write `{name} {op} 1`")
             }
-            Habit::AssignInCondition { keyword } => {
-                format!("compare with `==`: `{keyword} x == 5:`")
-            }
+            Habit::AssignInCondition {
+                keyword,
+                sides: (left, right),
+            } => format!("compare with `==`: `{keyword} {left} == {right}:`"),
             Habit::BraceBlock => "end the line with `:` and indent the block's statements on the \
                                   next lines, as in Python"
                 .into(),
@@ -156,7 +159,7 @@ impl fmt::Display for Habit {
                 "`{}` is not an eCLAT operator",
                 if *increment { "++" } else { "--" }
             ),
-            Habit::AssignInCondition { keyword } => {
+            Habit::AssignInCondition { keyword, .. } => {
                 write!(
                     f,
                     "`=` assigns: the condition of `{keyword}` compares with `==`"

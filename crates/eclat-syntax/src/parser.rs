@@ -254,11 +254,17 @@ impl Parser<'_> {
             return Ok(cond);
         }
         let span = self.bump().span;
+        let rhs = self.expr();
+        let text = |e: &Expr| e.span.text(self.src).to_owned();
+        let sides = (
+            text(&cond),
+            rhs.as_ref().map_or_else(|()| "VALUE".to_owned(), text),
+        );
         self.error(
-            SyntaxError::Habit(Habit::AssignInCondition { keyword }),
+            SyntaxError::Habit(Habit::AssignInCondition { keyword, sides }),
             span,
         );
-        let rhs = self.expr()?;
+        let rhs = rhs?;
         Ok(Expr {
             span: cond.span.to(rhs.span),
             kind: ExprKind::Compare {
