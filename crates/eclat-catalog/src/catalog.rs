@@ -103,6 +103,9 @@ pub struct PackageCatalog {
     programs: BTreeMap<String, BTreeMap<String, ProgramEntry>>,
     loaders: BTreeMap<String, BTreeMap<String, LoaderEntry>>,
     origins: BTreeMap<(String, bool), PackageOrigin>,
+    /// User packages that did not build, with why (clang's diagnostics): reported to a script
+    /// that imports them, and only to such a script.
+    broken: BTreeMap<String, String>,
 }
 
 impl PackageCatalog {
@@ -113,6 +116,7 @@ impl PackageCatalog {
             programs: BTreeMap::new(),
             loaders: BTreeMap::new(),
             origins: BTreeMap::new(),
+            broken: BTreeMap::new(),
         };
         for (kind, package, text) in embedded::MANIFESTS {
             let path = format!("bpf/{kind}/{package}/package.toml");
@@ -259,21 +263,88 @@ impl PackageCatalog {
     /// names objects of this directory first, then standard objects.
     ///
     /// A package may not have the name of one that already exists.
+    ///
+    /// A package that does not build (a clang error, an object that does not declare what it
+    /// exports, a duplicate name) is left out and recorded with its error
+    /// ([`PackageCatalog::broken_package`]): it fails only the scripts that import it. Only a
+    /// directory that cannot be read at all is an error here.
     pub fn add_package_dir(&mut self, dir: &Path, cache: &ObjectCache) -> Result<()> {
         let packages = discover(dir)?;
         // Compile and inspect every source of the directory first: manifests may name any.
         let mut local: BTreeMap<String, ObjectId> = BTreeMap::new();
+        let mut built = Vec::new();
         for p in &packages {
-            for (stem, path) in &p.sources {
-                let bytes = cache.object(p, path)?;
-                let id = self.add_object(stem, Origin::User(path.clone()), Arc::from(bytes))?;
-                local.entry(stem.clone()).or_insert(id);
+            match self.build_user_package(p, cache) {
+                Ok(objects) => {
+                    for (stem, id) in objects {
+                        local.entry(stem).or_insert(id);
+                    }
+                    built.push(p);
+                }
+                Err(e) => self.mark_broken(&p.name, &e),
             }
         }
-        for p in &packages {
-            self.add_user_package(p, dir, &local)?;
+        for p in built {
+            if let Err(e) = self.add_user_package(p, dir, &local) {
+                self.forget_package(p);
+                self.mark_broken(&p.name, &e);
+            }
         }
         Ok(())
+    }
+
+    /// Compiles (or takes from the cache) and inspects every source of `p`.
+    fn build_user_package(
+        &mut self,
+        p: &UserPackage,
+        cache: &ObjectCache,
+    ) -> Result<Vec<(String, ObjectId)>> {
+        let mut objects = Vec::new();
+        for (stem, path) in &p.sources {
+            let bytes = cache.object(p, path)?;
+            let id = self.add_object(stem, Origin::User(path.clone()), Arc::from(bytes))?;
+            objects.push((stem.clone(), id));
+        }
+        Ok(objects)
+    }
+
+    /// Records that package `name` did not build, with the whole error (clang's output).
+    fn mark_broken(&mut self, name: &str, e: &CatalogError) {
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            text.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        self.broken.insert(name.to_owned(), text);
+    }
+
+    /// Removes what user package `p`, failed half-way, exported (and nothing of a package of
+    /// the same name from elsewhere).
+    fn forget_package(&mut self, p: &UserPackage) {
+        let ours = |o: &PackageOrigin| matches!(o, PackageOrigin::User(d) if *d == p.dir);
+        for loader in [false, true] {
+            let key = (p.name.clone(), loader);
+            if self.origins.get(&key).is_some_and(ours) {
+                self.origins.remove(&key);
+                if loader {
+                    self.loaders.remove(&p.name);
+                } else {
+                    self.programs.remove(&p.name);
+                }
+            }
+        }
+    }
+
+    /// Why user package `name` is not in the catalog, if it did not build: the error, with
+    /// clang's diagnostics.
+    pub fn broken_package(&self, name: &str) -> Option<&str> {
+        self.broken.get(name).map(String::as_str)
+    }
+
+    /// The user packages that did not build, by name.
+    pub fn broken_packages(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.broken.iter().map(|(n, e)| (n.as_str(), e.as_str()))
     }
 
     fn add_user_package(
@@ -406,5 +477,29 @@ impl Catalog for PackageCatalog {
 
     fn loader(&self, package: &str, name: &str) -> Option<&LoaderSig> {
         self.loader_entry(package, name).map(|e| &e.sig)
+    }
+
+    fn program_names(&self, package: &str) -> Vec<String> {
+        self.programs
+            .get(package)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn loader_names(&self, package: &str) -> Vec<String> {
+        self.loaders
+            .get(package)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A user package that did not build, unless a package of that name is in the catalog
+    /// (a user package named like a standard one is refused, and the standard one stays
+    /// importable).
+    fn package_error(&self, package: &str) -> Option<String> {
+        if self.programs.contains_key(package) || self.loaders.contains_key(package) {
+            return None;
+        }
+        self.broken_package(package).map(str::to_owned)
     }
 }

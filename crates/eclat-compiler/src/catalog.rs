@@ -196,6 +196,26 @@ pub trait Catalog {
     /// Loader `name` of `package`, if any.
     fn loader(&self, package: &str, name: &str) -> Option<&LoaderSig>;
 
+    /// The names `package` exports as programs, sorted (for "did you mean"; may be empty).
+    fn program_names(&self, package: &str) -> Vec<String> {
+        let _ = package;
+        Vec::new()
+    }
+
+    /// The loaders of `package`, sorted (for "did you mean"; may be empty).
+    fn loader_names(&self, package: &str) -> Vec<String> {
+        let _ = package;
+        Vec::new()
+    }
+
+    /// Why `package` cannot be imported at all, if so: a user package that does not build
+    /// (the error with clang's diagnostics). A package that does not build is listed by
+    /// neither [`Catalog::program_packages`] nor [`Catalog::loader_packages`].
+    fn package_error(&self, package: &str) -> Option<String> {
+        let _ = package;
+        None
+    }
+
     /// The packages that have a program called `name` (for hints).
     fn packages_with_program(&self, name: &str) -> Vec<String> {
         self.program_packages()
@@ -285,6 +305,20 @@ impl Catalog for PackageTable {
     fn loader(&self, package: &str, name: &str) -> Option<&LoaderSig> {
         self.loaders.get(package)?.get(name)
     }
+
+    fn program_names(&self, package: &str) -> Vec<String> {
+        self.programs
+            .get(package)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn loader_names(&self, package: &str) -> Vec<String> {
+        self.loaders
+            .get(package)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
 }
 
 /// Chains of other scripts, for `from chains.SCRIPT import NAME`.
@@ -293,6 +327,11 @@ pub trait ChainCatalog {
     fn has_script(&self, script: &str) -> bool;
     /// Chain `name` of `script`, if any.
     fn chain(&self, script: &str, name: &str) -> Option<ChainSig>;
+
+    /// The names of the scripts it knows, sorted (for "did you mean"; may be empty).
+    fn script_names(&self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// The scripts that define a chain called `name` (for hints; may be empty).
     fn scripts_with_chain(&self, name: &str) -> Vec<String> {
@@ -343,6 +382,10 @@ impl ChainCatalog for ChainTable {
             .iter()
             .find(|c| c.name == name)
             .cloned()
+    }
+
+    fn script_names(&self) -> Vec<String> {
+        self.scripts.keys().cloned().collect()
     }
 
     fn scripts_with_chain(&self, name: &str) -> Vec<String> {

@@ -39,6 +39,8 @@ pub enum CheckError {
     UnknownImportSource {
         /// What was written.
         source_name: String,
+        /// A close name that exists, for "did you mean".
+        suggestion: Option<String>,
     },
     /// `from programs import x` or `from programs.a.b import x`.
     #[error("expected `{source_name}.PACKAGE` with one package name")]
@@ -55,6 +57,8 @@ pub enum CheckError {
         package: String,
         /// Packages that exist, comma-separated, for the hint.
         known: String,
+        /// A close name that exists, for "did you mean".
+        suggestion: Option<String>,
     },
     /// A program that its package does not have.
     #[error("package `{package}` has no program `{name}`")]
@@ -65,6 +69,8 @@ pub enum CheckError {
         name: String,
         /// Packages that do have it, for the hint.
         elsewhere: Vec<String>,
+        /// A close name that exists, for "did you mean".
+        suggestion: Option<String>,
     },
     /// A loader that its package does not have.
     #[error("package `{package}` has no loader `{name}`")]
@@ -73,12 +79,24 @@ pub enum CheckError {
         package: String,
         /// The loader.
         name: String,
+        /// A close name that exists, for "did you mean".
+        suggestion: Option<String>,
+    },
+    /// A user package that does not build (only a script that imports it is refused).
+    #[error("package `{package}` does not build: {}", reason.lines().next().unwrap_or_default())]
+    BrokenPackage {
+        /// The package.
+        package: String,
+        /// Why: the error, with clang's diagnostics (may span lines).
+        reason: String,
     },
     /// `from chains.X import ...` where no script `X` is known.
     #[error("unknown script `{script}`")]
     UnknownScript {
         /// The script.
         script: String,
+        /// A close name that exists, for "did you mean".
+        suggestion: Option<String>,
     },
     /// A chain that a script does not define.
     #[error("script `{script}` has no chain `{name}`")]
@@ -112,12 +130,24 @@ pub enum CheckError {
     UnknownChain {
         /// The name.
         name: String,
+        /// A close name that exists, for "did you mean".
+        suggestion: Option<String>,
     },
     /// A variable or constant that is never assigned.
     #[error("unknown name `{name}`")]
     UnknownName {
         /// The name.
         name: String,
+        /// A close name that exists, for "did you mean".
+        suggestion: Option<String>,
+    },
+    /// A Python or C name that eCLAT does not have (`None`, `null`, `print`).
+    #[error("`{name}` does not exist in eCLAT")]
+    ForeignName {
+        /// The name.
+        name: String,
+        /// What to use instead, for the hint.
+        instead: &'static str,
     },
     /// A variable read on a path where it has not been assigned yet.
     #[error("`{name}` is read before it is assigned")]
@@ -331,6 +361,8 @@ pub enum CheckError {
     NotAMapOwner {
         /// The name.
         name: String,
+        /// A close name that exists, for "did you mean".
+        suggestion: Option<String>,
     },
     /// A map that its loader or program does not have.
     #[error("`{owner}` has no map `{map}`")]
@@ -341,6 +373,8 @@ pub enum CheckError {
         map: String,
         /// Its maps, for the hint.
         known: String,
+        /// A close name that exists, for "did you mean".
+        suggestion: Option<String>,
     },
     /// A map key or value with the wrong number of items.
     #[error("map `{map}` expects a {what} of type {layout} with {expected} field{}, found {found}", if *.expected == 1 { "" } else { "s" })]
@@ -393,6 +427,8 @@ pub enum CheckError {
     NotALoader {
         /// The name.
         name: String,
+        /// A close name that exists, for "did you mean".
+        suggestion: Option<String>,
     },
     /// `attach` with other than two string arguments.
     #[error("`attach` takes a device name and a hook, both strings: `attach('eth0', 'xdp')`")]
@@ -402,6 +438,8 @@ pub enum CheckError {
     BadHook {
         /// The hook.
         hook: String,
+        /// A close name that exists, for "did you mean".
+        suggestion: Option<String>,
     },
     /// The generated code failed validation: a compiler bug.
     #[error("internal compiler error in chain `{chain}`: {message}")]
@@ -439,6 +477,13 @@ pub enum CheckWarning {
     /// An expression statement that is not a call.
     #[error("this statement has no effect")]
     NoEffect,
+    /// A `while` whose condition is always true and whose body has no `break`: the chain
+    /// runs until the VM's execution budget is spent.
+    #[error("this loop never ends: its condition is always true and it has no `break`")]
+    EndlessLoop {
+        /// The VM's default budget, in instructions per packet.
+        budget: u32,
+    },
 }
 
 /// Any problem of a run: syntax error, check error or warning.
@@ -471,6 +516,24 @@ impl Message for Problem {
     }
 
     fn help(&self) -> Option<String> {
+        let Some(suggestion) = self.suggestion_help() else {
+            return self.own_help();
+        };
+        // A list of what exists stays useful beside the suggestion.
+        let lists = matches!(
+            self,
+            Problem::Error(CheckError::UnknownPackage { .. } | CheckError::UnknownMap { .. })
+        );
+        match self.own_help() {
+            Some(list) if lists => Some(format!("{suggestion} ({list})")),
+            _ => Some(suggestion),
+        }
+    }
+}
+
+impl Problem {
+    /// The help of the problem itself, apart from "did you mean".
+    fn own_help(&self) -> Option<String> {
         match self {
             Problem::Error(CheckError::UnknownPackage { kind, known, .. }) => {
                 Some(format!("{kind} packages: {known}"))
@@ -487,8 +550,20 @@ impl Message for Problem {
                     .join(", ")
             )),
             Problem::Error(CheckError::UnknownCallee { hint: Some(h), .. }) => Some(h.clone()),
+            Problem::Error(CheckError::ForeignName { instead, .. }) => Some((*instead).into()),
+            Problem::Error(CheckError::BrokenPackage { package, reason }) => {
+                let mut help = format!(
+                    "only scripts that import `{package}` are refused; fix it and check again"
+                );
+                // The rest of clang's output: the source line and caret, further errors.
+                for line in reason.lines().skip(1) {
+                    help.push_str("\n        ");
+                    help.push_str(line);
+                }
+                Some(help)
+            }
             // `DEVNAME`, `COLLECTOR_IFINDEX`: a placeholder the user forgot to define.
-            Problem::Error(CheckError::UnknownName { name })
+            Problem::Error(CheckError::UnknownName { name, .. })
                 if name.chars().any(|c| c.is_ascii_uppercase())
                     && !name.chars().any(|c| c.is_ascii_lowercase()) =>
             {
@@ -526,7 +601,58 @@ impl Message for Problem {
                 "indent the block deeper than the line that opens it (a tab counts as 4 spaces)"
                     .into(),
             ),
-            _ => None,
+            Problem::Syntax(e) => e.help(),
+            Problem::Error(e) => habit_help(e),
+            Problem::Warning(CheckWarning::EndlessLoop { budget }) => Some(format!(
+                "add a `break` (or `return`) that ends it; a packet that runs out of the \
+                 budget of {budget} instructions faults and gets the loader's fail-safe verdict"
+            )),
+            Problem::Warning(_) => None,
         }
+    }
+
+    /// "did you mean `X`?" when the error names something unknown and a close name exists.
+    fn suggestion_help(&self) -> Option<String> {
+        let Problem::Error(e) = self else {
+            return None;
+        };
+        let suggestion = match e {
+            CheckError::UnknownImportSource { suggestion, .. }
+            | CheckError::UnknownPackage { suggestion, .. }
+            | CheckError::UnknownProgram { suggestion, .. }
+            | CheckError::UnknownLoader { suggestion, .. }
+            | CheckError::UnknownScript { suggestion, .. }
+            | CheckError::UnknownChain { suggestion, .. }
+            | CheckError::UnknownName { suggestion, .. }
+            | CheckError::NotAMapOwner { suggestion, .. }
+            | CheckError::UnknownMap { suggestion, .. }
+            | CheckError::NotALoader { suggestion, .. }
+            | CheckError::BadHook { suggestion, .. } => suggestion.as_deref(),
+            _ => None,
+        };
+        suggestion.map(crate::suggest::did_you_mean)
+    }
+}
+
+/// The help of an error that a Python or C habit causes, when no other help applies: an
+/// UPPERCASE name is a constant.
+fn habit_help(e: &CheckError) -> Option<String> {
+    match e {
+        CheckError::AssignToConstant { name } => Some(format!(
+            "a name with no lowercase letter is a constant, assigned once; for a variable use \
+             a lowercase name (`{}`)",
+            name.to_ascii_lowercase()
+        )),
+        CheckError::NotConstant { name } => Some(format!(
+            "a name with no lowercase letter is a constant, known at compile time; for a \
+             run-time value use a lowercase name (`{}`)",
+            name.to_ascii_lowercase()
+        )),
+        CheckError::StringValue => Some(
+            "there is no text at run time; to report values, send numbers with \
+             `event(CODE, a, b, c)` (`eclat events` shows them)"
+                .into(),
+        ),
+        _ => None,
     }
 }

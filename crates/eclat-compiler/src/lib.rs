@@ -44,6 +44,7 @@ pub mod error;
 pub mod hir;
 pub mod ops;
 pub mod output;
+mod suggest;
 
 use eclat_syntax::diagnostic::{render, SourceFile};
 use eclat_syntax::{parse, Diagnostic, Message};

@@ -45,6 +45,7 @@ pub mod link;
 mod load;
 pub mod project;
 pub mod trace;
+pub mod verify;
 
 pub use error::{LinkError, Result};
 pub use link::{link, link_with, FromZero, IdAllocator, LinkedScript, Unit};

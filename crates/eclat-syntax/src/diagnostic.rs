@@ -205,6 +205,13 @@ impl Message for crate::SyntaxError {
     fn severity(&self) -> Severity {
         Severity::Error
     }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            crate::SyntaxError::Habit(habit) => Some(habit.help()),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use crate::habit::Habit;
+
 /// A syntax error. Where it is comes with the [`crate::Diagnostic`] that carries it.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum SyntaxError {
@@ -85,6 +87,9 @@ pub enum SyntaxError {
     /// `for NAME in EXPR` where `EXPR` is not a call of `range`.
     #[error("a `for` loop iterates over `range(...)` only")]
     ForWithoutRange,
+    /// A Python or C habit that eCLAT writes another way ([`Habit`]); its help says how.
+    #[error("{0}")]
+    Habit(Habit),
     /// `range` with no argument or more than three.
     #[error("`range` takes 1 to 3 arguments, found {found}")]
     RangeArity {

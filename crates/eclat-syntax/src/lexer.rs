@@ -16,6 +16,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::error::SyntaxError;
+use crate::habit::Habit;
 use crate::span::Span;
 use crate::token::{AugOp, Token, TokenKind};
 
@@ -341,7 +342,27 @@ impl Lexer<'_> {
         {
             self.pos += 1;
         }
-        let kind = keyword(&self.src[start..self.pos]).unwrap_or(TokenKind::Name);
+        let word = &self.src[start..self.pos];
+        if matches!(self.bytes.get(self.pos), Some(b'\'' | b'"')) && is_string_prefix(word) {
+            // `f'...'`: reported here, and read as the number 0 so that the statement around
+            // it is still checked without a second error about a string.
+            let prefix = word.to_string();
+            self.error(
+                SyntaxError::Habit(Habit::PrefixedString { prefix }),
+                start,
+                self.pos,
+            );
+            let quote = self.bytes[self.pos];
+            self.string(quote);
+            let end = self.pos;
+            let token = self.out.tokens.last_mut().expect("the string just read");
+            *token = Token {
+                kind: TokenKind::Int(0),
+                span: Span::new(start, end),
+            };
+            return;
+        }
+        let kind = keyword(word).unwrap_or(TokenKind::Name);
         self.push(kind, start, self.pos);
     }
 
@@ -379,6 +400,9 @@ impl Lexer<'_> {
     }
 
     fn punct(&mut self) {
+        if self.c_habit() {
+            return;
+        }
         let start = self.pos;
         let rest = &self.src[self.pos..];
         let Some((text, kind)) = PUNCT.iter().find(|(p, _)| rest.starts_with(p)) else {
@@ -419,6 +443,53 @@ impl Lexer<'_> {
         self.push(kind.clone(), start, self.pos);
     }
 
+    /// Reads a C operator that eCLAT writes otherwise (`&&`, `||`, `!`, `x++`, `// ...`),
+    /// if one is here: reports it and pushes the eCLAT tokens it stands for, so that the
+    /// parser goes on as if the script said `and`, `or`, `not`, `x += 1`.
+    fn c_habit(&mut self) -> bool {
+        let start = self.pos;
+        let rest = &self.src[self.pos..];
+        let starts_line = matches!(
+            self.out.tokens.last().map(|t| &t.kind),
+            None | Some(TokenKind::Newline | TokenKind::Indent | TokenKind::Dedent)
+        );
+        let (habit, tokens, len): (Habit, &[TokenKind], usize) = if rest.starts_with("&&") {
+            (Habit::AndAnd, &[TokenKind::And], 2)
+        } else if rest.starts_with("||") {
+            (Habit::OrOr, &[TokenKind::Or], 2)
+        } else if rest.starts_with('!') && !rest.starts_with("!=") {
+            (Habit::Bang, &[TokenKind::Not], 1)
+        } else if (rest.starts_with("++") || rest.starts_with("--")) && ends_statement(&rest[2..]) {
+            let increment = rest.starts_with('+');
+            let name = match self.out.tokens.last() {
+                Some(t) if t.kind == TokenKind::Name => Some(t.span.text(self.src).to_string()),
+                _ => None,
+            };
+            let op = if increment { AugOp::Add } else { AugOp::Sub };
+            self.pos += 2;
+            self.error(
+                SyntaxError::Habit(Habit::IncDec { name, increment }),
+                start,
+                self.pos,
+            );
+            self.push(TokenKind::AugAssign(op), start, self.pos);
+            self.push(TokenKind::Int(1), start, self.pos);
+            return true;
+        } else if rest.starts_with("//") && starts_line {
+            self.error(SyntaxError::Habit(Habit::CComment), start, start + 2);
+            self.skip_to_eol();
+            return true;
+        } else {
+            return false;
+        };
+        self.pos += len;
+        self.error(SyntaxError::Habit(habit), start, self.pos);
+        for kind in tokens {
+            self.push(kind.clone(), start, self.pos);
+        }
+        true
+    }
+
     fn finish(mut self) -> Lexed {
         let end = self.bytes.len();
         for (open, at) in std::mem::take(&mut self.brackets) {
@@ -441,6 +512,20 @@ impl Lexer<'_> {
         self.push(TokenKind::Eof, end, end);
         self.out
     }
+}
+
+/// Whether `word` is a Python string prefix (`f`, `b`, `r`, `u`, `rb`, `fr`, ...).
+fn is_string_prefix(word: &str) -> bool {
+    (1..=2).contains(&word.len())
+        && word
+            .chars()
+            .all(|c| matches!(c.to_ascii_lowercase(), 'f' | 'b' | 'r' | 'u'))
+}
+
+/// Whether `rest` (after `++` or `--`) ends the statement: `x++` on its own.
+fn ends_statement(rest: &str) -> bool {
+    let rest = rest.trim_start_matches([' ', '\t']);
+    rest.is_empty() || rest.starts_with(['\n', '\r', ';', '#'])
 }
 
 fn closing(open: u8) -> u8 {

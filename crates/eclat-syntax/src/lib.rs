@@ -24,6 +24,7 @@
 pub mod ast;
 pub mod diagnostic;
 mod error;
+pub mod habit;
 pub mod lexer;
 pub mod parser;
 pub mod span;
@@ -32,5 +33,6 @@ pub mod token;
 pub use ast::Module;
 pub use diagnostic::{Diagnostic, Message, Severity, SourceFile};
 pub use error::SyntaxError;
+pub use habit::Habit;
 pub use parser::{parse, parse_expr, Parsed};
 pub use span::Span;

@@ -8,6 +8,7 @@
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::error::SyntaxError;
+use crate::habit::{Habit, FOREIGN_STATEMENTS};
 use crate::lexer::lex;
 use crate::span::Span;
 use crate::token::{AugOp, Token, TokenKind};
@@ -230,6 +231,81 @@ impl Parser<'_> {
         Err(())
     }
 
+    /// Reports a Python or C habit at the current token.
+    fn habit<T>(&mut self, habit: Habit) -> PResult<T> {
+        let span = self.span();
+        self.error(SyntaxError::Habit(habit), span);
+        Err(())
+    }
+
+    /// The `:` that opens a block; a `{` there is C's block, reported as such.
+    fn block_colon(&mut self) -> PResult<()> {
+        if self.at(&TokenKind::LBrace) {
+            return self.habit(Habit::BraceBlock);
+        }
+        self.expect(&TokenKind::Colon).map(drop)
+    }
+
+    /// The condition of `keyword` (`if`, `elif`, `while`). `if x = 5:` is reported and read
+    /// as `if x == 5:`.
+    fn condition(&mut self, keyword: &'static str) -> PResult<Expr> {
+        let cond = self.expr()?;
+        if !self.at(&TokenKind::Assign) {
+            return Ok(cond);
+        }
+        let span = self.bump().span;
+        let rhs = self.expr();
+        let text = |e: &Expr| e.span.text(self.src).to_owned();
+        let sides = (
+            text(&cond),
+            rhs.as_ref().map_or_else(|()| "VALUE".to_owned(), text),
+        );
+        self.error(
+            SyntaxError::Habit(Habit::AssignInCondition { keyword, sides }),
+            span,
+        );
+        let rhs = rhs?;
+        Ok(Expr {
+            span: cond.span.to(rhs.span),
+            kind: ExprKind::Compare {
+                first: Box::new(cond),
+                rest: vec![(CmpOp::Eq, rhs)],
+            },
+        })
+    }
+
+    /// A statement of Python or C that eCLAT does not have (`import x`, `class`, `try`, ...),
+    /// if one starts here: reported (the caller skips its line and block). An `except` or
+    /// `finally` right after a reported `try` is not reported again.
+    fn foreign_statement(&mut self) -> bool {
+        if self.at(&TokenKind::Import) {
+            let _: PResult<()> = self.habit(Habit::ImportModule);
+            return true;
+        }
+        if !self.at(&TokenKind::Name) || !FOREIGN_STATEMENTS.contains(&self.text_at(0)) {
+            return false;
+        }
+        let statement_like = match self.peek_at(1) {
+            TokenKind::Name | TokenKind::Str(_) | TokenKind::Int(_) => true,
+            TokenKind::Colon => matches!(self.peek_at(2), TokenKind::Newline | TokenKind::Eof),
+            _ => false,
+        };
+        if !statement_like {
+            return false;
+        }
+        let keyword = self.text_at(0).to_string();
+        let after_try = matches!(
+            self.errors.last(),
+            Some(Diagnostic { kind: SyntaxError::Habit(Habit::Statement { keyword: k }), .. })
+                if k == "try" || k == "except"
+        );
+        if matches!(keyword.as_str(), "except" | "finally") && after_try {
+            return true;
+        }
+        let _: PResult<()> = self.habit(Habit::Statement { keyword });
+        true
+    }
+
     fn expect(&mut self, kind: &TokenKind) -> PResult<Token> {
         if self.at(kind) {
             Ok(self.bump())
@@ -319,6 +395,11 @@ impl Parser<'_> {
 
     fn toplevel(&mut self, items: &mut Vec<Item>) {
         let start = self.span();
+        if self.foreign_statement() {
+            self.recover_line();
+            items.push(Item::Error(start));
+            return;
+        }
         match self.peek() {
             TokenKind::From => match self.import_stmt() {
                 Ok(i) => items.push(Item::Import(i)),
@@ -402,6 +483,9 @@ impl Parser<'_> {
     }
 
     fn name_list(&mut self) -> PResult<Vec<Ident>> {
+        if self.at(&TokenKind::Star) {
+            return self.habit(Habit::ImportStar);
+        }
         let mut names = vec![self.expect_name("a name to import")?];
         while self.eat(&TokenKind::Comma) {
             if !self.at(&TokenKind::Name) {
@@ -532,7 +616,7 @@ impl Parser<'_> {
             self.params()?
         };
         self.expect(&TokenKind::RParen)?;
-        self.expect(&TokenKind::Colon)?;
+        self.block_colon()?;
         let body = self.block("def")?;
         let span = start.to(Span::at(self.prev_end() as usize));
         Ok(ChainDef {
@@ -567,6 +651,9 @@ impl Parser<'_> {
         } else {
             None
         };
+        if self.at(&TokenKind::Assign) {
+            return self.habit(Habit::DefaultArgument);
+        }
         Ok(Param { name, ty })
     }
 
@@ -629,6 +716,14 @@ impl Parser<'_> {
 
     fn statement(&mut self, body: &mut Vec<Stmt>) {
         let start = self.span();
+        if self.foreign_statement() {
+            self.recover_line();
+            body.push(Stmt {
+                kind: StmtKind::Error,
+                span: start,
+            });
+            return;
+        }
         let result = match self.peek() {
             TokenKind::If => self.if_stmt().map(|s| body.push(s)),
             TokenKind::While => self.while_stmt().map(|s| body.push(s)),
@@ -803,18 +898,24 @@ impl Parser<'_> {
 
     fn if_stmt(&mut self) -> PResult<Stmt> {
         let start = self.expect(&TokenKind::If)?.span;
-        let cond = self.expr()?;
-        self.expect(&TokenKind::Colon)?;
+        let cond = self.condition("if")?;
+        self.block_colon()?;
         let header = start.to(Span::at(self.prev_end() as usize));
         let mut branches = vec![(cond, self.block("if")?)];
         let mut else_body = None;
         loop {
-            if self.eat(&TokenKind::Elif) {
-                let cond = self.expr()?;
-                self.expect(&TokenKind::Colon)?;
+            let else_if = self.at(&TokenKind::Else) && self.peek_at(1) == &TokenKind::If;
+            if else_if {
+                // `else if`: reported, then read as the `elif` it means.
+                let span = self.bump().span.to(self.bump().span);
+                self.error(SyntaxError::Habit(Habit::ElseIf), span);
+            }
+            if else_if || self.eat(&TokenKind::Elif) {
+                let cond = self.condition("elif")?;
+                self.block_colon()?;
                 branches.push((cond, self.block("elif")?));
             } else if self.eat(&TokenKind::Else) {
-                self.expect(&TokenKind::Colon)?;
+                self.block_colon()?;
                 else_body = Some(self.block("else")?);
                 break;
             } else {
@@ -832,8 +933,8 @@ impl Parser<'_> {
 
     fn while_stmt(&mut self) -> PResult<Stmt> {
         let start = self.expect(&TokenKind::While)?.span;
-        let cond = self.expr()?;
-        self.expect(&TokenKind::Colon)?;
+        let cond = self.condition("while")?;
+        self.block_colon()?;
         let header = start.to(Span::at(self.prev_end() as usize));
         let body = self.block("while")?;
         Ok(Stmt {
@@ -844,6 +945,9 @@ impl Parser<'_> {
 
     fn for_stmt(&mut self) -> PResult<Stmt> {
         let start = self.expect(&TokenKind::For)?.span;
+        if self.at(&TokenKind::LParen) {
+            return self.habit(Habit::CFor);
+        }
         let var = self.expect_name("a loop variable")?;
         self.expect(&TokenKind::In)?;
         if !(self.at(&TokenKind::Name) && self.text_at(0) == "range") {
@@ -858,7 +962,7 @@ impl Parser<'_> {
             self.error(SyntaxError::RangeArity { found: range.len() }, span);
             return Err(());
         }
-        self.expect(&TokenKind::Colon)?;
+        self.block_colon()?;
         let header = start.to(Span::at(self.prev_end() as usize));
         let body = self.block("for")?;
         Ok(Stmt {
@@ -1049,6 +1153,14 @@ impl Parser<'_> {
                     kind: inner.kind,
                     span: span.to(Span::at(self.prev_end() as usize)),
                 });
+            }
+            TokenKind::LBracket => return self.habit(Habit::List),
+            TokenKind::LBrace => return self.habit(Habit::Dict),
+            TokenKind::Name
+                if self.text_at(0) == "lambda"
+                    && matches!(self.peek_at(1), TokenKind::Name | TokenKind::Colon) =>
+            {
+                return self.habit(Habit::Lambda);
             }
             TokenKind::Name => {
                 let text = self.text_at(0);

@@ -41,6 +41,21 @@ pub struct Args {
     /// "diagnostics":...}`).
     #[arg(long)]
     json: bool,
+    /// Refused: user packages are the daemon's own (`eclatd --package-dir DIR`), built and
+    /// verified where they run; a client's directory is never sent.
+    #[arg(long = "package-dir", value_name = "DIR")]
+    package_dirs: Vec<PathBuf>,
+}
+
+/// Why `eclat load --package-dir` is refused, and what to do instead.
+fn package_dir_refused(dirs: &[PathBuf]) -> anyhow::Error {
+    let dir = dirs[0].display();
+    anyhow::anyhow!(
+        "`eclat load` does not send user packages: eclatd builds them from its own package \
+         directories. Start the daemon with `eclatd --package-dir {dir}` (it reads the \
+         packages again at every load), then load without `--package-dir`; \
+         `eclat check --package-dir {dir} --verify` checks them first"
+    )
 }
 
 pub fn run(args: Args, socket: &Path) -> Result<ExitCode> {
@@ -49,6 +64,9 @@ pub fn run(args: Args, socket: &Path) -> Result<ExitCode> {
         Ok(d) => d,
         Err(e) => return Ok(exit::usage(&e)),
     };
+    if !args.package_dirs.is_empty() {
+        return Ok(exit::usage(&package_dir_refused(&args.package_dirs)));
+    }
     let source = read_source(&args.file, &defines)?;
     let request = LoadRequest {
         name: args.name.unwrap_or_default(),

@@ -77,7 +77,8 @@ pub enum DaemonError {
         message: String,
     },
 
-    /// The daemon's package directories do not build (a package changed since it read them).
+    /// The daemon's package directories cannot be read (a package that does not build is not
+    /// this error: it refuses only the scripts that import it, as a compile error).
     #[error(
         "cannot read the packages of `--package-dir` {dirs}: {message}\n(fix the package and \
          load again; loaded scripts keep running the build they were loaded with)"

@@ -381,7 +381,9 @@ fn a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change() {
     c.dump("a", "pkgver.pkgver_map")
         .expect("the map of the build `a` runs");
 
-    // A package that no longer builds: the load is refused with clang's error, nothing changes.
+    // A package that no longer builds: a load of a script that imports it is refused with
+    // clang's error at the import, nothing changes; a script that imports only other packages
+    // still checks and loads.
     std::fs::write(
         pkgs.join("tver/pkgver.bpf.c"),
         "#include <hike/sdk.h>\nnot C;\n",
@@ -390,24 +392,113 @@ fn a_changed_package_runs_its_new_build_in_scripts_loaded_after_the_change() {
     let e = c
         .load("a", "a.eclat", COUNT_VERSION, &[("DEVNAME", "v0")])
         .unwrap_err();
-    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
-    assert!(e.message().contains("pkgver.bpf.c"), "{}", e.message());
-    assert!(e.message().contains("fix the package"), "{}", e.message());
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    assert!(
+        e.message().contains("package `tver` does not build"),
+        "{}",
+        e.message()
+    );
+    assert!(e.message().contains("pkgver.bpf.c:2:"), "{}", e.message());
     // A check reads the packages again too.
-    let e = c
-        .check(eclat_proto::v1::CheckRequest {
+    let check = |c: &mut support::Client, text: &str| {
+        c.check(eclat_proto::v1::CheckRequest {
             source: Some(eclat_proto::v1::Source {
                 file_name: "a.eclat".into(),
-                text: COUNT_VERSION.into(),
+                text: text.into(),
                 siblings: Default::default(),
             }),
             defines: Vec::new(),
         })
-        .unwrap_err();
-    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
+        .expect("a check")
+    };
+    let reply = check(&mut c, COUNT_VERSION);
+    assert!(!reply.ok, "{reply:?}");
+    assert!(
+        reply.diagnostics.contains("package `tver` does not build"),
+        "{reply:?}"
+    );
+    let reply = check(
+        &mut c,
+        "from programs.net import hike_pass\ndef c():\n    hike_pass()\n",
+    );
+    assert!(reply.ok, "{reply:?}");
     assert_eq!(c.list().scripts.len(), 2);
     assert_eq!(c.monitor("a").get(&2), Some(&6));
     c.unload("a").expect("unload a");
     c.unload("b").expect("unload b");
+    assert!(c.list().programs.is_empty());
+}
+
+/// A wizard's program that the verifier refuses (a packet read without a bounds check): the
+/// load is refused with the verifier's summary (instruction, source line, usual cause) and
+/// the path of the whole log, which the daemon saves in its private temporary directory;
+/// nothing is loaded.
+#[test]
+fn a_verifier_refusal_of_a_user_program_is_summarised() {
+    let ns = Netns::new();
+    ns.add_pair("u0", "u1");
+    let mut d = Daemon::new(Some(&ns));
+    let pkgs = d.dir.join("pkgs");
+    std::fs::create_dir_all(pkgs.join("wiz")).unwrap();
+    std::fs::write(
+        pkgs.join("wiz/peek.bpf.c"),
+        "#include <hike/sdk.h>
+
+HIKE_PROG(peek)
+{
+\tunsigned char *data = (unsigned char *)(long)ctx->data;
+
+\tHIKE_RETURN(data[20]);
+}
+
+char LICENSE[] SEC(\"license\") = \"Dual BSD/GPL\";
+",
+    )
+    .unwrap();
+    d.extra_args = vec!["--package-dir".into(), pkgs.display().to_string()];
+    d.extra_env = vec![(
+        "ECLAT_CACHE_DIR".into(),
+        d.dir.join("cache").display().to_string(),
+    )];
+    d.spawn();
+    let mut c = d.client();
+    let e = c
+        .load(
+            "peek",
+            "peek.eclat",
+            "from programs.wiz import peek
+from loaders.basic import ip6_sc
+ip6_sc[ip6_sc_map] = { (0): (c) }
+ip6_sc.attach('u0', 'xdp')
+def c():
+    return peek()
+",
+            &[],
+        )
+        .unwrap_err();
+    let message = e.message();
+    for expected in [
+        "at peek.bpf.c:7 (`HIKE_RETURN(data[20]);`): invalid access to packet",
+        "usual cause: a packet read or write without a bounds check",
+        "full verifier log: ",
+    ] {
+        assert!(
+            message.contains(expected),
+            "missing {expected:?} in:\n{message}"
+        );
+    }
+    let path = message
+        .split("full verifier log: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a path");
+    let saved = std::fs::read_to_string(path).expect("the saved log");
+    assert!(saved.contains("processed "), "the whole log: {saved}");
+    assert!(
+        std::path::Path::new(path).starts_with(&d.dir),
+        "{path} is in the daemon's own directory {}",
+        d.dir.display()
+    );
+    assert!(c.list().scripts.is_empty());
     assert!(c.list().programs.is_empty());
 }

@@ -242,8 +242,9 @@ pub enum Error {
         source: libbpf_rs::Error,
     },
 
-    /// The kernel refused to load the object; `log` is the verifier's log, if any.
-    #[error("the kernel refused to load program `{program}` of bpf object `{object}`{}", if log.is_empty() { String::new() } else { format!(":\n{log}") })]
+    /// The kernel refused to load the object; `log` is the verifier's log, if any. The message
+    /// is its summary ([`crate::verifier::Summary`]) and where the whole log was saved.
+    #[error("the kernel refused to load program `{program}` of bpf object `{object}`{}", load_details(log, log_file.as_deref().map(|p| p.as_path()), libbpf))]
     Load {
         /// The object's label.
         object: String,
@@ -252,9 +253,13 @@ pub enum Error {
         /// The verifier log (its tail when long), empty when the failure came before
         /// verification.
         log: String,
-        /// libbpf's error.
-        #[source]
-        source: libbpf_rs::Error,
+        /// Where the whole log was saved ([`crate::verifier::save_log`]), if it could be
+        /// (boxed: keeps every `Error` as small as before).
+        log_file: Option<Box<std::path::PathBuf>>,
+        /// libbpf's error (not the error's source: the message shows it when there is no
+        /// log, and after a log it only says `Permission denied`, which would end the message
+        /// after the log's path).
+        libbpf: libbpf_rs::Error,
     },
 
     /// Extracting a loaded program or map file descriptor failed.
@@ -493,3 +498,23 @@ pub enum Error {
 
 /// The runtime's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The summary of a failed load's verifier log, and where the log is, for [`Error::Load`].
+fn load_details(
+    log: &str,
+    log_file: Option<&std::path::Path>,
+    source: &libbpf_rs::Error,
+) -> String {
+    if log.is_empty() {
+        return format!(": {source}");
+    }
+    let mut out = format!(
+        ": the verifier refused {}",
+        crate::verifier::Summary::from_log(log)
+    );
+    match log_file {
+        Some(path) => out.push_str(&format!("\nfull verifier log: {}", path.display())),
+        None => out.push_str(&format!("\nverifier log:\n{log}")),
+    }
+    out
+}

@@ -54,6 +54,7 @@ pub mod map;
 mod object;
 pub mod pin;
 mod sys;
+pub mod verifier;
 pub mod vm;
 pub mod vm_maps;
 

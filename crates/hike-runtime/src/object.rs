@@ -166,14 +166,20 @@ pub(crate) fn load(
 
     let loaded = match open.load() {
         Ok(o) => o,
-        Err(source) => {
+        Err(libbpf) => {
             let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
             let text = String::from_utf8_lossy(&log[..end]).trim_end().to_owned();
+            // The whole log goes to a file; the message shows its summary.
+            let log_file = (!text.is_empty())
+                .then(|| crate::verifier::save_log(label, program, &text).ok())
+                .flatten()
+                .map(Box::new);
             return Err(Error::Load {
                 object: label.to_owned(),
                 program: program.to_owned(),
                 log: text,
-                source,
+                log_file,
+                libbpf,
             });
         }
     };

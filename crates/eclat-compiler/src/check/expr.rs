@@ -190,7 +190,8 @@ impl ChainChecker<'_, '_> {
             if self.assigned_somewhere.contains(n) {
                 self.error(CheckError::ReadBeforeAssign { name: n.into() }, span);
             } else {
-                self.error(CheckError::UnknownName { name: n.into() }, span);
+                let error = self.unknown_name(n);
+                self.error(error, span);
             }
         } else {
             self.failed = true;
@@ -271,14 +272,8 @@ impl ChainChecker<'_, '_> {
                 }
                 _ => {
                     if !self.lenient && !self.m.lenient {
-                        let hint = self.callee_hint(name);
-                        self.error(
-                            CheckError::UnknownCallee {
-                                name: name.into(),
-                                hint,
-                            },
-                            callee.span,
-                        );
+                        let error = self.unknown_callee(name);
+                        self.error(error, callee.span);
                     } else {
                         self.failed = true;
                     }

@@ -9,6 +9,7 @@ use eclat_syntax::ast;
 use super::{Checked, ModuleChecker, Symbol};
 use crate::error::CheckError;
 use crate::output::{ImportedChain, ImportedLoader, ImportedProgram};
+use crate::suggest::closest;
 
 /// Where an import's names come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,7 @@ impl ModuleChecker<'_> {
         let Some(source) = Source::from_name(&first.name) else {
             let error = CheckError::UnknownImportSource {
                 source_name: first.name.clone(),
+                suggestion: closest(&first.name, &["programs", "loaders", "chains"]),
             };
             self.refuse_import(error, first.span, &i.names);
             return;
@@ -89,14 +91,24 @@ impl ModuleChecker<'_> {
                 kind,
                 package: package.to_owned(),
                 known: packages.join(", "),
+                suggestion: closest(package, &packages),
             })
         };
+        if source != Source::Chains {
+            if let Some(reason) = self.catalog.package_error(package) {
+                return Some(CheckError::BrokenPackage {
+                    package: package.to_owned(),
+                    reason,
+                });
+            }
+        }
         match source {
             Source::Programs => unknown_package("program", self.catalog.program_packages()),
             Source::Loaders => unknown_package("loader", self.catalog.loader_packages()),
             Source::Chains if !self.chain_catalog.has_script(package) => {
                 Some(CheckError::UnknownScript {
                     script: package.to_owned(),
+                    suggestion: closest(package, &self.chain_catalog.script_names()),
                 })
             }
             Source::Chains => {
@@ -122,6 +134,7 @@ impl ModuleChecker<'_> {
                     package: package.to_owned(),
                     name: name.to_owned(),
                     elsewhere: self.catalog.packages_with_program(name),
+                    suggestion: closest(name, &self.catalog.program_names(package)),
                 }),
             Source::Loaders => self
                 .catalog
@@ -131,6 +144,7 @@ impl ModuleChecker<'_> {
                 .ok_or_else(|| CheckError::UnknownLoader {
                     package: package.to_owned(),
                     name: name.to_owned(),
+                    suggestion: closest(name, &self.catalog.loader_names(package)),
                 }),
             Source::Chains => self
                 .chain_catalog

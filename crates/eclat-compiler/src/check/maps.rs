@@ -10,6 +10,7 @@ use super::{ModuleChecker, Symbol};
 use crate::catalog::{FieldKind, MapSig};
 use crate::error::CheckError;
 use crate::output::{Attachment, MapConfig, MapEntry, MapValue, OwnerKind};
+use crate::suggest::closest;
 
 impl ModuleChecker<'_> {
     pub(super) fn owner(&mut self, id: &ast::Ident) -> Option<(OwnerKind, Vec<MapSig>)> {
@@ -18,9 +19,13 @@ impl ModuleChecker<'_> {
             Some(Symbol::Program(p)) => Some((OwnerKind::Program, p.maps.clone())),
             Some(Symbol::Poisoned) => None,
             _ => {
+                let suggestion = self.closest_symbol(&id.name, |s| {
+                    matches!(s, Symbol::Loader(_) | Symbol::Program(_))
+                });
                 self.error(
                     CheckError::NotAMapOwner {
                         name: id.name.clone(),
+                        suggestion,
                     },
                     id.span,
                 );
@@ -41,6 +46,11 @@ impl ModuleChecker<'_> {
                 CheckError::UnknownMap {
                     owner: m.owner.name.clone(),
                     map: m.map.name.clone(),
+                    suggestion: closest(
+                        &m.map.name,
+                        maps.iter()
+                            .flat_map(|s| std::iter::once(&s.name).chain(&s.aliases)),
+                    ),
                     known: if known.is_empty() {
                         "none".into()
                     } else {
@@ -145,7 +155,16 @@ impl ModuleChecker<'_> {
                     }
                     _ => {
                         if !self.lenient {
-                            self.error(CheckError::UnknownChain { name: n.clone() }, item.span);
+                            let suggestion = self.closest_symbol(n, |s| {
+                                matches!(s, Symbol::LocalChain(_) | Symbol::ImportedChain(_))
+                            });
+                            self.error(
+                                CheckError::UnknownChain {
+                                    name: n.clone(),
+                                    suggestion,
+                                },
+                                item.span,
+                            );
                         }
                         ok = false;
                     }
@@ -265,9 +284,12 @@ impl ModuleChecker<'_> {
             Some(Symbol::Loader(l)) => l.package.clone(),
             Some(Symbol::Poisoned) => return None,
             _ => {
+                let suggestion =
+                    self.closest_symbol(&a.loader.name, |s| matches!(s, Symbol::Loader(_)));
                 self.error(
                     CheckError::NotALoader {
                         name: a.loader.name.clone(),
+                        suggestion,
                     },
                     a.loader.span,
                 );
@@ -288,7 +310,14 @@ impl ModuleChecker<'_> {
         }
         let hook = strings[1];
         if !matches!(hook, "xdp" | "tc" | "tc-ingress") {
-            self.error(CheckError::BadHook { hook: hook.into() }, a.args[1].span);
+            let suggestion = closest(hook, &["xdp", "tc", "tc-ingress"]);
+            self.error(
+                CheckError::BadHook {
+                    hook: hook.into(),
+                    suggestion,
+                },
+                a.args[1].span,
+            );
             return None;
         }
         Some(Attachment {

@@ -18,6 +18,7 @@ mod expr;
 mod flow;
 mod fold;
 mod graph;
+mod hints;
 mod imports;
 mod maps;
 mod stmt;
@@ -133,6 +134,19 @@ impl<'a> ModuleChecker<'a> {
         for n in names {
             self.bind(n, Symbol::Poisoned);
         }
+    }
+
+    /// The module-level name closest to `name` among those `wanted` accepts, for "did you
+    /// mean" (sorted first: the suggestion does not depend on the hash order).
+    fn closest_symbol(&self, name: &str, wanted: impl Fn(&Symbol) -> bool) -> Option<String> {
+        let mut names: Vec<&String> = self
+            .symbols
+            .iter()
+            .filter(|(_, s)| wanted(s))
+            .map(|(n, _)| n)
+            .collect();
+        names.sort();
+        crate::suggest::closest(name, names)
     }
 
     fn bind(&mut self, id: &ast::Ident, sym: Symbol) -> bool {

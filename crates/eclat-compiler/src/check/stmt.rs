@@ -229,8 +229,12 @@ impl ChainChecker<'_, '_> {
                 let saved = self.flow.clone();
                 self.flow = entry;
                 self.loops.push(Vec::new());
+                let exits = always && self.can_end_chain(body);
                 let body = self.block(body);
                 let breaks = self.loops.pop().expect("pushed");
+                if always && breaks.is_empty() {
+                    self.endless_loop(exits, s.span);
+                }
                 let mut after = if always { Flow::dead() } else { saved };
                 for b in breaks {
                     after = Flow::join(after, b);

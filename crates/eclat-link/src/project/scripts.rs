@@ -200,6 +200,25 @@ impl ChainCatalog for SiblingScripts {
         }
     }
 
+    /// The `.eclat` and `.hike.c` files of the directory, by name (nothing is read).
+    fn script_names(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut scripts: Vec<String> = entries
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                let stem = name
+                    .strip_suffix(".eclat")
+                    .or_else(|| name.strip_suffix(".hike.c"))?;
+                Some(stem.to_owned())
+            })
+            .collect();
+        scripts.sort();
+        scripts.dedup();
+        scripts
+    }
+
     /// Only eCLAT scripts are searched (a hint is not worth compiling every C file).
     fn scripts_with_chain(&self, name: &str) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {

@@ -294,8 +294,10 @@ impl Daemon {
     }
 
     /// The packages read again (only changed user sources are compiled; the standard ones
-    /// never change), for a check or a load. On an error (a package that no longer builds),
-    /// the last good catalog stays for the other operations.
+    /// never change), for a check or a load. A package that no longer builds is left out of
+    /// the catalog and refuses only the scripts that import it (the compiler's error at the
+    /// import). On an error (a directory that can no longer be read), the last good catalog
+    /// stays for the other operations.
     fn fresh_catalog(&self) -> Result<Arc<PackageCatalog>> {
         if self.package_dirs.is_empty() {
             return Ok(self.catalog());
