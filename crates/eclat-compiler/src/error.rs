@@ -403,6 +403,9 @@ pub enum CheckError {
         /// The hook.
         hook: String,
     },
+    /// A packet field by name or an address literal (`crate::fields`).
+    #[error(transparent)]
+    Field(#[from] crate::fields::FieldError),
     /// The generated code failed validation: a compiler bug.
     #[error("internal compiler error in chain `{chain}`: {message}")]
     Internal {
@@ -519,6 +522,7 @@ impl Message for Problem {
                 "add a `return VALUE` to `{chain}`, or call it as a statement, without using \
                  its result"
             )),
+            Problem::Error(CheckError::Field(e)) => e.help(),
             Problem::Error(CheckError::Internal { .. }) => {
                 Some("this is a bug of the eCLAT compiler; please report it with the script".into())
             }

@@ -41,6 +41,7 @@ mod check;
 mod codegen;
 pub mod defines;
 pub mod error;
+pub mod fields;
 pub mod hir;
 pub mod ops;
 pub mod output;
