@@ -44,6 +44,17 @@ fn local(l: LocalId) -> hir::Expr {
 }
 
 fn bin(op: BinOp, lhs: hir::Expr, rhs: hir::Expr) -> hir::Expr {
+    // `x + 0`, `x << 0`: nothing to compute.
+    if matches!(op, BinOp::Add | BinOp::Shl | BinOp::Shr)
+        && matches!(rhs.kind, hir::ExprKind::Const(0))
+    {
+        return lhs;
+    }
+    if let (BinOp::Add, hir::ExprKind::Const(a), hir::ExprKind::Const(b)) =
+        (op, &lhs.kind, &rhs.kind)
+    {
+        return k(a.wrapping_add(*b));
+    }
     u64_expr(hir::ExprKind::Binary {
         op,
         signed: false,
