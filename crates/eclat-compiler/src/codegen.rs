@@ -896,7 +896,9 @@ impl<'c> Gen<'c> {
                         self.meta_ptr(1);
                         self.load_const(0, 0);
                         self.meta_load(1, 1, meta_off::L4_OFF, 2);
-                        self.alu(BinOp::Add, false, 1, Err(i32::from(off)));
+                        if off != 0 {
+                            self.alu(BinOp::Add, false, 1, Err(i32::from(off)));
+                        }
                         self.mov(2, 1);
                         self.alu(BinOp::Add, false, 2, Err(i32::from(size)));
                         self.jcond_reg(CmpOp::Gt, false, 2, 3, end);

@@ -81,20 +81,53 @@ fn is_word_char(c: char) -> bool {
 /// `src` with every whole word equal to a define's name replaced by its value (the last
 /// define of a name wins).
 pub fn substitute(src: &str, defines: &[Define]) -> String {
-    if defines.is_empty() {
-        return src.to_owned();
+    substitute_tracked(src, defines).text
+}
+
+/// A script's text after [`substitute`], with where each value was put: so that an error in
+/// a value (`-D SRC=192.0.2.300` used as `'SRC'`) can name the `-D` it came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Substituted {
+    /// The text that is compiled.
+    pub text: String,
+    /// Byte ranges of `text` that are a define's value, with that define.
+    pub replaced: Vec<(std::ops::Range<usize>, Define)>,
+}
+
+impl Substituted {
+    /// The define whose value overlaps bytes `start..end` of the text, if any.
+    pub fn define_at(&self, start: usize, end: usize) -> Option<&Define> {
+        self.replaced
+            .iter()
+            .find(|(r, _)| r.start < end.max(start + 1) && start < r.end)
+            .map(|(_, d)| d)
     }
-    let mut out = String::with_capacity(src.len());
+}
+
+/// [`substitute`], recording where each value went.
+pub fn substitute_tracked(src: &str, defines: &[Define]) -> Substituted {
+    let mut out = Substituted {
+        text: String::with_capacity(src.len()),
+        replaced: Vec::new(),
+    };
+    if defines.is_empty() {
+        out.text.push_str(src);
+        return out;
+    }
     let mut rest = src;
     while !rest.is_empty() {
         let start = rest.find(is_word_char).unwrap_or(rest.len());
-        out.push_str(&rest[..start]);
+        out.text.push_str(&rest[..start]);
         rest = &rest[start..];
         let end = rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len());
         let word = &rest[..end];
         match defines.iter().rev().find(|d| d.name == word) {
-            Some(d) => out.push_str(&d.value),
-            None => out.push_str(word),
+            Some(d) => {
+                let at = out.text.len();
+                out.text.push_str(&d.value);
+                out.replaced.push((at..out.text.len(), d.clone()));
+            }
+            None => out.text.push_str(word),
         }
         rest = &rest[end..];
     }
@@ -121,6 +154,16 @@ mod tests {
     #[test]
     fn last_define_wins_and_values_are_not_rescanned() {
         assert_eq!(substitute("X Y", &[d("X=Y"), d("Y=2"), d("Y=3")]), "Y 3");
+    }
+
+    #[test]
+    fn tracked_substitution_knows_where_each_value_went() {
+        let s = substitute_tracked("a == 'SRC' # SRC", &[d("SRC=192.0.2.1")]);
+        assert_eq!(s.text, "a == '192.0.2.1' # 192.0.2.1");
+        assert_eq!(s.replaced.len(), 2);
+        assert_eq!(&s.text[s.replaced[0].0.clone()], "192.0.2.1");
+        assert_eq!(s.define_at(5, 16).map(|d| d.name.as_str()), Some("SRC"));
+        assert_eq!(s.define_at(0, 4), None);
     }
 
     #[test]

@@ -403,6 +403,16 @@ pub enum CheckError {
         /// The hook.
         hook: String,
     },
+    /// An error in text that a `-D NAME=VALUE` put in the script.
+    #[error("{error} (from `-D {name}={value}`)")]
+    FromDefine {
+        /// The define's name.
+        name: String,
+        /// Its value.
+        value: String,
+        /// The error.
+        error: Box<Problem>,
+    },
     /// A packet field by name or an address literal (`crate::fields`).
     #[error(transparent)]
     Field(#[from] crate::fields::FieldError),
@@ -523,6 +533,7 @@ impl Message for Problem {
                  its result"
             )),
             Problem::Error(CheckError::Field(e)) => e.help(),
+            Problem::Error(CheckError::FromDefine { error, .. }) => error.help(),
             Problem::Error(CheckError::Internal { .. }) => {
                 Some("this is a bug of the eCLAT compiler; please report it with the script".into())
             }

@@ -484,17 +484,36 @@ impl ChainChecker<'_, '_> {
                     ("ip6", AddrKind::Ipv4) => Some(format!("packet.ip4.{}", f.name)),
                     _ => None,
                 };
-                FieldError::kind_mismatch(field_name(l, f), kind, text, lit.kind, other)
+                FieldError::kind_mismatch(
+                    true,
+                    format!("`{}`", field_name(l, f)),
+                    kind,
+                    text,
+                    lit.kind,
+                    other,
+                )
             }
             Err(LiteralError::NotAnAddress { looks_like }) => match looks_like {
-                Some(found) if found != kind => {
-                    FieldError::kind_mismatch(field_name(l, f), kind, text, found, None)
-                }
+                Some(found) if found != kind => FieldError::kind_mismatch(
+                    true,
+                    format!("`{}`", field_name(l, f)),
+                    kind,
+                    text,
+                    found,
+                    None,
+                ),
                 _ => FieldError::bad_address(text, kind),
             },
             Err(LiteralError::PrefixLength { kind: k, len }) => {
                 if k != kind {
-                    FieldError::kind_mismatch(field_name(l, f), kind, text, k, None)
+                    FieldError::kind_mismatch(
+                        true,
+                        format!("`{}`", field_name(l, f)),
+                        kind,
+                        text,
+                        k,
+                        None,
+                    )
                 } else {
                     FieldError::PrefixLength {
                         text: text.into(),

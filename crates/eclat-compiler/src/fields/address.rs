@@ -40,6 +40,17 @@ impl AddrKind {
     }
 }
 
+impl AddrKind {
+    /// An example address (no prefix), for messages.
+    pub fn example_address(self) -> &'static str {
+        match self {
+            AddrKind::Ipv4 => "an IPv4 address in quotes: '192.0.2.1'",
+            AddrKind::Ipv6 => "an IPv6 address in quotes: '2001:db8::1'",
+            AddrKind::Mac => "a MAC address in quotes: '02:00:00:00:00:01'",
+        }
+    }
+}
+
 impl fmt::Display for AddrKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -168,10 +179,13 @@ fn looks_like(text: &str) -> Option<AddrKind> {
         && text.contains('.')
     {
         Some(AddrKind::Ipv4)
-    } else if text.contains("::") || (text.contains(':') && text.split(':').count() != 6) {
+    } else if text.contains(':') && (text.contains("::") || text.split(':').any(|p| p.len() > 2)) {
         Some(AddrKind::Ipv6)
     } else if text.contains(':') && hex_or(':') || text.contains('-') && hex_or('-') {
+        // Bytes of at most two hex digits: a MAC address, even with a byte missing.
         Some(AddrKind::Mac)
+    } else if text.contains(':') {
+        Some(AddrKind::Ipv6)
     } else {
         None
     }

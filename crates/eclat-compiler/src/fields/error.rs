@@ -86,9 +86,11 @@ pub enum FieldError {
         text: String,
     },
     /// An address of the wrong kind for the field.
-    #[error("`{field}` is {article} {expected} address, but '{text}' is {found_article} {found} address")]
+    #[error(
+        "{field} is {article} {expected} address, but '{text}' is {found_article} {found} address"
+    )]
     KindMismatch {
-        /// The field, as written (`packet.ip4.src`).
+        /// The field, for the message (`` `packet.ip4.src` ``).
         field: String,
         /// "a" or "an".
         article: &'static str,
@@ -102,6 +104,8 @@ pub enum FieldError {
         found: AddrKind,
         /// The same field of the other IP version, if any.
         other: Option<String>,
+        /// Whether a prefix is allowed there (a comparison), or only an address (a map).
+        prefixes: bool,
     },
     /// `==` or `!=` with a prefix.
     #[error("'{text}' is a prefix: `{op}` compares whole addresses")]
@@ -155,8 +159,9 @@ impl FieldError {
         }
     }
 
-    /// `field` holds `expected`; `text` is a `found`.
+    /// `field` holds `expected`; `text` is a `found`. `prefixes`: where a prefix is allowed.
     pub fn kind_mismatch(
+        prefixes: bool,
         field: String,
         expected: AddrKind,
         text: &str,
@@ -171,6 +176,7 @@ impl FieldError {
             found_article: article(found),
             found,
             other,
+            prefixes,
         }
     }
 
@@ -203,11 +209,21 @@ impl FieldError {
             FieldError::HostBits { network, .. } => format!("write the network: '{network}'"),
             FieldError::MacPrefix { .. } => "compare the whole address with `==`".into(),
             FieldError::KindMismatch {
-                other, expected, ..
-            } => match other {
-                Some(o) => format!("compare with `{o}`, or write {}", expected.example()),
-                None => format!("write {}", expected.example()),
-            },
+                other,
+                expected,
+                prefixes,
+                ..
+            } => {
+                let example = if *prefixes {
+                    expected.example()
+                } else {
+                    expected.example_address()
+                };
+                match other {
+                    Some(o) => format!("compare with `{o}`, or write {example}"),
+                    None => format!("write {example}"),
+                }
+            }
             FieldError::PrefixWithEquals {
                 text, fix, field, ..
             } => format!("test membership with `{fix}`: `{field} {fix} '{text}'`"),
