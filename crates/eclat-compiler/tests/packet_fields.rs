@@ -108,3 +108,82 @@ fn a_truncated_l4_header_reads_zero_without_a_fault() {
     let r = run_parsed(&script, &read_chain("tcp.dport"), &[], cut);
     assert_eq!((r.fault, r.result), (None, 80));
 }
+
+#[test]
+fn address_strings_configure_maps() {
+    use eclat_compiler::output::MapValue;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let src = "\
+from programs.hike_default import ip4_hset_srcdst, ip6_hset_srcdst
+ip4_hset_srcdst[ip4_hset_srcdst_map] = { ('192.0.2.1', '198.51.100.7'): (0) }
+ip6_hset_srcdst[ip6_hset_srcdst_map] = { ('2001:db8::1', '2001:db8::2'): (0) }
+ip4_hset_srcdst[ip4_hset_srcdst_cfg] = { (0): ('02:00:00:00:00:01') }
+";
+    let out = compile(src, &common::standard_catalog(), &ChainTable::new());
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    let maps = out.script.expect("compiled").maps;
+    assert_eq!(
+        maps[0].entries[0].key,
+        [
+            MapValue::Ipv4(Ipv4Addr::new(192, 0, 2, 1)),
+            MapValue::Ipv4(Ipv4Addr::new(198, 51, 100, 7))
+        ]
+    );
+    assert_eq!(
+        maps[1].entries[0].key[1],
+        MapValue::Ipv6("2001:db8::2".parse::<Ipv6Addr>().unwrap())
+    );
+    // A MAC address in a 64-bit field is its 48-bit number.
+    assert!(matches!(
+        maps[2].entries[0].value[0],
+        MapValue::Int {
+            value: 0x0200_0000_0001,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn an_address_from_a_define_is_checked_and_a_bad_one_names_the_define() {
+    use eclat_compiler::{compile_with_defines, Define};
+    let src = "def main():\n    return packet.ip4.src == 'SRC' or packet.ip6.dst in 'NET'\n";
+    let defines = |src_value: &str| {
+        vec![
+            Define::parse(&format!("SRC={src_value}")).unwrap(),
+            Define::parse("NET=2001:db8::/32").unwrap(),
+        ]
+    };
+    let (_, out) = compile_with_defines(
+        src,
+        &defines("192.0.2.10"),
+        &PackageTable::new(),
+        &ChainTable::new(),
+    );
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    let frame = frames()
+        .into_iter()
+        .find(|f| f.name == "ip4-udp/untagged")
+        .unwrap();
+    let script = out.script.unwrap();
+    let r = run_parsed(&script, "main", &[], frame.bytes);
+    assert_eq!(r.result, 1, "the source is -D SRC");
+    let frame = frames()
+        .into_iter()
+        .find(|f| f.name == "arp/untagged")
+        .unwrap();
+    assert_eq!(run_parsed(&script, "main", &[], frame.bytes).result, 0);
+
+    let (text, out) = compile_with_defines(
+        src,
+        &defines("192.0.2.300"),
+        &PackageTable::new(),
+        &ChainTable::new(),
+    );
+    let rendered = out.render(&SourceFile::new("d.eclat", text));
+    assert!(
+        rendered
+            .contains("error: '192.0.2.300' is not an IPv4 address (from `-D SRC=192.0.2.300`)"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("= help: write '192.0.2.1'"), "{rendered}");
+}
