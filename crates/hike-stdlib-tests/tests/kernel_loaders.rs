@@ -194,7 +194,8 @@ fn tagged(frame: &[u8], qinq: bool) -> Vec<u8> {
 /// the chain finds the L3 header where the loader's metadata says.
 #[test]
 fn kernel_single_chain_classifiers_see_through_vlan_tags() {
-    let cases: [(&str, &str, Vec<u8>, Vec<u8>, i32); 3] = [
+    // (loader, its map, a packet of its family, one of another, the offset read from l3_off)
+    let cases = [
         (
             "ip6_sc",
             "ipv6_sc_map",

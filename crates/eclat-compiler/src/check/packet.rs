@@ -212,17 +212,16 @@ impl ChainChecker<'_, '_> {
     }
 
     /// `packet.LAYER.FIELD = value` (or `OP=`: `aug` gives the operator and its span, and
-    /// the current value is read first).
+    /// the current value is read first). `target` is the field: layer, field, span.
     pub(super) fn header_store(
         &mut self,
-        layer: &ast::Ident,
-        field: &ast::Ident,
-        span: Span,
+        target: (&ast::Ident, &ast::Ident, Span),
         aug: Option<(BinOp, Span)>,
         value: &ast::Expr,
         stmt_span: Span,
         out: &mut Vec<hir::Stmt>,
     ) {
+        let (layer, field, span) = target;
         let Some((l, f)) = self.resolve_field(layer, field) else {
             self.expr(value);
             return;

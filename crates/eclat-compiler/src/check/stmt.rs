@@ -116,16 +116,14 @@ impl ChainChecker<'_, '_> {
             StmtKind::Assign {
                 target: ast::Target::Header { layer, field, span },
                 value,
-            } => self.header_store(layer, field, *span, None, value, s.span, out),
+            } => self.header_store((layer, field, *span), None, value, s.span, out),
             StmtKind::AugAssign {
                 target: ast::Target::Header { layer, field, span },
                 op,
                 op_span,
                 value,
             } => self.header_store(
-                layer,
-                field,
-                *span,
+                (layer, field, *span),
                 Some((*op, *op_span)),
                 value,
                 s.span,
