@@ -101,3 +101,65 @@ fn ipv6(packet: &[u8], l3: usize, meta: &mut PktMeta) {
     meta.l4_off = off as u16;
     meta.flags |= abi::META_L4;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ethernet (ethertype `proto`) followed by `payload`.
+    fn eth(proto: u16, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8; 12];
+        p.extend_from_slice(&proto.to_be_bytes());
+        p.extend_from_slice(payload);
+        p
+    }
+
+    /// `frame` with a tag (`tpid`, VLAN `vid`) after its MACs.
+    fn tag(frame: &[u8], tpid: u16, vid: u16) -> Vec<u8> {
+        let mut p = frame[..12].to_vec();
+        p.extend_from_slice(&tpid.to_be_bytes());
+        p.extend_from_slice(&vid.to_be_bytes());
+        p.extend_from_slice(&frame[12..]);
+        p
+    }
+
+    fn ipv4_udp() -> Vec<u8> {
+        let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0];
+        ip.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2]);
+        ip.extend_from_slice(&[0, 1, 0, 2, 0, 8, 0, 0]);
+        eth(0x0800, &ip)
+    }
+
+    #[test]
+    fn vlan_tags_move_the_l3_offset() {
+        let plain = parse_packet(&ipv4_udp());
+        assert_eq!(
+            (plain.eth_proto, plain.l3_off, plain.l4_off, plain.flags),
+            (0x0800, 14, 34, abi::META_IPV4 | abi::META_L4)
+        );
+        let one = parse_packet(&tag(&ipv4_udp(), 0x8100, 100));
+        assert_eq!(
+            (one.eth_proto, one.l3_off, one.l4_off, one.flags),
+            (
+                0x0800,
+                18,
+                38,
+                abi::META_VLAN | abi::META_IPV4 | abi::META_L4
+            )
+        );
+        let two = parse_packet(&tag(&tag(&ipv4_udp(), 0x8100, 100), 0x88a8, 7));
+        assert_eq!((two.l3_off, two.l4_off, two.l4_proto), (22, 42, 17));
+        let three = parse_packet(&tag(
+            &tag(&tag(&ipv4_udp(), 0x8100, 1), 0x8100, 2),
+            0x88a8,
+            3,
+        ));
+        assert_eq!(
+            (three.eth_proto, three.l3_off, three.flags),
+            (0x8100, 22, abi::META_VLAN)
+        );
+        let cut = parse_packet(&tag(&ipv4_udp(), 0x8100, 100)[..16]);
+        assert_eq!((cut.eth_proto, cut.l3_off, cut.flags), (0x8100, 14, 0));
+        assert_eq!(parse_packet(&[0u8; 13]), PktMeta::default());
+    }
+}
