@@ -87,7 +87,7 @@ enum hike_helper {
 struct hike_pkt_meta {
 	__u32 ingress_ifindex;
 	__u32 rx_queue_index;
-	__u16 eth_proto; /* host order; 0 if not Ethernet */
+	__u16 eth_proto; /* host order, after VLAN tags; 0 if not Ethernet */
 	__u16 l3_off;
 	__u16 l4_off;    /* 0 if no L4 header was found */
 	__u8 l4_proto;   /* IPPROTO_*, after IPv6 extension headers */
@@ -99,6 +99,7 @@ struct hike_pkt_meta {
 #define HIKE_META_IPV6 0x02
 #define HIKE_META_L4 0x04   /* l4_off points at an L4 header (not set for non-first fragments) */
 #define HIKE_META_FRAG 0x08 /* the packet is an IPv4 or IPv6 fragment */
+#define HIKE_META_VLAN 0x10 /* a VLAN tag (or two) was skipped: l3_off is past them */
 
 /* ---- Faults -------------------------------------------------------------------------------- */
 

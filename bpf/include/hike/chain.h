@@ -160,6 +160,7 @@ _Static_assert(sizeof(struct hike_chain_meta) == 32, "struct hike_chain_meta is 
 #define HIKE_META_IPV6 0x02
 #define HIKE_META_L4 0x04   /* l4_off points at an L4 header (not set for non-first fragments) */
 #define HIKE_META_FRAG 0x08 /* the packet is an IPv4 or IPv6 fragment */
+#define HIKE_META_VLAN 0x10 /* VLAN tags were skipped: l3_off is past them */
 
 /* The metadata lives at a fixed VM address (HIKE_ADDR_META of abi.h). */
 __hike_c_inline const struct hike_chain_meta *hike_meta(void)

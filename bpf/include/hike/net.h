@@ -13,8 +13,9 @@
  * - HIKE_NOT_APPLICABLE (u64::MAX) is what a non-terminal program returns for a packet it does
  *   not apply to (an IPv6 program given IPv4 or ARP, a header cut short), and for an argument
  *   out of range.
- * - hike_eth_ip6()/hike_eth_ip4() are for loaders, which classify before the metadata exists:
- *   they find a header exactly when hike_parse() (loader.h) sets HIKE_META_IPV6/HIKE_META_IPV4.
+ * - hike_loader_ip6()/hike_loader_ip4() are for loaders, which classify with the metadata
+ *   hike_loader_parse() returned: they find a header exactly when hike_parse() (loader.h) sets
+ *   HIKE_META_IPV6/HIKE_META_IPV4, at its L3 offset (so behind VLAN tags too).
  */
 #pragma once
 
@@ -192,24 +193,23 @@ static __always_inline __u16 hike_csum16_update(__u16 check, __u16 old, __u16 ne
 	return (__u16)~sum;
 }
 
-/* The IPv6 header right after the Ethernet header, or NULL: found exactly when hike_parse() sets
- * HIKE_META_IPV6. For loaders, which classify before the VM parses. */
-static __always_inline struct ipv6hdr *hike_eth_ip6(struct xdp_md *ctx)
+/* The IPv6 header at the L3 offset hike_parse() found (after any VLAN tags), or NULL: found
+ * exactly when hike_parse() (loader.h) sets HIKE_META_IPV6 in `meta`. For loaders, which
+ * classify before the VM runs; the check is for the verifier. */
+static __always_inline struct ipv6hdr *hike_loader_ip6(struct xdp_md *ctx,
+							const struct hike_pkt_meta *meta)
 {
-	struct ethhdr *eth = hike_pkt_ptr(ctx, 0, sizeof(struct ethhdr) + sizeof(struct ipv6hdr));
-
-	if (!eth || eth->h_proto != bpf_htons(ETH_P_IPV6))
+	if (!(meta->flags & HIKE_META_IPV6))
 		return 0;
-	return (struct ipv6hdr *)(eth + 1);
+	return hike_pkt_ptr(ctx, meta->l3_off, sizeof(struct ipv6hdr));
 }
 
-/* The fixed IPv4 header right after the Ethernet header, or NULL: found exactly when
- * hike_parse() sets HIKE_META_IPV4. For loaders. */
-static __always_inline struct iphdr *hike_eth_ip4(struct xdp_md *ctx)
+/* The fixed IPv4 header at the L3 offset hike_parse() found, or NULL: found exactly when
+ * hike_parse() sets HIKE_META_IPV4 in `meta`. For loaders. */
+static __always_inline struct iphdr *hike_loader_ip4(struct xdp_md *ctx,
+						     const struct hike_pkt_meta *meta)
 {
-	struct ethhdr *eth = hike_pkt_ptr(ctx, 0, sizeof(struct ethhdr) + sizeof(struct iphdr));
-
-	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
+	if (!(meta->flags & HIKE_META_IPV4))
 		return 0;
-	return (struct iphdr *)(eth + 1);
+	return hike_pkt_ptr(ctx, meta->l3_off, sizeof(struct iphdr));
 }

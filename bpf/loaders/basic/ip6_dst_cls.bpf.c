@@ -31,7 +31,7 @@ HIKE_LOADER(ip6_dst_cls)
 	if (!meta || !(meta->flags & HIKE_META_IPV6))
 		return hike_loader_no_chain();
 	/* Present whenever HIKE_META_IPV6 is set; the check is for the verifier. */
-	ip6 = hike_eth_ip6(ctx);
+	ip6 = hike_loader_ip6(ctx, meta);
 	if (!ip6)
 		return hike_loader_no_chain();
 	__builtin_memcpy(&dst, &ip6->daddr, sizeof(dst));

@@ -73,7 +73,7 @@ struct Gen<'c> {
 fn count_uses(stmts: &[Stmt], weight: u64, counts: &mut [u64]) {
     fn expr(e: &Expr, w: u64, c: &mut [u64]) {
         match &e.kind {
-            ExprKind::Const(_) => {}
+            ExprKind::Const(_) | ExprKind::Header(_) => {}
             ExprKind::Local(l) => c[*l] += w,
             ExprKind::Neg(a) | ExprKind::Invert(a) | ExprKind::Not(a) => expr(a, w, c),
             ExprKind::Binary { lhs, rhs, .. } | ExprKind::Logic { lhs, rhs, .. } => {
@@ -141,6 +141,7 @@ fn jmp_op(op: CmpOp, signed: bool) -> u8 {
         (CmpOp::Le, true) => op::JSLE,
         (CmpOp::Gt, true) => op::JSGT,
         (CmpOp::Ge, true) => op::JSGE,
+        (CmpOp::In | CmpOp::NotIn, _) => unreachable!("lowered by the checker"),
     }
 }
 
@@ -152,6 +153,8 @@ fn negate(op: CmpOp) -> CmpOp {
         CmpOp::Ge => CmpOp::Lt,
         CmpOp::Le => CmpOp::Gt,
         CmpOp::Gt => CmpOp::Le,
+        CmpOp::In => CmpOp::NotIn,
+        CmpOp::NotIn => CmpOp::In,
     }
 }
 
@@ -201,7 +204,8 @@ fn is_simple(e: &Expr) -> bool {
 fn always_calls(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Const(_) | ExprKind::Local(_) => false,
-        ExprKind::Call { .. } => true,
+        // A header read sets `r0` on every path (0 when its layer is absent).
+        ExprKind::Call { .. } | ExprKind::Header(_) => true,
         ExprKind::Neg(a) | ExprKind::Invert(a) | ExprKind::Not(a) => always_calls(a),
         ExprKind::Binary { lhs, rhs, .. } => always_calls(lhs) || always_calls(rhs),
         // The right operand runs only when the left one does not decide.
@@ -537,6 +541,7 @@ impl<'c> Gen<'c> {
             }
             ExprKind::Logic { op, lhs, rhs } => self.logic_value(*op, lhs, rhs),
             ExprKind::Call { target, args } => self.call(target, args),
+            ExprKind::Header(read) => self.header_read(read),
         }
     }
 
@@ -768,6 +773,159 @@ impl<'c> Gen<'c> {
         for t in temps.into_iter().flatten() {
             self.free(t);
         }
+        self.new_temp(0)
+    }
+
+    /// Spills every temporary held in `r0..r5`, as before a call.
+    fn clobber_call_regs(&mut self) {
+        for r in 0..=5u8 {
+            if let Some(t) = self.owner[r as usize] {
+                self.spill(t);
+            }
+        }
+    }
+
+    fn meta_ptr(&mut self, r: u8) {
+        let addr = abi::ADDR_META;
+        self.emit(Insn::new(op::LD_IMM64, r, 0, 0, addr as u32 as i32));
+        self.emit(Insn::new(0, 0, 0, 0, (addr >> 32) as u32 as i32));
+    }
+
+    fn meta_load(&mut self, dst: u8, ptr: u8, off: i16, size: u8) {
+        let sz = match size {
+            1 => op::B,
+            2 => op::H,
+            4 => op::W,
+            _ => op::DW,
+        };
+        self.emit(Insn::new(op::LDX | op::MEM | sz, dst, ptr, off, 0));
+    }
+
+    /// A header field (`packet.ip4.ttl`), in `r0`: 0 unless the guard holds on the metadata,
+    /// else the value. Uses `r0..r5` only, like a call; its branches all join at its end with
+    /// no temporary moved.
+    fn header_read(&mut self, read: &hir::HeaderRead) -> Temp {
+        use crate::fields::meta_off;
+        use hir::{Base, Guard, Source};
+        self.clobber_call_regs();
+        let end = self.new_label();
+        self.meta_ptr(1);
+        if read.guard != Guard::Always {
+            self.load_const(0, 0);
+        }
+        match read.guard {
+            Guard::Always => {}
+            Guard::Eth => {
+                self.meta_load(2, 1, meta_off::L3_OFF, 2);
+                self.jcond_imm(CmpOp::Eq, false, 2, 0, end);
+            }
+            Guard::Flags(mask) => {
+                self.meta_load(2, 1, meta_off::FLAGS, 1);
+                self.emit(Insn::new(
+                    op::ALU64 | op::AND | op::K,
+                    2,
+                    0,
+                    0,
+                    i32::from(mask),
+                ));
+                self.jcond_imm(CmpOp::Eq, false, 2, 0, end);
+            }
+            Guard::L4Any | Guard::L4(..) => {
+                self.meta_load(2, 1, meta_off::FLAGS, 1);
+                self.emit(Insn::new(
+                    op::ALU64 | op::AND | op::K,
+                    2,
+                    0,
+                    0,
+                    i32::from(abi::META_L4),
+                ));
+                self.jcond_imm(CmpOp::Eq, false, 2, 0, end);
+                if let Guard::L4(a, b) = read.guard {
+                    self.meta_load(2, 1, meta_off::L4_PROTO, 1);
+                    if a == b {
+                        self.jcond_imm(CmpOp::Ne, false, 2, i32::from(a), end);
+                    } else {
+                        let ok = self.new_label();
+                        self.jcond_imm(CmpOp::Eq, false, 2, i32::from(a), ok);
+                        self.jcond_imm(CmpOp::Ne, false, 2, i32::from(b), end);
+                        self.bind(ok);
+                    }
+                }
+            }
+        }
+        match read.source {
+            Source::One => self.load_const(0, 1),
+            Source::Meta { off, size } => self.meta_load(0, 1, off, size),
+            Source::Flag(bit) => {
+                self.meta_load(0, 1, meta_off::FLAGS, 1);
+                self.emit(Insn::new(
+                    op::ALU64 | op::RSH | op::K,
+                    0,
+                    0,
+                    0,
+                    bit.trailing_zeros() as i32,
+                ));
+                self.emit(Insn::new(op::ALU64 | op::AND | op::K, 0, 0, 0, 1));
+            }
+            Source::Packet {
+                base,
+                off,
+                size,
+                shift,
+                mask,
+            } => {
+                match base {
+                    Base::Start => self.load_const(1, u64::from(off)),
+                    Base::L3 => {
+                        self.meta_load(1, 1, meta_off::L3_OFF, 2);
+                        if off != 0 {
+                            self.alu(BinOp::Add, false, 1, Err(i32::from(off)));
+                        }
+                    }
+                    Base::L4 => {
+                        // The loader checked only that the L4 header starts in the packet:
+                        // a field past the end reads 0 instead of faulting.
+                        self.emit(Insn::new(
+                            op::JMP | op::CALL,
+                            0,
+                            abi::CALL_HELPER,
+                            0,
+                            Helper::PktLen as i32,
+                        ));
+                        self.mov(3, 0);
+                        self.meta_ptr(1);
+                        self.load_const(0, 0);
+                        self.meta_load(1, 1, meta_off::L4_OFF, 2);
+                        if off != 0 {
+                            self.alu(BinOp::Add, false, 1, Err(i32::from(off)));
+                        }
+                        self.mov(2, 1);
+                        self.alu(BinOp::Add, false, 2, Err(i32::from(size)));
+                        self.jcond_reg(CmpOp::Gt, false, 2, 3, end);
+                    }
+                }
+                self.load_const(2, u64::from(size));
+                self.emit(Insn::new(
+                    op::JMP | op::CALL,
+                    0,
+                    abi::CALL_HELPER,
+                    0,
+                    Helper::PktLoad as i32,
+                ));
+                if shift != 0 {
+                    self.alu(BinOp::Shr, false, 0, Err(i32::from(shift)));
+                }
+                let full = if size == 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (8 * size)) - 1
+                } >> shift;
+                if mask != full {
+                    self.alu(BinOp::And, false, 0, Err(mask as i32));
+                }
+            }
+        }
+        self.bind(end);
         self.new_temp(0)
     }
 

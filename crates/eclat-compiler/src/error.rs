@@ -441,6 +441,19 @@ pub enum CheckError {
         /// A close name that exists, for "did you mean".
         suggestion: Option<String>,
     },
+    /// An error in text that a `-D NAME=VALUE` put in the script.
+    #[error("{error} (from `-D {name}={value}`)")]
+    FromDefine {
+        /// The define's name.
+        name: String,
+        /// Its value.
+        value: String,
+        /// The error.
+        error: Box<Problem>,
+    },
+    /// A packet field by name or an address literal (`crate::fields`).
+    #[error(transparent)]
+    Field(#[from] crate::fields::FieldError),
     /// The generated code failed validation: a compiler bug.
     #[error("internal compiler error in chain `{chain}`: {message}")]
     Internal {
@@ -594,6 +607,8 @@ impl Problem {
                 "add a `return VALUE` to `{chain}`, or call it as a statement, without using \
                  its result"
             )),
+            Problem::Error(CheckError::Field(e)) => e.help(),
+            Problem::Error(CheckError::FromDefine { error, .. }) => error.help(),
             Problem::Error(CheckError::Internal { .. }) => {
                 Some("this is a bug of the eCLAT compiler; please report it with the script".into())
             }

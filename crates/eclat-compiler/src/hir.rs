@@ -106,12 +106,81 @@ pub enum ExprKind {
         /// Right.
         rhs: Box<Expr>,
     },
+    /// A header field read at the offsets the loader parsed (`packet.ip4.ttl`): 0 when its
+    /// layer is absent. Code generation emits it as a fixed sequence over `r0..r5`, like a
+    /// call (its value is `r0`).
+    Header(HeaderRead),
     /// A call; its value is `r0` after it.
     Call {
         /// What is called.
         target: CallTarget,
         /// Arguments, in `r1..rN`.
         args: Vec<Expr>,
+    },
+}
+
+/// How a header field is read: a guard on the loader's metadata, then the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderRead {
+    /// When the field exists; otherwise the read is 0.
+    pub guard: Guard,
+    /// What is read when it does.
+    pub source: Source,
+}
+
+/// When a header field exists, from the loader's `struct hike_pkt_meta`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guard {
+    /// Always (a metadata field that is 0 when its layer is absent).
+    Always,
+    /// An Ethernet header was parsed (`l3_off != 0`).
+    Eth,
+    /// Any of these `flags` bits is set (`META_IPV4`, `META_IPV6`, `META_VLAN`).
+    Flags(u8),
+    /// An L4 header was found (`META_L4`) and `l4_proto` is one of the two (equal for one).
+    L4(u8, u8),
+    /// An L4 header was found, whatever its protocol.
+    L4Any,
+}
+
+/// Where a packet field's offset counts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Base {
+    /// The start of the packet.
+    Start,
+    /// The L3 header (`l3_off`).
+    L3,
+    /// The L4 header (`l4_off`); reads check the packet is long enough (`PKT_LEN`), since
+    /// the loader only checks that the L4 header starts inside the packet.
+    L4,
+}
+
+/// The value of a header field whose guard holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// 1 (`.present`).
+    One,
+    /// A field of `struct hike_pkt_meta`: byte offset and size (1, 2 or 4).
+    Meta {
+        /// Byte offset in the metadata.
+        off: i16,
+        /// Bytes.
+        size: u8,
+    },
+    /// 1 if this `flags` bit is set, else 0.
+    Flag(u8),
+    /// `(PKT_LOAD(base + off, size) >> shift) & mask`.
+    Packet {
+        /// Where `off` counts from.
+        base: Base,
+        /// Byte offset from `base`.
+        off: u16,
+        /// Bytes loaded (1, 2, 4 or 8), big-endian.
+        size: u8,
+        /// Right shift of the loaded word.
+        shift: u8,
+        /// Mask after the shift.
+        mask: u64,
     },
 }
 

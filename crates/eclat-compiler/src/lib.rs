@@ -41,6 +41,7 @@ mod check;
 mod codegen;
 pub mod defines;
 pub mod error;
+pub mod fields;
 pub mod hir;
 pub mod ops;
 pub mod output;
@@ -52,7 +53,7 @@ use hike_isa::abi;
 use hike_isa::validate::{validate, Chain as ValidatedChain, Context};
 
 pub use catalog::{Catalog, ChainCatalog, ChainSig, ChainTable, PackageTable, ProgramSig};
-pub use defines::{substitute, Define, DefineError};
+pub use defines::{substitute, substitute_tracked, Define, DefineError, Substituted};
 pub use error::{CheckError, CheckWarning, Problem};
 pub use output::{CompiledChain, CompiledScript};
 
@@ -166,6 +167,34 @@ pub fn compile(src: &str, catalog: &dyn Catalog, chains: &dyn ChainCatalog) -> C
         diagnostics,
         script,
     }
+}
+
+/// Compiles `src` after replacing its `-D` placeholders ([`substitute_tracked`]); an error
+/// inside a replaced value says which `-D` put it there. Returns the compiled text (what the
+/// diagnostics' positions refer to) and the compilation.
+pub fn compile_with_defines(
+    src: &str,
+    defines: &[Define],
+    catalog: &dyn Catalog,
+    chains: &dyn ChainCatalog,
+) -> (String, Compilation) {
+    let substituted = substitute_tracked(src, defines);
+    let mut out = compile(&substituted.text, catalog, chains);
+    for d in &mut out.diagnostics {
+        if !d.is_error() {
+            continue;
+        }
+        let Some(define) = substituted.define_at(d.span.start as usize, d.span.end as usize) else {
+            continue;
+        };
+        let error = std::mem::replace(&mut d.kind, Problem::Warning(CheckWarning::NoEffect));
+        d.kind = Problem::Error(CheckError::FromDefine {
+            name: define.name.clone(),
+            value: define.value.clone(),
+            error: Box::new(error),
+        });
+    }
+    (substituted.text, out)
 }
 
 /// Runs the load-time validator on a compiled chain, with every callee declared under a

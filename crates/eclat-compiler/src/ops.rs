@@ -71,6 +71,7 @@ fn cmp_holds(op: CmpOp, ord: std::cmp::Ordering) -> bool {
         CmpOp::Le => ord != Greater,
         CmpOp::Gt => ord == Greater,
         CmpOp::Ge => ord != Less,
+        CmpOp::In | CmpOp::NotIn => unreachable!("address membership is lowered by the checker"),
     }
 }
 

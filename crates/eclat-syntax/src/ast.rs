@@ -324,6 +324,15 @@ pub enum Target {
         /// The whole field.
         span: Span,
     },
+    /// `packet.LAYER.FIELD` (`packet.ip4.ttl`): resolved by the checker.
+    Header {
+        /// The layer (`eth`, `ip4`, ...).
+        layer: Ident,
+        /// The field (`ttl`, ...).
+        field: Ident,
+        /// The whole field.
+        span: Span,
+    },
 }
 
 impl Target {
@@ -331,7 +340,7 @@ impl Target {
     pub fn span(&self) -> Span {
         match self {
             Target::Name(id) => id.span,
-            Target::Packet { span, .. } => *span,
+            Target::Packet { span, .. } | Target::Header { span, .. } => *span,
         }
     }
 }
@@ -441,6 +450,14 @@ pub enum ExprKind {
     },
     /// `packet.len` or `len(packet)`.
     PacketLen,
+    /// `packet.LAYER.FIELD` (`packet.ip4.ttl`): a header field by name, resolved by the
+    /// checker against the layers the loader parsed.
+    PacketHeader {
+        /// The layer (`eth`, `ip4`, ...).
+        layer: Ident,
+        /// The field (`ttl`, ...).
+        field: Ident,
+    },
 }
 
 /// Unary operators.
@@ -513,6 +530,10 @@ pub enum CmpOp {
     Gt,
     /// `>=`
     Ge,
+    /// `in` (an address field in a prefix: `packet.ip4.src in '10.0.0.0/8'`)
+    In,
+    /// `not in`
+    NotIn,
 }
 
 impl fmt::Display for CmpOp {
@@ -524,6 +545,8 @@ impl fmt::Display for CmpOp {
             CmpOp::Le => "<=",
             CmpOp::Gt => ">",
             CmpOp::Ge => ">=",
+            CmpOp::In => "in",
+            CmpOp::NotIn => "not in",
         })
     }
 }

@@ -78,8 +78,8 @@ pub enum SyntaxError {
         /// The name.
         name: String,
     },
-    /// `packet.NAME` with a name that is not a field width or `len`.
-    #[error("`packet` has no field `{name}`: use `packet.u8[OFFSET]` (also u16, u32, u64) or `packet.len`")]
+    /// `packet.NAME` with a name that is not a field width or `len`, and no `.FIELD` after it.
+    #[error("`packet` has no field `{name}`: use `packet.LAYER.FIELD` (`packet.ip4.ttl`), `packet.u8[OFFSET]` (also u16, u32, u64) or `packet.len`")]
     UnknownPacketField {
         /// The name.
         name: String,

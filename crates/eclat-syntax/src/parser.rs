@@ -889,6 +889,11 @@ impl Parser<'_> {
                 offset: *offset,
                 span: e.span,
             }),
+            ExprKind::PacketHeader { layer, field } => Ok(Target::Header {
+                layer,
+                field,
+                span: e.span,
+            }),
             _ => {
                 self.error(SyntaxError::InvalidTarget, e.span);
                 Err(())
@@ -1023,6 +1028,11 @@ impl Parser<'_> {
                 TokenKind::Le => CmpOp::Le,
                 TokenKind::Gt => CmpOp::Gt,
                 TokenKind::Ge => CmpOp::Ge,
+                TokenKind::In => CmpOp::In,
+                TokenKind::Not if self.peek_at(1) == &TokenKind::In => {
+                    self.bump();
+                    CmpOp::NotIn
+                }
                 _ => break,
             };
             self.bump();
@@ -1223,7 +1233,19 @@ impl Parser<'_> {
     fn packet_field(&mut self) -> PResult<Expr> {
         let start = self.bump().span;
         self.expect(&TokenKind::Dot)?;
-        let field = self.expect_name("a packet field (`u8`, `u16`, `u32`, `u64` or `len`)")?;
+        let field = self.expect_name(
+            "a packet field (`u8`, `u16`, `u32`, `u64`, `len`, or a layer such as `ip4`)",
+        )?;
+        if self.eat(&TokenKind::Dot) {
+            let name = self.expect_name("a field of the layer (`packet.ip4.ttl`)")?;
+            return Ok(Expr {
+                span: start.to(name.span),
+                kind: ExprKind::PacketHeader {
+                    layer: field,
+                    field: name,
+                },
+            });
+        }
         let width = match field.name.as_str() {
             "u8" => PacketWidth::U8,
             "u16" => PacketWidth::U16,

@@ -191,6 +191,7 @@ fn target(t: &Target) -> String {
         } => {
             format!("packet.{}[{}]", width(*w), expr(offset))
         }
+        Target::Header { layer, field, .. } => format!("packet.{}.{}", layer.name, field.name),
     }
 }
 
@@ -243,6 +244,7 @@ fn expr(e: &Expr) -> String {
             format!("packet.{}[{}]", width(*w), expr(offset))
         }
         ExprKind::PacketLen => "packet.len".into(),
+        ExprKind::PacketHeader { layer, field } => format!("packet.{}.{}", layer.name, field.name),
     }
 }
 

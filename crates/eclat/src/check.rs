@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use eclat_compiler::{compile, substitute};
+use eclat_compiler::compile_with_defines;
 use eclat_syntax::SourceFile;
 
 use eclat_link::project::{c_units, catalog, read, SiblingScripts};
@@ -49,8 +49,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let mut failed = false;
     for path in &args.files {
-        let src = match read(path) {
-            Ok(src) => substitute(&src, &defines),
+        let raw = match read(path) {
+            Ok(src) => src,
             Err(e) => {
                 eprintln!("eclat: error: {e:#}");
                 failed = true;
@@ -58,7 +58,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         };
         let chains = SiblingScripts::beside(path).with_defines(&defines);
-        let out = compile(&src, &catalog, &chains);
+        let (src, out) = compile_with_defines(&raw, &defines, &catalog, &chains);
         // C files of chains it imports: clang's messages first, then the script's.
         eprint!("{}", chains.take_reports());
         let file = SourceFile::new(path.display().to_string(), src);

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use eclat_compiler::{compile, substitute};
+use eclat_compiler::{compile, compile_with_defines};
 use eclat_syntax::SourceFile;
 
 use eclat_link::project::{c_units, catalog, read, SiblingScripts};
@@ -47,10 +47,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Ok(d) => d,
         Err(e) => return Ok(crate::exit::usage(&e)),
     };
-    let src = substitute(&read(&args.file)?, &defines);
+    let raw = read(&args.file)?;
     let catalog = catalog(&args.package_dirs)?;
     let chains = SiblingScripts::beside(&args.file).with_defines(&defines);
-    let out = compile(&src, &catalog, &chains);
+    let (src, out) = compile_with_defines(&raw, &defines, &catalog, &chains);
     eprint!("{}", chains.take_reports());
     let file = SourceFile::new(args.file.display().to_string(), src.clone());
     eprint!("{}", out.render(&file));

@@ -49,6 +49,9 @@ pub const META_IPV6: u8 = 0x02;
 pub const META_L4: u8 = 0x04;
 /// [`PktMeta::flags`]: the packet is an IPv4 or IPv6 fragment.
 pub const META_FRAG: u8 = 0x08;
+/// [`PktMeta::flags`]: one or two VLAN tags were skipped (`l3_off` is past them; the outer
+/// tag's TCI is at bytes 14..15).
+pub const META_VLAN: u8 = 0x10;
 
 /// [`VmConfig::flags`]: count chain runs and program calls.
 pub const CFG_STATS: u32 = 0x1;
@@ -259,7 +262,7 @@ pub struct PktMeta {
     pub ingress_ifindex: u32,
     /// RX queue.
     pub rx_queue_index: u32,
-    /// EtherType in host order; 0 if not Ethernet.
+    /// EtherType in host order, after VLAN tags; 0 if not Ethernet.
     pub eth_proto: u16,
     /// Offset of the L3 header.
     pub l3_off: u16,

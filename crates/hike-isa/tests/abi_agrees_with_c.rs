@@ -277,6 +277,7 @@ fn rust_mirror() -> BTreeMap<String, u64> {
             META_IPV6,
             META_L4,
             META_FRAG,
+            META_VLAN,
             CFG_STATS,
             CFG_TRACE,
             CFG_CLOCK,

@@ -76,10 +76,11 @@ pub use eclatd::{Eclatd, EclatdOptions, ScratchDir, BPFFS_HIKE};
 pub use error::{Error, Result};
 pub use live::{live_frames, live_frames_allowed};
 pub use netns::{mac_string, veth, LabTag, LinkStats, Netns, VethEnd, MAX_IFNAME, NETNS_DIR};
+pub use packet::vlan_tagged;
 pub use packet::{
     arp_request, ethernet, internet_checksum, tcp, udp, udp6_checksum, Ipv4Header, Ipv6Header,
     Ipv6Udp, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETH_LEN, HOP_LIMIT, IPPROTO_TCP,
-    IPPROTO_UDP, IPV4_LEN, IPV6_LEN, TCP_LEN, UDP_LEN,
+    IPPROTO_UDP, IPV4_LEN, IPV6_LEN, TCP_LEN, TPID_8021AD, TPID_8021Q, UDP_LEN,
 };
 pub use packet_socket::{PacketSocket, Sent, BATCH};
 pub use router::{

@@ -44,6 +44,24 @@ pub fn ethernet(dst_mac: [u8; 6], src_mac: [u8; 6], ethertype: u16, payload: &[u
     p
 }
 
+/// 802.1Q VLAN tag protocol identifier (a customer tag, and the inner tag of QinQ).
+pub const TPID_8021Q: u16 = 0x8100;
+/// 802.1ad tag protocol identifier (the outer, service tag of QinQ).
+pub const TPID_8021AD: u16 = 0x88a8;
+
+/// `frame` with a VLAN tag inserted after its MAC addresses: tag protocol `tpid`
+/// ([`TPID_8021Q`] or [`TPID_8021AD`]) and tag control `tci` (priority in the top 3 bits, VLAN
+/// ID in the low 12). Tagging a tagged frame adds an outer tag (QinQ).
+pub fn vlan_tagged(frame: &[u8], tpid: u16, tci: u16) -> Vec<u8> {
+    assert!(frame.len() >= ETH_LEN, "a frame has an Ethernet header");
+    let mut p = Vec::with_capacity(frame.len() + 4);
+    p.extend_from_slice(&frame[..12]);
+    p.extend_from_slice(&tpid.to_be_bytes());
+    p.extend_from_slice(&tci.to_be_bytes());
+    p.extend_from_slice(&frame[12..]);
+    p
+}
+
 /// The fields of an IPv6 header (version 6, no extension headers of its own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ipv6Header {

@@ -40,12 +40,14 @@ mod error;
 mod exec;
 pub mod gen;
 mod ins;
+pub mod parse;
 mod vm;
 
 #[cfg(test)]
 mod tests;
 
 pub use error::RefVmError;
+pub use parse::parse_packet;
 pub use vm::{
     Boot, Counters, Ending, FrameState, MachineState, Program, ProgramCall, ProgramOutcome, RefVm,
     RunOutcome,

@@ -171,3 +171,94 @@ fn kernel_ip6_dst_cls_picks_the_chain_by_destination() {
         (xdp::DROP, false, None)
     );
 }
+
+/// Chain that returns the byte at `l3_off + off` (the metadata's L3 offset): the hop limit
+/// (`off` 7) of IPv6, the TTL (8) of IPv4.
+fn l3_byte_chain(off: i32) -> String {
+    format!(
+        "r1 = 0x2000000000 ll\nr1 = *(u16 *)(r1 + 10)\nr1 += {off}\nr2 = 1\ncall pkt_load\nexit"
+    )
+}
+
+/// `frame` behind an 802.1Q tag, or with `qinq` also an 802.1ad outer tag.
+fn tagged(frame: &[u8], qinq: bool) -> Vec<u8> {
+    let inner = vlan_tagged(frame, TPID_8021Q, 100);
+    if qinq {
+        vlan_tagged(&inner, TPID_8021AD, 7)
+    } else {
+        inner
+    }
+}
+
+/// The single-chain classifiers run their family's packets behind one or two VLAN tags, and
+/// the chain finds the L3 header where the loader's metadata says.
+#[test]
+fn kernel_single_chain_classifiers_see_through_vlan_tags() {
+    // (loader, its map, a packet of its family, one of another, the offset read from l3_off)
+    let cases = [
+        (
+            "ip6_sc",
+            "ipv6_sc_map",
+            ipv6_udp(A6, B6, 1, 2, 0),
+            ipv4_udp(A4, B4, 1, 2, 0),
+            7,
+        ),
+        (
+            "ip6_simple_classifier",
+            "ipv6_simple_classifier_map",
+            ipv6_udp(A6, B6, 1, 2, 0),
+            arp(),
+            7,
+        ),
+        (
+            "ip4_sc",
+            "ipv4_sc_map",
+            ipv4_udp(A4, B4, 1, 2, 0),
+            ipv6_udp(A6, B6, 1, 2, 0),
+            8,
+        ),
+    ];
+    for (loader, map, mine, other, off) in cases {
+        let lab = lab(loader);
+        lab.install(12, &l3_byte_chain(off));
+        set_chain(&lab, map, &0u32.to_ne_bytes(), chain_ref(12));
+        for qinq in [false, true] {
+            let what = format!("{loader}, qinq {qinq}");
+            assert_eq!(
+                outcome(&lab, &tagged(&mine, qinq)),
+                (xdp::PASS, true, Some(64)),
+                "{what}: the hop limit or TTL at l3_off"
+            );
+            assert_eq!(
+                outcome(&lab, &tagged(&other, qinq)),
+                (xdp::PASS, false, None),
+                "{what}: another family"
+            );
+        }
+    }
+}
+
+#[test]
+fn kernel_ip6_dst_cls_reads_the_destination_behind_vlan_tags() {
+    let lab = lab("ip6_dst_cls");
+    let map = "ip6_dst_cls_map";
+    set_chain(&lab, map, &B6.octets(), DROPS);
+    set_chain(&lab, map, &C6.octets(), RETURNS_11);
+    for qinq in [false, true] {
+        assert_eq!(
+            outcome(&lab, &tagged(&ipv6_udp(A6, B6, 1, 2, 0), qinq)),
+            (xdp::DROP, true, Some(0)),
+            "qinq {qinq}"
+        );
+        assert_eq!(
+            outcome(&lab, &tagged(&ipv6_udp(A6, C6, 1, 2, 0), qinq)),
+            (xdp::PASS, true, Some(11)),
+            "qinq {qinq}"
+        );
+        assert_eq!(
+            outcome(&lab, &tagged(&ipv6_udp(B6, A6, 1, 2, 0), qinq)),
+            (xdp::PASS, false, None),
+            "qinq {qinq}: the source is not looked at"
+        );
+    }
+}

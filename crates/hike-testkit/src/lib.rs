@@ -10,6 +10,8 @@
 //!   loader, one packet at a time (`crates/hike-stdlib-tests`).
 //! - [`Harness`]: the same chains on the kernel VM and the reference VM, compared
 //!   (`crates/hike-vm-tests`, `crates/hike-cchains`).
+//! - [`fields`]: the frames of the tests of eCLAT's packet fields by name, with what each
+//!   field reads, the writes to try and the address comparisons.
 //! - [`listing2`]: the paper's Listing 2 in HIKe assembly and the programs it calls.
 //! - [`xdp`]: the XDP verdicts as numbers (the ABI's, re-exported).
 //!
@@ -28,6 +30,7 @@
 
 #![deny(missing_docs)]
 
+pub mod fields;
 mod harness;
 mod lab;
 pub mod listing2;

@@ -12,8 +12,9 @@ use hike_netlab::{arp_request, HOP_LIMIT};
 
 /// The header builders, for a test that builds a packet of its own shape.
 pub use hike_netlab::{
-    ethernet, internet_checksum, tcp, Ipv4Header, Ipv6Header, ETHERTYPE_ARP, ETHERTYPE_IPV4,
-    ETHERTYPE_IPV6, IPPROTO_TCP, IPPROTO_UDP,
+    ethernet, internet_checksum, tcp, udp6_checksum, vlan_tagged, Ipv4Header, Ipv6Header,
+    ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPPROTO_TCP, IPPROTO_UDP, TPID_8021AD,
+    TPID_8021Q,
 };
 
 /// Test addresses: documentation prefixes (RFC 3849, RFC 5737).

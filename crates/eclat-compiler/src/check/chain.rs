@@ -44,6 +44,8 @@ pub(super) struct ChainChecker<'m, 'a> {
     pub(super) in_dead_code: bool,
     /// An error was reported while checking the current expression.
     pub(super) failed: bool,
+    /// The hidden locals of packet field writes, once one is written.
+    pub(super) write_temps: Option<super::packet::WriteTemps>,
 }
 
 impl<'m, 'a> ChainChecker<'m, 'a> {
@@ -80,6 +82,7 @@ impl<'m, 'a> ChainChecker<'m, 'a> {
             lenient,
             in_dead_code: false,
             failed: false,
+            write_temps: None,
         }
     }
 

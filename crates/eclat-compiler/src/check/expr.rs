@@ -90,6 +90,9 @@ impl ChainChecker<'_, '_> {
                 self.binary(*op, *op_span, l, r, span)
             }
             ExprKind::Compare { first, rest } => {
+                if let Some(v) = self.address_compare(first, rest, span) {
+                    return v;
+                }
                 let first = self.expr(first);
                 let rest: Vec<(CmpOp, Val)> =
                     rest.iter().map(|(op, e)| (*op, self.expr(e))).collect();
@@ -138,6 +141,7 @@ impl ChainChecker<'_, '_> {
                     span,
                 }
             }
+            ExprKind::PacketHeader { layer, field } => self.header_value(layer, field, span),
             ExprKind::PacketLen => Val {
                 expr: hir::Expr {
                     kind: hir::ExprKind::Call {

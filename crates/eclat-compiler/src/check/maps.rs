@@ -3,6 +3,9 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::fields::address::parse_mac;
+use crate::fields::{AddrKind, AddrLiteral, FieldError};
+
 use eclat_syntax::ast::{self, ExprKind, IntType};
 use eclat_syntax::Span;
 
@@ -176,26 +179,16 @@ impl ModuleChecker<'_> {
                 (FieldKind::Ipv4, ExprKind::Str(s)) => match s.parse::<Ipv4Addr>() {
                     Ok(a) => out.push(MapValue::Ipv4(a)),
                     Err(_) => {
-                        self.error(
-                            CheckError::BadAddress {
-                                text: s.clone(),
-                                kind: "IPv4",
-                            },
-                            item.span,
-                        );
+                        let e = address_error(sig, what, f, s, AddrKind::Ipv4);
+                        self.error(e, item.span);
                         ok = false;
                     }
                 },
                 (FieldKind::Ipv6, ExprKind::Str(s)) => match s.parse::<Ipv6Addr>() {
                     Ok(a) => out.push(MapValue::Ipv6(a)),
                     Err(_) => {
-                        self.error(
-                            CheckError::BadAddress {
-                                text: s.clone(),
-                                kind: "IPv6",
-                            },
-                            item.span,
-                        );
+                        let e = address_error(sig, what, f, s, AddrKind::Ipv6);
+                        self.error(e, item.span);
                         ok = false;
                     }
                 },
@@ -212,6 +205,13 @@ impl ModuleChecker<'_> {
                 (FieldKind::Ipv4 | FieldKind::Ipv6, _) => {
                     bad(self);
                     ok = false;
+                }
+                // A MAC address fits a 64-bit field (as its 48-bit number, first byte highest).
+                (FieldKind::Int(t), ExprKind::Str(s))
+                    if t.bits() == 64 && parse_mac(s).is_some() =>
+                {
+                    let mac = parse_mac(s).expect("checked");
+                    out.push(MapValue::Int { ty: t, value: mac });
                 }
                 (FieldKind::Int(_), ExprKind::Str(_)) => {
                     bad(self);
@@ -326,5 +326,38 @@ impl ModuleChecker<'_> {
             device: strings[0].into(),
             hook: if hook == "tc-ingress" { "tc" } else { hook }.into(),
         })
+    }
+}
+
+/// The error for `text` in an address field of kind `kind`: another kind of address names
+/// both kinds; anything else is not an address.
+fn address_error(
+    sig: &MapSig,
+    what: &str,
+    f: &crate::catalog::Field,
+    text: &str,
+    kind: AddrKind,
+) -> CheckError {
+    let found = match AddrLiteral::parse(text) {
+        Ok(lit) if lit.kind != kind => Some(lit.kind),
+        _ => None,
+    };
+    match found {
+        Some(found) => {
+            let field = if f.name == what {
+                format!("the {what} of map `{}`", sig.name)
+            } else {
+                format!("field `{}` of the {what} of map `{}`", f.name, sig.name)
+            };
+            FieldError::kind_mismatch(false, field, kind, text, found, None).into()
+        }
+        None => CheckError::BadAddress {
+            text: text.to_owned(),
+            kind: if kind == AddrKind::Ipv4 {
+                "IPv4"
+            } else {
+                "IPv6"
+            },
+        },
     }
 }

@@ -10,7 +10,8 @@
 //! names (so that a chain may be called before its definition), module constants
 //! ([`fold`]), map configurations and attachments ([`maps`]), then each chain's body
 //! ([`chain`]: its scope; [`stmt`], [`expr`]: statements and expressions, typed by the rules
-//! of [`types`]; [`flow`]: definite assignment and reachability), and last the call graph of
+//! of [`types`]; [`packet`]: packet fields by name and address comparisons; [`flow`]:
+//! definite assignment and reachability), and last the call graph of
 //! the script's chains ([`graph`]: recursion, call depth).
 
 mod chain;
@@ -21,6 +22,7 @@ mod graph;
 mod hints;
 mod imports;
 mod maps;
+mod packet;
 mod stmt;
 mod types;
 

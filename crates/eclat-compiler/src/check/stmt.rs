@@ -113,6 +113,22 @@ impl ChainChecker<'_, '_> {
                     value: v,
                 });
             }
+            StmtKind::Assign {
+                target: ast::Target::Header { layer, field, span },
+                value,
+            } => self.header_store((layer, field, *span), None, value, s.span, out),
+            StmtKind::AugAssign {
+                target: ast::Target::Header { layer, field, span },
+                op,
+                op_span,
+                value,
+            } => self.header_store(
+                (layer, field, *span),
+                Some((*op, *op_span)),
+                value,
+                s.span,
+                out,
+            ),
             StmtKind::AugAssign {
                 target: ast::Target::Name(id),
                 op,

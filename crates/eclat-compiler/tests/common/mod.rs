@@ -155,6 +155,22 @@ pub fn run_script(script: &CompiledScript, chain: &str, args: &[u64]) -> Run {
 
 /// Runs chain `chain` of `script` with `args` on `packet`, every program mocked.
 pub fn run_with_packet(script: &CompiledScript, chain: &str, args: &[u64], packet: Vec<u8>) -> Run {
+    run_booted(script, chain, args, packet, false)
+}
+
+/// Runs chain `chain` of `script` on `packet` with the metadata a standard loader would give
+/// it (`hike_refvm::parse_packet`, the Rust mirror of `hike_parse()`).
+pub fn run_parsed(script: &CompiledScript, chain: &str, args: &[u64], packet: Vec<u8>) -> Run {
+    run_booted(script, chain, args, packet, true)
+}
+
+fn run_booted(
+    script: &CompiledScript,
+    chain: &str,
+    args: &[u64],
+    packet: Vec<u8>,
+    parsed: bool,
+) -> Run {
     let mut symbols = Symbols::new();
     for (i, c) in script.chains.iter().enumerate() {
         symbols.add_chain(i as u32, c.name.clone());
@@ -194,7 +210,12 @@ pub fn run_with_packet(script: &CompiledScript, chain: &str, args: &[u64], packe
         .iter()
         .position(|c| c.name == chain)
         .unwrap_or_else(|| panic!("no chain `{chain}`"));
-    let out = vm.run(Boot::new(id as u32, packet).with_args(args));
+    let meta = if parsed {
+        hike_refvm::parse_packet(&packet)
+    } else {
+        hike_isa::abi::PktMeta::default()
+    };
+    let out = vm.run(Boot::new(id as u32, packet).with_args(args).with_meta(meta));
     let calls = calls.borrow().clone();
     Run {
         result: out.result,

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use eclat_catalog::PackageCatalog;
 use eclat_compiler::output::CompiledScript;
-use eclat_compiler::{compile, substitute, Define};
+use eclat_compiler::{compile_with_defines, Define};
 use eclat_syntax::SourceFile;
 
 pub use error::ProjectError;
@@ -80,8 +80,8 @@ pub fn compile_all_shown(
         if out.iter().any(|(n, _)| *n == name) {
             continue;
         }
-        let src = match read(&path) {
-            Ok(s) => substitute(&s, defines),
+        let raw = match read(&path) {
+            Ok(s) => s,
             Err(e) => {
                 diagnostics.push_str(&format!("error: {e:#}\n"));
                 return Compiled {
@@ -90,7 +90,7 @@ pub fn compile_all_shown(
                 };
             }
         };
-        let result = compile(&src, catalog, &chains);
+        let (src, result) = compile_with_defines(&raw, defines, catalog, &chains);
         diagnostics.push_str(&chains.take_reports());
         diagnostics.push_str(&result.render(&SourceFile::new(shown.clone(), src)));
         let Some(script) = result
