@@ -95,6 +95,7 @@ fn chain_refs_are_stored_as_id_plus_one() {
     assert_eq!(l.value.decode(&[0; 4], &names), json!(null));
     for (package, loader, map) in [
         ("basic", "ip4_sc", "ipv4_sc_map"),
+        ("basic", "ip_sc", "ip_sc_map"),
         (
             "hike_default",
             "ip6_simple_classifier",

@@ -245,6 +245,7 @@ fn every_loader_resolves_to_a_loader_object() {
             "basic.ip4_sc",
             "basic.ip6_dst_cls",
             "basic.ip6_sc",
+            "basic.ip_sc",
             "hike_default.ip6_simple_classifier"
         ]
     );
