@@ -39,6 +39,7 @@
 #![deny(missing_docs)]
 
 mod catalog;
+mod entry_text;
 mod error;
 pub mod layout;
 pub mod manifest;
@@ -52,6 +53,6 @@ mod embedded {
 
 pub use catalog::{LoaderEntry, ObjectEntry, ObjectId, Origin, PackageCatalog, ProgramEntry};
 pub use error::{CatalogError, Result};
-pub use layout::{EncodeError, FieldLayout, MapLayout, ValueLayout};
+pub use layout::{EncodeError, FieldLayout, FieldWrite, MapLayout, ValueLayout};
 pub use object::{inspect_object, ObjectError, ObjectInfo};
 pub use user::ObjectCache;
