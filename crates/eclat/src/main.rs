@@ -21,7 +21,7 @@
 //!
 //! Exit status: 0 ok; 1 refused by the daemon, or a script with errors (also a missing file,
 //! a map entry that `map get` does not find); 2 a bad command line (clap's own errors, a
-//! malformed `-D`, a map key that is not JSON); 3 the daemon cannot be reached (no socket,
+//! malformed `-D`); 3 the daemon cannot be reached (no socket,
 //! nobody listening, permission denied, connection lost). `run` also exits 130 after Ctrl-C.
 
 use std::path::PathBuf;
