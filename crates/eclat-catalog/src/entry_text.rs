@@ -74,6 +74,8 @@ impl ValueLayout {
         };
         let form = match serde_json::from_str::<Json>(text) {
             Ok(Json::Array(items)) => Form::Tuple(items),
+            // A struct written as one item is a tuple of one, as `(0)` is in a script.
+            Ok(json) if !self.scalar && !json.is_object() => Form::Tuple(vec![json]),
             Ok(json) => Form::Value(json),
             Err(_) => read_script_form(text).map_err(not_read)?,
         };

@@ -400,6 +400,17 @@ fn command_line_forms_encode_as_a_script_would() {
         json!({"rate": 1000, "bucket_size": 0}),
         "another CPU of a per-CPU map: numbers zero"
     );
+    let hset = layout(
+        &cat,
+        "hike_default",
+        "ip6_hset_srcdst",
+        "ip6_hset_srcdst_map",
+    );
+    assert_eq!(
+        whole(&hset.value, "value", "7"),
+        whole(&hset.value, "value", "added_ns=7"),
+        "a struct of one field takes one item, as `(7)` in a script"
+    );
     let w = cfg
         .value
         .encode_text_fields("m", "value", "1000, 5", &no_chains)

@@ -75,6 +75,14 @@ pub(super) fn map_resets(
             reset,
         });
     }
+    // The new chains' IDs are not in the state yet: a classifier entry that names the same
+    // chain in both versions holds two IDs, and is no reset.
+    let new_names: BTreeMap<u32, String> = linked
+        .chains
+        .iter()
+        .map(|c| (c.id, c.name.clone()))
+        .collect();
+    let new_name = |id: u32| new_names.get(&id).cloned();
     let old_loader = old
         .filter(|o| {
             o.loader.name == linked.loader.name && o.loader.package == linked.loader.package
@@ -88,7 +96,7 @@ pub(super) fn map_resets(
             .flat_map(|w| w.entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
             .collect();
         let reset = match old_loader.map(|l| l.map(&layout.name)) {
-            Some(Ok(map)) => lost_entries(map, layout, &configured, &chain_name)?,
+            Some(Ok(map)) => lost_entries(map, layout, &configured, &chain_name, &new_name)?,
             _ => Vec::new(),
         };
         if configured.is_empty() && reset.is_empty() {
@@ -104,12 +112,14 @@ pub(super) fn map_resets(
 }
 
 /// The keys of the old loader's `map` whose value the new loader's copy will not have: it
-/// holds `configured`, and zero (an array) or nothing (a hash) elsewhere.
+/// holds `configured`, and zero (an array) or nothing (a hash) elsewhere. Values are compared
+/// decoded, chains by name (`old_name` and `new_name` name the two versions' chain IDs).
 fn lost_entries(
     map: &MapRef,
     layout: &MapLayout,
     configured: &BTreeMap<&[u8], &[u8]>,
-    chain_name: &dyn Fn(u32) -> Option<String>,
+    old_name: &dyn Fn(u32) -> Option<String>,
+    new_name: &dyn Fn(u32) -> Option<String>,
 ) -> Result<Vec<Json>> {
     let array = matches!(map.map_type(), MapType::Array | MapType::PercpuArray);
     let mut lost = Vec::new();
@@ -118,12 +128,14 @@ fn lost_entries(
             .map_err(|e| DaemonError::kernel(format!("read map `{}`", layout.name), &e))?;
         let Some(held) = held else { continue };
         let differs = match configured.get(k.as_slice()) {
-            Some(v) => held.iter().any(|h| h.as_slice() != *v),
+            Some(v) => held
+                .iter()
+                .any(|h| layout.value.decode(h, old_name) != layout.value.decode(v, new_name)),
             None if array => held.iter().any(|h| h.iter().any(|b| *b != 0)),
             None => true,
         };
         if differs {
-            lost.push(layout.key.decode(&k, chain_name));
+            lost.push(layout.key.decode(&k, old_name));
         }
     }
     Ok(lost)
