@@ -66,7 +66,7 @@ impl ValueLayout {
     /// `text` in the JSON form of this layout: a tuple becomes an object of the fields in
     /// order (or the one item of a scalar).
     fn text_to_json(&self, map: &str, what: &'static str, text: &str) -> Result<Json, EncodeError> {
-        let not_read = |reason: String| EncodeError::NotJson {
+        let not_read = |reason: String| EncodeError::Unreadable {
             what,
             text: text.to_owned(),
             reason,

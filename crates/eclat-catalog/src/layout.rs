@@ -234,6 +234,18 @@ pub enum EncodeError {
         /// The type (boxed: keeps the error small).
         layout: Box<CType>,
     },
+    /// Command line form: text that is none of the forms (`entry_text`).
+    #[error("the {what} `{text}` cannot be read ({reason}); the {what} is {layout}: write every field in order (`1, 2` or `'(1, 2)'`), by name (`FIELD=VALUE,...`) or as JSON")]
+    Unreadable {
+        /// `key` or `value`.
+        what: &'static str,
+        /// The text.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+        /// The type (boxed: keeps the error small).
+        layout: Box<CType>,
+    },
     /// JSON form: the key or value type has no fields to write (see [`EncodeError::Opaque`]).
     #[error("the {what} type {layout} cannot be written field by field")]
     NoFields {
