@@ -41,6 +41,7 @@
 mod catalog;
 mod entry_text;
 mod error;
+pub mod hook;
 pub mod layout;
 pub mod manifest;
 pub mod object;
@@ -53,6 +54,7 @@ mod embedded {
 
 pub use catalog::{LoaderEntry, ObjectEntry, ObjectId, Origin, PackageCatalog, ProgramEntry};
 pub use error::{CatalogError, Result};
+pub use hook::Hook;
 pub use layout::{EncodeError, FieldLayout, FieldWrite, MapLayout, ValueLayout};
 pub use object::{inspect_object, ObjectError, ObjectInfo};
 pub use user::ObjectCache;
