@@ -114,6 +114,8 @@ pub struct PackageCatalog {
     programs: BTreeMap<String, BTreeMap<String, ProgramEntry>>,
     loaders: BTreeMap<String, BTreeMap<String, LoaderEntry>>,
     origins: BTreeMap<(String, bool), PackageOrigin>,
+    /// `[package] description` of each manifest, by (package, is a loader package).
+    descriptions: BTreeMap<(String, bool), String>,
 }
 
 impl PackageCatalog {
@@ -124,6 +126,7 @@ impl PackageCatalog {
             programs: BTreeMap::new(),
             loaders: BTreeMap::new(),
             origins: BTreeMap::new(),
+            descriptions: BTreeMap::new(),
         };
         for (kind, package, text) in embedded::MANIFESTS {
             let path = format!("bpf/{kind}/{package}/package.toml");
@@ -146,6 +149,10 @@ impl PackageCatalog {
                 (package.to_string(), kind == Kind::Loader),
                 PackageOrigin::Standard,
             );
+            if let Some(d) = &manifest.package.description {
+                cat.descriptions
+                    .insert((package.to_string(), kind == Kind::Loader), d.clone());
+            }
         }
         cat.share_abouts();
         Ok(cat)
@@ -377,7 +384,15 @@ impl PackageCatalog {
                     existing: existing.to_string(),
                 });
             }
-            self.origins.insert(key, PackageOrigin::User(p.dir.clone()));
+            self.origins
+                .insert(key.clone(), PackageOrigin::User(p.dir.clone()));
+            if let Some(d) = p
+                .manifest
+                .as_ref()
+                .and_then(|m| m.package.description.clone())
+            {
+                self.descriptions.insert(key, d);
+            }
         }
         for (kind, name, id) in exports {
             self.export(kind, &p.name, &name, id, &aliases, abouts.get(&name))?;
@@ -393,6 +408,37 @@ impl PackageCatalog {
     /// The loader `name` of `package`.
     pub fn loader_entry(&self, package: &str, name: &str) -> Option<&LoaderEntry> {
         self.loaders.get(package)?.get(name)
+    }
+
+    /// The programs package `package` exports, by name.
+    pub fn programs_in(&self, package: &str) -> Vec<(&str, &ProgramEntry)> {
+        self.programs
+            .get(package)
+            .map(|m| m.iter().map(|(n, e)| (n.as_str(), e)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The loaders loader package `package` exports, by name.
+    pub fn loaders_in(&self, package: &str) -> Vec<(&str, &LoaderEntry)> {
+        self.loaders
+            .get(package)
+            .map(|m| m.iter().map(|(n, e)| (n.as_str(), e)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The `[package] description` of a program package (`loader` false) or loader package.
+    pub fn description(&self, package: &str, loader: bool) -> Option<&str> {
+        self.descriptions
+            .get(&(package.to_owned(), loader))
+            .map(String::as_str)
+    }
+
+    /// The folder of a user package (`None` for a standard package, or no such package).
+    pub fn user_package_dir(&self, package: &str, loader: bool) -> Option<&Path> {
+        match self.origins.get(&(package.to_owned(), loader)) {
+            Some(PackageOrigin::User(dir)) => Some(dir),
+            _ => None,
+        }
     }
 
     /// An object.

@@ -683,6 +683,8 @@ fn every_example_of_the_help_and_the_readme_runs_as_printed() {
         .expect("the example script");
     daemon.dir.write("examples/ddos_tb_2_lev.eclat", &example);
     daemon.dir.write("ddos.eclat", &example);
+    // `eclat programs --package-dir ./pkgs`: an empty package directory.
+    std::fs::create_dir_all(dir.join("pkgs")).expect("pkgs");
     let mut examples = Vec::new();
     for args in [
         &["load"][..],
@@ -696,13 +698,15 @@ fn every_example_of_the_help_and_the_readme_runs_as_printed() {
         &["map", "clear"],
         &["stats"],
         &["events"],
+        &["programs"],
+        &["describe"],
     ] {
         examples.extend(help_examples(&daemon, args));
     }
     let from_help = examples.len();
-    assert!(from_help >= 17, "{examples:#?}");
+    assert!(from_help >= 21, "{examples:#?}");
     let readme = readme_examples();
-    assert!(readme.len() >= 8, "{readme:#?}");
+    assert!(readme.len() >= 16, "{readme:#?}");
     examples.extend(readme);
     for example in &examples {
         let words = shell_words(example);
