@@ -188,8 +188,11 @@ mod tests {
                     name: "ip6_hset_srcdst".into(),
                     id: 3,
                     calls: 1198,
+                    shared_with: vec!["edge".into()],
                 }],
                 faults: vec![no_prog(2)],
+                generation: 2,
+                loaded_at: 1_704_067_200,
             }],
             faults: vec![no_prog(2)],
             packets: 1200,
@@ -197,12 +200,13 @@ mod tests {
         assert_eq!(
             text(&reply),
             "\
-script `ddos`: faults no_prog 2
+script `ddos` (generation 2, loaded 2024-01-01 00:00:00 UTC): faults no_prog 2
   CHAIN          ID  RUNS  FAULTS
   ddos_tb_2_lev  1   1200  no_prog 2
   helper         2   0     -
-  PROGRAM          ID  CALLS
-  ip6_hset_srcdst  3   1198
+  PROGRAM          ID  CALLS  SHARED WITH
+  ip6_hset_srcdst  3   1198   edge
+  (runs: generation 2 since its load; calls: since each program was loaded, by every script calling it)
 
 VM: 1200 packets booted a chain; faults no_prog 2
 "
