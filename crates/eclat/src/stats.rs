@@ -38,8 +38,9 @@ pub struct Args {
     script: Option<String>,
     /// Print the daemon's reply as one JSON object (`{"scripts":[{"name":...,"generation":G,
     /// "loaded_at":SECONDS,"chains":[...],"programs":[{...,"shared_with":[...]}],
-    /// "faults":[...]}],"faults":[...],"packets":N}`; with `--reset`: `{"chains":[...],
-    /// "programs":[...],"sharing":[...],"vm_faults":B}`).
+    /// "faults":[...]}],"faults":[...],"packets":N,"coverage":{"chains":...,"programs":...,
+    /// "packets":...}}`; with `--reset`: `{"chains":[...],"programs":[...],"sharing":[...],
+    /// "vm_faults":B}`).
     #[arg(long)]
     json: bool,
     /// Zero the counters instead: the script's chain runs and faults and its programs' calls
@@ -116,12 +117,6 @@ fn text(reply: &StatsReply) -> String {
                 "  ",
             ));
         }
-        let _ = writeln!(
-            out,
-            "  (runs: generation {} since its load; calls: since each program was loaded, by \
-             every script calling it)",
-            script.generation
-        );
         out.push('\n');
     }
     let _ = writeln!(
@@ -131,6 +126,13 @@ fn text(reply: &StatsReply) -> String {
         if reply.packets == 1 { "" } else { "s" },
         render::faults(&reply.faults)
     );
+    if let Some(c) = &reply.coverage {
+        let _ = writeln!(
+            out,
+            "Counted since: chain runs and faults, {}; program calls, {}; packets and VM faults, {}.",
+            c.chains, c.programs, c.packets
+        );
+    }
     out
 }
 
@@ -196,6 +198,11 @@ mod tests {
             }],
             faults: vec![no_prog(2)],
             packets: 1200,
+            coverage: Some(eclat_proto::v1::Coverage {
+                chains: "C".into(),
+                programs: "P".into(),
+                packets: "V".into(),
+            }),
         };
         assert_eq!(
             text(&reply),
@@ -206,9 +213,9 @@ script `ddos` (generation 2, loaded 2024-01-01 00:00:00 UTC): faults no_prog 2
   helper         2   0     -
   PROGRAM          ID  CALLS  SHARED WITH
   ip6_hset_srcdst  3   1198   edge
-  (runs: generation 2 since its load; calls: since each program was loaded, by every script calling it)
 
 VM: 1200 packets booted a chain; faults no_prog 2
+Counted since: chain runs and faults, C; program calls, P; packets and VM faults, V.
 "
         );
     }

@@ -83,6 +83,7 @@ fn stats() -> StatsReply {
             count: 2,
         }],
         packets: 10,
+        coverage: None,
     }
 }
 

@@ -13,7 +13,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
-use crate::daemon::{Counters, Daemon, Entry, Listing, ScriptSource};
+use crate::daemon::{self, Counters, Daemon, Entry, Listing, ScriptSource};
 use crate::error::DaemonError;
 use crate::state::ScriptRecord;
 
@@ -183,6 +183,11 @@ fn stats_pb(c: Counters) -> pb::StatsReply {
             .collect(),
         faults: faults_pb(&c.faults),
         packets: c.packets,
+        coverage: Some(pb::Coverage {
+            chains: daemon::CHAINS_COVER.into(),
+            programs: daemon::PROGRAMS_COVER.into(),
+            packets: daemon::PACKETS_COVER.into(),
+        }),
     }
 }
 

@@ -245,6 +245,24 @@ fn map_forms_delete_clear_reset_and_what_a_replace_resets() {
         "program calls: since it was loaded"
     );
     assert_eq!(after.packets, 50, "packets: since the VM was created");
+    let cover = after.coverage.expect("what the counters cover");
+    assert!(cover.chains.contains("current generation"), "{cover:?}");
+    assert!(cover.programs.contains("across replaces"), "{cover:?}");
+
+    // A per-CPU map: the field named is written (on the first CPU, zero on the others, so the
+    // sum reads as written), the others keep each CPU's value.
+    let tb = "ip6_dst_tbmon.ip6_dst_tbmon_map";
+    let held = value(
+        &c.get("ddos", tb, "fc00::2")
+            .unwrap()
+            .entry
+            .expect("a bucket")
+            .value,
+    );
+    assert_eq!(
+        set(&mut c, tb, "dst=fc00::2", "credit=5"),
+        json!({"credit": 5, "last_ns": held["last_ns"]})
+    );
 
     // Clear and reset.
     assert_eq!(ns.send("v1", &frames("fc00::1", "fc00::2", 3)), 3);

@@ -30,7 +30,10 @@ mod stats;
 
 pub use maps::{Dump, Entry};
 pub use reconfigure::MapReset;
-pub use stats::{ChainCounters, Counters, ProgramCounters, Reset, ScriptCounters};
+pub use stats::{
+    ChainCounters, Counters, ProgramCounters, Reset, ScriptCounters, CHAINS_COVER, PACKETS_COVER,
+    PROGRAMS_COVER,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -67,6 +67,15 @@ pub struct Counters {
     pub packets: u64,
 }
 
+/// What chain runs and faults count since (see the module docs).
+pub const CHAINS_COVER: &str = "the load of the script's current generation (a replace starts \
+     its chains' counters at zero)";
+/// What program calls count since.
+pub const PROGRAMS_COVER: &str = "the program's load into its slot, across replaces that keep \
+     its build, by every script calling it";
+/// What the packet count and the VM's faults count since.
+pub const PACKETS_COVER: &str = "the creation of the daemon's VM instance";
+
 fn fault_list(counts: &[u64; Fault::MAX]) -> Vec<(String, u64)> {
     Fault::ALL
         .into_iter()
