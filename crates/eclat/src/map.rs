@@ -68,8 +68,9 @@ enum MapCommand {
     ///
     /// A value that names only some fields of a struct (`rate=1000`, or a JSON object without
     /// the others) changes those and keeps the others as the entry holds them (zero for a new
-    /// entry). The entry stays until the script is loaded again, whose map configuration is
-    /// written again (`eclat load` says which entries it reset).
+    /// entry). An entry that the script's map configuration writes gets the script's value
+    /// back when the script is loaded again, and a replace gives the loader new maps
+    /// (`eclat load` lists the entries it reset).
     ///
     /// Example: `eclat map set ddos ip6_sd_tbmon.ip6_sd_tbmon_cfg 0 '(1000, 100)'`
     ///
