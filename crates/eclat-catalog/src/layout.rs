@@ -2,7 +2,9 @@
 //! how a script's typed values ([`ValueLayout::encode`]) and a client's JSON
 //! ([`ValueLayout::encode_json`], the forms a dump shows) are encoded into it, and how a dump
 //! decodes it back ([`ValueLayout::decode`], per-CPU values summed by
-//! [`ValueLayout::sum_percpu`]).
+//! [`ValueLayout::sum_percpu`]). The command line's forms (a script's tuple, fields by name,
+//! partial values) are read into the JSON form by `entry_text`
+//! ([`ValueLayout::encode_text`], [`ValueLayout::encode_text_fields`]).
 //!
 //! A key or value type becomes a list of [`FieldLayout`]s:
 //! - `struct in6_addr` is an IPv6 address, `struct in_addr` and `__be32` an IPv4 address (both
