@@ -8,8 +8,9 @@ use eclat_compiler::catalog::{Catalog, LoaderSig, PackageTable, ProgramSig};
 use hike_isa::abi::tags;
 use sha2::{Digest, Sha256};
 
+use crate::hook::Hook;
 use crate::layout::{hex, MapLayout};
-use crate::manifest::Manifest;
+use crate::manifest::{About, Manifest};
 use crate::object::{inspect_object, ObjectInfo};
 use crate::user::{discover, ObjectCache, UserPackage};
 use crate::{embedded, CatalogError, Result};
@@ -53,6 +54,11 @@ pub struct ProgramEntry {
     pub object: ObjectId,
     /// Every map of its object (the shared VM maps excluded), configurable or not.
     pub maps: Vec<MapLayout>,
+    /// The hooks it works at (from its ELF section).
+    pub hooks: Vec<Hook>,
+    /// What its manifest says of it (`[about.NAME]`; empty if nothing), checked against its
+    /// maps.
+    pub about: About,
 }
 
 /// A loader a package exports.
@@ -64,6 +70,11 @@ pub struct LoaderEntry {
     pub object: ObjectId,
     /// Every map of its object (the shared VM maps excluded).
     pub maps: Vec<MapLayout>,
+    /// The hooks it works at (from its ELF section).
+    pub hooks: Vec<Hook>,
+    /// What its manifest says of it (`[about.NAME]`; empty if nothing), checked against its
+    /// maps.
+    pub about: About,
 }
 
 /// Where a package was found, for messages about duplicates.
@@ -106,6 +117,8 @@ pub struct PackageCatalog {
     /// User packages that did not build, with why (clang's diagnostics): reported to a script
     /// that imports them, and only to such a script.
     broken: BTreeMap<String, String>,
+    /// `[package] description` of each manifest, by (package, is a loader package).
+    descriptions: BTreeMap<(String, bool), String>,
 }
 
 impl PackageCatalog {
@@ -117,6 +130,7 @@ impl PackageCatalog {
             loaders: BTreeMap::new(),
             origins: BTreeMap::new(),
             broken: BTreeMap::new(),
+            descriptions: BTreeMap::new(),
         };
         for (kind, package, text) in embedded::MANIFESTS {
             let path = format!("bpf/{kind}/{package}/package.toml");
@@ -132,14 +146,40 @@ impl PackageCatalog {
             };
             for (name, stem) in exports {
                 let id = cat.standard_object(package, name, stem)?;
-                cat.export(kind, package, name, id, &manifest.map_aliases)?;
+                let about = manifest.about.get(name);
+                cat.export(kind, package, name, id, &manifest.map_aliases, about)?;
             }
             cat.origins.insert(
                 (package.to_string(), kind == Kind::Loader),
                 PackageOrigin::Standard,
             );
+            if let Some(d) = &manifest.package.description {
+                cat.descriptions
+                    .insert((package.to_string(), kind == Kind::Loader), d.clone());
+            }
         }
+        cat.share_abouts();
         Ok(cat)
+    }
+
+    /// A program re-exported without `[about]` (by `net`, `mynet`) is told of as its home
+    /// package tells of it: the same (object, name) is the same program.
+    fn share_abouts(&mut self) {
+        let mut known: BTreeMap<(ObjectId, String), About> = BTreeMap::new();
+        for p in self.programs.values().flat_map(BTreeMap::values) {
+            if p.about != About::default() {
+                known
+                    .entry((p.object, p.sig.name.clone()))
+                    .or_insert_with(|| p.about.clone());
+            }
+        }
+        for p in self.programs.values_mut().flat_map(BTreeMap::values_mut) {
+            if p.about == About::default() {
+                if let Some(a) = known.get(&(p.object, p.sig.name.clone())) {
+                    p.about = a.clone();
+                }
+            }
+        }
     }
 
     /// The object `stem` of the workspace, added once.
@@ -186,6 +226,7 @@ impl PackageCatalog {
         name: &str,
         id: ObjectId,
         aliases: &BTreeMap<String, String>,
+        about: Option<&About>,
     ) -> Result<()> {
         let obj = &self.objects[id.0];
         let loader = kind == Kind::Loader;
@@ -200,6 +241,14 @@ impl PackageCatalog {
                     .collect();
                 MapLayout::from_decl(m, loader, names)
             })
+            .collect();
+        let about = about.cloned().unwrap_or_default();
+        check_config_defaults(package, name, &about, &maps)?;
+        let hooks: Vec<Hook> = obj
+            .info
+            .program(name)
+            .and_then(|p| Hook::of_section(&p.section))
+            .into_iter()
             .collect();
         let mut sigs: Vec<_> = maps.iter().filter_map(MapLayout::sig).collect();
         sigs.sort_by(|a, b| a.name.cmp(&b.name));
@@ -230,6 +279,8 @@ impl PackageCatalog {
                         sig,
                         object: id,
                         maps,
+                        hooks,
+                        about,
                     },
                 );
             }
@@ -249,6 +300,8 @@ impl PackageCatalog {
                         sig,
                         object: id,
                         maps,
+                        hooks,
+                        about,
                     },
                 );
             }
@@ -290,6 +343,7 @@ impl PackageCatalog {
                 self.mark_broken(&p.name, &e);
             }
         }
+        self.share_abouts();
         Ok(())
     }
 
@@ -359,6 +413,11 @@ impl PackageCatalog {
             .as_ref()
             .map(|m| m.map_aliases.clone())
             .unwrap_or_default();
+        let abouts = p
+            .manifest
+            .as_ref()
+            .map(|m| m.about.clone())
+            .unwrap_or_default();
         match &p.manifest {
             Some(m) => {
                 for (kind, list) in [(Kind::Program, &m.programs), (Kind::Loader, &m.loaders)] {
@@ -396,10 +455,18 @@ impl PackageCatalog {
                     existing: existing.to_string(),
                 });
             }
-            self.origins.insert(key, PackageOrigin::User(p.dir.clone()));
+            self.origins
+                .insert(key.clone(), PackageOrigin::User(p.dir.clone()));
+            if let Some(d) = p
+                .manifest
+                .as_ref()
+                .and_then(|m| m.package.description.clone())
+            {
+                self.descriptions.insert(key, d);
+            }
         }
         for (kind, name, id) in exports {
-            self.export(kind, &p.name, &name, id, &aliases)?;
+            self.export(kind, &p.name, &name, id, &aliases, abouts.get(&name))?;
         }
         Ok(())
     }
@@ -412,6 +479,37 @@ impl PackageCatalog {
     /// The loader `name` of `package`.
     pub fn loader_entry(&self, package: &str, name: &str) -> Option<&LoaderEntry> {
         self.loaders.get(package)?.get(name)
+    }
+
+    /// The programs package `package` exports, by name.
+    pub fn programs_in(&self, package: &str) -> Vec<(&str, &ProgramEntry)> {
+        self.programs
+            .get(package)
+            .map(|m| m.iter().map(|(n, e)| (n.as_str(), e)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The loaders loader package `package` exports, by name.
+    pub fn loaders_in(&self, package: &str) -> Vec<(&str, &LoaderEntry)> {
+        self.loaders
+            .get(package)
+            .map(|m| m.iter().map(|(n, e)| (n.as_str(), e)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The `[package] description` of a program package (`loader` false) or loader package.
+    pub fn description(&self, package: &str, loader: bool) -> Option<&str> {
+        self.descriptions
+            .get(&(package.to_owned(), loader))
+            .map(String::as_str)
+    }
+
+    /// The folder of a user package (`None` for a standard package, or no such package).
+    pub fn user_package_dir(&self, package: &str, loader: bool) -> Option<&Path> {
+        match self.origins.get(&(package.to_owned(), loader)) {
+            Some(PackageOrigin::User(dir)) => Some(dir),
+            _ => None,
+        }
     }
 
     /// An object.
@@ -450,6 +548,46 @@ impl PackageCatalog {
         }
         table
     }
+}
+
+/// Fails unless every `[about.NAME.config.MAP]` names a map of the object whose value has the
+/// fields named (each a number).
+fn check_config_defaults(
+    package: &str,
+    name: &str,
+    about: &About,
+    maps: &[MapLayout],
+) -> Result<()> {
+    use eclat_compiler::catalog::FieldKind;
+    for (map, defaults) in &about.config {
+        let bad = |problem: String| CatalogError::BadConfigDefault {
+            package: package.to_owned(),
+            name: name.to_owned(),
+            map: map.clone(),
+            problem,
+        };
+        let Some(layout) = maps.iter().find(|m| m.is_called(map)) else {
+            let names: Vec<&str> = maps.iter().map(|m| m.name.as_str()).collect();
+            return Err(bad(format!(
+                "the object has no map `{map}`; its maps: {}",
+                names.join(", ")
+            )));
+        };
+        let fields = layout.value.fields.as_deref().unwrap_or_default();
+        for field in defaults.keys() {
+            if !fields
+                .iter()
+                .any(|f| &f.name == field && matches!(f.kind, FieldKind::Int(_)))
+            {
+                let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                return Err(bad(format!(
+                    "its value has no number field `{field}`; its fields: {}",
+                    names.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The package folder of a source: `bpf/programs/hike_default/monitor.bpf.c` →

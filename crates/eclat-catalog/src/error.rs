@@ -29,6 +29,28 @@ pub enum CatalogError {
         path: String,
     },
 
+    /// `[about.NAME]` of a manifest names something the manifest does not export.
+    #[error("`[about.{name}]` in `{path}`: the manifest exports no `{name}` (list it under [programs] or [loaders])")]
+    AboutNotExported {
+        /// The name.
+        name: String,
+        /// The manifest.
+        path: String,
+    },
+
+    /// `[about.NAME.config.MAP]` names a map or field that the object does not have.
+    #[error("`[about.{name}.config.{map}]` in the manifest of `{package}`: {problem}")]
+    BadConfigDefault {
+        /// The package.
+        package: String,
+        /// The exported name.
+        name: String,
+        /// The map.
+        map: String,
+        /// What is wrong, with what there is.
+        problem: String,
+    },
+
     /// A manifest names an object that no package provides.
     #[error(
         "`{package}.{name}` names object `{object}`, which no package has (no `{object}.bpf.c`)"

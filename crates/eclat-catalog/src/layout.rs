@@ -2,7 +2,9 @@
 //! how a script's typed values ([`ValueLayout::encode`]) and a client's JSON
 //! ([`ValueLayout::encode_json`], the forms a dump shows) are encoded into it, and how a dump
 //! decodes it back ([`ValueLayout::decode`], per-CPU values summed by
-//! [`ValueLayout::sum_percpu`]).
+//! [`ValueLayout::sum_percpu`]). The command line's forms (a script's tuple, fields by name,
+//! partial values) are read into the JSON form by `entry_text`
+//! ([`ValueLayout::encode_text`], [`ValueLayout::encode_text_fields`]).
 //!
 //! A key or value type becomes a list of [`FieldLayout`]s:
 //! - `struct in6_addr` is an IPv6 address, `struct in_addr` and `__be32` an IPv4 address (both
@@ -106,6 +108,45 @@ pub struct MapLayout {
     pub value: ValueLayout,
 }
 
+/// Some or all fields of a key or value, encoded ([`ValueLayout::encode_json_value`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldWrite {
+    /// The whole key or value, zero where no field was given.
+    pub bytes: Vec<u8>,
+    /// The indexes (in [`ValueLayout::fields`]) of the fields given, in order.
+    pub given: Vec<usize>,
+}
+
+impl FieldWrite {
+    /// Whether every field of `layout` was given.
+    pub fn is_whole(&self, layout: &ValueLayout) -> bool {
+        layout
+            .fields
+            .as_ref()
+            .is_some_and(|f| f.len() == self.given.len())
+    }
+
+    /// `base` with the given fields written over it; `zero_numbers` writes 0 in the given
+    /// number fields instead (the other CPUs of a per-CPU map, whose numbers are summed).
+    pub fn over(&self, layout: &ValueLayout, base: &[u8], zero_numbers: bool) -> Vec<u8> {
+        let mut out = base.to_vec();
+        out.resize(self.bytes.len(), 0);
+        for f in self
+            .given
+            .iter()
+            .filter_map(|i| layout.fields.as_ref().and_then(|fs| fs.get(*i)))
+        {
+            let range = f.offset..f.offset + f.size;
+            if zero_numbers && matches!(f.kind, FieldKind::Int(_)) {
+                out[range].fill(0);
+            } else {
+                out[range.clone()].copy_from_slice(&self.bytes[range]);
+            }
+        }
+        out
+    }
+}
+
 /// A typed map entry that does not fit the layout (the compiler checks the same rules first,
 /// so this means the catalog changed between compiling and loading).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -191,6 +232,18 @@ pub enum EncodeError {
         /// The text.
         text: String,
         /// What the JSON parser said.
+        reason: String,
+        /// The type (boxed: keeps the error small).
+        layout: Box<CType>,
+    },
+    /// Command line form: text that is none of the forms (`entry_text`).
+    #[error("the {what} `{text}` cannot be read ({reason}); the {what} is {layout}: write every field in order (`1, 2` or `'(1, 2)'`), by name (`FIELD=VALUE,...`) or as JSON")]
+    Unreadable {
+        /// `key` or `value`.
+        what: &'static str,
+        /// The text.
+        text: String,
+        /// What is wrong with it.
         reason: String,
         /// The type (boxed: keeps the error small).
         layout: Box<CType>,
@@ -408,57 +461,68 @@ impl ValueLayout {
         }
         let mut out = vec![0u8; self.size()];
         for (f, item) in fields.iter().zip(items) {
-            let kind_err = |found: &str| EncodeError::Kind {
-                map: map.to_owned(),
-                what,
-                layout: Box::new(self.c_type.clone()),
-                field: (!self.scalar).then(|| f.name.clone()),
-                expected: f.kind.describe(),
-                found: found.to_owned(),
-            };
-            let bytes: Vec<u8> = match (f.kind, item) {
-                (FieldKind::Ipv6, MapValue::Ipv6(a)) => a.octets().to_vec(),
-                (FieldKind::Ipv4, MapValue::Ipv4(a)) => a.octets().to_vec(),
-                (FieldKind::Chain, MapValue::Chain(name)) => {
-                    let id = chain_id(name).ok_or_else(|| EncodeError::UnknownChain {
-                        map: map.to_owned(),
-                        chain: name.clone(),
-                    })?;
-                    let stored = if f.chain_ref { abi::chain_ref(id) } else { id };
-                    stored.to_ne_bytes().to_vec()
-                }
-                (FieldKind::Int(_), MapValue::Int { value, .. }) => {
-                    if let Some(domain) = f.domain.filter(|d| *value > d.max) {
-                        return Err(EncodeError::OutOfDomain {
-                            map: map.to_owned(),
-                            field: f.name.clone(),
-                            value: *value,
-                            domain,
-                        });
-                    }
-                    int_bytes(*value, f.size, f.big_endian).ok_or_else(|| {
-                        EncodeError::Overflow {
-                            map: map.to_owned(),
-                            field: f.name.clone(),
-                            size: f.size,
-                            value: *value,
-                        }
-                    })?
-                }
-                (_, MapValue::Int { .. }) => return Err(kind_err("a number")),
-                (_, MapValue::Ipv4(_)) => return Err(kind_err("an IPv4 address")),
-                (_, MapValue::Ipv6(_)) => return Err(kind_err("an IPv6 address")),
-                (_, MapValue::Chain(c)) => return Err(kind_err(&format!("chain `{c}`"))),
-            };
+            let bytes = self.encode_field(map, what, f, item, chain_id)?;
             out[f.offset..f.offset + f.size].copy_from_slice(&bytes);
         }
         Ok(out)
     }
 
+    /// The bytes of one field `f` holding `item`.
+    fn encode_field(
+        &self,
+        map: &str,
+        what: &'static str,
+        f: &FieldLayout,
+        item: &MapValue,
+        chain_id: &dyn Fn(&str) -> Option<u32>,
+    ) -> Result<Vec<u8>, EncodeError> {
+        let kind_err = |found: &str| EncodeError::Kind {
+            map: map.to_owned(),
+            what,
+            layout: Box::new(self.c_type.clone()),
+            field: (!self.scalar).then(|| f.name.clone()),
+            expected: f.kind.describe(),
+            found: found.to_owned(),
+        };
+        Ok(match (f.kind, item) {
+            (FieldKind::Ipv6, MapValue::Ipv6(a)) => a.octets().to_vec(),
+            (FieldKind::Ipv4, MapValue::Ipv4(a)) => a.octets().to_vec(),
+            (FieldKind::Chain, MapValue::Chain(name)) => {
+                let id = chain_id(name).ok_or_else(|| EncodeError::UnknownChain {
+                    map: map.to_owned(),
+                    chain: name.clone(),
+                })?;
+                let stored = if f.chain_ref { abi::chain_ref(id) } else { id };
+                stored.to_ne_bytes().to_vec()
+            }
+            (FieldKind::Int(_), MapValue::Int { value, .. }) => {
+                if let Some(domain) = f.domain.filter(|d| *value > d.max) {
+                    return Err(EncodeError::OutOfDomain {
+                        map: map.to_owned(),
+                        field: f.name.clone(),
+                        value: *value,
+                        domain,
+                    });
+                }
+                int_bytes(*value, f.size, f.big_endian).ok_or_else(|| EncodeError::Overflow {
+                    map: map.to_owned(),
+                    field: f.name.clone(),
+                    size: f.size,
+                    value: *value,
+                })?
+            }
+            (_, MapValue::Int { .. }) => return Err(kind_err("a number")),
+            (_, MapValue::Ipv4(_)) => return Err(kind_err("an IPv4 address")),
+            (_, MapValue::Ipv6(_)) => return Err(kind_err("an IPv6 address")),
+            (_, MapValue::Chain(c)) => return Err(kind_err(&format!("chain `{c}`"))),
+        })
+    }
+
     /// Encodes a key or value written as JSON text, in the forms [`ValueLayout::decode`]
     /// gives: a scalar as a number, an address string or a chain name; a struct as an object
     /// of every field. `chain_id` gives the ID of a chain by name. Numbers must be
-    /// non-negative integers; the rest of the rules are [`ValueLayout::encode`]'s.
+    /// non-negative integers (an IPv4 address may also be its 32-bit number, as in a script);
+    /// the rest of the rules are [`ValueLayout::encode`]'s.
     pub fn encode_json(
         &self,
         map: &str,
@@ -466,13 +530,30 @@ impl ValueLayout {
         text: &str,
         chain_id: &dyn Fn(&str) -> Option<u32>,
     ) -> Result<Vec<u8>, EncodeError> {
-        let layout = || Box::new(self.c_type.clone());
         let json: Json = serde_json::from_str(text).map_err(|e| EncodeError::NotJson {
             what,
             text: text.to_owned(),
             reason: e.to_string(),
-            layout: layout(),
+            layout: Box::new(self.c_type.clone()),
         })?;
+        Ok(self
+            .encode_json_value(map, what, &json, text, false, chain_id)?
+            .bytes)
+    }
+
+    /// Encodes `json` (what `text` was read as, for messages). With `partial`, an object may
+    /// name only some fields of a struct: the others are left zero in
+    /// [`FieldWrite::bytes`] and out of [`FieldWrite::given`].
+    pub fn encode_json_value(
+        &self,
+        map: &str,
+        what: &'static str,
+        json: &Json,
+        text: &str,
+        partial: bool,
+        chain_id: &dyn Fn(&str) -> Option<u32>,
+    ) -> Result<FieldWrite, EncodeError> {
+        let layout = || Box::new(self.c_type.clone());
         let Some(fields) = &self.fields else {
             return Err(EncodeError::NoFields {
                 what,
@@ -496,6 +577,11 @@ impl ValueLayout {
                 FieldKind::Ipv4 => MapValue::Ipv4(
                     v.as_str()
                         .and_then(|s| s.parse::<Ipv4Addr>().ok())
+                        .or_else(|| {
+                            v.as_u64()
+                                .and_then(|n| u32::try_from(n).ok())
+                                .map(Ipv4Addr::from)
+                        })
                         .ok_or_else(wrong)?,
                 ),
                 FieldKind::Ipv6 => MapValue::Ipv6(
@@ -506,37 +592,48 @@ impl ValueLayout {
                 FieldKind::Chain => MapValue::Chain(v.as_str().ok_or_else(wrong)?.to_owned()),
             })
         };
-        let items: Vec<MapValue> = if self.scalar {
-            vec![item(&fields[0], &json)?]
-        } else {
-            let obj = json.as_object().ok_or_else(|| EncodeError::NotAnObject {
+        let mut out = FieldWrite {
+            bytes: vec![0u8; self.size()],
+            given: Vec::new(),
+        };
+        if self.scalar {
+            let bytes =
+                self.encode_field(map, what, &fields[0], &item(&fields[0], json)?, chain_id)?;
+            out.bytes.copy_from_slice(&bytes);
+            out.given.push(0);
+            return Ok(out);
+        }
+        let obj = json.as_object().ok_or_else(|| EncodeError::NotAnObject {
+            what,
+            text: text.to_owned(),
+            layout: layout(),
+            form: form(),
+        })?;
+        if let Some(unknown) = obj.keys().find(|k| !fields.iter().any(|f| &f.name == *k)) {
+            return Err(EncodeError::UnknownField {
                 what,
-                text: text.to_owned(),
+                field: unknown.clone(),
                 layout: layout(),
                 form: form(),
-            })?;
-            if let Some(unknown) = obj.keys().find(|k| !fields.iter().any(|f| &f.name == *k)) {
-                return Err(EncodeError::UnknownField {
+            });
+        }
+        for (i, f) in fields.iter().enumerate() {
+            let Some(v) = obj.get(&f.name) else {
+                if partial {
+                    continue;
+                }
+                return Err(EncodeError::MissingField {
                     what,
-                    field: unknown.clone(),
+                    field: f.name.clone(),
                     layout: layout(),
                     form: form(),
                 });
-            }
-            fields
-                .iter()
-                .map(|f| {
-                    let v = obj.get(&f.name).ok_or_else(|| EncodeError::MissingField {
-                        what,
-                        field: f.name.clone(),
-                        layout: layout(),
-                        form: form(),
-                    })?;
-                    item(f, v)
-                })
-                .collect::<Result<_, _>>()?
-        };
-        self.encode(map, what, &items, chain_id)
+            };
+            let bytes = self.encode_field(map, what, f, &item(f, v)?, chain_id)?;
+            out.bytes[f.offset..f.offset + f.size].copy_from_slice(&bytes);
+            out.given.push(i);
+        }
+        Ok(out)
     }
 
     /// How the key or value is written as JSON, for messages: `a number` for a scalar,

@@ -39,7 +39,9 @@
 #![deny(missing_docs)]
 
 mod catalog;
+mod entry_text;
 mod error;
+pub mod hook;
 pub mod layout;
 pub mod manifest;
 pub mod object;
@@ -52,6 +54,7 @@ mod embedded {
 
 pub use catalog::{LoaderEntry, ObjectEntry, ObjectId, Origin, PackageCatalog, ProgramEntry};
 pub use error::{CatalogError, Result};
-pub use layout::{EncodeError, FieldLayout, MapLayout, ValueLayout};
+pub use hook::Hook;
+pub use layout::{EncodeError, FieldLayout, FieldWrite, MapLayout, ValueLayout};
 pub use object::{inspect_object, ObjectError, ObjectInfo};
 pub use user::ObjectCache;

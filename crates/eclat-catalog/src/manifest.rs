@@ -10,6 +10,12 @@
 //!
 //! [map_aliases]       # optional: other names of maps, for scripts
 //! ip6_sc_map = "ipv6_sc_map"
+//!
+//! [about.monitor]     # optional, per exported name: what `eclat describe` shows
+//! summary = "counts packets per event number"
+//! returns = "0"
+//! [about.ip6_sd_tbmon.config.ip6_sd_tbmon_cfg]   # a config map: what a 0 field stands for
+//! rate = 10000
 //! ```
 
 use std::collections::BTreeMap;
@@ -35,6 +41,27 @@ pub struct Manifest {
     /// loaders (`ip6_sc_map = "ipv6_sc_map"`, the paper's spelling).
     #[serde(default)]
     pub map_aliases: BTreeMap<String, String>,
+    /// `[about.NAME]`: what people are told of an exported program or loader, which its object
+    /// cannot say (the catalog checks it against the object: [`crate::PackageCatalog`]).
+    #[serde(default)]
+    pub about: BTreeMap<String, About>,
+}
+
+/// `[about.NAME]` of a manifest: the words for a program or loader, and the defaults its C
+/// code applies to a config map's zero fields.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct About {
+    /// One line: what it does.
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// What it returns to the chain (a non-terminal program), in words.
+    #[serde(default)]
+    pub returns: Option<String>,
+    /// `[about.NAME.config.MAP]`: per config map, the value each field's 0 stands for (the
+    /// C code's `#ifndef` defaults; a test compares them with the sources).
+    #[serde(default)]
+    pub config: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// `[package]` of a manifest.
@@ -60,6 +87,16 @@ impl Manifest {
         for (name, object) in m.programs.iter().chain(&m.loaders) {
             check_name(name, "program", path)?;
             check_name(object, "object", path)?;
+        }
+        if let Some(name) = m
+            .about
+            .keys()
+            .find(|n| !m.programs.contains_key(*n) && !m.loaders.contains_key(*n))
+        {
+            return Err(CatalogError::AboutNotExported {
+                name: name.clone(),
+                path: path.to_owned(),
+            });
         }
         Ok(m)
     }

@@ -95,6 +95,7 @@ fn chain_refs_are_stored_as_id_plus_one() {
     assert_eq!(l.value.decode(&[0; 4], &names), json!(null));
     for (package, loader, map) in [
         ("basic", "ip4_sc", "ipv4_sc_map"),
+        ("basic", "ip_sc", "ip_sc_map"),
         (
             "hike_default",
             "ip6_simple_classifier",
@@ -301,4 +302,126 @@ fn a_loaders_verdicts_are_xdp_actions() {
             &no_chains,
         )
         .expect("flags take any u32");
+}
+
+#[test]
+fn command_line_forms_encode_as_a_script_would() {
+    let cat = PackageCatalog::standard().unwrap();
+    let pair = layout(
+        &cat,
+        "hike_default",
+        "ip6_hset_srcdst",
+        "ip6_hset_srcdst_map",
+    );
+    let whole = |l: &eclat_catalog::ValueLayout, what, text: &str| {
+        l.encode_text("m", what, text, &|n| (n == "ddos").then_some(7))
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+    };
+    let json_key = whole(&pair.key, "key", r#"{"src":"fc00::1","dst":"fc00::2"}"#);
+    for text in [
+        "fc00::1,fc00::2",
+        "('fc00::1', 'fc00::2')",
+        "fc00::1 fc00::2",
+        r#"["fc00::1","fc00::2"]"#,
+        "src=fc00::1,dst=fc00::2",
+    ] {
+        assert_eq!(whole(&pair.key, "key", text), json_key, "{text}");
+    }
+    // A key names every field.
+    let e = pair
+        .key
+        .encode_text("m", "key", "src=fc00::1", &no_chains)
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with("the key lacks field `dst`"),
+        "{e}"
+    );
+    let e = pair
+        .key
+        .encode_text("m", "key", "fc00::1", &no_chains)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EncodeError::Arity {
+                expected: 2,
+                found: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = pair
+        .key
+        .encode_text("m", "key", "fc00::1,5", &no_chains)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("field `dst` `5` does not fit"),
+        "{e}"
+    );
+
+    // The single-chain classifier's key 0 and a bare chain name.
+    let sc = layout(&cat, "basic", "ip6_sc", "ipv6_sc_map");
+    assert_eq!(whole(&sc.key, "key", "0"), 0u32.to_ne_bytes());
+    assert_eq!(whole(&sc.value, "value", "ddos"), 8u32.to_ne_bytes());
+    assert_eq!(whole(&sc.value, "value", "(ddos)"), 8u32.to_ne_bytes());
+
+    // IPv4: an address or its 32-bit number, as in a script.
+    let v4 = layout(
+        &cat,
+        "hike_default",
+        "ip4_hset_srcdst",
+        "ip4_hset_srcdst_map",
+    );
+    assert_eq!(
+        whole(&v4.key, "key", "192.0.2.1, 0xc0000202"),
+        [192, 0, 2, 1, 192, 0, 2, 2]
+    );
+
+    // A value may name some fields: the others are left to what the map holds.
+    let cfg = layout(&cat, "meter", "ip6_sd_tbmon", "ip6_sd_tbmon_cfg");
+    let w = cfg
+        .value
+        .encode_text_fields("m", "value", "bucket_size=2_000", &no_chains)
+        .unwrap();
+    assert!(!w.is_whole(&cfg.value));
+    let held = cfg
+        .value
+        .encode_text("m", "value", "(1000, 100)", &no_chains)
+        .unwrap();
+    assert_eq!(
+        cfg.value
+            .decode(&w.over(&cfg.value, &held, false), &|_| None),
+        json!({"rate": 1000, "bucket_size": 2000})
+    );
+    assert_eq!(
+        cfg.value
+            .decode(&w.over(&cfg.value, &held, true), &|_| None),
+        json!({"rate": 1000, "bucket_size": 0}),
+        "another CPU of a per-CPU map: numbers zero"
+    );
+    let hset = layout(
+        &cat,
+        "hike_default",
+        "ip6_hset_srcdst",
+        "ip6_hset_srcdst_map",
+    );
+    assert_eq!(
+        whole(&hset.value, "value", "7"),
+        whole(&hset.value, "value", "added_ns=7"),
+        "a struct of one field takes one item, as `(7)` in a script"
+    );
+    let w = cfg
+        .value
+        .encode_text_fields("m", "value", "1000, 5", &no_chains)
+        .unwrap();
+    assert!(w.is_whole(&cfg.value));
+    let e = cfg
+        .value
+        .encode_text_fields("m", "value", "rate=1, burst=2", &no_chains)
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with("the value has no field `burst`"),
+        "{e}"
+    );
 }

@@ -16,7 +16,9 @@ use crate::{exit, render};
 /// Load a script into eclatd (or replace the script of that name), through the daemon.
 ///
 /// Its programs, chains and loader are loaded and attached where the script says; a script of
-/// the same name is replaced, all or nothing. The daemon compiles it, and the `X.eclat` /
+/// the same name is replaced, all or nothing. The script's map configuration is written at
+/// every load, a replace included: the output lists the maps it wrote and, under `reset:`,
+/// the entries whose values set since (`eclat map set`, or the programs) it put back. The daemon compiles it, and the `X.eclat` /
 /// `X.hike.c` files beside it that it imports chains from, which are sent along; compiler
 /// warnings go to standard error.
 ///
@@ -38,7 +40,7 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     loader: Option<String>,
     /// Print the daemon's reply as one JSON object (`{"script":{...},"replaced":...,
-    /// "diagnostics":...}`).
+    /// "diagnostics":...,"maps":[{"map":"OWNER.MAP","written":N,"reset":[KEY,...]}]}`).
     #[arg(long)]
     json: bool,
     /// Refused: user packages are the daemon's own (`eclatd --package-dir DIR`), built and
@@ -98,10 +100,36 @@ fn text(reply: &LoadReply) -> String {
     };
     let verb = if reply.replaced { "replaced" } else { "loaded" };
     format!(
-        "{verb} `{}` from {} (generation {})\n{}",
+        "{verb} `{}` from {} (generation {})\n{}{}",
         script.name,
         script.file_name,
         script.generation,
-        render::script_details(script, render::Attach::Attached)
+        render::script_details(script, render::Attach::Attached),
+        maps_text(reply)
     )
+}
+
+/// The maps the configuration wrote (`maps:`) and the entries it put back (`reset:`).
+fn maps_text(reply: &LoadReply) -> String {
+    if reply.maps.is_empty() {
+        return String::new();
+    }
+    let written = render::list(reply.maps.iter().map(|m| {
+        let n = m.written;
+        format!("{} ({n} entr{})", m.map, if n == 1 { "y" } else { "ies" })
+    }));
+    let mut out = format!("  maps:      {written}\n");
+    let reset: Vec<String> = reply
+        .maps
+        .iter()
+        .filter(|m| !m.reset.is_empty())
+        .map(|m| format!("{} key {}", m.map, m.reset.join(", ")))
+        .collect();
+    if !reset.is_empty() {
+        out.push_str(&format!(
+            "  reset:     {} (changed since the last load; now the script's configuration)\n",
+            reset.join("; ")
+        ));
+    }
+    out
 }

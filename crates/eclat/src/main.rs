@@ -6,6 +6,8 @@
 //! eclat compile ddos.eclat --emit asm    # bytecode of every chain, symbolic names
 //! eclat compile ddos.eclat --emit json   # what the runtime links and loads
 //! eclat run ddos.eclat --pcap flood.pcap --json   # packets through a private VM (root)
+//! eclat programs                         # what a script can import
+//! eclat describe ip6_sd_tbmon            # one program: maps, layouts, defaults, hooks
 //!
 //! eclat load ddos.eclat -D DEVNAME=veth0 # through eclatd: compile, load, attach
 //! eclat list                             # scripts, chains, program table
@@ -15,13 +17,13 @@
 //! eclat unload ddos
 //! ```
 //!
-//! `check`, `compile` and `run` work alone; `load`, `unload`, `list`, `map`, `stats` and
+//! `check`, `compile`, `run`, `programs` and `describe` work alone; `load`, `unload`, `list`, `map`, `stats` and
 //! `events` talk to `eclatd` over its Unix socket (`--socket PATH`, or `ECLAT_SOCKET`, default
 //! `/run/eclat/eclatd.sock`; see [`client`]).
 //!
 //! Exit status: 0 ok; 1 refused by the daemon, or a script with errors (also a missing file,
 //! a map entry that `map get` does not find); 2 a bad command line (clap's own errors, a
-//! malformed `-D`, a map key that is not JSON); 3 the daemon cannot be reached (no socket,
+//! malformed `-D`); 3 the daemon cannot be reached (no socket,
 //! nobody listening, permission denied, connection lost). `run` also exits 130 after Ctrl-C.
 
 use std::path::PathBuf;
@@ -29,11 +31,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod catalog_view;
 mod check;
 mod client;
 mod clock;
 mod compile;
 mod defines;
+mod describe;
 mod events;
 mod exit;
 mod explain;
@@ -42,6 +46,7 @@ mod list;
 mod load;
 mod map;
 mod packets;
+mod programs;
 mod render;
 mod run;
 mod sources;
@@ -86,6 +91,8 @@ enum Command {
     Map(map::Args),
     Stats(stats::Args),
     Events(events::Args),
+    Programs(programs::Args),
+    Describe(describe::Args),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +108,8 @@ fn main() -> ExitCode {
         Command::Map(args) => map::run(args, socket),
         Command::Stats(args) => stats::run(args, socket),
         Command::Events(args) => events::run(args, socket),
+        Command::Programs(args) => programs::run(args),
+        Command::Describe(args) => describe::run(args),
     };
     match result {
         Ok(code) => code,

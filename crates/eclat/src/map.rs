@@ -1,27 +1,37 @@
-//! `eclat map dump|get|set SCRIPT MAP ...`: read and write the maps of a loaded script's
-//! programs and loader, keys and values as JSON in their BTF layout.
+//! `eclat map dump|get|set|delete|clear SCRIPT MAP ...`: read and write the maps of a loaded
+//! script's programs and loader. Keys and values are sent as written: the daemon reads them
+//! with the map's BTF layout, in the forms of `eclat_catalog`'s `entry_text` (JSON as a dump
+//! shows it, a script's tuple, fields by name), so that every client gets the same forms.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use eclat_proto::v1::{DumpMapReply, MapEntryReply, MapKeyRequest, MapRequest, SetMapEntryRequest};
 use serde::Serialize;
 
 use crate::client::Daemon;
-use crate::exit;
 use crate::render::{emit, entry_line, json_line, EntryJson};
 
 /// Read or write a map of a loaded script, through the daemon.
 ///
-/// Keys and values are JSON, in the form `dump` shows: a number (`5`), a string
-/// (`'"fc00::1"'`), or an object for a struct (`'{"src":"fc00::1","dst":"fc00::2"}'`).
+/// Keys and values are written as in a script's map configuration, or as a dump shows them:
+/// one item per field of the C type, in order (`0`, `fc00::1,fc00::2`, `'(1, 100)'`); fields by
+/// name (`rate=1000`: in a value, the fields not named keep what the entry holds); or JSON
+/// (`5`, `'"fc00::1"'`, `'{"src":"fc00::1","dst":"fc00::2"}'`). Addresses may be bare or
+/// quoted; a chain is its name. `eclat describe PROGRAM` shows every map's fields.
 ///
 /// Example: `eclat map dump ddos monitor.monitor_map`
 ///
-/// Example: `eclat map get ddos ip6_sc.ipv6_sc_map '{"src":"fc00::1","dst":"fc00::2"}'`
+/// Example: `eclat map get ddos ip6_hset_srcdst.ip6_hset_srcdst_map fc00::1,fc00::2`
 ///
-/// Example: `eclat map set ddos meter.cfg 0 '{"rate":1000}'`
+/// Example: `eclat map set ddos ip6_sc.ipv6_sc_map 0 ddos_tb_2_lev`
+///
+/// Example: `eclat map set ddos ip6_sd_tbmon.ip6_sd_tbmon_cfg 0 rate=1000`
+///
+/// Example: `eclat map delete ddos ip6_hset_srcdst.ip6_hset_srcdst_map fc00::1,fc00::2`
+///
+/// Example: `eclat map clear ddos monitor.monitor_map`
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -47,7 +57,7 @@ enum MapCommand {
     Get {
         #[command(flatten)]
         map: MapName,
-        /// The key, as JSON.
+        /// The key: every field, in order or by name, or JSON.
         key: String,
         /// One JSON object: `{"map":...,"entry":{"key":K,"value":V}}` (`"entry":null`
         /// when there is none).
@@ -56,15 +66,48 @@ enum MapCommand {
     },
     /// Write one entry (created or replaced), and show it as the map now holds it.
     ///
-    /// Example: `eclat map set ddos ip6_sc.ipv6_sc_map '"fc00::1"' 2`
+    /// A value that names only some fields of a struct (`rate=1000`, or a JSON object without
+    /// the others) changes those and keeps the others as the entry holds them (zero for a new
+    /// entry). An entry that the script's map configuration writes gets the script's value
+    /// back when the script is loaded again, and a replace gives the loader new maps
+    /// (`eclat load` lists the entries it reset).
+    ///
+    /// Example: `eclat map set ddos ip6_sd_tbmon.ip6_sd_tbmon_cfg 0 '(1000, 100)'`
+    ///
+    /// Example: `eclat map set ddos ip6_hset_srcdst.ip6_hset_srcdst_map '{"src":"fc00::1","dst":"fc00::2"}' added_ns=0`
     Set {
         #[command(flatten)]
         map: MapName,
-        /// The key, as JSON.
+        /// The key: every field, in order or by name, or JSON.
         key: String,
-        /// The value, as JSON.
+        /// The value: every field in order, some or all by name, or JSON.
+        #[arg(allow_hyphen_values = true)]
         value: String,
         /// One JSON object: `{"map":...,"entry":{"key":K,"value":V}}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete one entry of a hash map, and show what it held; exit 1 when there is none. An
+    /// array's entries always exist: write 0 with `set`, or zero them all with `clear`.
+    ///
+    /// Example: `eclat map delete ddos ip6_hset_srcdst.ip6_hset_srcdst_map '("fc00::1", "fc00::2")'`
+    Delete {
+        #[command(flatten)]
+        map: MapName,
+        /// The key: every field, in order or by name, or JSON.
+        key: String,
+        /// One JSON object: `{"map":...,"entry":{"key":K,"value":V}}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Empty a map: a hash loses every entry, an array's entries become zero (counters
+    /// restart, a classifier holds no chain). All or nothing.
+    ///
+    /// Example: `eclat map clear ddos ip6_hset_srcdst.ip6_hset_srcdst_map --json`
+    Clear {
+        #[command(flatten)]
+        map: MapName,
+        /// One JSON object: `{"map":...,"cleared":N}`.
         #[arg(long)]
         json: bool,
     },
@@ -82,36 +125,15 @@ struct MapName {
 pub fn run(args: Args, socket: &Path) -> Result<ExitCode> {
     match args.command {
         MapCommand::Dump { map, json } => dump(map, json, socket),
-        MapCommand::Get { map, key, json } => {
-            if let Err(e) = check_json("KEY", &key) {
-                return Ok(exit::usage(&e));
-            }
-            get(map, key, json, socket)
-        }
+        MapCommand::Get { map, key, json } => get(map, key, json, socket),
         MapCommand::Set {
             map,
             key,
             value,
             json,
-        } => {
-            if let Err(e) = check_json("KEY", &key).and_then(|()| check_json("VALUE", &value)) {
-                return Ok(exit::usage(&e));
-            }
-            set(map, key, value, json, socket)
-        }
-    }
-}
-
-/// Refuses text that is not JSON before bothering the daemon; a bare word is most likely a
-/// string without its quotes.
-fn check_json(what: &str, text: &str) -> Result<()> {
-    match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(anyhow!(
-            "{what} `{text}` is not JSON ({e}): write numbers as they are (`5`), strings in \
-             double quotes (`'\"fc00::1\"'`), structs as objects (`'{{\"src\":\"fc00::1\",\
-             \"dst\":\"fc00::2\"}}'`)"
-        )),
+        } => set(map, key, value, json, socket),
+        MapCommand::Delete { map, key, json } => delete(map, key, json, socket),
+        MapCommand::Clear { map, json } => clear(map, json, socket),
     }
 }
 
@@ -227,23 +249,56 @@ fn set(map: MapName, key: String, value: String, json: bool, socket: &Path) -> R
     Ok(ExitCode::SUCCESS)
 }
 
+fn delete(map: MapName, key: String, json: bool, socket: &Path) -> Result<ExitCode> {
+    let daemon = Daemon::connect(socket)?;
+    let request = MapKeyRequest {
+        script: map.script,
+        map: map.map,
+        key,
+    };
+    let reply = daemon.call(|mut c| async move { c.delete_map_entry(request).await })?;
+    if !json {
+        emit("deleted ")?;
+    }
+    print_entry(&reply, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `eclat map clear --json`.
+#[derive(Serialize)]
+struct ClearJson<'a> {
+    map: &'a str,
+    cleared: u32,
+}
+
+fn clear(map: MapName, json: bool, socket: &Path) -> Result<ExitCode> {
+    let daemon = Daemon::connect(socket)?;
+    let request = MapRequest {
+        script: map.script,
+        map: map.map,
+    };
+    let reply = daemon.call(|mut c| async move { c.clear_map(request).await })?;
+    if json {
+        emit(&json_line(&ClearJson {
+            map: &reply.map,
+            cleared: reply.cleared,
+        })?)?;
+    } else {
+        let n = reply.cleared;
+        emit(&format!(
+            "cleared `{}`: {n} entr{} removed or zeroed\n",
+            reply.map,
+            if n == 1 { "y" } else { "ies" }
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use eclat_proto::v1::MapEntry;
 
     use super::*;
-
-    #[test]
-    fn keys_must_be_json() {
-        check_json("KEY", "5").expect("a number");
-        check_json("KEY", r#""fc00::1""#).expect("a string");
-        check_json("KEY", r#"{"src":"fc00::1","dst":"fc00::2"}"#).expect("an object");
-        let e = check_json("KEY", "fc00::1").expect_err("a bare word");
-        assert!(
-            e.to_string().starts_with("KEY `fc00::1` is not JSON ("),
-            "{e}"
-        );
-    }
 
     #[test]
     fn dumps_have_a_header_and_a_line_per_entry() {

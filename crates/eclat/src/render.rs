@@ -91,6 +91,31 @@ pub fn list(items: impl IntoIterator<Item = String>) -> String {
     }
 }
 
+/// Seconds since the epoch as `2024-01-01 00:00:00 UTC` (the civil calendar from a day count,
+/// Howard Hinnant's `civil_from_days`); `-` for 0, which an older daemon sends.
+pub fn time(secs: u64) -> String {
+    if secs == 0 {
+        return "-".to_owned();
+    }
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
 /// `ip6_simple_classifier (hike_default)`.
 pub fn loader_name(loader: &Loader) -> String {
     if loader.package.is_empty() {
@@ -231,6 +256,13 @@ fn minify(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_utc() {
+        assert_eq!(time(1_704_067_200), "2024-01-01 00:00:00 UTC");
+        assert_eq!(time(951_827_696), "2000-02-29 12:34:56 UTC");
+        assert_eq!(time(0), "-");
+    }
 
     #[test]
     fn tables_align_columns() {

@@ -1,12 +1,18 @@
-//! `eclat stats [SCRIPT] [--json]`: what eclatd's VM counted: packets, chain runs, program
-//! calls and faults by reason.
+//! `eclat stats [SCRIPT] [--json] [--reset]`: what eclatd's VM counted: packets, chain runs,
+//! program calls and faults by reason, and what each covers; `--reset` zeroes them.
+//!
+//! What the counters cover (the daemon's rules, `eclatd::daemon::stats`): chain runs and
+//! faults count from the load of the script's current generation (a replace gives its chains
+//! new IDs, whose counters start at zero); program calls count since the program was loaded,
+//! across replaces that keep its build, for every script calling it; packets and the VM's
+//! faults since the VM instance was created.
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use eclat_proto::v1::{StatsReply, StatsRequest};
+use eclat_proto::v1::{ResetStatsReply, StatsReply, StatsRequest};
 
 use crate::client::Daemon;
 use crate::render::{self, table};
@@ -16,17 +22,32 @@ use crate::render::{self, table};
 /// Per script, each chain's runs and faults by reason and each program's calls; then the
 /// packets that booted a chain and the faults of the whole VM.
 ///
+/// Chain runs and faults cover the script's current generation only (a replace starts them
+/// again); program calls count since the program was loaded, across replaces that keep its
+/// build, and include the calls of every script sharing it; packets and VM faults count since
+/// the daemon's VM instance was created.
+///
 /// Example: `eclat stats`
 ///
 /// Example: `eclat stats ddos --json`
+///
+/// Example: `eclat stats ddos --reset`
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this script (default: every script).
     script: Option<String>,
-    /// Print the daemon's reply as one JSON object (`{"scripts":[...],"faults":[...],
-    /// "packets":N}`).
+    /// Print the daemon's reply as one JSON object (`{"scripts":[{"name":...,"generation":G,
+    /// "loaded_at":SECONDS,"chains":[...],"programs":[{...,"shared_with":[...]}],
+    /// "faults":[...]}],"faults":[...],"packets":N,"coverage":{"chains":...,"programs":...,
+    /// "packets":...}}`; with `--reset`: `{"chains":[...],"programs":[...],"sharing":[...],
+    /// "vm_faults":B}`).
     #[arg(long)]
     json: bool,
+    /// Zero the counters instead: the script's chain runs and faults and its programs' calls
+    /// (programs shared with other scripts restart for them too), or every counter but the
+    /// packet count without SCRIPT.
+    #[arg(long)]
+    reset: bool,
 }
 
 pub fn run(args: Args, socket: &Path) -> Result<ExitCode> {
@@ -34,6 +55,15 @@ pub fn run(args: Args, socket: &Path) -> Result<ExitCode> {
     let request = StatsRequest {
         script: args.script.unwrap_or_default(),
     };
+    if args.reset {
+        let reply = daemon.call(|mut c| async move { c.reset_stats(request).await })?;
+        if args.json {
+            render::emit(&render::json_line(&reply)?)?;
+        } else {
+            render::emit(&reset_text(&reply))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let reply = daemon.call(|mut c| async move { c.stats(request).await })?;
     if args.json {
         render::emit(&render::json_line(&reply)?)?;
@@ -49,8 +79,10 @@ fn text(reply: &StatsReply) -> String {
     for script in &reply.scripts {
         let _ = writeln!(
             out,
-            "script `{}`: faults {}",
+            "script `{}` (generation {}, loaded {}): faults {}",
             script.name,
+            script.generation,
+            render::time(script.loaded_at),
             render::faults(&script.faults)
         );
         let chains: Vec<Vec<String>> = script
@@ -69,10 +101,21 @@ fn text(reply: &StatsReply) -> String {
         let programs: Vec<Vec<String>> = script
             .programs
             .iter()
-            .map(|p| vec![p.name.clone(), p.id.to_string(), p.calls.to_string()])
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.id.to_string(),
+                    p.calls.to_string(),
+                    render::list(p.shared_with.iter().cloned()),
+                ]
+            })
             .collect();
         if !programs.is_empty() {
-            out.push_str(&table(&["PROGRAM", "ID", "CALLS"], &programs, "  "));
+            out.push_str(&table(
+                &["PROGRAM", "ID", "CALLS", "SHARED WITH"],
+                &programs,
+                "  ",
+            ));
         }
         out.push('\n');
     }
@@ -83,6 +126,34 @@ fn text(reply: &StatsReply) -> String {
         if reply.packets == 1 { "" } else { "s" },
         render::faults(&reply.faults)
     );
+    if let Some(c) = &reply.coverage {
+        let _ = writeln!(
+            out,
+            "Counted since: chain runs and faults, {}; program calls, {}; packets and VM faults, {}.",
+            c.chains, c.programs, c.packets
+        );
+    }
+    out
+}
+
+/// What `--reset` zeroed.
+fn reset_text(reply: &ResetStatsReply) -> String {
+    let mut out = format!(
+        "zeroed: chains {}; programs {}",
+        render::list(reply.chains.iter().cloned()),
+        render::list(reply.programs.iter().cloned())
+    );
+    if reply.vm_faults {
+        out.push_str("; the VM's faults (the packet count is never reset)");
+    }
+    out.push('\n');
+    if !reply.sharing.is_empty() {
+        let _ = writeln!(
+            out,
+            "note: scripts {} call some of these programs: their program calls restarted too",
+            render::list(reply.sharing.iter().cloned())
+        );
+    }
     out
 }
 
@@ -119,23 +190,32 @@ mod tests {
                     name: "ip6_hset_srcdst".into(),
                     id: 3,
                     calls: 1198,
+                    shared_with: vec!["edge".into()],
                 }],
                 faults: vec![no_prog(2)],
+                generation: 2,
+                loaded_at: 1_704_067_200,
             }],
             faults: vec![no_prog(2)],
             packets: 1200,
+            coverage: Some(eclat_proto::v1::Coverage {
+                chains: "C".into(),
+                programs: "P".into(),
+                packets: "V".into(),
+            }),
         };
         assert_eq!(
             text(&reply),
             "\
-script `ddos`: faults no_prog 2
+script `ddos` (generation 2, loaded 2024-01-01 00:00:00 UTC): faults no_prog 2
   CHAIN          ID  RUNS  FAULTS
   ddos_tb_2_lev  1   1200  no_prog 2
   helper         2   0     -
-  PROGRAM          ID  CALLS
-  ip6_hset_srcdst  3   1198
+  PROGRAM          ID  CALLS  SHARED WITH
+  ip6_hset_srcdst  3   1198   edge
 
 VM: 1200 packets booted a chain; faults no_prog 2
+Counted since: chain runs and faults, C; program calls, P; packets and VM faults, V.
 "
         );
     }

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use eclat_proto::v1::{
-    Attachment, Chain, CheckReply, CheckRequest, DumpMapReply, Event, EventsRequest, FaultCount,
-    ListReply, ListRequest, LoadReply, LoadRequest, Loader, MapEntry, MapEntryReply, MapKeyRequest,
-    MapRequest, Program, Script, SetMapEntryRequest, StatsReply, StatsRequest, UnloadReply,
-    UnloadRequest,
+    Attachment, Chain, CheckReply, CheckRequest, ClearMapReply, DumpMapReply, Event, EventsRequest,
+    FaultCount, ListReply, ListRequest, LoadReply, LoadRequest, Loader, MapEntry, MapEntryReply,
+    MapKeyRequest, MapRequest, MapReset, Program, ResetStatsReply, Script, SetMapEntryRequest,
+    StatsReply, StatsRequest, UnloadReply, UnloadRequest,
 };
 use eclat_proto::{Eclat, EclatServer};
 use serde_json::json;
@@ -26,6 +26,10 @@ use tonic::{Request, Response, Status};
 struct Seen {
     loads: Vec<LoadRequest>,
     sets: Vec<SetMapEntryRequest>,
+    gets: Vec<MapKeyRequest>,
+    deletes: Vec<MapKeyRequest>,
+    clears: Vec<MapRequest>,
+    resets: Vec<StatsRequest>,
 }
 
 struct Fake {
@@ -79,6 +83,7 @@ fn stats() -> StatsReply {
             count: 2,
         }],
         packets: 10,
+        coverage: None,
     }
 }
 
@@ -135,6 +140,18 @@ impl Eclat for Fake {
             script: Some(script()),
             replaced: true,
             diagnostics: "ddos.eclat:1:1: warning: something to know\n".into(),
+            maps: vec![
+                MapReset {
+                    map: "ip6_sd_tbmon.ip6_sd_tbmon_cfg".into(),
+                    written: 1,
+                    reset: vec!["0".into()],
+                },
+                MapReset {
+                    map: "ip6_simple_classifier.ipv6_simple_classifier_map".into(),
+                    written: 1,
+                    reset: vec![],
+                },
+            ],
         }))
     }
 
@@ -143,7 +160,7 @@ impl Eclat for Fake {
         request: Request<UnloadRequest>,
     ) -> Result<Response<UnloadReply>, Status> {
         let name = request.into_inner().name;
-        if name != "ddos" {
+        if name != "ddos" && name != "ddos_tb_2_lev" {
             return Err(Status::not_found(format!(
                 "no script `{name}`: `eclat list` shows the loaded scripts"
             )));
@@ -194,7 +211,13 @@ impl Eclat for Fake {
         request: Request<MapKeyRequest>,
     ) -> Result<Response<MapEntryReply>, Status> {
         let request = request.into_inner();
-        let entry = (request.key == "0").then(|| MapEntry {
+        self.seen
+            .lock()
+            .expect("not poisoned")
+            .gets
+            .push(request.clone());
+        // Every key but 9 has an entry.
+        let entry = (request.key != "9").then(|| MapEntry {
             key: "0".into(),
             value: "{\"packets\":2}".into(),
         });
@@ -225,6 +248,60 @@ impl Eclat for Fake {
 
     async fn stats(&self, _: Request<StatsRequest>) -> Result<Response<StatsReply>, Status> {
         Ok(Response::new(stats()))
+    }
+
+    async fn delete_map_entry(
+        &self,
+        request: Request<MapKeyRequest>,
+    ) -> Result<Response<MapEntryReply>, Status> {
+        let request = request.into_inner();
+        self.seen
+            .lock()
+            .expect("not poisoned")
+            .deletes
+            .push(request.clone());
+        Ok(Response::new(MapEntryReply {
+            map: request.map,
+            // The daemon shows the key decoded, whatever form it was given in.
+            entry: Some(MapEntry {
+                key: "{\"src\":\"fc00::1\",\"dst\":\"fc00::2\"}".into(),
+                value: "{\"added_ns\":5}".into(),
+            }),
+        }))
+    }
+
+    async fn clear_map(
+        &self,
+        request: Request<MapRequest>,
+    ) -> Result<Response<ClearMapReply>, Status> {
+        let request = request.into_inner();
+        self.seen
+            .lock()
+            .expect("not poisoned")
+            .clears
+            .push(request.clone());
+        Ok(Response::new(ClearMapReply {
+            map: request.map,
+            cleared: 3,
+        }))
+    }
+
+    async fn reset_stats(
+        &self,
+        request: Request<StatsRequest>,
+    ) -> Result<Response<ResetStatsReply>, Status> {
+        let request = request.into_inner();
+        self.seen
+            .lock()
+            .expect("not poisoned")
+            .resets
+            .push(request.clone());
+        Ok(Response::new(ResetStatsReply {
+            chains: vec!["ddos_tb_2_lev".into()],
+            programs: vec!["hike_pass".into(), "monitor".into()],
+            sharing: vec!["other".into()],
+            vm_faults: false,
+        }))
     }
 
     type EventsStream =
@@ -348,6 +425,8 @@ replaced `ddos` from ddos.eclat (generation 2)
   loader:    ip6_simple_classifier (hike_default), kernel id 40
   attached:  veth0 (ifindex 5, xdp)
   defines:   DEVNAME=veth0
+  maps:      ip6_sd_tbmon.ip6_sd_tbmon_cfg (1 entry), ip6_simple_classifier.ipv6_simple_classifier_map (1 entry)
+  reset:     ip6_sd_tbmon.ip6_sd_tbmon_cfg key 0 (changed since the last load; now the script's configuration)
 "
     );
     let seen = daemon.seen.lock().expect("not poisoned");
@@ -557,4 +636,194 @@ unloaded `ddos` (ddos.eclat, generation 2)
     );
     let out = daemon.eclat(&["unload", "ddos", "--json"], daemon.dir.path());
     assert_eq!(json_lines(&out)[0]["script"]["name"], "ddos");
+}
+
+/// `text` split as a POSIX shell splits a simple command line: words separated by spaces,
+/// single and double quotes grouping (no escapes, no expansions: the examples need none). A
+/// pipeline stops at its first `|`: what follows is another program's.
+fn shell_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => word.get_or_insert_with(String::new).push(c),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            None if c.is_whitespace() => words.extend(word.take()),
+            None if c == '|' => break,
+            None => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    assert!(quote.is_none(), "unclosed quote in `{text}`");
+    words.extend(word);
+    words
+}
+
+/// The `Example:` lines of `eclat ARGS --help`, as printed.
+fn help_examples(daemon: &FakeDaemon, args: &[&str]) -> Vec<String> {
+    let mut all = args.to_vec();
+    all.push("--help");
+    let out = daemon.eclat(&all, daemon.dir.path());
+    assert_eq!(out.status.code(), Some(0), "{all:?}");
+    text(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Example: `"))
+        .map(|l| {
+            l.strip_suffix('`')
+                .expect("an example in backquotes")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The `$E ...` lines of the README's daemon section (`$E` is `eclat`), comments removed.
+fn readme_examples() -> Vec<String> {
+    let readme = std::fs::read_to_string(support::repo().join("README.md")).expect("README.md");
+    readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("$E "))
+        .map(|l| {
+            // A `#` outside quotes starts a comment.
+            let mut quote = None;
+            let end = l
+                .char_indices()
+                .find(|&(_, c)| {
+                    match quote {
+                        Some(q) if c == q => quote = None,
+                        None if c == '\'' || c == '"' => quote = Some(c),
+                        None if c == '#' => return true,
+                        _ => {}
+                    }
+                    false
+                })
+                .map_or(l.len(), |(i, _)| i);
+            format!("eclat {}", l[..end].trim())
+        })
+        .collect()
+}
+
+#[test]
+fn every_example_of_the_help_and_the_readme_runs_as_printed() {
+    let daemon = FakeDaemon::start();
+    let dir = daemon.dir.path();
+    let example = std::fs::read_to_string(support::repo().join("examples/ddos_tb_2_lev.eclat"))
+        .expect("the example script");
+    daemon.dir.write("examples/ddos_tb_2_lev.eclat", &example);
+    daemon.dir.write("ddos.eclat", &example);
+    // `eclat programs --package-dir ./pkgs`: an empty package directory.
+    std::fs::create_dir_all(dir.join("pkgs")).expect("pkgs");
+    let mut examples = Vec::new();
+    for args in [
+        &["load"][..],
+        &["unload"],
+        &["list"],
+        &["map"],
+        &["map", "dump"],
+        &["map", "get"],
+        &["map", "set"],
+        &["map", "delete"],
+        &["map", "clear"],
+        &["stats"],
+        &["events"],
+        &["programs"],
+        &["describe"],
+    ] {
+        examples.extend(help_examples(&daemon, args));
+    }
+    let from_help = examples.len();
+    assert!(from_help >= 21, "{examples:#?}");
+    let readme = readme_examples();
+    assert!(readme.len() >= 16, "{readme:#?}");
+    examples.extend(readme);
+    for example in &examples {
+        let words = shell_words(example);
+        assert_eq!(words[0], "eclat", "{example}");
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let out = daemon.eclat(&args, dir);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "`{example}`: {}",
+            text(&out.stderr)
+        );
+        // The map's key and value reach the daemon as written: the forms are the daemon's
+        // to read (crates/eclatd/tests/e2e.rs runs the same examples against the real one).
+        let seen = daemon.seen.lock().expect("not poisoned");
+        match &args[..] {
+            ["map", "set", script, map, key, value, ..] => {
+                let last = seen.sets.last().expect("a set");
+                assert_eq!(
+                    (&last.script, &last.map, &last.key, &last.value),
+                    (
+                        &script.to_string(),
+                        &map.to_string(),
+                        &key.to_string(),
+                        &value.to_string()
+                    ),
+                    "{example}"
+                );
+            }
+            ["map", "get" | "delete", script, map, key, ..] => {
+                let last = if args[1] == "get" {
+                    seen.gets.last()
+                } else {
+                    seen.deletes.last()
+                }
+                .expect("a request");
+                assert_eq!(
+                    (&last.script, &last.map, &last.key),
+                    (&script.to_string(), &map.to_string(), &key.to_string()),
+                    "{example}"
+                );
+            }
+            ["map", "clear", script, map, ..] => {
+                let last = seen.clears.last().expect("a clear");
+                assert_eq!(
+                    (&last.script, &last.map),
+                    (&script.to_string(), &map.to_string())
+                );
+            }
+            ["stats", script, .., "--reset"] => {
+                assert_eq!(&seen.resets.last().expect("a reset").script, script);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn map_delete_clear_and_stats_reset_say_what_they_did() {
+    let daemon = FakeDaemon::start();
+    let dir = daemon.dir.path();
+    let out = daemon.eclat(&["map", "delete", "ddos", "m.m", "fc00::1,fc00::2"], dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "deleted {\"src\":\"fc00::1\",\"dst\":\"fc00::2\"} -> {\"added_ns\":5}\n"
+    );
+    let out = daemon.eclat(&["map", "clear", "ddos", "m.m"], dir);
+    assert_eq!(
+        text(&out.stdout),
+        "cleared `m.m`: 3 entries removed or zeroed\n"
+    );
+    let out = daemon.eclat(&["map", "clear", "ddos", "m.m", "--json"], dir);
+    assert_eq!(text(&out.stdout), "{\"map\":\"m.m\",\"cleared\":3}\n");
+    let out = daemon.eclat(&["stats", "ddos", "--reset"], dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "zeroed: chains ddos_tb_2_lev; programs hike_pass, monitor\n\
+         note: scripts other call some of these programs: their program calls restarted too\n"
+    );
+    let out = daemon.eclat(&["stats", "--reset", "--json"], dir);
+    assert_eq!(
+        json_lines(&out),
+        [
+            json!({"chains":["ddos_tb_2_lev"],"programs":["hike_pass","monitor"],"sharing":["other"],"vm_faults":false})
+        ]
+    );
 }

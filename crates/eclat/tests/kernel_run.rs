@@ -725,3 +725,43 @@ def top():
     );
     assert_eq!(summary(&lines)["summary"]["faults"], json!({}));
 }
+
+/// The fenced `python` block that follows `heading` in `docs/eclat.md`.
+fn doc_example(heading: &str) -> String {
+    let doc = std::fs::read_to_string(repo().join("docs/eclat.md")).expect("docs/eclat.md");
+    let after = doc
+        .split_once(heading)
+        .unwrap_or_else(|| panic!("no `{heading}` in docs/eclat.md"))
+        .1;
+    let block = after.split_once("```python\n").expect("a python block").1;
+    block
+        .split_once("```")
+        .expect("a closed block")
+        .0
+        .to_owned()
+}
+
+#[test]
+fn kernel_run_the_ip_sc_example_of_the_docs_serves_both_families() {
+    let dir = TempDir::new("ipsc");
+    let script = dir.write("dns.eclat", doc_example("### One chain for IPv4 and IPv6"));
+    let packets = [
+        ipv4_udp(A4, B4, 1000, 53, 8),
+        ipv6_udp(A6, B6, 1000, 53, 8),
+        ipv4_udp(A4, B4, 1000, 80, 8),
+        ipv6_udp(A6, B6, 1000, 80, 8),
+        arp(),
+    ];
+    let lines = run_json(&script, &packets, &["-D", "DEVNAME=lo"]);
+    assert_eq!(verdicts(&lines), ["pass", "pass", "drop", "drop", "pass"]);
+    assert_eq!(lines[4]["no_chain"], true, "ARP is not IP: no chain");
+    let mut counts = map_entries(&lines, "monitor.monitor_map");
+    counts.sort_by_key(|(k, _)| k.as_u64());
+    assert_eq!(
+        counts,
+        [
+            (json!(0), json!({"packets": 2})),
+            (json!(53), json!({"packets": 2}))
+        ]
+    );
+}

@@ -128,6 +128,17 @@ pub enum DaemonError {
         object: String,
     },
 
+    /// The map has no entry with this key.
+    #[error("map `{map}` of script `{script}` has no entry with key {key}; `eclat map dump {script} {map}` shows its entries")]
+    NoEntry {
+        /// The script.
+        script: String,
+        /// The map.
+        map: String,
+        /// The key, as given.
+        key: String,
+    },
+
     /// A key or value that does not fit the map's layout.
     #[error("map `{map}`: {message}")]
     BadEntry {
@@ -203,7 +214,9 @@ impl DaemonError {
             | DaemonError::BadDefine { .. }
             | DaemonError::Compile { .. }
             | DaemonError::BadEntry { .. } => Code::InvalidArgument,
-            DaemonError::NoScript { .. } | DaemonError::NoMap { .. } => Code::NotFound,
+            DaemonError::NoScript { .. }
+            | DaemonError::NoMap { .. }
+            | DaemonError::NoEntry { .. } => Code::NotFound,
             DaemonError::Link { .. }
             | DaemonError::NoInterface { .. }
             | DaemonError::InterfaceTaken { .. }

@@ -13,7 +13,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
-use crate::daemon::{Counters, Daemon, Entry, Listing, ScriptSource};
+use crate::daemon::{self, Counters, Daemon, Entry, Listing, ScriptSource};
 use crate::error::DaemonError;
 use crate::state::ScriptRecord;
 
@@ -173,13 +173,21 @@ fn stats_pb(c: Counters) -> pb::StatsReply {
                         name: p.name,
                         id: p.id,
                         calls: p.calls,
+                        shared_with: p.shared_with,
                     })
                     .collect(),
                 faults: faults_pb(&s.faults),
+                generation: s.generation,
+                loaded_at: s.loaded_at,
             })
             .collect(),
         faults: faults_pb(&c.faults),
         packets: c.packets,
+        coverage: Some(pb::Coverage {
+            chains: daemon::CHAINS_COVER.into(),
+            programs: daemon::PROGRAMS_COVER.into(),
+            packets: daemon::PACKETS_COVER.into(),
+        }),
     }
 }
 
@@ -225,6 +233,15 @@ impl Eclat for Service {
             script: Some(script),
             replaced: loaded.replaced,
             diagnostics: loaded.warnings,
+            maps: loaded
+                .maps
+                .into_iter()
+                .map(|m| pb::MapReset {
+                    map: m.map,
+                    written: u32::try_from(m.written).unwrap_or(u32::MAX),
+                    reset: m.reset.iter().map(|k| k.to_string()).collect(),
+                })
+                .collect(),
         }))
     }
 
@@ -331,6 +348,55 @@ impl Eclat for Service {
             .blocking(move |d| d.stats(Some(script.as_str()).filter(|s| !s.is_empty())))
             .await?;
         Ok(Response::new(stats_pb(counters)))
+    }
+
+    async fn delete_map_entry(
+        &self,
+        req: Request<pb::MapKeyRequest>,
+    ) -> Result<Response<pb::MapEntryReply>, Status> {
+        let r = req.into_inner();
+        required("script name", &r.script)?;
+        required("map name", &r.map)?;
+        required("key", &r.key)?;
+        let (map, entry) = self
+            .blocking(move |d| d.delete_entry(&r.script, &r.map, &r.key))
+            .await?;
+        Ok(Response::new(pb::MapEntryReply {
+            map,
+            entry: Some(entry_pb(&entry)),
+        }))
+    }
+
+    async fn clear_map(
+        &self,
+        req: Request<pb::MapRequest>,
+    ) -> Result<Response<pb::ClearMapReply>, Status> {
+        let r = req.into_inner();
+        required("script name", &r.script)?;
+        required("map name", &r.map)?;
+        let (map, cleared) = self
+            .blocking(move |d| d.clear_map(&r.script, &r.map))
+            .await?;
+        Ok(Response::new(pb::ClearMapReply {
+            map,
+            cleared: u32::try_from(cleared).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn reset_stats(
+        &self,
+        req: Request<pb::StatsRequest>,
+    ) -> Result<Response<pb::ResetStatsReply>, Status> {
+        let script = req.into_inner().script;
+        let reset = self
+            .blocking(move |d| d.reset_stats(Some(script.as_str()).filter(|s| !s.is_empty())))
+            .await?;
+        Ok(Response::new(pb::ResetStatsReply {
+            chains: reset.chains,
+            programs: reset.programs,
+            sharing: reset.sharing,
+            vm_faults: reset.vm_faults,
+        }))
     }
 
     type EventsStream = EventStream;

@@ -195,9 +195,15 @@ fn map_entries_are_typed_by_the_maps_layout() {
         msg.contains("the key is `__u64` (8 bytes), written as a number"),
         "the expected layout is named: {msg}"
     );
-    let (code, msg) = err(c.set("m", "monitor.monitor_map", "not json", r#"{"packets": 1}"#));
+    let (code, msg) = err(c.set("m", "monitor.monitor_map", "two words", r#"{"packets": 1}"#));
     assert_eq!(code, Code::InvalidArgument);
-    assert!(msg.contains("is not JSON"), "{msg}");
+    assert!(msg.contains("with 1 field, found 2"), "{msg}");
+    let (code, msg) = err(c.set("m", "monitor.monitor_map", "(1, 2", r#"{"packets": 1}"#));
+    assert_eq!(code, Code::InvalidArgument);
+    assert!(
+        msg.contains("the key `(1, 2` cannot be read (a `(` without its `)`); the key is `__u64`"),
+        "{msg}"
+    );
     let (code, msg) = err(c.set(
         "m",
         "monitor.monitor_map",

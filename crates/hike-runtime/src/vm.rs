@@ -779,6 +779,17 @@ impl Vm {
         r.update_percpu(&key.to_ne_bytes(), &zero, Default::default())
     }
 
+    /// Zeroes the runs and faults of chain `id` (a replace gives new chains new IDs, so a
+    /// client that wants a script's counters to start again asks for it).
+    pub fn reset_chain_counters(&self, id: ChainId) -> Result<()> {
+        self.zero_counters(VmMap::ChainStats, id.get())
+    }
+
+    /// Zeroes the calls of program slot `id` (counted for every chain that calls it).
+    pub fn reset_program_counters(&self, id: ProgramId) -> Result<()> {
+        self.zero_counters(VmMap::ProgStats, id.get())
+    }
+
     /// Zeroes every chain, program and fault counter.
     pub fn reset_counters(&self) -> Result<()> {
         for (m, n) in [

@@ -130,6 +130,28 @@ fn kernel_ip4_sc_runs_every_ipv4_packet() {
 }
 
 #[test]
+fn kernel_ip_sc_runs_every_ipv4_and_ipv6_packet() {
+    let v4 = ipv4_udp(A4, B4, 1, 2, 0);
+    let v6 = ipv6_udp(A6, B6, 1, 2, 0);
+    // Each family alone, with ARP and cut-short packets of both left to the default verdict.
+    let others: [&[u8]; 3] = [&arp(), &v4[..33], &v6[..53]];
+    check_single_chain_classifier("ip_sc", "ip_sc_map", &v4, &others);
+    check_single_chain_classifier("ip_sc", "ip_sc_map", &v6, &others);
+    // One chain for both families at once.
+    let lab = lab("ip_sc");
+    set_chain(
+        &lab,
+        "ip_sc_map",
+        &0u32.to_ne_bytes(),
+        chain_ref(RETURNS_11),
+    );
+    for (family, pkt) in [("IPv4", &v4), ("IPv6", &v6)] {
+        assert_eq!(outcome(&lab, pkt), (xdp::PASS, true, Some(11)), "{family}");
+    }
+    assert_eq!(outcome(&lab, &arp()), (xdp::PASS, false, None), "ARP");
+}
+
+#[test]
 fn kernel_ip6_dst_cls_picks_the_chain_by_destination() {
     let lab = lab("ip6_dst_cls");
     let map = "ip6_dst_cls_map";

@@ -13,8 +13,9 @@ fn bpf_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bpf")
 }
 
-/// Parses `[section]` headers, `key = "value"` lines and `#` comments; panics on anything
-/// else, so a manifest that leaves the documented subset fails here first.
+/// Parses `[section]` headers, `key = "value"` lines (`key = NUMBER` in
+/// `[about.NAME.config.MAP]`) and `#` comments; panics on anything else, so a manifest that
+/// leaves the documented subset fails here first.
 fn parse(path: &Path) -> Manifest {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut m = Manifest::new();
@@ -38,10 +39,22 @@ fn parse(path: &Path) -> Manifest {
             .split_once('=')
             .unwrap_or_else(|| panic!("{}:{}: not `key = \"value\"`", path.display(), n + 1));
         let value = value.trim();
-        let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .unwrap_or_else(|| panic!("{}:{}: value is not a string", path.display(), n + 1));
+        // A config default (`[about.NAME.config.MAP]`) is a number; everything else a string.
+        let number = section.starts_with("about.") && section.contains(".config.");
+        let value = if number {
+            assert!(
+                value.parse::<u64>().is_ok(),
+                "{}:{}: a config default is a number",
+                path.display(),
+                n + 1
+            );
+            value
+        } else {
+            value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("{}:{}: value is not a string", path.display(), n + 1))
+        };
         let entries = m
             .get_mut(&section)
             .unwrap_or_else(|| panic!("{}:{}: key outside a section", path.display(), n + 1));
@@ -245,6 +258,7 @@ fn every_loader_resolves_to_a_loader_object() {
             "basic.ip4_sc",
             "basic.ip6_dst_cls",
             "basic.ip6_sc",
+            "basic.ip_sc",
             "hike_default.ip6_simple_classifier"
         ]
     );

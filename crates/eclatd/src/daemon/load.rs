@@ -13,6 +13,7 @@ use hike_isa::validate::Chain as ValidatedChain;
 use hike_runtime::{ChainId, MapRef, ProgramId, UpdateMode, XdpMode};
 
 use super::maps::{read_raw, same_build, write_raw};
+use super::reconfigure;
 use super::{
     check_script_name, create_private_dir, default_name, limits, lock, now_secs, Daemon, Inner,
     Loaded, ScriptSource,
@@ -400,6 +401,7 @@ impl Daemon {
         };
         let attachments =
             self.resolve_attachments(&name, &units[0].1, &linked, inner, old.as_ref())?;
+        let maps = reconfigure::map_resets(inner, &linked, old.as_ref())?;
         let generation = old.as_ref().map_or(1, |o| o.generation + 1);
         let record = ScriptRecord {
             name: name.clone(),
@@ -491,6 +493,7 @@ impl Daemon {
             script: record,
             replaced: old.is_some(),
             warnings,
+            maps,
         })
     }
 

@@ -1,16 +1,17 @@
-//! Maps of a script by `OWNER.MAP`: dump, get and set, keys and values as JSON encoded with
-//! the map's BTF layout.
+//! Maps of a script by `OWNER.MAP`: dump, get, set, delete and clear, keys and values in the
+//! command line's forms (JSON as a dump shows it, a script's tuple, fields by name:
+//! `eclat_catalog`'s `entry_text`) encoded with the map's BTF layout. A write changes one
+//! entry, or (clear) every entry with the old values put back if any step fails.
 
 use std::collections::BTreeMap;
 
-use eclat_catalog::{MapLayout, ObjectId, PackageCatalog, ValueLayout};
-use eclat_compiler::catalog::FieldKind;
+use eclat_catalog::{FieldWrite, MapLayout, ObjectId, PackageCatalog, ValueLayout};
 use eclat_link::link::MapOwner;
 use hike_runtime::{MapRef, ProgramId, UpdateMode};
 use serde_json::Value as Json;
 
 use super::{limits, lock, Daemon, Inner};
-use crate::error::{DaemonError, Result};
+use crate::error::{chain, DaemonError, Result};
 use crate::state::State;
 
 /// A decoded map entry.
@@ -44,7 +45,7 @@ fn map_matches(asked: &str, owner: &str, layout: &MapLayout) -> bool {
     }
 }
 
-fn chain_names(state: &State) -> BTreeMap<u32, String> {
+pub(super) fn chain_names(state: &State) -> BTreeMap<u32, String> {
     state
         .scripts
         .iter()
@@ -119,16 +120,16 @@ fn check_array_key(map: &str, map_ref: &MapRef, key: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Encodes a key or value given as JSON text (the forms a dump shows) with `layout`, chains
-/// named as script `script` names them.
-fn encode_json(
+/// Encodes a key or value given in the command line's forms with `layout`, chains named as
+/// script `script` names them; some fields of a struct value may be left out (`partial`).
+fn encode_text(
     map: &str,
     what: &'static str,
     layout: &ValueLayout,
     text: &str,
-    state: &State,
-    script: &str,
-) -> Result<Vec<u8>> {
+    partial: bool,
+    (state, script): (&State, &str),
+) -> Result<FieldWrite> {
     if text.len() > limits::ENTRY_JSON_BYTES {
         return Err(DaemonError::TooBig {
             what: "a map key or value",
@@ -140,12 +141,30 @@ fn encode_json(
         .script(script)
         .map(|s| s.chains.iter().map(|c| (c.name.clone(), c.id)).collect())
         .unwrap_or_default();
-    layout
-        .encode_json(map, what, text, &|n| chains.get(n).copied())
-        .map_err(|e| DaemonError::BadEntry {
-            map: map.to_owned(),
-            message: e.to_string(),
-        })
+    let chain_id = |n: &str| chains.get(n).copied();
+    let bad = |e: eclat_catalog::EncodeError| DaemonError::BadEntry {
+        map: map.to_owned(),
+        message: e.to_string(),
+    };
+    if partial {
+        layout
+            .encode_text_fields(map, what, text, &chain_id)
+            .map_err(bad)
+    } else {
+        layout
+            .encode_text(map, what, text, &chain_id)
+            .map(|bytes| FieldWrite {
+                given: (0..layout.fields.as_ref().map_or(0, Vec::len)).collect(),
+                bytes,
+            })
+            .map_err(bad)
+    }
+}
+
+/// Whether the kernel keeps every entry of `map` (an array): its entries cannot be deleted.
+fn is_array(map: &MapRef) -> bool {
+    use hike_runtime::MapType;
+    matches!(map.map_type(), MapType::Array | MapType::PercpuArray)
 }
 
 /// Whether `digest` (a program's or loader's record) is the catalog's build of `object`; an
@@ -270,7 +289,15 @@ impl Daemon {
         let inner = lock(&self.inner);
         let (full, map_ref, layout) = self.find_map(&inner, script, map)?;
         let names = chain_names(&inner.state);
-        let key_bytes = encode_json(&full, "key", &layout.key, key, &inner.state, script)?;
+        let key_bytes = encode_text(
+            &full,
+            "key",
+            &layout.key,
+            key,
+            false,
+            (&inner.state, script),
+        )?
+        .bytes;
         check_array_key(&full, &map_ref, &key_bytes)?;
         let v = read_summed(&map_ref, &layout, &key_bytes)
             .map_err(|e| DaemonError::kernel(format!("read map `{full}`"), &e))?;
@@ -284,9 +311,10 @@ impl Daemon {
         ))
     }
 
-    /// Writes one entry of a map. For a per-CPU map, numbers go to the first CPU and zero to
-    /// the others (dumps sum them, so the entry reads back as written); other fields go to
-    /// every CPU.
+    /// Writes one entry of a map. A value that names only some fields of a struct changes
+    /// those and keeps the others as the entry holds them (zero for a new entry). For a
+    /// per-CPU map, numbers go to the first CPU and zero to the others (dumps sum them, so the
+    /// entry reads back as written); other fields go to every CPU.
     pub fn set_entry(
         &self,
         script: &str,
@@ -296,33 +324,131 @@ impl Daemon {
     ) -> Result<(String, Entry)> {
         let inner = lock(&self.inner);
         let (full, map_ref, layout) = self.find_map(&inner, script, map)?;
-        let k = encode_json(&full, "key", &layout.key, key, &inner.state, script)?;
+        let context = (&inner.state, script);
+        let k = encode_text(&full, "key", &layout.key, key, false, context)?.bytes;
         check_array_key(&full, &map_ref, &k)?;
-        let v = encode_json(&full, "value", &layout.value, value, &inner.state, script)?;
+        let v = encode_text(&full, "value", &layout.value, value, true, context)?;
+        let read_err =
+            |e: hike_runtime::Error| DaemonError::kernel(format!("read map `{full}`"), &e);
+        let size = layout.value.size();
+        let held: Vec<Vec<u8>> = if v.is_whole(&layout.value) {
+            Vec::new()
+        } else {
+            read_raw(&map_ref, &k)
+                .map_err(read_err)?
+                .unwrap_or_default()
+        };
+        let base = |cpu: usize| held.get(cpu).cloned().unwrap_or_else(|| vec![0; size]);
         let written = if map_ref.is_percpu() {
             // Dumps sum the numbers of every CPU: write them on the first CPU and zero on the
             // others, so that the entry reads back as written. Other fields go everywhere.
-            let mut rest = v.clone();
-            for f in layout.value.fields.iter().flatten() {
-                if matches!(f.kind, FieldKind::Int(_)) {
-                    rest[f.offset..f.offset + f.size].fill(0);
-                }
-            }
-            let mut values = vec![rest; inner.vm.num_cpus()];
-            values[0] = v.clone();
+            let values: Vec<Vec<u8>> = (0..inner.vm.num_cpus())
+                .map(|cpu| v.over(&layout.value, &base(cpu), cpu > 0))
+                .collect();
             map_ref.update_percpu(&k, &values, UpdateMode::Any)
         } else {
-            map_ref.update(&k, &v, UpdateMode::Any)
+            map_ref.update(&k, &v.over(&layout.value, &base(0), false), UpdateMode::Any)
         };
         written.map_err(|e| DaemonError::kernel(format!("write map `{full}`"), &e))?;
+        let now = read_summed(&map_ref, &layout, &k)
+            .map_err(read_err)?
+            .unwrap_or_else(|| v.bytes.clone());
         let names = chain_names(&inner.state);
         let chain_name = |id: u32| names.get(&id).cloned();
         Ok((
             full,
             Entry {
                 key: layout.key.decode(&k, &chain_name),
-                value: layout.value.decode(&v, &chain_name),
+                value: layout.value.decode(&now, &chain_name),
             },
         ))
+    }
+
+    /// Deletes one entry of a hash map and returns what it held. An array's entries always
+    /// exist: they are refused here (`set_entry` writes 0, `clear_map` zeroes them all).
+    pub fn delete_entry(&self, script: &str, map: &str, key: &str) -> Result<(String, Entry)> {
+        let inner = lock(&self.inner);
+        let (full, map_ref, layout) = self.find_map(&inner, script, map)?;
+        let k = encode_text(
+            &full,
+            "key",
+            &layout.key,
+            key,
+            false,
+            (&inner.state, script),
+        )?
+        .bytes;
+        check_array_key(&full, &map_ref, &k)?;
+        if is_array(&map_ref) {
+            return Err(DaemonError::BadEntry {
+                map: full.clone(),
+                message: format!(
+                    "an array map's entries cannot be deleted; write 0 with `eclat map set \
+                     {script} {full} {key} 0`, or zero them all with `eclat map clear {script} \
+                     {full}`"
+                ),
+            });
+        }
+        let read_err =
+            |e: hike_runtime::Error| DaemonError::kernel(format!("read map `{full}`"), &e);
+        let held = read_summed(&map_ref, &layout, &k).map_err(read_err)?;
+        let deleted = map_ref
+            .delete(&k)
+            .map_err(|e| DaemonError::kernel(format!("delete from map `{full}`"), &e))?;
+        let (Some(held), true) = (held, deleted) else {
+            return Err(DaemonError::NoEntry {
+                script: script.to_owned(),
+                map: full,
+                key: key.to_owned(),
+            });
+        };
+        let names = chain_names(&inner.state);
+        let chain_name = |id: u32| names.get(&id).cloned();
+        Ok((
+            full.clone(),
+            Entry {
+                key: layout.key.decode(&k, &chain_name),
+                value: layout.value.decode(&held, &chain_name),
+            },
+        ))
+    }
+
+    /// Empties a map: a hash loses every entry, an array's entries become zero (counters
+    /// restart, a classifier holds no chain). All or nothing: if the kernel refuses a step,
+    /// the entries already changed get their old values back. Returns how many entries there
+    /// were (a hash) or were not zero (an array).
+    pub fn clear_map(&self, script: &str, map: &str) -> Result<(String, usize)> {
+        let inner = lock(&self.inner);
+        let (full, map_ref, _) = self.find_map(&inner, script, map)?;
+        let array = is_array(&map_ref);
+        let mut held = Vec::new();
+        for k in map_ref.keys() {
+            let v = read_raw(&map_ref, &k)
+                .map_err(|e| DaemonError::kernel(format!("read map `{full}`"), &e))?;
+            if let Some(v) = v.filter(|vs| !array || vs.iter().any(|v| v.iter().any(|b| *b != 0))) {
+                held.push((k, v));
+            }
+        }
+        let zero = vec![vec![0u8; map_ref.value_size()]; inner.vm.num_cpus()];
+        for (i, (k, _)) in held.iter().enumerate() {
+            let step = if array {
+                write_raw(&map_ref, k, Some(&zero))
+            } else {
+                map_ref.delete(k).map(drop)
+            };
+            if let Err(e) = step {
+                for (k, v) in &held[..i] {
+                    if let Err(undo) = write_raw(&map_ref, k, Some(v)) {
+                        eprintln!(
+                            "eclatd: warning: while undoing a failed clear of map `{full}`, \
+                             cannot restore an entry: {}",
+                            chain(&undo)
+                        );
+                    }
+                }
+                return Err(DaemonError::kernel(format!("clear map `{full}`"), &e));
+            }
+        }
+        Ok((full, held.len()))
     }
 }

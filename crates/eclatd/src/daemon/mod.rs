@@ -25,10 +25,15 @@
 mod adopt;
 mod load;
 mod maps;
+mod reconfigure;
 mod stats;
 
 pub use maps::{Dump, Entry};
-pub use stats::{ChainCounters, Counters, ProgramCounters, ScriptCounters};
+pub use reconfigure::MapReset;
+pub use stats::{
+    ChainCounters, Counters, ProgramCounters, Reset, ScriptCounters, CHAINS_COVER, PACKETS_COVER,
+    PROGRAMS_COVER,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -97,6 +102,8 @@ pub struct Loaded {
     pub replaced: bool,
     /// Compiler warnings, rendered.
     pub warnings: String,
+    /// The maps its configuration wrote, and the entries it reset.
+    pub maps: Vec<MapReset>,
 }
 
 /// A program of the table, for listings.

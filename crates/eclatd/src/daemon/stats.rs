@@ -1,4 +1,11 @@
-//! Counters: chain runs and faults, program calls, packets.
+//! Counters: chain runs and faults, program calls, packets; and zeroing them.
+//!
+//! What they cover, as the runtime keeps them: a chain's counters start at zero when its ID
+//! gets the chain, and a replace gives every chain of the new version a new ID, so chain runs
+//! and faults count from the script's current generation. A program keeps its slot (and its
+//! counter) across replaces while the same build is loaded, and is shared by every script that
+//! calls it, so program calls count since the program was loaded, for every script calling
+//! it. The packets and the VM's faults count since the VM instance was created.
 
 use hike_isa::abi::Fault;
 use hike_runtime::{ChainId, ProgramId};
@@ -26,8 +33,10 @@ pub struct ProgramCounters {
     pub name: String,
     /// Its slot.
     pub id: u32,
-    /// Calls from chains (of every script calling it).
+    /// Calls from chains (of every script calling it) since it was loaded into its slot.
     pub calls: u64,
+    /// The other scripts that call it.
+    pub shared_with: Vec<String>,
 }
 
 /// Counters of one script.
@@ -35,6 +44,10 @@ pub struct ProgramCounters {
 pub struct ScriptCounters {
     /// The script.
     pub name: String,
+    /// Its generation (1 at the first load, +1 per replace): what the chain counters cover.
+    pub generation: u64,
+    /// Seconds since the epoch when this generation was loaded.
+    pub loaded_at: u64,
     /// Its chains.
     pub chains: Vec<ChainCounters>,
     /// The programs it calls.
@@ -53,6 +66,15 @@ pub struct Counters {
     /// Packets that booted a chain.
     pub packets: u64,
 }
+
+/// What chain runs and faults count since (see the module docs).
+pub const CHAINS_COVER: &str = "the load of the script's current generation (a replace starts \
+     its chains' counters at zero)";
+/// What program calls count since.
+pub const PROGRAMS_COVER: &str = "the program's load into its slot, across replaces that keep \
+     its build, by every script calling it";
+/// What the packet count and the VM's faults count since.
+pub const PACKETS_COVER: &str = "the creation of the daemon's VM instance";
 
 fn fault_list(counts: &[u64; Fault::MAX]) -> Vec<(String, u64)> {
     Fault::ALL
@@ -109,10 +131,19 @@ impl Daemon {
                         .map_or_else(|| format!("#{id}"), |p| p.name.clone()),
                     id: *id,
                     calls: st.calls,
+                    shared_with: inner
+                        .state
+                        .users_of(*id)
+                        .into_iter()
+                        .filter(|u| *u != s.name)
+                        .map(str::to_owned)
+                        .collect(),
                 });
             }
             scripts.push(ScriptCounters {
                 name: s.name.clone(),
+                generation: s.generation,
+                loaded_at: s.loaded_at,
                 chains,
                 programs,
                 faults: fault_list(&total),
@@ -128,6 +159,83 @@ impl Daemon {
             scripts,
             faults,
             packets,
+        })
+    }
+}
+
+/// What [`Daemon::reset_stats`] zeroed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reset {
+    /// Chains whose runs and faults were zeroed.
+    pub chains: Vec<String>,
+    /// Programs whose calls were zeroed.
+    pub programs: Vec<String>,
+    /// Other scripts that call one of those programs (their program counters restarted too).
+    pub sharing: Vec<String>,
+    /// Whether the VM-wide fault counters were zeroed (every script's counters were).
+    pub vm_faults: bool,
+}
+
+impl Daemon {
+    /// Zeroes the counters of `script` (its chains' runs and faults, its programs' calls), or
+    /// of every script and the VM's faults if `None`. The packet count is the VM's per-CPU
+    /// state, which packets write as they run: it is never reset.
+    pub fn reset_stats(&self, script: Option<&str>) -> Result<Reset> {
+        let inner = lock(&self.inner);
+        let err = |e: hike_runtime::Error| DaemonError::kernel("zero the counters", &e);
+        let Some(name) = script else {
+            inner.vm.reset_counters().map_err(err)?;
+            return Ok(Reset {
+                chains: inner
+                    .state
+                    .scripts
+                    .iter()
+                    .flat_map(|s| s.chains.iter().map(|c| c.name.clone()))
+                    .collect(),
+                programs: inner
+                    .state
+                    .programs
+                    .iter()
+                    .map(|p| p.name.clone())
+                    .collect(),
+                sharing: Vec::new(),
+                vm_faults: true,
+            });
+        };
+        let record = inner
+            .state
+            .script(name)
+            .ok_or_else(|| DaemonError::NoScript {
+                name: name.to_owned(),
+            })?;
+        for c in &record.chains {
+            inner
+                .vm
+                .reset_chain_counters(ChainId::new(c.id).expect("recorded"))
+                .map_err(err)?;
+        }
+        let mut sharing = std::collections::BTreeSet::new();
+        for id in &record.programs {
+            inner
+                .vm
+                .reset_program_counters(ProgramId::new(*id).expect("recorded"))
+                .map_err(err)?;
+            sharing.extend(inner.state.users_of(*id).into_iter().filter(|u| *u != name));
+        }
+        Ok(Reset {
+            chains: record.chains.iter().map(|c| c.name.clone()).collect(),
+            programs: record
+                .programs
+                .iter()
+                .map(|id| {
+                    inner
+                        .state
+                        .program(*id)
+                        .map_or_else(|| format!("#{id}"), |p| p.name.clone())
+                })
+                .collect(),
+            sharing: sharing.into_iter().map(str::to_owned).collect(),
+            vm_faults: false,
         })
     }
 }

@@ -592,6 +592,41 @@ impl Client {
             .map(|r| r.into_inner())
     }
 
+    pub fn delete(
+        &mut self,
+        script: &str,
+        map: &str,
+        key: &str,
+    ) -> Result<pb::MapEntryReply, tonic::Status> {
+        let c = &mut self.inner;
+        self.rt
+            .block_on(c.delete_map_entry(pb::MapKeyRequest {
+                script: script.into(),
+                map: map.into(),
+                key: key.into(),
+            }))
+            .map(|r| r.into_inner())
+    }
+
+    pub fn clear(&mut self, script: &str, map: &str) -> Result<pb::ClearMapReply, tonic::Status> {
+        let c = &mut self.inner;
+        self.rt
+            .block_on(c.clear_map(pb::MapRequest {
+                script: script.into(),
+                map: map.into(),
+            }))
+            .map(|r| r.into_inner())
+    }
+
+    pub fn reset_stats(&mut self, script: &str) -> Result<pb::ResetStatsReply, tonic::Status> {
+        let c = &mut self.inner;
+        self.rt
+            .block_on(c.reset_stats(pb::StatsRequest {
+                script: script.into(),
+            }))
+            .map(|r| r.into_inner())
+    }
+
     /// `monitor.monitor_map` of `script` as {key: packets}.
     pub fn monitor(&mut self, script: &str) -> std::collections::BTreeMap<u64, u64> {
         let dump = self
