@@ -27,8 +27,7 @@ fn runs(src: &str, net: &str, shapes: &[&str]) -> Vec<(FieldFrame, eclat_link::P
         None,
     )
     .expect("linked");
-    let loaded =
-        LoadedScript::load(&catalog, linked, &LoadOptions { trace: false }).expect("loaded");
+    let loaded = LoadedScript::load(&catalog, linked, &LoadOptions::default()).expect("loaded");
     let runner = loaded.runner().expect("a runner");
     frames()
         .into_iter()

@@ -391,6 +391,18 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// Detaching a loader from an interface failed.
+    #[error("cannot detach loader `{loader}` from interface {ifindex}")]
+    Detach {
+        /// The loader.
+        loader: String,
+        /// The interface.
+        ifindex: u32,
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Attaching a loader to an interface failed.
     #[error("cannot attach loader `{loader}` to interface {ifindex} ({mode})")]
     Attach {

@@ -255,9 +255,19 @@ impl Loader {
         if let Some(dir) = &self.pin_dir {
             unpin_link(dir, ifindex)?;
         }
-        // Closing the last reference to the link detaches the program.
-        links.remove(&ifindex);
-        Ok(())
+        // Detached now, not when the last reference goes: the pin's goes only after the
+        // kernel frees the unlinked inode. A link already detached (its interface gone) is
+        // what was asked.
+        let link = links.remove(&ifindex).expect("checked above");
+        match sys::link_detach(link.as_fd()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOLINK) => Ok(()),
+            Err(source) => Err(Error::Detach {
+                loader: self.name.clone(),
+                ifindex,
+                source,
+            }),
+        }
     }
 
     /// Makes interface `ifindex`, where `from` is attached, run this loader instead: one
@@ -418,7 +428,17 @@ fn unpin_link(dir: &std::path::Path, ifindex: u32) -> Result<()> {
 /// then leaves a loader that runs nowhere (and still opens), never attachments whose loader
 /// cannot be opened any more.
 pub(crate) fn remove_loader_dir(dir: &std::path::Path) -> Result<()> {
-    pin::remove_tree(&dir.join("links"))?;
+    let links = dir.join("links");
+    for name in pin::list_dir(&links)? {
+        // Detached before the pin goes: removing a pin drops its reference only after an RCU
+        // grace period, and the interface must not run the loader once this returns. A pin
+        // that cannot be opened or a link already detached (its interface gone) has nothing
+        // left to detach; the removal below reports what cannot be removed.
+        if let Ok(link) = sys::obj_get(&links.join(&name)) {
+            let _ = sys::link_detach(link.as_fd());
+        }
+    }
+    pin::remove_tree(&links)?;
     pin::remove_tree(dir)
 }
 

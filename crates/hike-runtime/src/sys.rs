@@ -208,6 +208,15 @@ pub(crate) fn link_update_any(link: BorrowedFd<'_>, new_prog: BorrowedFd<'_>) ->
     Ok(())
 }
 
+/// Detaches `link` from its hook now (`BPF_LINK_DETACH`): the hook stops running it even while
+/// other references keep the link itself alive, such as a pin whose removal the kernel
+/// completes later (bpffs frees an unlinked inode after an RCU grace period).
+pub(crate) fn link_detach(link: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: the descriptor is valid for the call.
+    libbpf_ret(unsafe { libbpf_sys::bpf_link_detach(link.as_raw_fd()) })?;
+    Ok(())
+}
+
 /// The ID of the program a BPF link runs.
 pub(crate) fn link_prog_id(link: BorrowedFd<'_>) -> io::Result<u32> {
     // SAFETY: an all-zero `bpf_link_info` is a valid value of this plain C struct.

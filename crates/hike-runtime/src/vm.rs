@@ -326,6 +326,11 @@ impl Vm {
     /// private instance this is the same as dropping it.
     pub fn destroy(self) -> Result<()> {
         if let Some(p) = &self.pinned {
+            // Loaders first, so that their attachments are detached when this returns.
+            let loaders = p.dir.join("loaders");
+            for name in pin::list_dir(&loaders)? {
+                crate::loader::remove_loader_dir(&loaders.join(name))?;
+            }
             pin::remove_tree(&p.dir)?;
             pin::remove_dir_if_empty(&p.hike_dir);
         }
