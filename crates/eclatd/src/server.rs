@@ -88,12 +88,8 @@ pub async fn serve_with(
             listener.local_addr()?
         );
         let server = tonic::transport::Server::builder()
-            .tls_config(config)?
             .add_service(service.clone())
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(listener),
-                signal(),
-            );
+            .serve_with_incoming_shutdown(crate::tls::incoming(listener, config), signal());
         side.push(tokio::spawn(async move {
             server.await.map_err(std::io::Error::other)
         }));

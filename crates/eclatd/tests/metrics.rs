@@ -10,7 +10,11 @@ use support::{count_and_drop, frames, Daemon, Netns};
 
 /// The address in the daemon's "serving metrics on http://ADDR/metrics" line.
 fn metrics_addr(d: &Daemon) -> String {
-    assert!(d.wait_for_log("serving metrics on"), "{}", d.log.lock().unwrap());
+    assert!(
+        d.wait_for_log("serving metrics on"),
+        "{}",
+        d.log.lock().unwrap()
+    );
     let log = d.log.lock().unwrap();
     let line = log
         .lines()
@@ -61,7 +65,12 @@ fn promtool(body: &str) -> (bool, String) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("promtool (Debian package `prometheus`; `make deps` installs it)");
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let text = format!(
         "{}{}",
@@ -128,7 +137,11 @@ fn the_metrics_pass_promtool_and_count_the_traffic_and_operations() {
     };
     assert_eq!(calls("monitor"), Some(37.0), "{body}");
     assert_eq!(calls("hike_drop"), Some(37.0), "{body}");
-    assert_eq!(sample(&body, "eclat_vm_packets_total"), Some(37.0), "{body}");
+    assert_eq!(
+        sample(&body, "eclat_vm_packets_total"),
+        Some(37.0),
+        "{body}"
+    );
     assert_eq!(
         sample(
             &body,
@@ -170,7 +183,11 @@ fn the_metrics_pass_promtool_and_count_the_traffic_and_operations() {
     );
     assert_eq!(sample(&body, "eclat_unloads_total"), Some(1.0), "{body}");
     assert_eq!(sample(&body, "eclat_scripts"), Some(0.0), "{body}");
-    assert_eq!(sample(&body, "eclat_vm_packets_total"), Some(42.0), "{body}");
+    assert_eq!(
+        sample(&body, "eclat_vm_packets_total"),
+        Some(42.0),
+        "{body}"
+    );
     assert!(!body.contains("eclat_chain_runs_total{"), "{body}");
 
     // One JSON line per operation, with the script, generation and duration.
