@@ -57,6 +57,9 @@ struct Args {
     /// How log lines are written: `text` or `json`.
     #[arg(long, value_name = "FORMAT", default_value = "text")]
     log_format: eclatd::log::LogFormat,
+    /// Write the man page (eclatd.1) into DIR and exit (`make install`).
+    #[arg(long, value_name = "DIR", hide = true)]
+    write_man: Option<PathBuf>,
 }
 
 impl Args {
@@ -81,8 +84,27 @@ impl Args {
     }
 }
 
+/// `--write-man DIR`: eclatd.1, from the definition above.
+fn write_man(dir: &std::path::Path) -> ExitCode {
+    use clap::CommandFactory;
+    match clap_mangen::generate_to(Args::command(), dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "eclatd: error: cannot write the man page into `{}`: {e}",
+                dir.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let args = match Args::parse().absolute() {
+    let args = Args::parse();
+    if let Some(dir) = &args.write_man {
+        return write_man(dir);
+    }
+    let args = match args.absolute() {
         Ok(a) => a,
         Err(e) => {
             eprintln!("eclatd: error: cannot resolve the paths given: {e}");
