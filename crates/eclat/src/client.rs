@@ -108,7 +108,9 @@ pub enum ClientError {
     },
     /// The remote daemon could not be reached, or the TLS set-up failed (a file, the
     /// handshake).
-    #[error("{reason}; check --remote, --cert, --key and --ca, and that eclatd runs with --listen-tls")]
+    #[error(
+        "{reason}; check --remote, --cert, --key and --ca, and that eclatd runs with --listen-tls"
+    )]
     Remote {
         /// What failed, with the address or the file.
         reason: String,

@@ -55,7 +55,7 @@ pub fn scrape(daemon: &Daemon) -> Result<String, DaemonError> {
     let runs = counter_vec(
         &r,
         "eclat_chain_runs_total",
-        "Runs of a chain of a loaded script (entries, also by chain calls).",
+        "Runs of a chain of a loaded script.",
         &["script", "chain", "generation"],
     );
     let faults = counter_vec(

@@ -33,7 +33,8 @@ fn make_install_lays_out_binaries_unit_completions_and_man_pages() {
     let prefix = dest.join("usr/local");
     for bin in ["eclat", "eclatd"] {
         let p = prefix.join("bin").join(bin);
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&p).unwrap().permissions());
+        let mode =
+            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&p).unwrap().permissions());
         assert_eq!(mode & 0o777, 0o755, "{}", p.display());
     }
     // The installed binaries say what they are.
@@ -72,7 +73,10 @@ fn make_install_lays_out_binaries_unit_completions_and_man_pages() {
     assert!(read(&share.join("bash-completion/completions/eclat")).contains("_eclat()"));
     assert!(read(&share.join("zsh/site-functions/_eclat")).starts_with("#compdef eclat"));
     let fish = read(&share.join("fish/vendor_completions.d/eclat.fish"));
-    assert!(fish.contains("complete -c eclat") && fish.contains("load"), "{fish}");
+    assert!(
+        fish.contains("complete -c eclat") && fish.contains("load"),
+        "{fish}"
+    );
     let man = share.join("man/man1");
     for page in ["eclat.1", "eclat-load.1", "eclat-map-dump.1", "eclatd.1"] {
         let text = read(&man.join(page));
@@ -90,7 +94,10 @@ fn make_install_lays_out_binaries_unit_completions_and_man_pages() {
         let checked = check_dir.join("eclatd.service");
         std::fs::write(
             &checked,
-            unit.replace("/usr/local/bin/", &format!("{}/", prefix.join("bin").display())),
+            unit.replace(
+                "/usr/local/bin/",
+                &format!("{}/", prefix.join("bin").display()),
+            ),
         )
         .unwrap();
         let out = Command::new("systemd-analyze")
@@ -104,7 +111,10 @@ fn make_install_lays_out_binaries_unit_completions_and_man_pages() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(out.status.success(), "systemd-analyze verify: {said}");
-        assert!(!said.contains("eclatd.service"), "systemd-analyze verify: {said}");
+        assert!(
+            !said.contains("eclatd.service"),
+            "systemd-analyze verify: {said}"
+        );
     } else {
         eprintln!("systemd-analyze is not installed: the unit's own check is skipped");
     }
