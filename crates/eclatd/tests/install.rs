@@ -100,9 +100,12 @@ fn make_install_lays_out_binaries_unit_completions_and_man_pages() {
             ),
         )
         .unwrap();
+        // It also checks that the unit's `Documentation=man:...` pages exist: the ones
+        // just installed.
         let out = Command::new("systemd-analyze")
             .arg("verify")
             .arg(&checked)
+            .env("MANPATH", share.join("man"))
             .output()
             .unwrap();
         let said = format!(
