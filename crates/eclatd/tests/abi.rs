@@ -60,5 +60,9 @@ fn a_client_of_another_abi_is_refused_and_told_which_side_to_update() {
         "{older}"
     );
     // The refusals are logged.
-    assert!(d.wait_for_log("refused operation=\"connect\""), "{}", d.log.lock().unwrap());
+    assert!(
+        d.wait_for_log("refused operation=\"connect\""),
+        "{}",
+        d.log.lock().unwrap()
+    );
 }
