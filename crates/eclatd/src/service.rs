@@ -218,6 +218,7 @@ impl Eclat for Service {
         let src = source(r.source, r.defines);
         let name = r.name;
         let loader = r.loader;
+        let journal = crate::ops::Pending::load(&name, &src.file_name);
         let (loaded, script) = self
             .blocking(move |d| {
                 let loaded = d.load(
@@ -228,7 +229,9 @@ impl Eclat for Service {
                 let script = script_of(d, &loaded.script);
                 Ok((loaded, script))
             })
-            .await?;
+            .await
+            .inspect(|(l, _)| journal.loaded(&l.script.name, l.script.generation, l.replaced))
+            .inspect_err(|e| journal.refused(e))?;
         Ok(Response::new(pb::LoadReply {
             script: Some(script),
             replaced: loaded.replaced,
@@ -250,8 +253,13 @@ impl Eclat for Service {
         req: Request<pb::UnloadRequest>,
     ) -> Result<Response<pb::UnloadReply>, Status> {
         let name = req.into_inner().name;
-        required("script name", &name)?;
-        let record = self.blocking(move |d| d.unload(&name)).await?;
+        let journal = crate::ops::Pending::unload(&name);
+        required("script name", &name).inspect_err(|e| journal.refused(e))?;
+        let record = self
+            .blocking(move |d| d.unload(&name))
+            .await
+            .inspect(|r| journal.unloaded(r.generation))
+            .inspect_err(|e| journal.refused(e))?;
         Ok(Response::new(pb::UnloadReply {
             script: Some(script_pb(&record, 0, Vec::new(), &BTreeSet::new())),
         }))
