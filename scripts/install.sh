@@ -9,6 +9,10 @@
 # It builds nothing but eclat and eclatd, and runs them only to generate completions and man
 # pages; it does not enable or start the service (`systemctl enable --now eclatd` does).
 set -euo pipefail
+# `make install DESTDIR=…` passes its variables down to every make below it through MAKEFLAGS;
+# libbpf-sys builds libbpf with `make install DESTDIR=OUT_DIR`, which would then install libbpf
+# into our DESTDIR instead of its OUT_DIR. This script has them in its environment already.
+unset MAKEFLAGS MFLAGS MAKEOVERRIDES MAKELEVEL
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 PREFIX=${PREFIX:-/usr/local}
