@@ -65,7 +65,8 @@ pub struct TestRun<'a> {
     pub repeat: u32,
     /// `xdp_md.ingress_ifindex` (0: leave the context out; the packet then comes from the
     /// loopback device of the current namespace). For a TC loader, the `__sk_buff`'s
-    /// `ingress_ifindex` and `ifindex`: the packet is at the ingress of that interface.
+    /// `ingress_ifindex` and `ifindex`: the packet is at the ingress of that interface (0:
+    /// of the loopback device, as at XDP).
     pub ingress_ifindex: u32,
     /// `xdp_md.rx_queue_index`, used only with `ingress_ifindex` (not at TC).
     pub rx_queue_index: u32,
@@ -201,7 +202,13 @@ impl Loader {
             loader: self.name.clone(),
             source,
         };
-        let ctx = (input.ingress_ifindex != 0).then(|| {
+        // A TC run always gets a context: without one the skb would come from no interface
+        // (`ingress_ifindex` 0), where an XDP run's frame comes from the loopback device.
+        let ingress_ifindex = match (self.context, input.ingress_ifindex) {
+            (ProgContext::Tc, 0) => sys::if_nametoindex("lo").unwrap_or(1),
+            (_, i) => i,
+        };
+        let ctx = (ingress_ifindex != 0).then(|| {
             let words: Vec<u32> = match self.context {
                 // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index,
                 // egress_ifindex; the kernel wants data 0 and data_end the packet length.
@@ -209,7 +216,7 @@ impl Loader {
                     0,
                     input.packet.len() as u32,
                     0,
-                    input.ingress_ifindex,
+                    ingress_ifindex,
                     input.rx_queue_index,
                     0,
                 ],
@@ -219,8 +226,8 @@ impl Loader {
                 // interface's ingress.
                 ProgContext::Tc => {
                     let mut w = vec![0; 11];
-                    w[9] = input.ingress_ifindex;
-                    w[10] = input.ingress_ifindex;
+                    w[9] = ingress_ifindex;
+                    w[10] = ingress_ifindex;
                     w
                 }
             };
