@@ -126,17 +126,18 @@ impl Attachment {
     }
 
     /// The name of the attachment's link pin under a loader's `links/`: the ifindex for XDP
-    /// (as before TC existed, so older pins stay valid), `IFINDEX.HOOK` for TC.
+    /// (as before TC existed, so older pins stay valid), `IFINDEX-HOOK` for TC (bpffs refuses
+    /// a dot in a name).
     pub(crate) fn pin_name(self) -> String {
         match self.hook {
             Hook::Xdp => self.ifindex.to_string(),
-            hook => format!("{}.{hook}", self.ifindex),
+            hook => format!("{}-{hook}", self.ifindex),
         }
     }
 
     /// The attachment a pin name designates.
     pub(crate) fn from_pin_name(name: &str) -> Option<Attachment> {
-        let (ifindex, hook) = match name.split_once('.') {
+        let (ifindex, hook) = match name.split_once('-') {
             Some((i, h)) => (i, Hook::from_name(h).filter(|h| *h != Hook::Xdp)?),
             None => (name, Hook::Xdp),
         };
@@ -207,8 +208,8 @@ mod tests {
             assert_eq!(Attachment::from_pin_name(&a.pin_name()), Some(a));
         }
         assert_eq!(Attachment::xdp(7).pin_name(), "7");
-        assert_eq!(Attachment::from_pin_name("7.xdp"), None);
-        assert_eq!(Attachment::from_pin_name("x.tc_egress"), None);
+        assert_eq!(Attachment::from_pin_name("7-xdp"), None);
+        assert_eq!(Attachment::from_pin_name("x-tc_egress"), None);
         assert_eq!("tc_egress".parse::<Hook>(), Ok(Hook::TcEgress));
         assert!("tc"
             .parse::<Hook>()

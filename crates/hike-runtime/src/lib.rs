@@ -68,8 +68,8 @@ pub use hook::{Attachment, Hook, ProgContext, TcPlacement, UnknownHook};
 pub use ids::{ChainId, ProgramId};
 pub use libbpf_rs::MapType;
 pub use loader::{
-    attached_xdp_program, interface_index, Loader, TestRun, TestRunResult, XdpAction, XdpMode,
-    TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT,
+    attached_xdp_program, interface_index, tc_programs, Loader, TestRun, TestRunResult, XdpAction,
+    XdpMode, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT,
 };
 pub use map::{MapRef, UpdateMode};
 pub use vm::{ProgramInfo, Vm, VmOptions};

@@ -596,6 +596,15 @@ pub(crate) fn remove_loader_dir(dir: &std::path::Path) -> Result<()> {
     pin::remove_tree(dir)
 }
 
+/// The IDs of the programs attached to `ifindex` at the TC hook `hook` through tcx (ours and
+/// other tools'), in the order packets meet them, as the kernel reports them.
+pub fn tc_programs(ifindex: u32, hook: Hook) -> Result<Vec<u32>> {
+    let Some(attach_type) = hook.tcx_attach_type() else {
+        return Err(Error::NotTcHook { hook });
+    };
+    sys::tcx_query(ifindex, attach_type).map_err(|source| Error::QueryLink { ifindex, source })
+}
+
 /// The ID of the XDP program attached to `ifindex` (0 if none), as the kernel reports it.
 pub fn attached_xdp_program(ifindex: u32) -> Result<u32> {
     sys::xdp_query_id(ifindex).map_err(|source| Error::QueryXdp { ifindex, source })

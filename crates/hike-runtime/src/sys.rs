@@ -204,6 +204,28 @@ pub(crate) fn tcx_link_create(
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// The IDs of the programs attached to `ifindex` at the tcx hook `attach_type`, in the order
+/// packets meet them (at most 64).
+pub(crate) fn tcx_query(
+    ifindex: u32,
+    attach_type: libbpf_sys::bpf_attach_type,
+) -> io::Result<Vec<u32>> {
+    let mut ids = [0u32; 64];
+    // SAFETY: an all-zero options struct is valid; `sz` is set below.
+    let mut opts: libbpf_sys::bpf_prog_query_opts = unsafe { std::mem::zeroed() };
+    opts.sz = std::mem::size_of::<libbpf_sys::bpf_prog_query_opts>() as libbpf_sys::size_t;
+    opts.prog_ids = ids.as_mut_ptr();
+    opts.__bindgen_anon_1.count = ids.len() as u32;
+    let target = i32::try_from(ifindex)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "ifindex out of range"))?;
+    // SAFETY: `opts` is a valid, sized struct whose `prog_ids` has room for `count` IDs for the
+    // duration of the call.
+    libbpf_ret(unsafe { libbpf_sys::bpf_prog_query_opts(target, attach_type, &mut opts) })?;
+    // SAFETY: the kernel wrote the count into the union's `count`.
+    let n = unsafe { opts.__bindgen_anon_1.count } as usize;
+    Ok(ids[..n.min(ids.len())].to_vec())
+}
+
 /// The kernel's program type of `prog` (`BPF_PROG_TYPE_*`).
 pub(crate) fn prog_type(prog: BorrowedFd<'_>) -> io::Result<u32> {
     // SAFETY: an all-zero `bpf_prog_info` is a valid value of this plain C struct.
