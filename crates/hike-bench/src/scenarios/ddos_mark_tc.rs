@@ -117,7 +117,9 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
             variant: "raw",
             param: 0,
             run: Box::new(move |_, repeat| {
-                mix.run(&"raw", repeat, |p, r| raw.test_run("raw_ddos_mark_tc", p, r))
+                mix.run(&"raw", repeat, |p, r| {
+                    raw.test_run("raw_ddos_mark_tc", p, r)
+                })
             }),
         });
     }
