@@ -467,6 +467,9 @@ fn vm_map_names_and_sdk_tags_agree_with_the_headers() {
             "vm.h declares no map `{name}`"
         );
     }
+    let ctx = read("ctx.h");
+    let rename = format!("#define {} {}", abi::vm_maps::PROGS, abi::vm_maps::PROGS_TC);
+    assert!(ctx.contains(&rename), "ctx.h has no `{rename}`");
     let code = format!(
         "{} SEC(\"{}\");",
         abi::vm_maps::CODE,

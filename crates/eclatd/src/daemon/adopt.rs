@@ -60,9 +60,9 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
         let loader = &loaders[&s.loader.pin];
         match loader.repair_links() {
             Ok(repaired) => {
-                for ifindex in repaired {
+                for at in repaired {
                     eprintln!(
-                        "eclatd: interface {ifindex} ran another program than script `{}`'s loader; it runs the loader again",
+                        "eclatd: {at} ran another program than script `{}`'s loader; it runs the loader again",
                         s.name
                     );
                 }
@@ -75,7 +75,12 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
         }
         let attached = loader.attachments();
         s.loader.attachments.retain(|a| {
-            let kept = attached.contains(&a.ifindex);
+            let kept = hike_runtime::Hook::from_name(&a.hook).is_some_and(|hook| {
+                attached.contains(&hike_runtime::Attachment {
+                    ifindex: a.ifindex,
+                    hook,
+                })
+            });
             if !kept {
                 eprintln!(
                     "eclatd: warning: script `{}` is no longer attached to `{}` (ifindex {}): the interface went away",
@@ -148,9 +153,13 @@ fn undo_pending(vm: &Vm, loaders: &mut BTreeMap<String, Loader>, p: &Pending) {
         };
         // Without the new loader pinned, the interface was never switched.
         if let Some(new) = loaders.get(&p.loader_pin) {
-            if let Err(e) = old.reclaim_attachment(new, a.ifindex) {
+            let at = hike_runtime::Attachment {
+                ifindex: a.ifindex,
+                hook: a.hook.parse().unwrap_or(hike_runtime::Hook::Xdp),
+            };
+            if let Err(e) = old.reclaim(new, at) {
                 // Neither holding a link means the switch never began.
-                if old.attachments().contains(&a.ifindex) {
+                if old.attachments().contains(&at) {
                     warn(format!("move interface {} back to `{from}`", a.ifindex), &e);
                 }
             }

@@ -4,15 +4,15 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use eclat_catalog::layout::hex;
-use eclat_catalog::{ObjectId, PackageCatalog};
+use eclat_catalog::{Hook, ObjectId, PackageCatalog};
 use eclat_compiler::Define;
 use eclat_link::link::{LinkedScript, MapOwner};
 use eclat_link::{link_with, IdAllocator, Unit};
 use hike_isa::abi::{MAX_CHAINS, MAX_PROGS};
 use hike_isa::validate::Chain as ValidatedChain;
-use hike_runtime::{ChainId, MapRef, ProgramId, UpdateMode, XdpMode};
+use hike_runtime::{Attachment, ChainId, MapRef, ProgramId, TcPlacement, UpdateMode};
 
-use super::maps::{read_raw, same_build, write_raw};
+use super::maps::{read_raw, write_raw};
 use super::reconfigure;
 use super::{
     check_script_name, create_private_dir, default_name, limits, lock, now_secs, Daemon, Inner,
@@ -78,6 +78,51 @@ fn ifindex_of(name: &str) -> Option<u32> {
     (i != 0).then_some(i)
 }
 
+/// The hook a script's loader runs at: that of its `attach`es (all of one kind: a loader is
+/// built for XDP or for TC), `xdp` when it attaches nowhere.
+fn script_hook(
+    name: &str,
+    script: &eclat_compiler::output::CompiledScript,
+    loader: Option<&str>,
+) -> Result<Hook> {
+    let hooks: BTreeSet<Hook> = script
+        .attachments
+        .iter()
+        .filter(|a| loader.is_none_or(|l| a.loader == l))
+        .filter_map(|a| Hook::from_name(&a.hook))
+        .collect();
+    let tc = hooks.iter().filter(|h| h.is_tc()).count();
+    if tc > 0 && hooks.contains(&Hook::Xdp) {
+        return Err(DaemonError::Unsupported {
+            script: name.to_owned(),
+            message: "its loader attaches at xdp and at a tc hook: a loader is built for one of them; load the xdp and the tc attachments as two scripts".into(),
+        });
+    }
+    Ok(hooks.into_iter().next().unwrap_or(Hook::Xdp))
+}
+
+/// The digest of the build of `object` a script at `hook` loads.
+fn build_digest(catalog: &PackageCatalog, object: eclat_catalog::ObjectId, hook: Hook) -> String {
+    catalog
+        .object(object)
+        .digest_for(hook)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Whether two attachment records are the same interface and hook.
+fn same_place(a: &AttachmentRecord, b: &AttachmentRecord) -> bool {
+    a.ifindex == b.ifindex && a.hook == b.hook
+}
+
+/// The runtime's attachment of a record (its hook was checked with the state).
+pub(super) fn runtime_attachment(a: &AttachmentRecord) -> Attachment {
+    Attachment {
+        ifindex: a.ifindex,
+        hook: a.hook.parse().unwrap_or(hike_runtime::Hook::Xdp),
+    }
+}
+
 /// Chooses IDs for a load: a program keeps the slot it has if it is the same build of its
 /// object (shared), a new one (or new code of a loaded one) gets the lowest free slot; a chain
 /// gets the lowest ID no script uses (the version being replaced keeps its IDs until the
@@ -85,15 +130,18 @@ fn ifindex_of(name: &str) -> Option<u32> {
 struct Allocator<'a> {
     state: &'a State,
     catalog: &'a PackageCatalog,
+    /// The hook the script runs at: which build of each object it loads.
+    hook: Hook,
     taken_progs: BTreeSet<u32>,
     taken_chains: BTreeSet<u32>,
 }
 
 impl<'a> Allocator<'a> {
-    fn new(state: &'a State, catalog: &'a PackageCatalog) -> Allocator<'a> {
+    fn new(state: &'a State, catalog: &'a PackageCatalog, hook: Hook) -> Allocator<'a> {
         Allocator {
             state,
             catalog,
+            hook,
             taken_progs: state.programs.iter().map(|p| p.id).collect(),
             taken_chains: state
                 .scripts
@@ -109,7 +157,8 @@ impl IdAllocator for Allocator<'_> {
         if let Some(p) = self.state.programs.iter().find(|p| {
             p.object == object_name
                 && p.name == program
-                && same_build(self.catalog, object, &p.digest)
+                && !p.digest.is_empty()
+                && self.catalog.object(object).digest_for(self.hook) == Some(p.digest.as_str())
         }) {
             return Some(p.id);
         }
@@ -137,10 +186,10 @@ enum Undo {
     },
     Attach {
         pin: String,
-        ifindex: u32,
+        at: Attachment,
     },
     TakeOver {
-        ifindex: u32,
+        at: Attachment,
         from: String,
         to: String,
     },
@@ -161,16 +210,16 @@ impl Txn {
         let mut waited = false;
         for step in self.steps.into_iter().rev() {
             match step {
-                Undo::TakeOver { ifindex, from, to } => {
+                Undo::TakeOver { at, from, to } => {
                     if let (Some(f), Some(t)) = (inner.loaders.get(&from), inner.loaders.get(&to)) {
-                        if let Err(e) = f.take_over_attachment(t, ifindex) {
+                        if let Err(e) = f.take_over(t, at) {
                             warn("move an attachment back", &chain(&e));
                         }
                     }
                 }
-                Undo::Attach { pin, ifindex } => {
+                Undo::Attach { pin, at } => {
                     if let Some(l) = inner.loaders.get(&pin) {
-                        if let Err(e) = l.detach_xdp(ifindex) {
+                        if let Err(e) = l.detach(at) {
                             warn("detach", &chain(&e));
                         }
                     }
@@ -383,6 +432,7 @@ impl Daemon {
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;
         let old = inner.state.script(&name).cloned();
+        let hook = script_hook(&name, &units[0].1, loader)?;
         let linked = {
             let (main, others) = units.split_first().expect("the main script");
             let main = Unit {
@@ -393,7 +443,7 @@ impl Daemon {
                 .iter()
                 .map(|(n, s)| Unit { name: n, script: s })
                 .collect();
-            let mut ids = Allocator::new(&inner.state, &catalog);
+            let mut ids = Allocator::new(&inner.state, &catalog, hook);
             link_with(&catalog, main, &others, loader, &mut ids).map_err(|e| DaemonError::Link {
                 script: name.clone(),
                 message: chain(&e),
@@ -424,7 +474,7 @@ impl Daemon {
                 pin: format!("{name}-g{generation}"),
                 name: linked.loader.name.clone(),
                 package: linked.loader.package.clone(),
-                digest: catalog.object(linked.loader.object).digest.clone(),
+                digest: build_digest(&catalog, linked.loader.object, hook),
                 attachments: attachments.clone(),
             },
         };
@@ -444,7 +494,15 @@ impl Daemon {
         }
         crash::point("intent.saved");
         let mut txn = Txn::default();
-        if let Err(e) = Daemon::apply(&catalog, inner, &linked, &record, old.as_ref(), &mut txn) {
+        if let Err(e) = Daemon::apply(
+            &catalog,
+            inner,
+            &linked,
+            &record,
+            old.as_ref(),
+            hook,
+            &mut txn,
+        ) {
             txn.undo(inner);
             inner.state = committed;
             self.forget_intent(inner);
@@ -463,7 +521,7 @@ impl Daemon {
                     name: p.name.clone(),
                     package: p.package.clone(),
                     object: object.name.clone(),
-                    digest: object.digest.clone(),
+                    digest: build_digest(&catalog, p.object, hook),
                 });
             }
         }
@@ -548,8 +606,9 @@ impl Daemon {
                 .map(|a| PendingAttachment {
                     ifindex: a.ifindex,
                     from: old
-                        .filter(|o| o.loader.attachments.iter().any(|x| x.ifindex == a.ifindex))
+                        .filter(|o| o.loader.attachments.iter().any(|x| same_place(x, a)))
                         .map(|o| o.loader.pin.clone()),
+                    hook: a.hook.clone(),
                 })
                 .collect(),
             map_entries,
@@ -585,29 +644,30 @@ impl Daemon {
             .iter()
             .filter(|a| a.loader == linked.loader.name)
         {
-            if a.hook != "xdp" {
-                return Err(DaemonError::Unsupported {
-                    script: name.to_owned(),
-                    message: format!(
-                        "`{}.attach('{}', '{}')`: eclatd attaches loaders to the xdp hook only; use 'xdp'",
-                        a.loader, a.device, a.hook
-                    ),
-                });
-            }
             let ifindex = ifindex_of(&a.device).ok_or_else(|| DaemonError::NoInterface {
                 script: name.to_owned(),
                 device: a.device.clone(),
             })?;
-            if out.iter().any(|o| o.ifindex == ifindex) {
+            let here = AttachmentRecord {
+                device: a.device.clone(),
+                ifindex,
+                hook: a.hook.clone(),
+            };
+            if out.iter().any(|o| same_place(o, &here)) {
                 continue;
             }
             if let Some(owner) = inner.state.scripts.iter().find(|s| {
-                s.name != name && s.loader.attachments.iter().any(|x| x.ifindex == ifindex)
+                s.name != name && s.loader.attachments.iter().any(|x| same_place(x, &here))
             }) {
                 return Err(DaemonError::InterfaceTaken {
                     device: a.device.clone(),
                     owner: owner.name.clone(),
                 });
+            }
+            if a.hook != "xdp" {
+                // At TC, other tools' tcx programs stay and run beside ours.
+                out.push(here);
+                continue;
             }
             let foreign = hike_runtime::attached_xdp_program(ifindex).unwrap_or(0);
             let ours = old
@@ -622,11 +682,7 @@ impl Daemon {
                     ),
                 });
             }
-            out.push(AttachmentRecord {
-                device: a.device.clone(),
-                ifindex,
-                hook: "xdp".into(),
-            });
+            out.push(here);
         }
         Ok(out)
     }
@@ -638,9 +694,22 @@ impl Daemon {
         linked: &LinkedScript,
         record: &ScriptRecord,
         old: Option<&ScriptRecord>,
+        hook: Hook,
         txn: &mut Txn,
     ) -> Result<()> {
         let vm = &inner.vm;
+        let build = |object: eclat_catalog::ObjectId| {
+            let obj = catalog.object(object);
+            obj.bytes_for(hook)
+                .cloned()
+                .ok_or_else(|| DaemonError::Unsupported {
+                    script: record.name.clone(),
+                    message: format!(
+                        "object `{}` has no build for the hook `{hook}` (user packages are built for xdp only)",
+                        obj.name
+                    ),
+                })
+        };
         let present: BTreeSet<u32> = vm.programs().iter().map(|p| p.id.get()).collect();
         for p in &linked.programs {
             // Shared with another script (or the old version); a recorded program whose pins
@@ -648,9 +717,9 @@ impl Daemon {
             if inner.state.program(p.id).is_some() && present.contains(&p.id) {
                 continue;
             }
-            let obj = catalog.object(p.object);
+            let bytes = build(p.object)?;
             let id = ProgramId::new(p.id).expect("the allocator stays in the table");
-            vm.load_program(&obj.bytes, &p.name, id)
+            vm.load_program(&bytes, &p.name, id)
                 .map_err(|e| DaemonError::kernel(format!("load program `{}`", p.name), &e))?;
             txn.steps.push(Undo::Program(id));
             crash::point("program.loaded");
@@ -668,9 +737,9 @@ impl Daemon {
             txn.steps.push(Undo::Chain(id));
             crash::point("chain.installed");
         }
-        let obj = catalog.object(linked.loader.object);
+        let bytes = build(linked.loader.object)?;
         let loader = vm
-            .load_loader(&record.loader.pin, &obj.bytes, &linked.loader.name)
+            .load_loader(&record.loader.pin, &bytes, &linked.loader.name)
             .map_err(|e| {
                 DaemonError::kernel(format!("load loader `{}`", linked.loader.name), &e)
             })?;
@@ -705,32 +774,36 @@ impl Daemon {
         }
         for a in &record.loader.attachments {
             let new = &inner.loaders[&record.loader.pin];
+            let at = runtime_attachment(a);
             let from = old
-                .filter(|o| o.loader.attachments.iter().any(|x| x.ifindex == a.ifindex))
+                .filter(|o| o.loader.attachments.iter().any(|x| same_place(x, a)))
                 .map(|o| o.loader.pin.clone());
             match from.as_ref().and_then(|pin| inner.loaders.get(pin)) {
                 Some(from_loader) => {
-                    new.take_over_attachment(from_loader, a.ifindex)
-                        .map_err(|e| {
-                            DaemonError::kernel(
-                                format!("switch interface `{}` to the new version", a.device),
-                                &e,
-                            )
-                        })?;
+                    new.take_over(from_loader, at).map_err(|e| {
+                        DaemonError::kernel(
+                            format!("switch interface `{}` to the new version", a.device),
+                            &e,
+                        )
+                    })?;
                     txn.steps.push(Undo::TakeOver {
-                        ifindex: a.ifindex,
+                        at,
                         from: from.expect("matched"),
                         to: record.loader.pin.clone(),
                     });
                     crash::point("switched");
                 }
                 None => {
-                    new.attach_xdp(a.ifindex, XdpMode::Native).map_err(|e| {
-                        DaemonError::kernel(format!("attach to interface `{}`", a.device), &e)
+                    // A new TC attachment goes first among other tools' tcx programs.
+                    new.attach(at, TcPlacement::First).map_err(|e| {
+                        DaemonError::kernel(
+                            format!("attach to interface `{}` at {}", a.device, a.hook),
+                            &e,
+                        )
                     })?;
                     txn.steps.push(Undo::Attach {
                         pin: record.loader.pin.clone(),
-                        ifindex: a.ifindex,
+                        at,
                     });
                     crash::point("attached");
                 }
@@ -806,7 +879,7 @@ mod tests {
     fn slot_of_monitor(catalog: &PackageCatalog, state: &State) -> Option<u32> {
         let object = catalog.program_entry("net", "monitor").unwrap().object;
         let name = catalog.object(object).name.clone();
-        Allocator::new(state, catalog).program(object, &name, "monitor")
+        Allocator::new(state, catalog, eclat_catalog::Hook::Xdp).program(object, &name, "monitor")
     }
 
     #[test]

@@ -385,8 +385,18 @@ impl Daemon {
                 loader_ids.insert(s.name.clone(), l.kernel_id());
                 for a in &s.loader.attachments {
                     // The daemon's own netns: the interface is where the daemon attached it.
-                    let running = hike_runtime::attached_xdp_program(a.ifindex).unwrap_or(0);
-                    if running != l.kernel_id() {
+                    let at = load::runtime_attachment(a);
+                    let runs = match at.hook {
+                        hike_runtime::Hook::Xdp => {
+                            hike_runtime::attached_xdp_program(a.ifindex).unwrap_or(0)
+                                == l.kernel_id()
+                        }
+                        // At TC ours runs among other tools' tcx programs.
+                        hook => hike_runtime::tc_programs(a.ifindex, hook)
+                            .unwrap_or_default()
+                            .contains(&l.kernel_id()),
+                    };
+                    if !runs {
                         gone.insert((s.name.clone(), a.ifindex));
                     }
                 }
