@@ -160,7 +160,8 @@ impl Eclat for Fake {
         request: Request<UnloadRequest>,
     ) -> Result<Response<UnloadReply>, Status> {
         let name = request.into_inner().name;
-        if name != "ddos" && name != "ddos_tb_2_lev" {
+        // The scripts the help's and the README's examples load.
+        if !["ddos", "ddos_tb_2_lev", "no_v6_out"].contains(&name.as_str()) {
             return Err(Status::not_found(format!(
                 "no script `{name}`: `eclat list` shows the loaded scripts"
             )));
@@ -714,6 +715,10 @@ fn every_example_of_the_help_and_the_readme_runs_as_printed() {
         .expect("the example script");
     daemon.dir.write("examples/ddos_tb_2_lev.eclat", &example);
     daemon.dir.write("ddos.eclat", &example);
+    // The README's TC script.
+    let tc_example = std::fs::read_to_string(support::repo().join("examples/no_v6_out.eclat"))
+        .expect("the TC example script");
+    daemon.dir.write("examples/no_v6_out.eclat", &tc_example);
     // `eclat programs --package-dir ./pkgs`: an empty package directory.
     std::fs::create_dir_all(dir.join("pkgs")).expect("pkgs");
     let mut examples = Vec::new();
