@@ -204,6 +204,40 @@ fn main() {
         .unwrap();
     }
     code.push_str("];\n");
+
+    // The sources of the HIKe programs and loaders (`.bpf.c` and the package headers beside
+    // them), for fused mode, which compiles a program's body into one object with the chains
+    // that call it. Paths are relative to the repository, as `Object::source`.
+    for (group, prefixes) in [
+        ("STANDARD", &["bpf/programs/", "bpf/loaders/"][..]),
+        ("TEST", &["bpf/programs/test/"][..]),
+    ] {
+        writeln!(
+            code,
+            "/// `(path relative to the repository, bytes)` of the {} group's program and loader\n\
+             /// sources and the headers beside them (fused mode compiles them).",
+            group.to_lowercase()
+        )
+        .unwrap();
+        writeln!(code, "pub static {group}_SOURCES: &[(&str, &[u8])] = &[").unwrap();
+        let mut files = Vec::new();
+        collect(&bpf, &mut files, &|p| p.ends_with(".c") || p.ends_with(".h"));
+        files.sort();
+        for path in files {
+            let rel = path.strip_prefix(&root).unwrap().to_str().unwrap().to_owned();
+            let in_group = prefixes.iter().any(|p| rel.starts_with(p))
+                && (group == "TEST" || !rel.starts_with("bpf/programs/test/"));
+            if in_group {
+                writeln!(
+                    code,
+                    "    ({rel:?}, include_bytes!({:?})),",
+                    path.display().to_string()
+                )
+                .unwrap();
+            }
+        }
+        code.push_str("];\n");
+    }
     fs::write(out.join("objects.rs"), code).unwrap();
 }
 

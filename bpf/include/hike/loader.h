@@ -20,6 +20,17 @@
 
 #include "sdk.h"
 
+/* How a loader starts a chain: the interpreter, or in fused mode the script's chains compiled in
+ * (fused.h: hike_fused_boot(), defined by the generated code after the loader's source). */
+#ifdef HIKE_FUSED
+static __always_inline int hike_fused_boot(struct xdp_md *ctx, struct hike_vm_state *st,
+					   __u32 chain_id, const __u64 *args, __u32 default_verdict,
+					   __u32 failsafe_verdict);
+#define HIKE_BOOT hike_fused_boot
+#else
+#define HIKE_BOOT hike_vm_boot
+#endif
+
 #ifndef HIKE_IPV6_EXT_MAX
 /* IPv6 extension headers walked to find the L4 header. */
 #define HIKE_IPV6_EXT_MAX 4
@@ -35,6 +46,10 @@ struct {
 /* The entry point wraps the loader's body: at TC it first pulls the whole packet into the
  * skb's linear part (ctx.h: hike_ctx_linearize(), so parsing and programs see every byte), and
  * maps the verdict the body returns to a TC action (HIKE_CTX_EXIT); at XDP both are nothing. */
+#ifdef HIKE_FUSED
+/* Fused mode (fused.h): the loader's body only; the fused script's entry point calls it. */
+#define HIKE_LOADER(NAME) static __always_inline int ___hike_loader_##NAME(struct xdp_md *ctx)
+#else
 #define HIKE_LOADER(NAME)                                                                          \
 	static __always_inline int ___hike_loader_##NAME(struct xdp_md *ctx);                     \
 	__attribute__((btf_decl_tag("hike_loader"))) SEC(HIKE_CTX_SEC) int NAME(                  \
@@ -44,6 +59,7 @@ struct {
 		return HIKE_CTX_EXIT(ctx, ___hike_loader_##NAME(ctx));                             \
 	}                                                                                          \
 	static __always_inline int ___hike_loader_##NAME(struct xdp_md *ctx)
+#endif
 
 static __always_inline void hike_loader_verdicts(__u32 *def, __u32 *failsafe)
 {
@@ -189,7 +205,7 @@ static __always_inline int hike_loader_boot_st(struct xdp_md *ctx, struct hike_v
 	hike_loader_verdicts(&def, &failsafe);
 	if (!st)
 		return failsafe;
-	return hike_vm_boot(ctx, st, chain_id, args, def, failsafe);
+	return HIKE_BOOT(ctx, st, chain_id, args, def, failsafe);
 }
 
 /* Starts chain `chain_id` with args[0..4] as r1..r5, for a packet hike_loader_parse() parsed. */
@@ -201,7 +217,7 @@ static __always_inline int hike_loader_boot(struct xdp_md *ctx, __u32 chain_id, 
 	hike_loader_verdicts(&def, &failsafe);
 	if (!st)
 		return failsafe;
-	return hike_vm_boot(ctx, st, chain_id, args, def, failsafe);
+	return HIKE_BOOT(ctx, st, chain_id, args, def, failsafe);
 }
 
 /* Starts the chain `ref` designates, for the packet hike_loader_parse() parsed into `meta`:

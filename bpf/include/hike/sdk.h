@@ -179,6 +179,14 @@ static __always_inline const struct hike_pkt_meta *hike_meta(void)
 #define __HIKE_ARGS_5(st) __HIKE_ARGS_4(st), st->regs[5]
 #define __HIKE_ARGS(st, ...) __HIKE_CAT(__HIKE_ARGS_, __HIKE_NARGS(__VA_ARGS__))(st)
 
+#ifdef HIKE_FUSED
+/* Fused mode (fused.h): the program's source is compiled into a script's one program, which
+ * calls the body directly; no entry point of its own. HIKE_RETURN(v) then hands v to the fused
+ * code through ___hike_ret, a plain `return VERDICT` ends the packet, as below. */
+#define HIKE_PROG(NAME, ...)                                                                       \
+	static __always_inline int ___hike_body_##NAME(                                           \
+		struct xdp_md *ctx, struct hike_prog_ret *___hike_ret __HIKE_PARAMS(__VA_ARGS__))
+#else
 /* Declares HIKe program NAME with up to 5 u64 parameters; the body follows. */
 #define HIKE_PROG(NAME, ...)                                                                       \
 	static __always_inline int ___hike_body_##NAME(                                           \
@@ -200,6 +208,7 @@ static __always_inline const struct hike_pkt_meta *hike_meta(void)
 	}                                                                                          \
 	static __always_inline int ___hike_body_##NAME(                                           \
 		struct xdp_md *ctx, struct hike_prog_ret *___hike_ret __HIKE_PARAMS(__VA_ARGS__))
+#endif
 
 /* Returns `value` to the calling chain (r0), which continues. */
 #define HIKE_RETURN(hike_value_)                                                                         \

@@ -6,6 +6,20 @@ use eclat_catalog::EncodeError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LinkError {
+    /// The script could not be built fused (a recursive chain, a missing source, clang).
+    #[error("cannot build the script fused: {source}")]
+    Fuse {
+        /// Why.
+        source: Box<hike_fused::FuseError>,
+    },
+
+    /// The kernel refused the fused program (nothing of it stays loaded).
+    #[error("{source}\nhelp: load the script interpreted (--mode interpreted): its chains then need no verification")]
+    LoadFused {
+        /// The refusal, with the verifier's summary and where its whole log was saved.
+        source: Box<hike_runtime::Error>,
+    },
+
     /// The script imports no loader, so no packet can enter its chains.
     #[error("the script imports no loader: add `from loaders.basic import ip6_sc` (or another) and configure its map")]
     NoLoader,

@@ -31,7 +31,7 @@
 //! let catalog = PackageCatalog::standard().unwrap();
 //! let script = compile(src, &catalog, &ChainTable::new()).script.unwrap();
 //! let linked = link(&catalog, Unit { name: "drop", script: &script }, &[], None).unwrap();
-//! let opts = LoadOptions { trace: true, calls: true, hook: None };
+//! let opts = LoadOptions { trace: true, calls: true, ..LoadOptions::default() };
 //! let loaded = LoadedScript::load(&catalog, linked, &opts).unwrap();
 //! let runner = loaded.runner().unwrap();
 //! let run = runner.run(&[0u8; 64]).unwrap(); // not IPv6: the loader's default verdict
@@ -41,6 +41,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod fused;
 pub mod link;
 mod load;
 pub mod project;
@@ -48,5 +49,6 @@ pub mod trace;
 pub mod verify;
 
 pub use error::{LinkError, Result};
+pub use fused::Mode;
 pub use link::{link, link_with, FromZero, IdAllocator, LinkedScript, Unit};
 pub use load::{FaultReport, LoadOptions, LoadedScript, MapDump, PacketRun, Runner, Trace};

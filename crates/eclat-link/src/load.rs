@@ -15,7 +15,7 @@ use crate::trace::{self, CallTrace, Cause};
 use crate::{LinkError, Result};
 
 /// How a script is loaded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LoadOptions {
     /// Count chain runs and program calls (`HIKE_CFG_STATS`), so that each packet's
     /// [`PacketRun::trace`] says which chains and programs it went through.
@@ -27,6 +27,13 @@ pub struct LoadOptions {
     /// The hook to run at, which picks the build of every object (`xdp`, or the TC build for
     /// `tc_ingress`/`tc_egress`); None: the script's `attach` hook, else `xdp`.
     pub hook: Option<eclat_catalog::Hook>,
+    /// Interpreted, or fused: the script's loader, chains and program bodies built into one
+    /// program ([`crate::fused`]) that packets run through, with the interpreted objects'
+    /// maps. A fused program records no call trace ([`LoadOptions::calls`] is ignored).
+    pub mode: crate::Mode,
+    /// The directory of the script files, for the fused program's `#line`s (a verifier
+    /// refusal then names the script).
+    pub script_dir: Option<std::path::PathBuf>,
 }
 
 /// A linked script loaded into a private VM instance that is attached to no interface.
@@ -36,6 +43,8 @@ pub struct LoadOptions {
 #[derive(Debug)]
 pub struct LoadedScript {
     linked: LinkedScript,
+    // The fused program (fused mode), dropped first: it uses the loader's and the VM's maps.
+    fused: Option<Loader>,
     // Fields drop in order: the loader (a program using the VM's maps) before the VM.
     loader: Loader,
     vm: Vm,
@@ -58,7 +67,8 @@ impl LoadedScript {
         let vm = Vm::new().map_err(|source| LinkError::Vm {
             source: Box::new(source),
         })?;
-        let flags = if opts.trace { CFG_STATS } else { 0 } | if opts.calls { CFG_TRACE } else { 0 };
+        let calls = opts.calls && opts.mode == crate::Mode::Interpreted;
+        let flags = if opts.trace { CFG_STATS } else { 0 } | if calls { CFG_TRACE } else { 0 };
         if flags != 0 {
             vm.set_config(VmConfig {
                 flags,
@@ -131,8 +141,21 @@ impl LoadedScript {
                 map.update(k, v, Default::default()).map_err(write_err)?;
             }
         }
+        let fused = match opts.mode {
+            crate::Mode::Interpreted => None,
+            crate::Mode::Fused => Some(crate::fused::load_fused(
+                &vm,
+                &format!("{}_fused", linked.loader.name),
+                &loader,
+                catalog,
+                &linked,
+                hook.is_tc(),
+                opts.script_dir.as_deref(),
+            )?),
+        };
         Ok(LoadedScript {
             linked,
+            fused,
             loader,
             vm,
             hook,
@@ -156,9 +179,19 @@ impl LoadedScript {
         self.hook
     }
 
-    /// The loader packets enter through.
+    /// The loader packets enter through: the fused program in fused mode, else the
+    /// interpreted loader.
     pub fn loader(&self) -> &Loader {
-        &self.loader
+        self.fused.as_ref().unwrap_or(&self.loader)
+    }
+
+    /// The mode it was loaded in.
+    pub fn mode(&self) -> crate::Mode {
+        if self.fused.is_some() {
+            crate::Mode::Fused
+        } else {
+            crate::Mode::Interpreted
+        }
     }
 
     /// A runner of packets on the calling thread, which it pins to its current CPU (so that
@@ -422,7 +455,7 @@ impl Runner<'_> {
         let before = s.vm.vm_state(cpu).map_err(state_err)?.packets;
         let counters_before = if s.trace { Some(s.counters()?) } else { None };
         let out = s
-            .loader
+            .loader()
             .test_run_with(&TestRun {
                 packet,
                 repeat: 1,

@@ -114,6 +114,16 @@ pub struct Args {
     /// hook of the script's `attach`, else `xdp`.
     #[arg(long, value_name = "HOOK", value_parser = parse_hook)]
     hook: Option<eclat_catalog::Hook>,
+    /// `interpreted` (the VM runs the chains) or `fused`: the loader, the chains and the
+    /// bodies of the programs they call compiled into one program and verified once, as fast
+    /// as hand-written eBPF (no `--trace`: a fused program records no calls).
+    #[arg(long, value_name = "MODE", default_value = "interpreted", value_parser = parse_mode, conflicts_with = "calls")]
+    mode: eclat_link::Mode,
+}
+
+/// `--mode`.
+fn parse_mode(s: &str) -> Result<eclat_link::Mode, String> {
+    s.parse()
 }
 
 /// `--hook`: a hook by name.
@@ -261,6 +271,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         trace: !args.no_trace,
         calls: args.calls,
         hook: args.hook,
+        mode: args.mode,
+        script_dir: args.file.parent().map(Path::to_path_buf),
     };
     let loaded = match LoadedScript::load(&catalog, linked, &opts) {
         Ok(l) => l,

@@ -94,7 +94,9 @@ fn find_for(objects: &'static [Object], name: &str, context: Context) -> Option<
 /// The standard programs and loaders (`bpf/programs/<package>`, `bpf/loaders/<package>`), and
 /// the headers they were compiled with.
 pub mod standard {
-    pub use super::generated::{STANDARD_HEADERS as HEADERS, STANDARD_OBJECTS as OBJECTS};
+    pub use super::generated::{
+        STANDARD_HEADERS as HEADERS, STANDARD_OBJECTS as OBJECTS, STANDARD_SOURCES as SOURCES,
+    };
 
     /// The ELF bytes of the standard object `name`, if there is one.
     pub fn object(name: &str) -> Option<&'static [u8]> {
@@ -109,7 +111,7 @@ pub mod standard {
 
 /// The VM's deterministic test loader and programs (`bpf/programs/test`).
 pub mod test {
-    pub use super::generated::TEST_OBJECTS as OBJECTS;
+    pub use super::generated::{TEST_OBJECTS as OBJECTS, TEST_SOURCES as SOURCES};
 
     /// The ELF bytes of the test object `name`, if there is one.
     pub fn object(name: &str) -> Option<&'static [u8]> {

@@ -73,6 +73,19 @@ pub(crate) fn load(
     bytes: &[u8],
     program: &str,
 ) -> Result<LoadedObject> {
+    load_reusing(vm_maps, named, label, bytes, program, &BTreeMap::new())
+}
+
+/// [`load`], with the maps of `reuse` (by name) used instead of new ones: a fused program's
+/// maps are those of the interpreted objects it was built from.
+pub(crate) fn load_reusing(
+    vm_maps: &VmMaps,
+    named: &mut NamedMaps,
+    label: &str,
+    bytes: &[u8],
+    program: &str,
+    reuse: &BTreeMap<String, crate::MapRef>,
+) -> Result<LoadedObject> {
     // Declared before the open object so that, on every early return, the object (which holds
     // a pointer to it) is closed before the buffer is freed.
     let mut log = vec![0u8; VERIFIER_LOG_BYTES];
@@ -141,6 +154,23 @@ pub(crate) fn load(
                 });
             }
             m.reuse_fd(vm_maps.get(vm_map).as_fd()).map_err(prep_err)?;
+        } else if let Some(shared) = reuse.get(&name) {
+            let expected = layout_of(shared.handle())?;
+            let found = open_layout(&m);
+            if found != expected {
+                return Err(Error::MapLayoutMismatch {
+                    owner: label.to_owned(),
+                    map: name,
+                    expected,
+                    found,
+                });
+            }
+            if pinned_by_name {
+                // SAFETY: as below: the runtime shares this map itself.
+                unsafe { sys::clear_pin_path(m.as_libbpf_object()) }
+                    .map_err(|e| prep_err(libbpf_rs::Error::from(e)))?;
+            }
+            m.reuse_fd(shared.handle().as_fd()).map_err(prep_err)?;
         } else if pinned_by_name {
             // SAFETY: as above; the runtime shares these maps itself, so libbpf must not pin
             // them (it would pin outside the instance's directory).

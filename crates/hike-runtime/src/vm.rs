@@ -697,6 +697,56 @@ impl Vm {
         ))
     }
 
+    /// Loads a fused program (`hike-fused`: a script's loader, chains and program bodies as
+    /// one program, `program` of `object`) as a loader called `name`, with the maps of
+    /// `reuse` by name (the interpreted loader's and programs' maps, so both modes share their
+    /// state) and the instance's shared maps; a map of the object in neither is new.
+    pub fn load_fused(
+        &self,
+        name: &str,
+        object: &[u8],
+        program: &str,
+        reuse: &BTreeMap<String, MapRef>,
+    ) -> Result<Loader> {
+        pin::check_name(name)?;
+        let dir = match &self.pinned {
+            Some(p) => {
+                let dir = p.dir.join("loaders").join(name);
+                if dir.exists() {
+                    return Err(Error::LoaderExists {
+                        name: name.to_owned(),
+                    });
+                }
+                Some(dir)
+            }
+            None => None,
+        };
+        let loaded = object::load_reusing(
+            &self.maps,
+            &mut lock(&self.named),
+            name,
+            object,
+            program,
+            reuse,
+        )?;
+        let context = program_context(name, &loaded.program)?;
+        if let Some(dir) = &dir {
+            let guard = RemoveOnError { path: Some(dir) };
+            loaded.pin(dir, program)?;
+            guard.disarm();
+        }
+        let maps = map_refs(name, loaded.maps);
+        Ok(Loader::new(
+            name.to_owned(),
+            program.to_owned(),
+            loaded.program,
+            context,
+            maps,
+            BTreeMap::new(),
+            dir,
+        ))
+    }
+
     /// Adopts the pinned loader `name`, with its maps and attachments.
     pub fn open_loader(&self, name: &str) -> Result<Loader> {
         pin::check_name(name)?;

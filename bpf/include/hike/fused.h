@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Fused mode: the run-time support of a script compiled into one program (the C that
+ * `hike-fused` generates from a script's linked chains includes this header, then the sources
+ * of the programs and the loader with HIKE_FUSED defined, then the chains as C functions).
+ *
+ * Contract:
+ * - The fused code keeps the VM's semantics (docs/vm-semantics.md) step for step: the same
+ *   state fields at boot and at the end (verdict, result, fault, fault_pc, fault_chain, status),
+ *   the same execution budget (one unit per instruction, programs free), the same program-call
+ *   cap, the same faults by reason with the loader's fail-safe verdict and their counters, the
+ *   same chain-run and program-call counters (with HIKE_CFG_STATS), the same memory (the stack
+ *   frames of the per-CPU state, with their written-slot bits) and the same events.
+ * - It is not the interpreter: registers are C locals, each instruction is C code, a program
+ *   call is a direct call of the program's always-inline body, a chain call a call of the
+ *   chain's always-inline function (no recursion: the generator refuses a cycle).
+ * - HIKE_CFG_TRACE is not recorded (eclat run --trace needs interpreted mode).
+ * - Maps are vm.h's, by name, so the fused program shares them with the interpreted objects.
+ */
+#pragma once
+
+#ifndef HIKE_FUSED
+#error "fused.h is for fused builds: define HIKE_FUSED before including the SDK"
+#endif
+
+#include "loader.h"
+
+/* What a chain function returns when the chain returned to its caller; anything else is the
+ * packet's verdict (a program ended it, or a fault did). */
+#define HIKE_FUSED_GO (-1)
+
+/* The per-packet counters of the VM that fused code keeps in registers. */
+struct hike_fused_run {
+	__u32 budget;
+	__u32 prog_calls;
+	__u32 flags;
+};
+
+/* A fault: recorded and counted as hike_fault() does, with the faulting chain known at build
+ * time. Returns the fail-safe verdict. */
+static __attribute__((noinline)) int hike_fused_fault(struct hike_vm_state *st, __u32 fault,
+						      __u32 pc, __u32 chain)
+{
+	struct hike_chain_stats *cs;
+	__u64 *count;
+
+	st->fault = fault;
+	st->fault_pc = pc;
+	st->fault_chain = chain;
+	st->status = HIKE_STATUS_IDLE;
+	st->verdict = st->failsafe_verdict;
+	count = bpf_map_lookup_elem(&hike_faults, &fault);
+	if (count)
+		(*count)++;
+	if (chain < HIKE_MAX_CHAINS) {
+		cs = bpf_map_lookup_elem(&hike_cstats, &chain);
+		if (cs && fault < HIKE_FAULT_MAX)
+			cs->faults[fault & (HIKE_FAULT_MAX - 1)]++;
+	}
+	return st->failsafe_verdict;
+}
+
+/* A program ended the packet with `verdict`. */
+static __always_inline int hike_fused_verdict(struct hike_vm_state *st, int verdict)
+{
+	st->status = HIKE_STATUS_IDLE;
+	st->verdict = verdict;
+	return verdict;
+}
+
+/* Frame `depth` is entered by chain `chain`: its stack is unwritten, events and faults name the
+ * chain, and its run is counted. */
+static __always_inline void hike_fused_enter(struct hike_vm_state *st, struct hike_fused_run *run,
+					     __u32 depth, __u32 chain)
+{
+	struct hike_frame *f = &st->frames[depth & HIKE_FRAME_MASK];
+
+	f->stack_init = 0;
+	f->chain_id = chain;
+	st->depth = depth;
+	if (run->flags & HIKE_CFG_STATS)
+		hike_count_chain_run(chain);
+}
+
+/* A program call is counted (HIKE_CFG_STATS) and names the program for its events. */
+static __always_inline void hike_fused_prog(struct hike_vm_state *st, struct hike_fused_run *run,
+					    __u32 prog)
+{
+	st->prog_id = prog;
+	if (run->flags & HIKE_CFG_STATS) {
+		struct hike_prog_stats *ps = bpf_map_lookup_elem(&hike_pstats, &prog);
+
+		if (ps)
+			ps->calls++;
+	}
+}
+
+/* HIKE_HELPER_EVENT from chain `chain`. */
+static __always_inline void hike_fused_event(struct hike_vm_state *st, __u32 chain, __u64 r1,
+					     __u64 r2, __u64 r3, __u64 r4)
+{
+	struct hike_event ev = {
+		.kind = HIKE_EVENT_CHAIN,
+		.chain_id = chain,
+		.prog_id = HIKE_NO_ID,
+		.code = (__u32)r1,
+		.values = { r2, r3, r4, 0 },
+		.ts_ns = hike_clock_ns(st),
+	};
+
+	/* A full ring drops the event; the chain goes on. */
+	bpf_ringbuf_output(&hike_events, &ev, sizeof(ev), 0);
+}
+
+/* The state at boot, as hike_vm_boot() leaves it (without the trace), and the run's counters. */
+static __always_inline void hike_fused_start(struct hike_vm_state *st, struct hike_fused_run *run,
+					     __u32 chain_id, __u32 default_verdict,
+					     __u32 failsafe_verdict)
+{
+	struct hike_vm_config *cfg;
+	__u32 budget = HIKE_DEFAULT_BUDGET, flags = 0;
+
+	cfg = bpf_map_lookup_elem(&hike_config, &hike_key0);
+	if (cfg) {
+		if (cfg->budget)
+			budget = cfg->budget > HIKE_MAX_BUDGET ? HIKE_MAX_BUDGET : cfg->budget;
+		flags = cfg->flags;
+		if (flags & HIKE_CFG_CLOCK)
+			st->clock_ns = cfg->clock_ns;
+	}
+	/* Tracing is the interpreter's: a fused program records no calls. */
+	flags &= ~HIKE_CFG_TRACE;
+	run->budget = budget;
+	run->prog_calls = 0;
+	run->flags = flags;
+	st->pc = 0;
+	st->depth = 0;
+	st->budget = budget;
+	st->prog_calls = 0;
+	st->status = HIKE_STATUS_RUNNING;
+	st->prog_id = HIKE_NO_ID;
+	st->default_verdict = default_verdict;
+	st->failsafe_verdict = failsafe_verdict;
+	st->fault = HIKE_FAULT_NONE;
+	st->fault_pc = 0;
+	st->fault_chain = HIKE_NO_ID;
+	st->result = 0;
+	st->cfg_flags = flags;
+	st->redirect_ifindex = 0;
+	st->packets++;
+	st->frames[0].chain_id = chain_id < HIKE_MAX_CHAINS ? chain_id : HIKE_NO_ID;
+	st->frames[0].stack_init = 0;
+}
+
+/* Steps of the generated code. `F` is the run, `st` the state, CHAIN the chain's ID. */
+#define HIKE_FUSED_STEP(pc)                                                                        \
+	do {                                                                                       \
+		if (F->budget == 0)                                                                \
+			return hike_fused_fault(st, HIKE_FAULT_BUDGET, (pc), CHAIN);               \
+		F->budget--;                                                                       \
+	} while (0)
+#define HIKE_FUSED_FAULT(reason, pc) return hike_fused_fault(st, (reason), (pc), CHAIN)
+#define HIKE_FUSED_FP(depth) (HIKE_ADDR_STACK + (__u64)((depth) + 1) * HIKE_STACK_SIZE)
