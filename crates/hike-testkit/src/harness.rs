@@ -62,6 +62,11 @@ pub struct Outcome {
 
 /// The kernel VM and the reference VM, loaded with the same programs and chains.
 pub struct Harness {
+    // The fused build of the installed chains (fused mode), dropped before the VM; None after
+    // any change of chains or programs, rebuilt by the next fused run.
+    fused: Option<Loader>,
+    /// Every program loaded: name, ID, parameter count.
+    programs: Vec<(String, u32, u8)>,
     vm: PrivateVm,
     loader: Loader,
     reference: RefVm,
@@ -89,6 +94,8 @@ impl Harness {
             .unwrap_or_else(|e| fail(&e));
         let events = vm.vm().event_reader().expect("open the event ring");
         let mut h = Harness {
+            fused: None,
+            programs: Vec::new(),
             vm,
             loader,
             reference: RefVm::new(),
@@ -108,6 +115,12 @@ impl Harness {
     /// loaded again at another ID (e.g. to reach every part of the VM's dispatch), chains call
     /// the copy by its ID.
     pub fn load_program_at(&mut self, name: &str, id: u32) {
+        let nparams = PROGRAMS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map_or(0, |(_, _, p)| *p);
+        self.programs.push((name.to_owned(), id, nparams));
+        self.fused = None;
         self.vm
             .load_program(id, "test_progs", name)
             .unwrap_or_else(|e| fail(&e));
@@ -170,6 +183,7 @@ impl Harness {
     }
 
     fn install_reference(&mut self, id: u32, insns: Vec<Insn>, nparams: u8) {
+        self.fused = None;
         self.reference
             .load_chain(id, insns, nparams)
             .unwrap_or_else(|e| panic!("install chain {id} in the reference: {e}"));
@@ -182,11 +196,80 @@ impl Harness {
             .vm()
             .remove_chain(vm::chain_id(id).unwrap_or_else(|e| fail(&e)));
         self.reference.unload_chain(id);
+        self.chains.remove(&id);
+        self.fused = None;
+    }
+
+    /// The installed chains, the test programs and the test loader fused into one program
+    /// (`hike-fused`), built now if a chain or program changed since the last one, and
+    /// loaded with the test loader's maps; `Err` with the reason when they cannot be fused
+    /// (a recursive chain) or the kernel refuses the program.
+    pub fn fused(&mut self) -> Result<&Loader, String> {
+        if self.fused.is_none() {
+            let test = |f: &str| hike_fused::Source::Embedded(format!("bpf/programs/test/{f}"));
+            let script = hike_fused::Script {
+                chains: self
+                    .chains
+                    .iter()
+                    .filter_map(|&id| {
+                        Some(hike_fused::Chain {
+                            id,
+                            name: format!("chain{id}"),
+                            insns: self.reference.chain(id)?.to_vec(),
+                            origin: None,
+                        })
+                    })
+                    .collect(),
+                programs: self
+                    .programs
+                    .iter()
+                    .map(|(name, id, nparams)| hike_fused::Program {
+                        id: *id,
+                        name: name.clone(),
+                        nparams: *nparams as usize,
+                        source: test("test_progs.bpf.c"),
+                    })
+                    .collect(),
+                loader: hike_fused::Loader {
+                    name: "test_loader".into(),
+                    source: test("test_loader.bpf.c"),
+                },
+                tc: self.vm.context() == hike_bpf::Context::Tc,
+            };
+            let built = hike_fused::compile(&script).map_err(|e| crate::causes(&e))?;
+            let loader = self
+                .vm()
+                .load_fused(
+                    "test_fused",
+                    &built.object,
+                    hike_fused::ENTRY,
+                    self.loader.maps(),
+                )
+                .map_err(|e| crate::causes(&e))?;
+            self.fused = Some(loader);
+        }
+        Ok(self.fused.as_ref().expect("built above"))
     }
 
     /// Runs one packet through the kernel VM: boots `chain` with `args`.
     pub fn run_kernel(
         &mut self,
+        chain: u32,
+        args: &[u64],
+        packet: &[u8],
+    ) -> (Outcome, abi::PktMeta) {
+        self.run_kernel_on(false, chain, args, packet)
+    }
+
+    /// [`Harness::run_kernel`] through the fused program of the installed chains
+    /// ([`Harness::fused`], which must have been built).
+    pub fn run_fused(&mut self, chain: u32, args: &[u64], packet: &[u8]) -> Outcome {
+        self.run_kernel_on(true, chain, args, packet).0
+    }
+
+    fn run_kernel_on(
+        &mut self,
+        fused: bool,
         chain: u32,
         args: &[u64],
         packet: &[u8],
@@ -197,8 +280,12 @@ impl Harness {
         let faults_before = self.vm().fault_counts().expect("read fault counters");
         let runs_before = self.chain_runs();
         self.events.drain().expect("drain old events");
-        let run = self
-            .loader
+        let entry = match (&self.fused, fused) {
+            (Some(f), true) => f,
+            (None, true) => panic!("run_fused without a fused build (Harness::fused)"),
+            _ => &self.loader,
+        };
+        let run = entry
             .test_run(packet, 1)
             .expect("BPF_PROG_TEST_RUN of the test loader");
         let st = self
