@@ -393,7 +393,14 @@ impl Harness {
 
     /// Runs one packet on both VMs, panics (with both outcomes and the chains) if they differ,
     /// and returns the common outcome.
+    ///
+    /// With `HIKE_TEST_FUSED=1` in the environment, the chains also run fused
+    /// ([`Harness::run_fused`]) and must do the same as interpreted (chains that cannot be
+    /// fused, recursive ones, are skipped): the kernel tests then check both modes.
     pub fn check(&mut self, chain: u32, args: &[u64], packet: &[u8]) -> Outcome {
+        if std::env::var_os("HIKE_TEST_FUSED").is_some_and(|v| v == "1") {
+            self.check_fused(chain, args, packet);
+        }
         let (kernel, reference) = self.run(chain, args, packet);
         if kernel != reference {
             let listing: String = self
@@ -413,6 +420,34 @@ impl Harness {
             );
         }
         kernel
+    }
+}
+
+impl Harness {
+    /// Runs one packet interpreted and fused; panics if they differ. Chains that cannot be
+    /// fused (recursive) are not compared.
+    fn check_fused(&mut self, chain: u32, args: &[u64], packet: &[u8]) {
+        if let Err(e) = self.fused() {
+            assert!(
+                e.contains("recursive chain cannot be fused"),
+                "the chains do not fuse: {e}"
+            );
+            return;
+        }
+        let untimed = |mut o: Outcome| {
+            for e in &mut o.events {
+                e.ts_ns = 0;
+            }
+            o
+        };
+        let fused = untimed(self.run_fused(chain, args, packet));
+        let interpreted = untimed(self.run_kernel(chain, args, packet).0);
+        assert_eq!(
+            fused,
+            interpreted,
+            "fused (left) and interpreted (right) differ on chain {chain} args {args:?} packet {}",
+            hex(packet)
+        );
     }
 }
 
