@@ -130,12 +130,15 @@ static __always_inline void hike_fused_start(struct hike_vm_state *st, struct hi
 	}
 	/* Tracing is the interpreter's: a fused program records no calls. */
 	flags &= ~HIKE_CFG_TRACE;
-	run->budget = budget;
 	run->prog_calls = 0;
 	run->flags = flags;
 	st->pc = 0;
 	st->depth = 0;
 	st->budget = budget;
+	/* Read back: a value the verifier does not know. A known budget (the default, or the
+	 * clamp) would make it walk a budget-bound loop step by step, 65536 times or more, where
+	 * an unknown one lets it prune each iteration at the loop's may_goto. */
+	run->budget = *(volatile __u32 *)&st->budget;
 	st->prog_calls = 0;
 	st->status = HIKE_STATUS_RUNNING;
 	st->prog_id = HIKE_NO_ID;

@@ -127,12 +127,19 @@ pub fn fused_script(
 /// The maps a fused program takes from the interpreted objects: the loader's and those of
 /// every program of the script, by name (the VM's shared maps are the runtime's own).
 pub fn reused_maps(vm: &Vm, loader: &Loader, linked: &LinkedScript) -> BTreeMap<String, MapRef> {
-    let mut maps: BTreeMap<String, MapRef> = BTreeMap::new();
+    let mut maps = program_maps(vm, linked);
     for (name, m) in loader.maps() {
         if !name.contains('.') {
             maps.insert(name.clone(), m.clone());
         }
     }
+    maps
+}
+
+/// The maps of every program of `linked` loaded in `vm`, by name: what a fused program shares
+/// with them (its loader's maps are its own, as an interpreted loader's are).
+pub fn program_maps(vm: &Vm, linked: &LinkedScript) -> BTreeMap<String, MapRef> {
+    let mut maps: BTreeMap<String, MapRef> = BTreeMap::new();
     for p in &linked.programs {
         let id = ProgramId::new(p.id).expect("linked");
         for layout in &p.maps {
@@ -143,6 +150,24 @@ pub fn reused_maps(vm: &Vm, loader: &Loader, linked: &LinkedScript) -> BTreeMap<
     }
     maps
 }
+
+/// The fused object of `linked` ([`fused_script`], compiled).
+pub fn build(
+    catalog: &PackageCatalog,
+    linked: &LinkedScript,
+    tc: bool,
+    script_dir: Option<&Path>,
+) -> Result<Vec<u8>> {
+    let script = fused_script(catalog, linked, tc, script_dir);
+    hike_fused::compile(&script)
+        .map(|f| f.object)
+        .map_err(|source| LinkError::Fuse {
+            source: Box::new(source),
+        })
+}
+
+/// The name of a fused object's program ([`Vm::load_fused`]).
+pub const ENTRY: &str = hike_fused::ENTRY;
 
 /// Builds the fused program of `linked` and loads it into `vm` as loader `name`, with the
 /// maps of `loader` (the interpreted loader) and of the programs already loaded.
@@ -155,12 +180,9 @@ pub fn load_fused(
     tc: bool,
     script_dir: Option<&Path>,
 ) -> Result<Loader> {
-    let script = fused_script(catalog, linked, tc, script_dir);
-    let fused = hike_fused::compile(&script).map_err(|source| LinkError::Fuse {
-        source: Box::new(source),
-    })?;
+    let object = build(catalog, linked, tc, script_dir)?;
     let reuse = reused_maps(vm, loader, linked);
-    vm.load_fused(name, &fused.object, hike_fused::ENTRY, &reuse)
+    vm.load_fused(name, &object, hike_fused::ENTRY, &reuse)
         .map_err(|source| LinkError::LoadFused {
             source: Box::new(source),
         })

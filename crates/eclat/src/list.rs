@@ -12,7 +12,8 @@ use crate::render::{self, table};
 
 /// List the scripts eclatd runs and its program table.
 ///
-/// Scripts with their file, generation, loader and where it is attached, and
+/// Scripts with their file, generation, loader (`(fused)` after it for a script loaded with
+/// `--mode fused`) and where it is attached, and
 /// chains with their IDs; then the program table: slot, name, package, kernel ID and the
 /// scripts using each program.
 ///
@@ -58,6 +59,13 @@ fn text(reply: &ListReply) -> String {
                 let (loader, attached) = match &s.loader {
                     Some(l) => (render::loader_name(l), render::attachments(l)),
                     None => ("-".to_owned(), "-".to_owned()),
+                };
+                // A fused script's loader is its fused program: said beside the loader, so
+                // that interpreted scripts (the default) list as they always did.
+                let loader = if s.mode == "fused" {
+                    format!("{loader} (fused)")
+                } else {
+                    loader
                 };
                 vec![
                     s.name.clone(),
@@ -140,6 +148,7 @@ mod tests {
                     }],
                 }),
                 loaded_at: 1_704_067_200,
+                mode: "interpreted".into(),
             }],
             programs: vec![Program {
                 name: "hike_pass".into(),

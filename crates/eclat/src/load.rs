@@ -39,6 +39,12 @@ pub struct Args {
     /// The loader packets enter through, when the script imports several.
     #[arg(long, value_name = "NAME")]
     loader: Option<String>,
+    /// `interpreted` (the VM runs the chains: instant reload, no verifier) or `fused`: the
+    /// loader, chains and program bodies compiled into one program, verified once, as fast as
+    /// hand-written eBPF; the programs' maps are the same in both modes, so loading a script
+    /// again in the other mode is a replace that keeps their state.
+    #[arg(long, value_name = "MODE", default_value = "interpreted", value_parser = parse_mode)]
+    mode: eclat_link::Mode,
     /// Print the daemon's reply as one JSON object (`{"script":{...},"replaced":...,
     /// "diagnostics":...,"maps":[{"map":"OWNER.MAP","written":N,"reset":[KEY,...]}]}`).
     #[arg(long)]
@@ -47,6 +53,11 @@ pub struct Args {
     /// verified where they run; a client's directory is never sent.
     #[arg(long = "package-dir", value_name = "DIR")]
     package_dirs: Vec<PathBuf>,
+}
+
+/// `--mode`.
+fn parse_mode(s: &str) -> Result<eclat_link::Mode, String> {
+    s.parse()
 }
 
 /// Why `eclat load --package-dir` is refused, and what to do instead.
@@ -81,6 +92,10 @@ pub fn run(args: Args, socket: &Path) -> Result<ExitCode> {
             })
             .collect(),
         loader: args.loader.unwrap_or_default(),
+        mode: match args.mode {
+            eclat_link::Mode::Interpreted => String::new(),
+            m => m.to_string(),
+        },
     };
     let daemon = Daemon::connect(socket)?;
     let reply = daemon.call(|mut c| async move { c.load(request).await })?;

@@ -101,6 +101,11 @@ fn script_pb(
                 .collect(),
         }),
         loaded_at: r.loaded_at,
+        mode: if r.mode.is_empty() {
+            eclat_link::Mode::Interpreted.to_string()
+        } else {
+            r.mode.clone()
+        },
     }
 }
 
@@ -218,13 +223,18 @@ impl Eclat for Service {
         let src = source(r.source, r.defines);
         let name = r.name;
         let loader = r.loader;
+        let mode: eclat_link::Mode = match r.mode.as_str() {
+            "" => eclat_link::Mode::Interpreted,
+            m => m.parse().map_err(Status::invalid_argument)?,
+        };
         let journal = crate::ops::Pending::load(&name, &src.file_name);
         let (loaded, script) = self
             .blocking(move |d| {
-                let loaded = d.load(
+                let loaded = d.load_in_mode(
                     Some(name.as_str()).filter(|n| !n.is_empty()),
                     &src,
                     Some(loader.as_str()).filter(|l| !l.is_empty()),
+                    mode,
                 )?;
                 let script = script_of(d, &loaded.script);
                 Ok((loaded, script))

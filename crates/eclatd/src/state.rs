@@ -139,6 +139,10 @@ pub struct ScriptRecord {
     pub chains: Vec<ChainRecord>,
     /// Its loader.
     pub loader: LoaderRecord,
+    /// `fused` when its loader is the fused program of its chains and programs; empty
+    /// (not written) when interpreted.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mode: String,
 }
 
 /// A chain of a script.
@@ -304,6 +308,9 @@ impl State {
         let mut chains = BTreeSet::new();
         for (i, s) in self.scripts.iter().enumerate() {
             let f = |x: &str| format!("scripts[{i}].{x}");
+            if !matches!(s.mode.as_str(), "" | "fused") {
+                return Err((f("mode"), format!("= {:?} is not a mode", s.mode)));
+            }
             if crate::daemon::check_script_name(&s.name).is_err() {
                 return Err((f("name"), format!("= {:?} is not a script name", s.name)));
             }
@@ -578,6 +585,7 @@ mod tests {
                     hook: "xdp".into(),
                 }],
             },
+            mode: String::new(),
         });
         s
     }

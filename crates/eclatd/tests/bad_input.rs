@@ -65,6 +65,7 @@ fn bad_names_sizes_and_unknown_things_are_refused_and_change_nothing() {
         }),
         defines: Vec::new(),
         loader: String::new(),
+        mode: String::new(),
     };
     let (code, msg) = err(c.load_req(req.clone()));
     assert_eq!(code, Code::InvalidArgument);

@@ -287,6 +287,7 @@ HIKE_CHAIN(count_c, event)
             value: "v0".into(),
         }],
         loader: String::new(),
+        mode: String::new(),
     };
     c.load_req(req)
         .unwrap_or_else(|e| panic!("load: {e}\n{}", d.log.lock().unwrap()));

@@ -84,6 +84,7 @@ impl DaemonClient {
                 })
                 .collect(),
             loader: String::new(),
+            mode: String::new(),
         };
         let started = Instant::now();
         let reply = self.runtime.block_on(self.client.load(request));

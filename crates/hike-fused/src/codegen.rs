@@ -224,9 +224,16 @@ fn chain_function(
     let len = c.insns.len() as u32;
     let mut body = Vec::new();
     let mut targets = BTreeSet::new();
+    // Loop headers: targets of a jump back. The verifier must see each loop end: a
+    // `may_goto` there bounds it (the kernel's loop counter, as the interpreter's loop is
+    // bounded) and lets the verifier prune an iteration whose state is within an earlier one's.
+    // Its exhaustion is the budget's: every pass through a header executes an instruction
+    // (HIKE_MAX_BUDGET is the kernel's loop limit), so that path faults `Budget` there.
+    let mut headers = BTreeSet::new();
     for pc in 0..len {
         let e = insn(c, pc, chains, progs);
         targets.extend(e.targets.iter().copied());
+        headers.extend(e.targets.iter().copied().filter(|t| *t <= pc));
         body.push(e.code);
     }
     // Falling off the end is a jump to `len`.
@@ -246,6 +253,11 @@ fn chain_function(
         if targets.contains(&pc) {
             w.text.push_str(&format!("L{pc}:\n"));
         }
+        if headers.contains(&pc) {
+            w.text.push_str(&format!(
+                "\tasm volatile goto(\"may_goto %l[M{pc}]\" :::: M{pc});\n"
+            ));
+        }
         w.text.push_str(&format!("\t/* {pc} */\n"));
         w.text.push_str(code);
     }
@@ -254,6 +266,11 @@ fn chain_function(
     for t in targets.iter().filter(|t| **t >= len) {
         w.text.push_str(&format!(
             "L{t}:\n\tHIKE_FUSED_STEP({t}u);\n\tHIKE_FUSED_FAULT(HIKE_FAULT_BAD_JUMP, {t}u);\n"
+        ));
+    }
+    for h in &headers {
+        w.text.push_str(&format!(
+            "M{h}:\n\tHIKE_FUSED_FAULT(HIKE_FAULT_BUDGET, {h}u);\n"
         ));
     }
     w.text.push_str(

@@ -7,7 +7,7 @@ use eclat_catalog::layout::hex;
 use eclat_catalog::{Hook, ObjectId, PackageCatalog};
 use eclat_compiler::Define;
 use eclat_link::link::{LinkedScript, MapOwner};
-use eclat_link::{link_with, IdAllocator, Unit};
+use eclat_link::{link_with, IdAllocator, Mode, Unit};
 use hike_isa::abi::{MAX_CHAINS, MAX_PROGS};
 use hike_isa::validate::Chain as ValidatedChain;
 use hike_runtime::{Attachment, ChainId, MapRef, ProgramId, TcPlacement, UpdateMode};
@@ -417,6 +417,20 @@ impl Daemon {
         src: &ScriptSource,
         loader: Option<&str>,
     ) -> Result<Loaded> {
+        self.load_in_mode(name, src, loader, Mode::Interpreted)
+    }
+
+    /// [`Daemon::load`] in `mode`: fused, the script's loader is the fused program of its
+    /// loader, chains and programs (`eclat_link::fused`), with the programs' maps (their
+    /// slots are loaded as for an interpreted script, and shared the same way), so that a
+    /// replace between modes keeps every program's state.
+    pub fn load_in_mode(
+        &self,
+        name: Option<&str>,
+        src: &ScriptSource,
+        loader: Option<&str>,
+        mode: Mode,
+    ) -> Result<Loaded> {
         if src.file_name.is_empty() {
             return Err(DaemonError::Missing {
                 what: "source file name",
@@ -476,6 +490,10 @@ impl Daemon {
                 package: linked.loader.package.clone(),
                 digest: build_digest(&catalog, linked.loader.object, hook),
                 attachments: attachments.clone(),
+            },
+            mode: match mode {
+                Mode::Interpreted => String::new(),
+                Mode::Fused => mode.to_string(),
             },
         };
 
@@ -737,12 +755,34 @@ impl Daemon {
             txn.steps.push(Undo::Chain(id));
             crash::point("chain.installed");
         }
-        let bytes = build(linked.loader.object)?;
-        let loader = vm
-            .load_loader(&record.loader.pin, &bytes, &linked.loader.name)
-            .map_err(|e| {
-                DaemonError::kernel(format!("load loader `{}`", linked.loader.name), &e)
-            })?;
+        let loader = if record.mode == "fused" {
+            // The fused program is the loader: its own maps are the loader's (new at every
+            // load, as an interpreted loader's), the programs' are those of their slots.
+            let bytes =
+                eclat_link::fused::build(catalog, linked, hook.is_tc(), None).map_err(|e| {
+                    DaemonError::Unsupported {
+                        script: record.name.clone(),
+                        message: format!("{} (load it with --mode interpreted)", chain(&e)),
+                    }
+                })?;
+            let reuse = eclat_link::fused::program_maps(vm, linked);
+            vm.load_fused(&record.loader.pin, &bytes, eclat_link::fused::ENTRY, &reuse)
+                .map_err(|e| {
+                    DaemonError::kernel(
+                        format!(
+                            "load the fused program of `{}` (load it with --mode interpreted: its chains then need no verification)",
+                            record.name
+                        ),
+                        &e,
+                    )
+                })?
+        } else {
+            let bytes = build(linked.loader.object)?;
+            vm.load_loader(&record.loader.pin, &bytes, &linked.loader.name)
+                .map_err(|e| {
+                    DaemonError::kernel(format!("load loader `{}`", linked.loader.name), &e)
+                })?
+        };
         inner.loaders.insert(record.loader.pin.clone(), loader);
         txn.steps.push(Undo::Loader(record.loader.pin.clone()));
         crash::point("loader.loaded");

@@ -481,6 +481,36 @@ impl Client {
                 })
                 .collect(),
             loader: String::new(),
+            mode: String::new(),
+        };
+        self.load_req(req)
+    }
+
+    /// [`Client::load`] in `mode` (`interpreted` or `fused`).
+    pub fn load_mode(
+        &mut self,
+        name: &str,
+        file: &str,
+        text: &str,
+        defines: &[(&str, &str)],
+        mode: &str,
+    ) -> Result<pb::LoadReply, tonic::Status> {
+        let req = pb::LoadRequest {
+            name: name.into(),
+            source: Some(pb::Source {
+                file_name: file.into(),
+                text: text.into(),
+                siblings: Default::default(),
+            }),
+            defines: defines
+                .iter()
+                .map(|(n, v)| pb::Define {
+                    name: (*n).into(),
+                    value: (*v).into(),
+                })
+                .collect(),
+            loader: String::new(),
+            mode: mode.into(),
         };
         self.load_req(req)
     }
