@@ -211,6 +211,7 @@ fn main() {
     for (group, prefixes) in [
         ("STANDARD", &["bpf/programs/", "bpf/loaders/"][..]),
         ("TEST", &["bpf/programs/test/"][..]),
+        ("BENCH", &["bpf/bench/"][..]),
     ] {
         writeln!(
             code,

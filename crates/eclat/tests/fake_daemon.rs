@@ -72,6 +72,7 @@ fn script() -> Script {
             }],
         }),
         loaded_at: 1_704_067_200,
+        mode: "interpreted".into(),
     }
 }
 

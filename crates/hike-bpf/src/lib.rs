@@ -126,7 +126,7 @@ pub mod test {
 
 /// The raw eBPF baselines of the benchmarks (`bpf/bench`).
 pub mod bench {
-    pub use super::generated::BENCH_OBJECTS as OBJECTS;
+    pub use super::generated::{BENCH_OBJECTS as OBJECTS, BENCH_SOURCES as SOURCES};
 
     /// The ELF bytes of the baseline `name`, if there is one.
     pub fn object(name: &str) -> Option<&'static [u8]> {

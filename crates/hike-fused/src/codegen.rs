@@ -94,6 +94,7 @@ pub fn generate(
         "\t\treturn hike_fused_fault(st, HIKE_FAULT_NO_CHAIN, 0, chain_id < {MAX_CHAINS} ? chain_id : HIKE_NO_ID);"
     ));
     w.line("\t}");
+    w.line("\tst->prog_calls = F->prog_calls;");
     w.line("\tif (v != HIKE_FUSED_GO)");
     w.line("\t\treturn v;");
     w.line("\tst->result = r0;");

@@ -54,6 +54,12 @@ pub enum KitError {
         #[source]
         source: hike_runtime::Error,
     },
+    /// Chains could not be fused (`hike-fused`).
+    #[error("cannot build the fused program: {message}")]
+    Fuse {
+        /// Why.
+        message: String,
+    },
     /// A program did not load (the verifier's log is in the source).
     #[error("cannot load `{program}` at program id {slot}")]
     LoadProgram {
@@ -147,6 +153,8 @@ pub struct PrivateVm {
     symbols: Symbols,
     /// The slot of each program loaded, by name (the first slot of a program loaded twice).
     slots: BTreeMap<String, u32>,
+    /// The program and object of each slot, for a fused build ([`PrivateVm::load_fused`]).
+    objects: BTreeMap<u32, (String, String)>,
 }
 
 impl PrivateVm {
@@ -172,6 +180,7 @@ impl PrivateVm {
             context,
             symbols: Symbols::new(),
             slots: BTreeMap::new(),
+            objects: BTreeMap::new(),
         })
     }
 
@@ -222,11 +231,78 @@ impl PrivateVm {
                 slot,
                 source,
             })?;
+        self.objects
+            .insert(slot, (program.to_owned(), object_name.to_owned()));
         if !self.slots.contains_key(program) {
             self.slots.insert(program.to_owned(), slot);
             self.symbols.add_prog(slot, program);
         }
         Ok(())
+    }
+
+    /// Loads the fused program (`hike-fused`) of `chains` (ID, code), every program loaded in
+    /// this VM and the loader of `loader` (a loader of this VM, whose maps it shares, as it
+    /// shares the programs'), as loader `name`: the fused side of a comparison.
+    pub fn load_fused(&self, name: &str, loader: &Loader, chains: &[(u32, Vec<Insn>)]) -> Result<Loader> {
+        let source = |object: &str| -> Result<hike_fused::Source> {
+            let o = hike_bpf::OBJECTS
+                .iter()
+                .find(|o| o.name == object)
+                .ok_or_else(|| KitError::NoObject {
+                    name: object.to_owned(),
+                })?;
+            Ok(hike_fused::Source::Embedded(o.source.to_owned()))
+        };
+        let params: BTreeMap<u32, usize> = self
+            .vm
+            .programs()
+            .into_iter()
+            .map(|p| (p.id.get(), p.params.map_or(0, |v| v.len())))
+            .collect();
+        let mut programs = Vec::new();
+        let mut reuse: BTreeMap<String, MapRef> = loader.maps().clone();
+        for (slot, (program, object)) in &self.objects {
+            programs.push(hike_fused::Program {
+                id: *slot,
+                name: program.clone(),
+                nparams: params.get(slot).copied().unwrap_or(0),
+                source: source(object)?,
+            });
+            for p in self.vm.programs().into_iter().filter(|p| p.id.get() == *slot) {
+                for m in p.maps.iter().filter(|m| !m.contains('.')) {
+                    if let Ok(map) = self.vm.program_map(p.id, m) {
+                        reuse.entry(m.clone()).or_insert(map);
+                    }
+                }
+            }
+        }
+        let loader_name = loader.program_name().to_owned();
+        let script = hike_fused::Script {
+            chains: chains
+                .iter()
+                .map(|(id, insns)| hike_fused::Chain {
+                    id: *id,
+                    name: format!("chain{id}"),
+                    insns: insns.clone(),
+                    origin: None,
+                })
+                .collect(),
+            programs,
+            loader: hike_fused::Loader {
+                source: source(&loader_name)?,
+                name: loader_name,
+            },
+            tc: self.context == hike_bpf::Context::Tc,
+        };
+        let built = hike_fused::compile(&script).map_err(|e| KitError::Fuse {
+            message: crate::causes(&e),
+        })?;
+        self.vm
+            .load_fused(name, &built.object, hike_fused::ENTRY, &reuse)
+            .map_err(|source| KitError::LoadLoader {
+                loader: format!("{name} (fused)"),
+                source,
+            })
     }
 
     /// Loads standard programs (each the program of the same name in its own object, as

@@ -12,6 +12,8 @@
 //!   blacklisted source, `ip6_set_tos(1)`; for pps, then `ip6_kroute()`.
 //! - `eclat`: the same chains written in eCLAT (`ddos_mark.eclat`) and compiled by
 //!   `eclat-compiler`, in the same VM (same programs, same IDs).
+//! - `fused` (ns only): the compiled chains, the programs and the loader as one program
+//!   (`hike-fused`), on the same maps.
 //! - `ipset` (pps only): no XDP program of its own; the router's kernel forwards, and
 //!   `ip6tables -t mangle -A PREROUTING -m set --match-set BL src -j TOS --set-tos 0x01/0xff`
 //!   marks, with the blacklist in an `ipset` of type `hash:ip`.
@@ -81,6 +83,22 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
                 mix.run(&variant, repeat, |p, r| {
                     timed(r, || {
                         let out = hike.loader().test_run(p, r)?;
+                        Ok((out.retval, out.duration_ns))
+                    })
+                })
+            }),
+        });
+    }
+    {
+        let (hike, mix) = (&hike, &mix);
+        cases.push(Case {
+            variant: "fused",
+            param: 0,
+            run: Box::new(move |_, repeat| {
+                hike.select(ECLAT_MARK)?;
+                mix.run(&"fused", repeat, |p, r| {
+                    timed(r, || {
+                        let out = hike.fused().test_run(p, r)?;
                         Ok((out.retval, out.duration_ns))
                     })
                 })

@@ -7,6 +7,9 @@
 //!   program 0 is `test_null` (it returns 0). One private VM holds every chain; the loader's
 //!   `test_boot` map selects the chain of the case being measured.
 //!
+//! - `fused`: the same chains, `test_null` and the test loader fused into one program
+//!   (`hike-fused`): no interpreter, no tail call; the loader's `test_boot` selects the chain.
+//!
 //! The bar: per call, `(hike[N] − hike[0]) / (raw[N] − raw[0])` ≤ 1.5 for N = 2 and 8 (the
 //! paper measured about 2).
 
@@ -34,6 +37,9 @@ const BAR_CALLS: [u32; 2] = [2, 8];
 /// The bar's goal for the per-call ratio.
 const BAR_GOAL: f64 = 1.5;
 
+/// The goal of fused mode: per call, the fused slope over the raw slope.
+const FUSED_GOAL: f64 = 1.0;
+
 /// The slot of `test_null` in the program table.
 const NULL_PROG: u32 = 0;
 
@@ -49,6 +55,8 @@ fn chain(calls: u32) -> Vec<Insn> {
 
 /// The HIKe side: a private VM with `test_null` and one chain per N, and the test loader.
 struct Hike {
+    // Dropped first: it shares the loader's and the VM's maps.
+    fused: Loader,
     vm: PrivateVm,
     loader: Loader,
 }
@@ -64,7 +72,9 @@ impl Hike {
                 .with_context(|| format!("install the chain of {n} calls"))?;
         }
         let loader = vm.load_loader("bench", "test_loader")?;
-        Ok(Hike { vm, loader })
+        let chains: Vec<(u32, Vec<Insn>)> = CALLS.iter().map(|&n| (n, chain(n))).collect();
+        let fused = vm.load_fused("bench_fused", &loader, &chains)?;
+        Ok(Hike { fused, vm, loader })
     }
 
     /// Makes the test loader boot chain N, with no arguments.
@@ -74,9 +84,10 @@ impl Hike {
 
     /// Runs one packet through chain N and checks, in the VM state of `cpu`, that the chain
     /// made its N calls and returned 0 without a fault.
-    fn check(&self, n: u32, packet: &[u8], cpu: usize) -> Result<()> {
+    fn check(&self, n: u32, packet: &[u8], cpu: usize, fused: bool) -> Result<()> {
         self.select(n)?;
-        let run = self.loader.test_run(packet, 1)?;
+        let entry = if fused { &self.fused } else { &self.loader };
+        let run = entry.test_run(packet, 1)?;
         let st = self.vm.vm().vm_state(cpu)?;
         if run.retval != PASS || st.fault != 0 || st.prog_calls != n || st.result != 0 {
             let fault = Fault::from_code(st.fault).map_or("none", |f| f.name());
@@ -102,7 +113,9 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
     raw.set_prog_array("raw_jmp", 0, "raw_tailcall")?;
     let hike = Hike::set_up()?;
     for n in CALLS {
-        hike.check(n, &packet, settings.cpu)?;
+        hike.check(n, &packet, settings.cpu, false)?;
+        hike.check(n, &packet, settings.cpu, true)
+            .with_context(|| format!("fused, N = {n}"))?;
     }
 
     let mut cases = Vec::new();
@@ -128,6 +141,18 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
                     Ok((out.retval, out.duration_ns))
                 })?
                 .expect(&[PASS], &format!("hike, N = {n}"))
+            }),
+        });
+        cases.push(Case {
+            variant: "fused",
+            param: n.into(),
+            run: Box::new(move |packet, repeat| {
+                hike.select(n)?;
+                timed(repeat, || {
+                    let out = hike.fused.test_run(packet, repeat)?;
+                    Ok((out.retval, out.duration_ns))
+                })?
+                .expect(&[PASS], &format!("fused, N = {n}"))
             }),
         });
     }
@@ -195,12 +220,35 @@ fn report(measured: &[Measured], settings: &Settings) -> ScenarioReport {
         });
     }
 
+    // Fused: composing programs must cost no more than the wizards' own tail-call chaining.
+    if let (Some(f), Some(r)) = (slope(measured, "fused"), slope(measured, "raw")) {
+        let ratio = f / r;
+        records.push(Record {
+            scenario: NAME.to_owned(),
+            variant: "fused_vs_raw".to_owned(),
+            param: None,
+            metric: "per_call_slope_ratio".to_owned(),
+            value: ratio,
+            unit: "ratio".to_owned(),
+            min: None,
+            max: None,
+            trials: Some(settings.trials),
+        });
+        bars.push(Bar {
+            figure: "per call, fused: slope of fused over every N / slope of raw".to_owned(),
+            paper: "-".to_owned(),
+            goal: format!("≤ {FUSED_GOAL}"),
+            value: ratio,
+            met: ratio.is_finite() && ratio <= FUSED_GOAL,
+        });
+    }
+
     let mut notes = Vec::new();
     let per_call = |v: &str, n: u32| -> Option<f64> {
         Some((median_of(measured, v, n)? - median_of(measured, v, 0)?) / f64::from(n))
     };
     let mut line = String::from("Cost of one call (ns), (x[N]−x[0]) / N:");
-    for v in ["raw", "hike"] {
+    for v in ["raw", "hike", "fused"] {
         let figs: Vec<String> = [2, 8, 32]
             .iter()
             .filter_map(|&n| per_call(v, n).map(|c| format!("{c:.2} at N = {n}")))
@@ -224,7 +272,8 @@ fn report(measured: &[Measured], settings: &Settings) -> ScenarioReport {
             that tail-calls itself N times through a constant index (count in a per-CPU map), \
             as in the paper (`bpf/bench/raw_tailcall.bpf.c`). `hike`: the test loader boots \
             the chain `r0 = 0; call prog 0` × N `; exit`, program 0 being `test_null`; VM \
-            counters off. Packet: 64 bytes of Ethernet + IPv6 + UDP; metric: ns per packet."
+            counters off. `fused`: the same chains, program and loader as one program \
+            (`hike-fused`). Packet: 64 bytes of Ethernet + IPv6 + UDP; metric: ns per packet."
             .to_owned(),
         param_name: "N",
         param_labels: Vec::new(),

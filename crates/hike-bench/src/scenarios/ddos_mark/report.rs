@@ -150,6 +150,15 @@ pub fn report(
     );
     ratio(
         &mut records,
+        "ns_fused_vs_raw",
+        "`ddos_mark` ns fused / ns raw (eCLAT chains fused)",
+        "(no fused mode)",
+        "≤ 1.05",
+        div(median(measured, "fused"), median(measured, "raw")),
+        |v| v <= 1.05,
+    );
+    ratio(
+        &mut records,
         "pps_ipset_vs_hike",
         "`ddos_mark` ipset pps / hike pps (per round)",
         "0.53",

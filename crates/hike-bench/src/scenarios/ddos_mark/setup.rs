@@ -19,6 +19,8 @@ use crate::raw::RawObject;
 /// The HIKe side: one private VM with the three programs, the loader, and the hand-written and
 /// compiled chains.
 pub struct Hike {
+    // Dropped first: it shares the loader's and the programs' maps.
+    fused: Loader,
     vm: PrivateVm,
     loader: Loader,
     /// The compiled chains, disassembled, for the report.
@@ -47,6 +49,7 @@ impl Hike {
                 .with_context(|| format!("install `{name}`"))?;
         }
         let script = compile_eclat()?;
+        let mut fused_chains = Vec::new();
         for (id, name) in [(ECLAT_MARK, "ddos_mark"), (ECLAT_MARK_FWD, "ddos_mark_fwd")] {
             let chain = script
                 .chain(name)
@@ -57,11 +60,18 @@ impl Hike {
                 .with_context(|| format!("link the compiled `{name}`"))?;
             vm.install_insns(id, &code, 0)
                 .with_context(|| format!("install the compiled `{name}`"))?;
+            fused_chains.push((id, code));
         }
         let loader = vm
             .load_loader("ddos_mark", "ip6_sc")
             .context("load the ip6_sc loader")?;
+        // The compiled chains fused with the programs and the loader (`fused`): the same
+        // `ipv6_sc_map` selects the chain.
+        let fused = vm
+            .load_fused("ddos_mark_fused", &loader, &fused_chains)
+            .context("load the fused program")?;
         Ok(Hike {
+            fused,
             vm,
             loader,
             eclat_asm: script.disassemble(),
@@ -71,6 +81,11 @@ impl Hike {
     /// The `basic.ip6_sc` loader.
     pub fn loader(&self) -> &Loader {
         &self.loader
+    }
+
+    /// The fused program of the compiled chains.
+    pub fn fused(&self) -> &Loader {
+        &self.fused
     }
 
     /// Makes the loader run chain `chain` for every IPv6 packet.
@@ -124,6 +139,11 @@ pub fn check_ns_variants(raw: &RawObject, hike: &Hike, mix: &Mix, cpu: usize) ->
             }
             check_marked(&what, &p.bytes, &run.data_out, tc)?;
         }
+        hike.select(ECLAT_MARK)?;
+        let run = hike.fused().test_run(&p.bytes, 1)?;
+        let what = format!("fused, packet {i}");
+        measure::check_verdict(run.retval, &[PASS], &what)?;
+        check_marked(&what, &p.bytes, &run.data_out, tc)?;
     }
     Ok(())
 }
