@@ -222,10 +222,17 @@ fn main() {
         .unwrap();
         writeln!(code, "pub static {group}_SOURCES: &[(&str, &[u8])] = &[").unwrap();
         let mut files = Vec::new();
-        collect(&bpf, &mut files, &|p| p.ends_with(".c") || p.ends_with(".h"));
+        collect(&bpf, &mut files, &|p| {
+            p.ends_with(".c") || p.ends_with(".h")
+        });
         files.sort();
         for path in files {
-            let rel = path.strip_prefix(&root).unwrap().to_str().unwrap().to_owned();
+            let rel = path
+                .strip_prefix(&root)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
             let in_group = prefixes.iter().any(|p| rel.starts_with(p))
                 && (group == "TEST" || !rel.starts_with("bpf/programs/test/"));
             if in_group {

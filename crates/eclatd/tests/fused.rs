@@ -43,7 +43,11 @@ fn a_fused_script_runs_counts_switches_modes_and_survives_a_restart() {
     assert_ne!(interp_id, fused_id);
     assert_eq!(ns.xdp_prog("v0"), interp_id);
     assert_eq!(ns.send("v1", &frames("fc00::1", "fc00::2", 5)), 5);
-    assert_eq!(c.monitor("fz").get(&7), Some(&15), "state kept across modes");
+    assert_eq!(
+        c.monitor("fz").get(&7),
+        Some(&15),
+        "state kept across modes"
+    );
 
     // And back to fused, then kill -9: the restarted daemon adopts it, fused.
     c.load_mode("fz", "fz.eclat", &script, &devname, "fused")
@@ -56,7 +60,10 @@ fn a_fused_script_runs_counts_switches_modes_and_survives_a_restart() {
     d.spawn();
     let mut c = d.client();
     let list = c.list();
-    assert_eq!(list.scripts[0].mode, "fused", "the mode is in the state file");
+    assert_eq!(
+        list.scripts[0].mode, "fused",
+        "the mode is in the state file"
+    );
     assert_eq!(list.scripts[0].loader.as_ref().unwrap().kernel_id, fused_id);
     assert_eq!(c.monitor("fz").get(&7), Some(&20));
     c.unload("fz").expect("unload");
@@ -69,8 +76,18 @@ fn an_unknown_mode_is_refused_with_the_modes() {
     let d = Daemon::start(Some(&ns));
     let mut c = d.client();
     let e = c
-        .load_mode("m", "m.eclat", &count_and_drop(1), &[("DEVNAME", "v0")], "jit")
+        .load_mode(
+            "m",
+            "m.eclat",
+            &count_and_drop(1),
+            &[("DEVNAME", "v0")],
+            "jit",
+        )
         .expect_err("refused");
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
-    assert!(e.message().contains("`interpreted` and `fused`"), "{}", e.message());
+    assert!(
+        e.message().contains("`interpreted` and `fused`"),
+        "{}",
+        e.message()
+    );
 }

@@ -69,6 +69,18 @@ impl DaemonClient {
         text: &str,
         defines: &[(String, String)],
     ) -> Result<(pb::LoadReply, Duration)> {
+        self.load_mode(name, file_name, text, defines, "")
+    }
+
+    /// [`DaemonClient::load`] in `mode` (`fused`, or `interpreted`/empty).
+    pub fn load_mode(
+        &mut self,
+        name: &str,
+        file_name: &str,
+        text: &str,
+        defines: &[(String, String)],
+        mode: &str,
+    ) -> Result<(pb::LoadReply, Duration)> {
         let request = pb::LoadRequest {
             name: name.to_owned(),
             source: Some(pb::Source {
@@ -84,7 +96,7 @@ impl DaemonClient {
                 })
                 .collect(),
             loader: String::new(),
-            mode: String::new(),
+            mode: mode.to_owned(),
         };
         let started = Instant::now();
         let reply = self.runtime.block_on(self.client.load(request));

@@ -90,7 +90,7 @@ fn build_in(dir: &Path, script: &Script) -> Result<Fused, FuseError> {
                 let known = hike_bpf::standard::SOURCES
                     .iter()
                     .chain(hike_bpf::test::SOURCES)
-        .chain(hike_bpf::bench::SOURCES)
+                    .chain(hike_bpf::bench::SOURCES)
                     .any(|(r, _)| r == rel);
                 if !known {
                     return Err(FuseError::NoSource {

@@ -243,7 +243,12 @@ impl PrivateVm {
     /// Loads the fused program (`hike-fused`) of `chains` (ID, code), every program loaded in
     /// this VM and the loader of `loader` (a loader of this VM, whose maps it shares, as it
     /// shares the programs'), as loader `name`: the fused side of a comparison.
-    pub fn load_fused(&self, name: &str, loader: &Loader, chains: &[(u32, Vec<Insn>)]) -> Result<Loader> {
+    pub fn load_fused(
+        &self,
+        name: &str,
+        loader: &Loader,
+        chains: &[(u32, Vec<Insn>)],
+    ) -> Result<Loader> {
         let source = |object: &str| -> Result<hike_fused::Source> {
             let o = hike_bpf::OBJECTS
                 .iter()
@@ -268,7 +273,12 @@ impl PrivateVm {
                 nparams: params.get(slot).copied().unwrap_or(0),
                 source: source(object)?,
             });
-            for p in self.vm.programs().into_iter().filter(|p| p.id.get() == *slot) {
+            for p in self
+                .vm
+                .programs()
+                .into_iter()
+                .filter(|p| p.id.get() == *slot)
+            {
                 for m in p.maps.iter().filter(|m| !m.contains('.')) {
                     if let Ok(map) = self.vm.program_map(p.id, m) {
                         reuse.entry(m.clone()).or_insert(map);

@@ -4,6 +4,8 @@
 //! - `hike`: the chain in HIKe assembly (`hike_testkit::listing2`, statement by statement as
 //!   in the eCLAT script, the same as `crates/hike-stdlib-tests/tests/kernel_ddos_listing2.rs`)
 //!   on the standard programs, behind the `basic.ip6_sc` loader, VM counters off.
+//! - `fused`: the same chain, programs and loader fused into one program (`hike-fused`), in
+//!   a VM of its own.
 //! - `raw`: `bpf/bench/raw_ddos_listing2.bpf.c`, one hand-written XDP program with maps of
 //!   the same types, keys, values and semantics, making the same decisions.
 //!
@@ -50,7 +52,8 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
         obj: RawObject::load("raw_ddos_listing2")?,
     };
     let hike = Hike::set_up(settings.cpu)?;
-    let sides: [&dyn Side; 2] = [&raw, &hike];
+    let fused = Hike::set_up_fused(settings.cpu)?;
+    let sides: [&dyn Side; 3] = [&raw, &hike, &fused];
     progress.update("checking decisions");
     check_decisions(&sides)?;
     for side in sides {
@@ -59,7 +62,7 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
 
     let mix = mix();
     // Packets each side ran, per class, to check its counters afterwards.
-    let ran: [[Cell<u64>; 2]; 2] = Default::default();
+    let ran: [[Cell<u64>; 2]; 3] = Default::default();
     let mut cases: Vec<Case<'_>> = sides
         .iter()
         .zip(&ran)

@@ -1,5 +1,6 @@
 //! `load_ms` and `swap_ms`: the wall time of `Load` calls that load the script, and that
-//! replace it by its swapped version and back.
+//! replace it by its swapped version and back; `fused_load_ms`: of a `Load` of the script
+//! fused (its build with clang and its verification included).
 
 use anyhow::Result;
 use hike_netlab::signals;
@@ -18,6 +19,8 @@ pub struct LoadSwap {
     pub load: Summary,
     /// `swap_ms` of the trials.
     pub swap: Summary,
+    /// `fused_load_ms` of the trials: the script loaded with `mode: fused`.
+    pub fused_load: Summary,
     /// The median `Unload` call, ms.
     pub unload_ms: f64,
     /// The programs the script loads.
@@ -39,6 +42,7 @@ pub fn measure_load_swap(
     session.swap(1)?;
     session.unload()?;
     let (mut loads, mut swaps, mut unloads) = (Vec::new(), Vec::new(), Vec::new());
+    let mut fused_loads = Vec::new();
     let (mut programs, mut chain_insns) = (0, 0);
     for t in 0..settings.trials {
         signals::check()?;
@@ -58,6 +62,8 @@ pub fn measure_load_swap(
             .collect::<Result<_>>()?;
         swaps.push(median(&trial_swaps));
         unloads.push(ms(session.unload()?));
+        fused_loads.push(ms(session.load_fused()?));
+        session.unload()?;
         if settings.verbose {
             eprintln!(
                 "  load {:.1} ms, swaps {trial_swaps:.1?} ms, unload {:.1} ms",
@@ -69,6 +75,7 @@ pub fn measure_load_swap(
     Ok(LoadSwap {
         load: Summary::of(&loads).expect("at least one trial"),
         swap: Summary::of(&swaps).expect("at least one trial"),
+        fused_load: Summary::of(&fused_loads).expect("at least one trial"),
         unload_ms: median(&unloads),
         programs,
         chain_insns,

@@ -82,6 +82,18 @@ impl Session<'_> {
         Ok(took)
     }
 
+    /// Loads the original script fused (it must not be loaded): the wall time, which
+    /// includes the fused build (clang) and its verification.
+    pub fn load_fused(&mut self) -> Result<Duration> {
+        let (reply, took) =
+            self.client
+                .load_mode(SCRIPT_NAME, SCRIPT_FILE, SCRIPT, &self.defines, "fused")?;
+        ensure!(!reply.replaced, "`{SCRIPT_NAME}` was already loaded");
+        let mode = reply.script.as_ref().map_or("", |s| s.mode.as_str());
+        ensure!(mode == "fused", "`{SCRIPT_NAME}` loaded {mode}, not fused");
+        Ok(took)
+    }
+
     /// Unloads the script: the wall time.
     pub fn unload(&mut self) -> Result<Duration> {
         self.client.unload(SCRIPT_NAME)

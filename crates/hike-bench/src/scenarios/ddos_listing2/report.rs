@@ -10,6 +10,23 @@ pub fn report(settings: &Settings, mix: &Mix, measured: &[Measured]) -> Scenario
     let get = |v: &str| measured.iter().find(|m| m.variant == v);
     let mut bars = Vec::new();
     let mut notes = Vec::new();
+    if let (Some(f), Some(r)) = (get("fused"), get("raw")) {
+        let ratio = f.ns_per_packet.median / r.ns_per_packet.median;
+        records.push(Record::derived(
+            NAME,
+            "ns_fused_vs_raw",
+            "ratio",
+            "ratio",
+            ratio,
+        ));
+        bars.push(Bar {
+            figure: "`ddos_listing2` fused ns / raw ns".to_owned(),
+            paper: "(no fused mode)".to_owned(),
+            goal: "≤ 1.10".to_owned(),
+            value: ratio,
+            met: ratio.is_finite() && ratio <= 1.10,
+        });
+    }
     if let (Some(h), Some(r)) = (get("hike"), get("raw")) {
         let ratio = h.ns_per_packet.median / r.ns_per_packet.median;
         records.push(Record::derived(

@@ -105,6 +105,8 @@ impl Side for Raw {
 /// Listing 2 on a private VM: the standard programs in slots 1, 2, … as
 /// `hike_testkit::listing2` orders them, the chain, and `ip6_sc` selecting it.
 pub struct Hike {
+    // The fused program (the `fused` side), dropped first: it shares the VM's maps.
+    fused: Option<Loader>,
     vm: PrivateVm,
     loader: Loader,
     cpu: usize,
@@ -113,14 +115,39 @@ pub struct Hike {
 impl Hike {
     /// Sets it up; the VM state read after each run is that of `cpu`, where the runs go.
     pub fn set_up(cpu: usize) -> Result<Hike> {
+        Hike::set_up_in(cpu, false)
+    }
+
+    /// The `fused` side: the same in a VM of its own (its own maps, so that each side's
+    /// counters are its own), packets running through the fused program of the chain, its
+    /// programs and the loader, on those maps.
+    pub fn set_up_fused(cpu: usize) -> Result<Hike> {
+        Hike::set_up_in(cpu, true)
+    }
+
+    fn set_up_in(cpu: usize, fused: bool) -> Result<Hike> {
         let mut vm = PrivateVm::new()?;
         vm.configure_fast_path()?;
         vm.load_programs(1, &listing2::PROGRAMS)?;
-        vm.install(CHAIN_ID, listing2::CHAIN_ASM, 0)
+        let code = vm
+            .install(CHAIN_ID, listing2::CHAIN_ASM, 0)
             .context("install Listing 2")?;
         let loader = vm.load_loader("listing2", "ip6_sc")?;
         select_chain(&loader, listing2::SELECT_MAP, CHAIN_ID)?;
-        Ok(Hike { vm, loader, cpu })
+        let fused = if fused {
+            Some(
+                vm.load_fused("listing2_fused", &loader, &[(CHAIN_ID, code)])
+                    .context("load Listing 2 fused")?,
+            )
+        } else {
+            None
+        };
+        Ok(Hike {
+            fused,
+            vm,
+            loader,
+            cpu,
+        })
     }
 
     fn map(&self, map: L2Map) -> Result<MapRef> {
@@ -140,19 +167,25 @@ impl Hike {
 
 impl Side for Hike {
     fn name(&self) -> &'static str {
-        "hike"
+        if self.fused.is_some() {
+            "fused"
+        } else {
+            "hike"
+        }
     }
 
     fn run(&self, packet: &[u8], repeat: u32) -> Result<Timed> {
+        let entry = self.fused.as_ref().unwrap_or(&self.loader);
         let t = timed(repeat, || {
-            let out = self.loader.test_run(packet, repeat)?;
+            let out = entry.test_run(packet, repeat)?;
             Ok((out.retval, out.duration_ns))
         })?;
         let st = self.vm.vm().vm_state(self.cpu)?;
         if st.fault != 0 {
             let f = Fault::from_code(st.fault).map_or("unknown", |f| f.name());
             bail!(
-                "hike: Listing 2 faulted ({f}) at instruction {}",
+                "{}: Listing 2 faulted ({f}) at instruction {}",
+                self.name(),
                 st.fault_pc
             );
         }
