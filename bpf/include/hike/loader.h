@@ -32,8 +32,28 @@ struct {
 	__type(value, struct hike_loader_config);
 } hike_ldr_cfg SEC(".maps");
 
+/* The entry copies the script's dispatch word into the state (for the programs that may end the
+ * packet) and hands the body's verdict to the dispatch (dispatch.h). */
 #define HIKE_LOADER(NAME)                                                                          \
-	__attribute__((btf_decl_tag("hike_loader"))) SEC("xdp") int NAME(struct xdp_md *ctx)
+	static __always_inline int ___hike_loader_##NAME(struct xdp_md *ctx);                     \
+	__attribute__((btf_decl_tag("hike_loader"))) SEC("xdp") int NAME(struct xdp_md *ctx)     \
+	{                                                                                          \
+		__u32 ___hike_word = hike_loader_dispatch_enter();                                 \
+		return hike_dispatch_verdict(ctx, ___hike_word, ___hike_loader_##NAME(ctx));       \
+	}                                                                                          \
+	static __always_inline int ___hike_loader_##NAME(struct xdp_md *ctx)
+
+/* The script's dispatch word (proceed-on mask and slot), also left in the state for programs. */
+static __always_inline __u32 hike_loader_dispatch_enter(void)
+{
+	struct hike_loader_config *cfg = bpf_map_lookup_elem(&hike_ldr_cfg, &hike_key0);
+	struct hike_vm_state *st = hike_state_get();
+	__u32 word = cfg ? cfg->dispatch : 0;
+
+	if (st)
+		st->dispatch = word;
+	return word;
+}
 
 static __always_inline void hike_loader_verdicts(__u32 *def, __u32 *failsafe)
 {

@@ -72,6 +72,8 @@ fn script() -> Script {
             }],
         }),
         loaded_at: 1_704_067_200,
+        priority: 100,
+        proceed_on: vec!["pass".into()],
     }
 }
 
@@ -182,6 +184,7 @@ impl Eclat for Fake {
                 used_by: vec!["ddos".into()],
                 build: String::new(),
             }],
+            hooks: vec![],
             instance: "eclat".into(),
             pin_dir: "/sys/fs/bpf/eclat".into(),
         }))

@@ -166,13 +166,43 @@ pub enum DaemonError {
         message: String,
     },
 
-    /// An interface already runs another script's loader.
-    #[error("interface `{device}` already runs script `{owner}`; unload it first, or load this script under the name `{owner}` to replace it")]
-    InterfaceTaken {
+    /// A hook already runs as many scripts as it takes.
+    #[error("script `{script}`: the {hook} hook of interface `{device}` already runs {count} scripts, the most one hook takes ({max}); unload one of them first ({})", scripts.join(", "))]
+    HookFull {
+        /// The script being loaded.
+        script: String,
         /// The interface.
         device: String,
-        /// The script there.
-        owner: String,
+        /// The hook.
+        hook: String,
+        /// Scripts there now.
+        count: usize,
+        /// The limit.
+        max: u32,
+        /// Their names, in order.
+        scripts: Vec<String>,
+    },
+
+    /// The hook runs a program eclatd did not attach: it is left alone.
+    #[error("script `{script}`: interface `{device}` already runs xdp program {id} `{prog}`, which eclatd did not attach; eclatd never replaces another tool's program: detach it first (`ip link set dev {device} xdp off`, or with the tool that attached it), then load again")]
+    ForeignProgram {
+        /// The script being loaded.
+        script: String,
+        /// The interface.
+        device: String,
+        /// The kernel's program ID.
+        id: u32,
+        /// The kernel's name of the program.
+        prog: String,
+    },
+
+    /// A `--proceed-on` that names no verdict.
+    #[error("--proceed-on {text:?}: {why}")]
+    BadProceedOn {
+        /// As given.
+        text: String,
+        /// What is wrong.
+        why: String,
     },
 
     /// The kernel refused a step; everything done before it was undone.
@@ -212,6 +242,7 @@ impl DaemonError {
             | DaemonError::TooBig { .. }
             | DaemonError::TooMany { .. }
             | DaemonError::BadDefine { .. }
+            | DaemonError::BadProceedOn { .. }
             | DaemonError::Compile { .. }
             | DaemonError::BadEntry { .. } => Code::InvalidArgument,
             DaemonError::NoScript { .. }
@@ -219,7 +250,8 @@ impl DaemonError {
             | DaemonError::NoEntry { .. } => Code::NotFound,
             DaemonError::Link { .. }
             | DaemonError::NoInterface { .. }
-            | DaemonError::InterfaceTaken { .. }
+            | DaemonError::HookFull { .. }
+            | DaemonError::ForeignProgram { .. }
             | DaemonError::StaleBuild { .. }
             | DaemonError::Packages { .. } => Code::FailedPrecondition,
             DaemonError::Unsupported { .. } => Code::Unimplemented,

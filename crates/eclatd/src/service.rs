@@ -101,6 +101,11 @@ fn script_pb(
                 .collect(),
         }),
         loaded_at: r.loaded_at,
+        priority: r.priority,
+        proceed_on: crate::daemon::proceed_on_names(r.proceed_on)
+            .into_iter()
+            .map(String::from)
+            .collect(),
     }
 }
 
@@ -218,12 +223,23 @@ impl Eclat for Service {
         let src = source(r.source, r.defines);
         let name = r.name;
         let loader = r.loader;
+        let proceed_on = match r.proceed_on {
+            Some(text) => Some(crate::daemon::parse_proceed_on(&text).map_err(|why| {
+                Status::from(crate::error::DaemonError::BadProceedOn { text, why })
+            })?),
+            None => None,
+        };
+        let placement = crate::daemon::Placement {
+            priority: r.priority,
+            proceed_on,
+        };
         let (loaded, script) = self
             .blocking(move |d| {
                 let loaded = d.load(
                     Some(name.as_str()).filter(|n| !n.is_empty()),
                     &src,
                     Some(loader.as_str()).filter(|l| !l.is_empty()),
+                    &placement,
                 )?;
                 let script = script_of(d, &loaded.script);
                 Ok((loaded, script))
@@ -277,7 +293,18 @@ impl Eclat for Service {
                 build: p.record.digest.chars().take(12).collect(),
             })
             .collect();
+        let hooks = listing
+            .hooks
+            .iter()
+            .map(|h| pb::Hook {
+                device: h.device.clone(),
+                ifindex: h.ifindex,
+                hook: h.hook.clone(),
+                scripts: h.scripts.clone(),
+            })
+            .collect();
         Ok(Response::new(pb::ListReply {
+            hooks,
             scripts,
             programs,
             instance: listing.instance,

@@ -132,6 +132,34 @@ pub struct ScriptRecord {
     pub chains: Vec<ChainRecord>,
     /// Its loader.
     pub loader: LoaderRecord,
+    /// Where it runs among the scripts of a hook: lower first ([`DEFAULT_PRIORITY`] unless
+    /// `eclat load --priority` said otherwise; equal priorities run in name order).
+    #[serde(default = "default_priority")]
+    pub priority: u32,
+    /// The verdicts that proceed to the next script of the hook: bit `v` for XDP verdict `v`
+    /// ([`DEFAULT_PROCEED_ON`], `pass`, unless `eclat load --proceed-on` said otherwise).
+    #[serde(default = "default_proceed_on")]
+    pub proceed_on: u32,
+    /// Its slot in the instance's script table (`hike_scripts`), kept by a replace.
+    #[serde(default)]
+    pub slot: u32,
+}
+
+/// The priority of a script loaded without `--priority`.
+pub const DEFAULT_PRIORITY: u32 = 100;
+
+/// The verdicts that proceed by default: `pass` (bit 2, `XDP_PASS`).
+pub const DEFAULT_PROCEED_ON: u32 = 1 << hike_isa::abi::xdp::PASS;
+
+/// Every verdict a proceed-on set may hold (aborted, drop, pass, tx, redirect).
+pub const PROCEED_ON_ALL: u32 = 0x1f;
+
+fn default_priority() -> u32 {
+    DEFAULT_PRIORITY
+}
+
+fn default_proceed_on() -> u32 {
+    DEFAULT_PROCEED_ON
 }
 
 /// A chain of a script.
@@ -295,8 +323,19 @@ impl State {
         }
         let mut names = BTreeSet::new();
         let mut chains = BTreeSet::new();
+        let mut script_slots = BTreeSet::new();
         for (i, s) in self.scripts.iter().enumerate() {
             let f = |x: &str| format!("scripts[{i}].{x}");
+            in_range(f("slot"), s.slot, hike_isa::abi::DISPATCH_SLOTS)?;
+            if !script_slots.insert(s.slot) {
+                return Err((f("slot"), format!("= {} is recorded twice", s.slot)));
+            }
+            if s.proceed_on & !PROCEED_ON_ALL != 0 {
+                return Err((
+                    f("proceed_on"),
+                    format!("= {:#x} holds bits that are no XDP verdict", s.proceed_on),
+                ));
+            }
             if crate::daemon::check_script_name(&s.name).is_err() {
                 return Err((f("name"), format!("= {:?} is not a script name", s.name)));
             }
@@ -571,6 +610,9 @@ mod tests {
                     hook: "xdp".into(),
                 }],
             },
+            priority: DEFAULT_PRIORITY,
+            proceed_on: DEFAULT_PROCEED_ON,
+            slot: 0,
         });
         s
     }
@@ -642,6 +684,26 @@ mod tests {
             Err(Parsed::Invalid(e)) => e,
             other => panic!("not invalid: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_script_recorded_before_priorities_gets_the_defaults_and_bad_placements_are_refused() {
+        let old = edited(|v| {
+            let s = v["scripts"][0].as_object_mut().unwrap();
+            s.remove("priority");
+            s.remove("proceed_on");
+            s.remove("slot");
+        });
+        let Ok(state) = parse(&old) else {
+            panic!("an older state parses")
+        };
+        let s = &state.scripts[0];
+        assert_eq!((s.priority, s.proceed_on, s.slot), (100, 1 << 2, 0));
+        let (field, why) = invalid(|v| v["scripts"][0]["slot"] = 256.into());
+        assert_eq!((field.as_str(), why.as_str()), ("scripts[0].slot", "= 256 is out of range (0..256)"));
+        let (field, why) = invalid(|v| v["scripts"][0]["proceed_on"] = 0x20.into());
+        assert_eq!(field, "scripts[0].proceed_on");
+        assert!(why.contains("no XDP verdict"), "{why}");
     }
 
     #[test]

@@ -297,6 +297,13 @@ pub enum Error {
         name: String,
     },
 
+    /// A script slot beyond the table.
+    #[error("script slot {slot} is out of range (the instance has {} slots)", hike_isa::abi::DISPATCH_SLOTS)]
+    ScriptSlot {
+        /// The slot.
+        slot: u32,
+    },
+
     /// No loader of this name exists in the instance.
     #[error("loader `{name}` does not exist")]
     LoaderNotFound {

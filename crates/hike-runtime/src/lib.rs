@@ -44,6 +44,7 @@ pub mod bpffs;
 pub mod btf;
 pub mod chains;
 mod code_alloc;
+pub mod dispatch;
 pub mod cpu;
 pub mod crash;
 mod error;

@@ -69,11 +69,15 @@ pub enum VmMap {
     Faults,
     /// `hike_events`: the ring buffer of [`abi::Event`]s.
     Events,
+    /// `hike_scripts`: script slot → the script's loader (a program array).
+    Scripts,
+    /// `hike_dispatch`: [`abi::DispatchKey`] → the next script's slot.
+    Dispatch,
 }
 
 impl VmMap {
     /// Every shared map, in creation order.
-    pub const ALL: [VmMap; 9] = [
+    pub const ALL: [VmMap; 11] = [
         VmMap::Chains,
         VmMap::Code,
         VmMap::Progs,
@@ -83,6 +87,8 @@ impl VmMap {
         VmMap::ProgStats,
         VmMap::Faults,
         VmMap::Events,
+        VmMap::Scripts,
+        VmMap::Dispatch,
     ];
 
     /// The map's name, as declared by every HIKe object (at most 15 bytes;
@@ -98,6 +104,8 @@ impl VmMap {
             VmMap::ProgStats => abi::vm_maps::PROG_STATS,
             VmMap::Faults => abi::vm_maps::FAULTS,
             VmMap::Events => abi::vm_maps::EVENTS,
+            VmMap::Scripts => abi::vm_maps::SCRIPTS,
+            VmMap::Dispatch => abi::vm_maps::DISPATCH,
         }
     }
 
@@ -160,6 +168,14 @@ impl VmMap {
             ),
             VmMap::Faults => (MapType::PercpuArray, u32s, 8, Fault::MAX as u32, 0),
             VmMap::Events => (MapType::RingBuf, 0, 0, EVENTS_RING_BYTES, 0),
+            VmMap::Scripts => (MapType::ProgArray, u32s, u32s, abi::DISPATCH_SLOTS, 0),
+            VmMap::Dispatch => (
+                MapType::Hash,
+                size_of::<abi::DispatchKey>() as u32,
+                u32s,
+                abi::DISPATCH_LINKS,
+                0,
+            ),
         };
         MapLayout {
             map_type,

@@ -10,13 +10,15 @@ use eclat_link::link::{LinkedScript, MapOwner};
 use eclat_link::{link_with, IdAllocator, Unit};
 use hike_isa::abi::{MAX_CHAINS, MAX_PROGS};
 use hike_isa::validate::Chain as ValidatedChain;
-use hike_runtime::{ChainId, MapRef, ProgramId, UpdateMode, XdpMode};
+use hike_runtime::{ChainId, MapRef, ProgramId, UpdateMode};
+use hike_isa::abi::{DISPATCH_PER_HOOK, DISPATCH_SLOTS};
 
 use super::maps::{read_raw, same_build, write_raw};
+use super::order;
 use super::reconfigure;
 use super::{
     check_script_name, create_private_dir, default_name, limits, lock, now_secs, Daemon, Inner,
-    Loaded, ScriptSource,
+    Loaded, Placement, ScriptSource,
 };
 use crate::crash;
 use crate::error::{chain, DaemonError, Result};
@@ -144,6 +146,9 @@ enum Undo {
         from: String,
         to: String,
     },
+    /// The order of the scripts (slots, next entries, words) was rewritten for the new
+    /// record: its undo writes the committed record's order again.
+    Order,
 }
 
 /// The undo log of a load.
@@ -161,6 +166,14 @@ impl Txn {
         let mut waited = false;
         for step in self.steps.into_iter().rev() {
             match step {
+                Undo::Order => {
+                    let plan = order::plan(&inner.state);
+                    if let Err(e) = order::apply(&inner.vm, &inner.loaders, &plan)
+                        .and_then(|()| order::prune(&inner.vm, &plan))
+                    {
+                        warn("restore the order of the scripts", &chain(&e));
+                    }
+                }
                 Undo::TakeOver { ifindex, from, to } => {
                     if let (Some(f), Some(t)) = (inner.loaders.get(&from), inner.loaders.get(&to)) {
                         if let Err(e) = f.take_over_attachment(t, ifindex) {
@@ -245,6 +258,15 @@ fn retire(inner: &mut Inner, what: &str, loader_pin: &str, chains: &[u32], unuse
         {
             warn(&e);
         }
+    }
+}
+
+/// After a commit and the removal of what it replaced: the next entries and slots the
+/// recorded order no longer has go. A failure leaves entries no packet reaches; the next
+/// start removes them.
+fn prune_order(inner: &mut Inner, what: &str) {
+    if let Err(e) = order::prune(&inner.vm, &order::plan(&inner.state)) {
+        eprintln!("eclatd: warning: {what}: {}", chain(&e));
     }
 }
 
@@ -367,6 +389,7 @@ impl Daemon {
         name: Option<&str>,
         src: &ScriptSource,
         loader: Option<&str>,
+        placement: &Placement,
     ) -> Result<Loaded> {
         if src.file_name.is_empty() {
             return Err(DaemonError::Missing {
@@ -400,10 +423,29 @@ impl Daemon {
             })?
         };
         let attachments =
-            self.resolve_attachments(&name, &units[0].1, &linked, inner, old.as_ref())?;
+            self.resolve_attachments(&name, &units[0].1, &linked, inner)?;
         let maps = reconfigure::map_resets(inner, &linked, old.as_ref())?;
         let generation = old.as_ref().map_or(1, |o| o.generation + 1);
+        let slot = match &old {
+            Some(o) => o.slot,
+            None => (0..DISPATCH_SLOTS)
+                .find(|s| inner.state.scripts.iter().all(|x| x.slot != *s))
+                .ok_or(DaemonError::TooMany {
+                    what: "the scripts of the instance",
+                    count: inner.state.scripts.len() + 1,
+                    max: DISPATCH_SLOTS as usize,
+                })?,
+        };
         let record = ScriptRecord {
+            priority: placement
+                .priority
+                .or(old.as_ref().map(|o| o.priority))
+                .unwrap_or(state::DEFAULT_PRIORITY),
+            proceed_on: placement
+                .proceed_on
+                .or(old.as_ref().map(|o| o.proceed_on))
+                .unwrap_or(state::DEFAULT_PROCEED_ON),
+            slot,
             name: name.clone(),
             file_name: src.file_name.clone(),
             defines: src.defines.clone(),
@@ -432,7 +474,7 @@ impl Daemon {
         let _op = crash::Operation::enter(if old.is_some() { "replace" } else { "load" });
         // The intent first: a crash from here until the commit leaves a record of what to
         // undo, which the next start plays (`adopt`).
-        let pending = Daemon::intent(inner, &linked, &record, old.as_ref())?;
+        let pending = Daemon::intent(inner, &linked, &record)?;
         let committed = inner.state.clone();
         inner.state.pending = Some(pending);
         if let Err(source) = state::save(&self.state_dir, &inner.state, Some("intent")) {
@@ -489,6 +531,7 @@ impl Daemon {
         if let Some(old) = &old {
             remove_old_version(inner, old, &record, &unused);
         }
+        prune_order(inner, &format!("load `{name}`"));
         Ok(Loaded {
             script: record,
             replaced: old.is_some(),
@@ -504,7 +547,6 @@ impl Daemon {
         inner: &Inner,
         linked: &LinkedScript,
         record: &ScriptRecord,
-        old: Option<&ScriptRecord>,
     ) -> Result<Pending> {
         let mut map_entries = Vec::new();
         for w in &linked.map_writes {
@@ -547,9 +589,7 @@ impl Daemon {
                 .iter()
                 .map(|a| PendingAttachment {
                     ifindex: a.ifindex,
-                    from: old
-                        .filter(|o| o.loader.attachments.iter().any(|x| x.ifindex == a.ifindex))
-                        .map(|o| o.loader.pin.clone()),
+                    from: order::holder(&inner.loaders, a.ifindex),
                 })
                 .collect(),
             map_entries,
@@ -577,7 +617,6 @@ impl Daemon {
         script: &eclat_compiler::output::CompiledScript,
         linked: &LinkedScript,
         inner: &Inner,
-        old: Option<&ScriptRecord>,
     ) -> Result<Vec<AttachmentRecord>> {
         let mut out: Vec<AttachmentRecord> = Vec::new();
         for a in script
@@ -601,26 +640,34 @@ impl Daemon {
             if out.iter().any(|o| o.ifindex == ifindex) {
                 continue;
             }
-            if let Some(owner) = inner.state.scripts.iter().find(|s| {
-                s.name != name && s.loader.attachments.iter().any(|x| x.ifindex == ifindex)
-            }) {
-                return Err(DaemonError::InterfaceTaken {
+            let others: Vec<String> = order::hooks(&inner.state)
+                .into_iter()
+                .filter(|h| h.ifindex == ifindex && h.hook == a.hook)
+                .flat_map(|h| h.scripts.into_iter().map(|s| s.name.clone()))
+                .filter(|n| n != name)
+                .collect();
+            if others.len() >= DISPATCH_PER_HOOK as usize {
+                return Err(DaemonError::HookFull {
+                    script: name.to_owned(),
                     device: a.device.clone(),
-                    owner: owner.name.clone(),
+                    hook: a.hook.clone(),
+                    count: others.len(),
+                    max: DISPATCH_PER_HOOK,
+                    scripts: others,
                 });
             }
-            let foreign = hike_runtime::attached_xdp_program(ifindex).unwrap_or(0);
-            let ours = old
-                .and_then(|o| inner.loaders.get(&o.loader.pin))
-                .is_some_and(|l| l.kernel_id() == foreign);
-            if foreign != 0 && !ours {
-                return Err(DaemonError::Unsupported {
-                    script: name.to_owned(),
-                    message: format!(
-                        "interface `{}` already runs xdp program {foreign}, which eclatd did not attach; detach it first (ip link set dev {} xdp off)",
-                        a.device, a.device
-                    ),
-                });
+            let attached = hike_runtime::dispatch::attached_xdp_program_named(ifindex)
+                .map_err(|e| DaemonError::kernel(format!("query interface `{}`", a.device), &e))?;
+            if let Some((id, prog)) = attached {
+                // Ours: a loader of this instance holds the interface's link.
+                if !inner.loaders.values().any(|l| l.kernel_id() == id) {
+                    return Err(DaemonError::ForeignProgram {
+                        script: name.to_owned(),
+                        device: a.device.clone(),
+                        id,
+                        prog,
+                    });
+                }
             }
             out.push(AttachmentRecord {
                 device: a.device.clone(),
@@ -703,37 +750,48 @@ impl Daemon {
                 crash::point("map.written");
             }
         }
-        for a in &record.loader.attachments {
-            let new = &inner.loaders[&record.loader.pin];
-            let from = old
-                .filter(|o| o.loader.attachments.iter().any(|x| x.ifindex == a.ifindex))
-                .map(|o| o.loader.pin.clone());
-            match from.as_ref().and_then(|pin| inner.loaders.get(pin)) {
-                Some(from_loader) => {
-                    new.take_over_attachment(from_loader, a.ifindex)
-                        .map_err(|e| {
-                            DaemonError::kernel(
-                                format!("switch interface `{}` to the new version", a.device),
-                                &e,
-                            )
-                        })?;
-                    txn.steps.push(Undo::TakeOver {
-                        ifindex: a.ifindex,
-                        from: from.expect("matched"),
-                        to: record.loader.pin.clone(),
-                    });
+        // The order with the new record: what follows each script, then each interface's
+        // link on its first script's loader (`order`: every packet meets the old or the new
+        // sequence).
+        let mut planned = inner.state.clone();
+        planned.pending = None;
+        planned.scripts.retain(|s| s.name != record.name);
+        planned.scripts.push(record.clone());
+        let plan = order::plan(&planned);
+        txn.steps.push(Undo::Order);
+        order::apply(&inner.vm, &inner.loaders, &plan)
+            .map_err(|e| DaemonError::kernel("set the order of the scripts", &e))?;
+        crash::point("order.written");
+        let interfaces: BTreeSet<u32> = plan
+            .heads
+            .keys()
+            .copied()
+            .chain(old.iter().flat_map(|o| o.loader.attachments.iter().map(|a| a.ifindex)))
+            .collect();
+        for ifindex in interfaces {
+            let device = record
+                .loader
+                .attachments
+                .iter()
+                .find(|a| a.ifindex == ifindex)
+                .map_or_else(|| format!("#{ifindex}"), |a| a.device.clone());
+            let moved = order::place_head(&inner.loaders, &plan, ifindex).map_err(|e| {
+                DaemonError::kernel(format!("attach to interface `{device}`"), &e)
+            })?;
+            match moved {
+                Some(order::Moved {
+                    ifindex,
+                    from: Some(from),
+                    to,
+                }) => {
+                    txn.steps.push(Undo::TakeOver { ifindex, from, to });
                     crash::point("switched");
                 }
-                None => {
-                    new.attach_xdp(a.ifindex, XdpMode::Native).map_err(|e| {
-                        DaemonError::kernel(format!("attach to interface `{}`", a.device), &e)
-                    })?;
-                    txn.steps.push(Undo::Attach {
-                        pin: record.loader.pin.clone(),
-                        ifindex: a.ifindex,
-                    });
+                Some(order::Moved { ifindex, to, .. }) => {
+                    txn.steps.push(Undo::Attach { pin: to, ifindex });
                     crash::point("attached");
                 }
+                None => {}
             }
         }
         Ok(())
@@ -767,6 +825,19 @@ impl Daemon {
             });
         }
         crash::point("committed");
+        // The scripts that stay: what followed this one now follows its predecessor, and an
+        // interface where it ran first runs the next one (one link update: zero loss).
+        let plan = order::plan(&inner.state);
+        let what = format!("unload `{name}`");
+        if let Err(e) = order::apply(&inner.vm, &inner.loaders, &plan) {
+            eprintln!("eclatd: warning: {what}: {}", chain(&e));
+        }
+        for a in &record.loader.attachments {
+            if let Err(e) = order::place_head(&inner.loaders, &plan, a.ifindex) {
+                eprintln!("eclatd: warning: {what}: {}", chain(&e));
+            }
+        }
+        crash::point("order.written");
         let chains: Vec<u32> = record.chains.iter().map(|c| c.id).collect();
         retire(
             inner,
@@ -775,6 +846,7 @@ impl Daemon {
             &chains,
             &unused,
         );
+        prune_order(inner, &what);
         Ok(record)
     }
 }
