@@ -55,7 +55,7 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
         eprintln!("eclatd: warning: cannot restore the order of the scripts: {}", chain(&e));
     }
     for ifindex in plan.heads.keys() {
-        if let Err(e) = order::place_head(&loaders, &plan, *ifindex) {
+        if let Err(e) = order::repair_head(&loaders, &plan, *ifindex) {
             eprintln!(
                 "eclatd: warning: cannot give interface {ifindex} to its first script: {}",
                 chain(&e)

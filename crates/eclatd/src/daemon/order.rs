@@ -211,3 +211,32 @@ pub fn place_head(
         to: head.clone(),
     }))
 }
+
+/// At start, after a crash: makes the first script's loader hold the link of interface
+/// `ifindex` whoever holds it now, also when a link switch was interrupted (the link runs one
+/// loader and is pinned under the other, or under both): the link runs the first script's
+/// loader and is pinned under it only.
+pub fn repair_head(
+    loaders: &BTreeMap<String, Loader>,
+    plan: &Plan,
+    ifindex: u32,
+) -> hike_runtime::Result<()> {
+    let Some(head) = plan.heads.get(&ifindex) else {
+        return Ok(());
+    };
+    let Some(to) = loaders.get(head) else {
+        return Ok(());
+    };
+    let others: Vec<&Loader> = loaders
+        .iter()
+        .filter(|(pin, l)| *pin != head && l.attachments().contains(&ifindex))
+        .map(|(_, l)| l)
+        .collect();
+    if others.is_empty() && !to.attachments().contains(&ifindex) {
+        return to.attach_xdp(ifindex, XdpMode::Native);
+    }
+    for other in others {
+        to.reclaim_attachment(other, ifindex)?;
+    }
+    Ok(())
+}
