@@ -725,6 +725,7 @@ mod tests {
             let mut other = v["scripts"][0].clone();
             other["name"] = "other".into();
             other["loader"]["pin"] = "other-g2".into();
+            other["slot"] = 1.into();
             v["scripts"].as_array_mut().unwrap().push(other);
         });
         assert_eq!(field, "scripts[1].chains[0].id");
