@@ -20,6 +20,8 @@ build: deps
 test: deps
 	$(CARGO) build --workspace --all-targets
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
+	# The VM's and the standard library's kernel tests again on the objects built for TC.
+	HIKE_TEST_HOOK=tc_ingress $(CARGO) test -p hike-vm-tests -p hike-stdlib-tests --no-fail-fast -- --test-threads=$(TEST_THREADS)
 
 demo: deps
 	@bash scripts/demo.sh

@@ -1,5 +1,6 @@
-//! Compiles every `bpf/**/*.bpf.c` of the repository with clang into `OUT_DIR`, and generates
-//! the tables of objects (by group) and of headers that `src/lib.rs` embeds.
+//! Compiles every `bpf/**/*.bpf.c` of the repository with clang into `OUT_DIR` (the HIKe
+//! programs and loaders twice: for XDP, and for TC with `-DHIKE_CTX_TC`), and generates the
+//! tables of objects (by group) and of headers that `src/lib.rs` embeds.
 //!
 //! The compiler and its flags are `hike-toolchain`'s (warnings are fatal). The headers are the
 //! SDK's (`bpf/include`) and libbpf's BPF headers from libbpf-sys (`DEP_BPF_INCLUDE`), so they
@@ -25,6 +26,13 @@ const GROUPS: [(&str, &str); 5] = [
     ("bpf/netlab/", "netlab"),
 ];
 
+/// The groups whose objects are also built for TC (`-DHIKE_CTX_TC`, `bpf/include/hike/ctx.h`):
+/// the HIKe programs and loaders. The baselines and traffic programs are built as written.
+const TC_GROUPS: [&str; 2] = ["standard", "test"];
+
+/// The define that selects the TC context.
+const TC_DEFINE: &str = "HIKE_CTX_TC";
+
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.join("../..").canonicalize().unwrap();
@@ -43,9 +51,8 @@ fn main() {
     collect(&bpf, &mut sources, &|p| p.ends_with(".bpf.c"));
     sources.sort();
 
-    let mut code = String::new();
-    // (group, object name, static holding its bytes, source relative to the repository)
-    let mut objects: Vec<(&str, String, String, String)> = Vec::new();
+    // (name, group, source relative to the repository, source path)
+    let mut units = Vec::new();
     let mut seen = BTreeSet::new();
     for src in &sources {
         let name = src
@@ -67,9 +74,15 @@ fn main() {
             .unwrap_or_else(|| {
                 panic!("`{rel}` is in no group of objects: add its folder to GROUPS")
             });
-        let obj = out.join(format!("{name}.bpf.o"));
-        let output = Command::new(&clang)
-            .args(flags(Warnings::Fatal))
+        units.push((name, group, rel, src.clone()));
+    }
+    let compile = |src: &Path, obj: &Path, tc: bool| {
+        let mut cmd = Command::new(&clang);
+        cmd.args(flags(Warnings::Fatal));
+        if tc {
+            cmd.arg(format!("-D{TC_DEFINE}"));
+        }
+        let output = cmd
             .arg("-I")
             .arg(bpf.join("include"))
             .arg("-I")
@@ -79,37 +92,75 @@ fn main() {
             .arg("-c")
             .arg(src)
             .arg("-o")
-            .arg(&obj)
+            .arg(obj)
             .output()
             .unwrap_or_else(|e| panic!("cannot run `{}`: {e} (run `make deps`)", clang.display()));
         if !output.status.success() {
             panic!(
-                "clang failed on {}:\n{}{}",
+                "clang failed on {}{}:\n{}{}",
                 src.display(),
+                if tc { " (TC)" } else { "" },
                 String::from_utf8_lossy(&output.stdout),
                 String::from_utf8_lossy(&output.stderr)
             );
         }
+    };
+    // Every object, and the TC build of those whose group has one, compiled on every CPU.
+    let mut jobs: Vec<(PathBuf, PathBuf, bool)> = Vec::new();
+    for (name, group, _, src) in &units {
+        jobs.push((src.clone(), out.join(format!("{name}.bpf.o")), false));
+        if TC_GROUPS.contains(group) {
+            jobs.push((src.clone(), out.join(format!("{name}.tc.bpf.o")), true));
+        }
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((src, obj, tc)) = jobs.get(i) else {
+                    break;
+                };
+                compile(src, obj, *tc);
+            });
+        }
+    });
+
+    let mut code = String::new();
+    // (group, object name, static holding its bytes, static of its TC build, source)
+    let mut objects: Vec<(&str, String, String, String, String)> = Vec::new();
+    let embed = |code: &mut String, stat: &str, obj: &Path| {
         // One static per object, referenced by its group's table and by the table of all: the
         // bytes are embedded once, and a binary that uses only some groups' tables lets the
         // linker drop the other objects.
-        let len = fs::metadata(&obj).unwrap().len();
-        let bytes = format!("BYTES_{}", name.to_uppercase());
+        let len = fs::metadata(obj).unwrap().len();
         writeln!(
             code,
-            "static {bytes}: [u8; {len}] = *include_bytes!({:?});",
+            "static {stat}: [u8; {len}] = *include_bytes!({:?});",
             obj.display().to_string()
         )
         .unwrap();
-        objects.push((group, name, bytes, rel));
+    };
+    for (name, group, rel, _) in units {
+        let bytes = format!("BYTES_{}", name.to_uppercase());
+        embed(&mut code, &bytes, &out.join(format!("{name}.bpf.o")));
+        let tc = if TC_GROUPS.contains(&group) {
+            let tc = format!("TC_BYTES_{}", name.to_uppercase());
+            embed(&mut code, &tc, &out.join(format!("{name}.tc.bpf.o")));
+            format!("&{tc}")
+        } else {
+            "&[]".to_owned()
+        };
+        objects.push((group, name, bytes, tc, rel));
     }
     let table = |code: &mut String, static_name: &str, doc: &str, group: Option<&str>| {
         writeln!(code, "/// {doc}\npub static {static_name}: &[Object] = &[").unwrap();
-        for (g, name, bytes, rel) in &objects {
+        for (g, name, bytes, tc, rel) in &objects {
             if group.is_none_or(|group| group == *g) {
                 writeln!(
                     code,
-                    "    Object {{ name: {name:?}, source: {rel:?}, bytes: &{bytes} }},"
+                    "    Object {{ name: {name:?}, source: {rel:?}, bytes: &{bytes}, tc_bytes: {tc} }},"
                 )
                 .unwrap();
             }

@@ -10,6 +10,8 @@
  *   hike_dispatch (vm.h): (ifindex, slot) -> the slot of the next script at that interface.
  * - Every loader entry (HIKE_LOADER) copies its hike_loader_config.dispatch (proceed-on mask,
  *   slot; written by the daemon) into the per-CPU state, where programs find it.
+ * - At TC the kernel's own order of the hook's programs (tcx) is the dispatch: a verdict that
+ *   proceeds returns TCX_NEXT. The rest of this contract is XDP's.
  * - hike_dispatch_verdict() is called wherever a verdict is final (a loader's return, a
  *   program's terminal verdict, the VM's end in a program). With a mask of 0 (one script, or
  *   the last one) it is one test. Otherwise a verdict in the mask looks up the next script and
@@ -23,6 +25,22 @@
 #pragma once
 
 #include "vm.h"
+
+#ifdef HIKE_CTX_TC
+
+/* At TC the hook runs its programs in order itself (tcx: one link per script, placed by the
+ * daemon): a verdict that proceeds returns TCX_NEXT, and the kernel runs the next program of
+ * the hook, ours or another tool's. Cheaper than a tail call through a run-time index and a
+ * lookup, and foreign programs keep their place among ours. hike_ctx_exit() passes it on. */
+static __always_inline int hike_dispatch_verdict(struct xdp_md *ctx, __u32 word, int verdict)
+{
+	(void)ctx;
+	if ((__u32)verdict > 7 || !(word & (1u << verdict)))
+		return verdict;
+	return HIKE_CTX_NEXT;
+}
+
+#else /* XDP */
 
 /* The interface the packet is at. */
 static __always_inline __u32 hike_dispatch_ifindex(struct xdp_md *ctx)
@@ -52,3 +70,5 @@ static __always_inline int hike_dispatch_verdict(struct xdp_md *ctx, __u32 word,
 		return verdict;
 	return hike_dispatch_next(ctx, word, verdict);
 }
+
+#endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Building blocks of a HIKe loader: the XDP program attached to an interface that parses the
- * packet once, picks a chain and starts the VM.
+ * Building blocks of a HIKe loader: the XDP or TC program (ctx.h) attached to an interface that
+ * parses the packet once, picks a chain and starts the VM.
  *
  * Contract:
  * - HIKE_LOADER(name) declares the loader's entry point (BTF decl tag "hike_loader").
@@ -32,14 +32,22 @@ struct {
 	__type(value, struct hike_loader_config);
 } hike_ldr_cfg SEC(".maps");
 
-/* The entry copies the script's dispatch word into the state (for the programs that may end the
- * packet) and hands the body's verdict to the dispatch (dispatch.h). */
+/* The entry point wraps the loader's body: at TC it first pulls the whole packet into the
+ * skb's linear part (ctx.h: hike_ctx_linearize(), so parsing and programs see every byte); it
+ * copies the script's dispatch word into the state (for the programs that may end the packet),
+ * hands the body's verdict to the dispatch (dispatch.h: the next script of the hook when the
+ * verdict proceeds) and maps it to a TC action (HIKE_CTX_EXIT; at XDP nothing). */
 #define HIKE_LOADER(NAME)                                                                          \
 	static __always_inline int ___hike_loader_##NAME(struct xdp_md *ctx);                     \
-	__attribute__((btf_decl_tag("hike_loader"))) SEC("xdp") int NAME(struct xdp_md *ctx)     \
+	__attribute__((btf_decl_tag("hike_loader"))) SEC(HIKE_CTX_SEC) int NAME(                  \
+		struct xdp_md *ctx)                                                                \
 	{                                                                                          \
-		__u32 ___hike_word = hike_loader_dispatch_enter();                                 \
-		return hike_dispatch_verdict(ctx, ___hike_word, ___hike_loader_##NAME(ctx));       \
+		__u32 ___hike_word;                                                                \
+                                                                                                   \
+		hike_ctx_linearize(ctx);                                                           \
+		___hike_word = hike_loader_dispatch_enter();                                       \
+		return HIKE_CTX_EXIT(ctx, hike_dispatch_verdict(ctx, ___hike_word,                 \
+								___hike_loader_##NAME(ctx)));      \
 	}                                                                                          \
 	static __always_inline int ___hike_loader_##NAME(struct xdp_md *ctx)
 
@@ -91,7 +99,7 @@ static __always_inline void hike_parse(struct xdp_md *ctx, struct hike_pkt_meta 
 	__u32 off;
 
 	meta->ingress_ifindex = ctx->ingress_ifindex;
-	meta->rx_queue_index = ctx->rx_queue_index;
+	meta->rx_queue_index = hike_ctx_rx_queue(ctx);
 	meta->eth_proto = 0;
 	meta->l3_off = 0;
 	meta->l4_off = 0;

@@ -36,7 +36,7 @@
  * linear XDP frame is smaller than 16 KiB, so the mask changes no real offset, and it bounds
  * the pointer tightly enough for the verifier to accept the end-of-packet comparison after a
  * constant header length is added (an unmasked u16 offset plus 40 can exceed its 64 KiB limit). */
-#define HIKE_PKT_OFF_MASK 0x3fff
+#define HIKE_PKT_OFF_MASK HIKE_CTX_PKT_OFF_MASK
 
 /* IPv4 flags/fragment-offset field: the offset bits. */
 #define HIKE_IP4_FRAG_OFFSET 0x1fff

@@ -4,6 +4,9 @@
  *
  *   #include <hike/sdk.h>                       // 1: the SDK
  *   HIKE_PROG(monitor, event)                   // 2: instead of SEC("xdp") int monitor(ctx)
+ *
+ * The same source builds for XDP and for TC (ctx.h: `-DHIKE_CTX_TC`, where `struct xdp_md` is
+ * the `__sk_buff` and the XDP verdicts a program returns are mapped to TC actions at the exit).
  *   {
  *       ... the program's code; `ctx` and the u64 parameters are in scope ...
  *       HIKE_RETURN(0);                         // 3: give a value back to the chain
@@ -143,7 +146,7 @@ static __always_inline int hike_redirect(__u32 ifindex)
 
 	if (st)
 		st->redirect_ifindex = ifindex;
-	return bpf_redirect(ifindex, 0);
+	return hike_ctx_redirect_verdict(bpf_redirect(ifindex, 0));
 }
 
 /* The loader's packet metadata, for programs (read-only by convention). */
@@ -182,7 +185,7 @@ static __always_inline const struct hike_pkt_meta *hike_meta(void)
 	static __always_inline int ___hike_body_##NAME(                                           \
 		struct xdp_md *ctx, struct hike_prog_ret *___hike_ret __HIKE_PARAMS(__VA_ARGS__)); \
 	__attribute__((btf_decl_tag("hike_prog")))                                                \
-	__attribute__((btf_decl_tag("hike_params:" #__VA_ARGS__))) SEC("xdp") int NAME(          \
+	__attribute__((btf_decl_tag("hike_params:" #__VA_ARGS__))) SEC(HIKE_CTX_SEC) int NAME(   \
 		struct xdp_md *ctx)                                                                \
 	{                                                                                          \
 		struct hike_vm_state *___hike_st = hike_prog_enter();                              \
@@ -190,10 +193,11 @@ static __always_inline const struct hike_pkt_meta *hike_meta(void)
 		int ___hike_verdict;                                                               \
                                                                                                    \
 		if (!___hike_st)                                                                   \
-			return hike_bad_state();                                                   \
+			return HIKE_CTX_EXIT(ctx, hike_bad_state());                               \
 		___hike_verdict = ___hike_body_##NAME(                                             \
 			ctx, &___hike_r __HIKE_ARGS(___hike_st, __VA_ARGS__));                     \
-		return hike_prog_finish(ctx, ___hike_st, &___hike_r, ___hike_verdict);             \
+		return HIKE_CTX_EXIT(ctx, hike_prog_finish(ctx, ___hike_st, &___hike_r,            \
+							   ___hike_verdict));                      \
 	}                                                                                          \
 	static __always_inline int ___hike_body_##NAME(                                           \
 		struct xdp_md *ctx, struct hike_prog_ret *___hike_ret __HIKE_PARAMS(__VA_ARGS__))

@@ -24,6 +24,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "ctx.h"
 #include "abi.h"
 
 /* ---- Shared maps (one set per VM instance; the runtime makes every object reuse them) ------- */
@@ -519,12 +520,13 @@ static __always_inline __u32 hike_pkt_access(struct xdp_md *ctx, __u64 off, __u6
 
 	if (size != 1 && size != 2 && size != 4 && size != 8)
 		return HIKE_FAULT_BAD_HELPER_ARG;
-	if (off > 0xffff || off + size > (__u64)(end - data))
+	if (off > HIKE_CTX_PKT_OFF_MAX || off + size > (__u64)(end - data))
 		return HIKE_FAULT_PKT_OUT_OF_BOUNDS;
 	/* A linear XDP frame is smaller than 16 KiB, so the mask changes no offset that passed the
 	 * check above; it bounds the pointer tightly enough for the verifier to accept the
-	 * end-of-packet comparisons below, which can no longer fail. */
-	p = data + (off & 0x3fff);
+	 * end-of-packet comparisons below, which can no longer fail. At TC the check above stops
+	 * at the mask (ctx.h). */
+	p = data + (off & HIKE_CTX_PKT_OFF_MASK);
 	switch (size) {
 	case 1:
 		if ((void *)(p + 1) > end)

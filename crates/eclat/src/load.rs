@@ -26,7 +26,7 @@ use crate::{exit, render};
 ///
 /// Example: `eclat load ddos.eclat --name ddos-edge --loader ip6_simple_classifier --json`
 ///
-/// Example: `eclat load count.eclat -D DEVNAME=veth0 --priority 10 --proceed-on pass,drop`
+/// Example: `eclat load ddos.eclat --name first -D DEVNAME=veth0 --priority 10 --proceed-on pass,drop`
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The script.

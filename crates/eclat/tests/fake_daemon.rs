@@ -717,6 +717,9 @@ fn every_example_of_the_help_and_the_readme_runs_as_printed() {
         .expect("the example script");
     daemon.dir.write("examples/ddos_tb_2_lev.eclat", &example);
     daemon.dir.write("ddos.eclat", &example);
+    let count = std::fs::read_to_string(support::repo().join("examples/count.eclat"))
+        .expect("the counting example");
+    daemon.dir.write("examples/count.eclat", &count);
     // `eclat programs --package-dir ./pkgs`: an empty package directory.
     std::fs::create_dir_all(dir.join("pkgs")).expect("pkgs");
     let mut examples = Vec::new();

@@ -700,7 +700,10 @@ mod tests {
         let s = &state.scripts[0];
         assert_eq!((s.priority, s.proceed_on, s.slot), (100, 1 << 2, 0));
         let (field, why) = invalid(|v| v["scripts"][0]["slot"] = 256.into());
-        assert_eq!((field.as_str(), why.as_str()), ("scripts[0].slot", "= 256 is out of range (0..256)"));
+        assert_eq!(
+            (field.as_str(), why.as_str()),
+            ("scripts[0].slot", "= 256 is out of range (0..256)")
+        );
         let (field, why) = invalid(|v| v["scripts"][0]["proceed_on"] = 0x20.into());
         assert_eq!(field, "scripts[0].proceed_on");
         assert!(why.contains("no XDP verdict"), "{why}");

@@ -35,7 +35,11 @@ fn two_scripts_run_in_priority_order_and_proceed_on_their_verdicts() {
     c.load_placed("drop", &count_and_drop(2), DEV, Some(20), None)
         .expect("load drop");
     assert_eq!(order(&mut c), ["count", "drop"]);
-    assert_eq!(ns.xdp_prog("v0"), loader_id(&mut c, "count"), "the first runs first");
+    assert_eq!(
+        ns.xdp_prog("v0"),
+        loader_id(&mut c, "count"),
+        "the first runs first"
+    );
     let tap = Tap::open(&ns, "v0");
     assert_eq!(ns.send("v1", &frames("fc00::1", "fc00::2", 100)), 100);
     let m = c.monitor("count");
@@ -58,7 +62,10 @@ fn two_scripts_run_in_priority_order_and_proceed_on_their_verdicts() {
         .load_placed("drop", &count_and_drop(2), DEV, None, Some("drop"))
         .expect("proceed on drop");
     let s = r.script.unwrap();
-    assert_eq!((s.priority, s.proceed_on.clone()), (5, vec!["drop".to_string()]));
+    assert_eq!(
+        (s.priority, s.proceed_on.clone()),
+        (5, vec!["drop".to_string()])
+    );
     assert_eq!(tap.delivered(), 0);
     ns.send("v1", &frames("fc00::1", "fc00::2", 30));
     let m = c.monitor("count");
@@ -108,8 +115,15 @@ fn replacing_and_unloading_a_script_in_front_loses_none_of_the_next_ones_packets
     });
     let m = c.monitor("keep");
     assert_eq!(ns.stat("v0", "rx_dropped") - dropped_before, 0);
-    assert_eq!(m.get(&7).copied(), Some(sent as u64), "every frame reached `keep`: {m:?}");
-    assert!(m.get(&8).copied().unwrap_or(0) + m.get(&9).copied().unwrap_or(0) > 0, "{m:?}");
+    assert_eq!(
+        m.get(&7).copied(),
+        Some(sent as u64),
+        "every frame reached `keep`: {m:?}"
+    );
+    assert!(
+        m.get(&8).copied().unwrap_or(0) + m.get(&9).copied().unwrap_or(0) > 0,
+        "{m:?}"
+    );
     assert_eq!(ns.xdp_prog("v0"), loader_id(&mut c, "keep"));
 }
 
@@ -129,8 +143,9 @@ fn a_hook_takes_64_scripts_and_refuses_the_65th_naming_the_limit() {
         .load_placed("s64", &count_and_pass(64), DEV, None, None)
         .expect_err("the 65th");
     assert!(
-        e.message()
-            .contains("the xdp hook of interface `v0` already runs 64 scripts, the most one hook takes (64)"),
+        e.message().contains(
+            "the xdp hook of interface `v0` already runs 64 scripts, the most one hook takes (64)"
+        ),
         "{}",
         e.message()
     );

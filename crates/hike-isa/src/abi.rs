@@ -601,8 +601,12 @@ pub mod vm_maps {
     pub const CODE: &str = "hike_code";
     /// The section of the code heap global, and the name libbpf gives its map in an object.
     pub const CODE_SECTION: &str = ".bss.hike_code";
-    /// Program ID → program (a program array).
+    /// Program ID → program (a program array) of XDP programs.
     pub const PROGS: &str = "hike_progs";
+    /// Program ID → program of TC (`sched_cls`) programs: what an object built for TC
+    /// declares instead of [`PROGS`] (`bpf/include/hike/ctx.h`), a tail call reaching only
+    /// programs of its own type.
+    pub const PROGS_TC: &str = "hike_progs_tc";
     /// The one [`super::VmConfig`].
     pub const CONFIG: &str = "hike_config";
     /// The per-CPU [`super::VmState`].
@@ -620,7 +624,8 @@ pub mod vm_maps {
     /// [`super::DispatchKey`] → the next script's slot (a hash).
     pub const DISPATCH: &str = "hike_dispatch";
 
-    /// The maps every object declares in its `.maps` section (all but the code heap).
+    /// The maps every object declares in its `.maps` section (all but the code heap; an
+    /// object built for TC declares [`PROGS_TC`] where this says [`PROGS`]).
     pub const DECLARED: [&str; 10] = [
         CHAINS,
         PROGS,

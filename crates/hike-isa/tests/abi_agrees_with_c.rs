@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use hike_isa::abi::{self, Helper, XdpAction};
 use hike_isa::abi::{
-    ChainDesc, ChainRef, ChainStats, DispatchKey, Event, Fault, Frame, LoaderConfig, PktMeta, ProgStats,
-    TraceRec, VmConfig, VmState,
+    ChainDesc, ChainRef, ChainStats, DispatchKey, Event, Fault, Frame, LoaderConfig, PktMeta,
+    ProgStats, TraceRec, VmConfig, VmState,
 };
 
 /// A temporary directory removed when dropped, even if the test panics.
@@ -474,6 +474,9 @@ fn vm_map_names_and_sdk_tags_agree_with_the_headers() {
             "vm.h declares no map `{name}`"
         );
     }
+    let ctx = read("ctx.h");
+    let rename = format!("#define {} {}", abi::vm_maps::PROGS, abi::vm_maps::PROGS_TC);
+    assert!(ctx.contains(&rename), "ctx.h has no `{rename}`");
     let code = format!(
         "{} SEC(\"{}\");",
         abi::vm_maps::CODE,

@@ -298,7 +298,10 @@ pub enum Error {
     },
 
     /// A script slot beyond the table.
-    #[error("script slot {slot} is out of range (the instance has {} slots)", hike_isa::abi::DISPATCH_SLOTS)]
+    #[error(
+        "script slot {slot} is out of range (the instance has {} slots)",
+        hike_isa::abi::DISPATCH_SLOTS
+    )]
     ScriptSlot {
         /// The slot.
         slot: u32,
@@ -399,12 +402,14 @@ pub enum Error {
     },
 
     /// Detaching a loader from an interface failed.
-    #[error("cannot detach loader `{loader}` from interface {ifindex}")]
+    #[error("cannot detach loader `{loader}` from interface {ifindex} at {hook}")]
     Detach {
         /// The loader.
         loader: String,
         /// The interface.
         ifindex: u32,
+        /// The hook.
+        hook: crate::Hook,
         /// The kernel's error.
         #[source]
         source: std::io::Error,
@@ -424,6 +429,51 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// Attaching a loader at a TC hook (a tcx link) failed.
+    #[error("cannot attach loader `{loader}` to {attachment} (tcx, {placement})")]
+    AttachTc {
+        /// The loader.
+        loader: String,
+        /// Where.
+        attachment: crate::Attachment,
+        /// The placement asked for.
+        placement: crate::TcPlacement,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A loader built for one context attached at a hook of another.
+    #[error(
+        "loader `{loader}` is built for {context} and cannot attach at {hook}: load the loader's \
+         object built for {} (hike_bpf::Context)",
+        hook.context()
+    )]
+    WrongContext {
+        /// The loader.
+        loader: String,
+        /// What it was built for.
+        context: crate::ProgContext,
+        /// The hook asked for.
+        hook: crate::Hook,
+    },
+
+    /// A TC attachment asked at a hook that is not TC.
+    #[error("`{hook}` is not a tc hook (tc_ingress, tc_egress)")]
+    NotTcHook {
+        /// The hook asked for.
+        hook: crate::Hook,
+    },
+
+    /// A program of a context the VM does not run (not XDP, not `sched_cls`).
+    #[error("program `{program}` has kernel program type {prog_type}, neither xdp nor sched_cls")]
+    UnsupportedProgramType {
+        /// The program.
+        program: String,
+        /// Its `BPF_PROG_TYPE_*`.
+        prog_type: u32,
+    },
+
     /// Asking the kernel which XDP program an interface runs failed.
     #[error("cannot query the xdp program of interface {ifindex}")]
     QueryXdp {
@@ -434,28 +484,32 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// The loader is not attached to this interface.
-    #[error("loader `{loader}` is not attached to interface {ifindex}")]
+    /// The loader is not attached to this interface at this hook.
+    #[error("loader `{loader}` is not attached to interface {ifindex} at {hook}")]
     NotAttached {
         /// The loader.
         loader: String,
         /// The interface.
         ifindex: u32,
+        /// The hook.
+        hook: crate::Hook,
     },
 
-    /// The loader is already attached to this interface.
-    #[error("loader `{loader}` is already attached to interface {ifindex}")]
+    /// The loader is already attached to this interface at this hook.
+    #[error("loader `{loader}` is already attached to interface {ifindex} at {hook}")]
     AlreadyAttached {
         /// The loader.
         loader: String,
         /// The interface.
         ifindex: u32,
+        /// The hook.
+        hook: crate::Hook,
     },
 
-    /// Moving an XDP attachment from one loader to another failed (the old loader still
-    /// runs there).
+    /// Moving an attachment from one loader to another failed (the old loader still runs
+    /// there).
     #[error(
-        "cannot move the xdp attachment of interface {ifindex} from loader `{from}` to `{to}`"
+        "cannot move the {hook} attachment of interface {ifindex} from loader `{from}` to `{to}`"
     )]
     TakeOver {
         /// The loader that keeps running.
@@ -464,6 +518,8 @@ pub enum Error {
         to: String,
         /// The interface.
         ifindex: u32,
+        /// The hook.
+        hook: crate::Hook,
         /// The kernel's error.
         #[source]
         source: io::Error,

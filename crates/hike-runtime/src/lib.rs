@@ -44,11 +44,12 @@ pub mod bpffs;
 pub mod btf;
 pub mod chains;
 mod code_alloc;
-pub mod dispatch;
 pub mod cpu;
 pub mod crash;
+pub mod dispatch;
 mod error;
 pub mod events;
+pub mod hook;
 mod ids;
 pub mod loader;
 pub mod map;
@@ -64,9 +65,13 @@ pub use chains::HeapUsage;
 pub use cpu::{pin_thread_to_cpu, pin_thread_to_current_cpu, CpuPin};
 pub use error::{Error, Result};
 pub use events::EventReader;
+pub use hook::{Attachment, Hook, ProgContext, TcPlacement, UnknownHook};
 pub use ids::{ChainId, ProgramId};
 pub use libbpf_rs::MapType;
-pub use loader::{attached_xdp_program, Loader, TestRun, TestRunResult, XdpAction, XdpMode};
+pub use loader::{
+    attached_xdp_program, interface_index, tc_programs, Loader, TestRun, TestRunResult, XdpAction,
+    XdpMode, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT,
+};
 pub use map::{MapRef, UpdateMode};
 pub use vm::{ProgramInfo, Vm, VmOptions};
 pub use vm_maps::{MapLayout, VmMap, EVENTS_RING_BYTES};

@@ -179,6 +179,65 @@ pub(crate) fn xdp_link_create(
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Attaches the `sched_cls` program `prog` to `ifindex` at the tcx hook `attach_type`
+/// (`BPF_TCX_INGRESS`/`BPF_TCX_EGRESS`) through a BPF link. `flags` place it among the hook's
+/// other programs: `BPF_F_BEFORE` with no relative program puts it first, `BPF_F_AFTER` last.
+/// libbpf-rs has no tcx attach: this is libbpf's `bpf_link_create` with its `tcx` options.
+pub(crate) fn tcx_link_create(
+    prog: BorrowedFd<'_>,
+    ifindex: u32,
+    attach_type: libbpf_sys::bpf_attach_type,
+    flags: u32,
+) -> io::Result<OwnedFd> {
+    // SAFETY: an all-zero options struct is the documented "no options" value (no relative
+    // program, any revision); `sz` is set below.
+    let mut opts: libbpf_sys::bpf_link_create_opts = unsafe { std::mem::zeroed() };
+    opts.sz = std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as libbpf_sys::size_t;
+    opts.flags = flags;
+    let target = i32::try_from(ifindex)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "ifindex out of range"))?;
+    // SAFETY: `prog` is a valid program descriptor and `opts` a valid, sized options struct.
+    let fd = libbpf_ret(unsafe {
+        libbpf_sys::bpf_link_create(prog.as_raw_fd(), target, attach_type, &opts)
+    })?;
+    // SAFETY: a non-negative return of `bpf_link_create` is a new descriptor that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The IDs of the programs attached to `ifindex` at the tcx hook `attach_type`, in the order
+/// packets meet them (at most 64).
+pub(crate) fn tcx_query(
+    ifindex: u32,
+    attach_type: libbpf_sys::bpf_attach_type,
+) -> io::Result<Vec<u32>> {
+    let mut ids = [0u32; 64];
+    // SAFETY: an all-zero options struct is valid; `sz` is set below.
+    let mut opts: libbpf_sys::bpf_prog_query_opts = unsafe { std::mem::zeroed() };
+    opts.sz = std::mem::size_of::<libbpf_sys::bpf_prog_query_opts>() as libbpf_sys::size_t;
+    opts.prog_ids = ids.as_mut_ptr();
+    opts.__bindgen_anon_1.count = ids.len() as u32;
+    let target = i32::try_from(ifindex)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "ifindex out of range"))?;
+    // SAFETY: `opts` is a valid, sized struct whose `prog_ids` has room for `count` IDs for the
+    // duration of the call.
+    libbpf_ret(unsafe { libbpf_sys::bpf_prog_query_opts(target, attach_type, &mut opts) })?;
+    // SAFETY: the kernel wrote the count into the union's `count`.
+    let n = unsafe { opts.__bindgen_anon_1.count } as usize;
+    Ok(ids[..n.min(ids.len())].to_vec())
+}
+
+/// The kernel's program type of `prog` (`BPF_PROG_TYPE_*`).
+pub(crate) fn prog_type(prog: BorrowedFd<'_>) -> io::Result<u32> {
+    // SAFETY: an all-zero `bpf_prog_info` is a valid value of this plain C struct.
+    let mut info: libbpf_sys::bpf_prog_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+    // SAFETY: `info` is valid for `len` bytes for the duration of the call.
+    libbpf_ret(unsafe {
+        libbpf_sys::bpf_prog_get_info_by_fd(prog.as_raw_fd(), &mut info, &mut len)
+    })?;
+    Ok(info.type_)
+}
+
 /// Makes the BPF link `link` run `new_prog` instead of `old_prog`, atomically for packets;
 /// fails (EPERM) if the link does not run `old_prog` any more.
 pub(crate) fn link_update(
@@ -249,7 +308,8 @@ pub(crate) struct RawTestRun {
 /// Runs `prog` once per `repeat` on `data_in` with `BPF_PROG_TEST_RUN`.
 ///
 /// `data_out` receives the packet after the run (truncated to its length; the full length is
-/// in the result). `ctx_in` is an optional `struct xdp_md`.
+/// in the result). `ctx_in` is an optional context: a `struct xdp_md` for an XDP program, a
+/// `struct __sk_buff` for a `sched_cls` one.
 pub(crate) fn prog_test_run(
     prog: BorrowedFd<'_>,
     data_in: &[u8],
@@ -406,9 +466,7 @@ pub(crate) fn prog_name_by_id(id: u32) -> Option<String> {
     let mut info = libbpf_sys::bpf_prog_info::default();
     let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
     // SAFETY: `info` is valid for `len` bytes for the duration of the call.
-    let r = unsafe {
-        libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len)
-    };
+    let r = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len) };
     if r < 0 {
         return None;
     }

@@ -12,6 +12,7 @@ use hike_isa::Insn;
 use libbpf_rs::{MapCore, MapFlags, MapHandle, ProgramHandle};
 
 use crate::chains::{ChainTable, HeapUsage};
+use crate::hook::{Attachment, ProgContext};
 use crate::object::{self, LoadedObject, NamedMaps};
 use crate::pin;
 use crate::vm_maps::{VmMap, VmMaps};
@@ -43,6 +44,28 @@ struct ProgramEntry {
     name: String,
     program: ProgramHandle,
     maps: BTreeMap<String, MapRef>,
+}
+
+/// The context of a loaded program (which program table it goes in, which hooks a loader
+/// attaches to), from its kernel program type.
+fn program_context(name: &str, program: &ProgramHandle) -> Result<ProgContext> {
+    let prog_type = crate::sys::prog_type(program.as_fd()).map_err(|source| Error::Pin {
+        op: "query the program type of",
+        path: PathBuf::from(name),
+        source,
+    })?;
+    ProgContext::from_prog_type(prog_type).ok_or_else(|| Error::UnsupportedProgramType {
+        program: name.to_owned(),
+        prog_type,
+    })
+}
+
+/// The program table of a context.
+fn program_table(context: ProgContext) -> VmMap {
+    match context {
+        ProgContext::Xdp => VmMap::Progs,
+        ProgContext::Tc => VmMap::ProgsTc,
+    }
 }
 
 /// What the runtime knows of a loaded program.
@@ -300,7 +323,8 @@ impl Vm {
                 })?;
             }
             if in_slot != Some(object.program.id()) {
-                self.table_insert(id, object.program.as_fd())?;
+                let context = program_context(&name, &object.program)?;
+                self.table_insert(id, object.program.as_fd(), context)?;
             }
             let maps = map_refs(&name, object.maps);
             programs.insert(
@@ -435,29 +459,54 @@ impl Vm {
 
     // ---- programs ----------------------------------------------------------------------
 
+    /// The kernel ID of the program in slot `id`, in either program table (a slot holds a
+    /// program in one of them).
     fn table_program(&self, id: ProgramId) -> Option<u32> {
-        let v = self
-            .maps
-            .get(VmMap::Progs)
-            .lookup(&id.get().to_ne_bytes(), MapFlags::ANY)
-            .ok()??;
-        Some(u32::from_ne_bytes(v.get(..4)?.try_into().ok()?))
+        [VmMap::Progs, VmMap::ProgsTc]
+            .into_iter()
+            .find_map(|table| {
+                let v = self
+                    .maps
+                    .get(table)
+                    .lookup(&id.get().to_ne_bytes(), MapFlags::ANY)
+                    .ok()??;
+                Some(u32::from_ne_bytes(v.get(..4)?.try_into().ok()?))
+            })
     }
 
-    fn table_insert(&self, id: ProgramId, fd: std::os::fd::BorrowedFd<'_>) -> Result<()> {
+    /// Puts the program `fd` in slot `id` of its context's table, then empties the slot of
+    /// the other table (a program of the other context replaced): chains find the new program
+    /// from the first step on.
+    fn table_insert(
+        &self,
+        id: ProgramId,
+        fd: std::os::fd::BorrowedFd<'_>,
+        context: ProgContext,
+    ) -> Result<()> {
         let value = (fd.as_raw_fd() as u32).to_ne_bytes();
+        let table = program_table(context);
         self.maps
-            .get(VmMap::Progs)
+            .get(table)
             .update(&id.get().to_ne_bytes(), &value, MapFlags::ANY)
             .map_err(|source| Error::ProgramTable {
                 op: "insert",
                 id,
                 source,
-            })
+            })?;
+        let other = match table {
+            VmMap::Progs => VmMap::ProgsTc,
+            _ => VmMap::Progs,
+        };
+        self.table_delete_in(other, id)
     }
 
     fn table_delete(&self, id: ProgramId) -> Result<()> {
-        match self.maps.get(VmMap::Progs).delete(&id.get().to_ne_bytes()) {
+        self.table_delete_in(VmMap::Progs, id)?;
+        self.table_delete_in(VmMap::ProgsTc, id)
+    }
+
+    fn table_delete_in(&self, table: VmMap, id: ProgramId) -> Result<()> {
+        match self.maps.get(table).delete(&id.get().to_ne_bytes()) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == libbpf_rs::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(Error::ProgramTable {
@@ -492,6 +541,7 @@ impl Vm {
             }
         }
         let loaded = object::load(&self.maps, &mut lock(&self.named), program, bytes, program)?;
+        let context = program_context(program, &loaded.program)?;
         // A program in an empty slot starts with zero calls: those of a previous program of
         // that slot are not its own.
         if !programs.contains_key(&id) {
@@ -511,7 +561,7 @@ impl Vm {
             pin::remove_tree(dir)?;
             loaded.pin(dir, program)?;
         }
-        self.table_insert(id, loaded.program.as_fd())?;
+        self.table_insert(id, loaded.program.as_fd(), context)?;
         // From here on the new program is live: record it whatever happens to the pins.
         guard.disarm();
         let maps = map_refs(program, loaded.maps);
@@ -629,6 +679,7 @@ impl Vm {
             None => None,
         };
         let loaded = object::load(&self.maps, &mut lock(&self.named), name, object, program)?;
+        let context = program_context(name, &loaded.program)?;
         if let Some(dir) = &dir {
             let guard = RemoveOnError { path: Some(dir) };
             loaded.pin(dir, program)?;
@@ -639,6 +690,7 @@ impl Vm {
             name.to_owned(),
             program.to_owned(),
             loaded.program,
+            context,
             maps,
             BTreeMap::new(),
             dir,
@@ -654,12 +706,13 @@ impl Vm {
         let p = self.pinned.as_ref().ok_or_else(not_found)?;
         let dir = p.dir.join("loaders").join(name);
         let (program, loaded) = LoadedObject::open_pinned(&dir)?.ok_or_else(not_found)?;
+        let context = program_context(name, &loaded.program)?;
         let maps = map_refs(name, loaded.maps);
         let links_dir = dir.join("links");
         let mut links = BTreeMap::new();
         for entry in pin::list_dir(&links_dir)? {
             let path = links_dir.join(&entry);
-            let Ok(ifindex) = entry.parse::<u32>() else {
+            let Some(at) = Attachment::from_pin_name(&entry) else {
                 continue;
             };
             let fd: OwnedFd = crate::sys::obj_get(&path).map_err(|source| Error::Pin {
@@ -667,12 +720,13 @@ impl Vm {
                 path,
                 source,
             })?;
-            links.insert(ifindex, fd);
+            links.insert(at, fd);
         }
         Ok(Loader::new(
             name.to_owned(),
             program,
             loaded.program,
+            context,
             maps,
             links,
             Some(dir),

@@ -55,8 +55,12 @@ pub enum VmMap {
     /// section `.bss.hike_code` (the VM reads it by address, without a lookup), which libbpf
     /// turns into a one-entry array map named after the section.
     Code,
-    /// `hike_progs`: program ID → program (a program array).
+    /// `hike_progs`: program ID → XDP program (a program array).
     Progs,
+    /// `hike_progs_tc`: program ID → TC (`sched_cls`) program, the program table of the
+    /// objects built for TC (a tail call reaches only programs of its own type). Slot IDs are
+    /// shared: a slot holds a program in one of the two tables.
+    ProgsTc,
     /// `hike_config`: the one [`VmConfig`].
     Config,
     /// `hike_state`: the per-CPU [`VmState`].
@@ -77,10 +81,11 @@ pub enum VmMap {
 
 impl VmMap {
     /// Every shared map, in creation order.
-    pub const ALL: [VmMap; 11] = [
+    pub const ALL: [VmMap; 12] = [
         VmMap::Chains,
         VmMap::Code,
         VmMap::Progs,
+        VmMap::ProgsTc,
         VmMap::Config,
         VmMap::State,
         VmMap::ChainStats,
@@ -98,6 +103,7 @@ impl VmMap {
             VmMap::Chains => abi::vm_maps::CHAINS,
             VmMap::Code => abi::vm_maps::CODE,
             VmMap::Progs => abi::vm_maps::PROGS,
+            VmMap::ProgsTc => abi::vm_maps::PROGS_TC,
             VmMap::Config => abi::vm_maps::CONFIG,
             VmMap::State => abi::vm_maps::STATE,
             VmMap::ChainStats => abi::vm_maps::CHAIN_STATS,
@@ -143,7 +149,7 @@ impl VmMap {
                 1,
                 libbpf_sys::BPF_F_MMAPABLE,
             ),
-            VmMap::Progs => (MapType::ProgArray, u32s, u32s, abi::MAX_PROGS, 0),
+            VmMap::Progs | VmMap::ProgsTc => (MapType::ProgArray, u32s, u32s, abi::MAX_PROGS, 0),
             VmMap::Config => (MapType::Array, u32s, size_of::<VmConfig>() as u32, 1, 0),
             VmMap::State => (
                 MapType::PercpuArray,
@@ -198,25 +204,7 @@ impl VmMaps {
     pub(crate) fn create() -> Result<VmMaps> {
         let mut maps = Vec::with_capacity(VmMap::ALL.len());
         for m in VmMap::ALL {
-            let l = m.layout();
-            let opts = libbpf_sys::bpf_map_create_opts {
-                sz: size_of::<libbpf_sys::bpf_map_create_opts>() as libbpf_sys::size_t,
-                map_flags: l.flags,
-                ..Default::default()
-            };
-            let h = MapHandle::create(
-                l.map_type,
-                Some(m.name()),
-                l.key_size,
-                l.value_size,
-                l.max_entries,
-                &opts,
-            )
-            .map_err(|source| Error::CreateMap {
-                map: m.name(),
-                source,
-            })?;
-            maps.push(MapRef::new(m.name(), h));
+            maps.push(MapRef::new(m.name(), create_map(m)?));
         }
         Ok(VmMaps { maps })
     }
@@ -227,6 +215,19 @@ impl VmMaps {
         let mut maps = Vec::with_capacity(VmMap::ALL.len());
         for m in VmMap::ALL {
             let path = dir.join(m.name());
+            if matches!(m, VmMap::ProgsTc | VmMap::Scripts | VmMap::Dispatch) && !path.exists() {
+                // An instance created before TC hooks (or several scripts per hook) existed:
+                // its TC program table (script table, order) is made now, empty, as `create`
+                // would have.
+                let h = create_map(m)?;
+                crate::sys::obj_pin(h.as_fd(), &path).map_err(|source| Error::Pin {
+                    op: "pin",
+                    path: path.clone(),
+                    source,
+                })?;
+                maps.push(MapRef::new(m.name(), h));
+                continue;
+            }
             let h = MapHandle::from_pinned_path(&path).map_err(|e| Error::Pin {
                 op: "open pin",
                 path: path.clone(),
@@ -273,6 +274,28 @@ impl VmMaps {
             .expect("every VmMap is in ALL");
         &self.maps[i]
     }
+}
+
+/// Creates the shared map `m` with the layout of the ABI.
+fn create_map(m: VmMap) -> Result<MapHandle> {
+    let l = m.layout();
+    let opts = libbpf_sys::bpf_map_create_opts {
+        sz: size_of::<libbpf_sys::bpf_map_create_opts>() as libbpf_sys::size_t,
+        map_flags: l.flags,
+        ..Default::default()
+    };
+    MapHandle::create(
+        l.map_type,
+        Some(m.name()),
+        l.key_size,
+        l.value_size,
+        l.max_entries,
+        &opts,
+    )
+    .map_err(|source| Error::CreateMap {
+        map: m.name(),
+        source,
+    })
 }
 
 /// The layout of a loaded map, as the kernel reports it.

@@ -41,7 +41,10 @@ fn kernel_loader_attaches_to_a_veth_and_detaches_on_drop() {
         "generic is XDP_ATTACHED_SKB: {}",
         ns.link_json("veth1")
     );
-    assert_eq!(loader.attachments(), vec![idx0.min(idx1), idx0.max(idx1)]);
+    assert_eq!(
+        loader.xdp_attachments(),
+        vec![idx0.min(idx1), idx0.max(idx1)]
+    );
 
     loader.detach_xdp(idx1).expect("detach veth1");
     assert!(!has_xdp(&ns, "veth1"));
@@ -79,7 +82,7 @@ fn kernel_pinned_loader_stays_attached_until_removed() {
 
     let vm = Vm::open_pinned(&guard.name).expect("adopt");
     let loader = vm.open_loader("edge").expect("adopt the loader");
-    assert_eq!(loader.attachments(), vec![idx]);
+    assert_eq!(loader.xdp_attachments(), vec![idx]);
     loader.remove().expect("remove the loader");
     assert!(!has_xdp(&ns, "veth0"), "removing the loader detaches it");
     vm.destroy().unwrap();

@@ -320,7 +320,9 @@ fn kernel_ip_programs_never_read_past_a_truncated_header() {
     // The loader sets HIKE_META_IPV6/IPV4 only for a whole fixed header: cut it short.
     let v6 = ipv6_udp(A6, B6, 1, 2, 0);
     let v4 = ipv4_udp(A4, B4, 1, 2, 0);
-    for cut in [14, 20, 53] {
+    // At TC the kernel's test run refuses these frames: `takes` leaves them to the XDP run of
+    // the same source.
+    for cut in [14, 20, 53].into_iter().filter(|&c| lab.takes(&v6[..c])) {
         let p = &v6[..cut];
         assert_eq!(
             lab.call("ip6_hset_srcdst", &[1], p),
@@ -330,7 +332,7 @@ fn kernel_ip_programs_never_read_past_a_truncated_header() {
         assert_eq!(lab.call("ip6_set_tos", &[1], p), NOT_APPLICABLE, "{cut}");
         assert_eq!(lab.call("lse", &[], p), u64::MAX, "{cut}");
     }
-    for cut in [14, 33] {
+    for cut in [14, 33].into_iter().filter(|&c| lab.takes(&v4[..c])) {
         assert_eq!(
             lab.call("ip4_set_tos", &[1], &v4[..cut]),
             NOT_APPLICABLE,

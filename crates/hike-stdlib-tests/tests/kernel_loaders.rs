@@ -43,6 +43,9 @@ fn outcome(lab: &Lab, pkt: &[u8]) -> (u32, bool, Option<u64>) {
 /// it must leave to the default verdict.
 fn check_single_chain_classifier(loader: &str, map: &str, mine: &[u8], others: &[&[u8]]) {
     let lab = lab(loader);
+    // At TC the kernel's test run refuses IP frames cut inside their header (the XDP run of
+    // the same source checks them).
+    let others: Vec<&[u8]> = others.iter().copied().filter(|p| lab.takes(p)).collect();
     let key = 0u32.to_ne_bytes();
     let not_booted = (xdp::PASS, false, None);
     let select = |chain: u32| set_chain(&lab, map, &key, chain_ref(chain));
@@ -54,7 +57,7 @@ fn check_single_chain_classifier(loader: &str, map: &str, mine: &[u8], others: &
     );
     select(DROPS);
     assert_eq!(outcome(&lab, mine), (xdp::DROP, true, Some(0)), "{loader}");
-    for p in others {
+    for p in &others {
         assert_eq!(outcome(&lab, p), not_booted, "{loader}: other packet");
     }
     select(RETURNS_11);
@@ -78,7 +81,7 @@ fn check_single_chain_classifier(loader: &str, map: &str, mine: &[u8], others: &
     // Configured verdicts: the default applies to the packets no chain applies to and to a
     // chain that returns.
     lab.set_verdicts(xdp::DROP, xdp::PASS);
-    for p in others {
+    for p in &others {
         assert_eq!(
             outcome(&lab, p),
             (xdp::DROP, false, None),

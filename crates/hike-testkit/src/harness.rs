@@ -208,7 +208,7 @@ impl Harness {
         let faults_after = self.vm().fault_counts().expect("read fault counters");
         let runs_after = self.chain_runs();
         let outcome = Outcome {
-            verdict: run.retval,
+            verdict: crate::hook::vm_verdict(&run, &st, true, true),
             result: st.result,
             fault: Fault::from_code(st.fault),
             fault_pc: st.fault_pc,

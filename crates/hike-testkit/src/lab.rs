@@ -19,7 +19,9 @@
 //! ```
 
 use hike_isa::abi::xdp;
-use hike_runtime::{CpuPin, Loader, MapRef, TestRun, Vm};
+use hike_runtime::{CpuPin, Hook, Loader, MapRef, TestRun, Vm};
+
+use crate::hook::{context_of, test_hook, vm_verdict};
 
 use crate::fail;
 use crate::vm::{self, PrivateVm};
@@ -31,7 +33,7 @@ pub const NOT_APPLICABLE: u64 = u64::MAX;
 /// What one packet did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Run {
-    /// The XDP verdict.
+    /// The VM's verdict, in XDP's numbers at every hook (`crate::hook::vm_verdict`).
     pub verdict: u32,
     /// r0 of the top chain when it returned (0 when a program ended the packet).
     pub result: u64,
@@ -56,6 +58,7 @@ enum Boot {
 /// A private VM with some standard programs and one loader; see the module docs.
 pub struct Lab {
     vm: PrivateVm,
+    hook: Hook,
     loader: Loader,
     boot: Boot,
     cpu: usize,
@@ -65,23 +68,35 @@ pub struct Lab {
 impl Lab {
     /// A lab with the test loader (`test_loader`, chains booted with arguments) and `programs`.
     pub fn new(programs: &[&str]) -> Lab {
-        Lab::build("test_loader", programs, Boot::TestLoader)
+        Lab::build("test_loader", programs, Boot::TestLoader, test_hook())
     }
 
     /// A lab whose packets enter through the standard loader built from `loader.bpf.c` (its
     /// program has the same name), with `programs`.
     pub fn with_loader(loader: &str, programs: &[&str]) -> Lab {
-        Lab::build(loader, programs, Boot::Standard)
+        Lab::build(loader, programs, Boot::Standard, test_hook())
     }
 
-    fn build(loader: &str, programs: &[&str], boot: Boot) -> Lab {
+    /// [`Lab::new`] with the objects built for `hook`, whatever `HIKE_TEST_HOOK` says.
+    pub fn at(hook: Hook, programs: &[&str]) -> Lab {
+        Lab::build("test_loader", programs, Boot::TestLoader, hook)
+    }
+
+    /// [`Lab::with_loader`] with the objects built for `hook`.
+    pub fn with_loader_at(hook: Hook, loader: &str, programs: &[&str]) -> Lab {
+        Lab::build(loader, programs, Boot::Standard, hook)
+    }
+
+    fn build(loader: &str, programs: &[&str], boot: Boot, hook: Hook) -> Lab {
         let pin = hike_runtime::pin_thread_to_current_cpu().expect("pin the test thread");
         let cpu = pin.cpu();
-        let mut vm = PrivateVm::new().unwrap_or_else(|e| fail(&e));
+        let mut vm = PrivateVm::with_context(&Default::default(), context_of(hook))
+            .unwrap_or_else(|e| fail(&e));
         let loader = vm.load_loader(loader, loader).unwrap_or_else(|e| fail(&e));
         vm.load_programs(1, programs).unwrap_or_else(|e| fail(&e));
         let lab = Lab {
             vm,
+            hook,
             loader,
             boot,
             cpu,
@@ -102,6 +117,17 @@ impl Lab {
     /// The loader.
     pub fn loader(&self) -> &Loader {
         &self.loader
+    }
+
+    /// The hook whose objects the lab runs.
+    pub fn hook(&self) -> Hook {
+        self.hook
+    }
+
+    /// Whether the lab's test runs take `frame` (at TC, not an IP frame cut inside its fixed
+    /// header: [`crate::hook::skb_test_run_takes`]).
+    pub fn takes(&self, frame: &[u8]) -> bool {
+        self.hook == Hook::Xdp || crate::hook::skb_test_run_takes(frame)
     }
 
     /// The CPU the lab pinned the test thread to.
@@ -181,13 +207,14 @@ impl Lab {
             .test_run_with(input)
             .expect("BPF_PROG_TEST_RUN of the loader");
         let st = vm.vm_state(cpu).expect("read the VM state");
+        let booted = st.packets != before;
         Run {
-            verdict: out.retval,
+            verdict: vm_verdict(&out, &st, booted, true),
             result: st.result,
             fault: st.fault,
             redirect_ifindex: st.redirect_ifindex,
             packet: out.data_out,
-            booted: st.packets != before,
+            booted,
         }
     }
 

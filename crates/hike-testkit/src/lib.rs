@@ -32,6 +32,7 @@
 
 pub mod fields;
 mod harness;
+pub mod hook;
 mod lab;
 pub mod listing2;
 pub mod packet;

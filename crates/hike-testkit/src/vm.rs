@@ -132,9 +132,18 @@ pub fn chain_id(id: u32) -> Result<ChainId> {
     ChainId::new(id).ok_or(KitError::ChainId { id })
 }
 
+/// The object `hike-bpf` built from `NAME.bpf.c` for `context`.
+pub fn object_for(name: &str, context: hike_bpf::Context) -> Result<&'static [u8]> {
+    hike_bpf::object_for(name, context).ok_or_else(|| KitError::NoObject {
+        name: format!("{name} ({context:?})"),
+    })
+}
+
 /// A private VM whose programs have names; see the module docs.
 pub struct PrivateVm {
     vm: Vm,
+    /// The build of the objects it loads: the hook the VM runs at.
+    context: hike_bpf::Context,
     symbols: Symbols,
     /// The slot of each program loaded, by name (the first slot of a program loaded twice).
     slots: BTreeMap<String, u32>,
@@ -147,13 +156,20 @@ impl PrivateVm {
     }
 
     /// The same, with `options` (e.g. no grace delay before a replaced chain's code is reused).
+    /// Its objects are those of the tests' hook ([`crate::hook::test_context`]).
     pub fn with_options(options: &VmOptions) -> Result<PrivateVm> {
+        PrivateVm::with_context(options, crate::hook::test_context())
+    }
+
+    /// A private VM that loads the objects built for `context`.
+    pub fn with_context(options: &VmOptions, context: hike_bpf::Context) -> Result<PrivateVm> {
         let vm = Vm::with_options(options).map_err(|source| KitError::Vm {
             what: "create",
             source,
         })?;
         Ok(PrivateVm {
             vm,
+            context,
             symbols: Symbols::new(),
             slots: BTreeMap::new(),
         })
@@ -184,6 +200,11 @@ impl PrivateVm {
         &self.vm
     }
 
+    /// The build of the objects this VM loads.
+    pub fn context(&self) -> hike_bpf::Context {
+        self.context
+    }
+
     /// The names of the programs (and chains) chains may call.
     pub fn symbols(&self) -> &Symbols {
         &self.symbols
@@ -193,7 +214,7 @@ impl PrivateVm {
     /// ID `slot`, and names it for chains (`call prog PROGRAM`). A program loaded again at
     /// another slot keeps the name of its first: chains reach the copy by its ID.
     pub fn load_program(&mut self, slot: u32, object_name: &str, program: &str) -> Result<()> {
-        let bytes = object(object_name)?;
+        let bytes = object_for(object_name, self.context)?;
         self.vm
             .load_program(bytes, program, program_id(slot)?)
             .map_err(|source| KitError::LoadProgram {
@@ -264,7 +285,7 @@ impl PrivateVm {
     /// the object's name), called `name` in the instance.
     pub fn load_loader(&self, name: &str, object_name: &str) -> Result<Loader> {
         self.vm
-            .load_loader(name, object(object_name)?, object_name)
+            .load_loader(name, object_for(object_name, self.context)?, object_name)
             .map_err(|source| KitError::LoadLoader {
                 loader: object_name.to_owned(),
                 source,

@@ -145,7 +145,13 @@ fn kernel_loader_and_reference_parse_agree() {
         frames.push(tagged(&f, false));
         frames.push(tagged(&f, true));
     }
-    for f in &frames {
+    // At TC the kernel's test run refuses IP frames cut inside their header; the loader's
+    // parse of them is the XDP build's of the same source.
+    let at_tc = hike_testkit::hook::test_hook() != hike_runtime::Hook::Xdp;
+    for f in frames
+        .iter()
+        .filter(|f| !at_tc || hike_testkit::hook::skb_test_run_takes(f))
+    {
         let (_, kernel) = h.run_kernel(1, &[], f);
         let reference = hike_refvm::parse_packet(f);
         assert_eq!(

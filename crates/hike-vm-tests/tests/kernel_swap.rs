@@ -10,7 +10,7 @@ use hike_isa::asm::assemble;
 use hike_isa::Symbols;
 use hike_runtime::{ChainId, VmOptions};
 use hike_testkit::packet::ipv6_udp_packet;
-use hike_testkit::{xdp, PrivateVm};
+use hike_testkit::PrivateVm;
 
 /// A chain adding `step` 20 times before and 20 times after a call of test_null, preceded by
 /// `pad` no-ops so the two versions have different lengths and program counters.
@@ -84,7 +84,11 @@ fn kernel_chain_swapped_under_traffic_never_mixes_versions() {
             packets += 1;
             let run = loader.test_run(&packet, 1).expect("test run");
             let result = u64::from_be_bytes(run.data_out[62..70].try_into().unwrap());
-            assert_eq!(run.retval, xdp::PASS, "no fault, result {result}");
+            assert_eq!(
+                run.action(),
+                Some(hike_runtime::XdpAction::Pass),
+                "no fault, result {result}"
+            );
             match result {
                 40 => seen_a += 1,
                 120 => seen_b += 1,

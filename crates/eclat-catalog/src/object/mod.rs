@@ -496,7 +496,7 @@ fn map_decl(btf: &Btf<'_>, var: &Type<'_>, name: String) -> Result<MapDecl, Obje
         max_entries: 0,
         key: None,
         value: None,
-        vm_map: vm_maps::DECLARED.contains(&name.as_str()),
+        vm_map: vm_maps::DECLARED.contains(&name.as_str()) || name == vm_maps::PROGS_TC,
     };
     for m in def.members() {
         let field = btf

@@ -52,7 +52,10 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
     // its followers take over).
     let plan = order::plan(state);
     if let Err(e) = order::apply(vm, &loaders, &plan) {
-        eprintln!("eclatd: warning: cannot restore the order of the scripts: {}", chain(&e));
+        eprintln!(
+            "eclatd: warning: cannot restore the order of the scripts: {}",
+            chain(&e)
+        );
     }
     for ifindex in plan.heads.keys() {
         if let Err(e) = order::repair_head(&loaders, &plan, *ifindex) {
@@ -77,9 +80,9 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
         let loaders = &loaders;
         match loader.repair_links() {
             Ok(repaired) => {
-                for ifindex in repaired {
+                for at in repaired {
                     eprintln!(
-                        "eclatd: interface {ifindex} ran another program than script `{}`'s loader; it runs the loader again",
+                        "eclatd: {at} ran another program than script `{}`'s loader; it runs the loader again",
                         s.name
                     );
                 }
@@ -90,9 +93,18 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
                 chain(&e)
             ),
         }
+        let attached = loader.attachments();
         s.loader.attachments.retain(|a| {
-            // The interface's link is held by its first script's loader.
-            let kept = order::holder(&loaders, a.ifindex).is_some();
+            // An xdp interface's link is held by its first script's loader; a TC hook's by
+            // the script's own loader.
+            let kept = match hike_runtime::Hook::from_name(&a.hook) {
+                Some(hike_runtime::Hook::Xdp) => order::holder(loaders, a.ifindex).is_some(),
+                Some(hook) => attached.contains(&hike_runtime::Attachment {
+                    ifindex: a.ifindex,
+                    hook,
+                }),
+                None => false,
+            };
             if !kept {
                 eprintln!(
                     "eclatd: warning: script `{}` is no longer attached to `{}` (ifindex {}): the interface went away",
@@ -137,7 +149,10 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
     }
     let plan = order::plan(state);
     if let Err(e) = order::apply(vm, &loaders, &plan).and_then(|()| order::prune(vm, &plan)) {
-        eprintln!("eclatd: warning: cannot restore the order of the scripts: {}", chain(&e));
+        eprintln!(
+            "eclatd: warning: cannot restore the order of the scripts: {}",
+            chain(&e)
+        );
     }
     Ok(loaders)
 }
@@ -171,7 +186,7 @@ fn undo_pending(vm: &Vm, loaders: &mut BTreeMap<String, Loader>, p: &Pending) {
         if let Some(new) = loaders.get(&p.loader_pin) {
             if let Err(e) = old.reclaim_attachment(new, a.ifindex) {
                 // Neither holding a link means the switch never began.
-                if old.attachments().contains(&a.ifindex) {
+                if old.xdp_attachments().contains(&a.ifindex) {
                     warn(format!("move interface {} back to `{from}`", a.ifindex), &e);
                 }
             }

@@ -8,10 +8,10 @@ use eclat_catalog::{ObjectId, PackageCatalog};
 use eclat_compiler::Define;
 use eclat_link::link::{LinkedScript, MapOwner};
 use eclat_link::{link_with, IdAllocator, Unit};
+use hike_isa::abi::{DISPATCH_PER_HOOK, DISPATCH_SLOTS};
 use hike_isa::abi::{MAX_CHAINS, MAX_PROGS};
 use hike_isa::validate::Chain as ValidatedChain;
 use hike_runtime::{ChainId, MapRef, ProgramId, UpdateMode};
-use hike_isa::abi::{DISPATCH_PER_HOOK, DISPATCH_SLOTS};
 
 use super::maps::{read_raw, same_build, write_raw};
 use super::order;
@@ -422,8 +422,7 @@ impl Daemon {
                 message: chain(&e),
             })?
         };
-        let attachments =
-            self.resolve_attachments(&name, &units[0].1, &linked, inner)?;
+        let attachments = self.resolve_attachments(&name, &units[0].1, &linked, inner)?;
         let maps = reconfigure::map_resets(inner, &linked, old.as_ref())?;
         let generation = old.as_ref().map_or(1, |o| o.generation + 1);
         let slot = match &old {
@@ -543,11 +542,7 @@ impl Daemon {
     /// What a load will do that a restart must be able to undo: the new chains, loader and
     /// program slots, the interfaces it switches (and from which loader), and the entries of
     /// loaded programs' maps it writes, with their values now.
-    fn intent(
-        inner: &Inner,
-        linked: &LinkedScript,
-        record: &ScriptRecord,
-    ) -> Result<Pending> {
+    fn intent(inner: &Inner, linked: &LinkedScript, record: &ScriptRecord) -> Result<Pending> {
         let mut map_entries = Vec::new();
         for w in &linked.map_writes {
             let MapOwner::Program(id) = w.target else {
@@ -766,7 +761,10 @@ impl Daemon {
             .heads
             .keys()
             .copied()
-            .chain(old.iter().flat_map(|o| o.loader.attachments.iter().map(|a| a.ifindex)))
+            .chain(
+                old.iter()
+                    .flat_map(|o| o.loader.attachments.iter().map(|a| a.ifindex)),
+            )
             .collect();
         for ifindex in interfaces {
             let device = record
@@ -775,9 +773,8 @@ impl Daemon {
                 .iter()
                 .find(|a| a.ifindex == ifindex)
                 .map_or_else(|| format!("#{ifindex}"), |a| a.device.clone());
-            let moved = order::place_head(&inner.loaders, &plan, ifindex).map_err(|e| {
-                DaemonError::kernel(format!("attach to interface `{device}`"), &e)
-            })?;
+            let moved = order::place_head(&inner.loaders, &plan, ifindex)
+                .map_err(|e| DaemonError::kernel(format!("attach to interface `{device}`"), &e))?;
             match moved {
                 Some(order::Moved {
                     ifindex,

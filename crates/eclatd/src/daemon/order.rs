@@ -102,18 +102,30 @@ pub struct Plan {
     pub slots: BTreeMap<u32, String>,
 }
 
-/// The plan of `state`.
+/// The plan of `state`. At XDP the loaders dispatch (heads and next entries); at TC the
+/// kernel runs a hook's programs in the order of their tcx links, so a TC hook only makes the
+/// scripts that have another after them proceed (their verdicts return `TCX_NEXT`).
 pub fn plan(state: &State) -> Plan {
     let mut p = Plan::default();
+    let mut followed = std::collections::BTreeSet::new();
     for h in hooks(state) {
+        for pair in h.scripts.windows(2) {
+            followed.insert(pair[0].slot);
+        }
+        if h.hook != "xdp" {
+            continue;
+        }
         p.heads.insert(h.ifindex, h.scripts[0].loader.pin.clone());
         for pair in h.scripts.windows(2) {
             p.next.insert((h.ifindex, pair[0].slot), pair[1].slot);
         }
     }
     for s in &state.scripts {
-        let follows = p.next.keys().any(|(_, slot)| *slot == s.slot);
-        let mask = if follows { s.proceed_on } else { 0 };
+        let mask = if followed.contains(&s.slot) {
+            s.proceed_on
+        } else {
+            0
+        };
         p.words
             .insert(s.loader.pin.clone(), dispatch_word(mask, s.slot));
         p.slots.insert(s.slot, s.loader.pin.clone());
@@ -124,11 +136,7 @@ pub fn plan(state: &State) -> Plan {
 /// Writes what the plan adds or changes: each slot's loader, then the next entries, then the
 /// words that reach them, so that a packet finds everything a word sends it to. Loaders
 /// missing from `loaders` are skipped (their script is being forgotten).
-pub fn apply(
-    vm: &Vm,
-    loaders: &BTreeMap<String, Loader>,
-    plan: &Plan,
-) -> hike_runtime::Result<()> {
+pub fn apply(vm: &Vm, loaders: &BTreeMap<String, Loader>, plan: &Plan) -> hike_runtime::Result<()> {
     for (slot, pin) in &plan.slots {
         if let Some(l) = loaders.get(pin) {
             if vm.script_slot_program(*slot)? != Some(l.kernel_id()) {
@@ -169,7 +177,7 @@ pub fn prune(vm: &Vm, plan: &Plan) -> hike_runtime::Result<()> {
 pub fn holder(loaders: &BTreeMap<String, Loader>, ifindex: u32) -> Option<String> {
     loaders
         .iter()
-        .find(|(_, l)| l.attachments().contains(&ifindex))
+        .find(|(_, l)| l.xdp_attachments().contains(&ifindex))
         .map(|(pin, _)| pin.clone())
 }
 
@@ -229,10 +237,10 @@ pub fn repair_head(
     };
     let others: Vec<&Loader> = loaders
         .iter()
-        .filter(|(pin, l)| *pin != head && l.attachments().contains(&ifindex))
+        .filter(|(pin, l)| *pin != head && l.xdp_attachments().contains(&ifindex))
         .map(|(_, l)| l)
         .collect();
-    if others.is_empty() && !to.attachments().contains(&ifindex) {
+    if others.is_empty() && !to.xdp_attachments().contains(&ifindex) {
         return to.attach_xdp(ifindex, XdpMode::Native);
     }
     for other in others {

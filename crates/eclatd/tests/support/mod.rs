@@ -223,7 +223,11 @@ impl Tap {
                     i32::from(proto),
                 )
             };
-            assert!(fd >= 0, "packet socket: {}", std::io::Error::last_os_error());
+            assert!(
+                fd >= 0,
+                "packet socket: {}",
+                std::io::Error::last_os_error()
+            );
             // SAFETY: `fd` is a new descriptor owned here.
             let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
             // SAFETY: an all-zero sockaddr_ll is valid; the fields that matter are set.
