@@ -219,7 +219,7 @@ ID  PROGRAM    PACKAGE       KERNEL ID  BUILD         USED BY
         assert!(
             text(&two).contains(
                 "\
-INTERFACE         HOOK  #  SCRIPT  PRIORITY  PROCEED ON
+INTERFACE          HOOK  #  SCRIPT  PRIORITY  PROCEED ON
 veth0 (ifindex 5)  xdp   1  count   10        drop,pass
 veth0 (ifindex 5)  xdp   2  ddos    100       pass
 "

@@ -49,6 +49,7 @@ mod packets;
 mod programs;
 mod render;
 mod run;
+mod run_hook;
 mod sources;
 mod stats;
 mod unload;

@@ -148,8 +148,12 @@ fn describe_gives_params_returns_maps_defaults_hooks_and_the_import() {
         .as_str()
         .unwrap()
         .contains("1 drop"));
-    let sc = &l["maps"][0];
-    assert_eq!(sc["name"], "ip_sc_map");
+    let sc = l["maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "ip_sc_map")
+        .expect("the classifier map");
     assert_eq!(sc["value"]["fields"][0]["type"], "chain_ref");
 
     let out = eclat(&["describe", "ip_sc"], &repo());

@@ -162,7 +162,7 @@ impl Eclat for Fake {
         request: Request<UnloadRequest>,
     ) -> Result<Response<UnloadReply>, Status> {
         let name = request.into_inner().name;
-        if name != "ddos" && name != "ddos_tb_2_lev" {
+        if !["ddos", "ddos_tb_2_lev", "count"].contains(&name.as_str()) {
             return Err(Status::not_found(format!(
                 "no script `{name}`: `eclat list` shows the loaded scripts"
             )));
