@@ -103,13 +103,14 @@ impl Hike {
     }
 }
 
-/// Fills the raw chain for N programs: index K holds `raw_chain_K+1` for K < N.
-fn raw_select(raw: &RawObject, n: u32) -> Result<()> {
-    raw.clear("raw_chain_jmp")?;
+/// A copy of the raw object chaining N programs: index K holds `raw_chain_K+1` for K < N,
+/// index N is empty (the last program passes).
+fn raw_chain(n: u32) -> Result<RawObject> {
+    let raw = RawObject::load("raw_chain")?;
     for k in 1..n {
         raw.set_prog_array("raw_chain_jmp", k, &format!("raw_chain_{}", k + 1))?;
     }
-    Ok(())
+    Ok(raw)
 }
 
 /// Runs the scenario.
@@ -117,7 +118,7 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
     let progress = Progress::new(NAME);
     progress.update("setting up");
     let packet = measure::ipv6_udp_packet();
-    let raw = RawObject::load("raw_chain")?;
+    let raws: Vec<RawObject> = SCRIPTS.iter().map(|n| raw_chain(*n)).collect::<Result<_>>()?;
     let hike = Hike::set_up()?;
     // The thread is pinned to `settings.cpu` (main), whose VM state the check reads.
     for n in SCRIPTS {
@@ -125,13 +126,11 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
     }
 
     let mut cases = Vec::new();
-    for n in SCRIPTS {
-        let raw = &raw;
+    for (n, raw) in SCRIPTS.into_iter().zip(&raws) {
         cases.push(Case {
             variant: "raw",
             param: n.into(),
             run: Box::new(move |packet, repeat| {
-                raw_select(raw, n)?;
                 raw.test_run("raw_chain_1", packet, repeat)?
                     .expect(&[PASS], &format!("raw, N = {n}"))
             }),
