@@ -118,7 +118,10 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
     let progress = Progress::new(NAME);
     progress.update("setting up");
     let packet = measure::ipv6_udp_packet();
-    let raws: Vec<RawObject> = SCRIPTS.iter().map(|n| raw_chain(*n)).collect::<Result<_>>()?;
+    let raws: Vec<RawObject> = SCRIPTS
+        .iter()
+        .map(|n| raw_chain(*n))
+        .collect::<Result<_>>()?;
     let hike = Hike::set_up()?;
     // The thread is pinned to `settings.cpu` (main), whose VM state the check reads.
     for n in SCRIPTS {
