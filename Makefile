@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Parallel test threads; the machine has 2 cores but most tests wait on the kernel.
 TEST_THREADS ?= 4
 
-.PHONY: all deps build test demo bench fuzz soak fmt lint clean
+.PHONY: all deps build test demo bench fuzz soak fmt lint clean install
 
 all: build
 
@@ -44,6 +44,12 @@ fuzz: deps
 SOAK_CYCLES ?= 1000
 soak: deps
 	ECLATD_SOAK_CYCLES=$(SOAK_CYCLES) $(CARGO) test --release -p eclatd --test faults load_unload_cycles_leak_nothing -- --nocapture
+
+# eclat and eclatd (release), eclatd's systemd unit, completions and man pages, under
+# DESTDIR/PREFIX (see scripts/install.sh). The service is not enabled or started.
+PREFIX ?= /usr/local
+install:
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" CARGO="$(CARGO)" bash scripts/install.sh
 
 fmt:
 	$(CARGO) fmt --all

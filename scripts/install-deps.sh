@@ -5,8 +5,10 @@ set -euo pipefail
 
 # ipset and iptables: the `ipset` variant of the ddos_mark benchmark (ip6tables mangle + ipset).
 # python3-grpcio: a standard gRPC client in eclatd's tests (crates/eclatd/tests/regressions.rs).
+# prometheus: only its `promtool check metrics` is used, to validate `eclatd --metrics-listen`
+# (crates/eclatd/tests/metrics.rs); the package also brings a Prometheus server unit, unused.
 packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make iproute2 gcc libc6-dev linux-libc-dev
-  ipset iptables python3-grpcio)
+  ipset iptables python3-grpcio prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

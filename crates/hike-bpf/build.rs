@@ -27,8 +27,9 @@ const GROUPS: [(&str, &str); 5] = [
 ];
 
 /// The groups whose objects are also built for TC (`-DHIKE_CTX_TC`, `bpf/include/hike/ctx.h`):
-/// the HIKe programs and loaders. The baselines and traffic programs are built as written.
-const TC_GROUPS: [&str; 2] = ["standard", "test"];
+/// the HIKe programs and loaders, and the benchmarks' (whose raw baselines, which do not use
+/// the SDK, come out the same in both builds). The traffic programs are built as written.
+const TC_GROUPS: [&str; 3] = ["standard", "test", "bench"];
 
 /// The define that selects the TC context.
 const TC_DEFINE: &str = "HIKE_CTX_TC";

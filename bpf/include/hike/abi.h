@@ -24,6 +24,13 @@
 
 #include <linux/types.h>
 
+/* ---- Version -------------------------------------------------------------------------------- */
+
+/* The version of this ABI: raised by every change that makes objects, chains or maps built
+ * against the old header wrong for the new one (a value, size, offset or meaning). eclatd and
+ * eclat print it, and eclatd refuses a client of another version. */
+#define HIKE_ABI_VERSION 1
+
 /* ---- Limits -------------------------------------------------------------------------------- */
 
 /* Instructions in one chain (LD_IMM64 counts as two). */

@@ -43,6 +43,56 @@ pub struct ObjectEntry {
     pub digest: String,
     /// Its programs and maps.
     pub info: ObjectInfo,
+    /// The same source built for TC (`-DHIKE_CTX_TC`), if there is one: the object loaded for
+    /// the hooks `tc_ingress` and `tc_egress`. The standard objects all have one; user
+    /// packages are built for XDP only.
+    pub tc: Option<TcBuild>,
+}
+
+/// An object's TC build.
+#[derive(Clone, Debug)]
+pub struct TcBuild {
+    /// The ELF bytes.
+    pub bytes: Arc<[u8]>,
+    /// SHA-256 of `bytes`, in hex.
+    pub digest: String,
+    /// The hooks its programs work at, by program name (from their ELF sections).
+    pub sections: BTreeMap<String, String>,
+}
+
+impl ObjectEntry {
+    /// The bytes to load for `hook`: the XDP build, or the TC build (None if there is none).
+    pub fn bytes_for(&self, hook: Hook) -> Option<&Arc<[u8]>> {
+        if hook.is_tc() {
+            self.tc.as_ref().map(|t| &t.bytes)
+        } else {
+            Some(&self.bytes)
+        }
+    }
+
+    /// The digest of the build for `hook` (as [`ObjectEntry::bytes_for`]).
+    pub fn digest_for(&self, hook: Hook) -> Option<&str> {
+        if hook.is_tc() {
+            self.tc.as_ref().map(|t| t.digest.as_str())
+        } else {
+            Some(&self.digest)
+        }
+    }
+
+    /// The hooks program `name` of this object works at: its XDP build's and its TC build's.
+    pub fn hooks_of(&self, name: &str) -> Vec<Hook> {
+        let mut hooks: Vec<Hook> = self
+            .info
+            .program(name)
+            .map(|p| Hook::of_section(&p.section).to_vec())
+            .unwrap_or_default();
+        if let Some(section) = self.tc.as_ref().and_then(|t| t.sections.get(name)) {
+            hooks.extend_from_slice(Hook::of_section(section));
+        }
+        hooks.sort();
+        hooks.dedup();
+        hooks
+    }
 }
 
 /// A program a package exports.
@@ -199,7 +249,25 @@ impl PackageCatalog {
                 name: name.to_owned(),
                 object: stem.to_owned(),
             })?;
-        self.add_object(stem, Origin::Standard(obj.source), Arc::from(obj.bytes))
+        let id = self.add_object(stem, Origin::Standard(obj.source), Arc::from(obj.bytes))?;
+        if !obj.tc_bytes.is_empty() {
+            let bytes: Arc<[u8]> = Arc::from(obj.tc_bytes);
+            let info = inspect_object(&bytes).map_err(|source| CatalogError::Inspect {
+                object: format!("{stem} (tc)"),
+                source,
+            })?;
+            let sections = info
+                .programs
+                .iter()
+                .map(|p| (p.name.clone(), p.section.clone()))
+                .collect();
+            self.objects[id.0].tc = Some(TcBuild {
+                digest: hex(&Sha256::digest(&bytes)),
+                bytes,
+                sections,
+            });
+        }
+        Ok(id)
     }
 
     fn add_object(&mut self, stem: &str, origin: Origin, bytes: Arc<[u8]>) -> Result<ObjectId> {
@@ -214,6 +282,7 @@ impl PackageCatalog {
             bytes,
             digest,
             info,
+            tc: None,
         });
         Ok(ObjectId(self.objects.len() - 1))
     }
@@ -244,12 +313,7 @@ impl PackageCatalog {
             .collect();
         let about = about.cloned().unwrap_or_default();
         check_config_defaults(package, name, &about, &maps)?;
-        let hooks: Vec<Hook> = obj
-            .info
-            .program(name)
-            .and_then(|p| Hook::of_section(&p.section))
-            .into_iter()
-            .collect();
+        let hooks = obj.hooks_of(name);
         let mut sigs: Vec<_> = maps.iter().filter_map(MapLayout::sig).collect();
         sigs.sort_by(|a, b| a.name.cmp(&b.name));
         let not_exported = |what, tag| CatalogError::NotExported {

@@ -1,7 +1,8 @@
-//! The kernel hooks a program or loader works at, read from its ELF section: the catalog's
-//! answer to "where can I attach this", which `eclat describe` shows. Today every standard
-//! object is XDP; a TC loader (section `tc`, `tcx/ingress`, `classifier`) would be listed as
-//! `tc` without a change here.
+//! The kernel hooks a program or loader works at, read from the ELF sections of its builds:
+//! the catalog's answer to "where can I attach this", which `eclat describe` shows. Every
+//! standard object is built for XDP (section `xdp`) and for TC (`-DHIKE_CTX_TC`, section `tc`,
+//! `bpf/include/hike/ctx.h`): an XDP build works at `xdp`, a TC build at `tc_ingress` and
+//! `tc_egress` (tcx takes a `sched_cls` program at either).
 
 use std::fmt;
 
@@ -10,27 +11,44 @@ use std::fmt;
 pub enum Hook {
     /// XDP (`SEC("xdp")`, `xdp.frags`, …).
     Xdp,
-    /// The traffic-control classifier (`SEC("tc")`, `tcx/ingress`, `classifier`).
-    Tc,
+    /// TC ingress (a `sched_cls` program: `SEC("tc")`, `tcx/ingress`, `classifier`).
+    TcIngress,
+    /// TC egress (the same programs).
+    TcEgress,
 }
 
 impl Hook {
-    /// The hook of a program in ELF section `section`, if it is one a chain can run at.
-    pub fn of_section(section: &str) -> Option<Hook> {
+    /// Every hook, in the order `eclat describe` lists them.
+    pub const ALL: [Hook; 3] = [Hook::Xdp, Hook::TcIngress, Hook::TcEgress];
+
+    /// The hooks a program in ELF section `section` works at (none if a chain cannot run
+    /// there).
+    pub fn of_section(section: &str) -> &'static [Hook] {
         let kind = section.split(['/', '.']).next().unwrap_or_default();
         match kind {
-            "xdp" => Some(Hook::Xdp),
-            "tc" | "tcx" | "classifier" => Some(Hook::Tc),
-            _ => None,
+            "xdp" => &[Hook::Xdp],
+            "tc" | "tcx" | "classifier" => &[Hook::TcIngress, Hook::TcEgress],
+            _ => &[],
         }
     }
 
-    /// Its name as `attach` takes it (`xdp`, `tc`).
+    /// Its name as `attach` takes it (`xdp`, `tc_ingress`, `tc_egress`).
     pub fn name(self) -> &'static str {
         match self {
             Hook::Xdp => "xdp",
-            Hook::Tc => "tc",
+            Hook::TcIngress => "tc_ingress",
+            Hook::TcEgress => "tc_egress",
         }
+    }
+
+    /// The hook called `name`, if any.
+    pub fn from_name(name: &str) -> Option<Hook> {
+        Hook::ALL.into_iter().find(|h| h.name() == name)
+    }
+
+    /// Whether it is a TC hook (the objects built for TC).
+    pub fn is_tc(self) -> bool {
+        self != Hook::Xdp
     }
 }
 
@@ -46,10 +64,16 @@ mod tests {
 
     #[test]
     fn sections_name_hooks() {
-        assert_eq!(Hook::of_section("xdp"), Some(Hook::Xdp));
-        assert_eq!(Hook::of_section("xdp.frags"), Some(Hook::Xdp));
-        assert_eq!(Hook::of_section("tcx/ingress"), Some(Hook::Tc));
-        assert_eq!(Hook::of_section("classifier"), Some(Hook::Tc));
-        assert_eq!(Hook::of_section("kprobe/x"), None);
+        assert_eq!(Hook::of_section("xdp"), [Hook::Xdp]);
+        assert_eq!(Hook::of_section("xdp.frags"), [Hook::Xdp]);
+        assert_eq!(
+            Hook::of_section("tcx/ingress"),
+            [Hook::TcIngress, Hook::TcEgress]
+        );
+        assert_eq!(Hook::of_section("tc"), [Hook::TcIngress, Hook::TcEgress]);
+        assert_eq!(Hook::of_section("kprobe/x"), []);
+        for h in Hook::ALL {
+            assert_eq!(Hook::from_name(h.name()), Some(h));
+        }
     }
 }

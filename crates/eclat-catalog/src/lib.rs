@@ -52,7 +52,9 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
-pub use catalog::{LoaderEntry, ObjectEntry, ObjectId, Origin, PackageCatalog, ProgramEntry};
+pub use catalog::{
+    LoaderEntry, ObjectEntry, ObjectId, Origin, PackageCatalog, ProgramEntry, TcBuild,
+};
 pub use error::{CatalogError, Result};
 pub use hook::Hook;
 pub use layout::{EncodeError, FieldLayout, FieldWrite, MapLayout, ValueLayout};

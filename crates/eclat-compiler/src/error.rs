@@ -434,7 +434,7 @@ pub enum CheckError {
     #[error("`attach` takes a device name and a hook, both strings: `attach('eth0', 'xdp')`")]
     AttachArgs,
     /// An unknown hook.
-    #[error("unknown hook `{hook}`: expected `xdp`, `tc` or `tc-ingress`")]
+    #[error("unknown hook `{hook}`: expected `xdp`, `tc_ingress` or `tc_egress`")]
     BadHook {
         /// The hook.
         hook: String,

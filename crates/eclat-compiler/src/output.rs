@@ -67,7 +67,7 @@ pub struct Attachment {
     pub package: String,
     /// The device name as written (`DEVNAME` placeholders are the runtime's business).
     pub device: String,
-    /// `xdp` or `tc` (`tc-ingress` is `tc`).
+    /// `xdp`, `tc_ingress` or `tc_egress`.
     pub hook: String,
 }
 

@@ -123,6 +123,15 @@ pub enum LinkError {
         source: Box<hike_runtime::Error>,
     },
 
+    /// An object has no build for the hook asked for (a user package is built for XDP only).
+    #[error("object `{object}` has no build for the hook `{hook}`: run it at `xdp` (user packages are built for XDP only)")]
+    NoBuildForHook {
+        /// The object.
+        object: String,
+        /// The hook.
+        hook: eclat_catalog::Hook,
+    },
+
     /// Loading the loader failed.
     #[error("cannot load loader `{name}` (object `{object}`)")]
     LoadLoader {

@@ -31,7 +31,7 @@
 //! let catalog = PackageCatalog::standard().unwrap();
 //! let script = compile(src, &catalog, &ChainTable::new()).script.unwrap();
 //! let linked = link(&catalog, Unit { name: "drop", script: &script }, &[], None).unwrap();
-//! let opts = LoadOptions { trace: true, calls: true };
+//! let opts = LoadOptions { trace: true, calls: true, hook: None };
 //! let loaded = LoadedScript::load(&catalog, linked, &opts).unwrap();
 //! let runner = loaded.runner().unwrap();
 //! let run = runner.run(&[0u8; 64]).unwrap(); // not IPv6: the loader's default verdict

@@ -103,6 +103,9 @@ pub struct LinkedScript {
     pub map_writes: Vec<MapWrite>,
     /// Every program and chain by ID, for messages and disassembly.
     pub symbols: Symbols,
+    /// The hook of the loader's `attach` in the main script (the first, when several), if it
+    /// has one: the hook `eclat run` runs at unless told another.
+    pub attach_hook: Option<eclat_catalog::Hook>,
 }
 
 impl LinkedScript {
@@ -186,6 +189,12 @@ pub fn link_with(
     ids: &mut dyn IdAllocator,
 ) -> Result<LinkedScript> {
     let loader = pick_loader(catalog, main.script, loader)?;
+    let attach_hook = main
+        .script
+        .attachments
+        .iter()
+        .find(|a| a.loader == loader.name)
+        .and_then(|a| eclat_catalog::Hook::from_name(&a.hook));
 
     // Programs: one ID per distinct (object, program).
     let mut programs: Vec<LinkedProgram> = Vec::new();
@@ -354,6 +363,7 @@ pub fn link_with(
         loader,
         map_writes,
         symbols,
+        attach_hook,
     })
 }
 

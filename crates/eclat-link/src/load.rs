@@ -6,7 +6,7 @@ use std::cell::Cell;
 use hike_isa::abi::{Event, Fault, VmConfig, VmState, CFG_CLOCK, CFG_STATS, CFG_TRACE};
 use hike_isa::validate::Chain as ValidatedChain;
 use hike_runtime::{
-    ChainId, CpuPin, EventReader, Loader, MapRef, ProgramId, TestRun, Vm, XdpAction,
+    ChainId, CpuPin, EventReader, Loader, MapRef, ProgContext, ProgramId, TestRun, Vm, XdpAction,
 };
 use serde_json::Value as Json;
 
@@ -24,6 +24,9 @@ pub struct LoadOptions {
     /// [`PacketRun::calls`] lists the chains and programs it called, with their arguments and
     /// what they returned.
     pub calls: bool,
+    /// The hook to run at, which picks the build of every object (`xdp`, or the TC build for
+    /// `tc_ingress`/`tc_egress`); None: the script's `attach` hook, else `xdp`.
+    pub hook: Option<eclat_catalog::Hook>,
 }
 
 /// A linked script loaded into a private VM instance that is attached to no interface.
@@ -36,6 +39,8 @@ pub struct LoadedScript {
     // Fields drop in order: the loader (a program using the VM's maps) before the VM.
     loader: Loader,
     vm: Vm,
+    /// The hook whose builds were loaded.
+    hook: eclat_catalog::Hook,
     trace: bool,
     /// The configuration's flags (`CFG_STATS`, `CFG_TRACE`); a replay clock adds `CFG_CLOCK`
     /// per packet.
@@ -64,10 +69,24 @@ impl LoadedScript {
                 source: Box::new(source),
             })?;
         }
+        let hook = opts
+            .hook
+            .or(linked.attach_hook)
+            .unwrap_or(eclat_catalog::Hook::Xdp);
+        fn build(
+            obj: &eclat_catalog::ObjectEntry,
+            hook: eclat_catalog::Hook,
+        ) -> Result<&std::sync::Arc<[u8]>> {
+            obj.bytes_for(hook)
+                .ok_or_else(|| LinkError::NoBuildForHook {
+                    object: obj.name.clone(),
+                    hook,
+                })
+        }
         for p in &linked.programs {
             let obj = catalog.object(p.object);
             let id = ProgramId::new(p.id).expect("the linker checked the table size");
-            vm.load_program(&obj.bytes, &p.name, id)
+            vm.load_program(build(obj, hook)?, &p.name, id)
                 .map_err(|source| LinkError::LoadProgram {
                     name: p.name.clone(),
                     object: obj.name.clone(),
@@ -90,7 +109,7 @@ impl LoadedScript {
         }
         let obj = catalog.object(linked.loader.object);
         let loader = vm
-            .load_loader(&linked.loader.name, &obj.bytes, &linked.loader.name)
+            .load_loader(&linked.loader.name, build(obj, hook)?, &linked.loader.name)
             .map_err(|source| LinkError::LoadLoader {
                 name: linked.loader.name.clone(),
                 object: obj.name.clone(),
@@ -116,6 +135,7 @@ impl LoadedScript {
             linked,
             loader,
             vm,
+            hook,
             trace: opts.trace,
             flags,
         })
@@ -131,7 +151,12 @@ impl LoadedScript {
         &self.vm
     }
 
-    /// The loader.
+    /// The hook it runs at (whose builds of the objects it loaded).
+    pub fn hook(&self) -> eclat_catalog::Hook {
+        self.hook
+    }
+
+    /// The loader packets enter through.
     pub fn loader(&self) -> &Loader {
         &self.loader
     }
@@ -326,9 +351,9 @@ pub struct Trace {
 /// What one packet did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PacketRun {
-    /// The loader's return value.
+    /// The loader's return value: the XDP verdict, or at a TC hook the TC action.
     pub retval: u32,
-    /// It as an XDP verdict, if it is one.
+    /// The packet's verdict (XDP's numbers at every hook), if it is one.
     pub verdict: Option<XdpAction>,
     /// The packet after processing.
     pub data_out: Vec<u8>,
@@ -412,7 +437,12 @@ impl Runner<'_> {
         let events = self.events.drain().map_err(events_err)?;
         let cause = trace::cause(&st, booted, &s.linked);
         let calls = (booted && s.flags & CFG_TRACE != 0).then(|| trace::decode(&st, &s.linked));
-        let verdict = XdpAction::from_retval(out.retval);
+        // At TC the loader returns a TC action, which says less than the VM's verdict (drop
+        // and aborted are both TC_ACT_SHOT): a chain's verdict is the VM's, from its state.
+        let verdict = match out.context {
+            ProgContext::Tc if booted => XdpAction::from_retval(st.verdict),
+            _ => out.action(),
+        };
         let fault = (booted && st.fault != 0).then(|| FaultReport {
             fault: Fault::from_code(st.fault),
             code: st.fault,

@@ -22,7 +22,10 @@ pub struct SocketError(#[source] pub io::Error);
 /// when that fails, the error's source chain holds a [`SocketError`].
 pub async fn connect(socket: &Path) -> Result<EclatClient<Channel>, tonic::transport::Error> {
     // The URI is required by the API but unused: every connection goes to the socket.
-    let endpoint = Endpoint::try_from("http://[::]:50051").expect("a valid constant URI");
+    let endpoint = Endpoint::try_from("http://[::]:50051")
+        .expect("a valid constant URI")
+        .user_agent(crate::version::user_agent())
+        .expect("a valid header value");
     let path = socket.to_path_buf();
     let channel = endpoint
         .connect_with_connector(tower::service_fn(move |_| {

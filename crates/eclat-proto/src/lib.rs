@@ -14,6 +14,8 @@
 //! ```
 
 mod connect;
+pub mod tls;
+pub mod version;
 
 /// `eclat.v1`.
 #[allow(
@@ -26,5 +28,6 @@ pub mod v1 {
 }
 
 pub use connect::{connect, SocketError};
+pub use tls::{connect_tls, TlsFiles};
 pub use v1::eclat_client::EclatClient;
 pub use v1::eclat_server::{Eclat, EclatServer};

@@ -144,7 +144,8 @@ pub struct Description {
     pub params: Vec<String>,
     /// What a program returns (loaders: `null`).
     pub returns: Option<Returns>,
-    /// The kernel hooks it works at (`xdp`, `tc`): what `LOADER.attach(DEV, HOOK)` takes.
+    /// The kernel hooks it works at (`xdp`, `tc_ingress`, `tc_egress`): what
+    /// `LOADER.attach(DEV, HOOK)` takes.
     pub hooks: Vec<&'static str>,
     /// Its maps, the VM's shared maps left out.
     pub maps: Vec<MapView>,

@@ -21,7 +21,9 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use eclat_proto::{EclatClient, SocketError};
+use std::sync::OnceLock;
+
+use eclat_proto::{EclatClient, SocketError, TlsFiles};
 use tokio::runtime::Runtime;
 use tonic::transport::Channel;
 use tonic::{Response, Status};
@@ -33,6 +35,24 @@ pub const EXIT_UNREACHABLE: u8 = 3;
 
 /// Where `eclatd` listens unless told otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/eclat/eclatd.sock";
+
+/// A remote daemon (`--remote`), reached over mutual TLS instead of the socket.
+#[derive(Clone, Debug)]
+pub struct Remote {
+    /// `https://HOST:PORT`.
+    pub url: String,
+    /// The CA of the daemon's certificate, and this client's certificate and key.
+    pub files: TlsFiles,
+}
+
+/// The remote daemon of this process, if `--remote` was given: set once by `main` before
+/// any connection, so that every subcommand's [`Daemon::connect`] honours it unchanged.
+static REMOTE: OnceLock<Remote> = OnceLock::new();
+
+/// Makes every later [`Daemon::connect`] go to `remote` instead of the socket.
+pub fn use_remote(remote: Remote) {
+    let _ = REMOTE.set(remote);
+}
 
 /// Why a request to `eclatd` did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +106,15 @@ pub enum ClientError {
         /// The status.
         status: Status,
     },
+    /// The remote daemon could not be reached, or the TLS set-up failed (a file, the
+    /// handshake).
+    #[error(
+        "{reason}; check --remote, --cert, --key and --ca, and that eclatd runs with --listen-tls"
+    )]
+    Remote {
+        /// What failed, with the address or the file.
+        reason: String,
+    },
     /// The runtime that drives the connection could not be created.
     #[error("cannot start the client's runtime: {error}")]
     Runtime {
@@ -101,7 +130,8 @@ impl ClientError {
             ClientError::Daemon { .. } | ClientError::Runtime { .. } => EXIT_REFUSED,
             ClientError::Unreachable { .. }
             | ClientError::PermissionDenied { .. }
-            | ClientError::Lost { .. } => EXIT_UNREACHABLE,
+            | ClientError::Lost { .. }
+            | ClientError::Remote { .. } => EXIT_UNREACHABLE,
         }
     }
 
@@ -163,12 +193,26 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Connects to the daemon listening at `socket`.
+    /// Connects to the daemon listening at `socket` (or to the remote one, if
+    /// [`use_remote`] was called).
     pub fn connect(socket: &Path) -> Result<Daemon, ClientError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|error| ClientError::Runtime { error })?;
+        if let Some(remote) = REMOTE.get() {
+            let client = runtime
+                .block_on(eclat_proto::connect_tls(&remote.url, &remote.files))
+                .map_err(|e| ClientError::Remote {
+                    reason: chain_text(&e),
+                })?;
+            return Ok(Daemon {
+                // What errors name as the daemon's address.
+                socket: PathBuf::from(&remote.url),
+                runtime,
+                client,
+            });
+        }
         let client = runtime
             .block_on(eclat_proto::connect(socket))
             .map_err(|e| ClientError::from_connect(socket, &e))?;
@@ -231,6 +275,21 @@ fn find_in_chain<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static))
         next = e.source();
     }
     None
+}
+
+/// An error and its sources, `: `-separated (a source whose text the error already shows
+/// is left out).
+fn chain_text(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        let more = e.to_string();
+        if !text.contains(&more) {
+            text.push_str(&format!(": {more}"));
+        }
+        next = e.source();
+    }
+    text
 }
 
 /// The last error of the chain: the most specific reason.

@@ -29,7 +29,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod catalog_view;
 mod check;
@@ -42,23 +42,26 @@ mod events;
 mod exit;
 mod explain;
 mod frame;
+mod generate;
 mod list;
 mod load;
 mod map;
 mod packets;
 mod programs;
+mod remote;
 mod render;
 mod run;
 mod run_hook;
 mod sources;
 mod stats;
 mod unload;
+mod version;
 
 /// eCLAT: write chains of HIKe programs in a python-like language.
 #[derive(Debug, Parser)]
 #[command(
     name = "eclat",
-    version,
+    version = eclat_proto::version::line(),
     about,
     after_help = "\
 Exit status:
@@ -77,6 +80,8 @@ struct Cli {
         default_value = client::DEFAULT_SOCKET
     )]
     socket: PathBuf,
+    #[command(flatten)]
+    remote: remote::RemoteArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -94,10 +99,19 @@ enum Command {
     Events(events::Args),
     Programs(programs::Args),
     Describe(describe::Args),
+    /// Print this client's build: version, git commit and HIKe VM ABI.
+    Version(version::Args),
+    /// Print the shell completion script (bash, zsh, fish).
+    #[command(hide = true)]
+    Completions(generate::CompletionsArgs),
+    /// Write the man pages into a directory.
+    #[command(hide = true)]
+    Man(generate::ManArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cli.remote.apply();
     let socket = cli.socket.as_path();
     let result = match cli.command {
         Command::Check(args) => check::run(args),
@@ -111,6 +125,9 @@ fn main() -> ExitCode {
         Command::Events(args) => events::run(args, socket),
         Command::Programs(args) => programs::run(args),
         Command::Describe(args) => describe::run(args),
+        Command::Version(args) => version::run(args),
+        Command::Completions(args) => generate::completions(args, Cli::command()),
+        Command::Man(args) => generate::man(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

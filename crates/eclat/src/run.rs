@@ -12,7 +12,7 @@
 //! {"packet":3,"verdict":"aborted","data_out":"…","fault":{"reason":"no_prog","chain":"c","pc":4},"cause":{"kind":"fault"}}
 //! {"packet":4,"verdict":"pass","data_out":"…","no_chain":true,"cause":{"kind":"no_chain"}}
 //! {"packet":5,"verdict":"not_run","len":10,"not_run":"shorter than an Ethernet header (14 bytes)"}
-//! {"summary":{"packets":5,"pass":2,"drop":0,"tx":0,"redirect":1,"aborted":1,"no_chain":1,"not_run":1,"faults":{"no_prog":1}},
+//! {"summary":{"packets":5,"pass":2,"drop":0,"tx":0,"redirect":1,"aborted":1,"no_chain":1,"not_run":1,"faults":{"no_prog":1},"hook":"xdp"},
 //!  "maps":{"monitor.monitor_map":[{"key":0,"value":{"packets":2}}]}}
 //! ```
 //!
@@ -69,6 +69,8 @@ use eclat_link::project::catalog;
 ///
 /// Example: `eclat run count.eclat --priority 10 --also ddos.eclat@100 --pcap capture.pcap`
 /// (two scripts on one hook, in order: per packet the verdict and the scripts it went through)
+///
+/// Example: `eclat run script.eclat --packet 0202000000020202000000010800... --hook tc_egress`
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The script.
@@ -127,6 +129,17 @@ pub struct Args {
         requires = "also"
     )]
     proceed_on: Option<String>,
+    /// The hook to run at: `xdp`, `tc_ingress` or `tc_egress` (the objects built for that
+    /// hook; at TC the packet runs through the `sched_cls` loader as an skb). Default: the
+    /// hook of the script's `attach`, else `xdp`. Not with `--also`, which runs at xdp.
+    #[arg(long, value_name = "HOOK", value_parser = parse_hook, conflicts_with = "also")]
+    hook: Option<eclat_catalog::Hook>,
+}
+
+/// `--hook`: a hook by name.
+fn parse_hook(s: &str) -> Result<eclat_catalog::Hook, String> {
+    eclat_catalog::Hook::from_name(s)
+        .ok_or_else(|| format!("unknown hook `{s}`: expected xdp, tc_ingress or tc_egress"))
 }
 
 /// `--clock`.
@@ -270,6 +283,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let opts = LoadOptions {
         trace: !args.no_trace,
         calls: args.calls,
+        hook: args.hook,
     };
     let loaded = match LoadedScript::load(&catalog, linked, &opts) {
         Ok(l) => l,
@@ -356,10 +370,25 @@ struct Output {
     events: EventClock,
 }
 
-/// Why a packet is not run, if it cannot be: `BPF_PROG_TEST_RUN` refuses an XDP packet
-/// shorter than an Ethernet header (EINVAL, which would say nothing about which packet).
-fn not_run_reason(packet: &[u8]) -> Option<String> {
-    (packet.len() < ETH_HLEN).then(|| format!("shorter than an Ethernet header ({ETH_HLEN} bytes)"))
+/// Why a packet is not run, if it cannot be: `BPF_PROG_TEST_RUN` refuses a packet shorter than
+/// an Ethernet header, and at TC an IP frame cut inside its header (EINVAL, which would say
+/// nothing about which packet).
+fn not_run_reason(packet: &[u8], hook: eclat_catalog::Hook) -> Option<String> {
+    if packet.len() < ETH_HLEN {
+        return Some(format!(
+            "shorter than an Ethernet header ({ETH_HLEN} bytes)"
+        ));
+    }
+    // The kernel's skb test run (TC) also refuses an IP frame cut inside its fixed header.
+    let ethertype = u16::from_be_bytes([packet[12], packet[13]]);
+    let ip_header = match ethertype {
+        0x0800 => 20,
+        0x86dd => 40,
+        _ => 0,
+    };
+    (hook.is_tc() && packet.len() < ETH_HLEN + ip_header).then(|| {
+        format!("an IP frame cut inside its header, which a test run at {hook} refuses (run it with --hook xdp)")
+    })
 }
 
 /// The `--json` line of a packet that was not run.
@@ -474,6 +503,8 @@ struct Summary {
     faults: JsonMap<String, Json>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     interrupted: bool,
+    /// The hook the packets ran at (`--hook`, else the script's `attach`, else `xdp`).
+    hook: &'static str,
 }
 
 fn packet_text(
@@ -564,7 +595,7 @@ fn run_packets(
             break;
         }
         counts.packets += 1;
-        if let Some(reason) = not_run_reason(&p.data) {
+        if let Some(reason) = not_run_reason(&p.data, loaded.hook()) {
             counts.not_run += 1;
             if json_out {
                 let line = NotRunLine {
@@ -630,6 +661,7 @@ fn run_packets(
                     .map(|(f, n)| (f.name().to_owned(), json!(n)))
                     .collect(),
                 interrupted: stopped,
+                hook: loaded.hook().name(),
             },
             maps,
         };

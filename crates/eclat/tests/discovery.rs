@@ -94,7 +94,7 @@ fn describe_gives_params_returns_maps_defaults_hooks_and_the_import() {
     assert_eq!(d["import"], "from programs.meter import ip6_sd_tbmon");
     assert_eq!(d["packages"], json!(["meter", "mynet", "net"]));
     assert_eq!(d["params"], json!([]));
-    assert_eq!(d["hooks"], json!(["xdp"]));
+    assert_eq!(d["hooks"], json!(["xdp", "tc_ingress", "tc_egress"]));
     assert_eq!(d["returns"]["terminal"], false);
     assert_eq!(d["returns"]["type"], "u64");
     assert_eq!(d["returns"]["description"], "0 in profile, 1 out");
@@ -162,7 +162,7 @@ fn describe_gives_params_returns_maps_defaults_hooks_and_the_import() {
         [
             "loader `ip_sc`: every IP packet, IPv4 and IPv6, runs the chain",
             "  import:   from loaders.basic import ip_sc",
-            "  hooks:    xdp (ip_sc.attach('DEV', 'xdp'))",
+            "  hooks:    xdp, tc_ingress, tc_egress (ip_sc.attach('DEV', 'xdp'))",
         ]
     );
 }

@@ -162,7 +162,7 @@ impl Eclat for Fake {
         request: Request<UnloadRequest>,
     ) -> Result<Response<UnloadReply>, Status> {
         let name = request.into_inner().name;
-        if !["ddos", "ddos_tb_2_lev", "count"].contains(&name.as_str()) {
+        if !["ddos", "ddos_tb_2_lev", "count", "no_v6_out"].contains(&name.as_str()) {
             return Err(Status::not_found(format!(
                 "no script `{name}`: `eclat list` shows the loaded scripts"
             )));
@@ -720,6 +720,9 @@ fn every_example_of_the_help_and_the_readme_runs_as_printed() {
     let count = std::fs::read_to_string(support::repo().join("examples/count.eclat"))
         .expect("the counting example");
     daemon.dir.write("examples/count.eclat", &count);
+    let no_v6 = std::fs::read_to_string(support::repo().join("examples/no_v6_out.eclat"))
+        .expect("the TC example");
+    daemon.dir.write("examples/no_v6_out.eclat", &no_v6);
     // `eclat programs --package-dir ./pkgs`: an empty package directory.
     std::fs::create_dir_all(dir.join("pkgs")).expect("pkgs");
     let mut examples = Vec::new();

@@ -110,7 +110,7 @@ fn kernel_run_listing2_on_the_flood_pcap() {
     assert_eq!(
         *s,
         json!({"packets": 2000, "pass": 200, "drop": 1797, "tx": 0, "redirect": 3,
-               "aborted": 0, "no_chain": 0, "not_run": 0, "faults": {}})
+               "aborted": 0, "no_chain": 0, "not_run": 0, "faults": {}, "hook": "xdp"})
     );
     let monitor = map_entries(&lines, "monitor.monitor_map");
     assert_eq!(
@@ -842,4 +842,57 @@ fn kernel_run_two_scripts_of_one_hook_in_priority_order() {
     ]);
     assert_eq!(lines[0]["verdict"], "pass", "{lines:?}");
     assert_eq!(lines[0]["scripts"], json!(["dropper", "count"]));
+}
+
+/// A script attached at `tc_egress` runs through the loader built for TC (`sched_cls`, the
+/// packet as an skb) by default, and at another hook with `--hook`: the same verdicts, maps and
+/// results, the packet rewritten alike.
+#[test]
+fn kernel_run_a_tc_script_through_the_sched_cls_loader() {
+    let dir = TempDir::new("tc");
+    let script = dir.write(
+        "tc.eclat",
+        "from programs.hike_default import hike_drop, monitor
+from loaders.basic import ip6_sc
+ip6_sc.attach('DEVNAME', 'tc_egress')
+ip6_sc[ipv6_sc_map] = { (0): (no_ipv6) }
+def no_ipv6():
+    monitor(6)
+    hike_drop()
+",
+    );
+    let packets = [ipv6_udp(A6, B6, 1, 2, 0), ipv4_udp(A4, B4, 1, 2, 0), arp()];
+    for hook in [None, Some("tc_ingress"), Some("xdp")] {
+        let extra: Vec<&str> = hook.map(|h| vec!["--hook", h]).unwrap_or_default();
+        let lines = run_json(&script, &packets, &extra);
+        assert_eq!(verdicts(&lines), ["drop", "pass", "pass"], "{hook:?}");
+        assert_eq!(lines[1]["no_chain"], true, "{hook:?}");
+        assert_eq!(
+            summary(&lines)["summary"]["hook"],
+            hook.unwrap_or("tc_egress"),
+            "the script's attach hook unless --hook"
+        );
+        assert_eq!(
+            map_entries(&lines, "monitor.monitor_map"),
+            [(json!(6), json!({"packets": 1}))],
+            "{hook:?}"
+        );
+    }
+    let out = eclat(
+        &[
+            "run",
+            &script.to_string_lossy(),
+            "--packet",
+            "00",
+            "--hook",
+            "tc",
+        ],
+        &repo(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("expected xdp, tc_ingress or tc_egress"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -183,6 +183,19 @@ pub enum DaemonError {
         scripts: Vec<String>,
     },
 
+    /// A TC hook already runs another script (one script per TC hook for now).
+    #[error("script `{script}`: the {hook} hook of interface `{device}` already runs script `{owner}`, and eclatd runs one script per TC hook; unload it first, or load this script under the name `{owner}` to replace it")]
+    TcHookTaken {
+        /// The script being loaded.
+        script: String,
+        /// The interface.
+        device: String,
+        /// The hook.
+        hook: String,
+        /// The script there.
+        owner: String,
+    },
+
     /// The hook runs a program eclatd did not attach: it is left alone.
     #[error("script `{script}`: interface `{device}` already runs xdp program {id} `{prog}`, which eclatd did not attach; eclatd never replaces another tool's program: detach it first (`ip link set dev {device} xdp off`, or with the tool that attached it), then load again")]
     ForeignProgram {
@@ -251,6 +264,7 @@ impl DaemonError {
             DaemonError::Link { .. }
             | DaemonError::NoInterface { .. }
             | DaemonError::HookFull { .. }
+            | DaemonError::TcHookTaken { .. }
             | DaemonError::ForeignProgram { .. }
             | DaemonError::StaleBuild { .. }
             | DaemonError::Packages { .. } => Code::FailedPrecondition,

@@ -7,19 +7,27 @@
 //! - [`service`]: the gRPC service over the core; [`listen`]: the socket and its access
 //!   check; [`events`]: the VM's events, fanned out to clients.
 //! - [`server`]: puts them together (used by `main` and by tests).
+//! - Operating it: [`ops`] (a log line and metrics per operation), [`log`] (text or JSON
+//!   logs), [`metrics`] (`--metrics-listen`), [`tls`] (`--listen-tls`, mutual TLS) and
+//!   [`abi_check`] (a client of another VM ABI is refused).
 //!
 //! It never runs a shell or any command built from a request: scripts are compiled in
 //! process (C chains and user packages by clang with a fixed argument list).
 
+pub mod abi_check;
 pub mod authority;
 pub mod crash;
 pub mod daemon;
 pub mod error;
 pub mod events;
 pub mod listen;
+pub mod log;
+pub mod metrics;
+pub mod ops;
 pub mod server;
 pub mod service;
 pub mod state;
+pub mod tls;
 pub mod trust;
 
 pub use daemon::{Daemon, Options};

@@ -1,4 +1,5 @@
-//! `eclatd [--socket PATH] [--state-dir DIR]`: the eCLAT daemon. See the crate docs
+//! `eclatd [--socket PATH] [--state-dir DIR] [--metrics-listen ADDR] [--listen-tls ADDR ...]`:
+//! the eCLAT daemon. See the crate docs
 //! (`lib.rs`) for what it does; `main` only reads the command line and runs the server.
 
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use hike_runtime::bpffs::{BpffsSource, Enter};
 /// on a Unix socket that only root can use. Loaded scripts survive a restart of the daemon
 /// (also `kill -9`): the next eclatd adopts them.
 #[derive(Debug, Parser)]
-#[command(name = "eclatd", version, about)]
+#[command(name = "eclatd", version = eclat_proto::version::line(), about)]
 struct Args {
     /// The Unix socket to serve on (created with mode 0600).
     #[arg(long, value_name = "PATH", default_value = "/run/eclat/eclatd.sock")]
@@ -36,6 +37,29 @@ struct Args {
     /// build.
     #[arg(long = "package-dir", value_name = "DIR")]
     package_dirs: Vec<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (off unless given).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Also serve the gRPC API over TCP with TLS on ADDR:PORT, to clients presenting a
+    /// certificate issued by --client-ca (off unless given; needs --tls-cert, --tls-key,
+    /// --client-ca).
+    #[arg(long, value_name = "ADDR:PORT", requires_all = ["tls_cert", "tls_key", "client_ca"])]
+    listen_tls: Option<std::net::SocketAddr>,
+    /// The daemon's TLS certificate chain (PEM), for --listen-tls.
+    #[arg(long, value_name = "FILE", requires = "listen_tls")]
+    tls_cert: Option<PathBuf>,
+    /// The daemon's TLS private key (PEM), for --listen-tls.
+    #[arg(long, value_name = "FILE", requires = "listen_tls")]
+    tls_key: Option<PathBuf>,
+    /// The CA certificate (PEM) that issues the certificates of remote clients.
+    #[arg(long, value_name = "FILE", requires = "listen_tls")]
+    client_ca: Option<PathBuf>,
+    /// How log lines are written: `text` or `json`.
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: eclatd::log::LogFormat,
+    /// Write the man page (eclatd.1) into DIR and exit (`make install`).
+    #[arg(long, value_name = "DIR", hide = true)]
+    write_man: Option<PathBuf>,
 }
 
 impl Args {
@@ -47,6 +71,9 @@ impl Args {
             socket: abs(self.socket)?,
             state_dir: abs(self.state_dir)?,
             bpffs: abs(self.bpffs)?,
+            tls_cert: self.tls_cert.map(abs).transpose()?,
+            tls_key: self.tls_key.map(abs).transpose()?,
+            client_ca: self.client_ca.map(abs).transpose()?,
             package_dirs: self
                 .package_dirs
                 .into_iter()
@@ -57,8 +84,27 @@ impl Args {
     }
 }
 
+/// `--write-man DIR`: eclatd.1, from the definition above.
+fn write_man(dir: &std::path::Path) -> ExitCode {
+    use clap::CommandFactory;
+    match clap_mangen::generate_to(Args::command(), dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "eclatd: error: cannot write the man page into `{}`: {e}",
+                dir.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let args = match Args::parse().absolute() {
+    let args = Args::parse();
+    if let Some(dir) = &args.write_man {
+        return write_man(dir);
+    }
+    let args = match args.absolute() {
         Ok(a) => a,
         Err(e) => {
             eprintln!("eclatd: error: cannot resolve the paths given: {e}");
@@ -66,6 +112,7 @@ fn main() -> ExitCode {
         }
     };
     unblock_signals();
+    eclatd::log::init(args.log_format);
     // Before any thread exists: this may move the process into the host's mount namespace.
     match hike_runtime::bpffs::prepare(&args.bpffs, Enter::Allowed) {
         Ok(BpffsSource::Mounted) => {}
@@ -91,6 +138,15 @@ fn main() -> ExitCode {
     // the state directory is checked), not the shared /tmp.
     // SAFETY: no other thread exists yet that could read the environment concurrently.
     unsafe { std::env::set_var("TMPDIR", eclatd::daemon::temp_dir(&args.state_dir)) };
+    let extras = eclatd::server::Extras {
+        metrics: args.metrics_listen,
+        tls: args.listen_tls.map(|listen| eclatd::tls::TlsOptions {
+            listen,
+            cert: args.tls_cert.clone().expect("required by clap"),
+            key: args.tls_key.clone().expect("required by clap"),
+            client_ca: args.client_ca.clone().expect("required by clap"),
+        }),
+    };
     let opts = Options {
         state_dir: args.state_dir,
         instance: args.instance,
@@ -110,7 +166,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(eclatd::server::serve(opts, args.socket, shutdown_signal()));
+    let result = runtime.block_on(eclatd::server::serve_with(
+        opts,
+        args.socket,
+        extras,
+        shutdown_signal(),
+    ));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

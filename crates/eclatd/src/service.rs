@@ -223,10 +223,15 @@ impl Eclat for Service {
         let src = source(r.source, r.defines);
         let name = r.name;
         let loader = r.loader;
+        let journal = crate::ops::Pending::load(&name, &src.file_name);
         let proceed_on = match r.proceed_on {
-            Some(text) => Some(crate::daemon::parse_proceed_on(&text).map_err(|why| {
-                Status::from(crate::error::DaemonError::BadProceedOn { text, why })
-            })?),
+            Some(text) => Some(
+                crate::daemon::parse_proceed_on(&text)
+                    .map_err(|why| {
+                        Status::from(crate::error::DaemonError::BadProceedOn { text, why })
+                    })
+                    .inspect_err(|e| journal.refused(e))?,
+            ),
             None => None,
         };
         let placement = crate::daemon::Placement {
@@ -244,7 +249,9 @@ impl Eclat for Service {
                 let script = script_of(d, &loaded.script);
                 Ok((loaded, script))
             })
-            .await?;
+            .await
+            .inspect(|(l, _)| journal.loaded(&l.script.name, l.script.generation, l.replaced))
+            .inspect_err(|e| journal.refused(e))?;
         Ok(Response::new(pb::LoadReply {
             script: Some(script),
             replaced: loaded.replaced,
@@ -266,8 +273,13 @@ impl Eclat for Service {
         req: Request<pb::UnloadRequest>,
     ) -> Result<Response<pb::UnloadReply>, Status> {
         let name = req.into_inner().name;
-        required("script name", &name)?;
-        let record = self.blocking(move |d| d.unload(&name)).await?;
+        let journal = crate::ops::Pending::unload(&name);
+        required("script name", &name).inspect_err(|e| journal.refused(e))?;
+        let record = self
+            .blocking(move |d| d.unload(&name))
+            .await
+            .inspect(|r| journal.unloaded(r.generation))
+            .inspect_err(|e| journal.refused(e))?;
         Ok(Response::new(pb::UnloadReply {
             script: Some(script_pb(&record, 0, Vec::new(), &BTreeSet::new())),
         }))

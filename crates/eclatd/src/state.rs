@@ -28,7 +28,7 @@ use crate::trust::Dir;
 pub const MAX_GENERATION: u64 = 1 << 48;
 
 /// The hooks an attachment may record.
-pub const HOOKS: &[&str] = &["xdp"];
+pub const HOOKS: &[&str] = &["xdp", "tc_ingress", "tc_egress"];
 
 /// The format version this daemon writes and reads.
 pub const VERSION: u32 = 1;
@@ -78,6 +78,13 @@ pub struct PendingAttachment {
     pub ifindex: u32,
     /// The pin name of the committed loader running there before, if any.
     pub from: Option<String>,
+    /// The hook (`xdp` in a state written before TC hooks).
+    #[serde(default = "xdp_hook")]
+    pub hook: String,
+}
+
+fn xdp_hook() -> String {
+    "xdp".into()
 }
 
 /// An entry of a loaded program's map that a pending operation writes, and its value before.
@@ -199,7 +206,7 @@ pub struct AttachmentRecord {
     pub device: String,
     /// Its index.
     pub ifindex: u32,
-    /// `xdp`.
+    /// `xdp`, `tc_ingress` or `tc_egress` ([`HOOKS`]).
     pub hook: String,
 }
 
@@ -826,6 +833,7 @@ mod tests {
             attachments: vec![PendingAttachment {
                 ifindex: 4,
                 from: Some("ddos-g2".into()),
+                hook: "xdp".into(),
             }],
             map_entries: vec![MapEntryUndo {
                 program: 0,

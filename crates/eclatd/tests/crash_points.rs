@@ -41,15 +41,15 @@ const NEIGHBOUR_POINTS: &[&str] = &[
 /// The script: counts IPv6 packets under monitor key `key`, configures the shared token
 /// bucket `ip6_dst_tbmon` with `rate`, and (the second version) also calls
 /// `ip6_sd_dec2zero`, a program the first does not load, and attaches to a second interface.
-fn script(key: u32, rate: u32, second_version: bool) -> String {
+fn script(key: u32, rate: u32, second_version: bool, hook: &str) -> String {
     let (import, call, attach) = if second_version {
         (
             ", ip6_sd_dec2zero",
             "    ip6_sd_dec2zero(1000)\n",
-            "ip6_sc.attach('DEVNAME2', 'xdp')\n",
+            format!("ip6_sc.attach('DEVNAME2', '{hook}')\n"),
         )
     } else {
-        ("", "", "")
+        ("", "", String::new())
     };
     format!(
         "\
@@ -57,7 +57,7 @@ from programs.net import hike_drop, monitor, ip6_dst_tbmon{import}
 from loaders.basic import ip6_sc
 
 ip6_sc[ip6_sc_map] = {{ (0): (count_drop) }}
-ip6_sc.attach('DEVNAME', 'xdp')
+ip6_sc.attach('DEVNAME', '{hook}')
 {attach}
 ip6_dst_tbmon[ip6_dst_tbmon_cfg] = {{ (0): ({rate}, 100) }}
 
@@ -93,8 +93,8 @@ const V2: Version = Version {
 };
 const NAME: &str = "crash";
 
-fn load(c: &mut support::Client, v: Version) -> Result<(), tonic::Status> {
-    let text = script(v.key, v.rate as u32, v.generation == 2);
+fn load(c: &mut support::Client, v: Version, hook: &str) -> Result<(), tonic::Status> {
+    let text = script(v.key, v.rate as u32, v.generation == 2, hook);
     c.load(
         NAME,
         "crash.eclat",
@@ -124,8 +124,22 @@ fn committed_at(point: &str) -> bool {
     sequence.iter().position(|p| *p == point).expect("listed") >= commit
 }
 
-/// Runs the operation of `point` in a daemon told to die there, restarts it and checks.
-fn crash_at(point: &str) {
+/// The kernel ID of the program `dev` runs at `hook` (0 if none): the XDP program, or the one
+/// tcx program at a TC hook.
+fn running(ns: &Netns, dev: &str, hook: &str) -> u32 {
+    if hook == "xdp" {
+        return ns.xdp_prog(dev);
+    }
+    let idx = ns.ifindex(dev);
+    let hook: hike_runtime::Hook = hook.parse().unwrap();
+    let progs = ns.run_in(move || hike_runtime::tc_programs(idx, hook).expect("query tcx"));
+    assert!(progs.len() <= 1, "`{dev}` at {hook}: {progs:?}");
+    progs.first().copied().unwrap_or(0)
+}
+
+/// Runs the operation of `point` in a daemon told to die there, restarts it and checks; the
+/// script attaches at `hook`.
+fn crash_at(point: &str, hook: &str) {
     let ns = Netns::new();
     ns.add_pair("w0", "w1");
     let mut d = Daemon::new(Some(&ns));
@@ -133,7 +147,8 @@ fn crash_at(point: &str) {
         .push((eclatd::crash::ENV.to_owned(), point.to_owned()));
     d.spawn();
     let mut c = d.client();
-    let neighbour = NEIGHBOUR_POINTS.contains(&point);
+    // The neighbour runs at xdp: several scripts per hook are an XDP order.
+    let neighbour = hook == "xdp" && NEIGHBOUR_POINTS.contains(&point);
     if neighbour {
         c.load_placed(
             NEXT,
@@ -147,18 +162,18 @@ fn crash_at(point: &str) {
     let (op, _) = split(point);
     let expected = match op {
         "load" => {
-            let r = load(&mut c, V1);
+            let r = load(&mut c, V1, hook);
             assert!(r.is_err(), "{point}: the load should have died there");
             committed_at(point).then_some(V1)
         }
         "replace" => {
-            load(&mut c, V1).unwrap_or_else(|e| panic!("{point}: first load: {e}"));
-            let r = load(&mut c, V2);
+            load(&mut c, V1, hook).unwrap_or_else(|e| panic!("{point}: first load: {e}"));
+            let r = load(&mut c, V2, hook);
             assert!(r.is_err(), "{point}: the replace should have died there");
             Some(if committed_at(point) { V2 } else { V1 })
         }
         "unload" => {
-            load(&mut c, V1).unwrap_or_else(|e| panic!("{point}: load: {e}"));
+            load(&mut c, V1, hook).unwrap_or_else(|e| panic!("{point}: load: {e}"));
             let r = c.unload(NAME);
             assert!(r.is_err(), "{point}: the unload should have died there");
             (!committed_at(point)).then_some(V1)
@@ -181,7 +196,7 @@ fn crash_at(point: &str) {
     d.extra_env.clear();
     d.spawn();
     let mut c = d.client();
-    check_listing_matches_kernel(point, &ns, &d, &mut c, expected, neighbour);
+    check_listing_matches_kernel(point, &ns, &d, &mut c, expected, neighbour, hook);
     if let Some(v) = expected {
         check_behaviour(point, &ns, &mut c, v);
     } else if neighbour {
@@ -192,7 +207,7 @@ fn crash_at(point: &str) {
     }
 
     // A new load of the same name works, and its unload leaves nothing.
-    load(&mut c, V1).unwrap_or_else(|e| panic!("{point}: load after the restart: {e}"));
+    load(&mut c, V1, hook).unwrap_or_else(|e| panic!("{point}: load after the restart: {e}"));
     ns.send("v1", &frames("fc00::1", "fc00::2", 3));
     let counted = c
         .monitor(NAME)
@@ -209,7 +224,7 @@ fn crash_at(point: &str) {
         c.unload(NEXT)
             .unwrap_or_else(|e| panic!("{point}: unload `{NEXT}`: {e}"));
     }
-    check_listing_matches_kernel(point, &ns, &d, &mut c, None, false);
+    check_listing_matches_kernel(point, &ns, &d, &mut c, None, false, hook);
 }
 
 /// `List` shows `expected` (or nothing), the kernel runs exactly that on every interface, and
@@ -221,6 +236,7 @@ fn check_listing_matches_kernel(
     c: &mut support::Client,
     expected: Option<Version>,
     neighbour: bool,
+    hook: &str,
 ) {
     let list = c.list();
     let log = || d.log.lock().unwrap().clone();
@@ -249,12 +265,12 @@ fn check_listing_matches_kernel(
         let listed = list
             .hooks
             .iter()
-            .find(|h| h.device == dev)
+            .find(|h| h.device == dev && h.hook == hook)
             .and_then(|h| list.scripts.iter().find(|s| s.name == h.scripts[0]))
             .and_then(|s| s.loader.as_ref())
             .map_or(0, |l| l.kernel_id);
         assert_eq!(
-            ns.xdp_prog(dev),
+            running(ns, dev, hook),
             listed,
             "{point}: `{dev}` runs another program than the listing says\n{}",
             log()
@@ -331,11 +347,14 @@ fn check_behaviour(point: &str, ns: &Netns, c: &mut support::Client, v: Version)
 }
 
 /// Runs `crash_at` for every point of `op`, a few at a time, and reports every failure.
-fn crash_every_point_of(op: &str) {
+fn crash_every_point_of(op: &str, hook: &'static str) {
     let points: Vec<&str> = eclatd::crash::POINTS
         .iter()
         .copied()
         .filter(|p| split(p).0 == op)
+        // A fresh load takes a link over only from a script before it on the hook: an XDP
+        // order (one script per TC hook).
+        .filter(|p| hook == "xdp" || !NEIGHBOUR_POINTS.contains(p))
         .collect();
     assert!(!points.is_empty());
     let failures: Vec<String> = std::thread::scope(|s| {
@@ -346,12 +365,14 @@ fn crash_every_point_of(op: &str) {
                     chunk
                         .iter()
                         .filter_map(|p| {
-                            std::panic::catch_unwind(|| crash_at(p)).err().map(|e| {
-                                e.downcast_ref::<String>()
-                                    .cloned()
-                                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                                    .unwrap_or_else(|| format!("{p}: panicked"))
-                            })
+                            std::panic::catch_unwind(|| crash_at(p, hook))
+                                .err()
+                                .map(|e| {
+                                    e.downcast_ref::<String>()
+                                        .cloned()
+                                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                                        .unwrap_or_else(|| format!("{p}: panicked"))
+                                })
                         })
                         .collect::<Vec<_>>()
                 })
@@ -372,17 +393,24 @@ fn crash_every_point_of(op: &str) {
 
 #[test]
 fn kill_9_at_every_point_of_a_load() {
-    crash_every_point_of("load");
+    crash_every_point_of("load", "xdp");
 }
 
 #[test]
 fn kill_9_at_every_point_of_a_replace() {
-    crash_every_point_of("replace");
+    crash_every_point_of("replace", "xdp");
 }
 
 #[test]
 fn kill_9_at_every_point_of_an_unload() {
-    crash_every_point_of("unload");
+    crash_every_point_of("unload", "xdp");
+}
+
+/// The same at a TC hook: tcx links taken over, reclaimed and removed like XDP links.
+#[test]
+fn kill_9_at_every_point_of_a_tc_load_and_replace() {
+    crash_every_point_of("load", "tc_ingress");
+    crash_every_point_of("replace", "tc_ingress");
 }
 
 /// A script may be named like the loader pin of another's next generation (`crash-g2`, the
@@ -453,7 +481,7 @@ fn a_half_removed_loader_is_removed_at_start_with_its_links() {
     let ns = Netns::new();
     let mut d = Daemon::start(Some(&ns));
     let mut c = d.client();
-    load(&mut c, V1).expect("load");
+    load(&mut c, V1, "xdp").expect("load");
     let kernel_id = c.list().scripts[0].loader.as_ref().unwrap().kernel_id;
     assert_eq!(ns.xdp_prog("v0"), kernel_id);
     drop(c);
@@ -481,5 +509,5 @@ fn a_half_removed_loader_is_removed_at_start_with_its_links() {
         "no interface runs a loader nobody can open"
     );
     assert!(!dir.exists());
-    load(&mut c, V1).expect("a new load of the name works");
+    load(&mut c, V1, "xdp").expect("a new load of the name works");
 }

@@ -36,8 +36,8 @@ pub struct Object {
     /// programs).
     pub bytes: &'static [u8],
     /// The same source built for TC (`-DHIKE_CTX_TC`: a `sched_cls` program,
-    /// `bpf/include/hike/ctx.h`); empty for the groups built only as written (`bench`,
-    /// `netlab`).
+    /// `bpf/include/hike/ctx.h`); empty for the group built only as written (`netlab`). A
+    /// raw baseline of `bench` (no SDK) is the same object in both builds.
     pub tc_bytes: &'static [u8],
 }
 

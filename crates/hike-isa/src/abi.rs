@@ -6,6 +6,11 @@
 
 use bytemuck::{Pod, Zeroable};
 
+/// The version of this ABI (`HIKE_ABI_VERSION`): raised by every change that makes objects,
+/// chains or maps built against the old header wrong for the new one. eclatd refuses a client
+/// of another version.
+pub const ABI_VERSION: u32 = 1;
+
 /// Instructions in one chain (an `LD_IMM64` counts as two).
 pub const MAX_CHAIN_INSNS: usize = 4096;
 /// Nested chain frames; the top chain is frame 0.

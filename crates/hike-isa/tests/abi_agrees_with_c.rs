@@ -257,6 +257,7 @@ fn rust_mirror() -> BTreeMap<String, u64> {
     constants!(
         m,
         [
+            ABI_VERSION,
             MAX_CHAIN_INSNS,
             MAX_FRAMES,
             STACK_SIZE,

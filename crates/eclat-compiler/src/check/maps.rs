@@ -15,6 +15,9 @@ use crate::error::CheckError;
 use crate::output::{Attachment, MapConfig, MapEntry, MapValue, OwnerKind};
 use crate::suggest::closest;
 
+/// The hooks `attach` takes.
+pub const HOOKS: [&str; 3] = ["xdp", "tc_ingress", "tc_egress"];
+
 impl ModuleChecker<'_> {
     pub(super) fn owner(&mut self, id: &ast::Ident) -> Option<(OwnerKind, Vec<MapSig>)> {
         match self.symbols.get(&id.name) {
@@ -279,6 +282,8 @@ impl ModuleChecker<'_> {
         }
     }
 
+    /// `LOADER.attach(DEV, HOOK)`: the hook is `xdp`, `tc_ingress` or `tc_egress` (the linker
+    /// picks the loader's and the programs' build for it).
     pub(super) fn attach(&mut self, a: &ast::Attach) -> Option<Attachment> {
         let package = match self.symbols.get(&a.loader.name) {
             Some(Symbol::Loader(l)) => l.package.clone(),
@@ -309,8 +314,8 @@ impl ModuleChecker<'_> {
             return None;
         }
         let hook = strings[1];
-        if !matches!(hook, "xdp" | "tc" | "tc-ingress") {
-            let suggestion = closest(hook, &["xdp", "tc", "tc-ingress"]);
+        if !HOOKS.contains(&hook) {
+            let suggestion = closest(hook, &HOOKS);
             self.error(
                 CheckError::BadHook {
                     hook: hook.into(),
@@ -324,7 +329,7 @@ impl ModuleChecker<'_> {
             loader: a.loader.name.clone(),
             package,
             device: strings[0].into(),
-            hook: if hook == "tc-ingress" { "tc" } else { hook }.into(),
+            hook: hook.into(),
         })
     }
 }

@@ -184,9 +184,13 @@ fn undo_pending(vm: &Vm, loaders: &mut BTreeMap<String, Loader>, p: &Pending) {
         };
         // Without the new loader pinned, the interface was never switched.
         if let Some(new) = loaders.get(&p.loader_pin) {
-            if let Err(e) = old.reclaim_attachment(new, a.ifindex) {
+            let at = hike_runtime::Attachment {
+                ifindex: a.ifindex,
+                hook: a.hook.parse().unwrap_or(hike_runtime::Hook::Xdp),
+            };
+            if let Err(e) = old.reclaim(new, at) {
                 // Neither holding a link means the switch never began.
-                if old.xdp_attachments().contains(&a.ifindex) {
+                if old.attachments().contains(&at) {
                     warn(format!("move interface {} back to `{from}`", a.ifindex), &e);
                 }
             }

@@ -4,16 +4,16 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use eclat_catalog::layout::hex;
-use eclat_catalog::{ObjectId, PackageCatalog};
+use eclat_catalog::{Hook, ObjectId, PackageCatalog};
 use eclat_compiler::Define;
 use eclat_link::link::{LinkedScript, MapOwner};
 use eclat_link::{link_with, IdAllocator, Unit};
 use hike_isa::abi::{DISPATCH_PER_HOOK, DISPATCH_SLOTS};
 use hike_isa::abi::{MAX_CHAINS, MAX_PROGS};
 use hike_isa::validate::Chain as ValidatedChain;
-use hike_runtime::{ChainId, MapRef, ProgramId, UpdateMode};
+use hike_runtime::{Attachment, ChainId, MapRef, ProgramId, TcPlacement, UpdateMode};
 
-use super::maps::{read_raw, same_build, write_raw};
+use super::maps::{read_raw, write_raw};
 use super::order;
 use super::reconfigure;
 use super::{
@@ -80,6 +80,51 @@ fn ifindex_of(name: &str) -> Option<u32> {
     (i != 0).then_some(i)
 }
 
+/// The hook a script's loader runs at: that of its `attach`es (all of one kind: a loader is
+/// built for XDP or for TC), `xdp` when it attaches nowhere.
+fn script_hook(
+    name: &str,
+    script: &eclat_compiler::output::CompiledScript,
+    loader: Option<&str>,
+) -> Result<Hook> {
+    let hooks: BTreeSet<Hook> = script
+        .attachments
+        .iter()
+        .filter(|a| loader.is_none_or(|l| a.loader == l))
+        .filter_map(|a| Hook::from_name(&a.hook))
+        .collect();
+    let tc = hooks.iter().filter(|h| h.is_tc()).count();
+    if tc > 0 && hooks.contains(&Hook::Xdp) {
+        return Err(DaemonError::Unsupported {
+            script: name.to_owned(),
+            message: "its loader attaches at xdp and at a tc hook: a loader is built for one of them; load the xdp and the tc attachments as two scripts".into(),
+        });
+    }
+    Ok(hooks.into_iter().next().unwrap_or(Hook::Xdp))
+}
+
+/// The digest of the build of `object` a script at `hook` loads.
+fn build_digest(catalog: &PackageCatalog, object: eclat_catalog::ObjectId, hook: Hook) -> String {
+    catalog
+        .object(object)
+        .digest_for(hook)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Whether two attachment records are the same interface and hook.
+fn same_place(a: &AttachmentRecord, b: &AttachmentRecord) -> bool {
+    a.ifindex == b.ifindex && a.hook == b.hook
+}
+
+/// The runtime's attachment of a record (its hook was checked with the state).
+pub(super) fn runtime_attachment(a: &AttachmentRecord) -> Attachment {
+    Attachment {
+        ifindex: a.ifindex,
+        hook: a.hook.parse().unwrap_or(hike_runtime::Hook::Xdp),
+    }
+}
+
 /// Chooses IDs for a load: a program keeps the slot it has if it is the same build of its
 /// object (shared), a new one (or new code of a loaded one) gets the lowest free slot; a chain
 /// gets the lowest ID no script uses (the version being replaced keeps its IDs until the
@@ -87,15 +132,18 @@ fn ifindex_of(name: &str) -> Option<u32> {
 struct Allocator<'a> {
     state: &'a State,
     catalog: &'a PackageCatalog,
+    /// The hook the script runs at: which build of each object it loads.
+    hook: Hook,
     taken_progs: BTreeSet<u32>,
     taken_chains: BTreeSet<u32>,
 }
 
 impl<'a> Allocator<'a> {
-    fn new(state: &'a State, catalog: &'a PackageCatalog) -> Allocator<'a> {
+    fn new(state: &'a State, catalog: &'a PackageCatalog, hook: Hook) -> Allocator<'a> {
         Allocator {
             state,
             catalog,
+            hook,
             taken_progs: state.programs.iter().map(|p| p.id).collect(),
             taken_chains: state
                 .scripts
@@ -111,7 +159,8 @@ impl IdAllocator for Allocator<'_> {
         if let Some(p) = self.state.programs.iter().find(|p| {
             p.object == object_name
                 && p.name == program
-                && same_build(self.catalog, object, &p.digest)
+                && !p.digest.is_empty()
+                && self.catalog.object(object).digest_for(self.hook) == Some(p.digest.as_str())
         }) {
             return Some(p.id);
         }
@@ -139,10 +188,10 @@ enum Undo {
     },
     Attach {
         pin: String,
-        ifindex: u32,
+        at: Attachment,
     },
     TakeOver {
-        ifindex: u32,
+        at: Attachment,
         from: String,
         to: String,
     },
@@ -174,16 +223,16 @@ impl Txn {
                         warn("restore the order of the scripts", &chain(&e));
                     }
                 }
-                Undo::TakeOver { ifindex, from, to } => {
+                Undo::TakeOver { at, from, to } => {
                     if let (Some(f), Some(t)) = (inner.loaders.get(&from), inner.loaders.get(&to)) {
-                        if let Err(e) = f.take_over_attachment(t, ifindex) {
+                        if let Err(e) = f.take_over(t, at) {
                             warn("move an attachment back", &chain(&e));
                         }
                     }
                 }
-                Undo::Attach { pin, ifindex } => {
+                Undo::Attach { pin, at } => {
                     if let Some(l) = inner.loaders.get(&pin) {
-                        if let Err(e) = l.detach_xdp(ifindex) {
+                        if let Err(e) = l.detach(at) {
                             warn("detach", &chain(&e));
                         }
                     }
@@ -406,6 +455,7 @@ impl Daemon {
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;
         let old = inner.state.script(&name).cloned();
+        let hook = script_hook(&name, &units[0].1, loader)?;
         let linked = {
             let (main, others) = units.split_first().expect("the main script");
             let main = Unit {
@@ -416,7 +466,7 @@ impl Daemon {
                 .iter()
                 .map(|(n, s)| Unit { name: n, script: s })
                 .collect();
-            let mut ids = Allocator::new(&inner.state, &catalog);
+            let mut ids = Allocator::new(&inner.state, &catalog, hook);
             link_with(&catalog, main, &others, loader, &mut ids).map_err(|e| DaemonError::Link {
                 script: name.clone(),
                 message: chain(&e),
@@ -465,7 +515,7 @@ impl Daemon {
                 pin: format!("{name}-g{generation}"),
                 name: linked.loader.name.clone(),
                 package: linked.loader.package.clone(),
-                digest: catalog.object(linked.loader.object).digest.clone(),
+                digest: build_digest(&catalog, linked.loader.object, hook),
                 attachments: attachments.clone(),
             },
         };
@@ -473,7 +523,7 @@ impl Daemon {
         let _op = crash::Operation::enter(if old.is_some() { "replace" } else { "load" });
         // The intent first: a crash from here until the commit leaves a record of what to
         // undo, which the next start plays (`adopt`).
-        let pending = Daemon::intent(inner, &linked, &record)?;
+        let pending = Daemon::intent(inner, &linked, &record, old.as_ref())?;
         let committed = inner.state.clone();
         inner.state.pending = Some(pending);
         if let Err(source) = state::save(&self.state_dir, &inner.state, Some("intent")) {
@@ -485,7 +535,15 @@ impl Daemon {
         }
         crash::point("intent.saved");
         let mut txn = Txn::default();
-        if let Err(e) = Daemon::apply(&catalog, inner, &linked, &record, old.as_ref(), &mut txn) {
+        if let Err(e) = Daemon::apply(
+            &catalog,
+            inner,
+            &linked,
+            &record,
+            old.as_ref(),
+            hook,
+            &mut txn,
+        ) {
             txn.undo(inner);
             inner.state = committed;
             self.forget_intent(inner);
@@ -504,7 +562,7 @@ impl Daemon {
                     name: p.name.clone(),
                     package: p.package.clone(),
                     object: object.name.clone(),
-                    digest: object.digest.clone(),
+                    digest: build_digest(&catalog, p.object, hook),
                 });
             }
         }
@@ -542,7 +600,12 @@ impl Daemon {
     /// What a load will do that a restart must be able to undo: the new chains, loader and
     /// program slots, the interfaces it switches (and from which loader), and the entries of
     /// loaded programs' maps it writes, with their values now.
-    fn intent(inner: &Inner, linked: &LinkedScript, record: &ScriptRecord) -> Result<Pending> {
+    fn intent(
+        inner: &Inner,
+        linked: &LinkedScript,
+        record: &ScriptRecord,
+        old: Option<&ScriptRecord>,
+    ) -> Result<Pending> {
         let mut map_entries = Vec::new();
         for w in &linked.map_writes {
             let MapOwner::Program(id) = w.target else {
@@ -584,7 +647,13 @@ impl Daemon {
                 .iter()
                 .map(|a| PendingAttachment {
                     ifindex: a.ifindex,
-                    from: order::holder(&inner.loaders, a.ifindex),
+                    from: if a.hook == "xdp" {
+                        order::holder(&inner.loaders, a.ifindex)
+                    } else {
+                        old.filter(|o| o.loader.attachments.iter().any(|x| same_place(x, a)))
+                            .map(|o| o.loader.pin.clone())
+                    },
+                    hook: a.hook.clone(),
                 })
                 .collect(),
             map_entries,
@@ -619,20 +688,32 @@ impl Daemon {
             .iter()
             .filter(|a| a.loader == linked.loader.name)
         {
-            if a.hook != "xdp" {
-                return Err(DaemonError::Unsupported {
-                    script: name.to_owned(),
-                    message: format!(
-                        "`{}.attach('{}', '{}')`: eclatd attaches loaders to the xdp hook only; use 'xdp'",
-                        a.loader, a.device, a.hook
-                    ),
-                });
-            }
             let ifindex = ifindex_of(&a.device).ok_or_else(|| DaemonError::NoInterface {
                 script: name.to_owned(),
                 device: a.device.clone(),
             })?;
-            if out.iter().any(|o| o.ifindex == ifindex) {
+            let here = AttachmentRecord {
+                device: a.device.clone(),
+                ifindex,
+                hook: a.hook.clone(),
+            };
+            if out.iter().any(|o| same_place(o, &here)) {
+                continue;
+            }
+            if a.hook != "xdp" {
+                // At TC, other tools' tcx programs stay and run beside ours (the kernel's
+                // tcx order); eclatd itself runs one script per TC hook.
+                if let Some(owner) = inner.state.scripts.iter().find(|s| {
+                    s.name != name && s.loader.attachments.iter().any(|x| same_place(x, &here))
+                }) {
+                    return Err(DaemonError::TcHookTaken {
+                        script: name.to_owned(),
+                        device: a.device.clone(),
+                        hook: a.hook.clone(),
+                        owner: owner.name.clone(),
+                    });
+                }
+                out.push(here);
                 continue;
             }
             let others: Vec<String> = order::hooks(&inner.state)
@@ -664,11 +745,7 @@ impl Daemon {
                     });
                 }
             }
-            out.push(AttachmentRecord {
-                device: a.device.clone(),
-                ifindex,
-                hook: "xdp".into(),
-            });
+            out.push(here);
         }
         Ok(out)
     }
@@ -680,9 +757,22 @@ impl Daemon {
         linked: &LinkedScript,
         record: &ScriptRecord,
         old: Option<&ScriptRecord>,
+        hook: Hook,
         txn: &mut Txn,
     ) -> Result<()> {
         let vm = &inner.vm;
+        let build = |object: eclat_catalog::ObjectId| {
+            let obj = catalog.object(object);
+            obj.bytes_for(hook)
+                .cloned()
+                .ok_or_else(|| DaemonError::Unsupported {
+                    script: record.name.clone(),
+                    message: format!(
+                        "object `{}` has no build for the hook `{hook}` (user packages are built for xdp only)",
+                        obj.name
+                    ),
+                })
+        };
         let present: BTreeSet<u32> = vm.programs().iter().map(|p| p.id.get()).collect();
         for p in &linked.programs {
             // Shared with another script (or the old version); a recorded program whose pins
@@ -690,9 +780,9 @@ impl Daemon {
             if inner.state.program(p.id).is_some() && present.contains(&p.id) {
                 continue;
             }
-            let obj = catalog.object(p.object);
+            let bytes = build(p.object)?;
             let id = ProgramId::new(p.id).expect("the allocator stays in the table");
-            vm.load_program(&obj.bytes, &p.name, id)
+            vm.load_program(&bytes, &p.name, id)
                 .map_err(|e| DaemonError::kernel(format!("load program `{}`", p.name), &e))?;
             txn.steps.push(Undo::Program(id));
             crash::point("program.loaded");
@@ -710,9 +800,9 @@ impl Daemon {
             txn.steps.push(Undo::Chain(id));
             crash::point("chain.installed");
         }
-        let obj = catalog.object(linked.loader.object);
+        let bytes = build(linked.loader.object)?;
         let loader = vm
-            .load_loader(&record.loader.pin, &obj.bytes, &linked.loader.name)
+            .load_loader(&record.loader.pin, &bytes, &linked.loader.name)
             .map_err(|e| {
                 DaemonError::kernel(format!("load loader `{}`", linked.loader.name), &e)
             })?;
@@ -746,8 +836,8 @@ impl Daemon {
             }
         }
         // The order with the new record: what follows each script, then each interface's
-        // link on its first script's loader (`order`: every packet meets the old or the new
-        // sequence).
+        // XDP link on its first script's loader (`order`: every packet meets the old or the
+        // new sequence).
         let mut planned = inner.state.clone();
         planned.pending = None;
         planned.scripts.retain(|s| s.name != record.name);
@@ -761,10 +851,13 @@ impl Daemon {
             .heads
             .keys()
             .copied()
-            .chain(
-                old.iter()
-                    .flat_map(|o| o.loader.attachments.iter().map(|a| a.ifindex)),
-            )
+            .chain(old.iter().flat_map(|o| {
+                o.loader
+                    .attachments
+                    .iter()
+                    .filter(|a| a.hook == "xdp")
+                    .map(|a| a.ifindex)
+            }))
             .collect();
         for ifindex in interfaces {
             let device = record
@@ -781,14 +874,59 @@ impl Daemon {
                     from: Some(from),
                     to,
                 }) => {
-                    txn.steps.push(Undo::TakeOver { ifindex, from, to });
+                    txn.steps.push(Undo::TakeOver {
+                        at: Attachment::xdp(ifindex),
+                        from,
+                        to,
+                    });
                     crash::point("switched");
                 }
                 Some(order::Moved { ifindex, to, .. }) => {
-                    txn.steps.push(Undo::Attach { pin: to, ifindex });
+                    txn.steps.push(Undo::Attach {
+                        pin: to,
+                        at: Attachment::xdp(ifindex),
+                    });
                     crash::point("attached");
                 }
                 None => {}
+            }
+        }
+        // TC: one script per hook; its tcx link is the kernel's order among other tools'.
+        for a in record.loader.attachments.iter().filter(|a| a.hook != "xdp") {
+            let new = &inner.loaders[&record.loader.pin];
+            let at = runtime_attachment(a);
+            let from = old
+                .filter(|o| o.loader.attachments.iter().any(|x| same_place(x, a)))
+                .map(|o| o.loader.pin.clone());
+            match from.as_ref().and_then(|pin| inner.loaders.get(pin)) {
+                Some(from_loader) => {
+                    new.take_over(from_loader, at).map_err(|e| {
+                        DaemonError::kernel(
+                            format!("switch interface `{}` to the new version", a.device),
+                            &e,
+                        )
+                    })?;
+                    txn.steps.push(Undo::TakeOver {
+                        at,
+                        from: from.expect("matched"),
+                        to: record.loader.pin.clone(),
+                    });
+                    crash::point("switched");
+                }
+                None => {
+                    // A new TC attachment goes first among other tools' tcx programs.
+                    new.attach(at, TcPlacement::First).map_err(|e| {
+                        DaemonError::kernel(
+                            format!("attach to interface `{}` at {}", a.device, a.hook),
+                            &e,
+                        )
+                    })?;
+                    txn.steps.push(Undo::Attach {
+                        pin: record.loader.pin.clone(),
+                        at,
+                    });
+                    crash::point("attached");
+                }
             }
         }
         Ok(())
@@ -875,7 +1013,7 @@ mod tests {
     fn slot_of_monitor(catalog: &PackageCatalog, state: &State) -> Option<u32> {
         let object = catalog.program_entry("net", "monitor").unwrap().object;
         let name = catalog.object(object).name.clone();
-        Allocator::new(state, catalog).program(object, &name, "monitor")
+        Allocator::new(state, catalog, eclat_catalog::Hook::Xdp).program(object, &name, "monitor")
     }
 
     #[test]

@@ -170,7 +170,10 @@ fn is_array(map: &MapRef) -> bool {
 /// Whether `digest` (a program's or loader's record) is the catalog's build of `object`; an
 /// empty digest, recorded by a daemon older than digests, is no known build.
 pub(super) fn same_build(catalog: &PackageCatalog, object: ObjectId, digest: &str) -> bool {
-    !digest.is_empty() && catalog.object(object).digest == digest
+    // Either build: the XDP and TC builds of one source have the same maps.
+    let obj = catalog.object(object);
+    !digest.is_empty()
+        && (obj.digest == digest || obj.tc.as_ref().is_some_and(|t| t.digest == digest))
 }
 
 impl Daemon {

@@ -412,10 +412,21 @@ impl Daemon {
                 loader_maps.insert(s.name.clone(), l.maps().keys().cloned().collect());
                 loader_ids.insert(s.name.clone(), l.kernel_id());
                 for a in &s.loader.attachments {
-                    // The daemon's own netns: the interface is where the daemon attached it,
-                    // and runs the loader of its first script.
-                    let running = hike_runtime::attached_xdp_program(a.ifindex).unwrap_or(0);
-                    if !inner.loaders.values().any(|l| l.kernel_id() == running) {
+                    // The daemon's own netns: the interface is where the daemon attached it.
+                    let at = load::runtime_attachment(a);
+                    let runs = match at.hook {
+                        // At XDP the interface runs the loader of its first script.
+                        hike_runtime::Hook::Xdp => {
+                            let running =
+                                hike_runtime::attached_xdp_program(a.ifindex).unwrap_or(0);
+                            inner.loaders.values().any(|l| l.kernel_id() == running)
+                        }
+                        // At TC ours runs among other tools' tcx programs.
+                        hook => hike_runtime::tc_programs(a.ifindex, hook)
+                            .unwrap_or_default()
+                            .contains(&l.kernel_id()),
+                    };
+                    if !runs {
                         gone.insert((s.name.clone(), a.ifindex));
                     }
                 }

@@ -128,7 +128,10 @@ pub fn plan(state: &State) -> Plan {
         };
         p.words
             .insert(s.loader.pin.clone(), dispatch_word(mask, s.slot));
-        p.slots.insert(s.slot, s.loader.pin.clone());
+        // `hike_scripts` holds XDP programs: a TC script's loader (`sched_cls`) has no slot.
+        if s.loader.attachments.iter().all(|a| a.hook == "xdp") {
+            p.slots.insert(s.slot, s.loader.pin.clone());
+        }
     }
     p
 }

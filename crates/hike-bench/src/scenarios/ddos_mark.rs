@@ -34,7 +34,7 @@ mod ipset;
 mod report;
 mod router;
 mod setup;
-mod variants;
+pub(crate) mod variants;
 
 use anyhow::Result;
 

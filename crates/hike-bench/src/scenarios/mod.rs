@@ -14,6 +14,7 @@ use crate::report::ScenarioReport;
 pub mod control_plane;
 pub mod ddos_listing2;
 pub mod ddos_mark;
+pub mod ddos_mark_tc;
 pub mod dispatch;
 pub mod tailcall_loop;
 
@@ -26,6 +27,9 @@ pub enum ScenarioName {
     /// Marking the packets of blacklisted sources: raw, HIKe, eCLAT, ipset (ns and pps).
     #[value(name = "ddos_mark")]
     DdosMark,
+    /// The marking task at the TC ingress hook: a raw sched_cls program against HIKe.
+    #[value(name = "ddos_mark_tc")]
+    DdosMarkTc,
     /// The paper's Listing 2 as a HIKe chain against one hand-written program.
     #[value(name = "ddos_listing2")]
     DdosListing2,
@@ -39,9 +43,10 @@ pub enum ScenarioName {
 
 impl ScenarioName {
     /// Every scenario, in the order `make bench` runs them.
-    pub const ALL: [ScenarioName; 5] = [
+    pub const ALL: [ScenarioName; 6] = [
         ScenarioName::TailcallLoop,
         ScenarioName::DdosMark,
+        ScenarioName::DdosMarkTc,
         ScenarioName::DdosListing2,
         ScenarioName::ControlPlane,
         ScenarioName::Dispatch,
@@ -52,6 +57,7 @@ impl ScenarioName {
         match self {
             ScenarioName::TailcallLoop => tailcall_loop::NAME,
             ScenarioName::DdosMark => ddos_mark::NAME,
+            ScenarioName::DdosMarkTc => ddos_mark_tc::NAME,
             ScenarioName::DdosListing2 => ddos_listing2::NAME,
             ScenarioName::ControlPlane => control_plane::NAME,
             ScenarioName::Dispatch => dispatch::NAME,
@@ -63,6 +69,7 @@ impl ScenarioName {
         match self {
             ScenarioName::TailcallLoop => tailcall_loop::run(settings),
             ScenarioName::DdosMark => ddos_mark::run(settings),
+            ScenarioName::DdosMarkTc => ddos_mark_tc::run(settings),
             ScenarioName::DdosListing2 => ddos_listing2::run(settings),
             ScenarioName::ControlPlane => control_plane::run(settings),
             ScenarioName::Dispatch => dispatch::run(settings),

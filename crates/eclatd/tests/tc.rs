@@ -1,0 +1,204 @@
+//! End-to-end tests of scripts at the TC hooks, in a network namespace: a `tc_egress` script
+//! that drops IPv6 stops the host's own echo replies and unloading restores them, and an XDP
+//! script and a TC script on one interface at once. Needs root.
+
+mod support;
+
+use std::net::Ipv6Addr;
+
+use hike_netlab::{ethernet, internet_checksum, Ipv6Header};
+use support::{count_and_drop, Daemon, Netns};
+
+/// A script that counts every IPv6 packet leaving `DEVNAME` under monitor key 7 and drops it.
+const DROP_IPV6_EGRESS: &str = "\
+from programs.net import hike_drop, monitor
+from loaders.basic import ip6_sc
+
+ip6_sc[ip6_sc_map] = { (0): (egress_drop) }
+ip6_sc.attach('DEVNAME', 'tc_egress')
+
+def egress_drop():
+    monitor(7)
+    hike_drop()
+";
+
+const V0: Ipv6Addr = Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 1);
+const V1: Ipv6Addr = Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 2);
+
+/// ICMPv6 echo requests from `V1` (`v1`'s MAC) to `V0` (`v0`'s MAC), sequence 1..=n.
+fn echo_requests(v0_mac: [u8; 6], v1_mac: [u8; 6], n: u16) -> Vec<Vec<u8>> {
+    (1..=n)
+        .map(|seq| {
+            let mut icmp = vec![128, 0, 0, 0, 0x12, 0x34];
+            icmp.extend_from_slice(&seq.to_be_bytes());
+            icmp.extend_from_slice(b"eclat-tc");
+            let mut pseudo = Vec::new();
+            pseudo.extend_from_slice(&V1.octets());
+            pseudo.extend_from_slice(&V0.octets());
+            pseudo.extend_from_slice(&(icmp.len() as u32).to_be_bytes());
+            pseudo.extend_from_slice(&[0, 0, 0, 58]);
+            pseudo.extend_from_slice(&icmp);
+            let sum = internet_checksum(&pseudo);
+            icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+            let ip = Ipv6Header {
+                src: V1,
+                dst: V0,
+                next_header: 58,
+                traffic_class: 0,
+                flow_label: 0,
+                hop_limit: 64,
+            }
+            .packet(&icmp);
+            ethernet(v0_mac, v1_mac, 0x86dd, &ip)
+        })
+        .collect()
+}
+
+fn mac(ns: &Netns, dev: &str) -> [u8; 6] {
+    let out = std::process::Command::new("ip")
+        .args(["-n", &ns.name, "-j", "link", "show", dev])
+        .output()
+        .expect("ip link");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let text = v[0]["address"].as_str().expect("a MAC").to_owned();
+    let mut m = [0u8; 6];
+    for (i, b) in text.split(':').enumerate() {
+        m[i] = u8::from_str_radix(b, 16).unwrap();
+    }
+    m
+}
+
+/// `v0` answers IPv6 (its own address, `v1`'s as a permanent neighbour, so no discovery is
+/// needed); `v1` stays without IPv6, so every IPv6 frame it receives is one of `v0`'s.
+fn ipv6_on_v0(ns: &Netns) {
+    ns.run_in(|| {
+        std::fs::write("/proc/sys/net/ipv6/conf/v0/disable_ipv6", "0").expect("ipv6 on v0")
+    });
+    ns.ip(&["-6", "addr", "add", "fc00::1/64", "dev", "v0", "nodad"]);
+    let v1_mac = mac(ns, "v1");
+    let lladdr = v1_mac
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    ns.ip(&[
+        "-6",
+        "neigh",
+        "add",
+        "fc00::2",
+        "lladdr",
+        &lladdr,
+        "dev",
+        "v0",
+        "nud",
+        "permanent",
+    ]);
+}
+
+/// Sends `n` echo requests into `v0` and returns how many frames `v1` received meanwhile (the
+/// replies, and any IPv6 chatter of `v0`), read once `v0`'s counters settled: its transmitted
+/// count is read until it stops moving within a bound.
+fn replies(ns: &Netns, n: u16) -> u64 {
+    let before = ns.stat("v1", "rx_packets");
+    let frames = echo_requests(mac(ns, "v0"), mac(ns, "v1"), n);
+    assert_eq!(ns.send("v1", &frames), usize::from(n));
+    // The replies leave v0 in the softirq that received the requests, before the send
+    // returns on this CPU or soon after on another: read until two reads agree.
+    let mut last = ns.stat("v1", "rx_packets");
+    for _ in 0..100 {
+        let now = ns.stat("v1", "rx_packets");
+        if now == last && now >= before + u64::from(n) {
+            break;
+        }
+        last = now;
+    }
+    ns.stat("v1", "rx_packets") - before
+}
+
+#[test]
+fn a_tc_egress_script_dropping_ipv6_stops_the_hosts_echo_replies_until_unloaded() {
+    let ns = Netns::new();
+    ipv6_on_v0(&ns);
+    assert!(replies(&ns, 5) >= 5, "v0 answers before any script");
+
+    let d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    let reply = c
+        .load("", "egress.eclat", DROP_IPV6_EGRESS, &[("DEVNAME", "v0")])
+        .expect("load at tc_egress");
+    let loader = reply.script.unwrap().loader.unwrap();
+    assert_eq!(loader.attachments.len(), 1);
+    assert_eq!(loader.attachments[0].hook, "tc_egress");
+    assert_eq!(ns.xdp_prog("v0"), 0, "nothing at xdp");
+    let idx = ns.ifindex("v0");
+    let at_egress = ns.run_in(move || {
+        hike_runtime::tc_programs(idx, hike_runtime::Hook::TcEgress).expect("query tcx")
+    });
+    assert_eq!(at_egress, vec![loader.kernel_id]);
+
+    assert_eq!(replies(&ns, 5), 0, "every IPv6 frame leaving v0 is dropped");
+    let dropped = c.monitor("egress").get(&7).copied().unwrap_or(0);
+    assert!(
+        dropped >= 5,
+        "the replies went through the script: {dropped}"
+    );
+    let list = c.list();
+    assert_eq!(
+        list.scripts[0].loader.as_ref().unwrap().attachments[0].hook,
+        "tc_egress"
+    );
+
+    c.unload("egress").expect("unload");
+    assert!(ns
+        .run_in(move || hike_runtime::tc_programs(idx, hike_runtime::Hook::TcEgress).unwrap())
+        .is_empty());
+    assert!(replies(&ns, 5) >= 5, "unloading restores the replies");
+}
+
+#[test]
+fn an_xdp_script_and_a_tc_script_run_on_one_interface_at_once() {
+    let ns = Netns::new();
+    ipv6_on_v0(&ns);
+    let d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    // At XDP: count the echo requests under key 3, and let them in (monitor, no drop).
+    let count_in = count_and_drop(3).replace("    hike_drop()\n", "");
+    c.load("inbound", "inbound.eclat", &count_in, &[("DEVNAME", "v0")])
+        .expect("load at xdp");
+    c.load(
+        "egress",
+        "egress.eclat",
+        DROP_IPV6_EGRESS,
+        &[("DEVNAME", "v0")],
+    )
+    .expect("load at tc_egress beside it");
+    let list = c.list();
+    let mut hooks: Vec<String> = list
+        .scripts
+        .iter()
+        .flat_map(|s| s.loader.as_ref().unwrap().attachments.clone())
+        .map(|a| a.hook)
+        .collect();
+    hooks.sort();
+    assert_eq!(hooks, ["tc_egress", "xdp"]);
+    assert_ne!(ns.xdp_prog("v0"), 0);
+
+    assert_eq!(
+        replies(&ns, 4),
+        0,
+        "the requests come in, the replies are dropped"
+    );
+    assert_eq!(
+        c.monitor("inbound").get(&3),
+        Some(&4),
+        "xdp saw the requests"
+    );
+    assert!(c.monitor("egress").get(&7).copied().unwrap_or(0) >= 4);
+
+    c.unload("egress").expect("unload the tc script");
+    assert!(
+        replies(&ns, 4) >= 4,
+        "the xdp script alone lets the replies out"
+    );
+    assert_eq!(c.monitor("inbound").get(&3), Some(&8));
+}
