@@ -70,6 +70,16 @@
  * proceeds (mask 0), which costs its packets one test. */
 #define HIKE_DISPATCH_MASK 0xffu
 #define HIKE_DISPATCH_SLOT_SHIFT 8
+/* hike_loader_config.dispatch at TC: the script is the last of its daemon's at the hook, so a
+ * verdict that proceeds leaves them (to another tool's program, or the stack) and is counted
+ * in hike_verdicts where it proceeds. */
+#define HIKE_DISPATCH_LEAVES (1u << 24)
+
+/* hike_verdicts: BPF_MAP_TYPE_PERCPU_ARRAY[HIKE_DISPATCH_SLOTS * HIKE_VERDICTS] of __u64: the
+ * packets whose verdict became final in the script of each slot, by verdict (index
+ * slot * HIKE_VERDICTS + verdict; a value above 6 counts as 7, "other"). Counted with
+ * HIKE_CFG_STATS, where hike_dispatch_verdict() (dispatch.h) lets a verdict stand. */
+#define HIKE_VERDICTS 8
 
 /* hike_dispatch's key: the script in slot `slot` at interface `ifindex`. */
 struct hike_dispatch_key {

@@ -26,6 +26,22 @@
 
 #include "vm.h"
 
+/* A verdict stands: counted for the script of `word`'s slot (hike_verdicts), with
+ * HIKE_CFG_STATS. The state lookup is the one every entry made (hike_state_get() is pure). */
+static __always_inline void hike_count_verdict(__u32 word, int verdict)
+{
+	struct hike_vm_state *st = hike_state_get();
+	__u32 v = (__u32)verdict < HIKE_VERDICTS - 1 ? (__u32)verdict : HIKE_VERDICTS - 1;
+	__u32 key = ((word >> HIKE_DISPATCH_SLOT_SHIFT) & (HIKE_DISPATCH_SLOTS - 1)) * HIKE_VERDICTS + v;
+	__u64 *n;
+
+	if (!st || !(st->cfg_flags & HIKE_CFG_STATS))
+		return;
+	n = bpf_map_lookup_elem(&hike_verdicts, &key);
+	if (n)
+		*n += 1;
+}
+
 #ifdef HIKE_CTX_TC
 
 /* At TC the hook runs its programs in order itself (tcx: one link per script, placed by the
@@ -35,8 +51,12 @@
 static __always_inline int hike_dispatch_verdict(struct xdp_md *ctx, __u32 word, int verdict)
 {
 	(void)ctx;
-	if ((__u32)verdict > 7 || !(word & (1u << verdict)))
+	if ((__u32)verdict > 7 || !(word & (1u << verdict))) {
+		hike_count_verdict(word, verdict);
 		return verdict;
+	}
+	if (word & HIKE_DISPATCH_LEAVES)
+		hike_count_verdict(word, verdict);
 	return HIKE_CTX_NEXT;
 }
 
@@ -60,14 +80,17 @@ static __always_inline int hike_dispatch_next(struct xdp_md *ctx, __u32 word, in
 
 	if (next)
 		bpf_tail_call(ctx, &hike_scripts, *next);
+	hike_count_verdict(word, verdict);
 	return verdict;
 }
 
 /* The packet's verdict, or no return when it proceeds to the next script. */
 static __always_inline int hike_dispatch_verdict(struct xdp_md *ctx, __u32 word, int verdict)
 {
-	if ((__u32)verdict > 7 || !(word & (1u << verdict)))
+	if ((__u32)verdict > 7 || !(word & (1u << verdict))) {
+		hike_count_verdict(word, verdict);
 		return verdict;
+	}
 	return hike_dispatch_next(ctx, word, verdict);
 }
 

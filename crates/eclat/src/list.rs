@@ -155,6 +155,7 @@ mod tests {
                 name: "ddos".into(),
                 file_name: "examples/ddos.eclat".into(),
                 defines: vec![],
+                tc_placement: "first".into(),
                 generation: 2,
                 chains: vec![Chain {
                     name: "ddos_tb_2_lev".into(),

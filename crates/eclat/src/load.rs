@@ -51,6 +51,11 @@ pub struct Args {
     /// (default: the replaced version's, else `pass`).
     #[arg(long = "proceed-on", value_name = "VERDICT[,VERDICT...]")]
     proceed_on: Option<String>,
+    /// At a TC hook where no other eclat script runs yet: before every program other tools
+    /// attached there (`first`) or after them (`last`); further scripts go next to ours, in
+    /// priority order (default: the replaced version's, else `first`).
+    #[arg(long = "tc-placement", value_name = "first|last", value_parser = ["first", "last"])]
+    tc_placement: Option<String>,
     /// Print the daemon's reply as one JSON object (`{"script":{...},"replaced":...,
     /// "diagnostics":...,"maps":[{"map":"OWNER.MAP","written":N,"reset":[KEY,...]}]}`).
     #[arg(long)]
@@ -95,6 +100,7 @@ pub fn run(args: Args, socket: &Path) -> Result<ExitCode> {
         loader: args.loader.unwrap_or_default(),
         priority: args.priority,
         proceed_on: args.proceed_on,
+        tc_placement: args.tc_placement,
     };
     let daemon = Daemon::connect(socket)?;
     let reply = daemon.call(|mut c| async move { c.load(request).await })?;

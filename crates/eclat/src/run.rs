@@ -131,8 +131,9 @@ pub struct Args {
     proceed_on: Option<String>,
     /// The hook to run at: `xdp`, `tc_ingress` or `tc_egress` (the objects built for that
     /// hook; at TC the packet runs through the `sched_cls` loader as an skb). Default: the
-    /// hook of the script's `attach`, else `xdp`. Not with `--also`, which runs at xdp.
-    #[arg(long, value_name = "HOOK", value_parser = parse_hook, conflicts_with = "also")]
+    /// hook of the script's `attach`, else `xdp`. With `--also`, every script runs at this
+    /// hook (default `xdp`).
+    #[arg(long, value_name = "HOOK", value_parser = parse_hook)]
     hook: Option<eclat_catalog::Hook>,
 }
 
@@ -320,12 +321,13 @@ fn run_hook(
         Ok(s) => s,
         Err(e) => return Ok(fail(USAGE, &e)),
     };
-    let hook = match crate::run_hook::Hook::load(&scripts, defines, catalog, args.loader.as_deref())
-    {
-        Ok(Some(h)) => h,
-        Ok(None) => return Ok(ExitCode::FAILURE),
-        Err(e) => return Ok(fail(1, &e)),
-    };
+    let at = args.hook.unwrap_or(eclat_catalog::Hook::Xdp);
+    let hook =
+        match crate::run_hook::Hook::load(&scripts, defines, catalog, args.loader.as_deref(), at) {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(ExitCode::FAILURE),
+            Err(e) => return Ok(fail(1, &e)),
+        };
     if !args.json {
         println!("scripts in order: {}", hook.order().join(" → "));
     }

@@ -6,8 +6,11 @@
 //! gets the next script's loader in its script table and the (interface, slot) → next entry
 //! for the loopback device, where `BPF_PROG_TEST_RUN` puts a packet. A packet enters the first
 //! script's loader; a verdict in a script's proceed-on set tail-calls the next loader, as on
-//! an interface. This module reports, per packet, the final verdict and the scripts the packet
-//! went through; the single-script report (cause, trace, maps) is `run`'s.
+//! an interface. At a TC hook (`--hook tc_ingress|tc_egress`) the kernel's tcx order is the
+//! dispatch: a script whose verdict proceeds returns `TCX_NEXT`, and this module runs the next
+//! script's `sched_cls` loader on the packet as the previous one left it, as tcx does. This
+//! module reports, per packet, the final verdict and the scripts the packet went through; the
+//! single-script report (cause, trace, maps) is `run`'s.
 
 use std::path::{Path, PathBuf};
 
@@ -88,9 +91,14 @@ pub fn parse_also(text: &str) -> Result<HookScript> {
     })
 }
 
+/// `TCX_NEXT` (linux/bpf.h) as a test run's return value: the hook's next program takes the
+/// packet.
+const TCX_NEXT: u32 = u32::MAX;
+
 /// The loaded scripts of the hook, in the order packets meet them.
 pub struct Hook {
     scripts: Vec<(String, LoadedScript)>,
+    at: eclat_catalog::Hook,
 }
 
 /// One packet's line of `--json`.
@@ -111,6 +119,7 @@ impl Hook {
         defines: &[Define],
         catalog: &PackageCatalog,
         loader: Option<&str>,
+        at: eclat_catalog::Hook,
     ) -> Result<Option<Hook>> {
         let mut loaded = Vec::new();
         for s in scripts {
@@ -134,7 +143,11 @@ impl Hook {
                 &others,
                 loader,
             )?;
-            let script = LoadedScript::load(catalog, linked, &LoadOptions::default())?;
+            let options = LoadOptions {
+                hook: Some(at),
+                ..LoadOptions::default()
+            };
+            let script = LoadedScript::load(catalog, linked, &options)?;
             loaded.push((s.priority, name, s.proceed_on, script));
         }
         loaded.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
@@ -153,7 +166,8 @@ impl Hook {
                 .loader()
                 .set_dispatch(dispatch_word(mask, slot))
                 .with_context(what)?;
-            if !last {
+            // At TC the next script is the next test run (`run`), as the next tcx program.
+            if !last && !at.is_tc() {
                 let next = &loaded[i + 1].3;
                 script
                     .vm()
@@ -167,6 +181,7 @@ impl Hook {
         }
         Ok(Some(Hook {
             scripts: loaded.into_iter().map(|(_, n, _, s)| (n, s)).collect(),
+            at,
         }))
     }
 
@@ -181,20 +196,25 @@ impl Hook {
                 .iter()
                 .map(|(_, s)| booted(s))
                 .collect::<Result<_>>()?;
-            let out = self.scripts[0].1.loader().test_run(packet, 1)?;
+            let (verdict, data_out) = if self.at.is_tc() {
+                self.run_tc(packet, cpu)?
+            } else {
+                let out = self.scripts[0].1.loader().test_run(packet, 1)?;
+                let verdict = XdpAction::from_retval(out.retval).map_or("aborted", XdpAction::name);
+                (verdict, out.data_out)
+            };
             let mut ran = Vec::new();
             for ((name, s), b) in self.scripts.iter().zip(&before) {
                 if booted(s)? != *b {
                     ran.push(name.as_str());
                 }
             }
-            let verdict = XdpAction::from_retval(out.retval).map_or("aborted", XdpAction::name);
             if json {
                 let line = HookLine {
                     packet: i + 1,
                     verdict,
                     scripts: ran,
-                    data_out: eclat_catalog::layout::hex(&out.data_out),
+                    data_out: eclat_catalog::layout::hex(&data_out),
                 };
                 println!("{}", serde_json::to_string(&line)?);
             } else {
@@ -207,6 +227,36 @@ impl Hook {
             }
         }
         Ok(())
+    }
+
+    /// One packet through the scripts of a TC hook as tcx runs them: each `sched_cls` loader
+    /// in order on the packet the previous one left, until one returns something other than
+    /// `TCX_NEXT`. The verdict is the last booted VM's (a TC action says less: drop and
+    /// aborted are both `TC_ACT_SHOT`); `TCX_NEXT` from the last program passes the packet.
+    fn run_tc(&self, packet: &[u8], cpu: usize) -> Result<(&'static str, Vec<u8>)> {
+        let mut data = packet.to_vec();
+        for (_, s) in &self.scripts {
+            let before = s.vm().vm_state(cpu)?.packets;
+            let out = s.loader().test_run(&data, 1)?;
+            data = out.data_out;
+            if out.retval == TCX_NEXT {
+                continue;
+            }
+            let st = s.vm().vm_state(cpu)?;
+            let verdict = if st.packets != before {
+                XdpAction::from_retval(st.verdict)
+            } else {
+                // No chain ran: the loader's own verdict, as a TC action.
+                match out.retval {
+                    0 => Some(XdpAction::Pass),
+                    2 => Some(XdpAction::Drop),
+                    7 => Some(XdpAction::Redirect),
+                    _ => None,
+                }
+            };
+            return Ok((verdict.map_or("aborted", XdpAction::name), data));
+        }
+        Ok((XdpAction::Pass.name(), data))
     }
 
     /// The scripts' names, in order.

@@ -52,6 +52,7 @@ fn script() -> Script {
             value: "veth0".into(),
         }],
         generation: 2,
+        tc_placement: "first".into(),
         chains: vec![Chain {
             name: "ddos_tb_2_lev".into(),
             id: 1,

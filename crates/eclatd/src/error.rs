@@ -183,17 +183,22 @@ pub enum DaemonError {
         scripts: Vec<String>,
     },
 
-    /// A TC hook already runs another script (one script per TC hook for now).
-    #[error("script `{script}`: the {hook} hook of interface `{device}` already runs script `{owner}`, and eclatd runs one script per TC hook; unload it first, or load this script under the name `{owner}` to replace it")]
-    TcHookTaken {
-        /// The script being loaded.
+    /// A replace at a TC hook would move the script among the hook's programs: tcx cannot
+    /// move a link atomically, and a detach and attach would let packets miss it.
+    #[error("script `{script}`: the new version's --{what} ({new}) would move it at the {hook} hook of interface `{device}` (now {old}); the kernel cannot move a tcx program atomically, so a replace keeps a TC script's place: replace it without --{what}, or unload `{script}` and load it again with --{what} {new}")]
+    TcMove {
+        /// The script being replaced.
         script: String,
         /// The interface.
         device: String,
         /// The hook.
         hook: String,
-        /// The script there.
-        owner: String,
+        /// `priority` or `tc-placement`.
+        what: &'static str,
+        /// The value it has.
+        old: String,
+        /// The value asked for.
+        new: String,
     },
 
     /// The hook runs a program eclatd did not attach: it is left alone.
@@ -207,6 +212,13 @@ pub enum DaemonError {
         id: u32,
         /// The kernel's name of the program.
         prog: String,
+    },
+
+    /// A `--tc-placement` that is neither `first` nor `last`.
+    #[error("--tc-placement {text:?} is no placement: use `first` (before other tools' tcx programs) or `last` (after them)")]
+    BadTcPlacement {
+        /// As given.
+        text: String,
     },
 
     /// A `--proceed-on` that names no verdict.
@@ -256,6 +268,7 @@ impl DaemonError {
             | DaemonError::TooMany { .. }
             | DaemonError::BadDefine { .. }
             | DaemonError::BadProceedOn { .. }
+            | DaemonError::BadTcPlacement { .. }
             | DaemonError::Compile { .. }
             | DaemonError::BadEntry { .. } => Code::InvalidArgument,
             DaemonError::NoScript { .. }
@@ -264,7 +277,7 @@ impl DaemonError {
             DaemonError::Link { .. }
             | DaemonError::NoInterface { .. }
             | DaemonError::HookFull { .. }
-            | DaemonError::TcHookTaken { .. }
+            | DaemonError::TcMove { .. }
             | DaemonError::ForeignProgram { .. }
             | DaemonError::StaleBuild { .. }
             | DaemonError::Packages { .. } => Code::FailedPrecondition,

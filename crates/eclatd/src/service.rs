@@ -106,6 +106,7 @@ fn script_pb(
             .into_iter()
             .map(String::from)
             .collect(),
+        tc_placement: r.tc_placement.name(),
     }
 }
 
@@ -184,6 +185,14 @@ fn stats_pb(c: Counters) -> pb::StatsReply {
                 faults: faults_pb(&s.faults),
                 generation: s.generation,
                 loaded_at: s.loaded_at,
+                verdicts: s
+                    .verdicts
+                    .iter()
+                    .map(|(verdict, count)| pb::VerdictCount {
+                        verdict: (*verdict).into(),
+                        count: *count,
+                    })
+                    .collect(),
             })
             .collect(),
         faults: faults_pb(&c.faults),
@@ -234,9 +243,21 @@ impl Eclat for Service {
             ),
             None => None,
         };
+        let tc_placement = match r.tc_placement {
+            Some(text) => Some(
+                match hike_runtime::TcPlacement::from_name(&text) {
+                    Some(p) => Ok(p),
+                    None => Err(crate::error::DaemonError::BadTcPlacement { text }),
+                }
+                .map_err(Status::from)
+                .inspect_err(|e| journal.refused(e))?,
+            ),
+            None => None,
+        };
         let placement = crate::daemon::Placement {
             priority: r.priority,
             proceed_on,
+            tc_placement,
         };
         let (loaded, script) = self
             .blocking(move |d| {

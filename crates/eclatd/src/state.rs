@@ -150,6 +150,30 @@ pub struct ScriptRecord {
     /// Its slot in the instance's script table (`hike_scripts`), kept by a replace.
     #[serde(default)]
     pub slot: u32,
+    /// At a TC hook where no other script of ours runs: before every other tool's program
+    /// (`first`, the default) or after them (`last`).
+    #[serde(default, with = "tc_placement_name")]
+    pub tc_placement: hike_runtime::TcPlacement,
+}
+
+/// A [`hike_runtime::TcPlacement`] recorded by name (`first`, `last`).
+mod tc_placement_name {
+    use hike_runtime::TcPlacement;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(p: &TcPlacement, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&p.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TcPlacement, D::Error> {
+        let name = String::deserialize(d)?;
+        match TcPlacement::from_name(&name) {
+            Some(p @ (TcPlacement::First | TcPlacement::Last)) => Ok(p),
+            _ => Err(serde::de::Error::custom(format!(
+                "`{name}` is no TC placement (first or last)"
+            ))),
+        }
+    }
 }
 
 /// The priority of a script loaded without `--priority`.
@@ -618,6 +642,7 @@ mod tests {
                 }],
             },
             priority: DEFAULT_PRIORITY,
+            tc_placement: Default::default(),
             proceed_on: DEFAULT_PROCEED_ON,
             slot: 0,
         });

@@ -67,6 +67,7 @@ fn bad_names_sizes_and_unknown_things_are_refused_and_change_nothing() {
         loader: String::new(),
         priority: None,
         proceed_on: None,
+        tc_placement: None,
     };
     let (code, msg) = err(c.load_req(req.clone()));
     assert_eq!(code, Code::InvalidArgument);

@@ -71,6 +71,16 @@ fn two_scripts_run_in_priority_order_and_proceed_on_their_verdicts() {
     let m = c.monitor("count");
     assert_eq!((m.get(&1), m.get(&2)), (Some(&130), Some(&180)), "{m:?}");
     assert_eq!(tap.delivered(), 30, "passed by the last script");
+    // Each packet is counted once, by final verdict, in the script where the verdict stood.
+    let verdicts = |c: &mut support::Client, name: &str| -> Vec<(String, u64)> {
+        c.stats(name).expect("stats").scripts[0]
+            .verdicts
+            .iter()
+            .map(|v| (v.verdict.clone(), v.count))
+            .collect()
+    };
+    assert_eq!(verdicts(&mut c, "drop"), [("drop".to_owned(), 150)]);
+    assert_eq!(verdicts(&mut c, "count"), [("pass".to_owned(), 30)]);
 
     // Unloading the first hands the interface to the next one.
     c.unload("drop").expect("unload drop");

@@ -289,6 +289,7 @@ HIKE_CHAIN(count_c, event)
         loader: String::new(),
         priority: None,
         proceed_on: None,
+        tc_placement: None,
     };
     c.load_req(req)
         .unwrap_or_else(|e| panic!("load: {e}\n{}", d.log.lock().unwrap()));

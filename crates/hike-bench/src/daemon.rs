@@ -86,6 +86,7 @@ impl DaemonClient {
             loader: String::new(),
             priority: None,
             proceed_on: None,
+            tc_placement: None,
         };
         let started = Instant::now();
         let reply = self.runtime.block_on(self.client.load(request));

@@ -435,6 +435,12 @@ pub const DISPATCH_LINKS: u32 = 4096;
 pub const DISPATCH_MASK: u32 = 0xff;
 /// [`LoaderConfig::dispatch`]: where the slot starts.
 pub const DISPATCH_SLOT_SHIFT: u32 = 8;
+/// [`LoaderConfig::dispatch`] at TC: the script is the last of its daemon's at the hook, so a
+/// verdict that proceeds leaves them and is counted (`hike_verdicts`) where it proceeds.
+pub const DISPATCH_LEAVES: u32 = 1 << 24;
+/// `hike_verdicts` counters per script slot: one per verdict 0..=6, and 7 for any other value
+/// (index `slot * VERDICTS + verdict`).
+pub const VERDICTS: u32 = 8;
 
 /// The [`LoaderConfig::dispatch`] word of a script in `slot` whose verdicts in `mask` (bit `v`
 /// for verdict `v`) proceed to the next script.
@@ -628,10 +634,12 @@ pub mod vm_maps {
     pub const SCRIPTS: &str = "hike_scripts";
     /// [`super::DispatchKey`] → the next script's slot (a hash).
     pub const DISPATCH: &str = "hike_dispatch";
+    /// Per-CPU packets by (script slot, final verdict) (index `slot * VERDICTS + verdict`).
+    pub const VERDICTS: &str = "hike_verdicts";
 
     /// The maps every object declares in its `.maps` section (all but the code heap; an
     /// object built for TC declares [`PROGS_TC`] where this says [`PROGS`]).
-    pub const DECLARED: [&str; 10] = [
+    pub const DECLARED: [&str; 11] = [
         CHAINS,
         PROGS,
         CONFIG,
@@ -642,6 +650,7 @@ pub mod vm_maps {
         EVENTS,
         SCRIPTS,
         DISPATCH,
+        VERDICTS,
     ];
 }
 

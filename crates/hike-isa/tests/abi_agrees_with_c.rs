@@ -274,6 +274,8 @@ fn rust_mirror() -> BTreeMap<String, u64> {
             DISPATCH_LINKS,
             DISPATCH_MASK,
             DISPATCH_SLOT_SHIFT,
+            DISPATCH_LEAVES,
+            VERDICTS,
             CALL_HELPER,
             CALL_CHAIN,
             CALL_PROG,

@@ -23,6 +23,30 @@ impl Vm {
             .update(&slot.to_ne_bytes(), &value, UpdateMode::Any)
     }
 
+    /// The packets whose verdict became final in the script of `slot`, by verdict (index: the
+    /// XDP verdict; 7: any other value), summed over CPUs. Counted while the VM's counters are
+    /// on (`HIKE_CFG_STATS`).
+    pub fn verdict_counts(&self, slot: u32) -> Result<[u64; abi::VERDICTS as usize]> {
+        check_slot(slot)?;
+        let mut out = [0u64; abi::VERDICTS as usize];
+        for (v, n) in out.iter_mut().enumerate() {
+            *n = self
+                .percpu::<u64>(VmMap::Verdicts, slot * abi::VERDICTS + v as u32)?
+                .iter()
+                .sum();
+        }
+        Ok(out)
+    }
+
+    /// Zeroes the verdict counters of script slot `slot` (for a new occupant).
+    pub fn reset_verdict_counts(&self, slot: u32) -> Result<()> {
+        check_slot(slot)?;
+        for v in 0..abi::VERDICTS {
+            self.zero_counters(VmMap::Verdicts, slot * abi::VERDICTS + v)?;
+        }
+        Ok(())
+    }
+
     /// Empties script slot `slot` (nothing if it is empty).
     pub fn clear_script_slot(&self, slot: u32) -> Result<()> {
         check_slot(slot)?;

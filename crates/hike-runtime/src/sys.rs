@@ -187,13 +187,15 @@ pub(crate) fn tcx_link_create(
     prog: BorrowedFd<'_>,
     ifindex: u32,
     attach_type: libbpf_sys::bpf_attach_type,
-    flags: u32,
+    (flags, relative_id): (u32, u32),
 ) -> io::Result<OwnedFd> {
     // SAFETY: an all-zero options struct is the documented "no options" value (no relative
     // program, any revision); `sz` is set below.
     let mut opts: libbpf_sys::bpf_link_create_opts = unsafe { std::mem::zeroed() };
     opts.sz = std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as libbpf_sys::size_t;
     opts.flags = flags;
+    // With BPF_F_ID the relative program is named by its ID (0 otherwise: none).
+    opts.__bindgen_anon_1.tcx.relative_id = relative_id;
     let target = i32::try_from(ifindex)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "ifindex out of range"))?;
     // SAFETY: `prog` is a valid program descriptor and `opts` a valid, sized options struct.

@@ -77,11 +77,13 @@ pub enum VmMap {
     Scripts,
     /// `hike_dispatch`: [`abi::DispatchKey`] → the next script's slot.
     Dispatch,
+    /// `hike_verdicts`: per-CPU packets by (script slot, final verdict).
+    Verdicts,
 }
 
 impl VmMap {
     /// Every shared map, in creation order.
-    pub const ALL: [VmMap; 12] = [
+    pub const ALL: [VmMap; 13] = [
         VmMap::Chains,
         VmMap::Code,
         VmMap::Progs,
@@ -94,6 +96,7 @@ impl VmMap {
         VmMap::Events,
         VmMap::Scripts,
         VmMap::Dispatch,
+        VmMap::Verdicts,
     ];
 
     /// The map's name, as declared by every HIKe object (at most 15 bytes;
@@ -112,6 +115,7 @@ impl VmMap {
             VmMap::Events => abi::vm_maps::EVENTS,
             VmMap::Scripts => abi::vm_maps::SCRIPTS,
             VmMap::Dispatch => abi::vm_maps::DISPATCH,
+            VmMap::Verdicts => abi::vm_maps::VERDICTS,
         }
     }
 
@@ -180,6 +184,13 @@ impl VmMap {
                 size_of::<abi::DispatchKey>() as u32,
                 u32s,
                 abi::DISPATCH_LINKS,
+                0,
+            ),
+            VmMap::Verdicts => (
+                MapType::PercpuArray,
+                u32s,
+                8,
+                abi::DISPATCH_SLOTS * abi::VERDICTS,
                 0,
             ),
         };

@@ -1,6 +1,6 @@
 //! Compiling, loading (all or nothing, through an undo log), replacing and unloading scripts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use eclat_catalog::layout::hex;
@@ -11,7 +11,7 @@ use eclat_link::{link_with, IdAllocator, Unit};
 use hike_isa::abi::{DISPATCH_PER_HOOK, DISPATCH_SLOTS};
 use hike_isa::abi::{MAX_CHAINS, MAX_PROGS};
 use hike_isa::validate::Chain as ValidatedChain;
-use hike_runtime::{Attachment, ChainId, MapRef, ProgramId, TcPlacement, UpdateMode};
+use hike_runtime::{Attachment, ChainId, Loader, MapRef, ProgramId, TcPlacement, UpdateMode};
 
 use super::maps::{read_raw, write_raw};
 use super::order;
@@ -110,6 +110,70 @@ fn build_digest(catalog: &PackageCatalog, object: eclat_catalog::ObjectId, hook:
         .digest_for(hook)
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Refuses a replace that would move a TC script among its hook's programs (another priority,
+/// or another placement among other tools' programs where it runs at TC).
+fn check_tc_place_kept(old: &ScriptRecord, new: &ScriptRecord) -> Result<()> {
+    let Some(a) = new
+        .loader
+        .attachments
+        .iter()
+        .find(|a| a.hook != "xdp" && old.loader.attachments.iter().any(|x| same_place(x, a)))
+    else {
+        return Ok(());
+    };
+    if old.priority != new.priority {
+        return Err(DaemonError::TcMove {
+            script: new.name.clone(),
+            device: a.device.clone(),
+            hook: a.hook.clone(),
+            what: "priority",
+            old: old.priority.to_string(),
+            new: new.priority.to_string(),
+        });
+    }
+    if old.tc_placement != new.tc_placement {
+        return Err(DaemonError::TcMove {
+            script: new.name.clone(),
+            device: a.device.clone(),
+            hook: a.hook.clone(),
+            what: "tc-placement",
+            old: old.tc_placement.name(),
+            new: new.tc_placement.name(),
+        });
+    }
+    Ok(())
+}
+
+/// Where a new TC link of `record` goes at `a`: just before the first script of ours that
+/// runs after it there (in `planned`'s order), else just after the last one before it, else
+/// where the script asked among other tools' programs.
+fn tc_place(
+    planned: &State,
+    loaders: &BTreeMap<String, Loader>,
+    record: &ScriptRecord,
+    a: &AttachmentRecord,
+) -> TcPlacement {
+    let Some(hook) = order::hooks(planned)
+        .into_iter()
+        .find(|h| h.ifindex == a.ifindex && h.hook == a.hook)
+    else {
+        return record.tc_placement;
+    };
+    let at = hook
+        .scripts
+        .iter()
+        .position(|s| s.name == record.name)
+        .expect("the planned state holds the record");
+    let id_of = |s: &ScriptRecord| loaders.get(&s.loader.pin).map(Loader::kernel_id);
+    if let Some(id) = hook.scripts[at + 1..].iter().find_map(|s| id_of(s)) {
+        return TcPlacement::Before(id);
+    }
+    if let Some(id) = hook.scripts[..at].iter().rev().find_map(|s| id_of(s)) {
+        return TcPlacement::After(id);
+    }
+    record.tc_placement
 }
 
 /// Whether two attachment records are the same interface and hook.
@@ -494,6 +558,10 @@ impl Daemon {
                 .proceed_on
                 .or(old.as_ref().map(|o| o.proceed_on))
                 .unwrap_or(state::DEFAULT_PROCEED_ON),
+            tc_placement: placement
+                .tc_placement
+                .or(old.as_ref().map(|o| o.tc_placement))
+                .unwrap_or_default(),
             slot,
             name: name.clone(),
             file_name: src.file_name.clone(),
@@ -519,6 +587,9 @@ impl Daemon {
                 attachments: attachments.clone(),
             },
         };
+        if let Some(o) = &old {
+            check_tc_place_kept(o, &record)?;
+        }
 
         let _op = crash::Operation::enter(if old.is_some() { "replace" } else { "load" });
         // The intent first: a crash from here until the commit leaves a record of what to
@@ -700,22 +771,6 @@ impl Daemon {
             if out.iter().any(|o| same_place(o, &here)) {
                 continue;
             }
-            if a.hook != "xdp" {
-                // At TC, other tools' tcx programs stay and run beside ours (the kernel's
-                // tcx order); eclatd itself runs one script per TC hook.
-                if let Some(owner) = inner.state.scripts.iter().find(|s| {
-                    s.name != name && s.loader.attachments.iter().any(|x| same_place(x, &here))
-                }) {
-                    return Err(DaemonError::TcHookTaken {
-                        script: name.to_owned(),
-                        device: a.device.clone(),
-                        hook: a.hook.clone(),
-                        owner: owner.name.clone(),
-                    });
-                }
-                out.push(here);
-                continue;
-            }
             let others: Vec<String> = order::hooks(&inner.state)
                 .into_iter()
                 .filter(|h| h.ifindex == ifindex && h.hook == a.hook)
@@ -731,6 +786,12 @@ impl Daemon {
                     max: DISPATCH_PER_HOOK,
                     scripts: others,
                 });
+            }
+            if a.hook != "xdp" {
+                // At TC, other tools' tcx programs stay and run beside ours (the kernel's
+                // tcx order); ours are placed among themselves by priority.
+                out.push(here);
+                continue;
             }
             let attached = hike_runtime::dispatch::attached_xdp_program_named(ifindex)
                 .map_err(|e| DaemonError::kernel(format!("query interface `{}`", a.device), &e))?;
@@ -843,8 +904,21 @@ impl Daemon {
         planned.scripts.retain(|s| s.name != record.name);
         planned.scripts.push(record.clone());
         let plan = order::plan(&planned);
+        if old.is_none() {
+            // A new script in the slot: its packet counts by verdict start from zero.
+            inner
+                .vm
+                .reset_verdict_counts(record.slot)
+                .map_err(|e| DaemonError::kernel("zero the script's verdict counters", &e))?;
+        }
         txn.steps.push(Undo::Order);
-        order::apply(&inner.vm, &inner.loaders, &plan)
+        // A TC script's word changes only once the link it proceeds to runs (below): until
+        // then its verdicts would proceed to whatever follows it in the hook.
+        let mut before_tc = plan.clone();
+        before_tc
+            .words
+            .retain(|pin, _| *pin == record.loader.pin || !order::runs_at_tc(&planned, pin));
+        order::apply(&inner.vm, &inner.loaders, &before_tc)
             .map_err(|e| DaemonError::kernel("set the order of the scripts", &e))?;
         crash::point("order.written");
         let interfaces: BTreeSet<u32> = plan
@@ -891,7 +965,9 @@ impl Daemon {
                 None => {}
             }
         }
-        // TC: one script per hook; its tcx link is the kernel's order among other tools'.
+        // TC: the kernel runs a hook's tcx programs in the order of their links; a new
+        // script's link goes just before the first of ours that runs after it, or just after
+        // the last that runs before it, or where the script asked among other tools' programs.
         for a in record.loader.attachments.iter().filter(|a| a.hook != "xdp") {
             let new = &inner.loaders[&record.loader.pin];
             let at = runtime_attachment(a);
@@ -914,8 +990,8 @@ impl Daemon {
                     crash::point("switched");
                 }
                 None => {
-                    // A new TC attachment goes first among other tools' tcx programs.
-                    new.attach(at, TcPlacement::First).map_err(|e| {
+                    let placement = tc_place(&planned, &inner.loaders, record, a);
+                    new.attach(at, placement).map_err(|e| {
                         DaemonError::kernel(
                             format!("attach to interface `{}` at {}", a.device, a.hook),
                             &e,
@@ -929,6 +1005,9 @@ impl Daemon {
                 }
             }
         }
+        // Now that every new TC link runs, the scripts before it proceed to it.
+        order::apply(&inner.vm, &inner.loaders, &plan)
+            .map_err(|e| DaemonError::kernel("set the order of the scripts", &e))?;
         Ok(())
     }
 

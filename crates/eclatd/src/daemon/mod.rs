@@ -104,6 +104,9 @@ pub struct Placement {
     pub priority: Option<u32>,
     /// The verdicts that proceed to the next script (bit `v` for XDP verdict `v`).
     pub proceed_on: Option<u32>,
+    /// At a TC hook without another script of ours: first or last among other tools'
+    /// programs.
+    pub tc_placement: Option<hike_runtime::TcPlacement>,
 }
 
 /// The scripts of one interface and hook, in the order packets meet them.

@@ -11,10 +11,13 @@
 
 use std::collections::BTreeMap;
 
-use hike_isa::abi::{dispatch_word, DISPATCH_SLOTS};
+use hike_isa::abi::{dispatch_word, DISPATCH_LEAVES, DISPATCH_SLOTS};
 use hike_runtime::{Loader, Vm, XdpMode};
 
 use crate::state::{ScriptRecord, State};
+
+/// A proceed-on set's `pass` bit.
+const PASS_PROCEEDS: u32 = 1 << hike_isa::abi::xdp::PASS;
 
 /// The verdict names of a proceed-on set, bit `v` for XDP verdict `v`.
 pub const VERDICTS: [&str; 5] = ["aborted", "drop", "pass", "tx", "redirect"];
@@ -26,7 +29,7 @@ pub struct Hook<'a> {
     pub ifindex: u32,
     /// Its name when the first script attached.
     pub device: String,
-    /// `xdp`.
+    /// `xdp`, `tc_ingress` or `tc_egress`.
     pub hook: String,
     /// The scripts, first first.
     pub scripts: Vec<&'a ScriptRecord>,
@@ -88,6 +91,14 @@ pub fn parse_proceed_on(text: &str) -> Result<u32, String> {
     Ok(mask)
 }
 
+/// Whether the script whose loader is pinned as `pin` runs at a TC hook in `state`.
+pub fn runs_at_tc(state: &State, pin: &str) -> bool {
+    state
+        .scripts
+        .iter()
+        .any(|s| s.loader.pin == pin && s.loader.attachments.iter().any(|a| a.hook != "xdp"))
+}
+
 /// What the kernel holds for the order of a state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
@@ -104,7 +115,10 @@ pub struct Plan {
 
 /// The plan of `state`. At XDP the loaders dispatch (heads and next entries); at TC the
 /// kernel runs a hook's programs in the order of their tcx links, so a TC hook only makes the
-/// scripts that have another after them proceed (their verdicts return `TCX_NEXT`).
+/// scripts that have another after them proceed (their verdicts return `TCX_NEXT`), and the
+/// last script's `pass` proceed when its set has `pass`: to the programs other tools attached
+/// after ours, or, where there is none, to the stack (tcx passes a packet every program left
+/// to the next).
 pub fn plan(state: &State) -> Plan {
     let mut p = Plan::default();
     let mut followed = std::collections::BTreeSet::new();
@@ -121,13 +135,15 @@ pub fn plan(state: &State) -> Plan {
         }
     }
     for s in &state.scripts {
-        let mask = if followed.contains(&s.slot) {
-            s.proceed_on
+        let at_tc = s.loader.attachments.iter().any(|a| a.hook != "xdp");
+        let word = if followed.contains(&s.slot) {
+            dispatch_word(s.proceed_on, s.slot)
+        } else if at_tc {
+            dispatch_word(s.proceed_on & PASS_PROCEEDS, s.slot) | DISPATCH_LEAVES
         } else {
-            0
+            dispatch_word(0, s.slot)
         };
-        p.words
-            .insert(s.loader.pin.clone(), dispatch_word(mask, s.slot));
+        p.words.insert(s.loader.pin.clone(), word);
         // `hike_scripts` holds XDP programs: a TC script's loader (`sched_cls`) has no slot.
         if s.loader.attachments.iter().all(|a| a.hook == "xdp") {
             p.slots.insert(s.slot, s.loader.pin.clone());

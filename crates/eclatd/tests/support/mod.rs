@@ -564,9 +564,7 @@ impl Client {
                     value: (*v).into(),
                 })
                 .collect(),
-            loader: String::new(),
-            priority: None,
-            proceed_on: None,
+            ..Default::default()
         }
     }
 
@@ -580,24 +578,9 @@ impl Client {
         priority: Option<u32>,
         proceed_on: Option<&str>,
     ) -> Result<pb::LoadReply, tonic::Status> {
-        let req = pb::LoadRequest {
-            name: name.into(),
-            source: Some(pb::Source {
-                file_name: format!("{name}.eclat"),
-                text: text.into(),
-                siblings: Default::default(),
-            }),
-            defines: defines
-                .iter()
-                .map(|(n, v)| pb::Define {
-                    name: (*n).into(),
-                    value: (*v).into(),
-                })
-                .collect(),
-            loader: String::new(),
-            priority,
-            proceed_on: proceed_on.map(String::from),
-        };
+        let mut req = self.load_request(name, &format!("{name}.eclat"), text, defines);
+        req.priority = priority;
+        req.proceed_on = proceed_on.map(String::from);
         self.load_req(req)
     }
 
