@@ -365,7 +365,7 @@ fn kernel_replay_blacklists_a_flood_at_the_capture_rate_on_every_run() {
     assert_eq!(
         *s,
         json!({"packets": 20000, "pass": 12234, "drop": 7751, "tx": 0, "redirect": 15,
-               "aborted": 0, "no_chain": 0, "not_run": 0, "faults": {}})
+               "aborted": 0, "no_chain": 0, "not_run": 0, "faults": {}, "hook": "xdp"})
     );
     let hset = &first.last().unwrap()["maps"]["ip6_hset_srcdst.ip6_hset_srcdst_map"];
     assert_eq!(

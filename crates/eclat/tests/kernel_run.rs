@@ -767,9 +767,17 @@ fn kernel_run_the_ip_sc_example_of_the_docs_serves_both_families() {
 }
 
 /// `--also`: two scripts on one hook through the dispatch, in priority order; a verdict
-/// outside the proceed-on set ends the packet in its script.
+/// outside the proceed-on set ends the packet in its script. At XDP through the loaders' tail
+/// calls, at TC as tcx runs them (each `sched_cls` loader while the previous returns
+/// `TCX_NEXT`): the same verdicts and paths.
 #[test]
 fn kernel_run_two_scripts_of_one_hook_in_priority_order() {
+    for hook in ["xdp", "tc_ingress"] {
+        two_scripts_of_one_hook(hook);
+    }
+}
+
+fn two_scripts_of_one_hook(hook: &str) {
     let dir = TempDir::new("hook");
     let drop = dir.write(
         "dropper.eclat",
@@ -803,11 +811,13 @@ fn kernel_run_two_scripts_of_one_hook_in_priority_order() {
         "--also",
         &also,
         "--json",
+        "--hook",
+        hook,
         "--packet",
         &packet,
     ]);
-    assert_eq!(lines[0]["verdict"], "drop", "{lines:?}");
-    assert_eq!(lines[0]["scripts"], json!(["count", "dropper"]));
+    assert_eq!(lines[0]["verdict"], "drop", "{hook}: {lines:?}");
+    assert_eq!(lines[0]["scripts"], json!(["count", "dropper"]), "{hook}");
     // dropper first: its drop ends the packet; proceeding on drop reaches count.
     let lines = run(&[
         "run",
@@ -819,12 +829,15 @@ fn kernel_run_two_scripts_of_one_hook_in_priority_order() {
         "--also",
         &also,
         "--json",
+        "--hook",
+        hook,
         "--packet",
         &packet,
     ]);
     assert_eq!(
         (&lines[0]["verdict"], &lines[0]["scripts"]),
-        (&json!("drop"), &json!(["dropper"]))
+        (&json!("drop"), &json!(["dropper"])),
+        "{hook}"
     );
     let also = format!("{drop}@100:drop");
     let lines = run(&[
@@ -837,11 +850,13 @@ fn kernel_run_two_scripts_of_one_hook_in_priority_order() {
         "--also",
         &also,
         "--json",
+        "--hook",
+        hook,
         "--packet",
         &packet,
     ]);
-    assert_eq!(lines[0]["verdict"], "pass", "{lines:?}");
-    assert_eq!(lines[0]["scripts"], json!(["dropper", "count"]));
+    assert_eq!(lines[0]["verdict"], "pass", "{hook}: {lines:?}");
+    assert_eq!(lines[0]["scripts"], json!(["dropper", "count"]), "{hook}");
 }
 
 /// A script attached at `tc_egress` runs through the loader built for TC (`sched_cls`, the
