@@ -53,7 +53,9 @@ static __always_inline int hike_dispatch_verdict(struct xdp_md *ctx, __u32 word,
 	(void)ctx;
 	if ((__u32)verdict > 7 || !(word & (1u << verdict))) {
 		hike_count_verdict(word, verdict);
-		return verdict;
+		/* A value that is no verdict drops, as at XDP; -1 must not reach hike_ctx_exit(),
+		 * where it is what a verdict that proceeds returns (TCX_NEXT). */
+		return verdict == HIKE_CTX_NEXT ? XDP_DROP : verdict;
 	}
 	if (word & HIKE_DISPATCH_LEAVES)
 		hike_count_verdict(word, verdict);
