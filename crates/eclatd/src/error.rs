@@ -185,14 +185,12 @@ pub enum DaemonError {
 
     /// A replace at a TC hook would move the script among the hook's programs: tcx cannot
     /// move a link atomically, and a detach and attach would let packets miss it.
-    #[error("script `{script}`: the new version's --{what} ({new}) would move it at the {hook} hook of interface `{device}` (now {old}); the kernel cannot move a tcx program atomically, so a replace keeps a TC script's place: replace it without --{what}, or unload `{script}` and load it again with --{what} {new}")]
+    #[error("script `{script}`: the new version's --{what} ({new}) would move it at {at} (now {old}); the kernel cannot move a tcx program atomically, so a replace keeps a TC script's place: replace it without --{what}, or unload `{script}` and load it again with --{what} {new}")]
     TcMove {
         /// The script being replaced.
         script: String,
-        /// The interface.
-        device: String,
-        /// The hook.
-        hook: String,
+        /// Where: "the tc_ingress hook of interface `eth0`".
+        at: String,
         /// `priority` or `tc-placement`.
         what: &'static str,
         /// The value it has.

@@ -126,8 +126,7 @@ fn check_tc_place_kept(old: &ScriptRecord, new: &ScriptRecord) -> Result<()> {
     if old.priority != new.priority {
         return Err(DaemonError::TcMove {
             script: new.name.clone(),
-            device: a.device.clone(),
-            hook: a.hook.clone(),
+            at: format!("the {} hook of interface `{}`", a.hook, a.device),
             what: "priority",
             old: old.priority.to_string(),
             new: new.priority.to_string(),
@@ -136,8 +135,7 @@ fn check_tc_place_kept(old: &ScriptRecord, new: &ScriptRecord) -> Result<()> {
     if old.tc_placement != new.tc_placement {
         return Err(DaemonError::TcMove {
             script: new.name.clone(),
-            device: a.device.clone(),
-            hook: a.hook.clone(),
+            at: format!("the {} hook of interface `{}`", a.hook, a.device),
             what: "tc-placement",
             old: old.tc_placement.name(),
             new: new.tc_placement.name(),
