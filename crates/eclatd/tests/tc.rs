@@ -401,3 +401,64 @@ fn a_first_tc_script_goes_last_among_other_tools_programs_when_asked() {
         e.message()
     );
 }
+
+#[test]
+fn loading_replacing_and_unloading_a_tc_script_in_front_loses_none_of_the_next_ones_packets() {
+    let ns = Netns::new();
+    let d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    let dev = &[("DEVNAME", "v0")];
+    c.load_placed(
+        "keep",
+        &at_tc_ingress(&count_and_pass(7)),
+        dev,
+        Some(200),
+        None,
+    )
+    .expect("load keep");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let batch = frames("fc00::1", "fc00::2", 200);
+    let sent = std::thread::scope(|s| {
+        let sender = s.spawn(|| {
+            let mut sent = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sent += ns.send("v1", &batch);
+            }
+            sent + ns.send("v1", &batch)
+        });
+        // `churn` comes in front of `keep` (a tcx link placed before keep's), is replaced
+        // (its link updated in place) and goes, three times.
+        for round in 0..3 {
+            for key in [8, 9] {
+                c.load_placed(
+                    "churn",
+                    &at_tc_ingress(&count_and_pass(key)),
+                    dev,
+                    Some(10),
+                    None,
+                )
+                .expect("load or replace churn");
+            }
+            let ids = tc_ingress_order(&ns);
+            assert_eq!(
+                ids,
+                [loader_id(&mut c, "churn"), loader_id(&mut c, "keep")],
+                "round {round}"
+            );
+            c.unload("churn").expect("unload churn");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        sender.join().unwrap()
+    });
+    let m = c.monitor("keep");
+    assert_eq!(
+        m.get(&7).copied(),
+        Some(sent as u64),
+        "every frame reached `keep`: {m:?}"
+    );
+    assert!(
+        m.get(&8).copied().unwrap_or(0) + m.get(&9).copied().unwrap_or(0) > 0,
+        "churn ran: {m:?}"
+    );
+    assert_eq!(tc_ingress_order(&ns), [loader_id(&mut c, "keep")]);
+}

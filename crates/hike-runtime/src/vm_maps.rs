@@ -226,10 +226,14 @@ impl VmMaps {
         let mut maps = Vec::with_capacity(VmMap::ALL.len());
         for m in VmMap::ALL {
             let path = dir.join(m.name());
-            if matches!(m, VmMap::ProgsTc | VmMap::Scripts | VmMap::Dispatch) && !path.exists() {
-                // An instance created before TC hooks (or several scripts per hook) existed:
-                // its TC program table (script table, order) is made now, empty, as `create`
-                // would have.
+            if matches!(
+                m,
+                VmMap::ProgsTc | VmMap::Scripts | VmMap::Dispatch | VmMap::Verdicts
+            ) && !path.exists()
+            {
+                // An instance created before TC hooks (several scripts per hook, verdict
+                // counters) existed: its TC program table (script table, order, counters) is
+                // made now, empty, as `create` would have.
                 let h = create_map(m)?;
                 crate::sys::obj_pin(h.as_fd(), &path).map_err(|source| Error::Pin {
                     op: "pin",
@@ -247,9 +251,10 @@ impl VmMaps {
             let found = layout_of(&h)?;
             let expected = m.layout();
             if found != expected {
-                return Err(Error::MapLayoutMismatch {
-                    owner: instance.to_owned(),
+                return Err(Error::PinnedLayoutMismatch {
+                    instance: instance.to_owned(),
                     map: m.name().to_owned(),
+                    abi: abi::ABI_VERSION,
                     expected,
                     found,
                 });
