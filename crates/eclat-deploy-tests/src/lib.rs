@@ -10,5 +10,10 @@ use std::path::PathBuf;
 
 /// The repository's root (this crate is `crates/eclat-deploy-tests`).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .ancestors()
+        .nth(2)
+        .expect("crates/eclat-deploy-tests has a grandparent")
+        .to_owned()
 }
