@@ -568,7 +568,28 @@ def count_len():
     let objects = std::fs::read_dir(cache.path().join("objects"))
         .unwrap()
         .count();
-    assert_eq!(objects, 1, "one object in the cache");
+    assert_eq!(objects, 2, "the object's XDP and TC builds in the cache");
+    // The wizard's program runs unchanged at TC, from its cached TC build.
+    let mut a = args(&pkt);
+    a.extend(["--hook".to_owned(), "tc_ingress".to_owned()]);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let out = eclat_env(
+        &a,
+        &repo(),
+        &[
+            ("ECLAT_CACHE_DIR", &cache_dir),
+            ("HIKE_CLANG", "/nonexistent/clang"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines = json_lines(&out);
+    assert_eq!(verdicts(&lines), ["pass"]);
+    assert_eq!(summary(&lines)["summary"]["hook"], "tc_ingress");
+    assert_eq!(
+        map_entries(&lines, "monitor.monitor_map"),
+        [(json!(pkt.len()), json!({"packets": 1}))],
+        "the same length at TC"
+    );
 }
 
 #[test]

@@ -826,10 +826,7 @@ impl Daemon {
                 .cloned()
                 .ok_or_else(|| DaemonError::Unsupported {
                     script: record.name.clone(),
-                    message: format!(
-                        "object `{}` has no build for the hook `{hook}` (user packages are built for xdp only)",
-                        obj.name
-                    ),
+                    message: format!("object `{}` has no build for the hook `{hook}`", obj.name),
                 })
         };
         let present: BTreeSet<u32> = vm.programs().iter().map(|p| p.id.get()).collect();
