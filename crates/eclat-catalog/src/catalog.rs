@@ -44,8 +44,8 @@ pub struct ObjectEntry {
     /// Its programs and maps.
     pub info: ObjectInfo,
     /// The same source built for TC (`-DHIKE_CTX_TC`), if there is one: the object loaded for
-    /// the hooks `tc_ingress` and `tc_egress`. The standard objects all have one; user
-    /// packages are built for XDP only.
+    /// the hooks `tc_ingress` and `tc_egress`. The standard objects and user packages' all
+    /// have one.
     pub tc: Option<TcBuild>,
 }
 
@@ -251,23 +251,28 @@ impl PackageCatalog {
             })?;
         let id = self.add_object(stem, Origin::Standard(obj.source), Arc::from(obj.bytes))?;
         if !obj.tc_bytes.is_empty() {
-            let bytes: Arc<[u8]> = Arc::from(obj.tc_bytes);
-            let info = inspect_object(&bytes).map_err(|source| CatalogError::Inspect {
-                object: format!("{stem} (tc)"),
-                source,
-            })?;
-            let sections = info
-                .programs
-                .iter()
-                .map(|p| (p.name.clone(), p.section.clone()))
-                .collect();
-            self.objects[id.0].tc = Some(TcBuild {
-                digest: hex(&Sha256::digest(&bytes)),
-                bytes,
-                sections,
-            });
+            self.set_tc_build(id, stem, Arc::from(obj.tc_bytes))?;
         }
         Ok(id)
+    }
+
+    /// Gives object `id` its TC build.
+    fn set_tc_build(&mut self, id: ObjectId, stem: &str, bytes: Arc<[u8]>) -> Result<()> {
+        let info = inspect_object(&bytes).map_err(|source| CatalogError::Inspect {
+            object: format!("{stem} (tc)"),
+            source,
+        })?;
+        let sections = info
+            .programs
+            .iter()
+            .map(|p| (p.name.clone(), p.section.clone()))
+            .collect();
+        self.objects[id.0].tc = Some(TcBuild {
+            digest: hex(&Sha256::digest(&bytes)),
+            bytes,
+            sections,
+        });
+        Ok(())
     }
 
     fn add_object(&mut self, stem: &str, origin: Origin, bytes: Arc<[u8]>) -> Result<ObjectId> {
@@ -421,6 +426,10 @@ impl PackageCatalog {
         for (stem, path) in &p.sources {
             let bytes = cache.object(p, path)?;
             let id = self.add_object(stem, Origin::User(path.clone()), Arc::from(bytes))?;
+            // The same source for TC, as the standard objects: a wizard's program needs no
+            // change to run at tc_ingress or tc_egress.
+            let tc = cache.object_for(p, path, crate::user::Build::Tc)?;
+            self.set_tc_build(id, stem, Arc::from(tc))?;
             objects.push((stem.clone(), id));
         }
         Ok(objects)

@@ -187,10 +187,26 @@ impl ObjectCache {
         &self.dir
     }
 
-    /// The object of `source` (a `.bpf.c` of `package`): from the cache, or compiled now.
+    /// The object of `source` (a `.bpf.c` of `package`) for XDP: from the cache, or compiled
+    /// now.
     pub fn object(&self, package: &UserPackage, source: &Path) -> Result<Vec<u8>> {
+        self.object_for(package, source, Build::Xdp)
+    }
+
+    /// The object of `source` built for `build` (at TC with `-DHIKE_CTX_TC`, as the standard
+    /// objects' TC builds): from the cache, or compiled now.
+    pub fn object_for(
+        &self,
+        package: &UserPackage,
+        source: &Path,
+        build: Build,
+    ) -> Result<Vec<u8>> {
         let mut h = Sha256::new();
         h.update(b"eclat-user-object/1\0");
+        if build == Build::Tc {
+            // The XDP build's key stays what it was: caches made before TC builds still hit.
+            h.update(b"tc\0");
+        }
         h.update(package.digest);
         h.update(headers_digest());
         for f in flags(WARNINGS) {
@@ -207,7 +223,7 @@ impl ObjectCache {
         create_dir(&objects)?;
         let include = self.include_dir()?;
         let tmp = temp_path(&objects, &key);
-        let result = compile(source, &include, &tmp);
+        let result = compile(source, &include, &tmp, build);
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
             return Err(e);
@@ -295,11 +311,24 @@ fn headers_digest() -> [u8; 32] {
     h.finalize().into()
 }
 
-fn compile(source: &Path, include: &Path, out: &Path) -> Result<()> {
+/// Which context an object is built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    /// XDP (`xdp` sections).
+    Xdp,
+    /// TC (`-DHIKE_CTX_TC`: `sched_cls` programs in section `tc`, `bpf/include/hike/ctx.h`).
+    Tc,
+}
+
+fn compile(source: &Path, include: &Path, out: &Path, build: Build) -> Result<()> {
     let clang = find_clang()?;
     let arch_include = arch_include_dir(std::env::consts::ARCH);
     let output = Command::new(&clang)
         .args(flags(WARNINGS))
+        .args(match build {
+            Build::Xdp => &[][..],
+            Build::Tc => &["-DHIKE_CTX_TC"][..],
+        })
         .arg("-I")
         .arg(include)
         .arg("-I")

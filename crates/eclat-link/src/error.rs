@@ -137,8 +137,8 @@ pub enum LinkError {
         source: Box<hike_runtime::Error>,
     },
 
-    /// An object has no build for the hook asked for (a user package is built for XDP only).
-    #[error("object `{object}` has no build for the hook `{hook}`: run it at `xdp` (user packages are built for XDP only)")]
+    /// An object has no build for the hook asked for.
+    #[error("object `{object}` has no build for the hook `{hook}`: run it at `xdp`")]
     NoBuildForHook {
         /// The object.
         object: String,

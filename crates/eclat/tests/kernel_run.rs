@@ -568,7 +568,28 @@ def count_len():
     let objects = std::fs::read_dir(cache.path().join("objects"))
         .unwrap()
         .count();
-    assert_eq!(objects, 1, "one object in the cache");
+    assert_eq!(objects, 2, "the object's XDP and TC builds in the cache");
+    // The wizard's program runs unchanged at TC, from its cached TC build.
+    let mut a = args(&pkt);
+    a.extend(["--hook".to_owned(), "tc_ingress".to_owned()]);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let out = eclat_env(
+        &a,
+        &repo(),
+        &[
+            ("ECLAT_CACHE_DIR", &cache_dir),
+            ("HIKE_CLANG", "/nonexistent/clang"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines = json_lines(&out);
+    assert_eq!(verdicts(&lines), ["pass"]);
+    assert_eq!(summary(&lines)["summary"]["hook"], "tc_ingress");
+    assert_eq!(
+        map_entries(&lines, "monitor.monitor_map"),
+        [(json!(pkt.len()), json!({"packets": 1}))],
+        "the same length at TC"
+    );
 }
 
 #[test]
@@ -764,6 +785,99 @@ fn kernel_run_the_ip_sc_example_of_the_docs_serves_both_families() {
             (json!(53), json!({"packets": 2}))
         ]
     );
+}
+
+/// `--also`: two scripts on one hook through the dispatch, in priority order; a verdict
+/// outside the proceed-on set ends the packet in its script. At XDP through the loaders' tail
+/// calls, at TC as tcx runs them (each `sched_cls` loader while the previous returns
+/// `TCX_NEXT`): the same verdicts and paths.
+#[test]
+fn kernel_run_two_scripts_of_one_hook_in_priority_order() {
+    for hook in ["xdp", "tc_ingress"] {
+        two_scripts_of_one_hook(hook);
+    }
+}
+
+fn two_scripts_of_one_hook(hook: &str) {
+    let dir = TempDir::new("hook");
+    let drop = dir.write(
+        "dropper.eclat",
+        "from programs.net import hike_drop\nfrom loaders.basic import ip6_sc\n\n\
+         ip6_sc[ip6_sc_map] = { (0): (d) }\nip6_sc.attach('lo', 'xdp')\n\n\
+         def d():\n    hike_drop()\n    return 0\n",
+    );
+    let count = repo().join("examples/count.eclat");
+    let drop = drop.to_string_lossy().into_owned();
+    let packet = hex(&ipv6_udp(A6, B6, 1000, 53, 8));
+    let run = |args: &[&str]| {
+        let out = eclat(args, &repo());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        json_lines(&out)
+    };
+    let count = count.to_string_lossy().into_owned();
+    // count (10, passes) → dropper (100).
+    let also = format!("{drop}@100");
+    let lines = run(&[
+        "run",
+        &count,
+        "-D",
+        "DEVNAME=lo",
+        "--priority",
+        "10",
+        "--also",
+        &also,
+        "--json",
+        "--hook",
+        hook,
+        "--packet",
+        &packet,
+    ]);
+    assert_eq!(lines[0]["verdict"], "drop", "{hook}: {lines:?}");
+    assert_eq!(lines[0]["scripts"], json!(["count", "dropper"]), "{hook}");
+    // dropper first: its drop ends the packet; proceeding on drop reaches count.
+    let lines = run(&[
+        "run",
+        &count,
+        "-D",
+        "DEVNAME=lo",
+        "--priority",
+        "200",
+        "--also",
+        &also,
+        "--json",
+        "--hook",
+        hook,
+        "--packet",
+        &packet,
+    ]);
+    assert_eq!(
+        (&lines[0]["verdict"], &lines[0]["scripts"]),
+        (&json!("drop"), &json!(["dropper"])),
+        "{hook}"
+    );
+    let also = format!("{drop}@100:drop");
+    let lines = run(&[
+        "run",
+        &count,
+        "-D",
+        "DEVNAME=lo",
+        "--priority",
+        "200",
+        "--also",
+        &also,
+        "--json",
+        "--hook",
+        hook,
+        "--packet",
+        &packet,
+    ]);
+    assert_eq!(lines[0]["verdict"], "pass", "{hook}: {lines:?}");
+    assert_eq!(lines[0]["scripts"], json!(["dropper", "count"]), "{hook}");
 }
 
 /// A script attached at `tc_egress` runs through the loader built for TC (`sched_cls`, the

@@ -106,6 +106,12 @@ fn script_pb(
         } else {
             r.mode.clone()
         },
+        priority: r.priority,
+        proceed_on: crate::daemon::proceed_on_names(r.proceed_on)
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        tc_placement: r.tc_placement.name(),
     }
 }
 
@@ -184,6 +190,14 @@ fn stats_pb(c: Counters) -> pb::StatsReply {
                 faults: faults_pb(&s.faults),
                 generation: s.generation,
                 loaded_at: s.loaded_at,
+                verdicts: s
+                    .verdicts
+                    .iter()
+                    .map(|(verdict, count)| pb::VerdictCount {
+                        verdict: (*verdict).into(),
+                        count: *count,
+                    })
+                    .collect(),
             })
             .collect(),
         faults: faults_pb(&c.faults),
@@ -228,12 +242,39 @@ impl Eclat for Service {
             m => m.parse().map_err(Status::invalid_argument)?,
         };
         let journal = crate::ops::Pending::load(&name, &src.file_name);
+        let proceed_on = match r.proceed_on {
+            Some(text) => Some(
+                crate::daemon::parse_proceed_on(&text)
+                    .map_err(|why| {
+                        Status::from(crate::error::DaemonError::BadProceedOn { text, why })
+                    })
+                    .inspect_err(|e| journal.refused(e))?,
+            ),
+            None => None,
+        };
+        let tc_placement = match r.tc_placement {
+            Some(text) => Some(
+                match hike_runtime::TcPlacement::from_name(&text) {
+                    Some(p) => Ok(p),
+                    None => Err(crate::error::DaemonError::BadTcPlacement { text }),
+                }
+                .map_err(Status::from)
+                .inspect_err(|e| journal.refused(e))?,
+            ),
+            None => None,
+        };
+        let placement = crate::daemon::Placement {
+            priority: r.priority,
+            proceed_on,
+            tc_placement,
+        };
         let (loaded, script) = self
             .blocking(move |d| {
                 let loaded = d.load_in_mode(
                     Some(name.as_str()).filter(|n| !n.is_empty()),
                     &src,
                     Some(loader.as_str()).filter(|l| !l.is_empty()),
+                    &placement,
                     mode,
                 )?;
                 let script = script_of(d, &loaded.script);
@@ -295,7 +336,18 @@ impl Eclat for Service {
                 build: p.record.digest.chars().take(12).collect(),
             })
             .collect();
+        let hooks = listing
+            .hooks
+            .iter()
+            .map(|h| pb::Hook {
+                device: h.device.clone(),
+                ifindex: h.ifindex,
+                hook: h.hook.clone(),
+                scripts: h.scripts.clone(),
+            })
+            .collect();
         Ok(Response::new(pb::ListReply {
+            hooks,
             scripts,
             programs,
             instance: listing.instance,

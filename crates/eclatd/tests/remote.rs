@@ -208,6 +208,7 @@ fn only_clients_with_a_valid_certificate_of_the_client_ca_get_in() {
             }],
             loader: String::new(),
             mode: String::new(),
+            ..Default::default()
         };
         let loaded = rt
             .block_on(c.load(load))

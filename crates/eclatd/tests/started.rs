@@ -288,6 +288,9 @@ HIKE_CHAIN(count_c, event)
         }],
         loader: String::new(),
         mode: String::new(),
+        priority: None,
+        proceed_on: None,
+        tc_placement: None,
     };
     c.load_req(req)
         .unwrap_or_else(|e| panic!("load: {e}\n{}", d.log.lock().unwrap()));

@@ -97,6 +97,9 @@ impl DaemonClient {
                 .collect(),
             loader: String::new(),
             mode: mode.to_owned(),
+            priority: None,
+            proceed_on: None,
+            tc_placement: None,
         };
         let started = Instant::now();
         let reply = self.runtime.block_on(self.client.load(request));

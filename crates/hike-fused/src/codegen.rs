@@ -103,10 +103,15 @@ pub fn generate(script: &Script, sources: &BTreeMap<Source, String>) -> Result<S
         "SEC(HIKE_CTX_SEC) int {}(struct xdp_md *ctx)",
         crate::ENTRY
     ));
+    // As loader.h's HIKE_LOADER entry: the script's dispatch word, and the verdict handed to
+    // the dispatch (the next script of the hook when it proceeds).
     w.line("{");
+    w.line("\t__u32 word;");
+    w.line("");
     w.line("\thike_ctx_linearize(ctx);");
+    w.line("\tword = hike_loader_dispatch_enter();");
     w.line(&format!(
-        "\treturn HIKE_CTX_EXIT(ctx, ___hike_loader_{}(ctx));",
+        "\treturn HIKE_CTX_EXIT(ctx, hike_dispatch_verdict(ctx, word, ___hike_loader_{}(ctx)));",
         script.loader.name
     ));
     w.line("}");

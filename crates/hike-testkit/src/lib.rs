@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 pub mod fields;
+pub mod foreign;
 mod harness;
 pub mod hook;
 mod lab;
