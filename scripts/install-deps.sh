@@ -9,9 +9,10 @@ set -euo pipefail
 # (crates/eclatd/tests/metrics.rs); the package also brings a Prometheus server unit, unused.
 # etcd-server: the fleet's store; the fleet tests start their own `etcd` on loopback ports
 # (crates/hike-testkit/src/etcd.rs), the package's service is not used.
-# protobuf-compiler: `protoc`, which the `etcd-client` crate's build script needs for etcd's API.
+# protobuf-compiler, libprotobuf-dev: `protoc` and the well-known types (descriptor.proto), which
+# the `etcd-client` crate's build script needs to compile etcd's API.
 packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make iproute2 gcc libc6-dev linux-libc-dev
-  ipset iptables python3-grpcio prometheus etcd-server protobuf-compiler)
+  ipset iptables python3-grpcio prometheus etcd-server protobuf-compiler libprotobuf-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
