@@ -229,7 +229,7 @@ async fn session(cfg: &AgentConfig, local: &Arc<dyn Local>, mem: &mut Memory) ->
                 refreshes += 1;
                 // `last seen` is refreshed about every 30 s, not at every keep-alive: each
                 // refresh is a write every watcher of `nodes/` receives.
-                if refreshes % 9 == 0 {
+                if refreshes.is_multiple_of(9) {
                     let info = NodeInfo { last_seen: now_secs(), ..cfg.node.clone() };
                     store::put(&mut client, &l.node(name), &info, None).await?;
                 }
