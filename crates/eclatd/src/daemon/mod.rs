@@ -25,6 +25,7 @@
 mod adopt;
 mod load;
 mod maps;
+mod prepare;
 mod reconfigure;
 mod stats;
 
