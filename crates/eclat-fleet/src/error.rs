@@ -8,17 +8,15 @@ pub enum FleetError {
     Etcd {
         /// The endpoints tried.
         endpoints: String,
-        /// The client's error.
-        #[source]
+        /// The client's error (in the message: not also a source, or it shows twice).
         source: etcd_client::Error,
     },
-    /// A request to etcd failed after the connection was made.
+    /// A request to etcd failed.
     #[error("etcd request `{what}`: {source}")]
     Request {
         /// What was asked.
         what: String,
-        /// The client's error.
-        #[source]
+        /// The client's error (in the message).
         source: etcd_client::Error,
     },
     /// A TLS file could not be read.
@@ -90,6 +88,23 @@ pub enum FleetError {
         /// The script.
         script: String,
     },
+}
+
+impl FleetError {
+    /// Whether etcd could not be reached at all (the CLI's exit status 3).
+    pub fn unreachable(&self) -> bool {
+        match self {
+            FleetError::Etcd { .. } => true,
+            FleetError::Request {
+                source: etcd_client::Error::GRpcStatus(s),
+                ..
+            } => matches!(
+                s.code(),
+                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// The crate's result.

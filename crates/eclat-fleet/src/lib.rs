@@ -23,4 +23,6 @@ pub mod view;
 
 pub use connect::{connect, EtcdOptions};
 pub use error::FleetError;
+/// etcd's client, as [`connect`] returns it.
+pub use etcd_client::Client;
 pub use keys::Layout;
