@@ -202,13 +202,13 @@ async fn session(cfg: &AgentConfig, local: &Arc<dyn Local>, mem: &mut Memory) ->
                 let Some(resp) = msg.map_err(request("watch scripts"))? else {
                     return Err(crate::FleetError::Request {
                         what: "watch scripts".into(),
-                        source: etcd_client::Error::WatchError("the watch ended".into()),
+                        cause: etcd_client::Error::WatchError("the watch ended".into()),
                     });
                 };
                 if resp.canceled() {
                     return Err(crate::FleetError::Request {
                         what: "watch scripts".into(),
-                        source: etcd_client::Error::WatchError(format!("cancelled: {}", resp.cancel_reason())),
+                        cause: etcd_client::Error::WatchError(format!("cancelled: {}", resp.cancel_reason())),
                     });
                 }
                 let touched: BTreeSet<String> = resp
@@ -239,7 +239,7 @@ async fn session(cfg: &AgentConfig, local: &Arc<dyn Local>, mem: &mut Memory) ->
                     Some(a) if a.ttl() > 0 => {}
                     _ => return Err(crate::FleetError::Request {
                         what: "lease keep-alive".into(),
-                        source: etcd_client::Error::LeaseKeepAliveError("the node's lease expired".into()),
+                        cause: etcd_client::Error::LeaseKeepAliveError("the node's lease expired".into()),
                     }),
                 }
             }

@@ -80,8 +80,8 @@ pub async fn connect(opts: &EtcdOptions) -> Result<Client> {
     let options = opts.connect_options()?;
     Client::connect(&opts.endpoints, Some(options))
         .await
-        .map_err(|source| FleetError::Etcd {
+        .map_err(|cause| FleetError::Etcd {
             endpoints: opts.rendered(),
-            source,
+            cause,
         })
 }

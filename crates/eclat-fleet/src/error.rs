@@ -4,20 +4,20 @@
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
     /// etcd could not be reached or refused a request.
-    #[error("etcd at {endpoints}: {source} (is etcd running there, and are --etcd-ca/--etcd-cert/--etcd-key right for it?)")]
+    #[error("etcd at {endpoints}: {cause} (is etcd running there, and are --etcd-ca/--etcd-cert/--etcd-key right for it?)")]
     Etcd {
         /// The endpoints tried.
         endpoints: String,
         /// The client's error (in the message: not also a source, or it shows twice).
-        source: etcd_client::Error,
+        cause: etcd_client::Error,
     },
     /// A request to etcd failed.
-    #[error("etcd request `{what}`: {source}")]
+    #[error("etcd request `{what}`: {cause}")]
     Request {
         /// What was asked.
         what: String,
         /// The client's error (in the message).
-        source: etcd_client::Error,
+        cause: etcd_client::Error,
     },
     /// A TLS file could not be read.
     #[error("cannot read {what} `{path}`: {source}")]
@@ -96,7 +96,7 @@ impl FleetError {
         match self {
             FleetError::Etcd { .. } => true,
             FleetError::Request {
-                source: etcd_client::Error::GRpcStatus(s),
+                cause: etcd_client::Error::GRpcStatus(s),
                 ..
             } => matches!(
                 s.code(),
@@ -112,5 +112,5 @@ pub type Result<T> = std::result::Result<T, FleetError>;
 
 pub(crate) fn request(what: impl Into<String>) -> impl FnOnce(etcd_client::Error) -> FleetError {
     let what = what.into();
-    move |source| FleetError::Request { what, source }
+    move |cause| FleetError::Request { what, cause }
 }

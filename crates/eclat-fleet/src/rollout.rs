@@ -217,7 +217,7 @@ pub async fn rollout(
                 let resp = msg.map_err(request("watch the answers"))?.ok_or_else(|| {
                     FleetError::Request {
                         what: "watch the answers".into(),
-                        source: etcd_client::Error::WatchError("the watch ended".into()),
+                        cause: etcd_client::Error::WatchError("the watch ended".into()),
                     }
                 })?;
                 absorb(
