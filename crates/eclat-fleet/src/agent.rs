@@ -341,11 +341,18 @@ async fn reconcile(
             }
         }
         None => {
+            // A committed delete this node prepared: done with the prepare either way.
+            let was_prepared = committed
+                .as_ref()
+                .is_some_and(|c| mem.prepared.get(script) == Some(&(c.generation, c.attempt)));
+            if was_prepared {
+                mem.prepared.remove(script);
+            }
+            let generation = committed.as_ref().map_or(0, |c| c.generation);
+            let attempt = committed.as_ref().map_or(0, |c| c.attempt);
             if mem.running.scripts.contains_key(script) {
                 let (local2, name) = (local.clone(), script.to_owned());
                 let result = blocking(move || local2.remove(&name)).await;
-                let generation = committed.as_ref().map_or(0, |c| c.generation);
-                let attempt = committed.as_ref().map_or(0, |c| c.attempt);
                 match result {
                     Ok(()) => {
                         mem.running.scripts.remove(script);
@@ -367,23 +374,17 @@ async fn reconcile(
                             .await?;
                     }
                 }
-            } else if let Some(c) = committed
-                .as_ref()
-                .filter(|c| c.nodes.contains(&cfg.node.name))
-            {
-                // A delete this node prepared for a script it did not run: done.
-                if mem.prepared.remove(script).is_some() {
-                    write_status(
-                        cfg,
-                        client,
-                        script,
-                        c.generation,
-                        c.attempt,
-                        Phase::Committed,
-                        String::new(),
-                    )
-                    .await?;
-                }
+            } else if was_prepared {
+                write_status(
+                    cfg,
+                    client,
+                    script,
+                    generation,
+                    attempt,
+                    Phase::Committed,
+                    String::new(),
+                )
+                .await?;
             }
         }
     }

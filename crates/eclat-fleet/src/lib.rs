@@ -23,6 +23,8 @@ pub mod view;
 
 pub use connect::{connect, EtcdOptions};
 pub use error::FleetError;
+/// The etcd client crate, for callers that watch keys themselves (tests, tools).
+pub use etcd_client;
 /// etcd's client, as [`connect`] returns it.
 pub use etcd_client::Client;
 pub use keys::Layout;

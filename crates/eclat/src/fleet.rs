@@ -176,8 +176,7 @@ pub fn run(args: Args, etcd: &EtcdArgs) -> Result<ExitCode> {
     // etcd out of reach is exit status 3, as an unreachable daemon.
     match result {
         Err(e)
-            if e
-                .downcast_ref::<eclat_fleet::FleetError>()
+            if e.downcast_ref::<eclat_fleet::FleetError>()
                 .is_some_and(eclat_fleet::FleetError::unreachable) =>
         {
             eprintln!("eclat: error: {e:#}");
@@ -324,10 +323,20 @@ fn nodes_text(nodes: &[view::NodeView], now: u64) -> String {
     if nodes.is_empty() {
         return "no node has registered (start eclatd with --etcd URL --node NAME)\n".to_owned();
     }
-    let width = nodes.iter().map(|n| n.info.name.len()).max().unwrap_or(4).max(4);
+    let width = nodes
+        .iter()
+        .map(|n| n.info.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     let mut out = format!("{:width$}  LIVE  LAST SEEN  LABELS\n", "NODE");
     for n in nodes {
-        let labels: Vec<String> = n.info.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let labels: Vec<String> = n
+            .info
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         let seen = format!("{}s ago", now.saturating_sub(n.info.last_seen));
         out.push_str(&format!(
             "{:width$}  {:4}  {:9}  {}\n",

@@ -66,7 +66,11 @@ impl Local for Node {
 
     fn abort(&self, name: &str, generation: u64) {
         // The prepare kept nothing loaded: its private copy went when it ended.
-        tracing::info!(script = name, generation, "fleet: rollout aborted, nothing switched");
+        tracing::info!(
+            script = name,
+            generation,
+            "fleet: rollout aborted, nothing switched"
+        );
     }
 
     fn commit(&self, name: &str, generation: u64, spec: &Spec) -> Result<(), String> {
