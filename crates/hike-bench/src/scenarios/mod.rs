@@ -15,6 +15,7 @@ pub mod control_plane;
 pub mod ddos_listing2;
 pub mod ddos_mark;
 pub mod ddos_mark_tc;
+pub mod fleet;
 pub mod tailcall_loop;
 
 /// A scenario, by its name in the JSON and on the command line.
@@ -35,16 +36,20 @@ pub enum ScenarioName {
     /// Compiling, loading and replacing Listing 2 through eclatd; packets lost in a swap.
     #[value(name = "control_plane")]
     ControlPlane,
+    /// A fleet rollout over etcd to 1, 2, 4 and 8 eclatd nodes: apply to all committed.
+    #[value(name = "fleet")]
+    Fleet,
 }
 
 impl ScenarioName {
     /// Every scenario, in the order `make bench` runs them.
-    pub const ALL: [ScenarioName; 5] = [
+    pub const ALL: [ScenarioName; 6] = [
         ScenarioName::TailcallLoop,
         ScenarioName::DdosMark,
         ScenarioName::DdosMarkTc,
         ScenarioName::DdosListing2,
         ScenarioName::ControlPlane,
+        ScenarioName::Fleet,
     ];
 
     /// Its name, as in the JSON.
@@ -55,6 +60,7 @@ impl ScenarioName {
             ScenarioName::DdosMarkTc => ddos_mark_tc::NAME,
             ScenarioName::DdosListing2 => ddos_listing2::NAME,
             ScenarioName::ControlPlane => control_plane::NAME,
+            ScenarioName::Fleet => fleet::NAME,
         }
     }
 
@@ -66,6 +72,7 @@ impl ScenarioName {
             ScenarioName::DdosMarkTc => ddos_mark_tc::run(settings),
             ScenarioName::DdosListing2 => ddos_listing2::run(settings),
             ScenarioName::ControlPlane => control_plane::run(settings),
+            ScenarioName::Fleet => fleet::run(settings),
         }
     }
 }
