@@ -127,8 +127,9 @@ fn start_node(
         args.push("--label".into());
         args.push(format!("g{n}=yes"));
     }
-    let scratch = ScratchDir::new("hike-bench-fleet-")?;
+    // Each node its own directory and instance: both are named `<prefix><pid>`.
     let prefix = format!("hike-bench-fleet{}-", (b'a' + i as u8) as char);
+    let scratch = ScratchDir::new(&prefix)?;
     let daemon = Eclatd::start(
         &EclatdOptions {
             bin: eclatd,
@@ -213,6 +214,17 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
             if trial > 0 {
                 samples.push(took.as_secs_f64() * 1e3);
             }
+        }
+        // Each size's script runs on d0: unloaded (a fleet delete) before the next size.
+        let deleted = rt.block_on(rollout::rollout(
+            &mut client,
+            &layout,
+            &format!("bench-{n}"),
+            Action::Delete,
+            TIMEOUT,
+        ))?;
+        if !deleted.all_committed() {
+            bail!("the delete of bench-{n} did not commit everywhere: {deleted:?}");
         }
         let s = Summary::of(&samples).expect("at least one trial");
         records.push(Record::of(NAME, "eclat", Some(n as u64), "rollout_ms", "ms", &s));
