@@ -55,7 +55,10 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 fn ip(args: &[&str]) -> Result<()> {
     let out = Command::new("ip").args(args).output().context("run ip")?;
     if !out.status.success() {
-        bail!("ip {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -82,7 +85,9 @@ impl Bridge {
 
 impl Drop for Bridge {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.name])
+            .status();
     }
 }
 
@@ -107,10 +112,27 @@ fn start_node(
     ns.ip(&["link", "set", "d0", "up"])?;
     ns.ip(&["link", "set", "d1", "up"])?;
     let host = tag.ifname(&format!("m{i}"));
-    ip(&["link", "add", &host, "type", "veth", "peer", "name", "m0", "netns", ns.name()])?;
+    ip(&[
+        "link",
+        "add",
+        &host,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "m0",
+        "netns",
+        ns.name(),
+    ])?;
     ip(&["link", "set", &host, "master", &bridge.name, "up"])?;
     let o = bridge.addr.octets();
-    ns.ip(&["addr", "add", &format!("{}.{}.{}.{}/24", o[0], o[1], o[2], 10 + i), "dev", "m0"])?;
+    ns.ip(&[
+        "addr",
+        "add",
+        &format!("{}.{}.{}.{}/24", o[0], o[1], o[2], 10 + i),
+        "dev",
+        "m0",
+    ])?;
     ns.ip(&["link", "set", "m0", "up"])?;
     let mut args: Vec<String> = [
         "--etcd",
@@ -184,7 +206,11 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
     }))?;
     // The nodes register asynchronously: ask until all are live (a minute at most).
     let started = Instant::now();
-    while rt.block_on(rollout::live_nodes(&mut client, &layout))?.len() < max {
+    while rt
+        .block_on(rollout::live_nodes(&mut client, &layout))?
+        .len()
+        < max
+    {
         if started.elapsed() > Duration::from_secs(60) {
             bail!("the {max} nodes did not all register with etcd within a minute");
         }
@@ -227,7 +253,14 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
             bail!("the delete of bench-{n} did not commit everywhere: {deleted:?}");
         }
         let s = Summary::of(&samples).expect("at least one trial");
-        records.push(Record::of(NAME, "eclat", Some(n as u64), "rollout_ms", "ms", &s));
+        records.push(Record::of(
+            NAME,
+            "eclat",
+            Some(n as u64),
+            "rollout_ms",
+            "ms",
+            &s,
+        ));
     }
     drop(client);
     drop(nodes);
