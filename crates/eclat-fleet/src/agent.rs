@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::connect::{connect, EtcdOptions};
 use crate::error::{request, Result};
 use crate::keys::Layout;
-use crate::model::{now_secs, Action, Committed, NodeInfo, Phase, Proposal, Spec, Status};
+use crate::model::{now_secs, Action, Canary, Committed, NodeInfo, Phase, Proposal, Spec, Status};
 use crate::selector;
 use crate::store;
 
@@ -298,30 +298,48 @@ async fn reconcile(
     let committed = committed.map(|r| r.value);
     let proposal = proposal.map(|r| (r.mod_revision, r.value));
 
-    // The committed generation first: a commit deletes the proposal in the same revision,
-    // and the prepared copy must be switched to, not dropped.
-    let wanted = committed
-        .as_ref()
-        .and_then(|c| c.spec().filter(|s| is_selected(cfg, s)).map(|s| (c, s)));
+    let (canary, _) = store::get::<Canary>(client, &l.canary(script)).await?;
+
+    // What this node should run: the proposed generation if it is one of the rollout's
+    // canaries, else the committed one (which comes first: a commit deletes the proposal in
+    // the same revision, and the prepared copy must be switched to, not dropped).
+    let as_canary = match (canary.map(|r| r.value), &proposal) {
+        (Some(c), Some((rev, p)))
+            if (c.generation, c.attempt) == (p.generation, *rev)
+                && c.nodes.contains(&cfg.node.name) =>
+        {
+            match &p.action {
+                Action::Apply { spec } => Some((p.generation, *rev, spec)),
+                Action::Delete => None,
+            }
+        }
+        _ => None,
+    };
+    let wanted = as_canary.or_else(|| {
+        committed.as_ref().and_then(|c| {
+            c.spec()
+                .filter(|s| is_selected(cfg, s))
+                .map(|s| (c.generation, c.attempt, s))
+        })
+    });
     match wanted {
-        Some((c, spec)) => {
-            if mem.running.scripts.get(script) != Some(&c.generation) {
-                let prepared = mem.prepared.get(script) == Some(&(c.generation, c.attempt));
-                let (local2, name, spec2, generation) =
-                    (local.clone(), script.to_owned(), spec.clone(), c.generation);
+        Some((generation, c_attempt, spec)) => {
+            if mem.running.scripts.get(script) != Some(&generation) {
+                let prepared = mem.prepared.get(script) == Some(&(generation, c_attempt));
+                let (local2, name, spec2) = (local.clone(), script.to_owned(), spec.clone());
                 let result = blocking(move || local2.commit(&name, generation, &spec2)).await;
                 mem.prepared.remove(script);
-                let attempt = if prepared { c.attempt } else { 0 };
+                let attempt = if prepared { c_attempt } else { 0 };
                 match result {
                     Ok(()) => {
-                        mem.running.scripts.insert(script.to_owned(), c.generation);
+                        mem.running.scripts.insert(script.to_owned(), generation);
                         mem.running.save(&cfg.state_file);
-                        tracing::info!(script, generation = c.generation, "fleet: committed");
+                        tracing::info!(script, generation, "fleet: committed");
                         write_status(
                             cfg,
                             client,
                             script,
-                            c.generation,
+                            generation,
                             attempt,
                             Phase::Committed,
                             String::new(),
@@ -329,12 +347,8 @@ async fn reconcile(
                         .await?;
                     }
                     Err(e) => {
-                        tracing::warn!(
-                            script,
-                            generation = c.generation,
-                            "fleet: cannot switch: {e}"
-                        );
-                        write_status(cfg, client, script, c.generation, attempt, Phase::Failed, e)
+                        tracing::warn!(script, generation, "fleet: cannot switch: {e}");
+                        write_status(cfg, client, script, generation, attempt, Phase::Failed, e)
                             .await?;
                     }
                 }

@@ -90,6 +90,11 @@ impl Layout {
         format!("{}{script}/proposal", self.scripts())
     }
 
+    /// The canary step of a rollout in progress.
+    pub fn canary(&self, script: &str) -> String {
+        format!("{}{script}/canary", self.scripts())
+    }
+
     /// Every node's status of a script.
     pub fn statuses(&self, script: &str) -> String {
         format!("{}status/{script}/", self.prefix)

@@ -60,6 +60,19 @@ pub struct Proposal {
     pub nodes: Vec<String>,
 }
 
+/// A rollout's canary step: `scripts/NAME/canary`, under the CLI's lease, beside the
+/// proposal. These nodes switch to the proposed generation before the others; the commit
+/// deletes it, and an abort too (the canaries then go back to the committed generation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Canary {
+    /// The proposed generation.
+    pub generation: u64,
+    /// The proposal's revision.
+    pub attempt: i64,
+    /// The nodes that switch first.
+    pub nodes: Vec<String>,
+}
+
 /// The desired state every node converges to: `scripts/NAME/committed`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Committed {

@@ -7,6 +7,8 @@
 //!    rollout's *attempt*, which every node's answer carries.
 //! 2. Wait for every node's answer (`status/NAME/NODE`): all `prepared`, or one `failed`,
 //!    one node gone (its `alive/NODE` lease expired), or the timeout.
+//!    With `--canary K`, the first K nodes switch first (`scripts/NAME/canary`) and answer;
+//!    a canary that fails aborts, and the canaries go back to the committed generation.
 //! 3. Commit: one transaction, if the proposal is still this attempt, writes
 //!    `scripts/NAME/committed` and deletes the proposal; every node watching switches. Or
 //!    abort: delete the proposal; every node drops what it prepared.
@@ -23,7 +25,7 @@ use serde::Serialize;
 
 use crate::error::{request, FleetError, Result};
 use crate::keys::{check_name, Layout};
-use crate::model::{Action, Committed, NodeInfo, Phase, Proposal, Status};
+use crate::model::{Action, Canary, Committed, NodeInfo, Phase, Proposal, Status};
 use crate::selector;
 use crate::store;
 
@@ -56,6 +58,9 @@ pub struct Report {
     pub reason: String,
     /// Each node, by name.
     pub nodes: Vec<NodeOutcome>,
+    /// The nodes that switched first (`--canary`), if any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub canaries: Vec<String>,
     /// From the proposal to the last node's answer after the commit (or the abort).
     pub elapsed_ms: u64,
 }
@@ -90,6 +95,20 @@ pub async fn rollout(
     name: &str,
     action: Action,
     timeout: Duration,
+) -> Result<Report> {
+    rollout_with(client, layout, name, action, timeout, 0).await
+}
+
+/// [`rollout`], with `canary` nodes (the first, by name) switching before the others once all
+/// have prepared (`--canary K`; 0, or as many as the nodes: no canary step). A canary that
+/// fails to switch aborts the rollout, and the canaries go back to the committed generation.
+pub async fn rollout_with(
+    client: &mut Client,
+    layout: &Layout,
+    name: &str,
+    action: Action,
+    timeout: Duration,
+    canary: usize,
 ) -> Result<Report> {
     check_name("script", name)?;
     let (committed, _) = store::get::<Committed>(client, &layout.committed(name)).await?;
@@ -232,6 +251,76 @@ pub async fn rollout(
             }
         }
     }
+    // The canary step: the first `canary` nodes switch, and answer, before the others.
+    let canary_key = layout.canary(name);
+    let canaries: Vec<String> = if canary > 0 && canary < nodes.len() && reason.is_empty() {
+        nodes[..canary].to_vec()
+    } else {
+        Vec::new()
+    };
+    if !canaries.is_empty() {
+        let step = Canary {
+            generation,
+            attempt,
+            nodes: canaries.clone(),
+        };
+        let txn = Txn::new()
+            .when([Compare::mod_revision(
+                proposal_key.clone(),
+                CompareOp::Equal,
+                attempt,
+            )])
+            .and_then([TxnOp::put(
+                canary_key.clone(),
+                store::encode(&step),
+                Some(PutOptions::new().with_lease(lease)),
+            )]);
+        let resp = client.txn(txn).await.map_err(request("canary"))?;
+        if !resp.succeeded() {
+            reason = "the proposal expired before the canary step".into();
+        }
+        let switched = |answers: &BTreeMap<String, Status>| {
+            canaries
+                .iter()
+                .all(|n| answers.get(n).is_some_and(|s| s.phase == Phase::Committed))
+        };
+        while reason.is_empty() && !switched(&answers) {
+            if failed(&answers) {
+                reason = "a canary could not switch (the canaries went back)".into();
+                break;
+            }
+            if !gone.is_empty() {
+                reason = format!("{} went away during the canary step", gone.join(", "));
+                break;
+            }
+            match tokio::time::timeout_at(deadline + timeout, watch.message()).await {
+                Err(_) => {
+                    reason = format!(
+                        "not every canary switched within {}s (the canaries went back)",
+                        timeout.as_secs()
+                    );
+                    break;
+                }
+                Ok(msg) => {
+                    let resp = msg.map_err(request("watch the canaries"))?.ok_or_else(|| {
+                        FleetError::Request {
+                            what: "watch the canaries".into(),
+                            cause: etcd_client::Error::WatchError("the watch ended".into()),
+                        }
+                    })?;
+                    absorb(
+                        layout,
+                        name,
+                        attempt,
+                        &nodes,
+                        &resp,
+                        &mut answers,
+                        &mut gone,
+                    );
+                }
+            }
+        }
+    }
     let mut committed_now = false;
     if reason.is_empty() {
         let commit = Committed {
@@ -249,6 +338,7 @@ pub async fn rollout(
             .and_then([
                 TxnOp::put(committed_key.clone(), store::encode(&commit), None),
                 TxnOp::delete(proposal_key.clone(), None),
+                TxnOp::delete(canary_key.clone(), None),
             ]);
         let resp = client.txn(txn).await.map_err(request("commit"))?;
         if resp.succeeded() {
@@ -291,7 +381,10 @@ pub async fn rollout(
                 CompareOp::Equal,
                 attempt,
             )])
-            .and_then([TxnOp::delete(proposal_key.clone(), None)]);
+            .and_then([
+                TxnOp::delete(proposal_key.clone(), None),
+                TxnOp::delete(canary_key.clone(), None),
+            ]);
         client.txn(txn).await.map_err(request("abort"))?;
     }
     let _ = client.lease_revoke(lease).await;
@@ -323,6 +416,7 @@ pub async fn rollout(
         committed: committed_now,
         reason,
         nodes: outcomes,
+        canaries,
         elapsed_ms,
     })
 }

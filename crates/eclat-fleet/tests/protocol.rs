@@ -47,6 +47,9 @@ impl Local for MemLocal {
     fn commit(&self, name: &str, generation: u64, spec: &Spec) -> Result<(), String> {
         let mut m = self.mem.lock().unwrap();
         m.calls.push(format!("commit {name} {generation}"));
+        if spec.text.contains(&format!("switch-breaks-on {}", self.node)) {
+            return Err(format!("out of memory on {}", self.node));
+        }
         m.running.insert(name.to_owned(), spec.text.clone());
         Ok(())
     }
@@ -298,6 +301,73 @@ fn two_phase_rollouts_commit_everywhere_or_nowhere() {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("has no script `e`"), "{e}");
+
+        // --canary 1: n1 switches first, then the others.
+        let r = rollout::rollout_with(&mut c, &layout, "s", spec("v3", &[]), t, 1)
+            .await
+            .unwrap();
+        assert!(r.all_committed(), "{r:?}");
+        assert_eq!(r.canaries, ["n1"]);
+        for n in nodes.iter().chain([&late]) {
+            assert_eq!(
+                n.local
+                    .mem
+                    .lock()
+                    .unwrap()
+                    .running
+                    .get("s")
+                    .map(String::as_str),
+                Some("v3")
+            );
+        }
+        // --canary 2, and the second canary cannot switch: the rollout aborts, the first
+        // canary goes back to v3, and no other node ever switches.
+        let r = rollout::rollout_with(
+            &mut c,
+            &layout,
+            "s",
+            spec("v4 switch-breaks-on n2", &[]),
+            t,
+            2,
+        )
+        .await
+        .unwrap();
+        assert!(!r.committed, "{r:?}");
+        assert!(
+            r.reason.contains("a canary could not switch"),
+            "{}",
+            r.reason
+        );
+        assert_eq!(r.canaries, ["n1", "n2"]);
+        let back = format!("commit s {}", r.generation - 1);
+        let mut watch = c.watch(layout.status("s", "n1"), None).await.unwrap();
+        while nodes[0].local.mem.lock().unwrap().calls.last() != Some(&back) {
+            tokio::time::timeout(t, watch.message())
+                .await
+                .expect("n1 goes back")
+                .unwrap();
+        }
+        assert_eq!(
+            nodes[0]
+                .local
+                .mem
+                .lock()
+                .unwrap()
+                .running
+                .get("s")
+                .map(String::as_str),
+            Some("v3")
+        );
+        for n in nodes.iter().skip(2).chain([&late]) {
+            let m = n.local.mem.lock().unwrap();
+            assert!(
+                !m.calls.contains(&format!("commit s {}", r.generation)),
+                "{}: {:?}",
+                n.local.node,
+                m.calls
+            );
+            assert_eq!(m.running.get("s").map(String::as_str), Some("v3"));
+        }
     });
     for mut n in nodes {
         let _ = n.stop.take().map(|s| s.send(()));

@@ -80,6 +80,10 @@ struct ApplyArgs {
     /// Seconds to wait for the nodes in each phase.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     timeout: u64,
+    /// Once all have prepared, switch K nodes first (the first by name), then the others; a
+    /// canary that fails to switch aborts, and the canaries go back.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    canary: usize,
     /// Print the outcome as one JSON object.
     #[arg(long)]
     json: bool,
@@ -220,12 +224,13 @@ async fn apply(
             .collect(),
         selector,
     };
-    let report = rollout::rollout(
+    let report = rollout::rollout_with(
         client,
         layout,
         &name,
         Action::Apply { spec },
         Duration::from_secs(a.timeout),
+        a.canary,
     )
     .await?;
     show_report(&report, a.json, "committed")
@@ -255,13 +260,16 @@ fn report_text(r: &Report, verb: &str) -> String {
         )
     } else {
         format!(
-            "aborted `{}` generation {}: {}; no node switched (the fleet stays on generation {})\n",
+            "aborted `{}` generation {}: {}; the fleet stays on generation {}\n",
             r.script,
             r.generation,
             r.reason,
             r.generation - 1
         )
     };
+    if !r.canaries.is_empty() {
+        out.push_str(&format!("  canaries: {}\n", r.canaries.join(", ")));
+    }
     let width = r.nodes.iter().map(|o| o.node.len()).max().unwrap_or(0);
     for o in &r.nodes {
         let what = match (o.phase, r.committed) {
