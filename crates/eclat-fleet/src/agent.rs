@@ -110,7 +110,7 @@ pub async fn run(config: AgentConfig, local: Arc<dyn Local>, stop: impl Future<O
     loop {
         tokio::select! {
             () = &mut stop => return,
-            r = session(&config, &local, &mut memory) => {
+            r = session(&config, &local, &mut memory, &mut lost) => {
                 if let Err(e) = r {
                     if !lost {
                         tracing::warn!("fleet: lost etcd ({e}); the data plane stays as it is, retrying every second");
@@ -128,7 +128,12 @@ pub async fn run(config: AgentConfig, local: Arc<dyn Local>, stop: impl Future<O
 }
 
 /// One session: register, converge from a full read, then follow the watch until an error.
-async fn session(cfg: &AgentConfig, local: &Arc<dyn Local>, mem: &mut Memory) -> Result<()> {
+async fn session(
+    cfg: &AgentConfig,
+    local: &Arc<dyn Local>,
+    mem: &mut Memory,
+    lost: &mut bool,
+) -> Result<()> {
     let mut client = connect(&cfg.etcd).await?;
     let ttl = cfg.lease_ttl.as_secs().max(1) as i64;
     let lease = client
@@ -156,6 +161,8 @@ async fn session(cfg: &AgentConfig, local: &Arc<dyn Local>, mem: &mut Memory) ->
         .await
         .map_err(request("lease keep-alive"))?;
     tracing::info!(node = %name, "fleet: registered with etcd at {}", cfg.etcd.rendered());
+    // The next loss is logged again.
+    *lost = false;
 
     let resp = client
         .get(

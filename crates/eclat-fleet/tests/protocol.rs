@@ -47,7 +47,10 @@ impl Local for MemLocal {
     fn commit(&self, name: &str, generation: u64, spec: &Spec) -> Result<(), String> {
         let mut m = self.mem.lock().unwrap();
         m.calls.push(format!("commit {name} {generation}"));
-        if spec.text.contains(&format!("switch-breaks-on {}", self.node)) {
+        if spec
+            .text
+            .contains(&format!("switch-breaks-on {}", self.node))
+        {
             return Err(format!("out of memory on {}", self.node));
         }
         m.running.insert(name.to_owned(), spec.text.clone());
