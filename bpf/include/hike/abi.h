@@ -57,6 +57,36 @@
  * interpreter's may_goto loop). */
 #define HIKE_MAX_BUDGET (1u << 23)
 
+/* ---- Several scripts on one hook (dispatch.h) ------------------------------------------------ */
+
+/* Script slots of an instance (hike_scripts: slot -> the script's loader). */
+#define HIKE_DISPATCH_SLOTS 256
+/* Scripts on one interface and hook: the daemon refuses more. */
+#define HIKE_DISPATCH_PER_HOOK 64
+/* (interface, slot) -> next slot entries of hike_dispatch. */
+#define HIKE_DISPATCH_LINKS 4096
+/* hike_loader_config.dispatch: the verdicts that proceed to the next script (bit v for verdict v,
+ * 0..7) and the script's slot. A script last on every hook it runs at has no verdict that
+ * proceeds (mask 0), which costs its packets one test. */
+#define HIKE_DISPATCH_MASK 0xffu
+#define HIKE_DISPATCH_SLOT_SHIFT 8
+/* hike_loader_config.dispatch at TC: the script is the last of its daemon's at the hook, so a
+ * verdict that proceeds leaves them (to another tool's program, or the stack) and is counted
+ * in hike_verdicts where it proceeds. */
+#define HIKE_DISPATCH_LEAVES (1u << 24)
+
+/* hike_verdicts: BPF_MAP_TYPE_PERCPU_ARRAY[HIKE_DISPATCH_SLOTS * HIKE_VERDICTS] of __u64: the
+ * packets whose verdict became final in the script of each slot, by verdict (index
+ * slot * HIKE_VERDICTS + verdict; a value above 6 counts as 7, "other"). Counted with
+ * HIKE_CFG_STATS, where hike_dispatch_verdict() (dispatch.h) lets a verdict stand. */
+#define HIKE_VERDICTS 8
+
+/* hike_dispatch's key: the script in slot `slot` at interface `ifindex`. */
+struct hike_dispatch_key {
+	__u32 ifindex;
+	__u32 slot;
+};
+
 /* ---- Calls --------------------------------------------------------------------------------- */
 
 /* src_reg of a BPF_JMP|BPF_CALL instruction. */
@@ -189,7 +219,7 @@ struct hike_loader_config {
 	__u32 default_verdict;  /* verdict when no chain applies or the top chain returns */
 	__u32 failsafe_verdict; /* verdict when the chain faults */
 	__u32 flags;            /* HIKE_LDR_VERDICTS_SET, else XDP_PASS and XDP_ABORTED */
-	__u32 reserved;
+	__u32 dispatch;         /* written by the daemon: proceed-on mask | slot << 8 */
 };
 
 #define HIKE_LDR_VERDICTS_SET 0x1
@@ -282,6 +312,8 @@ struct hike_vm_state {
 	__u32 redirect_ifindex;  /* target of the last hike_redirect() of this packet, else 0 */
 	__u32 code_off;          /* the innermost frame's code (a copy of its hike_frame fields, */
 	__u32 code_len;          /* read at every step without indexing the frames) */
+	__u32 dispatch;          /* the running script's hike_loader_config.dispatch (dispatch.h) */
+	__u32 dispatch_pad;
 	__u64 result;            /* r0 of the top chain when it returned */
 	__u64 packets;           /* packets booted on this CPU */
 	struct hike_pkt_meta meta;

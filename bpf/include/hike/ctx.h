@@ -29,6 +29,9 @@
 #ifdef HIKE_CTX_TC
 
 #define HIKE_CTX_SEC "tc"
+/* TCX_NEXT (linux/bpf.h, enum tcx_action_base, kernel >= 6.6): the hook's next program takes
+ * the packet; what a script's verdict that proceeds returns (dispatch.h). */
+#define HIKE_CTX_NEXT (-1)
 /* The program table of sched_cls programs (the name the runtime shares it by). */
 #define hike_progs hike_progs_tc
 /* The context a program is written against; see the contract above. */
@@ -70,6 +73,8 @@ static __always_inline int hike_ctx_redirect_verdict(long ret)
 static __always_inline int hike_ctx_exit(struct __sk_buff *ctx, int verdict)
 {
 	switch (verdict) {
+	case HIKE_CTX_NEXT:
+		return HIKE_CTX_NEXT;
 	case XDP_PASS:
 		return TC_ACT_OK;
 	case XDP_REDIRECT:

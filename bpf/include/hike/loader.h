@@ -33,17 +33,35 @@ struct {
 } hike_ldr_cfg SEC(".maps");
 
 /* The entry point wraps the loader's body: at TC it first pulls the whole packet into the
- * skb's linear part (ctx.h: hike_ctx_linearize(), so parsing and programs see every byte), and
- * maps the verdict the body returns to a TC action (HIKE_CTX_EXIT); at XDP both are nothing. */
+ * skb's linear part (ctx.h: hike_ctx_linearize(), so parsing and programs see every byte); it
+ * copies the script's dispatch word into the state (for the programs that may end the packet),
+ * hands the body's verdict to the dispatch (dispatch.h: the next script of the hook when the
+ * verdict proceeds) and maps it to a TC action (HIKE_CTX_EXIT; at XDP nothing). */
 #define HIKE_LOADER(NAME)                                                                          \
 	static __always_inline int ___hike_loader_##NAME(struct xdp_md *ctx);                     \
 	__attribute__((btf_decl_tag("hike_loader"))) SEC(HIKE_CTX_SEC) int NAME(                  \
 		struct xdp_md *ctx)                                                                \
 	{                                                                                          \
+		__u32 ___hike_word;                                                                \
+                                                                                                   \
 		hike_ctx_linearize(ctx);                                                           \
-		return HIKE_CTX_EXIT(ctx, ___hike_loader_##NAME(ctx));                             \
+		___hike_word = hike_loader_dispatch_enter();                                       \
+		return HIKE_CTX_EXIT(ctx, hike_dispatch_verdict(ctx, ___hike_word,                 \
+								___hike_loader_##NAME(ctx)));      \
 	}                                                                                          \
 	static __always_inline int ___hike_loader_##NAME(struct xdp_md *ctx)
+
+/* The script's dispatch word (proceed-on mask and slot), also left in the state for programs. */
+static __always_inline __u32 hike_loader_dispatch_enter(void)
+{
+	struct hike_loader_config *cfg = bpf_map_lookup_elem(&hike_ldr_cfg, &hike_key0);
+	struct hike_vm_state *st = hike_state_get();
+	__u32 word = cfg ? cfg->dispatch : 0;
+
+	if (st)
+		st->dispatch = word;
+	return word;
+}
 
 static __always_inline void hike_loader_verdicts(__u32 *def, __u32 *failsafe)
 {

@@ -30,6 +30,7 @@
 #pragma once
 
 #include "vm.h"
+#include "dispatch.h"
 
 /* What a program body hands back to its wrapper. */
 struct hike_prog_ret {
@@ -95,11 +96,11 @@ static __always_inline int hike_prog_finish(struct xdp_md *ctx, struct hike_vm_s
 		/* The status stays IN_PROG until hike_vm_run() enters its loop or calls the next
 		 * program: no store on the way from one program to the next. */
 		st->regs[0] = ret->value;
-		return hike_vm_run(ctx, st);
+		return hike_dispatch_verdict(ctx, st->dispatch, hike_vm_run(ctx, st));
 	}
 	st->status = HIKE_STATUS_IDLE;
 	st->verdict = verdict;
-	return verdict;
+	return hike_dispatch_verdict(ctx, st->dispatch, verdict);
 }
 
 /* The time in ns, the one clock of programs: bpf_ktime_get_ns() (CLOCK_MONOTONIC), or the

@@ -90,6 +90,28 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } hike_events SEC(".maps");
 
+/* Several scripts on one hook (dispatch.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, HIKE_DISPATCH_SLOTS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} hike_scripts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HIKE_DISPATCH_LINKS);
+	__type(key, struct hike_dispatch_key);
+	__type(value, __u32);
+} hike_dispatch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HIKE_DISPATCH_SLOTS * HIKE_VERDICTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} hike_verdicts SEC(".maps");
+
 /* The key of the one-entry maps (hike_state, hike_config, a loader's), in .rodata: a lookup then
  * reads its key from there instead of storing it to the stack and loading it back on the way to
  * the pointer everything else waits for. */

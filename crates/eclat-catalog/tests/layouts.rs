@@ -288,7 +288,7 @@ fn a_loaders_verdicts_are_xdp_actions() {
         .encode_json(
             &l.name,
             "value",
-            r#"{"default_verdict": 2, "failsafe_verdict": 7, "flags": 1, "reserved": 0}"#,
+            r#"{"default_verdict": 2, "failsafe_verdict": 7, "flags": 1, "dispatch": 0}"#,
             &no_chains,
         )
         .unwrap_err();

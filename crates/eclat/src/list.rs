@@ -13,8 +13,9 @@ use crate::render::{self, table};
 /// List the scripts eclatd runs and its program table.
 ///
 /// Scripts with their file, generation, loader and where it is attached, and
-/// chains with their IDs; then the program table: slot, name, package, kernel ID and the
-/// scripts using each program.
+/// chains with their IDs; then, per interface and hook, the scripts in the order packets
+/// meet them, with their priority and the verdicts that go on to the next; then the program
+/// table: slot, name, package, kernel ID and the scripts using each program.
 ///
 /// Example: `eclat list`
 ///
@@ -22,7 +23,8 @@ use crate::render::{self, table};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Print the daemon's reply as one JSON object (`{"scripts":[...],"programs":[...],
-    /// "instance":...,"pin_dir":...}`).
+    /// "instance":...,"pin_dir":...,"hooks":[{"device":...,"ifindex":...,"hook":"xdp",
+    /// "scripts":[...]}]}`, each hook's scripts in the order packets meet them).
     #[arg(long)]
     json: bool,
 }
@@ -76,6 +78,10 @@ fn text(reply: &ListReply) -> String {
         ));
     }
     out.push('\n');
+    if !reply.hooks.is_empty() {
+        out.push_str(&order(reply));
+        out.push('\n');
+    }
     if reply.programs.is_empty() {
         out.push_str("no programs loaded\n");
     } else {
@@ -106,9 +112,39 @@ fn text(reply: &ListReply) -> String {
     out
 }
 
+/// Per interface and hook, the scripts in the order packets meet them.
+fn order(reply: &ListReply) -> String {
+    let mut rows = Vec::new();
+    for h in &reply.hooks {
+        for (i, name) in h.scripts.iter().enumerate() {
+            let script = reply.scripts.iter().find(|s| &s.name == name);
+            let proceed = script.map_or_else(String::new, |s| {
+                if s.proceed_on.is_empty() {
+                    "none".to_owned()
+                } else {
+                    s.proceed_on.join(",")
+                }
+            });
+            rows.push(vec![
+                format!("{} (ifindex {})", h.device, h.ifindex),
+                h.hook.clone(),
+                (i + 1).to_string(),
+                name.clone(),
+                script.map_or_else(String::new, |s| s.priority.to_string()),
+                proceed,
+            ]);
+        }
+    }
+    table(
+        &["INTERFACE", "HOOK", "#", "SCRIPT", "PRIORITY", "PROCEED ON"],
+        &rows,
+        "",
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use eclat_proto::v1::{Attachment, Chain, Loader, Program, Script};
+    use eclat_proto::v1::{Attachment, Chain, Hook, Loader, Program, Script};
 
     use super::*;
 
@@ -119,6 +155,7 @@ mod tests {
                 name: "ddos".into(),
                 file_name: "examples/ddos.eclat".into(),
                 defines: vec![],
+                tc_placement: "first".into(),
                 generation: 2,
                 chains: vec![Chain {
                     name: "ddos_tb_2_lev".into(),
@@ -140,6 +177,8 @@ mod tests {
                     }],
                 }),
                 loaded_at: 1_704_067_200,
+                priority: 100,
+                proceed_on: vec!["pass".into()],
             }],
             programs: vec![Program {
                 name: "hike_pass".into(),
@@ -152,6 +191,7 @@ mod tests {
             }],
             instance: "eclat".into(),
             pin_dir: "/sys/fs/bpf/eclat".into(),
+            hooks: vec![],
         };
         assert_eq!(
             text(&reply),
@@ -164,6 +204,29 @@ ddos    examples/ddos.eclat  2    ip6_simple_classifier (hike_default)  veth0 (i
 ID  PROGRAM    PACKAGE       KERNEL ID  BUILD         USED BY
 3   hike_pass  hike_default  41         0123456789ab  ddos, other
 "
+        );
+        let mut two = reply.clone();
+        let mut count = two.scripts[0].clone();
+        count.name = "count".into();
+        count.priority = 10;
+        count.proceed_on = vec!["drop".into(), "pass".into()];
+        two.scripts.push(count);
+        two.hooks = vec![Hook {
+            device: "veth0".into(),
+            ifindex: 5,
+            hook: "xdp".into(),
+            scripts: vec!["count".into(), "ddos".into()],
+        }];
+        assert!(
+            text(&two).contains(
+                "\
+INTERFACE          HOOK  #  SCRIPT  PRIORITY  PROCEED ON
+veth0 (ifindex 5)  xdp   1  count   10        drop,pass
+veth0 (ifindex 5)  xdp   2  ddos    100       pass
+"
+            ),
+            "{}",
+            text(&two)
         );
         let empty = ListReply::default();
         assert_eq!(text(&empty), "no scripts loaded\n\nno programs loaded\n");

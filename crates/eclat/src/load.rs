@@ -25,6 +25,8 @@ use crate::{exit, render};
 /// Example: `eclat load examples/ddos_tb_2_lev.eclat -D DEVNAME=veth0`
 ///
 /// Example: `eclat load ddos.eclat --name ddos-edge --loader ip6_simple_classifier --json`
+///
+/// Example: `eclat load ddos.eclat --name first -D DEVNAME=veth0 --priority 10 --proceed-on pass,drop`
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The script.
@@ -39,6 +41,21 @@ pub struct Args {
     /// The loader packets enter through, when the script imports several.
     #[arg(long, value_name = "NAME")]
     loader: Option<String>,
+    /// Where the script runs among the scripts of its hooks: lower first, equal priorities
+    /// in name order (default: the replaced version's, else 100). Up to 64 scripts share a
+    /// hook.
+    #[arg(long, value_name = "N")]
+    priority: Option<u32>,
+    /// The verdicts that go on to the next script of the hook instead of ending the packet:
+    /// among aborted, drop, pass, tx, redirect, separated by commas, or `any`, or `none`
+    /// (default: the replaced version's, else `pass`).
+    #[arg(long = "proceed-on", value_name = "VERDICT[,VERDICT...]")]
+    proceed_on: Option<String>,
+    /// At a TC hook where no other eclat script runs yet: before every program other tools
+    /// attached there (`first`) or after them (`last`); further scripts go next to ours, in
+    /// priority order (default: the replaced version's, else `first`).
+    #[arg(long = "tc-placement", value_name = "first|last", value_parser = ["first", "last"])]
+    tc_placement: Option<String>,
     /// Print the daemon's reply as one JSON object (`{"script":{...},"replaced":...,
     /// "diagnostics":...,"maps":[{"map":"OWNER.MAP","written":N,"reset":[KEY,...]}]}`).
     #[arg(long)]
@@ -81,6 +98,9 @@ pub fn run(args: Args, socket: &Path) -> Result<ExitCode> {
             })
             .collect(),
         loader: args.loader.unwrap_or_default(),
+        priority: args.priority,
+        proceed_on: args.proceed_on,
+        tc_placement: args.tc_placement,
     };
     let daemon = Daemon::connect(socket)?;
     let reply = daemon.call(|mut c| async move { c.load(request).await })?;

@@ -52,6 +52,7 @@ mod programs;
 mod remote;
 mod render;
 mod run;
+mod run_hook;
 mod sources;
 mod stats;
 mod unload;

@@ -67,6 +67,9 @@ use eclat_link::project::catalog;
 /// Example: `eclat run script.eclat --pcap capture.pcap --trace` (every call of every packet,
 /// on the capture's clock)
 ///
+/// Example: `eclat run count.eclat --priority 10 --also ddos.eclat@100 --pcap capture.pcap`
+/// (two scripts on one hook, in order: per packet the verdict and the scripts it went through)
+///
 /// Example: `eclat run script.eclat --packet 0202000000020202000000010800... --hook tc_egress`
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -109,9 +112,27 @@ pub struct Args {
     /// default with `--packet`).
     #[arg(long, value_enum, value_name = "CLOCK")]
     clock: Option<Clock>,
+    /// Another script on the same hook (repeat for several): `FILE`, `FILE@PRIORITY` or
+    /// `FILE@PRIORITY:VERDICT[,VERDICT...]` (default priority 100, proceed-on `pass`). The
+    /// scripts run in eclatd's order, lower priority first, through the same dispatch;
+    /// each packet's report is its final verdict and the scripts it went through.
+    #[arg(long, value_name = "FILE[@PRIORITY[:VERDICTS]]")]
+    also: Vec<String>,
+    /// With `--also`: this script's priority (lower runs first; default 100).
+    #[arg(long, value_name = "N", requires = "also")]
+    priority: Option<u32>,
+    /// With `--also`: the verdicts of this script that go on to the next script (among
+    /// aborted, drop, pass, tx, redirect, or `any`, or `none`; default `pass`).
+    #[arg(
+        long = "proceed-on",
+        value_name = "VERDICT[,VERDICT...]",
+        requires = "also"
+    )]
+    proceed_on: Option<String>,
     /// The hook to run at: `xdp`, `tc_ingress` or `tc_egress` (the objects built for that
     /// hook; at TC the packet runs through the `sched_cls` loader as an skb). Default: the
-    /// hook of the script's `attach`, else `xdp`.
+    /// hook of the script's `attach`, else `xdp`. With `--also`, every script runs at this
+    /// hook (default `xdp`).
     #[arg(long, value_name = "HOOK", value_parser = parse_hook)]
     hook: Option<eclat_catalog::Hook>,
 }
@@ -238,6 +259,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Ok(c) => c,
         Err(e) => return Ok(user_error(&e.into())),
     };
+    if !args.also.is_empty() {
+        return run_hook(&args, &defines, &catalog, &packets);
+    }
     let Some(units) = compile_all(&args.file, &defines, &catalog) else {
         return Ok(ExitCode::FAILURE);
     };
@@ -277,6 +301,41 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // Explicit: the VM and everything in it go away here, before the process exits.
     drop(loaded);
     Ok(code)
+}
+
+/// `--also`: the scripts of one hook, in order, through the dispatch.
+fn run_hook(
+    args: &Args,
+    defines: &[Define],
+    catalog: &PackageCatalog,
+    packets: &[Input],
+) -> Result<ExitCode> {
+    let scripts = std::iter::once(crate::run_hook::main_script(
+        &args.file,
+        args.priority,
+        args.proceed_on.as_deref(),
+    ))
+    .chain(args.also.iter().map(|a| crate::run_hook::parse_also(a)))
+    .collect::<Result<Vec<_>>>();
+    let scripts = match scripts {
+        Ok(s) => s,
+        Err(e) => return Ok(fail(USAGE, &e)),
+    };
+    let at = args.hook.unwrap_or(eclat_catalog::Hook::Xdp);
+    let hook =
+        match crate::run_hook::Hook::load(&scripts, defines, catalog, args.loader.as_deref(), at) {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(ExitCode::FAILURE),
+            Err(e) => return Ok(fail(1, &e)),
+        };
+    if !args.json {
+        println!("scripts in order: {}", hook.order().join(" → "));
+    }
+    let data: Vec<Vec<u8>> = packets.iter().map(|p| p.data.clone()).collect();
+    match hook.run(&data, args.json) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => Ok(fail(1, &e)),
+    }
 }
 
 /// Compiles the script and what it imports ([`eclat_link::project::compile_all`]), printing the

@@ -85,6 +85,14 @@ fn text(reply: &StatsReply) -> String {
             render::time(script.loaded_at),
             render::faults(&script.faults)
         );
+        if !script.verdicts.is_empty() {
+            let verdicts: Vec<String> = script
+                .verdicts
+                .iter()
+                .map(|v| format!("{} {}", v.verdict, v.count))
+                .collect();
+            let _ = writeln!(out, "  packets ended here: {}", verdicts.join(", "));
+        }
         let chains: Vec<Vec<String>> = script
             .chains
             .iter()
@@ -172,6 +180,7 @@ mod tests {
         let reply = StatsReply {
             scripts: vec![ScriptStats {
                 name: "ddos".into(),
+                verdicts: vec![],
                 chains: vec![
                     ChainStats {
                         name: "ddos_tb_2_lev".into(),

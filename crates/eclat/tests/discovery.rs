@@ -153,7 +153,7 @@ fn describe_gives_params_returns_maps_defaults_hooks_and_the_import() {
         .unwrap()
         .iter()
         .find(|m| m["name"] == "ip_sc_map")
-        .unwrap();
+        .expect("the classifier map");
     assert_eq!(sc["value"]["fields"][0]["type"], "chain_ref");
 
     let out = eclat(&["describe", "ip_sc"], &repo());

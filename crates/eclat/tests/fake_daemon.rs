@@ -52,6 +52,7 @@ fn script() -> Script {
             value: "veth0".into(),
         }],
         generation: 2,
+        tc_placement: "first".into(),
         chains: vec![Chain {
             name: "ddos_tb_2_lev".into(),
             id: 1,
@@ -72,6 +73,8 @@ fn script() -> Script {
             }],
         }),
         loaded_at: 1_704_067_200,
+        priority: 100,
+        proceed_on: vec!["pass".into()],
     }
 }
 
@@ -160,8 +163,7 @@ impl Eclat for Fake {
         request: Request<UnloadRequest>,
     ) -> Result<Response<UnloadReply>, Status> {
         let name = request.into_inner().name;
-        // The scripts the help's and the README's examples load.
-        if !["ddos", "ddos_tb_2_lev", "no_v6_out"].contains(&name.as_str()) {
+        if !["ddos", "ddos_tb_2_lev", "count", "no_v6_out"].contains(&name.as_str()) {
             return Err(Status::not_found(format!(
                 "no script `{name}`: `eclat list` shows the loaded scripts"
             )));
@@ -183,6 +185,7 @@ impl Eclat for Fake {
                 used_by: vec!["ddos".into()],
                 build: String::new(),
             }],
+            hooks: vec![],
             instance: "eclat".into(),
             pin_dir: "/sys/fs/bpf/eclat".into(),
         }))
@@ -715,10 +718,12 @@ fn every_example_of_the_help_and_the_readme_runs_as_printed() {
         .expect("the example script");
     daemon.dir.write("examples/ddos_tb_2_lev.eclat", &example);
     daemon.dir.write("ddos.eclat", &example);
-    // The README's TC script.
-    let tc_example = std::fs::read_to_string(support::repo().join("examples/no_v6_out.eclat"))
-        .expect("the TC example script");
-    daemon.dir.write("examples/no_v6_out.eclat", &tc_example);
+    let count = std::fs::read_to_string(support::repo().join("examples/count.eclat"))
+        .expect("the counting example");
+    daemon.dir.write("examples/count.eclat", &count);
+    let no_v6 = std::fs::read_to_string(support::repo().join("examples/no_v6_out.eclat"))
+        .expect("the TC example");
+    daemon.dir.write("examples/no_v6_out.eclat", &no_v6);
     // `eclat programs --package-dir ./pkgs`: an empty package directory.
     std::fs::create_dir_all(dir.join("pkgs")).expect("pkgs");
     let mut examples = Vec::new();

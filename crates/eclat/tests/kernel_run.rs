@@ -766,6 +766,99 @@ fn kernel_run_the_ip_sc_example_of_the_docs_serves_both_families() {
     );
 }
 
+/// `--also`: two scripts on one hook through the dispatch, in priority order; a verdict
+/// outside the proceed-on set ends the packet in its script. At XDP through the loaders' tail
+/// calls, at TC as tcx runs them (each `sched_cls` loader while the previous returns
+/// `TCX_NEXT`): the same verdicts and paths.
+#[test]
+fn kernel_run_two_scripts_of_one_hook_in_priority_order() {
+    for hook in ["xdp", "tc_ingress"] {
+        two_scripts_of_one_hook(hook);
+    }
+}
+
+fn two_scripts_of_one_hook(hook: &str) {
+    let dir = TempDir::new("hook");
+    let drop = dir.write(
+        "dropper.eclat",
+        "from programs.net import hike_drop\nfrom loaders.basic import ip6_sc\n\n\
+         ip6_sc[ip6_sc_map] = { (0): (d) }\nip6_sc.attach('lo', 'xdp')\n\n\
+         def d():\n    hike_drop()\n    return 0\n",
+    );
+    let count = repo().join("examples/count.eclat");
+    let drop = drop.to_string_lossy().into_owned();
+    let packet = hex(&ipv6_udp(A6, B6, 1000, 53, 8));
+    let run = |args: &[&str]| {
+        let out = eclat(args, &repo());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        json_lines(&out)
+    };
+    let count = count.to_string_lossy().into_owned();
+    // count (10, passes) → dropper (100).
+    let also = format!("{drop}@100");
+    let lines = run(&[
+        "run",
+        &count,
+        "-D",
+        "DEVNAME=lo",
+        "--priority",
+        "10",
+        "--also",
+        &also,
+        "--json",
+        "--hook",
+        hook,
+        "--packet",
+        &packet,
+    ]);
+    assert_eq!(lines[0]["verdict"], "drop", "{hook}: {lines:?}");
+    assert_eq!(lines[0]["scripts"], json!(["count", "dropper"]), "{hook}");
+    // dropper first: its drop ends the packet; proceeding on drop reaches count.
+    let lines = run(&[
+        "run",
+        &count,
+        "-D",
+        "DEVNAME=lo",
+        "--priority",
+        "200",
+        "--also",
+        &also,
+        "--json",
+        "--hook",
+        hook,
+        "--packet",
+        &packet,
+    ]);
+    assert_eq!(
+        (&lines[0]["verdict"], &lines[0]["scripts"]),
+        (&json!("drop"), &json!(["dropper"])),
+        "{hook}"
+    );
+    let also = format!("{drop}@100:drop");
+    let lines = run(&[
+        "run",
+        &count,
+        "-D",
+        "DEVNAME=lo",
+        "--priority",
+        "200",
+        "--also",
+        &also,
+        "--json",
+        "--hook",
+        hook,
+        "--packet",
+        &packet,
+    ]);
+    assert_eq!(lines[0]["verdict"], "pass", "{hook}: {lines:?}");
+    assert_eq!(lines[0]["scripts"], json!(["dropper", "count"]), "{hook}");
+}
+
 /// A script attached at `tc_egress` runs through the loader built for TC (`sched_cls`, the
 /// packet as an skb) by default, and at another hook with `--hook`: the same verdicts, maps and
 /// results, the packet rewritten alike.

@@ -166,13 +166,66 @@ pub enum DaemonError {
         message: String,
     },
 
-    /// An interface already runs another script's loader.
-    #[error("interface `{device}` already runs script `{owner}`; unload it first, or load this script under the name `{owner}` to replace it")]
-    InterfaceTaken {
+    /// A hook already runs as many scripts as it takes.
+    #[error("script `{script}`: the {hook} hook of interface `{device}` already runs {count} scripts, the most one hook takes ({max}); unload one of them first ({})", scripts.join(", "))]
+    HookFull {
+        /// The script being loaded.
+        script: String,
         /// The interface.
         device: String,
-        /// The script there.
-        owner: String,
+        /// The hook.
+        hook: String,
+        /// Scripts there now.
+        count: usize,
+        /// The limit.
+        max: u32,
+        /// Their names, in order.
+        scripts: Vec<String>,
+    },
+
+    /// A replace at a TC hook would move the script among the hook's programs: tcx cannot
+    /// move a link atomically, and a detach and attach would let packets miss it.
+    #[error("script `{script}`: the new version's --{what} ({new}) would move it at {at} (now {old}); the kernel cannot move a tcx program atomically, so a replace keeps a TC script's place: replace it without --{what}, or unload `{script}` and load it again with --{what} {new}")]
+    TcMove {
+        /// The script being replaced.
+        script: String,
+        /// Where: "the tc_ingress hook of interface `eth0`".
+        at: String,
+        /// `priority` or `tc-placement`.
+        what: &'static str,
+        /// The value it has.
+        old: String,
+        /// The value asked for.
+        new: String,
+    },
+
+    /// The hook runs a program eclatd did not attach: it is left alone.
+    #[error("script `{script}`: interface `{device}` already runs xdp program {id} `{prog}`, which eclatd did not attach; eclatd never replaces another tool's program: detach it first (`ip link set dev {device} xdp off`, or with the tool that attached it), then load again")]
+    ForeignProgram {
+        /// The script being loaded.
+        script: String,
+        /// The interface.
+        device: String,
+        /// The kernel's program ID.
+        id: u32,
+        /// The kernel's name of the program.
+        prog: String,
+    },
+
+    /// A `--tc-placement` that is neither `first` nor `last`.
+    #[error("--tc-placement {text:?} is no placement: use `first` (before other tools' tcx programs) or `last` (after them)")]
+    BadTcPlacement {
+        /// As given.
+        text: String,
+    },
+
+    /// A `--proceed-on` that names no verdict.
+    #[error("--proceed-on {text:?}: {why}")]
+    BadProceedOn {
+        /// As given.
+        text: String,
+        /// What is wrong.
+        why: String,
     },
 
     /// The kernel refused a step; everything done before it was undone.
@@ -212,6 +265,8 @@ impl DaemonError {
             | DaemonError::TooBig { .. }
             | DaemonError::TooMany { .. }
             | DaemonError::BadDefine { .. }
+            | DaemonError::BadProceedOn { .. }
+            | DaemonError::BadTcPlacement { .. }
             | DaemonError::Compile { .. }
             | DaemonError::BadEntry { .. } => Code::InvalidArgument,
             DaemonError::NoScript { .. }
@@ -219,7 +274,9 @@ impl DaemonError {
             | DaemonError::NoEntry { .. } => Code::NotFound,
             DaemonError::Link { .. }
             | DaemonError::NoInterface { .. }
-            | DaemonError::InterfaceTaken { .. }
+            | DaemonError::HookFull { .. }
+            | DaemonError::TcMove { .. }
+            | DaemonError::ForeignProgram { .. }
             | DaemonError::StaleBuild { .. }
             | DaemonError::Packages { .. } => Code::FailedPrecondition,
             DaemonError::Unsupported { .. } => Code::Unimplemented,

@@ -15,7 +15,7 @@ use eclat_fleet::model::{NodeInfo, Spec};
 use eclat_fleet::{EtcdOptions, Layout};
 
 use crate::crash;
-use crate::daemon::{Daemon, ScriptSource};
+use crate::daemon::{Daemon, Placement, ScriptSource};
 use crate::error::DaemonError;
 
 /// The crash points of a fleet node (`ECLATD_CRASH_AT`, test builds only): `fleet.prepare`
@@ -74,7 +74,11 @@ impl Local for Node {
     }
 
     fn commit(&self, name: &str, generation: u64, spec: &Spec) -> Result<(), String> {
-        match self.daemon.load(Some(name), &source(spec), None) {
+        // The default placement: the fleet's scripts run in name order at their hooks.
+        match self
+            .daemon
+            .load(Some(name), &source(spec), None, &Placement::default())
+        {
             Ok(loaded) => {
                 tracing::info!(
                     script = name,

@@ -3,7 +3,8 @@
 //! counts nothing itself and turns nothing on in the data plane.
 //!
 //! What one scrape costs: the daemon's counters as `eclat stats` reads them, that is one
-//! lookup of the per-CPU chain statistics map (`hike_cstats`) per loaded chain, one of the
+//! lookup of the per-CPU chain statistics map (`hike_cstats`) per loaded chain, 8 of the
+//! verdict counters (`hike_verdicts`) per script, one of the
 //! program statistics map (`hike_pstats`) per program in use, one of the VM fault counters,
 //! and one of the per-CPU VM state per possible CPU; each lookup returns every CPU's copy,
 //! summed here. They are reads of maps the VM already writes, under the daemon's lock
@@ -18,6 +19,12 @@
 //! - `eclat_vm_packets_total` (packets that booted a chain, all interfaces) and
 //!   `eclat_vm_faults_total{reason}`.
 //! - `eclat_attachment_info{script,generation,interface,hook}` = 1: where each script runs.
+//! - `eclat_packets_total{interface,hook,script,verdict}`: packets by final verdict, counted in
+//!   the script of the hook where the verdict stood (a verdict that proceeds to the next script
+//!   is counted there, so summing by interface and hook counts each packet once), since the
+//!   script was first loaded under its name. The VM counts them per script
+//!   (`hike_verdicts`), so a script attached at several interfaces of one hook reports them
+//!   together under `interface="eth0,eth1"`.
 //! - `eclat_scripts`: scripts loaded.
 //! - the operations (`ops`): `eclat_loads_total`, `eclat_replaces_total`,
 //!   `eclat_unloads_total`, `eclat_refusals_total{operation,code}`,
@@ -82,6 +89,12 @@ pub fn scrape(daemon: &Daemon) -> Result<String, DaemonError> {
         "Where a script's loader is attached (always 1).",
         &["script", "generation", "interface", "hook"],
     );
+    let verdicts = counter_vec(
+        &r,
+        "eclat_packets_total",
+        "Packets by final verdict, per interface and hook, in the script where the verdict stood.",
+        &["interface", "hook", "script", "verdict"],
+    );
     let build = gauge_vec(
         &r,
         "eclat_build_info",
@@ -132,6 +145,23 @@ pub fn scrape(daemon: &Daemon) -> Result<String, DaemonError> {
                 calls
                     .with_label_values(&[&p.name, package, &p.id.to_string()])
                     .inc_by(p.calls);
+            }
+        }
+    }
+    for s in &counters.scripts {
+        let Some(listed) = listing.scripts.iter().find(|l| l.name == s.name) else {
+            continue;
+        };
+        let mut by_hook: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for a in &listed.loader.attachments {
+            by_hook.entry(&a.hook).or_default().push(&a.device);
+        }
+        for (hook, devices) in by_hook {
+            let interface = devices.join(",");
+            for (verdict, n) in &s.verdicts {
+                verdicts
+                    .with_label_values(&[&interface, hook, &s.name, verdict])
+                    .inc_by(*n);
             }
         }
     }

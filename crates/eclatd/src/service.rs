@@ -101,6 +101,12 @@ fn script_pb(
                 .collect(),
         }),
         loaded_at: r.loaded_at,
+        priority: r.priority,
+        proceed_on: crate::daemon::proceed_on_names(r.proceed_on)
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        tc_placement: r.tc_placement.name(),
     }
 }
 
@@ -179,6 +185,14 @@ fn stats_pb(c: Counters) -> pb::StatsReply {
                 faults: faults_pb(&s.faults),
                 generation: s.generation,
                 loaded_at: s.loaded_at,
+                verdicts: s
+                    .verdicts
+                    .iter()
+                    .map(|(verdict, count)| pb::VerdictCount {
+                        verdict: (*verdict).into(),
+                        count: *count,
+                    })
+                    .collect(),
             })
             .collect(),
         faults: faults_pb(&c.faults),
@@ -219,12 +233,39 @@ impl Eclat for Service {
         let name = r.name;
         let loader = r.loader;
         let journal = crate::ops::Pending::load(&name, &src.file_name);
+        let proceed_on = match r.proceed_on {
+            Some(text) => Some(
+                crate::daemon::parse_proceed_on(&text)
+                    .map_err(|why| {
+                        Status::from(crate::error::DaemonError::BadProceedOn { text, why })
+                    })
+                    .inspect_err(|e| journal.refused(e))?,
+            ),
+            None => None,
+        };
+        let tc_placement = match r.tc_placement {
+            Some(text) => Some(
+                match hike_runtime::TcPlacement::from_name(&text) {
+                    Some(p) => Ok(p),
+                    None => Err(crate::error::DaemonError::BadTcPlacement { text }),
+                }
+                .map_err(Status::from)
+                .inspect_err(|e| journal.refused(e))?,
+            ),
+            None => None,
+        };
+        let placement = crate::daemon::Placement {
+            priority: r.priority,
+            proceed_on,
+            tc_placement,
+        };
         let (loaded, script) = self
             .blocking(move |d| {
                 let loaded = d.load(
                     Some(name.as_str()).filter(|n| !n.is_empty()),
                     &src,
                     Some(loader.as_str()).filter(|l| !l.is_empty()),
+                    &placement,
                 )?;
                 let script = script_of(d, &loaded.script);
                 Ok((loaded, script))
@@ -285,7 +326,18 @@ impl Eclat for Service {
                 build: p.record.digest.chars().take(12).collect(),
             })
             .collect();
+        let hooks = listing
+            .hooks
+            .iter()
+            .map(|h| pb::Hook {
+                device: h.device.clone(),
+                ifindex: h.ifindex,
+                hook: h.hook.clone(),
+                scripts: h.scripts.clone(),
+            })
+            .collect();
         Ok(Response::new(pb::ListReply {
+            hooks,
             scripts,
             programs,
             instance: listing.instance,

@@ -139,6 +139,58 @@ pub struct ScriptRecord {
     pub chains: Vec<ChainRecord>,
     /// Its loader.
     pub loader: LoaderRecord,
+    /// Where it runs among the scripts of a hook: lower first ([`DEFAULT_PRIORITY`] unless
+    /// `eclat load --priority` said otherwise; equal priorities run in name order).
+    #[serde(default = "default_priority")]
+    pub priority: u32,
+    /// The verdicts that proceed to the next script of the hook: bit `v` for XDP verdict `v`
+    /// ([`DEFAULT_PROCEED_ON`], `pass`, unless `eclat load --proceed-on` said otherwise).
+    #[serde(default = "default_proceed_on")]
+    pub proceed_on: u32,
+    /// Its slot in the instance's script table (`hike_scripts`), kept by a replace.
+    #[serde(default)]
+    pub slot: u32,
+    /// At a TC hook where no other script of ours runs: before every other tool's program
+    /// (`first`, the default) or after them (`last`).
+    #[serde(default, with = "tc_placement_name")]
+    pub tc_placement: hike_runtime::TcPlacement,
+}
+
+/// A [`hike_runtime::TcPlacement`] recorded by name (`first`, `last`).
+mod tc_placement_name {
+    use hike_runtime::TcPlacement;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(p: &TcPlacement, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&p.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TcPlacement, D::Error> {
+        let name = String::deserialize(d)?;
+        match TcPlacement::from_name(&name) {
+            Some(p @ (TcPlacement::First | TcPlacement::Last)) => Ok(p),
+            _ => Err(serde::de::Error::custom(format!(
+                "`{name}` is no TC placement (first or last)"
+            ))),
+        }
+    }
+}
+
+/// The priority of a script loaded without `--priority`.
+pub const DEFAULT_PRIORITY: u32 = 100;
+
+/// The verdicts that proceed by default: `pass` (bit 2, `XDP_PASS`).
+pub const DEFAULT_PROCEED_ON: u32 = 1 << hike_isa::abi::xdp::PASS;
+
+/// Every verdict a proceed-on set may hold (aborted, drop, pass, tx, redirect).
+pub const PROCEED_ON_ALL: u32 = 0x1f;
+
+fn default_priority() -> u32 {
+    DEFAULT_PRIORITY
+}
+
+fn default_proceed_on() -> u32 {
+    DEFAULT_PROCEED_ON
 }
 
 /// A chain of a script.
@@ -302,8 +354,19 @@ impl State {
         }
         let mut names = BTreeSet::new();
         let mut chains = BTreeSet::new();
+        let mut script_slots = BTreeSet::new();
         for (i, s) in self.scripts.iter().enumerate() {
             let f = |x: &str| format!("scripts[{i}].{x}");
+            in_range(f("slot"), s.slot, hike_isa::abi::DISPATCH_SLOTS)?;
+            if !script_slots.insert(s.slot) {
+                return Err((f("slot"), format!("= {} is recorded twice", s.slot)));
+            }
+            if s.proceed_on & !PROCEED_ON_ALL != 0 {
+                return Err((
+                    f("proceed_on"),
+                    format!("= {:#x} holds bits that are no XDP verdict", s.proceed_on),
+                ));
+            }
             if crate::daemon::check_script_name(&s.name).is_err() {
                 return Err((f("name"), format!("= {:?} is not a script name", s.name)));
             }
@@ -578,6 +641,10 @@ mod tests {
                     hook: "xdp".into(),
                 }],
             },
+            priority: DEFAULT_PRIORITY,
+            tc_placement: Default::default(),
+            proceed_on: DEFAULT_PROCEED_ON,
+            slot: 0,
         });
         s
     }
@@ -652,6 +719,29 @@ mod tests {
     }
 
     #[test]
+    fn a_script_recorded_before_priorities_gets_the_defaults_and_bad_placements_are_refused() {
+        let old = edited(|v| {
+            let s = v["scripts"][0].as_object_mut().unwrap();
+            s.remove("priority");
+            s.remove("proceed_on");
+            s.remove("slot");
+        });
+        let Ok(state) = parse(&old) else {
+            panic!("an older state parses")
+        };
+        let s = &state.scripts[0];
+        assert_eq!((s.priority, s.proceed_on, s.slot), (100, 1 << 2, 0));
+        let (field, why) = invalid(|v| v["scripts"][0]["slot"] = 256.into());
+        assert_eq!(
+            (field.as_str(), why.as_str()),
+            ("scripts[0].slot", "= 256 is out of range (0..256)")
+        );
+        let (field, why) = invalid(|v| v["scripts"][0]["proceed_on"] = 0x20.into());
+        assert_eq!(field, "scripts[0].proceed_on");
+        assert!(why.contains("no XDP verdict"), "{why}");
+    }
+
+    #[test]
     fn a_state_that_parses_but_lies_is_refused_with_the_field() {
         assert!(parse(&edited(|_| {})).is_ok());
         let (field, why) = invalid(|v| v["scripts"][0]["chains"][0]["id"] = 4294967295u64.into());
@@ -670,6 +760,7 @@ mod tests {
             let mut other = v["scripts"][0].clone();
             other["name"] = "other".into();
             other["loader"]["pin"] = "other-g2".into();
+            other["slot"] = 1.into();
             v["scripts"].as_array_mut().unwrap().push(other);
         });
         assert_eq!(field, "scripts[1].chains[0].id");

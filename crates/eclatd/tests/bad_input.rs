@@ -65,6 +65,9 @@ fn bad_names_sizes_and_unknown_things_are_refused_and_change_nothing() {
         }),
         defines: Vec::new(),
         loader: String::new(),
+        priority: None,
+        proceed_on: None,
+        tc_placement: None,
     };
     let (code, msg) = err(c.load_req(req.clone()));
     assert_eq!(code, Code::InvalidArgument);
@@ -156,10 +159,19 @@ fn a_missing_interface_or_a_failing_attach_leaves_the_system_as_before() {
     );
     ns.send("v1", &frames("fc00::1", "fc00::2", 5));
     assert_eq!(c.monitor("m").get(&1), Some(&5));
-    // Another script cannot take an interface that is in use.
-    let (code, msg) = err(c.load("other", "o.eclat", &count_and_drop(3), &[("DEVNAME", "v0")]));
-    assert_eq!(code, Code::FailedPrecondition);
-    assert!(msg.contains("already runs script `m`"), "{msg}");
+    // Another script on the interface runs after it (equal priorities: name order).
+    c.load("other", "o.eclat", &count_and_drop(3), &[("DEVNAME", "v0")])
+        .expect("a second script on the hook");
+    assert_eq!(c.list().hooks[0].scripts, ["m", "other"]);
+    // A bad proceed-on set is refused before anything is done.
+    let mut req = c.load_request("x", "x.eclat", &count_and_drop(4), &[("DEVNAME", "v0")]);
+    req.proceed_on = Some("pass,maybe".into());
+    let (code, msg) = err(c.load_req(req));
+    assert_eq!(code, Code::InvalidArgument);
+    assert!(
+        msg.contains("`maybe` is no verdict") && msg.contains("aborted, drop, pass, tx, redirect"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -10,6 +10,11 @@
 //! - nothing unlisted is left: no loader, program or link pin, no published chain;
 //! - a new load of the same name works, and its unload leaves nothing.
 //!
+//! The points where a script takes an interface's link from another script, or gives it
+//! back (`NEIGHBOUR_POINTS`), run with a second script, `next`, on `v0` behind it: a load
+//! into a hook that already has a script, and an unload of the first of two. `next` must
+//! count its packets after the restart whatever the point.
+//!
 //! Needs root. Each point runs in its own namespace with its own daemon and instance.
 
 mod support;
@@ -17,7 +22,21 @@ mod support;
 use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
 
-use support::{files_under, frames, Daemon, Netns};
+use support::{count_and_pass, files_under, frames, Daemon, Netns};
+
+/// The script behind the one under test (priority 200, after the default 100), counting
+/// under key [`NEXT_KEY`] and passing.
+const NEXT: &str = "next";
+const NEXT_KEY: u64 = 99;
+
+/// The points only reached when the script under test moves another script's link.
+const NEIGHBOUR_POINTS: &[&str] = &[
+    "load.take_over.updated",
+    "load.take_over.pinned",
+    "load.switched",
+    "unload.take_over.updated",
+    "unload.take_over.pinned",
+];
 
 /// The script: counts IPv6 packets under monitor key `key`, configures the shared token
 /// bucket `ip6_dst_tbmon` with `rate`, and (the second version) also calls
@@ -128,6 +147,18 @@ fn crash_at(point: &str, hook: &str) {
         .push((eclatd::crash::ENV.to_owned(), point.to_owned()));
     d.spawn();
     let mut c = d.client();
+    // The neighbour runs at xdp: several scripts per hook are an XDP order.
+    let neighbour = hook == "xdp" && NEIGHBOUR_POINTS.contains(&point);
+    if neighbour {
+        c.load_placed(
+            NEXT,
+            &count_and_pass(NEXT_KEY as u32),
+            &[("DEVNAME", "v0")],
+            Some(200),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{point}: load `{NEXT}`: {e}"));
+    }
     let (op, _) = split(point);
     let expected = match op {
         "load" => {
@@ -165,9 +196,14 @@ fn crash_at(point: &str, hook: &str) {
     d.extra_env.clear();
     d.spawn();
     let mut c = d.client();
-    check_listing_matches_kernel(point, &ns, &d, &mut c, expected, hook);
+    check_listing_matches_kernel(point, &ns, &d, &mut c, expected, neighbour, hook);
     if let Some(v) = expected {
         check_behaviour(point, &ns, &mut c, v);
+    } else if neighbour {
+        let before = c.monitor(NEXT).get(&NEXT_KEY).copied().unwrap_or(0);
+        ns.send("v1", &frames("fc00::1", "fc00::2", 5));
+        let after = c.monitor(NEXT).get(&NEXT_KEY).copied().unwrap_or(0);
+        assert_eq!(after - before, 5, "{point}: `{NEXT}` runs alone on v0");
     }
 
     // A new load of the same name works, and its unload leaves nothing.
@@ -184,7 +220,11 @@ fn crash_at(point: &str, hook: &str) {
     );
     c.unload(NAME)
         .unwrap_or_else(|e| panic!("{point}: unload after the restart: {e}"));
-    check_listing_matches_kernel(point, &ns, &d, &mut c, None, hook);
+    if neighbour {
+        c.unload(NEXT)
+            .unwrap_or_else(|e| panic!("{point}: unload `{NEXT}`: {e}"));
+    }
+    check_listing_matches_kernel(point, &ns, &d, &mut c, None, false, hook);
 }
 
 /// `List` shows `expected` (or nothing), the kernel runs exactly that on every interface, and
@@ -195,15 +235,23 @@ fn check_listing_matches_kernel(
     d: &Daemon,
     c: &mut support::Client,
     expected: Option<Version>,
+    neighbour: bool,
     hook: &str,
 ) {
     let list = c.list();
     let log = || d.log.lock().unwrap().clone();
+    let ours: Vec<_> = list.scripts.iter().filter(|s| s.name != NEXT).collect();
+    assert_eq!(
+        list.scripts.iter().any(|s| s.name == NEXT),
+        neighbour,
+        "{point}: `{NEXT}` is listed as long as it is loaded\n{}",
+        log()
+    );
     match expected {
-        None => assert!(list.scripts.is_empty(), "{point}: {list:?}\n{}", log()),
+        None => assert!(ours.is_empty(), "{point}: {list:?}\n{}", log()),
         Some(v) => {
-            assert_eq!(list.scripts.len(), 1, "{point}: {list:?}");
-            let s = &list.scripts[0];
+            assert_eq!(ours.len(), 1, "{point}: {list:?}");
+            let s = ours[0];
             assert_eq!(
                 (s.name.as_str(), s.generation),
                 (NAME, v.generation),
@@ -213,11 +261,13 @@ fn check_listing_matches_kernel(
         }
     }
     for dev in ["v0", "w0"] {
+        // The interface runs the loader of the first script of its hook.
         let listed = list
-            .scripts
+            .hooks
             .iter()
-            .filter_map(|s| s.loader.as_ref())
-            .find(|l| l.attachments.iter().any(|a| a.device == dev && a.present))
+            .find(|h| h.device == dev && h.hook == hook)
+            .and_then(|h| list.scripts.iter().find(|s| s.name == h.scripts[0]))
+            .and_then(|s| s.loader.as_ref())
             .map_or(0, |l| l.kernel_id);
         assert_eq!(
             running(ns, dev, hook),
@@ -253,12 +303,8 @@ fn check_listing_matches_kernel(
         .into_iter()
         .filter(|p| p.parent().is_some_and(|d| d.ends_with("links")))
         .collect();
-    let listed_links: usize = list
-        .scripts
-        .iter()
-        .filter_map(|s| s.loader.as_ref())
-        .map(|l| l.attachments.len())
-        .sum();
+    // One link per hook, held by its first script's loader.
+    let listed_links = list.hooks.len();
     assert_eq!(links.len(), listed_links, "{point}: link pins {links:?}");
     let chains: BTreeSet<u32> = hike_runtime::pin::published_chains(&d.bpffs, &d.instance)
         .expect("read the chain table")
@@ -306,6 +352,9 @@ fn crash_every_point_of(op: &str, hook: &'static str) {
         .iter()
         .copied()
         .filter(|p| split(p).0 == op)
+        // A fresh load takes a link over only from a script before it on the hook: an XDP
+        // order (one script per TC hook).
+        .filter(|p| hook == "xdp" || !NEIGHBOUR_POINTS.contains(p))
         .collect();
     assert!(!points.is_empty());
     let failures: Vec<String> = std::thread::scope(|s| {

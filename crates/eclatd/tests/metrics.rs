@@ -150,6 +150,18 @@ fn the_metrics_pass_promtool_and_count_the_traffic_and_operations() {
         Some(1.0),
         "{body}"
     );
+    assert_eq!(
+        sample(
+            &body,
+            "eclat_packets_total{hook=\"xdp\",interface=\"v0\",script=\"cnt\",verdict=\"drop\"}"
+        ),
+        Some(37.0),
+        "packets by verdict per interface and hook: {body}"
+    );
+    assert!(
+        !body.contains("verdict=\"pass\""),
+        "no packet passed: {body}"
+    );
     assert_eq!(sample(&body, "eclat_loads_total"), Some(1.0), "{body}");
     assert_eq!(
         sample(&body, "eclat_load_duration_seconds_count"),
@@ -171,6 +183,15 @@ fn the_metrics_pass_promtool_and_count_the_traffic_and_operations() {
     c.load("", "cnt.eclat", &count_and_drop(2), &[("DEVNAME", "v0")])
         .expect("replace");
     assert_eq!(ns.send("v1", &frames("fc00::1", "fc00::2", 5)), 5);
+    let (_, _, body) = scrape(&ns, &addr);
+    assert_eq!(
+        sample(
+            &body,
+            "eclat_packets_total{hook=\"xdp\",interface=\"v0\",script=\"cnt\",verdict=\"drop\"}"
+        ),
+        Some(42.0),
+        "a script's packets by verdict go on across a replace: {body}"
+    );
     c.unload("cnt").expect("unload");
     let (_, _, body) = scrape(&ns, &addr);
     let (ok, why) = promtool(&body);

@@ -207,6 +207,7 @@ fn only_clients_with_a_valid_certificate_of_the_client_ca_get_in() {
                 value: "v0".into(),
             }],
             loader: String::new(),
+            ..Default::default()
         };
         let loaded = rt
             .block_on(c.load(load))

@@ -287,6 +287,9 @@ HIKE_CHAIN(count_c, event)
             value: "v0".into(),
         }],
         loader: String::new(),
+        priority: None,
+        proceed_on: None,
+        tc_placement: None,
     };
     c.load_req(req)
         .unwrap_or_else(|e| panic!("load: {e}\n{}", d.log.lock().unwrap()));

@@ -1,13 +1,15 @@
 //! End-to-end tests of scripts at the TC hooks, in a network namespace: a `tc_egress` script
 //! that drops IPv6 stops the host's own echo replies and unloading restores them, and an XDP
-//! script and a TC script on one interface at once. Needs root.
+//! script and a TC script on one interface at once, and two scripts on one TC hook in priority
+//! order beside another tool's tcx program. Needs root.
 
 mod support;
 
 use std::net::Ipv6Addr;
 
 use hike_netlab::{ethernet, internet_checksum, Ipv6Header};
-use support::{count_and_drop, Daemon, Netns};
+use hike_testkit::foreign::ForeignTcx;
+use support::{count_and_drop, count_and_pass, frames, Daemon, Netns};
 
 /// A script that counts every IPv6 packet leaving `DEVNAME` under monitor key 7 and drops it.
 const DROP_IPV6_EGRESS: &str = "\
@@ -201,4 +203,262 @@ fn an_xdp_script_and_a_tc_script_run_on_one_interface_at_once() {
         "the xdp script alone lets the replies out"
     );
     assert_eq!(c.monitor("inbound").get(&3), Some(&8));
+}
+
+/// `script` attached at `tc_ingress` instead of `xdp`.
+fn at_tc_ingress(script: &str) -> String {
+    let out = script.replace(
+        "attach('DEVNAME', 'xdp')",
+        "attach('DEVNAME', 'tc_ingress')",
+    );
+    assert_ne!(out, script, "the script attaches at xdp");
+    out
+}
+
+/// The IDs of the programs at `v0`'s `tc_ingress`, in the order packets meet them.
+fn tc_ingress_order(ns: &Netns) -> Vec<u32> {
+    let idx = ns.ifindex("v0");
+    ns.run_in(move || {
+        hike_runtime::tc_programs(idx, hike_runtime::Hook::TcIngress).expect("query tcx")
+    })
+}
+
+/// The kernel ID of script `name`'s loader.
+fn loader_id(c: &mut support::Client, name: &str) -> u32 {
+    let list = c.list();
+    let s = list.scripts.iter().find(|s| s.name == name).expect(name);
+    s.loader.as_ref().unwrap().kernel_id
+}
+
+/// Script `name`'s packets by final verdict (`eclat stats`), as (verdict, count).
+fn verdicts(c: &mut support::Client, name: &str) -> Vec<(String, u64)> {
+    let reply = c.stats(name).expect("stats");
+    reply.scripts[0]
+        .verdicts
+        .iter()
+        .map(|v| (v.verdict.clone(), v.count))
+        .collect()
+}
+
+fn counts(pairs: &[(&str, u64)]) -> Vec<(String, u64)> {
+    pairs.iter().map(|(v, n)| ((*v).to_owned(), *n)).collect()
+}
+
+#[test]
+fn two_scripts_on_one_tc_ingress_run_in_priority_order_beside_another_tools_program() {
+    let ns = Netns::new();
+    let idx = ns.ifindex("v0");
+    // Another tool's program at the hook: it counts and lets the next program decide.
+    let foreign = ns.run_in(move || {
+        ForeignTcx::attach(
+            idx,
+            hike_runtime::Hook::TcIngress,
+            hike_testkit::foreign::BPF_F_BEFORE,
+        )
+    });
+    let d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    let dev = &[("DEVNAME", "v0")];
+    // `count` (key 1) passes, `drop` (key 2) counts and drops; count first.
+    let count = at_tc_ingress(&count_and_pass(1));
+    let drop = at_tc_ingress(&count_and_drop(2));
+    c.load_placed("drop", &drop, dev, Some(20), None)
+        .expect("load drop");
+    c.load_placed("count", &count, dev, Some(10), None)
+        .expect("load count before it");
+    let (count_id, drop_id) = (loader_id(&mut c, "count"), loader_id(&mut c, "drop"));
+    assert_eq!(
+        tc_ingress_order(&ns),
+        [count_id, drop_id, foreign.id],
+        "ours first (the default placement), in priority order; the other program stays"
+    );
+    let list = c.list();
+    let hook = list
+        .hooks
+        .iter()
+        .find(|h| h.hook == "tc_ingress")
+        .expect("the tc_ingress hook is listed");
+    assert_eq!(hook.scripts, ["count", "drop"]);
+
+    assert_eq!(ns.send("v1", &frames("fc00::1", "fc00::2", 100)), 100);
+    let m = c.monitor("count");
+    assert_eq!((m.get(&1), m.get(&2)), (Some(&100), Some(&100)), "{m:?}");
+    assert_eq!(foreign.count(), 0, "dropped before the other program");
+    assert_eq!(verdicts(&mut c, "count"), [], "count's passes proceeded");
+    assert_eq!(verdicts(&mut c, "drop"), counts(&[("drop", 100)]));
+
+    // A replace cannot move a TC script (tcx links do not move atomically): refused, nothing
+    // changes.
+    let e = c
+        .load_placed("drop", &drop, dev, Some(5), None)
+        .expect_err("a replace with another priority at TC");
+    assert!(
+        e.message().contains(
+            "--priority (5) would move it at the tc_ingress hook of interface `v0` (now 20)"
+        ) && e
+            .message()
+            .contains("unload `drop` and load it again with --priority 5"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(tc_ingress_order(&ns), [count_id, drop_id, foreign.id]);
+
+    // Alone, `count`'s pass goes on to the other tool's program.
+    c.unload("drop").expect("unload drop");
+    assert_eq!(tc_ingress_order(&ns), [count_id, foreign.id]);
+    ns.send("v1", &frames("fc00::1", "fc00::2", 20));
+    assert_eq!(foreign.count(), 20, "the other program runs after ours");
+    assert_eq!(verdicts(&mut c, "count"), counts(&[("pass", 20)]));
+
+    // Swapped by priority: `drop` first; its drop ends the packet, `count` sees nothing.
+    c.load_placed("drop", &drop, dev, Some(5), None)
+        .expect("load drop before count");
+    let drop_id = loader_id(&mut c, "drop");
+    assert_eq!(tc_ingress_order(&ns), [drop_id, count_id, foreign.id]);
+    ns.send("v1", &frames("fc00::1", "fc00::2", 50));
+    let m = c.monitor("count");
+    assert_eq!((m.get(&1), m.get(&2)), (Some(&120), Some(&150)), "{m:?}");
+    assert_eq!(foreign.count(), 20);
+
+    // A replace in place keeps the order and the other tool's program.
+    c.load_placed("drop", &drop, dev, None, Some("drop"))
+        .expect("replace drop: proceed on drop");
+    let new_drop = loader_id(&mut c, "drop");
+    assert_eq!(tc_ingress_order(&ns), [new_drop, count_id, foreign.id]);
+    ns.send("v1", &frames("fc00::1", "fc00::2", 30));
+    let m = c.monitor("count");
+    assert_eq!(
+        (m.get(&1), m.get(&2)),
+        (Some(&150), Some(&180)),
+        "drop's verdict proceeds to count: {m:?}"
+    );
+    assert_eq!(foreign.count(), 50, "and count's pass to the other program");
+    assert_eq!(verdicts(&mut c, "count"), counts(&[("pass", 50)]));
+    assert_eq!(
+        verdicts(&mut c, "drop"),
+        counts(&[("drop", 50)]),
+        "kept across the replace; the proceeding drops are count's"
+    );
+
+    c.unload("drop").expect("unload drop");
+    c.unload("count").expect("unload count");
+    assert_eq!(
+        tc_ingress_order(&ns),
+        [foreign.id],
+        "only the other tool's program stays"
+    );
+}
+
+#[test]
+fn a_first_tc_script_goes_last_among_other_tools_programs_when_asked() {
+    let ns = Netns::new();
+    let idx = ns.ifindex("v0");
+    let foreign = ns.run_in(move || {
+        ForeignTcx::attach(
+            idx,
+            hike_runtime::Hook::TcIngress,
+            hike_testkit::foreign::BPF_F_BEFORE,
+        )
+    });
+    let d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    let dev = &[("DEVNAME", "v0")];
+    let mut req = c.load_request(
+        "count",
+        "count.eclat",
+        &at_tc_ingress(&count_and_pass(1)),
+        dev,
+    );
+    req.tc_placement = Some("last".into());
+    let r = c.load_req(req).expect("load last");
+    assert_eq!(r.script.unwrap().tc_placement, "last");
+    let count_id = loader_id(&mut c, "count");
+    assert_eq!(tc_ingress_order(&ns), [foreign.id, count_id]);
+    // A second script goes next to ours, not after every other program.
+    c.load_placed(
+        "other",
+        &at_tc_ingress(&count_and_pass(2)),
+        dev,
+        Some(1),
+        None,
+    )
+    .expect("load other");
+    let other_id = loader_id(&mut c, "other");
+    assert_eq!(tc_ingress_order(&ns), [foreign.id, other_id, count_id]);
+
+    let mut bad = c.load_request(
+        "count",
+        "count.eclat",
+        &at_tc_ingress(&count_and_pass(1)),
+        dev,
+    );
+    bad.tc_placement = Some("middle".into());
+    let e = c.load_req(bad).expect_err("no such placement");
+    assert!(
+        e.message()
+            .contains("--tc-placement \"middle\" is no placement: use `first`"),
+        "{}",
+        e.message()
+    );
+}
+
+#[test]
+fn loading_replacing_and_unloading_a_tc_script_in_front_loses_none_of_the_next_ones_packets() {
+    let ns = Netns::new();
+    let d = Daemon::start(Some(&ns));
+    let mut c = d.client();
+    let dev = &[("DEVNAME", "v0")];
+    c.load_placed(
+        "keep",
+        &at_tc_ingress(&count_and_pass(7)),
+        dev,
+        Some(200),
+        None,
+    )
+    .expect("load keep");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let batch = frames("fc00::1", "fc00::2", 200);
+    let sent = std::thread::scope(|s| {
+        let sender = s.spawn(|| {
+            let mut sent = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sent += ns.send("v1", &batch);
+            }
+            sent + ns.send("v1", &batch)
+        });
+        // `churn` comes in front of `keep` (a tcx link placed before keep's), is replaced
+        // (its link updated in place) and goes, three times.
+        for round in 0..3 {
+            for key in [8, 9] {
+                c.load_placed(
+                    "churn",
+                    &at_tc_ingress(&count_and_pass(key)),
+                    dev,
+                    Some(10),
+                    None,
+                )
+                .expect("load or replace churn");
+            }
+            let ids = tc_ingress_order(&ns);
+            assert_eq!(
+                ids,
+                [loader_id(&mut c, "churn"), loader_id(&mut c, "keep")],
+                "round {round}"
+            );
+            c.unload("churn").expect("unload churn");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        sender.join().unwrap()
+    });
+    let m = c.monitor("keep");
+    assert_eq!(
+        m.get(&7).copied(),
+        Some(sent as u64),
+        "every frame reached `keep`: {m:?}"
+    );
+    assert!(
+        m.get(&8).copied().unwrap_or(0) + m.get(&9).copied().unwrap_or(0) > 0,
+        "churn ran: {m:?}"
+    );
+    assert_eq!(tc_ingress_order(&ns), [loader_id(&mut c, "keep")]);
 }

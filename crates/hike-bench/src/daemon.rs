@@ -84,6 +84,9 @@ impl DaemonClient {
                 })
                 .collect(),
             loader: String::new(),
+            priority: None,
+            proceed_on: None,
+            tc_placement: None,
         };
         let started = Instant::now();
         let reply = self.runtime.block_on(self.client.load(request));

@@ -419,8 +419,43 @@ pub struct LoaderConfig {
     pub failsafe_verdict: u32,
     /// [`LDR_VERDICTS_SET`].
     pub flags: u32,
-    /// Reserved.
-    pub reserved: u32,
+    /// Written by the daemon: the verdicts that proceed to the next script of the hook (bit
+    /// `v` for verdict `v`, [`DISPATCH_MASK`]) and the script's slot (from bit
+    /// [`DISPATCH_SLOT_SHIFT`]); see [`dispatch_word`].
+    pub dispatch: u32,
+}
+
+/// Script slots of an instance (`hike_scripts`: slot → the script's loader).
+pub const DISPATCH_SLOTS: u32 = 256;
+/// Scripts on one interface and hook.
+pub const DISPATCH_PER_HOOK: u32 = 64;
+/// Entries of `hike_dispatch`: (interface, slot) → next slot.
+pub const DISPATCH_LINKS: u32 = 4096;
+/// [`LoaderConfig::dispatch`]: the proceed-on mask.
+pub const DISPATCH_MASK: u32 = 0xff;
+/// [`LoaderConfig::dispatch`]: where the slot starts.
+pub const DISPATCH_SLOT_SHIFT: u32 = 8;
+/// [`LoaderConfig::dispatch`] at TC: the script is the last of its daemon's at the hook, so a
+/// verdict that proceeds leaves them and is counted (`hike_verdicts`) where it proceeds.
+pub const DISPATCH_LEAVES: u32 = 1 << 24;
+/// `hike_verdicts` counters per script slot: one per verdict 0..=6, and 7 for any other value
+/// (index `slot * VERDICTS + verdict`).
+pub const VERDICTS: u32 = 8;
+
+/// The [`LoaderConfig::dispatch`] word of a script in `slot` whose verdicts in `mask` (bit `v`
+/// for verdict `v`) proceed to the next script.
+pub const fn dispatch_word(mask: u32, slot: u32) -> u32 {
+    (mask & DISPATCH_MASK) | (slot << DISPATCH_SLOT_SHIFT)
+}
+
+/// `struct hike_dispatch_key`: the key of `hike_dispatch`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct DispatchKey {
+    /// The interface.
+    pub ifindex: u32,
+    /// The script's slot.
+    pub slot: u32,
 }
 
 /// `hike_chain_ref`: a chain as a loader's classifier map stores it, chain ID + 1, and
@@ -541,6 +576,10 @@ pub struct VmState {
     pub code_off: u32,
     /// The innermost frame's code length (a copy of its [`Frame::code_len`]).
     pub code_len: u32,
+    /// The running script's [`LoaderConfig::dispatch`], copied by its loader.
+    pub dispatch: u32,
+    /// Padding.
+    pub dispatch_pad: u32,
     /// `r0` of the top chain when it returned.
     pub result: u64,
     /// Packets booted on this CPU.
@@ -591,10 +630,16 @@ pub mod vm_maps {
     pub const FAULTS: &str = "hike_faults";
     /// The ring buffer of [`super::Event`]s.
     pub const EVENTS: &str = "hike_events";
+    /// Script slot → the script's loader (a program array; `dispatch.h`).
+    pub const SCRIPTS: &str = "hike_scripts";
+    /// [`super::DispatchKey`] → the next script's slot (a hash).
+    pub const DISPATCH: &str = "hike_dispatch";
+    /// Per-CPU packets by (script slot, final verdict) (index `slot * VERDICTS + verdict`).
+    pub const VERDICTS: &str = "hike_verdicts";
 
     /// The maps every object declares in its `.maps` section (all but the code heap; an
     /// object built for TC declares [`PROGS_TC`] where this says [`PROGS`]).
-    pub const DECLARED: [&str; 8] = [
+    pub const DECLARED: [&str; 11] = [
         CHAINS,
         PROGS,
         CONFIG,
@@ -603,6 +648,9 @@ pub mod vm_maps {
         PROG_STATS,
         FAULTS,
         EVENTS,
+        SCRIPTS,
+        DISPATCH,
+        VERDICTS,
     ];
 }
 

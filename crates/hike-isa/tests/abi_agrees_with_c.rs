@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use hike_isa::abi::{self, Helper, XdpAction};
 use hike_isa::abi::{
-    ChainDesc, ChainRef, ChainStats, Event, Fault, Frame, LoaderConfig, PktMeta, ProgStats,
-    TraceRec, VmConfig, VmState,
+    ChainDesc, ChainRef, ChainStats, DispatchKey, Event, Fault, Frame, LoaderConfig, PktMeta,
+    ProgStats, TraceRec, VmConfig, VmState,
 };
 
 /// A temporary directory removed when dropped, even if the test panics.
@@ -269,6 +269,13 @@ fn rust_mirror() -> BTreeMap<String, u64> {
             MAX_PROG_CALLS,
             DEFAULT_BUDGET,
             MAX_BUDGET,
+            DISPATCH_SLOTS,
+            DISPATCH_PER_HOOK,
+            DISPATCH_LINKS,
+            DISPATCH_MASK,
+            DISPATCH_SLOT_SHIFT,
+            DISPATCH_LEAVES,
+            VERDICTS,
             CALL_HELPER,
             CALL_CHAIN,
             CALL_PROG,
@@ -338,11 +345,12 @@ fn rust_mirror() -> BTreeMap<String, u64> {
     layout!(m, VmConfig, "hike_vm_config", [budget, flags, clock_ns]);
     layout!(m, ChainStats, "hike_chain_stats", [runs, faults]);
     layout!(m, ProgStats, "hike_prog_stats", [calls]);
+    layout!(m, DispatchKey, "hike_dispatch_key", [ifindex, slot]);
     layout!(
         m,
         LoaderConfig,
         "hike_loader_config",
-        [default_verdict, failsafe_verdict, flags, reserved]
+        [default_verdict, failsafe_verdict, flags, dispatch]
     );
     typedef!(m, ChainRef, "hike_chain_ref");
     layout!(
@@ -385,6 +393,8 @@ fn rust_mirror() -> BTreeMap<String, u64> {
             redirect_ifindex,
             code_off,
             code_len,
+            dispatch,
+            dispatch_pad,
             result,
             packets,
             meta,

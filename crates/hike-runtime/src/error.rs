@@ -135,6 +135,22 @@ pub enum Error {
         found: MapLayout,
     },
 
+    /// A pinned VM map of an instance was made by a build of another VM ABI: the instance's
+    /// pins cannot be reused by this one.
+    #[error("the pinned vm instance `{instance}` was made by another build of the VM: its map `{map}` is {found}, but this build's ABI (version {abi}) wants {expected}; unload its scripts with the build that loaded them, or remove the instance's pins (`eclatd --reset`, or `rm -r` of its pin directory) and load them again")]
+    PinnedLayoutMismatch {
+        /// The instance.
+        instance: String,
+        /// The map name.
+        map: String,
+        /// This build's ABI version.
+        abi: u32,
+        /// What the ABI says.
+        expected: MapLayout,
+        /// What was found.
+        found: MapLayout,
+    },
+
     /// Memory-mapping a map failed.
     #[error("cannot mmap map `{map}`")]
     Mmap {
@@ -295,6 +311,16 @@ pub enum Error {
     LoaderExists {
         /// The loader name.
         name: String,
+    },
+
+    /// A script slot beyond the table.
+    #[error(
+        "script slot {slot} is out of range (the instance has {} slots)",
+        hike_isa::abi::DISPATCH_SLOTS
+    )]
+    ScriptSlot {
+        /// The slot.
+        slot: u32,
     },
 
     /// No loader of this name exists in the instance.

@@ -154,8 +154,8 @@ impl fmt::Display for Attachment {
     }
 }
 
-/// Where a TC attachment goes among the programs other tools attached to the same hook
-/// (tcx runs them in order; the first verdict other than `TC_ACT_UNSPEC` ends the packet).
+/// Where a TC attachment goes among the programs already attached to the same hook (tcx runs
+/// them in order; the first verdict other than `TCX_NEXT` ends the packet).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum TcPlacement {
     /// Before every program attached there now (`BPF_F_BEFORE`, no relative program).
@@ -163,18 +163,25 @@ pub enum TcPlacement {
     First,
     /// After every program attached there now (`BPF_F_AFTER`, no relative program).
     Last,
+    /// Just before the attached program with this ID (`BPF_F_BEFORE | BPF_F_ID`): how a
+    /// daemon keeps several scripts of one hook in their order.
+    Before(u32),
+    /// Just after the attached program with this ID (`BPF_F_AFTER | BPF_F_ID`).
+    After(u32),
 }
 
 impl TcPlacement {
-    /// The placement's name, as the CLI writes it.
-    pub const fn name(self) -> &'static str {
+    /// The placement's name, as the CLI writes it (`first`, `last`, `before program 42`).
+    pub fn name(self) -> String {
         match self {
-            TcPlacement::First => "first",
-            TcPlacement::Last => "last",
+            TcPlacement::First => "first".into(),
+            TcPlacement::Last => "last".into(),
+            TcPlacement::Before(id) => format!("before program {id}"),
+            TcPlacement::After(id) => format!("after program {id}"),
         }
     }
 
-    /// The placement called `name`, if any.
+    /// The placement called `name` (`first` or `last`), if any.
     pub fn from_name(name: &str) -> Option<TcPlacement> {
         match name {
             "first" => Some(TcPlacement::First),
@@ -183,17 +190,20 @@ impl TcPlacement {
         }
     }
 
-    pub(crate) fn link_flags(self) -> u32 {
+    /// The link's flags and the relative program's ID (0: none).
+    pub(crate) fn link_flags(self) -> (u32, u32) {
         match self {
-            TcPlacement::First => libbpf_sys::BPF_F_BEFORE,
-            TcPlacement::Last => libbpf_sys::BPF_F_AFTER,
+            TcPlacement::First => (libbpf_sys::BPF_F_BEFORE, 0),
+            TcPlacement::Last => (libbpf_sys::BPF_F_AFTER, 0),
+            TcPlacement::Before(id) => (libbpf_sys::BPF_F_BEFORE | libbpf_sys::BPF_F_ID, id),
+            TcPlacement::After(id) => (libbpf_sys::BPF_F_AFTER | libbpf_sys::BPF_F_ID, id),
         }
     }
 }
 
 impl fmt::Display for TcPlacement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(&self.name())
     }
 }
 

@@ -46,6 +46,7 @@ pub mod chains;
 mod code_alloc;
 pub mod cpu;
 pub mod crash;
+pub mod dispatch;
 mod error;
 pub mod events;
 pub mod hook;

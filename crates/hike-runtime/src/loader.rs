@@ -156,6 +156,10 @@ impl Loader {
         &self.program
     }
 
+    pub(crate) fn handle(&self) -> &ProgramHandle {
+        &self.handle
+    }
+
     /// The kernel's ID of the program.
     pub fn kernel_id(&self) -> u32 {
         self.handle.id()

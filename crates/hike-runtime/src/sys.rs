@@ -187,13 +187,15 @@ pub(crate) fn tcx_link_create(
     prog: BorrowedFd<'_>,
     ifindex: u32,
     attach_type: libbpf_sys::bpf_attach_type,
-    flags: u32,
+    (flags, relative_id): (u32, u32),
 ) -> io::Result<OwnedFd> {
     // SAFETY: an all-zero options struct is the documented "no options" value (no relative
     // program, any revision); `sz` is set below.
     let mut opts: libbpf_sys::bpf_link_create_opts = unsafe { std::mem::zeroed() };
     opts.sz = std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as libbpf_sys::size_t;
     opts.flags = flags;
+    // With BPF_F_ID the relative program is named by its ID (0 otherwise: none).
+    opts.__bindgen_anon_1.tcx.relative_id = relative_id;
     let target = i32::try_from(ifindex)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "ifindex out of range"))?;
     // SAFETY: `prog` is a valid program descriptor and `opts` a valid, sized options struct.
@@ -452,4 +454,29 @@ pub(crate) fn if_nametoindex(name: &str) -> io::Result<u32> {
 pub(crate) unsafe fn has_pin_path(map: NonNull<libbpf_sys::bpf_map>) -> bool {
     // SAFETY: guaranteed by the caller; the result is only compared with null.
     !unsafe { libbpf_sys::bpf_map__pin_path(map.as_ptr()) }.is_null()
+}
+
+/// The name the kernel gives program `id` (its first 15 bytes), or `None` when it is gone.
+pub(crate) fn prog_name_by_id(id: u32) -> Option<String> {
+    // SAFETY: plain syscall wrapper; a negative return is an error.
+    let fd = unsafe { libbpf_sys::bpf_prog_get_fd_by_id(id) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` was just returned by the kernel and is owned here.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut info = libbpf_sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+    // SAFETY: `info` is valid for `len` bytes for the duration of the call.
+    let r = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len) };
+    if r < 0 {
+        return None;
+    }
+    let bytes: Vec<u8> = info
+        .name
+        .iter()
+        .take_while(|c| **c != 0)
+        .map(|c| *c as u8)
+        .collect();
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }

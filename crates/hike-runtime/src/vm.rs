@@ -776,7 +776,7 @@ impl Vm {
         Ok(bytemuck::try_pod_read_unaligned(&v).unwrap_or_default())
     }
 
-    fn percpu<T: bytemuck::Pod>(&self, m: VmMap, key: u32) -> Result<Vec<T>> {
+    pub(crate) fn percpu<T: bytemuck::Pod>(&self, m: VmMap, key: u32) -> Result<Vec<T>> {
         let values = self
             .vm_map(m)
             .lookup_percpu(&key.to_ne_bytes())?
@@ -832,7 +832,7 @@ impl Vm {
     }
 
     /// Zeroes the per-CPU counters at `key` of the counter map `m`.
-    fn zero_counters(&self, m: VmMap, key: u32) -> Result<()> {
+    pub(crate) fn zero_counters(&self, m: VmMap, key: u32) -> Result<()> {
         let r = self.vm_map(m);
         let zero = vec![vec![0u8; r.value_size()]; self.ncpus];
         r.update_percpu(&key.to_ne_bytes(), &zero, Default::default())

@@ -73,11 +73,17 @@ pub enum VmMap {
     Faults,
     /// `hike_events`: the ring buffer of [`abi::Event`]s.
     Events,
+    /// `hike_scripts`: script slot → the script's loader (a program array).
+    Scripts,
+    /// `hike_dispatch`: [`abi::DispatchKey`] → the next script's slot.
+    Dispatch,
+    /// `hike_verdicts`: per-CPU packets by (script slot, final verdict).
+    Verdicts,
 }
 
 impl VmMap {
     /// Every shared map, in creation order.
-    pub const ALL: [VmMap; 10] = [
+    pub const ALL: [VmMap; 13] = [
         VmMap::Chains,
         VmMap::Code,
         VmMap::Progs,
@@ -88,6 +94,9 @@ impl VmMap {
         VmMap::ProgStats,
         VmMap::Faults,
         VmMap::Events,
+        VmMap::Scripts,
+        VmMap::Dispatch,
+        VmMap::Verdicts,
     ];
 
     /// The map's name, as declared by every HIKe object (at most 15 bytes;
@@ -104,6 +113,9 @@ impl VmMap {
             VmMap::ProgStats => abi::vm_maps::PROG_STATS,
             VmMap::Faults => abi::vm_maps::FAULTS,
             VmMap::Events => abi::vm_maps::EVENTS,
+            VmMap::Scripts => abi::vm_maps::SCRIPTS,
+            VmMap::Dispatch => abi::vm_maps::DISPATCH,
+            VmMap::Verdicts => abi::vm_maps::VERDICTS,
         }
     }
 
@@ -166,6 +178,21 @@ impl VmMap {
             ),
             VmMap::Faults => (MapType::PercpuArray, u32s, 8, Fault::MAX as u32, 0),
             VmMap::Events => (MapType::RingBuf, 0, 0, EVENTS_RING_BYTES, 0),
+            VmMap::Scripts => (MapType::ProgArray, u32s, u32s, abi::DISPATCH_SLOTS, 0),
+            VmMap::Dispatch => (
+                MapType::Hash,
+                size_of::<abi::DispatchKey>() as u32,
+                u32s,
+                abi::DISPATCH_LINKS,
+                0,
+            ),
+            VmMap::Verdicts => (
+                MapType::PercpuArray,
+                u32s,
+                8,
+                abi::DISPATCH_SLOTS * abi::VERDICTS,
+                0,
+            ),
         };
         MapLayout {
             map_type,
@@ -199,9 +226,14 @@ impl VmMaps {
         let mut maps = Vec::with_capacity(VmMap::ALL.len());
         for m in VmMap::ALL {
             let path = dir.join(m.name());
-            if m == VmMap::ProgsTc && !path.exists() {
-                // An instance created before TC hooks existed: its TC program table is made
-                // now, empty, as `create` would have.
+            if matches!(
+                m,
+                VmMap::ProgsTc | VmMap::Scripts | VmMap::Dispatch | VmMap::Verdicts
+            ) && !path.exists()
+            {
+                // An instance created before TC hooks (several scripts per hook, verdict
+                // counters) existed: its TC program table (script table, order, counters) is
+                // made now, empty, as `create` would have.
                 let h = create_map(m)?;
                 crate::sys::obj_pin(h.as_fd(), &path).map_err(|source| Error::Pin {
                     op: "pin",
@@ -219,9 +251,10 @@ impl VmMaps {
             let found = layout_of(&h)?;
             let expected = m.layout();
             if found != expected {
-                return Err(Error::MapLayoutMismatch {
-                    owner: instance.to_owned(),
+                return Err(Error::PinnedLayoutMismatch {
+                    instance: instance.to_owned(),
                     map: m.name().to_owned(),
+                    abi: abi::ABI_VERSION,
                     expected,
                     found,
                 });

@@ -186,7 +186,7 @@ fn kernel_adopting_checks_map_layouts_and_chain_descriptors() {
     wrong.pin(&pin).unwrap();
     let err = Vm::open_pinned_with(&guard.name, &opts()).unwrap_err();
     match &err {
-        Error::MapLayoutMismatch {
+        Error::PinnedLayoutMismatch {
             map,
             expected,
             found,
@@ -195,9 +195,14 @@ fn kernel_adopting_checks_map_layouts_and_chain_descriptors() {
             assert_eq!(map, "hike_config");
             assert_eq!((expected.value_size, found.value_size), (16, 8));
         }
-        other => panic!("expected MapLayoutMismatch, got {other:?}"),
+        other => panic!("expected PinnedLayoutMismatch, got {other:?}"),
     }
     assert!(err.to_string().contains("`hike_config`"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("remove the instance's pins (`eclatd --reset`"),
+        "the way out: {err}"
+    );
 
     // Two chains whose code overlaps.
     let guard2 = InstanceGuard::new("rt_abi");

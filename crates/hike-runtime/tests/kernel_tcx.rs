@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use hike_bpf::Context;
@@ -14,8 +14,8 @@ use hike_isa::abi::xdp;
 use hike_runtime::{
     tc_programs, Attachment, Error, Hook, Loader, ProgContext, TcPlacement, Vm, XdpMode,
 };
+use hike_testkit::foreign::ForeignTcx;
 use libbpf_rs::libbpf_sys;
-use libbpf_rs::{MapCore, MapFlags, ObjectBuilder};
 use support::*;
 
 fn tc_test_loader() -> &'static [u8] {
@@ -33,77 +33,6 @@ fn tc_loader(vm: &Vm, name: &str, verdict: u32) -> Loader {
         .expect("install chain 0");
     boot(&loader, 0, [0; 5]);
     loader
-}
-
-/// Another tool's tcx program: counts packets, returns TC_ACT_UNSPEC.
-struct Foreign {
-    _object: libbpf_rs::Object,
-    map: libbpf_rs::MapHandle,
-    link: OwnedFd,
-    id: u32,
-}
-
-impl Foreign {
-    fn attach(ifindex: u32, hook: Hook, flags: u32) -> Foreign {
-        let bytes = hike_bpf::netlab::object("netlab_tc_count").expect("built");
-        let object = ObjectBuilder::default()
-            .open_memory(bytes)
-            .expect("open")
-            .load()
-            .expect("load the foreign program");
-        let prog = object
-            .progs()
-            .find(|p| p.name() == "netlab_tc_count")
-            .expect("program");
-        let map = object.maps().find(|m| m.name() == "tc_count").expect("map");
-        let map = libbpf_rs::MapHandle::try_from(&map).expect("map handle");
-        let attach_type = match hook {
-            Hook::TcIngress => libbpf_sys::BPF_TCX_INGRESS,
-            Hook::TcEgress => libbpf_sys::BPF_TCX_EGRESS,
-            Hook::Xdp => unreachable!("a tc hook"),
-        };
-        // SAFETY: zeroed options are libbpf's "none"; `sz` is set; the descriptor is valid.
-        let link = unsafe {
-            let mut opts: libbpf_sys::bpf_link_create_opts = std::mem::zeroed();
-            opts.sz = std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _;
-            opts.flags = flags;
-            let fd = libbpf_sys::bpf_link_create(
-                prog.as_fd().as_raw_fd(),
-                ifindex as i32,
-                attach_type,
-                &opts,
-            );
-            assert!(fd >= 0, "tcx attach of the foreign program: {fd}");
-            OwnedFd::from_raw_fd(fd)
-        };
-        let id = prog_id(prog.as_fd());
-        Foreign {
-            _object: object,
-            map,
-            link,
-            id,
-        }
-    }
-
-    fn count(&self) -> u64 {
-        self.map
-            .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
-            .expect("lookup")
-            .map_or(0, |v| u64::from_ne_bytes(v[..8].try_into().unwrap()))
-    }
-}
-
-fn prog_id(fd: std::os::fd::BorrowedFd<'_>) -> u32 {
-    // SAFETY: a zeroed info struct is valid; its length is given.
-    unsafe {
-        let mut info: libbpf_sys::bpf_prog_info = std::mem::zeroed();
-        let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
-        assert_eq!(
-            libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len),
-            0
-        );
-        info.id
-    }
 }
 
 /// Sends `n` frames out of `ifindex` through an AF_PACKET socket (through the qdisc layer:
@@ -166,7 +95,7 @@ fn kernel_tc_loader_runs_first_or_last_beside_a_foreign_tcx_program() {
     ns.run_in(|| {
         let veth0 = hike_runtime::interface_index("veth0").unwrap();
         let veth1 = hike_runtime::interface_index("veth1").unwrap();
-        let foreign = Foreign::attach(veth0, Hook::TcIngress, libbpf_sys::BPF_F_AFTER);
+        let foreign = ForeignTcx::attach(veth0, Hook::TcIngress, libbpf_sys::BPF_F_AFTER);
 
         // First: ours drops every packet before the foreign program sees it.
         loader
@@ -229,7 +158,7 @@ fn kernel_tc_loader_runs_first_or_last_beside_a_foreign_tcx_program() {
         let f0 = foreign.count();
         send(veth1, 2);
         assert!(settle(f0 + 2, || foreign.count()) >= f0 + 2);
-        drop(foreign.link);
+        drop(foreign);
     });
 }
 
@@ -275,7 +204,7 @@ fn kernel_pinned_tc_attachment_is_taken_over_in_place_reopened_and_reclaimed() {
         old.attach_tc(veth0, Hook::TcIngress, TcPlacement::Last)
             .unwrap();
         // A foreign program after ours: the take-over keeps ours in front of it.
-        let foreign = Foreign::attach(veth0, Hook::TcIngress, libbpf_sys::BPF_F_AFTER);
+        let foreign = ForeignTcx::attach(veth0, Hook::TcIngress, libbpf_sys::BPF_F_AFTER);
         (veth0, foreign)
     });
     let at = Attachment {
@@ -325,4 +254,40 @@ fn kernel_pinned_tc_attachment_is_taken_over_in_place_reopened_and_reclaimed() {
         "removing the loader detaches it, the foreign program stays"
     );
     vm.destroy().unwrap();
+}
+
+/// Several scripts at one TC hook: the kernel's tcx order is the dispatch. A loader whose
+/// verdict is in its proceed-on set returns TCX_NEXT and the hook's next program (here
+/// another tool's) sees the packet; outside the set its verdict ends the packet there.
+#[test]
+fn kernel_a_tc_verdict_that_proceeds_goes_on_to_the_hooks_next_program() {
+    let ns = NetnsGuard::new("htc");
+    let vm = fast_vm();
+    let loader = tc_loader(&vm, "first", xdp::PASS);
+    ns.run_in(|| {
+        let veth0 = hike_runtime::interface_index("veth0").unwrap();
+        let veth1 = hike_runtime::interface_index("veth1").unwrap();
+        let foreign = ForeignTcx::attach(veth0, Hook::TcIngress, libbpf_sys::BPF_F_AFTER);
+        loader
+            .attach_tc(veth0, Hook::TcIngress, TcPlacement::First)
+            .expect("attach first");
+        // Pass proceeds: the foreign program after ours counts every packet.
+        loader
+            .set_dispatch(hike_isa::abi::dispatch_word(1 << xdp::PASS, 0))
+            .unwrap();
+        let (vm0, f0) = (vm_packets(&vm), foreign.count());
+        send(veth1, 5);
+        assert!(settle(vm0 + 5, || vm_packets(&vm)) >= vm0 + 5, "ours ran");
+        assert!(
+            settle(f0 + 5, || foreign.count()) >= f0 + 5,
+            "then the next"
+        );
+        // Nothing proceeds: ours passes (TC_ACT_OK), which ends the hook's programs.
+        loader.set_dispatch(0).unwrap();
+        let (vm0, f0) = (vm_packets(&vm), foreign.count());
+        send(veth1, 5);
+        assert!(settle(vm0 + 5, || vm_packets(&vm)) >= vm0 + 5, "ours ran");
+        assert_eq!(foreign.count(), f0, "the hook's next program was not run");
+        drop(foreign);
+    });
 }

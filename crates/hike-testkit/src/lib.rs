@@ -33,6 +33,7 @@
 
 pub mod etcd;
 pub mod fields;
+pub mod foreign;
 mod harness;
 pub mod hook;
 mod lab;

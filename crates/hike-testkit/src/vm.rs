@@ -326,7 +326,7 @@ pub fn set_verdicts(loader: &Loader, default_verdict: u32, failsafe_verdict: u32
         default_verdict,
         failsafe_verdict,
         flags: abi::LDR_VERDICTS_SET,
-        reserved: 0,
+        dispatch: 0,
     };
     write(
         loader,

@@ -346,6 +346,49 @@ pub fn inspect_object(bytes: &[u8]) -> Result<ObjectInfo, ObjectError> {
     })
 }
 
+/// The section offsets of the `r2 = hike_scripts ll` loads (their relocations name the map):
+/// the dispatch's tail call to the next script (`dispatch.h`), which every program has at its
+/// exit and which does not make it reach other programs.
+fn dispatch_loads(
+    file: &object::File<'_>,
+    section: &object::Section<'_, '_>,
+) -> std::collections::BTreeSet<u64> {
+    section
+        .relocations()
+        .filter_map(|(offset, r)| match r.target() {
+            object::RelocationTarget::Symbol(i) => {
+                let name = file.symbol_by_index(i).ok()?.name().ok()?.to_owned();
+                (name == vm_maps::SCRIPTS).then_some(offset)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether a program's code (at section offset `start`) tail-calls through anything but the
+/// dispatch's script table: the program table, so the program resumes its chain. A tail call
+/// whose map (the last `r2 = MAP ll` before it, the way clang sets the argument) is the script
+/// table is the dispatch's and does not count.
+fn program_tail_calls(
+    code: &[u8],
+    start: usize,
+    dispatch: &std::collections::BTreeSet<u64>,
+) -> bool {
+    /// `BPF_LD | BPF_IMM | BPF_DW`.
+    const OP_LD_IMM64: u8 = 0x18;
+    let mut r2_is_dispatch = false;
+    for (k, i) in code.chunks_exact(8).enumerate() {
+        if i[0] == OP_LD_IMM64 && i[1] & 0x0f == 2 {
+            r2_is_dispatch = dispatch.contains(&((start + k * 8) as u64));
+        }
+        let imm = i32::from_le_bytes([i[4], i[5], i[6], i[7]]);
+        if i[0] == OP_CALL && i[1] >> 4 == 0 && imm == HELPER_TAIL_CALL && !r2_is_dispatch {
+            return true;
+        }
+    }
+    false
+}
+
 /// The programs: every function symbol of an executable section but `.text`.
 fn programs(
     file: &object::File<'_>,
@@ -383,10 +426,8 @@ fn programs(
             .checked_add(len)
             .and_then(|end| data.get(start..end))
             .ok_or_else(|| bad("crosses the end of its section"))?;
-        let tail_calls = code.chunks_exact(8).any(|i| {
-            let imm = i32::from_le_bytes([i[4], i[5], i[6], i[7]]);
-            i[0] == OP_CALL && i[1] >> 4 == 0 && imm == HELPER_TAIL_CALL
-        });
+        let dispatch = dispatch_loads(file, &section);
+        let tail_calls = program_tail_calls(code, start, &dispatch);
         let t = tags.get(&name);
         found.push((
             (index.0, start),

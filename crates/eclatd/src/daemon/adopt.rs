@@ -7,6 +7,7 @@ use hike_runtime::{Loader, ProgramId, Vm};
 
 use super::load::unhex;
 use super::maps::write_raw;
+use super::order;
 use crate::error::chain;
 use crate::state::{Pending, State};
 
@@ -36,16 +37,6 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
     if let Some(pending) = state.pending.take() {
         undo_pending(vm, &mut loaders, &pending);
     }
-    let recorded: BTreeSet<String> = state.scripts.iter().map(|s| s.loader.pin.clone()).collect();
-    let unlisted: Vec<String> = loaders
-        .keys()
-        .filter(|n| !recorded.contains(*n))
-        .cloned()
-        .collect();
-    for name in unlisted {
-        eprintln!("eclatd: removing loader `{name}`, which no script owns (left by an interrupted operation)");
-        loaders.remove(&name).expect("listed").remove()?;
-    }
     state.scripts.retain(|s| {
         let kept = loaders.contains_key(&s.loader.pin);
         if !kept {
@@ -56,8 +47,37 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
         }
         kept
     });
+    // The recorded order, and each interface's link on its first script's loader, before the
+    // unlisted loaders go (an unload interrupted after its commit still holds links that
+    // its followers take over).
+    let plan = order::plan(state);
+    if let Err(e) = order::apply(vm, &loaders, &plan) {
+        eprintln!(
+            "eclatd: warning: cannot restore the order of the scripts: {}",
+            chain(&e)
+        );
+    }
+    for ifindex in plan.heads.keys() {
+        if let Err(e) = order::repair_head(&loaders, &plan, *ifindex) {
+            eprintln!(
+                "eclatd: warning: cannot give interface {ifindex} to its first script: {}",
+                chain(&e)
+            );
+        }
+    }
+    let recorded: BTreeSet<String> = state.scripts.iter().map(|s| s.loader.pin.clone()).collect();
+    let unlisted: Vec<String> = loaders
+        .keys()
+        .filter(|n| !recorded.contains(*n))
+        .cloned()
+        .collect();
+    for name in unlisted {
+        eprintln!("eclatd: removing loader `{name}`, which no script owns (left by an interrupted operation)");
+        loaders.remove(&name).expect("listed").remove()?;
+    }
     for s in &mut state.scripts {
         let loader = &loaders[&s.loader.pin];
+        let loaders = &loaders;
         match loader.repair_links() {
             Ok(repaired) => {
                 for at in repaired {
@@ -75,12 +95,16 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
         }
         let attached = loader.attachments();
         s.loader.attachments.retain(|a| {
-            let kept = hike_runtime::Hook::from_name(&a.hook).is_some_and(|hook| {
-                attached.contains(&hike_runtime::Attachment {
+            // An xdp interface's link is held by its first script's loader; a TC hook's by
+            // the script's own loader.
+            let kept = match hike_runtime::Hook::from_name(&a.hook) {
+                Some(hike_runtime::Hook::Xdp) => order::holder(loaders, a.ifindex).is_some(),
+                Some(hook) => attached.contains(&hike_runtime::Attachment {
                     ifindex: a.ifindex,
                     hook,
-                })
-            });
+                }),
+                None => false,
+            };
             if !kept {
                 eprintln!(
                     "eclatd: warning: script `{}` is no longer attached to `{}` (ifindex {}): the interface went away",
@@ -122,6 +146,13 @@ pub(super) fn adopt(vm: &Vm, state: &mut State) -> anyhow::Result<BTreeMap<Strin
         if !chains.contains(&id.get()) {
             vm.remove_chain(id);
         }
+    }
+    let plan = order::plan(state);
+    if let Err(e) = order::apply(vm, &loaders, &plan).and_then(|()| order::prune(vm, &plan)) {
+        eprintln!(
+            "eclatd: warning: cannot restore the order of the scripts: {}",
+            chain(&e)
+        );
     }
     Ok(loaders)
 }

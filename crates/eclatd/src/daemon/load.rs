@@ -1,6 +1,6 @@
 //! Compiling, loading (all or nothing, through an undo log), replacing and unloading scripts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use eclat_catalog::layout::hex;
@@ -8,15 +8,17 @@ use eclat_catalog::{Hook, ObjectId, PackageCatalog};
 use eclat_compiler::Define;
 use eclat_link::link::{LinkedScript, MapOwner};
 use eclat_link::{link_with, IdAllocator, Unit};
+use hike_isa::abi::{DISPATCH_PER_HOOK, DISPATCH_SLOTS};
 use hike_isa::abi::{MAX_CHAINS, MAX_PROGS};
 use hike_isa::validate::Chain as ValidatedChain;
-use hike_runtime::{Attachment, ChainId, MapRef, ProgramId, TcPlacement, UpdateMode};
+use hike_runtime::{Attachment, ChainId, Loader, MapRef, ProgramId, TcPlacement, UpdateMode};
 
 use super::maps::{read_raw, write_raw};
+use super::order;
 use super::reconfigure;
 use super::{
     check_script_name, create_private_dir, default_name, limits, lock, now_secs, Daemon, Inner,
-    Loaded, ScriptSource,
+    Loaded, Placement, ScriptSource,
 };
 use crate::crash;
 use crate::error::{chain, DaemonError, Result};
@@ -110,6 +112,68 @@ fn build_digest(catalog: &PackageCatalog, object: eclat_catalog::ObjectId, hook:
         .to_owned()
 }
 
+/// Refuses a replace that would move a TC script among its hook's programs (another priority,
+/// or another placement among other tools' programs where it runs at TC).
+fn check_tc_place_kept(old: &ScriptRecord, new: &ScriptRecord) -> Result<()> {
+    let Some(a) = new
+        .loader
+        .attachments
+        .iter()
+        .find(|a| a.hook != "xdp" && old.loader.attachments.iter().any(|x| same_place(x, a)))
+    else {
+        return Ok(());
+    };
+    if old.priority != new.priority {
+        return Err(DaemonError::TcMove {
+            script: new.name.clone(),
+            at: format!("the {} hook of interface `{}`", a.hook, a.device),
+            what: "priority",
+            old: old.priority.to_string(),
+            new: new.priority.to_string(),
+        });
+    }
+    if old.tc_placement != new.tc_placement {
+        return Err(DaemonError::TcMove {
+            script: new.name.clone(),
+            at: format!("the {} hook of interface `{}`", a.hook, a.device),
+            what: "tc-placement",
+            old: old.tc_placement.name(),
+            new: new.tc_placement.name(),
+        });
+    }
+    Ok(())
+}
+
+/// Where a new TC link of `record` goes at `a`: just before the first script of ours that
+/// runs after it there (in `planned`'s order), else just after the last one before it, else
+/// where the script asked among other tools' programs.
+fn tc_place(
+    planned: &State,
+    loaders: &BTreeMap<String, Loader>,
+    record: &ScriptRecord,
+    a: &AttachmentRecord,
+) -> TcPlacement {
+    let Some(hook) = order::hooks(planned)
+        .into_iter()
+        .find(|h| h.ifindex == a.ifindex && h.hook == a.hook)
+    else {
+        return record.tc_placement;
+    };
+    let at = hook
+        .scripts
+        .iter()
+        .position(|s| s.name == record.name)
+        .expect("the planned state holds the record");
+    let id_of = |s: &ScriptRecord| loaders.get(&s.loader.pin).map(Loader::kernel_id);
+    if let Some(id) = hook.scripts[at + 1..].iter().find_map(|s| id_of(s)) {
+        return TcPlacement::Before(id);
+    }
+    if let Some(id) = hook.scripts[..at].iter().rev().find_map(|s| id_of(s)) {
+        return TcPlacement::After(id);
+    }
+    record.tc_placement
+}
+
 /// Whether two attachment records are the same interface and hook.
 fn same_place(a: &AttachmentRecord, b: &AttachmentRecord) -> bool {
     a.ifindex == b.ifindex && a.hook == b.hook
@@ -193,6 +257,9 @@ enum Undo {
         from: String,
         to: String,
     },
+    /// The order of the scripts (slots, next entries, words) was rewritten for the new
+    /// record: its undo writes the committed record's order again.
+    Order,
 }
 
 /// The undo log of a load.
@@ -210,6 +277,14 @@ impl Txn {
         let mut waited = false;
         for step in self.steps.into_iter().rev() {
             match step {
+                Undo::Order => {
+                    let plan = order::plan(&inner.state);
+                    if let Err(e) = order::apply(&inner.vm, &inner.loaders, &plan)
+                        .and_then(|()| order::prune(&inner.vm, &plan))
+                    {
+                        warn("restore the order of the scripts", &chain(&e));
+                    }
+                }
                 Undo::TakeOver { at, from, to } => {
                     if let (Some(f), Some(t)) = (inner.loaders.get(&from), inner.loaders.get(&to)) {
                         if let Err(e) = f.take_over(t, at) {
@@ -294,6 +369,15 @@ fn retire(inner: &mut Inner, what: &str, loader_pin: &str, chains: &[u32], unuse
         {
             warn(&e);
         }
+    }
+}
+
+/// After a commit and the removal of what it replaced: the next entries and slots the
+/// recorded order no longer has go. A failure leaves entries no packet reaches; the next
+/// start removes them.
+fn prune_order(inner: &mut Inner, what: &str) {
+    if let Err(e) = order::prune(&inner.vm, &order::plan(&inner.state)) {
+        eprintln!("eclatd: warning: {what}: {}", chain(&e));
     }
 }
 
@@ -421,6 +505,7 @@ impl Daemon {
         name: Option<&str>,
         src: &ScriptSource,
         loader: Option<&str>,
+        placement: &Placement,
     ) -> Result<Loaded> {
         if src.file_name.is_empty() {
             return Err(DaemonError::Missing {
@@ -454,11 +539,33 @@ impl Daemon {
                 message: chain(&e),
             })?
         };
-        let attachments =
-            self.resolve_attachments(&name, &units[0].1, &linked, inner, old.as_ref())?;
+        let attachments = self.resolve_attachments(&name, &units[0].1, &linked, inner)?;
         let maps = reconfigure::map_resets(inner, &linked, old.as_ref())?;
         let generation = old.as_ref().map_or(1, |o| o.generation + 1);
+        let slot = match &old {
+            Some(o) => o.slot,
+            None => (0..DISPATCH_SLOTS)
+                .find(|s| inner.state.scripts.iter().all(|x| x.slot != *s))
+                .ok_or(DaemonError::TooMany {
+                    what: "the scripts of the instance",
+                    count: inner.state.scripts.len() + 1,
+                    max: DISPATCH_SLOTS as usize,
+                })?,
+        };
         let record = ScriptRecord {
+            priority: placement
+                .priority
+                .or(old.as_ref().map(|o| o.priority))
+                .unwrap_or(state::DEFAULT_PRIORITY),
+            proceed_on: placement
+                .proceed_on
+                .or(old.as_ref().map(|o| o.proceed_on))
+                .unwrap_or(state::DEFAULT_PROCEED_ON),
+            tc_placement: placement
+                .tc_placement
+                .or(old.as_ref().map(|o| o.tc_placement))
+                .unwrap_or_default(),
+            slot,
             name: name.clone(),
             file_name: src.file_name.clone(),
             defines: src.defines.clone(),
@@ -483,6 +590,9 @@ impl Daemon {
                 attachments: attachments.clone(),
             },
         };
+        if let Some(o) = &old {
+            check_tc_place_kept(o, &record)?;
+        }
 
         let _op = crash::Operation::enter(if old.is_some() { "replace" } else { "load" });
         // The intent first: a crash from here until the commit leaves a record of what to
@@ -552,6 +662,7 @@ impl Daemon {
         if let Some(old) = &old {
             remove_old_version(inner, old, &record, &unused);
         }
+        prune_order(inner, &format!("load `{name}`"));
         Ok(Loaded {
             script: record,
             replaced: old.is_some(),
@@ -610,9 +721,12 @@ impl Daemon {
                 .iter()
                 .map(|a| PendingAttachment {
                     ifindex: a.ifindex,
-                    from: old
-                        .filter(|o| o.loader.attachments.iter().any(|x| same_place(x, a)))
-                        .map(|o| o.loader.pin.clone()),
+                    from: if a.hook == "xdp" {
+                        order::holder(&inner.loaders, a.ifindex)
+                    } else {
+                        old.filter(|o| o.loader.attachments.iter().any(|x| same_place(x, a)))
+                            .map(|o| o.loader.pin.clone())
+                    },
                     hook: a.hook.clone(),
                 })
                 .collect(),
@@ -641,7 +755,6 @@ impl Daemon {
         script: &eclat_compiler::output::CompiledScript,
         linked: &LinkedScript,
         inner: &Inner,
-        old: Option<&ScriptRecord>,
     ) -> Result<Vec<AttachmentRecord>> {
         let mut out: Vec<AttachmentRecord> = Vec::new();
         for a in script
@@ -661,31 +774,40 @@ impl Daemon {
             if out.iter().any(|o| same_place(o, &here)) {
                 continue;
             }
-            if let Some(owner) = inner.state.scripts.iter().find(|s| {
-                s.name != name && s.loader.attachments.iter().any(|x| same_place(x, &here))
-            }) {
-                return Err(DaemonError::InterfaceTaken {
+            let others: Vec<String> = order::hooks(&inner.state)
+                .into_iter()
+                .filter(|h| h.ifindex == ifindex && h.hook == a.hook)
+                .flat_map(|h| h.scripts.into_iter().map(|s| s.name.clone()))
+                .filter(|n| n != name)
+                .collect();
+            if others.len() >= DISPATCH_PER_HOOK as usize {
+                return Err(DaemonError::HookFull {
+                    script: name.to_owned(),
                     device: a.device.clone(),
-                    owner: owner.name.clone(),
+                    hook: a.hook.clone(),
+                    count: others.len(),
+                    max: DISPATCH_PER_HOOK,
+                    scripts: others,
                 });
             }
             if a.hook != "xdp" {
-                // At TC, other tools' tcx programs stay and run beside ours.
+                // At TC, other tools' tcx programs stay and run beside ours (the kernel's
+                // tcx order); ours are placed among themselves by priority.
                 out.push(here);
                 continue;
             }
-            let foreign = hike_runtime::attached_xdp_program(ifindex).unwrap_or(0);
-            let ours = old
-                .and_then(|o| inner.loaders.get(&o.loader.pin))
-                .is_some_and(|l| l.kernel_id() == foreign);
-            if foreign != 0 && !ours {
-                return Err(DaemonError::Unsupported {
-                    script: name.to_owned(),
-                    message: format!(
-                        "interface `{}` already runs xdp program {foreign}, which eclatd did not attach; detach it first (ip link set dev {} xdp off)",
-                        a.device, a.device
-                    ),
-                });
+            let attached = hike_runtime::dispatch::attached_xdp_program_named(ifindex)
+                .map_err(|e| DaemonError::kernel(format!("query interface `{}`", a.device), &e))?;
+            if let Some((id, prog)) = attached {
+                // Ours: a loader of this instance holds the interface's link.
+                if !inner.loaders.values().any(|l| l.kernel_id() == id) {
+                    return Err(DaemonError::ForeignProgram {
+                        script: name.to_owned(),
+                        device: a.device.clone(),
+                        id,
+                        prog,
+                    });
+                }
             }
             out.push(here);
         }
@@ -777,7 +899,79 @@ impl Daemon {
                 crash::point("map.written");
             }
         }
-        for a in &record.loader.attachments {
+        // The order with the new record: what follows each script, then each interface's
+        // XDP link on its first script's loader (`order`: every packet meets the old or the
+        // new sequence).
+        let mut planned = inner.state.clone();
+        planned.pending = None;
+        planned.scripts.retain(|s| s.name != record.name);
+        planned.scripts.push(record.clone());
+        let plan = order::plan(&planned);
+        if old.is_none() {
+            // A new script in the slot: its packet counts by verdict start from zero.
+            inner
+                .vm
+                .reset_verdict_counts(record.slot)
+                .map_err(|e| DaemonError::kernel("zero the script's verdict counters", &e))?;
+        }
+        txn.steps.push(Undo::Order);
+        // A TC script's word changes only once the link it proceeds to runs (below): until
+        // then its verdicts would proceed to whatever follows it in the hook.
+        let mut before_tc = plan.clone();
+        before_tc
+            .words
+            .retain(|pin, _| *pin == record.loader.pin || !order::runs_at_tc(&planned, pin));
+        order::apply(&inner.vm, &inner.loaders, &before_tc)
+            .map_err(|e| DaemonError::kernel("set the order of the scripts", &e))?;
+        crash::point("order.written");
+        let interfaces: BTreeSet<u32> = plan
+            .heads
+            .keys()
+            .copied()
+            .chain(old.iter().flat_map(|o| {
+                o.loader
+                    .attachments
+                    .iter()
+                    .filter(|a| a.hook == "xdp")
+                    .map(|a| a.ifindex)
+            }))
+            .collect();
+        for ifindex in interfaces {
+            let device = record
+                .loader
+                .attachments
+                .iter()
+                .find(|a| a.ifindex == ifindex)
+                .map_or_else(|| format!("#{ifindex}"), |a| a.device.clone());
+            let moved = order::place_head(&inner.loaders, &plan, ifindex)
+                .map_err(|e| DaemonError::kernel(format!("attach to interface `{device}`"), &e))?;
+            match moved {
+                Some(order::Moved {
+                    ifindex,
+                    from: Some(from),
+                    to,
+                }) => {
+                    txn.steps.push(Undo::TakeOver {
+                        at: Attachment::xdp(ifindex),
+                        from,
+                        to,
+                    });
+                    crash::point("switched");
+                }
+                Some(order::Moved { ifindex, to, .. }) => {
+                    txn.steps.push(Undo::Attach {
+                        pin: to,
+                        at: Attachment::xdp(ifindex),
+                    });
+                    crash::point("attached");
+                }
+                None => {}
+            }
+        }
+        // TC: the kernel runs a hook's tcx programs in the order of their links; a new
+        // script's link goes just before the first of ours that runs after it, or just after
+        // the last that runs before it, or where the script asked among other tools' programs.
+        for a in record.loader.attachments.iter().filter(|a| a.hook != "xdp") {
             let new = &inner.loaders[&record.loader.pin];
             let at = runtime_attachment(a);
             let from = old
@@ -799,8 +993,8 @@ impl Daemon {
                     crash::point("switched");
                 }
                 None => {
-                    // A new TC attachment goes first among other tools' tcx programs.
-                    new.attach(at, TcPlacement::First).map_err(|e| {
+                    let placement = tc_place(&planned, &inner.loaders, record, a);
+                    new.attach(at, placement).map_err(|e| {
                         DaemonError::kernel(
                             format!("attach to interface `{}` at {}", a.device, a.hook),
                             &e,
@@ -814,6 +1008,9 @@ impl Daemon {
                 }
             }
         }
+        // Now that every new TC link runs, the scripts before it proceed to it.
+        order::apply(&inner.vm, &inner.loaders, &plan)
+            .map_err(|e| DaemonError::kernel("set the order of the scripts", &e))?;
         Ok(())
     }
 
@@ -845,6 +1042,19 @@ impl Daemon {
             });
         }
         crash::point("committed");
+        // The scripts that stay: what followed this one now follows its predecessor, and an
+        // interface where it ran first runs the next one (one link update: zero loss).
+        let plan = order::plan(&inner.state);
+        let what = format!("unload `{name}`");
+        if let Err(e) = order::apply(&inner.vm, &inner.loaders, &plan) {
+            eprintln!("eclatd: warning: {what}: {}", chain(&e));
+        }
+        for a in &record.loader.attachments {
+            if let Err(e) = order::place_head(&inner.loaders, &plan, a.ifindex) {
+                eprintln!("eclatd: warning: {what}: {}", chain(&e));
+            }
+        }
+        crash::point("order.written");
         let chains: Vec<u32> = record.chains.iter().map(|c| c.id).collect();
         retire(
             inner,
@@ -853,6 +1063,7 @@ impl Daemon {
             &chains,
             &unused,
         );
+        prune_order(inner, &what);
         Ok(record)
     }
 }

@@ -25,11 +25,13 @@
 mod adopt;
 mod load;
 mod maps;
+mod order;
 mod prepare;
 mod reconfigure;
 mod stats;
 
 pub use maps::{Dump, Entry};
+pub use order::{parse_proceed_on, proceed_on_names};
 pub use reconfigure::MapReset;
 pub use stats::{
     ChainCounters, Counters, ProgramCounters, Reset, ScriptCounters, CHAINS_COVER, PACKETS_COVER,
@@ -94,6 +96,33 @@ pub struct ScriptSource {
     pub defines: Vec<(String, String)>,
 }
 
+/// Where a script runs among the scripts of its hooks (`eclat load --priority`,
+/// `--proceed-on`). `None`: the replaced version's value, else the default
+/// ([`state::DEFAULT_PRIORITY`], [`state::DEFAULT_PROCEED_ON`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Placement {
+    /// Lower runs first; equal priorities run in name order.
+    pub priority: Option<u32>,
+    /// The verdicts that proceed to the next script (bit `v` for XDP verdict `v`).
+    pub proceed_on: Option<u32>,
+    /// At a TC hook without another script of ours: first or last among other tools'
+    /// programs.
+    pub tc_placement: Option<hike_runtime::TcPlacement>,
+}
+
+/// The scripts of one interface and hook, in the order packets meet them.
+#[derive(Clone, Debug)]
+pub struct HookListing {
+    /// The interface.
+    pub device: String,
+    /// Its index.
+    pub ifindex: u32,
+    /// `xdp`.
+    pub hook: String,
+    /// Script names, first first.
+    pub scripts: Vec<String>,
+}
+
 /// What a load did.
 #[derive(Clone, Debug)]
 pub struct Loaded {
@@ -123,6 +152,8 @@ pub struct ProgramListing {
 /// A snapshot of what is loaded.
 #[derive(Clone, Debug)]
 pub struct Listing {
+    /// Per interface and hook, the scripts in the order packets meet them.
+    pub hooks: Vec<HookListing>,
     /// Scripts, in load order.
     pub scripts: Vec<ScriptRecord>,
     /// Loader maps per script.
@@ -388,9 +419,11 @@ impl Daemon {
                     // The daemon's own netns: the interface is where the daemon attached it.
                     let at = load::runtime_attachment(a);
                     let runs = match at.hook {
+                        // At XDP the interface runs the loader of its first script.
                         hike_runtime::Hook::Xdp => {
-                            hike_runtime::attached_xdp_program(a.ifindex).unwrap_or(0)
-                                == l.kernel_id()
+                            let running =
+                                hike_runtime::attached_xdp_program(a.ifindex).unwrap_or(0);
+                            inner.loaders.values().any(|l| l.kernel_id() == running)
                         }
                         // At TC ours runs among other tools' tcx programs.
                         hook => hike_runtime::tc_programs(a.ifindex, hook)
@@ -403,7 +436,17 @@ impl Daemon {
                 }
             }
         }
+        let hooks = order::hooks(&inner.state)
+            .into_iter()
+            .map(|h| HookListing {
+                device: h.device,
+                ifindex: h.ifindex,
+                hook: h.hook,
+                scripts: h.scripts.iter().map(|s| s.name.clone()).collect(),
+            })
+            .collect();
         Listing {
+            hooks,
             scripts: inner.state.scripts.clone(),
             loader_maps,
             loader_ids,

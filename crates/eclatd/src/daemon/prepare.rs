@@ -2,7 +2,8 @@
 //! replace of a script does before it changes anything that runs, so that the commit, a
 //! local replace, cannot fail for the script's own reasons. Compile the client's files, link
 //! against the running state (IDs as a replace would take them), resolve the attachments
-//! (the interfaces exist here and are free), check the map configuration, and load the whole
+//! (the interfaces exist here), find a dispatch slot for a new script, check the map
+//! configuration, and load the whole
 //! script (programs, chains, loader, configuration) into a private VM attached to nothing,
 //! for the kernel verifier's answer. The private copy is dropped at the end: what the commit
 //! switches to is loaded by the local replace (`load`), which is atomic for packets.
@@ -10,6 +11,7 @@
 //! It is not the fleet protocol (`eclat-fleet`) and writes no state.
 
 use eclat_link::{link_with, LoadOptions, LoadedScript, Unit};
+use hike_isa::abi::DISPATCH_SLOTS;
 
 use super::load::{script_hook, Allocator, Units};
 use super::{check_script_name, lock, reconfigure, Daemon, ScriptSource};
@@ -42,7 +44,16 @@ impl Daemon {
                     message: chain(&e),
                 }
             })?;
-            self.resolve_attachments(name, &units[0].1, &linked, &inner, old.as_ref())?;
+            self.resolve_attachments(name, &units[0].1, &linked, &inner)?;
+            // A new script needs a dispatch slot, as its load would.
+            let free = (0..DISPATCH_SLOTS).any(|s| inner.state.scripts.iter().all(|x| x.slot != s));
+            if old.is_none() && !free {
+                return Err(DaemonError::TooMany {
+                    what: "the scripts of the instance",
+                    count: inner.state.scripts.len() + 1,
+                    max: DISPATCH_SLOTS as usize,
+                });
+            }
             reconfigure::map_resets(&inner, &linked, old.as_ref())?;
             (hook, linked)
         };

@@ -5,7 +5,9 @@
 //! and faults count from the script's current generation. A program keeps its slot (and its
 //! counter) across replaces while the same build is loaded, and is shared by every script that
 //! calls it, so program calls count since the program was loaded, for every script calling
-//! it. The packets and the VM's faults count since the VM instance was created.
+//! it. The packets and the VM's faults count since the VM instance was created. A script's
+//! packets by final verdict count since it was first loaded under its name (its slot keeps them
+//! across replaces).
 
 use hike_isa::abi::Fault;
 use hike_runtime::{ChainId, ProgramId};
@@ -54,7 +56,17 @@ pub struct ScriptCounters {
     pub programs: Vec<ProgramCounters>,
     /// Faults of its chains by reason, summed.
     pub faults: Vec<(String, u64)>,
+    /// The packets whose verdict became final in this script (not those it let proceed to the
+    /// next script of the hook), by verdict name (`aborted`, `drop`, `pass`, `tx`,
+    /// `redirect`, `other`), only non-zero; since the script was first loaded under its name.
+    pub verdicts: Vec<(&'static str, u64)>,
 }
+
+/// The names of `hike_verdicts`' counters by index: the XDP verdicts, then what any other
+/// value counts as.
+pub const VERDICT_NAMES: [&str; hike_isa::abi::VERDICTS as usize] = [
+    "aborted", "drop", "pass", "tx", "redirect", "other", "other", "other",
+];
 
 /// Counters of the instance.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +152,23 @@ impl Daemon {
                         .collect(),
                 });
             }
+            let mut verdicts: Vec<(&'static str, u64)> = Vec::new();
+            for (v, n) in inner
+                .vm
+                .verdict_counts(s.slot)
+                .map_err(err)?
+                .into_iter()
+                .enumerate()
+                .filter(|(_, n)| *n > 0)
+            {
+                match verdicts
+                    .iter_mut()
+                    .find(|(name, _)| *name == VERDICT_NAMES[v])
+                {
+                    Some((_, total)) => *total += n,
+                    None => verdicts.push((VERDICT_NAMES[v], n)),
+                }
+            }
             scripts.push(ScriptCounters {
                 name: s.name.clone(),
                 generation: s.generation,
@@ -147,6 +176,7 @@ impl Daemon {
                 chains,
                 programs,
                 faults: fault_list(&total),
+                verdicts,
             });
         }
         let faults = fault_list(&inner.vm.fault_counts().map_err(err)?);

@@ -203,6 +203,78 @@ pub fn send_raw(ifindex: u32, frames: &[Vec<u8>]) -> usize {
         .sum()
 }
 
+/// A packet socket on an interface of a namespace: sees the frames the interface's XDP hook
+/// passed to the stack (taps run after XDP), to count what was delivered.
+pub struct Tap {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl Tap {
+    /// Opens it on `dev` of `ns`.
+    pub fn open(ns: &Netns, dev: &str) -> Tap {
+        let ifindex = ns.ifindex(dev);
+        ns.run_in(move || {
+            let proto = (libc::ETH_P_ALL as u16).to_be();
+            // SAFETY: plain socket(2); the result is checked.
+            let fd = unsafe {
+                libc::socket(
+                    libc::AF_PACKET,
+                    libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                    i32::from(proto),
+                )
+            };
+            assert!(
+                fd >= 0,
+                "packet socket: {}",
+                std::io::Error::last_os_error()
+            );
+            // SAFETY: `fd` is a new descriptor owned here.
+            let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            // SAFETY: an all-zero sockaddr_ll is valid; the fields that matter are set.
+            let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            addr.sll_family = libc::AF_PACKET as u16;
+            addr.sll_protocol = proto;
+            addr.sll_ifindex = ifindex as i32;
+            // SAFETY: `addr` is a valid sockaddr_ll of the size given.
+            let r = unsafe {
+                libc::bind(
+                    std::os::fd::AsRawFd::as_raw_fd(&fd),
+                    &addr as *const libc::sockaddr_ll as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_ll>() as u32,
+                )
+            };
+            assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
+            Tap { fd }
+        })
+    }
+
+    /// Reads every frame queued so far and counts the IPv6/UDP frames to port 53 (those of
+    /// [`frames`]).
+    pub fn delivered(&self) -> u64 {
+        let mut n = 0;
+        let mut buf = [0u8; 2048];
+        loop {
+            // SAFETY: `buf` is valid for its length.
+            let r = unsafe {
+                libc::recv(
+                    std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    0,
+                )
+            };
+            if r < 0 {
+                return n;
+            }
+            let f = &buf[..r as usize];
+            // Ethernet (14) + IPv6 (40): next header UDP, destination port 53.
+            if f.len() >= 58 && f[12..14] == [0x86, 0xdd] && f[20] == 17 && f[56..58] == [0, 53] {
+                n += 1;
+            }
+        }
+    }
+}
+
 /// `count` IPv6/UDP frames from `src` to `dst`.
 pub fn frames(src: &str, dst: &str, count: usize) -> Vec<Vec<u8>> {
     let src: Ipv6Addr = src.parse().unwrap();
@@ -466,7 +538,19 @@ impl Client {
         text: &str,
         defines: &[(&str, &str)],
     ) -> Result<pb::LoadReply, tonic::Status> {
-        let req = pb::LoadRequest {
+        let req = self.load_request(name, file, text, defines);
+        self.load_req(req)
+    }
+
+    /// The request [`Client::load`] sends.
+    pub fn load_request(
+        &self,
+        name: &str,
+        file: &str,
+        text: &str,
+        defines: &[(&str, &str)],
+    ) -> pb::LoadRequest {
+        pb::LoadRequest {
             name: name.into(),
             source: Some(pb::Source {
                 file_name: file.into(),
@@ -480,8 +564,23 @@ impl Client {
                     value: (*v).into(),
                 })
                 .collect(),
-            loader: String::new(),
-        };
+            ..Default::default()
+        }
+    }
+
+    /// Loads `text` as script `name` at `--priority priority` with `--proceed-on proceed_on`
+    /// (`None`: the defaults).
+    pub fn load_placed(
+        &mut self,
+        name: &str,
+        text: &str,
+        defines: &[(&str, &str)],
+        priority: Option<u32>,
+        proceed_on: Option<&str>,
+    ) -> Result<pb::LoadReply, tonic::Status> {
+        let mut req = self.load_request(name, &format!("{name}.eclat"), text, defines);
+        req.priority = priority;
+        req.proceed_on = proceed_on.map(String::from);
         self.load_req(req)
     }
 
@@ -702,6 +801,24 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A script that counts every IPv6 packet under monitor key `key` and drops it.
+/// A script that counts every IPv6 packet of DEVNAME under `monitor` key `key` and passes it
+/// (its chain returns: the loader's default verdict, XDP_PASS).
+pub fn count_and_pass(key: u32) -> String {
+    format!(
+        "\
+from programs.net import monitor
+from loaders.basic import ip6_sc
+
+ip6_sc[ip6_sc_map] = {{ (0): (count_pass) }}
+ip6_sc.attach('DEVNAME', 'xdp')
+
+def count_pass():
+    monitor({key})
+    return 0
+"
+    )
+}
+
 pub fn count_and_drop(key: u32) -> String {
     format!(
         "\

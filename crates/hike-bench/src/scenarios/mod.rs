@@ -15,6 +15,7 @@ pub mod control_plane;
 pub mod ddos_listing2;
 pub mod ddos_mark;
 pub mod ddos_mark_tc;
+pub mod dispatch;
 pub mod fleet;
 pub mod tailcall_loop;
 
@@ -36,6 +37,9 @@ pub enum ScenarioName {
     /// Compiling, loading and replacing Listing 2 through eclatd; packets lost in a swap.
     #[value(name = "control_plane")]
     ControlPlane,
+    /// 1, 2, 8 scripts on one XDP hook against as many raw programs chained by tail calls.
+    #[value(name = "dispatch")]
+    Dispatch,
     /// A fleet rollout over etcd to 1, 2, 4 and 8 eclatd nodes: apply to all committed.
     #[value(name = "fleet")]
     Fleet,
@@ -43,12 +47,13 @@ pub enum ScenarioName {
 
 impl ScenarioName {
     /// Every scenario, in the order `make bench` runs them.
-    pub const ALL: [ScenarioName; 6] = [
+    pub const ALL: [ScenarioName; 7] = [
         ScenarioName::TailcallLoop,
         ScenarioName::DdosMark,
         ScenarioName::DdosMarkTc,
         ScenarioName::DdosListing2,
         ScenarioName::ControlPlane,
+        ScenarioName::Dispatch,
         ScenarioName::Fleet,
     ];
 
@@ -60,6 +65,7 @@ impl ScenarioName {
             ScenarioName::DdosMarkTc => ddos_mark_tc::NAME,
             ScenarioName::DdosListing2 => ddos_listing2::NAME,
             ScenarioName::ControlPlane => control_plane::NAME,
+            ScenarioName::Dispatch => dispatch::NAME,
             ScenarioName::Fleet => fleet::NAME,
         }
     }
@@ -72,6 +78,7 @@ impl ScenarioName {
             ScenarioName::DdosMarkTc => ddos_mark_tc::run(settings),
             ScenarioName::DdosListing2 => ddos_listing2::run(settings),
             ScenarioName::ControlPlane => control_plane::run(settings),
+            ScenarioName::Dispatch => dispatch::run(settings),
             ScenarioName::Fleet => fleet::run(settings),
         }
     }
