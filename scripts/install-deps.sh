@@ -7,8 +7,12 @@ set -euo pipefail
 # python3-grpcio: a standard gRPC client in eclatd's tests (crates/eclatd/tests/regressions.rs).
 # prometheus: only its `promtool check metrics` is used, to validate `eclatd --metrics-listen`
 # (crates/eclatd/tests/metrics.rs); the package also brings a Prometheus server unit, unused.
+# etcd-server: the fleet's store; the fleet tests start their own `etcd` on loopback ports
+# (crates/hike-testkit/src/etcd.rs), the package's service is not used.
+# protobuf-compiler, libprotobuf-dev: `protoc` and the well-known types (descriptor.proto), which
+# the `etcd-client` crate's build script needs to compile etcd's API.
 packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make iproute2 gcc libc6-dev linux-libc-dev
-  ipset iptables python3-grpcio prometheus)
+  ipset iptables python3-grpcio prometheus etcd-server protobuf-compiler libprotobuf-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,6 +26,10 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The fleet tests run etcd themselves; a service the package may have started is not wanted.
+  if [[ " ${missing[*]} " == *" etcd-server "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now etcd >/dev/null 2>&1 || true
+  fi
 fi
 
 # bpffs, for pinned VM instances (the runtime also mounts it when needed).

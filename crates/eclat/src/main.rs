@@ -41,6 +41,7 @@ mod describe;
 mod events;
 mod exit;
 mod explain;
+mod fleet;
 mod frame;
 mod generate;
 mod list;
@@ -82,6 +83,8 @@ struct Cli {
     socket: PathBuf,
     #[command(flatten)]
     remote: remote::RemoteArgs,
+    #[command(flatten)]
+    etcd: fleet::EtcdArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -97,6 +100,7 @@ enum Command {
     Map(map::Args),
     Stats(stats::Args),
     Events(events::Args),
+    Fleet(fleet::Args),
     Programs(programs::Args),
     Describe(describe::Args),
     /// Print this client's build: version, git commit and HIKe VM ABI.
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
         Command::Map(args) => map::run(args, socket),
         Command::Stats(args) => stats::run(args, socket),
         Command::Events(args) => events::run(args, socket),
+        Command::Fleet(args) => fleet::run(args, &cli.etcd),
         Command::Programs(args) => programs::run(args),
         Command::Describe(args) => describe::run(args),
         Command::Version(args) => version::run(args),

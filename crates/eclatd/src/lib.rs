@@ -6,6 +6,7 @@
 //! - [`state`]: the record of what is loaded, written atomically after every change.
 //! - [`service`]: the gRPC service over the core; [`listen`]: the socket and its access
 //!   check; [`events`]: the VM's events, fanned out to clients.
+//! - [`fleet`]: `--etcd`, the daemon as a node of a fleet (`eclat-fleet`'s agent).
 //! - [`server`]: puts them together (used by `main` and by tests).
 //! - Operating it: [`ops`] (a log line and metrics per operation), [`log`] (text or JSON
 //!   logs), [`metrics`] (`--metrics-listen`), [`tls`] (`--listen-tls`, mutual TLS) and
@@ -20,6 +21,7 @@ pub mod crash;
 pub mod daemon;
 pub mod error;
 pub mod events;
+pub mod fleet;
 pub mod listen;
 pub mod log;
 pub mod metrics;

@@ -1,4 +1,5 @@
-//! `eclatd [--socket PATH] [--state-dir DIR] [--metrics-listen ADDR] [--listen-tls ADDR ...]`:
+//! `eclatd [--socket PATH] [--state-dir DIR] [--metrics-listen ADDR] [--listen-tls ADDR ...]
+//! [--etcd URL --node NAME ...]`:
 //! the eCLAT daemon. See the crate docs
 //! (`lib.rs`) for what it does; `main` only reads the command line and runs the server.
 
@@ -54,6 +55,32 @@ struct Args {
     /// The CA certificate (PEM) that issues the certificates of remote clients.
     #[arg(long, value_name = "FILE", requires = "listen_tls")]
     client_ca: Option<PathBuf>,
+    /// Join a fleet: the etcd endpoints (URL[,URL…]; `https://` with --etcd-ca). The daemon
+    /// registers as --node, watches the fleet's desired state and converges to it; without
+    /// it, eclatd is a single-node daemon.
+    #[arg(long, value_name = "URL[,URL…]", requires = "node")]
+    etcd: Vec<String>,
+    /// This node's name in the fleet (with --etcd).
+    #[arg(long, value_name = "NAME", requires = "etcd")]
+    node: Option<String>,
+    /// A label of this node (KEY=VALUE, repeatable), for `eclat fleet apply --selector`.
+    #[arg(long = "label", value_name = "KEY=VALUE", requires = "etcd")]
+    labels: Vec<String>,
+    /// Where the fleet's keys live in etcd.
+    #[arg(long, value_name = "PREFIX", default_value = eclat_fleet::keys::DEFAULT_PREFIX)]
+    etcd_prefix: String,
+    /// The CA certificate (PEM) that issued etcd's certificate.
+    #[arg(long, value_name = "FILE", requires = "etcd")]
+    etcd_ca: Option<PathBuf>,
+    /// A client certificate (PEM) for etcd (with --etcd-key).
+    #[arg(long, value_name = "FILE", requires_all = ["etcd", "etcd_key"])]
+    etcd_cert: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["etcd", "etcd_cert"])]
+    etcd_key: Option<PathBuf>,
+    /// Seconds without an answer after which the fleet no longer counts this node as live.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, hide = true)]
+    etcd_lease_ttl: u64,
     /// How log lines are written: `text` or `json`.
     #[arg(long, value_name = "FORMAT", default_value = "text")]
     log_format: eclatd::log::LogFormat,
@@ -74,6 +101,9 @@ impl Args {
             tls_cert: self.tls_cert.map(abs).transpose()?,
             tls_key: self.tls_key.map(abs).transpose()?,
             client_ca: self.client_ca.map(abs).transpose()?,
+            etcd_ca: self.etcd_ca.map(abs).transpose()?,
+            etcd_cert: self.etcd_cert.map(abs).transpose()?,
+            etcd_key: self.etcd_key.map(abs).transpose()?,
             package_dirs: self
                 .package_dirs
                 .into_iter()
@@ -108,6 +138,13 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             eprintln!("eclatd: error: cannot resolve the paths given: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let fleet = match fleet_options(&args) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("eclatd: error: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -146,6 +183,7 @@ fn main() -> ExitCode {
             key: args.tls_key.clone().expect("required by clap"),
             client_ca: args.client_ca.clone().expect("required by clap"),
         }),
+        fleet,
     };
     let opts = Options {
         state_dir: args.state_dir,
@@ -179,6 +217,30 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--etcd` and its options, checked: a node name and labels that fit in the fleet's keys.
+fn fleet_options(args: &Args) -> Result<Option<eclatd::fleet::FleetOptions>, String> {
+    let endpoints = eclat_fleet::EtcdOptions::split_endpoints(&args.etcd);
+    if endpoints.is_empty() {
+        return Ok(None);
+    }
+    let node = args.node.clone().expect("required by clap");
+    eclat_fleet::keys::check_name("node", &node).map_err(|e| format!("--node: {e}"))?;
+    let labels =
+        eclat_fleet::selector::parse_labels(&args.labels).map_err(|e| format!("--label: {e}"))?;
+    Ok(Some(eclatd::fleet::FleetOptions {
+        etcd: eclat_fleet::EtcdOptions {
+            endpoints,
+            ca: args.etcd_ca.clone(),
+            cert: args.etcd_cert.clone(),
+            key: args.etcd_key.clone(),
+        },
+        prefix: args.etcd_prefix.clone(),
+        node,
+        labels,
+        lease_ttl: Duration::from_secs(args.etcd_lease_ttl.max(1)),
+    }))
 }
 
 /// SIGINT or SIGTERM: stop serving (what is loaded stays loaded).

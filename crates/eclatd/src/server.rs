@@ -23,6 +23,8 @@ pub struct Extras {
     pub metrics: Option<SocketAddr>,
     /// `--listen-tls` and its files: remote management with client certificates.
     pub tls: Option<TlsOptions>,
+    /// `--etcd` and its options: the daemon is a node of a fleet.
+    pub fleet: Option<crate::fleet::FleetOptions>,
 }
 
 /// Serves `opts` on `socket` until `shutdown` completes. Loaded scripts stay loaded (and
@@ -57,6 +59,7 @@ pub async fn serve_with(
         ),
         None => None,
     };
+    let state_dir = opts.state_dir.clone();
     let daemon = Arc::new(tokio::task::spawn_blocking(move || Daemon::start(&opts)).await??);
     let stop = Arc::new(AtomicBool::new(false));
     let (events, reader) = events::spawn(daemon.clone(), stop.clone())?;
@@ -71,6 +74,7 @@ pub async fn serve_with(
         }
     };
     let mut side = Vec::new();
+    let mut side_tasks = Vec::new();
     if let Some(listener) = metrics_listener {
         eprintln!(
             "eclatd: serving metrics on http://{}/metrics",
@@ -94,6 +98,20 @@ pub async fn serve_with(
             server.await.map_err(std::io::Error::other)
         }));
     }
+    if let Some(fleet) = extras.fleet.clone() {
+        eprintln!(
+            "eclatd: fleet node `{}` of etcd {} (prefix {})",
+            fleet.node,
+            fleet.etcd.rendered(),
+            fleet.prefix
+        );
+        side_tasks.push(crate::fleet::spawn(
+            fleet,
+            daemon.clone(),
+            state_dir,
+            signal(),
+        ));
+    }
     eprintln!("eclatd: listening on {}", socket.display());
     let forward = signal();
     tokio::spawn(async move {
@@ -112,6 +130,9 @@ pub async fn serve_with(
         if let Ok(Err(e)) = task.await {
             eprintln!("eclatd: warning: a side server failed: {e}");
         }
+    }
+    for task in side_tasks {
+        let _ = task.await;
     }
     let _ = reader.join();
     let _ = std::fs::remove_file(&socket);

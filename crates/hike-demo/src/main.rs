@@ -168,6 +168,7 @@ fn demo(cli: &Cli) -> Result<bool> {
         netns: &lab.router,
         dir: scratch.path(),
         instance_prefix: "hike-demo-",
+        args: &[],
     };
     let mut daemon = Eclatd::start(&daemon_opts, |socket| {
         Eclat::new(eclat_bin.clone(), socket.to_owned()).responds()

@@ -119,6 +119,8 @@ pub struct EclatdOptions<'a> {
     /// Its instance is `<instance_prefix><pid>`; must not end with a digit, and should name
     /// the caller (`hike-demo-`).
     pub instance_prefix: &'a str,
+    /// More arguments (`--etcd URL --node NAME` for a fleet node); usually none.
+    pub args: &'a [String],
 }
 
 /// A running eclatd; stopped, and its pins removed, on drop.
@@ -164,6 +166,7 @@ impl Eclatd {
             .arg(&instance)
             .arg("--bpffs")
             .arg(BPFFS)
+            .args(opts.args)
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(log_err);

@@ -13,6 +13,7 @@
 //! - [`fields`]: the frames of the tests of eCLAT's packet fields by name, with what each
 //!   field reads, the writes to try and the address comparisons.
 //! - [`listing2`]: the paper's Listing 2 in HIKe assembly and the programs it calls.
+//! - [`etcd`]: a real etcd on free loopback ports, for the fleet tests and benchmark.
 //! - [`xdp`]: the XDP verdicts as numbers (the ABI's, re-exported).
 //!
 //! Nothing here is pinned: every VM is private, so tests run in parallel and leave nothing
@@ -30,6 +31,7 @@
 
 #![deny(missing_docs)]
 
+pub mod etcd;
 pub mod fields;
 pub mod foreign;
 mod harness;

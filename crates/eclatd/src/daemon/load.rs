@@ -57,9 +57,9 @@ fn check_sibling_name(name: &str) -> Result<()> {
 }
 
 /// A script and what it imports, compiled: link units (the main script first) and warnings.
-struct Units {
-    units: Vec<(String, eclat_compiler::output::CompiledScript)>,
-    warnings: String,
+pub(super) struct Units {
+    pub(super) units: Vec<(String, eclat_compiler::output::CompiledScript)>,
+    pub(super) warnings: String,
 }
 
 /// Removes a working directory when dropped.
@@ -82,7 +82,7 @@ fn ifindex_of(name: &str) -> Option<u32> {
 
 /// The hook a script's loader runs at: that of its `attach`es (all of one kind: a loader is
 /// built for XDP or for TC), `xdp` when it attaches nowhere.
-fn script_hook(
+pub(super) fn script_hook(
     name: &str,
     script: &eclat_compiler::output::CompiledScript,
     loader: Option<&str>,
@@ -191,7 +191,7 @@ pub(super) fn runtime_attachment(a: &AttachmentRecord) -> Attachment {
 /// object (shared), a new one (or new code of a loaded one) gets the lowest free slot; a chain
 /// gets the lowest ID no script uses (the version being replaced keeps its IDs until the
 /// switch).
-struct Allocator<'a> {
+pub(super) struct Allocator<'a> {
     state: &'a State,
     catalog: &'a PackageCatalog,
     /// The hook the script runs at: which build of each object it loads.
@@ -201,7 +201,7 @@ struct Allocator<'a> {
 }
 
 impl<'a> Allocator<'a> {
-    fn new(state: &'a State, catalog: &'a PackageCatalog, hook: Hook) -> Allocator<'a> {
+    pub(super) fn new(state: &'a State, catalog: &'a PackageCatalog, hook: Hook) -> Allocator<'a> {
         Allocator {
             state,
             catalog,
@@ -382,7 +382,12 @@ fn prune_order(inner: &mut Inner, what: &str) {
 }
 
 impl Daemon {
-    fn compile(&self, catalog: &PackageCatalog, name: &str, src: &ScriptSource) -> Result<Units> {
+    pub(super) fn compile(
+        &self,
+        catalog: &PackageCatalog,
+        name: &str,
+        src: &ScriptSource,
+    ) -> Result<Units> {
         if src.file_name.is_empty() {
             return Err(DaemonError::Missing {
                 what: "source file name",
@@ -763,7 +768,7 @@ impl Daemon {
 
     /// The attachments of the script's loader: devices resolved, refused if another script's
     /// loader runs there.
-    fn resolve_attachments(
+    pub(super) fn resolve_attachments(
         &self,
         name: &str,
         script: &eclat_compiler::output::CompiledScript,

@@ -26,6 +26,7 @@ mod adopt;
 mod load;
 mod maps;
 mod order;
+mod prepare;
 mod reconfigure;
 mod stats;
 

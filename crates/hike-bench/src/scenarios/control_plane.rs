@@ -47,7 +47,8 @@ use self::compile::measure_compile;
 use self::load_swap::measure_load_swap;
 use self::losses::measure_losses;
 use self::script::{defines, swapped_script};
-use self::session::{eclatd_bin, Session};
+pub(crate) use self::session::eclatd_bin;
+use self::session::Session;
 use crate::daemon::DaemonClient;
 use crate::measure::{Progress, Settings, Summary};
 use crate::report::ScenarioReport;
@@ -85,6 +86,7 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
             netns: &lab.router,
             dir: scratch.path(),
             instance_prefix: "hike-bench-",
+            args: &[],
         },
         DaemonClient::responds,
     )

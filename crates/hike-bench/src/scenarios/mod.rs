@@ -16,6 +16,7 @@ pub mod ddos_listing2;
 pub mod ddos_mark;
 pub mod ddos_mark_tc;
 pub mod dispatch;
+pub mod fleet;
 pub mod tailcall_loop;
 
 /// A scenario, by its name in the JSON and on the command line.
@@ -39,17 +40,21 @@ pub enum ScenarioName {
     /// 1, 2, 8 scripts on one XDP hook against as many raw programs chained by tail calls.
     #[value(name = "dispatch")]
     Dispatch,
+    /// A fleet rollout over etcd to 1, 2, 4 and 8 eclatd nodes: apply to all committed.
+    #[value(name = "fleet")]
+    Fleet,
 }
 
 impl ScenarioName {
     /// Every scenario, in the order `make bench` runs them.
-    pub const ALL: [ScenarioName; 6] = [
+    pub const ALL: [ScenarioName; 7] = [
         ScenarioName::TailcallLoop,
         ScenarioName::DdosMark,
         ScenarioName::DdosMarkTc,
         ScenarioName::DdosListing2,
         ScenarioName::ControlPlane,
         ScenarioName::Dispatch,
+        ScenarioName::Fleet,
     ];
 
     /// Its name, as in the JSON.
@@ -61,6 +66,7 @@ impl ScenarioName {
             ScenarioName::DdosListing2 => ddos_listing2::NAME,
             ScenarioName::ControlPlane => control_plane::NAME,
             ScenarioName::Dispatch => dispatch::NAME,
+            ScenarioName::Fleet => fleet::NAME,
         }
     }
 
@@ -73,6 +79,7 @@ impl ScenarioName {
             ScenarioName::DdosListing2 => ddos_listing2::run(settings),
             ScenarioName::ControlPlane => control_plane::run(settings),
             ScenarioName::Dispatch => dispatch::run(settings),
+            ScenarioName::Fleet => fleet::run(settings),
         }
     }
 }

@@ -1,0 +1,98 @@
+//! `eclat fleet` against a real etcd (`hike_testkit::etcd`) with no node: what the commands
+//! say and their exit statuses when there is nothing to roll out to, and when etcd cannot be
+//! reached. The rollouts themselves, with real nodes, are eclatd's `tests/fleet.rs`.
+
+use std::process::{Command, Output};
+
+use hike_testkit::etcd::Etcd;
+
+fn eclat(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eclat"))
+        .args(args)
+        .env_remove("ECLAT_ETCD")
+        .output()
+        .expect("run eclat")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn fleet_commands_say_what_is_missing_and_exit_accordingly() {
+    let etcd = Etcd::start(&[]).expect("etcd");
+    let url = etcd.url();
+    let dir = std::env::temp_dir().join(format!("eclat-fleet-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("s.eclat");
+    std::fs::write(&script, "from programs.net import hike_pass\n").unwrap();
+    let script = script.to_str().unwrap();
+
+    let out = eclat(&["--etcd", &url, "fleet", "nodes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("no node has registered"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = eclat(&["--etcd", &url, "fleet", "status"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "the fleet has no scripts\n");
+    let out = eclat(&["--etcd", &url, "fleet", "status", "web"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the fleet has no script `web`"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = eclat(&[
+        "--etcd",
+        &url,
+        "fleet",
+        "apply",
+        script,
+        "--selector",
+        "role=edge",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the selector {role=edge} matches no live node (live nodes: none)"),
+        "{err}"
+    );
+
+    let out = eclat(&[
+        "--etcd",
+        &url,
+        "fleet",
+        "apply",
+        script,
+        "--selector",
+        "role",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("write KEY=VALUE"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = eclat(&["--etcd", &url, "fleet", "delete", "web"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("the fleet has no script `web`"));
+
+    // No --etcd: a usage error; etcd away: exit 3, as an unreachable daemon.
+    let out = eclat(&["fleet", "nodes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("needs the fleet's etcd"),
+        "{}",
+        text(&out.stderr)
+    );
+    drop(etcd);
+    let out = eclat(&["--etcd", &url, "fleet", "nodes"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,149 @@
+//! `eclatd --etcd`: the daemon as a fleet node. [`Node`] is the `eclat_fleet::agent::Local`
+//! of the daemon (a prepare is [`Daemon::prepare`], a commit a local load or replace, a
+//! removal an unload), and [`spawn`] runs the agent beside the gRPC server. Without
+//! `--etcd` none of this runs and the daemon is the single-node one.
+//!
+//! The protocol itself (keys, watch, two phases) is `eclat-fleet`'s.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eclat_fleet::agent::{AgentConfig, Local};
+use eclat_fleet::model::{NodeInfo, Spec};
+use eclat_fleet::{EtcdOptions, Layout};
+
+use crate::crash;
+use crate::daemon::{Daemon, Placement, ScriptSource};
+use crate::error::DaemonError;
+
+/// The crash points of a fleet node (`ECLATD_CRASH_AT`, test builds only): `fleet.prepare`
+/// kills the daemon as it starts preparing, after its `preparing` answer.
+pub const POINTS: &[&str] = &["fleet.prepare"];
+
+/// `--etcd` and its options.
+#[derive(Clone, Debug)]
+pub struct FleetOptions {
+    /// How to reach etcd.
+    pub etcd: EtcdOptions,
+    /// `--etcd-prefix`.
+    pub prefix: String,
+    /// `--node`.
+    pub node: String,
+    /// `--label KEY=VALUE`.
+    pub labels: BTreeMap<String, String>,
+    /// The lease's time to live.
+    pub lease_ttl: Duration,
+}
+
+/// The daemon behind the fleet agent.
+pub struct Node {
+    daemon: Arc<Daemon>,
+}
+
+fn source(spec: &Spec) -> ScriptSource {
+    ScriptSource {
+        file_name: spec.file_name.clone(),
+        text: spec.text.clone(),
+        siblings: spec.siblings.clone(),
+        defines: spec.defines.clone(),
+    }
+}
+
+impl Local for Node {
+    fn prepare(&self, name: &str, generation: u64, spec: &Spec) -> Result<(), String> {
+        let _op = crash::Operation::enter("fleet");
+        crash::point("prepare");
+        match self.daemon.prepare(name, &source(spec)) {
+            Ok(_) => {
+                tracing::info!(script = name, generation, "fleet: prepared");
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn abort(&self, name: &str, generation: u64) {
+        // The prepare kept nothing loaded: its private copy went when it ended.
+        tracing::info!(
+            script = name,
+            generation,
+            "fleet: rollout aborted, nothing switched"
+        );
+    }
+
+    fn commit(&self, name: &str, generation: u64, spec: &Spec) -> Result<(), String> {
+        // The default placement: the fleet's scripts run in name order at their hooks.
+        match self
+            .daemon
+            .load(Some(name), &source(spec), None, &Placement::default())
+        {
+            Ok(loaded) => {
+                tracing::info!(
+                    script = name,
+                    generation,
+                    local_generation = loaded.script.generation,
+                    replaced = loaded.replaced,
+                    "fleet: switched"
+                );
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn remove(&self, name: &str) -> Result<(), String> {
+        match self.daemon.unload(name) {
+            Ok(_) | Err(DaemonError::NoScript { .. }) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// The interfaces of the daemon's network namespace, by name.
+fn interfaces() -> Vec<String> {
+    let mut out = Vec::new();
+    // SAFETY: if_nameindex returns an array ended by a zero entry, freed below.
+    unsafe {
+        let list = libc::if_nameindex();
+        if list.is_null() {
+            return out;
+        }
+        let mut p = list;
+        while (*p).if_index != 0 {
+            out.push(
+                std::ffi::CStr::from_ptr((*p).if_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+            p = p.add(1);
+        }
+        libc::if_freenameindex(list);
+    }
+    out
+}
+
+/// Starts the agent on the current runtime; it stops when `stop` completes.
+pub fn spawn(
+    opts: FleetOptions,
+    daemon: Arc<Daemon>,
+    state_dir: PathBuf,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let config = AgentConfig {
+        etcd: opts.etcd,
+        layout: Layout::new(&opts.prefix),
+        node: NodeInfo {
+            name: opts.node,
+            labels: opts.labels,
+            version: eclat_proto::version::line().to_owned(),
+            interfaces: interfaces(),
+            last_seen: 0,
+        },
+        lease_ttl: opts.lease_ttl,
+        state_file: state_dir.join("fleet.json"),
+    };
+    let local: Arc<dyn Local> = Arc::new(Node { daemon });
+    tokio::spawn(eclat_fleet::agent::run(config, local, stop))
+}

@@ -1,0 +1,535 @@
+//! The fleet end to end: a real etcd (`hike_testkit::etcd`) and real eclatd nodes, each in
+//! its own network namespace with its own veth pair and traffic, reaching etcd over a
+//! management bridge. One fleet is shared by the cases of the first test (each case its own
+//! script or generation, checked on every node's traffic): a rollout to every node; a node
+//! where the script cannot load aborts it and no node changes; kill -9 of a node during its
+//! prepare aborts it; etcd stopped and restarted under the running fleet; a selector picking
+//! a subset; a node added later catches up; a delete. The second test runs a node and the
+//! rollouts over TLS with client certificates. Needs root and the `etcd` binary.
+
+mod support;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::Command;
+use std::time::Duration;
+
+use std::collections::BTreeMap;
+
+use eclat_fleet::etcd_client::{GetOptions, WatchOptions};
+use eclat_fleet::model::{Action, Phase, Spec, Status};
+use eclat_fleet::rollout::{self, Report};
+use eclat_fleet::{EtcdOptions, Layout};
+use hike_testkit::etcd::Etcd;
+use support::{frames, Daemon, Netns};
+
+/// Every node counts its traffic under `monitor(KEY)` and drops it; the generation shows in
+/// which key counts.
+const SCRIPT: &str = "\
+from programs.net import hike_drop, monitor
+from loaders.basic import ip6_sc
+
+ip6_sc[ip6_sc_map] = { (0): (count_drop) }
+ip6_sc.attach('DEVNAME', 'xdp')
+
+def count_drop():
+    monitor(KEY)
+    hike_drop()
+    return 0
+";
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The host side of the management network: a bridge with an address etcd listens on.
+struct Bridge {
+    name: String,
+    subnet: u8,
+}
+
+impl Bridge {
+    /// The `k`th bridge of this process (each test its own).
+    fn new(k: u32) -> Bridge {
+        let pid = std::process::id();
+        let b = Bridge {
+            name: format!("efb{pid}{k}"),
+            subnet: ((pid * 2 + k) % 250) as u8,
+        };
+        // One left by a killed run of the same pid.
+        let _ = Command::new("ip")
+            .args(["link", "del", &b.name])
+            .stderr(std::process::Stdio::null())
+            .status();
+        ip(&["link", "add", &b.name, "type", "bridge"]);
+        ip(&[
+            "addr",
+            "add",
+            &format!("10.254.{}.1/24", b.subnet),
+            "dev",
+            &b.name,
+        ]);
+        ip(&["link", "set", &b.name, "up"]);
+        b
+    }
+
+    fn addr(&self) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(10, 254, self.subnet, 1))
+    }
+
+    /// Connects `ns` to the bridge as `10.254.S.(10+i)` on its `m0`.
+    fn connect(&self, ns: &Netns, i: u8) {
+        let host = format!("efh{}n{i}", std::process::id());
+        ip(&[
+            "link", "add", &host, "type", "veth", "peer", "name", "m0", "netns", &ns.name,
+        ]);
+        ip(&["link", "set", &host, "master", &self.name, "up"]);
+        ns.ip(&[
+            "addr",
+            "add",
+            &format!("10.254.{}.{}/24", self.subnet, 10 + i),
+            "dev",
+            "m0",
+        ]);
+        ns.ip(&["link", "set", "m0", "up"]);
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        // The nodes' veths go with their namespaces; the bridge is ours.
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.name])
+            .status();
+    }
+}
+
+/// A node: its namespace (`v0`/`v1`, and `w0`/`w1` on some) and its daemon.
+struct Node {
+    name: String,
+    ns: Netns,
+    daemon: Daemon,
+}
+
+impl Node {
+    fn start(
+        bridge: &Bridge,
+        url: &str,
+        prefix: &str,
+        i: u8,
+        role: &str,
+        with_w0: bool,
+        extra: &[String],
+    ) -> Node {
+        let ns = Netns::new();
+        if with_w0 {
+            ns.add_pair("w0", "w1");
+        }
+        bridge.connect(&ns, i);
+        let name = format!("n{i}");
+        let mut daemon = Daemon::new(Some(&ns));
+        daemon.extra_args = [
+            "--etcd",
+            url,
+            "--node",
+            &name,
+            "--label",
+            &format!("role={role}"),
+            "--etcd-prefix",
+            prefix,
+            "--etcd-lease-ttl",
+            "2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(extra.iter().cloned())
+        .collect();
+        daemon.spawn();
+        Node { name, ns, daemon }
+    }
+
+    /// Sends `n` frames into `dev`'s peer and returns the monitor counts of `script`.
+    fn traffic(&self, script: &str, peer: &str, n: usize) -> std::collections::BTreeMap<u64, u64> {
+        assert_eq!(self.ns.send(peer, &frames("fc00::1", "fc00::2", n)), n);
+        self.daemon.client().monitor(script)
+    }
+
+    /// The scripts this node's daemon runs, with their local generations.
+    fn scripts(&self) -> Vec<(String, u64)> {
+        self.daemon
+            .client()
+            .list()
+            .scripts
+            .iter()
+            .map(|s| (s.name.clone(), s.generation))
+            .collect()
+    }
+}
+
+fn apply(key: u32, dev: &str, selector: &[(&str, &str)]) -> Action {
+    Action::Apply {
+        spec: Spec {
+            file_name: "cnt.eclat".into(),
+            text: SCRIPT.into(),
+            siblings: Vec::new(),
+            defines: vec![
+                ("KEY".into(), key.to_string()),
+                ("DEVNAME".into(), dev.into()),
+            ],
+            selector: selector
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        },
+    }
+}
+
+/// The fleet's client side: a runtime and a connection.
+struct Operator {
+    rt: tokio::runtime::Runtime,
+    client: eclat_fleet::Client,
+    layout: Layout,
+}
+
+impl Operator {
+    fn new(etcd: EtcdOptions, prefix: &str) -> Operator {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let client = rt.block_on(eclat_fleet::connect(&etcd)).expect("connect");
+        Operator {
+            rt,
+            client,
+            layout: Layout::new(prefix),
+        }
+    }
+
+    fn rollout(&mut self, name: &str, action: Action, timeout: Duration) -> Report {
+        self.rt
+            .block_on(rollout::rollout(
+                &mut self.client,
+                &self.layout,
+                name,
+                action,
+                timeout,
+            ))
+            .expect("a rollout that ran")
+    }
+
+    fn try_rollout(&mut self, name: &str, action: Action) -> eclat_fleet::error::Result<Report> {
+        self.rt.block_on(rollout::rollout(
+            &mut self.client,
+            &self.layout,
+            name,
+            action,
+            TIMEOUT,
+        ))
+    }
+
+    /// Waits (watching etcd, at most a minute) until `pred` holds of the live nodes' names.
+    fn wait_live(&mut self, pred: impl Fn(&[String]) -> bool) {
+        let (c, l) = (&mut self.client, &self.layout);
+        self.rt.block_on(async {
+            let mut watch = c
+                .watch(l.alive_all(), Some(WatchOptions::new().with_prefix()))
+                .await
+                .unwrap();
+            loop {
+                let live: Vec<String> = rollout::live_nodes(c, l)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|n| n.name)
+                    .collect();
+                if pred(&live) {
+                    return;
+                }
+                tokio::time::timeout(Duration::from_secs(60), watch.message())
+                    .await
+                    .unwrap_or_else(|_| panic!("the live nodes stay {live:?}"))
+                    .unwrap();
+            }
+        });
+    }
+
+    /// The lease of each live node's `alive/` key.
+    fn leases(&mut self) -> BTreeMap<String, i64> {
+        let (c, l) = (&mut self.client, &self.layout);
+        self.rt.block_on(async {
+            let got = c
+                .get(l.alive_all(), Some(GetOptions::new().with_prefix()))
+                .await
+                .unwrap();
+            got.kvs()
+                .iter()
+                .map(|kv| (kv.key_str().unwrap().to_owned(), kv.lease()))
+                .collect()
+        })
+    }
+
+    /// Waits (watching etcd, at most a minute) until every one of `count` live nodes holds a
+    /// lease not in `old`: each has registered again (a stale key of an old lease would
+    /// expire in the middle of the next rollout, which would see the node go away).
+    fn wait_registered_again(&mut self, count: usize, old: &BTreeMap<String, i64>) {
+        let prefix = self.layout.alive_all();
+        let mut watch = self
+            .rt
+            .block_on(
+                self.client
+                    .watch(prefix, Some(WatchOptions::new().with_prefix())),
+            )
+            .unwrap();
+        loop {
+            let now = self.leases();
+            let fresh = now.iter().filter(|(k, l)| old.get(*k) != Some(*l)).count();
+            if now.len() == count && fresh == count {
+                return;
+            }
+            self.rt
+                .block_on(async {
+                    tokio::time::timeout(Duration::from_secs(60), watch.message()).await
+                })
+                .unwrap_or_else(|_| panic!("the nodes did not register again: {now:?}"))
+                .unwrap();
+        }
+    }
+
+    /// Waits (watching etcd) for `node`'s status of `script` to be `phase` at `generation`.
+    fn wait_status(&mut self, script: &str, node: &str, generation: u64, phase: Phase) {
+        let key = self.layout.status(script, node);
+        let c = &mut self.client;
+        self.rt.block_on(async {
+            let mut watch = c.watch(key.clone(), None).await.unwrap();
+            loop {
+                let got = c.get(key.clone(), None).await.unwrap();
+                let status: Option<Status> = got
+                    .kvs()
+                    .first()
+                    .and_then(|kv| serde_json::from_slice(kv.value()).ok());
+                if status
+                    .as_ref()
+                    .is_some_and(|s| s.generation == generation && s.phase == phase)
+                {
+                    return;
+                }
+                tokio::time::timeout(Duration::from_secs(60), watch.message())
+                    .await
+                    .unwrap_or_else(|_| panic!("{node}'s status of {script} stays {status:?}"))
+                    .unwrap();
+            }
+        });
+    }
+}
+
+fn outcomes(r: &Report) -> Vec<(String, Option<Phase>)> {
+    r.nodes.iter().map(|n| (n.node.clone(), n.phase)).collect()
+}
+
+#[test]
+fn a_fleet_rolls_out_all_or_nothing_and_converges() {
+    let bridge = Bridge::new(0);
+    let mut etcd = Etcd::start(&[bridge.addr()]).expect("etcd");
+    let url = etcd.url_on(bridge.addr());
+    let prefix = format!("/fleet-test-{}/", std::process::id());
+    let roles = ["edge", "edge", "core", "core"];
+    // w0 on the first three only: a script on w0 cannot load on n3.
+    let mut nodes: Vec<Node> = roles
+        .iter()
+        .enumerate()
+        .map(|(i, role)| Node::start(&bridge, &url, &prefix, i as u8, role, i < 3, &[]))
+        .collect();
+    let mut op = Operator::new(
+        EtcdOptions {
+            endpoints: vec![etcd.url()],
+            ..EtcdOptions::default()
+        },
+        &prefix,
+    );
+    op.wait_live(|live| live.len() == 4);
+
+    // 1. To every node: each counts its traffic under key 1.
+    let r = op.rollout("cnt", apply(1, "v0", &[]), TIMEOUT);
+    assert!(r.all_committed(), "{r:#?}");
+    assert_eq!(r.generation, 1);
+    for n in &nodes {
+        assert_eq!(n.traffic("cnt", "v1", 10).get(&1), Some(&10), "{}", n.name);
+    }
+
+    // 2. The interface is missing on n3: it cannot prepare, and no node switches.
+    let r = op.rollout("cnt", apply(2, "w0", &[]), TIMEOUT);
+    assert!(!r.committed, "{r:#?}");
+    assert_eq!(r.reason, "a node could not prepare");
+    let n3 = r.nodes.iter().find(|o| o.node == "n3").unwrap();
+    assert_eq!(n3.phase, Some(Phase::Failed));
+    assert!(n3.error.contains("w0"), "{}", n3.error);
+    // The abort does not wait for the others: each had answered `preparing` or `prepared`
+    // (then it drops what it prepared), or not yet (then it may never see the proposal).
+    for o in r.nodes.iter().filter(|o| o.node != "n3") {
+        match o.phase {
+            Some(Phase::Preparing | Phase::Prepared) => {
+                op.wait_status("cnt", &o.node, 2, Phase::Aborted)
+            }
+            None => {}
+            other => panic!("{}: {other:?}", o.node),
+        }
+    }
+    for n in &nodes {
+        assert_eq!(n.scripts(), vec![("cnt".to_owned(), 1)], "{}", n.name);
+        assert_eq!(n.traffic("cnt", "v1", 5).get(&1), Some(&15), "{}", n.name);
+    }
+
+    // 3. kill -9 of n2 as it prepares: its lease expires, the rollout aborts, nobody switches.
+    let before = op.leases();
+    nodes[2].daemon.stop();
+    nodes[2]
+        .daemon
+        .extra_env
+        .push(("ECLATD_CRASH_AT".into(), "fleet.prepare".into()));
+    nodes[2].daemon.spawn();
+    op.wait_registered_again(4, &{
+        let mut b = before.clone();
+        b.retain(|k, _| k.ends_with("/n2"));
+        b
+    });
+    let r = op.rollout("cnt", apply(2, "v0", &[]), TIMEOUT);
+    assert!(!r.committed, "{r:#?}");
+    assert_eq!(r.reason, "n2 went away during the prepare", "{r:#?}");
+    assert!(nodes[2].daemon.wait_for_log("crash point `fleet.prepare`"));
+    for o in r.nodes.iter().filter(|o| o.node != "n2") {
+        assert_eq!(o.phase, Some(Phase::Prepared), "{r:#?}");
+        op.wait_status("cnt", &o.node, 2, Phase::Aborted);
+    }
+    // Restarted, n2 adopts what it ran and stays on generation 1, as the fleet.
+    let before = op.leases();
+    nodes[2].daemon.kill9();
+    nodes[2].daemon.extra_env.clear();
+    nodes[2].daemon.spawn();
+    op.wait_registered_again(4, &{
+        let mut b = before.clone();
+        b.retain(|k, _| k.ends_with("/n2"));
+        b
+    });
+    for n in &nodes {
+        assert_eq!(n.scripts(), vec![("cnt".to_owned(), 1)], "{}", n.name);
+        assert_eq!(n.traffic("cnt", "v1", 5).get(&1), Some(&20), "{}", n.name);
+    }
+
+    // 4. Generation 2 everywhere: the counts move to key 2 on every node.
+    let r = op.rollout("cnt", apply(2, "v0", &[]), TIMEOUT);
+    assert!(r.all_committed(), "{r:#?}");
+    assert_eq!(r.generation, 2);
+    for n in &nodes {
+        let counts = n.traffic("cnt", "v1", 7);
+        assert_eq!(counts.get(&2), Some(&7), "{}: {counts:?}", n.name);
+    }
+
+    // 5. etcd goes away under the running fleet: the data plane stays exactly as it is.
+    let before = op.leases();
+    etcd.stop();
+    for n in &nodes {
+        let counts = n.traffic("cnt", "v1", 3);
+        assert_eq!(counts.get(&2), Some(&10), "{}: {counts:?}", n.name);
+        assert_eq!(n.scripts(), vec![("cnt".to_owned(), 2)], "{}", n.name);
+    }
+    etcd.restart().expect("etcd again");
+    // Every node comes back (a new session registers again): a rollout reaches all of them.
+    op.wait_registered_again(4, &before);
+    let r = op.rollout("cnt", apply(3, "v0", &[]), TIMEOUT);
+    assert!(r.all_committed(), "{r:#?}");
+    for n in &nodes {
+        assert_eq!(n.traffic("cnt", "v1", 4).get(&3), Some(&4), "{}", n.name);
+    }
+
+    // 6. A selector: only the edge nodes run `edge`, on w0.
+    let r = op.rollout("edge", apply(9, "w0", &[("role", "edge")]), TIMEOUT);
+    assert!(r.all_committed(), "{r:#?}");
+    assert_eq!(
+        outcomes(&r),
+        vec![
+            ("n0".to_owned(), Some(Phase::Committed)),
+            ("n1".to_owned(), Some(Phase::Committed))
+        ]
+    );
+    for n in &nodes[..2] {
+        assert_eq!(n.traffic("edge", "w1", 6).get(&9), Some(&6), "{}", n.name);
+    }
+    assert!(nodes[2..].iter().all(|n| n.scripts().len() == 1));
+    // A selector matching no live node is an error.
+    let e = op
+        .try_rollout("edge", apply(9, "w0", &[("role", "nowhere")]))
+        .unwrap_err();
+    assert!(e.to_string().contains("matches no live node"), "{e}");
+
+    // 7. A node added later converges to what is committed.
+    let late = Node::start(&bridge, &url, &prefix, 4, "edge", true, &[]);
+    op.wait_status("cnt", "n4", 3, Phase::Committed);
+    op.wait_status("edge", "n4", 1, Phase::Committed);
+    assert_eq!(late.traffic("cnt", "v1", 5).get(&3), Some(&5));
+    assert_eq!(late.traffic("edge", "w1", 2).get(&9), Some(&2));
+    nodes.push(late);
+
+    // 8. fleet delete: every node running `edge` unloads it, in two phases.
+    let r = op.rollout("edge", Action::Delete, TIMEOUT);
+    assert!(r.all_committed(), "{r:#?}");
+    assert_eq!(r.nodes.len(), 3, "{r:#?}");
+    for n in &nodes {
+        let names: Vec<String> = n.scripts().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(names, ["cnt"], "{}", n.name);
+        if n.name != "n3" {
+            assert_eq!(n.ns.xdp_prog("w0"), 0, "{}: w0 has no program", n.name);
+        }
+    }
+}
+
+#[test]
+fn a_fleet_over_tls_with_client_certificates() {
+    let bridge = Bridge::new(1);
+    let etcd = Etcd::start_tls(&[bridge.addr()]).expect("etcd");
+    let tls = etcd.tls().unwrap().clone();
+    let prefix = "/fleet-tls/";
+    let files = [
+        "--etcd-ca".to_owned(),
+        tls.ca.display().to_string(),
+        "--etcd-cert".to_owned(),
+        tls.client_cert.display().to_string(),
+        "--etcd-key".to_owned(),
+        tls.client_key.display().to_string(),
+    ];
+    let node = Node::start(
+        &bridge,
+        &etcd.url_on(bridge.addr()),
+        prefix,
+        7,
+        "edge",
+        false,
+        &files,
+    );
+    let secure = EtcdOptions {
+        endpoints: vec![etcd.url()],
+        ca: Some(tls.ca.clone()),
+        cert: Some(tls.client_cert.clone()),
+        key: Some(tls.client_key.clone()),
+    };
+    let mut op = Operator::new(secure, prefix);
+    op.wait_live(|live| live == ["n7"]);
+    let r = op.rollout("cnt", apply(4, "v0", &[]), TIMEOUT);
+    assert!(r.all_committed(), "{r:#?}");
+    assert_eq!(node.traffic("cnt", "v1", 3).get(&4), Some(&3));
+
+    // Without a client certificate, etcd refuses the client.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let refused = rt.block_on(async {
+        let mut c = eclat_fleet::connect(&EtcdOptions {
+            endpoints: vec![etcd.url()],
+            ca: Some(tls.ca.clone()),
+            ..EtcdOptions::default()
+        })
+        .await?;
+        rollout::live_nodes(&mut c, &Layout::new(prefix)).await
+    });
+    assert!(refused.is_err(), "{refused:?}");
+}
