@@ -42,7 +42,14 @@ fn kernel_tiny_run_writes_json_markdown_and_plot() {
         .iter()
         .filter(|r| r["metric"] == "ns_per_packet")
         .collect();
-    assert_eq!(ns.len(), 2 * 12, "raw and hike at 12 values of N");
+    assert_eq!(ns.len(), 3 * 12, "raw, hike and fused at 12 values of N");
+    for variant in ["raw", "hike", "fused"] {
+        assert_eq!(
+            ns.iter().filter(|r| r["variant"] == variant).count(),
+            12,
+            "{variant} at 12 values of N"
+        );
+    }
     for r in &ns {
         assert_eq!(r["scenario"], "tailcall_loop");
         assert_eq!(r["unit"], "ns");
