@@ -659,26 +659,30 @@ impl Vm {
 
     // ---- loaders -----------------------------------------------------------------------
 
-    /// Loads `program` of the object `object` as a loader called `name`.
-    ///
-    /// In a pinned instance the loader is pinned in `loaders/<name>/` (the name must be new
-    /// there); in a private one the name only labels errors and maps. The loader is not
-    /// attached anywhere: use [`Loader::test_run`] or [`Loader::attach_xdp`].
-    pub fn load_loader(&self, name: &str, object: &[u8], program: &str) -> Result<Loader> {
+    /// Where a new loader `name` is pinned in a pinned instance (`loaders/<name>/`, refused if
+    /// it exists); `None` in a private one.
+    fn new_loader_dir(&self, name: &str) -> Result<Option<PathBuf>> {
         pin::check_name(name)?;
-        let dir = match &self.pinned {
-            Some(p) => {
-                let dir = p.dir.join("loaders").join(name);
-                if dir.exists() {
-                    return Err(Error::LoaderExists {
-                        name: name.to_owned(),
-                    });
-                }
-                Some(dir)
-            }
-            None => None,
+        let Some(p) = &self.pinned else {
+            return Ok(None);
         };
-        let loaded = object::load(&self.maps, &mut lock(&self.named), name, object, program)?;
+        let dir = p.dir.join("loaders").join(name);
+        if dir.exists() {
+            return Err(Error::LoaderExists {
+                name: name.to_owned(),
+            });
+        }
+        Ok(Some(dir))
+    }
+
+    /// The [`Loader`] of a loaded object's `program`, pinned in `dir` if given (removed again
+    /// if pinning fails).
+    fn new_loader(
+        name: &str,
+        program: &str,
+        loaded: object::LoadedObject,
+        dir: Option<PathBuf>,
+    ) -> Result<Loader> {
         let context = program_context(name, &loaded.program)?;
         if let Some(dir) = &dir {
             let guard = RemoveOnError { path: Some(dir) };
@@ -697,6 +701,17 @@ impl Vm {
         ))
     }
 
+    /// Loads `program` of the object `object` as a loader called `name`.
+    ///
+    /// In a pinned instance the loader is pinned in `loaders/<name>/` (the name must be new
+    /// there); in a private one the name only labels errors and maps. The loader is not
+    /// attached anywhere: use [`Loader::test_run`] or [`Loader::attach_xdp`].
+    pub fn load_loader(&self, name: &str, object: &[u8], program: &str) -> Result<Loader> {
+        let dir = self.new_loader_dir(name)?;
+        let loaded = object::load(&self.maps, &mut lock(&self.named), name, object, program)?;
+        Self::new_loader(name, program, loaded, dir)
+    }
+
     /// Loads a fused program (`hike-fused`: a script's loader, chains and program bodies as
     /// one program, `program` of `object`) as a loader called `name`, with the maps of
     /// `reuse` by name (the interpreted loader's and programs' maps, so both modes share their
@@ -708,19 +723,7 @@ impl Vm {
         program: &str,
         reuse: &BTreeMap<String, MapRef>,
     ) -> Result<Loader> {
-        pin::check_name(name)?;
-        let dir = match &self.pinned {
-            Some(p) => {
-                let dir = p.dir.join("loaders").join(name);
-                if dir.exists() {
-                    return Err(Error::LoaderExists {
-                        name: name.to_owned(),
-                    });
-                }
-                Some(dir)
-            }
-            None => None,
-        };
+        let dir = self.new_loader_dir(name)?;
         let loaded = object::load_reusing(
             &self.maps,
             &mut lock(&self.named),
@@ -729,22 +732,7 @@ impl Vm {
             program,
             reuse,
         )?;
-        let context = program_context(name, &loaded.program)?;
-        if let Some(dir) = &dir {
-            let guard = RemoveOnError { path: Some(dir) };
-            loaded.pin(dir, program)?;
-            guard.disarm();
-        }
-        let maps = map_refs(name, loaded.maps);
-        Ok(Loader::new(
-            name.to_owned(),
-            program.to_owned(),
-            loaded.program,
-            context,
-            maps,
-            BTreeMap::new(),
-            dir,
-        ))
+        Self::new_loader(name, program, loaded, dir)
     }
 
     /// Adopts the pinned loader `name`, with its maps and attachments.
