@@ -65,6 +65,29 @@ impl ProgRuns {
     }
 }
 
+/// A loaded program's size after verification: what runs per packet is a path through it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProgSize {
+    /// eBPF instructions as the verifier left them (map lookups inlined, dead code removed).
+    pub xlated_insns: u32,
+    /// Bytes of machine code from the JIT.
+    pub jited_bytes: u32,
+}
+
+impl ProgSize {
+    /// The size of the program with kernel ID `id`.
+    pub fn of_id(id: u32) -> Result<ProgSize> {
+        // SAFETY: a plain syscall wrapper; it returns a new descriptor or a negative errno.
+        let rc = unsafe { libbpf_sys::bpf_prog_get_fd_by_id(id) };
+        let fd = owned_fd(rc).with_context(|| format!("open BPF program {id}"))?;
+        let info = prog_info(fd.as_fd())?;
+        Ok(ProgSize {
+            xlated_insns: info.xlated_prog_len / 8,
+            jited_bytes: info.jited_prog_len,
+        })
+    }
+}
+
 /// The kernel ID of the program behind `fd`.
 pub fn prog_id(fd: BorrowedFd<'_>) -> Result<u32> {
     Ok(prog_info(fd)?.id)

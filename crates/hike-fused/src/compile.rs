@@ -1,7 +1,9 @@
 //! Compiling a fused program: the SDK's headers and the embedded program and loader sources
 //! written into a private build directory, the generated C beside them, clang run with the
 //! project's flags. The directory is removed after a successful build and kept (and named in
-//! the error) when clang fails, so the generated C can be read.
+//! the error) when clang fails, so the generated C can be read; with `HIKE_FUSED_KEEP` set in
+//! the environment it is kept after every build (to read the C and the object of a build that
+//! worked, e.g. a benchmark's).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -59,7 +61,8 @@ fn build_dir() -> Result<PathBuf, FuseError> {
 pub fn compile(script: &Script) -> Result<Fused, FuseError> {
     let dir = build_dir()?;
     let result = build_in(&dir, script);
-    if !matches!(result, Err(FuseError::Clang { .. })) {
+    let keep = std::env::var_os("HIKE_FUSED_KEEP").is_some();
+    if !keep && !matches!(result, Err(FuseError::Clang { .. })) {
         let _ = fs::remove_dir_all(&dir);
     }
     result

@@ -12,8 +12,8 @@
 //!   blacklisted source, `ip6_set_tos(1)`; for pps, then `ip6_kroute()`.
 //! - `eclat`: the same chains written in eCLAT (`ddos_mark.eclat`) and compiled by
 //!   `eclat-compiler`, in the same VM (same programs, same IDs).
-//! - `fused` (ns only): the compiled chains, the programs and the loader as one program
-//!   (`hike-fused`), on the same maps.
+//! - `fused`: the compiled chains, the programs and the loader as one program
+//!   (`hike-fused`), on the same maps; for pps, the fused `ddos_mark_fwd`.
 //! - `ipset` (pps only): no XDP program of its own; the router's kernel forwards, and
 //!   `ip6tables -t mangle -A PREROUTING -m set --match-set BL src -j TOS --set-tos 0x01/0xff`
 //!   marks, with the blacklist in an `ipset` of type `hash:ip`.
@@ -107,10 +107,11 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
     }
     let measured = measure::measure(&mut cases, &mix.packets[0].bytes, settings, &progress)?;
     drop(cases);
+    let sizes = report::program_sizes(&raw, &hike)?;
 
     let (pps, pps_notes) = router::run_pps(settings, &raw, &hike, &progress)?;
     progress.finish("ns and pps done");
     Ok(report::report(
-        settings, &mix, &measured, &pps, pps_notes, &hike,
+        settings, &mix, &measured, &pps, pps_notes, &hike, &sizes,
     ))
 }

@@ -9,7 +9,38 @@ use super::variants::{
 use super::NAME;
 use crate::measure::{Measured, Mix, Settings};
 use crate::pps::{self, PpsFigure, PpsMeasured};
+use crate::raw::RawObject;
 use crate::report::{Bar, Record, ScenarioReport};
+use crate::runstats::{self, ProgSize};
+
+/// The size after verification of the programs measured for `ns_per_packet`: the raw
+/// program, the `ip6_sc` loader alone (the programs it tail-calls are separate) and the fused
+/// program (loader, chains and program bodies).
+pub fn program_sizes(raw: &RawObject, hike: &Hike) -> anyhow::Result<Vec<(&'static str, ProgSize)>> {
+    use std::os::fd::AsFd;
+    let raw_id = runstats::prog_id(raw.program_fd("raw_ddos_mark")?.as_fd())?;
+    Ok(vec![
+        ("raw", ProgSize::of_id(raw_id)?),
+        ("hike loader", ProgSize::of_id(hike.loader().kernel_id())?),
+        ("fused", ProgSize::of_id(hike.fused().kernel_id())?),
+    ])
+}
+
+/// The note on the sizes of [`program_sizes`].
+fn sizes_note(sizes: &[(&str, ProgSize)]) -> Option<String> {
+    if sizes.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = sizes
+        .iter()
+        .map(|(what, s)| format!("{what} {} ({} bytes)", s.xlated_insns, s.jited_bytes))
+        .collect();
+    Some(format!(
+        "Programs after verification, eBPF instructions (JIT bytes): {}. A packet runs one \
+         path through them.",
+        each.join(", ")
+    ))
+}
 
 /// Where the router's time per frame goes: its CPU time per delivered frame in the pps windows,
 /// and the part of it in the XDP program (a window of its own with the kernel's run-time
@@ -87,6 +118,7 @@ pub fn report(
     pps: &[PpsMeasured],
     pps_notes: Vec<String>,
     hike: &Hike,
+    sizes: &[(&str, ProgSize)],
 ) -> ScenarioReport {
     let mut records = Record::of_mixes(NAME, measured);
     for p in pps {
@@ -171,6 +203,7 @@ pub fn report(
     let pairs = [
         ("hike_vs_raw", "hike / raw", "hike", "raw"),
         ("eclat_vs_raw", "eclat / raw", "eclat", "raw"),
+        ("fused_vs_raw", "fused / raw", "fused", "raw"),
         ("ipset_vs_hike", "ipset / hike", "ipset", "hike"),
     ];
     let figures: Vec<String> = pairs
@@ -218,6 +251,7 @@ pub fn report(
         ));
     }
     notes.extend(router_time_note(&mut records, pps));
+    notes.extend(sizes_note(sizes));
     let offered: Vec<String> = pps
         .iter()
         .map(|p| {
@@ -282,7 +316,9 @@ pub fn report(
              (`bpf/bench/ip6_src_in_set.bpf.c`, same map type and key as `raw`) then, for a \
              blacklisted source, `ip6_set_tos(1)`. `eclat`: the same chain written in eCLAT \
              (`crates/hike-bench/src/scenarios/ddos_mark.eclat`) and compiled by \
-             `eclat-compiler`. `ipset`: ip6tables mangle + ipset `hash:ip` + `TOS` target, no \
+             `eclat-compiler`. `fused`: the eCLAT chains, the programs' bodies and the \
+             loader compiled into one program (`hike-fused`, `eclat load --mode fused`), on \
+             the same maps. `ipset`: ip6tables mangle + ipset `hash:ip` + `TOS` target, no \
              XDP. VM counters off.\n\n\
              **`ns_per_packet`** (program cost alone: mark, then XDP_PASS): \
              `BPF_PROG_TEST_RUN` of a mix of {} packets of 64 bytes from distinct sources, {} of \

@@ -69,6 +69,19 @@ pub fn run_pps(
             ifindex,
         })
     };
+    // The fused program: the compiled chains, programs and loader as one program, which
+    // reads the same `ipv6_sc_map` as the loader.
+    let attach_fused = |lab: &RouterLab| -> Result<Attachment<'_>> {
+        hike.select(ECLAT_MARK_FWD)?;
+        let ifindex = lab.in_ifindex;
+        lab.router
+            .run_in(|| -> Result<()> { Ok(hike.fused().attach_xdp(ifindex, XdpMode::Native)?) })
+            .context("attach the fused program")?;
+        Ok(Attachment::Loader {
+            loader: hike.fused(),
+            ifindex,
+        })
+    };
     let loader_id = Some(hike.loader().kernel_id());
     let mut cases: Vec<PpsCase<'_>> = vec![
         PpsCase {
@@ -85,6 +98,11 @@ pub fn run_pps(
             variant: "eclat",
             attach: Box::new(|lab| attach_hike(ECLAT_MARK_FWD, lab)),
             xdp_prog_id: loader_id,
+        },
+        PpsCase {
+            variant: "fused",
+            attach: Box::new(attach_fused),
+            xdp_prog_id: Some(hike.fused().kernel_id()),
         },
     ];
     if let Some(tool) = ipset {
