@@ -119,7 +119,7 @@ fn kernel_quick_run_of_the_ddos_scenarios_checks_and_reports_them() {
             })
             .unwrap_or_else(|| panic!("no {scenario}/{variant}/{metric} record in {json}"))
     };
-    for v in ["raw", "hike", "eclat"] {
+    for v in ["raw", "hike", "eclat", "fused"] {
         let ns = find("ddos_mark", v, "ns_per_packet");
         assert_eq!(ns["unit"], "ns");
         assert!(ns["value"].as_f64().unwrap() > 0.0, "{ns}");
@@ -156,6 +156,8 @@ fn kernel_quick_run_of_the_ddos_scenarios_checks_and_reports_them() {
         "ns_eclat_vs_hike",
         "pps_hike_vs_raw",
         "pps_hike_vs_raw_paired",
+        "ns_fused_vs_raw",
+        "pps_fused_vs_raw_paired",
     ] {
         assert_eq!(find("ddos_mark", ratio, "ratio")["unit"], "ratio");
     }
@@ -168,7 +170,10 @@ fn kernel_quick_run_of_the_ddos_scenarios_checks_and_reports_them() {
         "`ddos_mark` pps hike / pps raw",
         "`ddos_mark` ns hike / ns raw (program cost alone)",
         "`ddos_mark` eclat ns / hike ns",
+        "`ddos_mark` ns fused / ns raw (eCLAT chains fused)",
+        "Programs after verification, eBPF instructions (JIT bytes): raw ",
         "`ddos_listing2` hike ns / raw ns",
+        "`ddos_listing2` fused ns / raw ns",
         "Where the router's time per frame goes",
         "pps traffic source: af-packet (an AF_PACKET socket",
         "The pps figures are the **CPU-equivalent rate (frames delivered per second",

@@ -16,7 +16,10 @@ use crate::runstats::{self, ProgSize};
 /// The size after verification of the programs measured for `ns_per_packet`: the raw
 /// program, the `ip6_sc` loader alone (the programs it tail-calls are separate) and the fused
 /// program (loader, chains and program bodies).
-pub fn program_sizes(raw: &RawObject, hike: &Hike) -> anyhow::Result<Vec<(&'static str, ProgSize)>> {
+pub fn program_sizes(
+    raw: &RawObject,
+    hike: &Hike,
+) -> anyhow::Result<Vec<(&'static str, ProgSize)>> {
     use std::os::fd::AsFd;
     let raw_id = runstats::prog_id(raw.program_fd("raw_ddos_mark")?.as_fd())?;
     Ok(vec![
