@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use eclat_fleet::agent::{AgentConfig, Local};
 use eclat_fleet::model::{NodeInfo, Spec};
+use eclat_fleet::objects::Objects;
 use eclat_fleet::{EtcdOptions, Layout};
 
 use crate::crash;
@@ -42,20 +43,38 @@ pub struct Node {
     daemon: Arc<Daemon>,
 }
 
-fn source(spec: &Spec) -> ScriptSource {
-    ScriptSource {
+/// The script of `spec`, linked against the standard packages and its user packages built
+/// by the operator (`objects`, fetched and checked): never the daemon's own package folders,
+/// so that every node loads the same build, without clang.
+fn source(spec: &Spec, objects: &Objects) -> Result<ScriptSource, String> {
+    let catalog = if spec.packages.is_empty() {
+        None
+    } else {
+        Some(Arc::new(eclat_fleet::packages::catalog(
+            &spec.packages,
+            objects,
+        )?))
+    };
+    Ok(ScriptSource {
         file_name: spec.file_name.clone(),
         text: spec.text.clone(),
         siblings: spec.siblings.clone(),
         defines: spec.defines.clone(),
-    }
+        catalog,
+    })
 }
 
 impl Local for Node {
-    fn prepare(&self, name: &str, generation: u64, spec: &Spec) -> Result<(), String> {
+    fn prepare(
+        &self,
+        name: &str,
+        generation: u64,
+        spec: &Spec,
+        objects: &Objects,
+    ) -> Result<(), String> {
         let _op = crash::Operation::enter("fleet");
         crash::point("prepare");
-        match self.daemon.prepare(name, &source(spec)) {
+        match self.daemon.prepare(name, &source(spec, objects)?) {
             Ok(_) => {
                 tracing::info!(script = name, generation, "fleet: prepared");
                 Ok(())
@@ -73,12 +92,20 @@ impl Local for Node {
         );
     }
 
-    fn commit(&self, name: &str, generation: u64, spec: &Spec) -> Result<(), String> {
+    fn commit(
+        &self,
+        name: &str,
+        generation: u64,
+        spec: &Spec,
+        objects: &Objects,
+    ) -> Result<(), String> {
         // The default placement: the fleet's scripts run in name order at their hooks.
-        match self
-            .daemon
-            .load(Some(name), &source(spec), None, &Placement::default())
-        {
+        match self.daemon.load(
+            Some(name),
+            &source(spec, objects)?,
+            None,
+            &Placement::default(),
+        ) {
             Ok(loaded) => {
                 tracing::info!(
                     script = name,
@@ -143,6 +170,7 @@ pub fn spawn(
         },
         lease_ttl: opts.lease_ttl,
         state_file: state_dir.join("fleet.json"),
+        object_cache: state_dir.join("objects"),
     };
     let local: Arc<dyn Local> = Arc::new(Node { daemon });
     tokio::spawn(eclat_fleet::agent::run(config, local, stop))

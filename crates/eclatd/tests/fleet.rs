@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use eclat_fleet::etcd_client::{GetOptions, WatchOptions};
 use eclat_fleet::model::{Action, Phase, Spec, Status};
+use eclat_fleet::objects::Objects;
 use eclat_fleet::rollout::{self, Report};
 use eclat_fleet::{EtcdOptions, Layout};
 use hike_testkit::etcd::Etcd;
@@ -127,6 +128,21 @@ impl Node {
         with_w0: bool,
         extra: &[String],
     ) -> Node {
+        Node::start_env(bridge, url, prefix, i, role, with_w0, extra, &[])
+    }
+
+    /// [`Node::start`] with environment variables for the daemon.
+    #[allow(clippy::too_many_arguments)]
+    fn start_env(
+        bridge: &Bridge,
+        url: &str,
+        prefix: &str,
+        i: u8,
+        role: &str,
+        with_w0: bool,
+        extra: &[String],
+        env: &[(&str, &str)],
+    ) -> Node {
         let ns = Netns::new();
         if with_w0 {
             ns.add_pair("w0", "w1");
@@ -150,6 +166,10 @@ impl Node {
         .map(|s| s.to_string())
         .chain(extra.iter().cloned())
         .collect();
+        daemon.extra_env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         daemon.spawn();
         Node { name, ns, daemon }
     }
@@ -186,6 +206,7 @@ fn apply(key: u32, dev: &str, selector: &[(&str, &str)]) -> Action {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            packages: Vec::new(),
         },
     }
 }
@@ -218,6 +239,44 @@ impl Operator {
                 timeout,
             ))
             .expect("a rollout that ran")
+    }
+
+    /// A rollout of a script that imports user packages, with their built objects.
+    fn rollout_objects(&mut self, name: &str, action: Action, objects: &Objects) -> Report {
+        self.rt
+            .block_on(rollout::rollout_with_objects(
+                &mut self.client,
+                &self.layout,
+                name,
+                action,
+                objects,
+                TIMEOUT,
+                0,
+            ))
+            .expect("a rollout that ran")
+    }
+
+    /// The hashes of the objects in etcd.
+    fn objects(&mut self) -> Vec<String> {
+        let (c, l) = (&mut self.client, &self.layout);
+        self.rt.block_on(async {
+            let got = c
+                .get(
+                    l.objects(),
+                    Some(GetOptions::new().with_prefix().with_keys_only()),
+                )
+                .await
+                .unwrap();
+            got.kvs()
+                .iter()
+                .map(|kv| kv.key_str().unwrap()[l.objects().len()..].to_owned())
+                .collect()
+        })
+    }
+
+    /// Writes `bytes` under `key`.
+    fn put(&mut self, key: String, bytes: Vec<u8>) {
+        self.rt.block_on(self.client.put(key, bytes, None)).unwrap();
     }
 
     fn try_rollout(&mut self, name: &str, action: Action) -> eclat_fleet::error::Result<Report> {
@@ -532,4 +591,145 @@ fn a_fleet_over_tls_with_client_certificates() {
         rollout::live_nodes(&mut c, &Layout::new(prefix)).await
     });
     assert!(refused.is_err(), "{refused:?}");
+}
+
+/// A user package `wiz`: `add1(a)` returns `a + 1` (version 1), `a + 2` (version 2).
+fn add1_source(plus: u32) -> String {
+    format!(
+        "#include <hike/sdk.h>\nHIKE_PROG(add1, a)\n{{\n\tHIKE_RETURN(a + {plus});\n}}\nchar LICENSE[] SEC(\"license\") = \"Dual BSD/GPL\";\n"
+    )
+}
+
+/// Counts its traffic under `monitor(add1(KEY))`: the key shows that `wiz.add1` ran.
+const PKG_SCRIPT: &str = "\
+from programs.net import hike_drop, monitor
+from programs.wiz import add1
+from loaders.basic import ip6_sc
+
+ip6_sc[ip6_sc_map] = { (0): (count_drop) }
+ip6_sc.attach('v0', 'xdp')
+
+def count_drop():
+    k = add1(KEY)
+    monitor(k)
+    hike_drop()
+    return 0
+";
+
+/// The script with package `wiz` at version `plus`, built here as `eclat fleet apply
+/// --package-dir` builds it: the spec and the objects.
+fn with_package(dir: &std::path::Path, plus: u32, key: u32) -> (Action, Objects) {
+    std::fs::create_dir_all(dir.join("wiz")).unwrap();
+    std::fs::write(dir.join("wiz/add1.bpf.c"), add1_source(plus)).unwrap();
+    let catalog = eclat_link::project::catalog(&[dir.to_path_buf()]).expect("the catalog");
+    assert_eq!(catalog.broken_package("wiz"), None);
+    let (packages, objects) =
+        eclat_fleet::packages::bundle(&catalog, &["net".into(), "wiz".into()]).unwrap();
+    assert_eq!(packages.len(), 1, "only the user package: {packages:?}");
+    let spec = Spec {
+        file_name: "pkg.eclat".into(),
+        text: PKG_SCRIPT.into(),
+        defines: vec![("KEY".into(), key.to_string())],
+        packages,
+        ..Spec::default()
+    };
+    (Action::Apply { spec }, objects)
+}
+
+#[test]
+fn user_packages_reach_the_nodes_as_checked_objects() {
+    let bridge = Bridge::new(2);
+    let etcd = Etcd::start(&[bridge.addr()]).expect("etcd");
+    let url = etcd.url_on(bridge.addr());
+    let prefix = format!("/fleet-pkg-{}/", std::process::id());
+    let pkgs = std::env::temp_dir().join(format!("eclat-fleet-pkgs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&pkgs);
+    // The nodes have neither the package folder nor a clang: they run what the operator
+    // built.
+    let no_clang = [("HIKE_CLANG", "/nonexistent/clang")];
+    let nodes: Vec<Node> = (0..2)
+        .map(|i| {
+            Node::start_env(
+                &bridge,
+                &url,
+                &prefix,
+                20 + i,
+                "edge",
+                false,
+                &[],
+                &no_clang,
+            )
+        })
+        .collect();
+    let mut op = Operator::new(
+        EtcdOptions {
+            endpoints: vec![etcd.url()],
+            ..EtcdOptions::default()
+        },
+        &prefix,
+    );
+    op.wait_live(|live| live.len() == 2);
+
+    // 1. Version 1 everywhere: each node counts under add1(5) = 6.
+    let (action, objects) = with_package(&pkgs, 1, 5);
+    assert_eq!(objects.len(), 2, "the xdp and the tc build");
+    let r = op.rollout_objects("pkg", action, &objects);
+    assert!(r.all_committed(), "{r:#?}");
+    for n in &nodes {
+        let counts = n.traffic("pkg", "v1", 6);
+        assert_eq!(counts.get(&6), Some(&6), "{}: {counts:?}", n.name);
+    }
+    let mut stored = op.objects();
+    stored.sort();
+    assert_eq!(stored, objects.keys().cloned().collect::<Vec<_>>());
+
+    // 2. Version 2, whose XDP build etcd holds corrupted (other bytes under its hash): every
+    // node that fetches it fails to prepare, naming the object, and no node switches.
+    let (action, objects) = with_package(&pkgs, 2, 5);
+    let Action::Apply { spec } = &action else {
+        unreachable!()
+    };
+    let eclat_fleet::model::ObjectRef::User { xdp, .. } = &spec.packages[0].exports[0].object
+    else {
+        panic!("{spec:?}")
+    };
+    let key = op.layout.object(xdp);
+    op.put(key.clone(), b"not an object".to_vec());
+    let r = op.rollout_objects("pkg", action.clone(), &objects);
+    assert!(!r.committed, "{r:#?}");
+    assert_eq!(r.reason, "a node could not prepare");
+    let failed = r
+        .nodes
+        .iter()
+        .find(|o| o.phase == Some(Phase::Failed))
+        .expect("a node failed");
+    assert!(
+        failed.error.contains(&format!("object sha256:{xdp}")) && failed.error.contains(&key),
+        "{}",
+        failed.error
+    );
+    for n in &nodes {
+        assert_eq!(n.scripts(), vec![("pkg".to_owned(), 1)], "{}", n.name);
+        let counts = n.traffic("pkg", "v1", 4);
+        assert_eq!(counts.get(&6), Some(&10), "{}: {counts:?}", n.name);
+    }
+
+    // 3. The key repaired (deleted: the next rollout writes it again), version 2 runs.
+    op.rt.block_on(op.client.delete(key.clone(), None)).unwrap();
+    let r = op.rollout_objects("pkg", action, &objects);
+    assert!(r.all_committed(), "{r:#?}");
+    for n in &nodes {
+        let counts = n.traffic("pkg", "v1", 3);
+        assert_eq!(counts.get(&7), Some(&3), "{}: {counts:?}", n.name);
+    }
+    // Version 1's objects went with the commit: only version 2's are left.
+    let mut stored = op.objects();
+    stored.sort();
+    assert_eq!(stored, objects.keys().cloned().collect::<Vec<_>>());
+
+    // 4. Deleted: no script names an object any more, none is left.
+    let r = op.rollout("pkg", Action::Delete, TIMEOUT);
+    assert!(r.all_committed(), "{r:#?}");
+    assert!(op.objects().is_empty(), "{:?}", op.objects());
+    let _ = std::fs::remove_dir_all(&pkgs);
 }

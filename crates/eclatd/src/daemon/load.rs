@@ -532,7 +532,7 @@ impl Daemon {
             _ => default_name(&src.file_name),
         };
         check_script_name(&name)?;
-        let catalog = self.fresh_catalog()?;
+        let catalog = self.catalog_for(src)?;
         let Units { units, warnings } = self.compile(&catalog, &name, src)?;
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;

@@ -94,6 +94,9 @@ pub struct ScriptSource {
     pub siblings: Vec<(String, String)>,
     /// `-D NAME=VALUE`.
     pub defines: Vec<(String, String)>,
+    /// The packages it links against instead of the daemon's (standard and `--package-dir`):
+    /// a fleet script's, with the user packages the operator built (`eclat_fleet::packages`).
+    pub catalog: Option<Arc<PackageCatalog>>,
 }
 
 /// Where a script runs among the scripts of its hooks (`eclat load --priority`,
@@ -337,6 +340,15 @@ impl Daemon {
     /// the catalog and refuses only the scripts that import it (the compiler's error at the
     /// import). On an error (a directory that can no longer be read), the last good catalog
     /// stays for the other operations.
+    /// The catalog `src` links against: its own (a fleet script's), else the daemon's, read
+    /// again ([`Daemon::fresh_catalog`]).
+    fn catalog_for(&self, src: &ScriptSource) -> Result<Arc<PackageCatalog>> {
+        match &src.catalog {
+            Some(c) => Ok(c.clone()),
+            None => self.fresh_catalog(),
+        }
+    }
+
     fn fresh_catalog(&self) -> Result<Arc<PackageCatalog>> {
         if self.package_dirs.is_empty() {
             return Ok(self.catalog());

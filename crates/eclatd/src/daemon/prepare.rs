@@ -22,7 +22,7 @@ impl Daemon {
     /// here.
     pub fn prepare(&self, name: &str, src: &ScriptSource) -> Result<String> {
         check_script_name(name)?;
-        let catalog = self.fresh_catalog()?;
+        let catalog = self.catalog_for(src)?;
         let Units { units, warnings } = self.compile(&catalog, name, src)?;
         let (hook, linked) = {
             let inner = lock(&self.inner);
