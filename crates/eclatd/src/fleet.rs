@@ -1,5 +1,7 @@
 //! `eclatd --etcd`: the daemon as a fleet node. [`Node`] is the `eclat_fleet::agent::Local`
-//! of the daemon (a prepare is [`Daemon::prepare`], a commit a local load or replace, a
+//! of the daemon (a prepare is [`Daemon::prepare`], which holds the new generation loaded
+//! beside the running one; a commit is [`Daemon::commit_prepared`], the switch of a local
+//! replace, or a fresh load where nothing is held; an abort [`Daemon::drop_prepared`]; a
 //! removal an unload), and [`spawn`] runs the agent beside the gRPC server. Without
 //! `--etcd` none of this runs and the daemon is the single-node one.
 //!
@@ -20,8 +22,17 @@ use crate::daemon::{Daemon, Placement, ScriptSource};
 use crate::error::DaemonError;
 
 /// The crash points of a fleet node (`ECLATD_CRASH_AT`, test builds only): `fleet.prepare`
-/// kills the daemon as it starts preparing, after its `preparing` answer.
-pub const POINTS: &[&str] = &["fleet.prepare"];
+/// kills the daemon as it starts preparing, after its `preparing` answer; `prepare.STEP`
+/// within the prepare's own steps (`Daemon::prepare`, the first half of a replace).
+pub const POINTS: &[&str] = &[
+    "fleet.prepare",
+    "prepare.intent.written",
+    "prepare.intent.saved",
+    "prepare.program.loaded",
+    "prepare.chain.installed",
+    "prepare.loader.loaded",
+    "prepare.map.written",
+];
 
 /// `--etcd` and its options.
 #[derive(Clone, Debug)]
@@ -74,7 +85,10 @@ impl Local for Node {
     ) -> Result<(), String> {
         let _op = crash::Operation::enter("fleet");
         crash::point("prepare");
-        match self.daemon.prepare(name, &source(spec, objects)?) {
+        match self
+            .daemon
+            .prepare(name, generation, &source(spec, objects)?)
+        {
             Ok(_) => {
                 tracing::info!(script = name, generation, "fleet: prepared");
                 Ok(())
@@ -84,11 +98,12 @@ impl Local for Node {
     }
 
     fn abort(&self, name: &str, generation: u64) {
-        // The prepare kept nothing loaded: its private copy went when it ended.
+        let dropped = self.daemon.drop_prepared(name, generation);
         tracing::info!(
             script = name,
             generation,
-            "fleet: rollout aborted, nothing switched"
+            dropped,
+            "fleet: rollout aborted, the prepared generation dropped"
         );
     }
 
@@ -99,19 +114,28 @@ impl Local for Node {
         spec: &Spec,
         objects: &Objects,
     ) -> Result<(), String> {
-        // The default placement: the fleet's scripts run in name order at their hooks.
-        match self.daemon.load(
-            Some(name),
-            &source(spec, objects)?,
-            None,
-            &Placement::default(),
-        ) {
+        // The prepared generation, switched to as a local replace does; a node that did not
+        // prepare it (down during the rollout, restarted, or another load dropped it) loads
+        // it afresh, with the default placement: the fleet's scripts run in name order.
+        let prepared = self.daemon.commit_prepared(name, generation);
+        let from_prepared = prepared.is_some();
+        let result = match prepared {
+            Some(r) => r,
+            None => self.daemon.load(
+                Some(name),
+                &source(spec, objects)?,
+                None,
+                &Placement::default(),
+            ),
+        };
+        match result {
             Ok(loaded) => {
                 tracing::info!(
                     script = name,
                     generation,
                     local_generation = loaded.script.generation,
                     replaced = loaded.replaced,
+                    from_prepared,
                     "fleet: switched"
                 );
                 Ok(())

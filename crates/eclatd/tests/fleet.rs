@@ -733,3 +733,168 @@ fn user_packages_reach_the_nodes_as_checked_objects() {
     assert!(op.objects().is_empty(), "{:?}", op.objects());
     let _ = std::fs::remove_dir_all(&pkgs);
 }
+
+/// Generation 2 of `cnt` on the prepare test's node: counts under key 2 and passes (its
+/// `hike_pass` is a program the node does not run yet, so its prepare loads one).
+fn pass_v2() -> Action {
+    Action::Apply {
+        spec: Spec {
+            file_name: "cnt.eclat".into(),
+            text: SCRIPT.replace("hike_drop", "hike_pass"),
+            defines: vec![("KEY".into(), "2".into()), ("DEVNAME".into(), "v0".into())],
+            ..Spec::default()
+        },
+    }
+}
+
+impl Operator {
+    /// Proposes `action` as generation `generation` of `name` to `nodes` by hand, as the
+    /// first phase of a rollout does: the nodes prepare and answer, and nothing more happens
+    /// until [`Operator::commit_by_hand`] or [`Operator::abort_by_hand`].
+    fn propose_by_hand(&mut self, name: &str, generation: u64, action: &Action, nodes: &[&str]) {
+        let proposal = eclat_fleet::model::Proposal {
+            generation,
+            action: action.clone(),
+            nodes: nodes.iter().map(|n| n.to_string()).collect(),
+        };
+        let key = self.layout.proposal(name);
+        self.put(key, serde_json::to_vec(&proposal).unwrap());
+    }
+
+    /// The second phase, by hand: the proposal becomes the committed state.
+    fn commit_by_hand(&mut self, name: &str) {
+        use eclat_fleet::etcd_client::{Txn, TxnOp};
+        let (c, l) = (&mut self.client, &self.layout);
+        self.rt.block_on(async {
+            let got = c.get(l.proposal(name), None).await.unwrap();
+            let kv = got.kvs().first().expect("a proposal");
+            let p: eclat_fleet::model::Proposal = serde_json::from_slice(kv.value()).unwrap();
+            let commit = eclat_fleet::model::Committed {
+                generation: p.generation,
+                attempt: kv.mod_revision(),
+                action: p.action,
+                nodes: p.nodes,
+            };
+            let txn = Txn::new().and_then([
+                TxnOp::put(
+                    l.committed(name),
+                    serde_json::to_vec(&commit).unwrap(),
+                    None,
+                ),
+                TxnOp::delete(l.proposal(name), None),
+            ]);
+            assert!(c.txn(txn).await.unwrap().succeeded());
+        });
+    }
+
+    /// The rollout aborted, by hand: the proposal goes.
+    fn abort_by_hand(&mut self, name: &str) {
+        let key = self.layout.proposal(name);
+        self.rt.block_on(self.client.delete(key, None)).unwrap();
+    }
+}
+
+/// The pins of `node`'s instance, and how many of them are programs.
+fn pins(node: &Node) -> (Vec<std::path::PathBuf>, usize) {
+    let files = support::files_under(&node.daemon.pin_dir());
+    let progs = files
+        .iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with("prog_"))
+        })
+        .count();
+    (files, progs)
+}
+
+#[test]
+fn a_prepared_generation_waits_loaded_beside_the_running_one() {
+    let bridge = Bridge::new(3);
+    let etcd = Etcd::start(&[bridge.addr()]).expect("etcd");
+    let url = etcd.url_on(bridge.addr());
+    let prefix = format!("/fleet-prep-{}/", std::process::id());
+    let mut node = Node::start(&bridge, &url, &prefix, 30, "edge", false, &[]);
+    let mut op = Operator::new(
+        EtcdOptions {
+            endpoints: vec![etcd.url()],
+            ..EtcdOptions::default()
+        },
+        &prefix,
+    );
+    op.wait_live(|live| live.len() == 1);
+    let r = op.rollout("cnt", apply(1, "v0", &[]), TIMEOUT);
+    assert!(r.all_committed(), "{r:#?}");
+    assert_eq!(node.traffic("cnt", "v1", 4).get(&1), Some(&4));
+    let (running, running_progs) = pins(&node);
+    let xdp = node.ns.xdp_prog("v0");
+
+    // 1. Prepared: the new loader and the new program are loaded and pinned beside the
+    // running version, which still gets every packet.
+    op.propose_by_hand("cnt", 2, &pass_v2(), &["n30"]);
+    op.wait_status("cnt", "n30", 2, Phase::Prepared);
+    let (prepared, prepared_progs) = pins(&node);
+    assert_eq!(
+        prepared_progs,
+        running_progs + 2,
+        "hike_pass and the new loader"
+    );
+    assert!(
+        prepared.iter().any(|p| p.ends_with("prog_hike_pass")),
+        "{prepared:?}"
+    );
+    assert!(
+        prepared
+            .iter()
+            .any(|p| p.to_string_lossy().contains("loaders/cnt-g2/")),
+        "{prepared:?}"
+    );
+    assert_eq!(node.ns.xdp_prog("v0"), xdp, "not attached");
+    assert_eq!(node.scripts(), vec![("cnt".to_owned(), 1)]);
+    assert_eq!(node.traffic("cnt", "v1", 3).get(&1), Some(&7));
+
+    // 2. Aborted: nothing of it is left, no pin and no program.
+    op.abort_by_hand("cnt");
+    op.wait_status("cnt", "n30", 2, Phase::Aborted);
+    assert_eq!(pins(&node), (running.clone(), running_progs));
+    assert_eq!(node.traffic("cnt", "v1", 2).get(&1), Some(&9));
+
+    // 3. Prepared again and committed: the node switches to what it prepared.
+    op.propose_by_hand("cnt", 2, &pass_v2(), &["n30"]);
+    op.wait_status("cnt", "n30", 2, Phase::Prepared);
+    let (prepared, _) = pins(&node);
+    op.commit_by_hand("cnt");
+    op.wait_status("cnt", "n30", 2, Phase::Committed);
+    assert!(node.daemon.wait_for_log("from_prepared=true"));
+    assert_eq!(node.scripts(), vec![("cnt".to_owned(), 2)]);
+    assert_eq!(node.traffic("cnt", "v1", 5).get(&2), Some(&5));
+    // The old loader went; what was prepared stays, nothing else appeared but its links.
+    let (switched, _) = pins(&node);
+    assert!(
+        switched
+            .iter()
+            .all(|p| prepared.contains(p) || p.to_string_lossy().contains("/links/")),
+        "{switched:?}"
+    );
+    assert!(!switched
+        .iter()
+        .any(|p| p.to_string_lossy().contains("loaders/cnt-g1/")));
+
+    // 4. kill -9 between prepare and commit: the restarted daemon undoes the prepared
+    // generation (its intent), and the node stays on the committed one.
+    let (before, before_progs) = pins(&node);
+    op.propose_by_hand("cnt", 3, &apply(3, "v0", &[]), &["n30"]);
+    op.wait_status("cnt", "n30", 3, Phase::Prepared);
+    assert_ne!(pins(&node).0, before, "the prepared generation is pinned");
+    let leases = op.leases();
+    node.daemon.kill9();
+    op.abort_by_hand("cnt");
+    node.daemon.spawn();
+    op.wait_registered_again(1, &leases);
+    assert_eq!(pins(&node), (before, before_progs));
+    assert_eq!(node.scripts(), vec![("cnt".to_owned(), 2)]);
+    assert_eq!(node.traffic("cnt", "v1", 2).get(&2), Some(&7));
+    // And the next rollout goes through.
+    let r = op.rollout("cnt", apply(4, "v0", &[]), TIMEOUT);
+    assert!(r.all_committed(), "{r:#?}");
+    assert_eq!(node.traffic("cnt", "v1", 2).get(&4), Some(&2));
+}

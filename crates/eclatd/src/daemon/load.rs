@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use eclat_catalog::layout::hex;
 use eclat_catalog::{Hook, ObjectId, PackageCatalog};
@@ -328,6 +329,41 @@ impl Txn {
     }
 }
 
+/// A load or replace staged by [`Daemon::stage`]: loaded beside what runs, its intent
+/// saved, waiting for [`Daemon::switch`] or [`Daemon::unstage`]. Valid only while the
+/// state is the one it was staged against (`committed`): whatever changes the state first
+/// drops the one the daemon holds ([`Daemon::drop_held`]).
+pub(super) struct Staged {
+    catalog: Arc<PackageCatalog>,
+    linked: LinkedScript,
+    record: ScriptRecord,
+    old: Option<ScriptRecord>,
+    hook: Hook,
+    /// The state before the intent, restored when it is dropped.
+    committed: State,
+    /// The undo log of its kernel steps so far.
+    txn: Txn,
+    warnings: String,
+    maps: Vec<super::MapReset>,
+}
+
+impl Staged {
+    /// The script's name.
+    pub(super) fn name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// Whether it replaces a loaded version.
+    pub(super) fn replaces(&self) -> bool {
+        self.old.is_some()
+    }
+
+    /// The compiler's warnings.
+    pub(super) fn warnings(&self) -> &str {
+        &self.warnings
+    }
+}
+
 /// After a replace is recorded: the old loader (where the new one does not run), the old
 /// chains the new version does not reuse and the programs no script calls any more go.
 /// Failures leave unlisted objects, removed at the next start.
@@ -533,9 +569,35 @@ impl Daemon {
         };
         check_script_name(&name)?;
         let catalog = self.catalog_for(src)?;
-        let Units { units, warnings } = self.compile(&catalog, &name, src)?;
+        let units = self.compile(&catalog, &name, src)?;
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;
+        self.drop_held(inner, "a local load");
+        let old_exists = inner.state.script(&name).is_some();
+        let _op = crash::Operation::enter(if old_exists { "replace" } else { "load" });
+        let staged = self.stage(inner, catalog, &name, src, units, loader, placement, mode)?;
+        self.switch(inner, staged)
+    }
+
+    /// The first half of a load or replace, which changes nothing that runs: the script
+    /// linked against the running state, its record, the intent saved (a crash from here on
+    /// is undone at the next start), and its new programs, chains and loader loaded (each
+    /// verified by the kernel) and configured, the loader pinned but attached nowhere.
+    /// [`Daemon::switch`] makes it run; [`Daemon::unstage`] drops it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn stage(
+        &self,
+        inner: &mut Inner,
+        catalog: Arc<PackageCatalog>,
+        name: &str,
+        src: &ScriptSource,
+        units: Units,
+        loader: Option<&str>,
+        placement: &Placement,
+        mode: Mode,
+    ) -> Result<Staged> {
+        let name = name.to_owned();
+        let Units { units, warnings } = units;
         let old = inner.state.script(&name).cloned();
         let hook = script_hook(&name, &units[0].1, loader)?;
         let linked = {
@@ -613,7 +675,6 @@ impl Daemon {
             check_tc_place_kept(o, &record)?;
         }
 
-        let _op = crash::Operation::enter(if old.is_some() { "replace" } else { "load" });
         // The intent first: a crash from here until the commit leaves a record of what to
         // undo, which the next start plays (`adopt`).
         let pending = Daemon::intent(inner, &linked, &record, old.as_ref())?;
@@ -628,15 +689,51 @@ impl Daemon {
         }
         crash::point("intent.saved");
         let mut txn = Txn::default();
-        if let Err(e) = Daemon::apply(
-            &catalog,
-            inner,
-            &linked,
-            &record,
-            old.as_ref(),
+        if let Err(e) = Daemon::load_beside(&catalog, inner, &linked, &record, hook, &mut txn) {
+            txn.undo(inner);
+            inner.state = committed;
+            self.forget_intent(inner);
+            return Err(e);
+        }
+        Ok(Staged {
+            catalog,
+            linked,
+            record,
+            old,
             hook,
-            &mut txn,
-        ) {
+            committed,
+            txn,
+            warnings,
+            maps,
+        })
+    }
+
+    /// Drops what [`Daemon::stage`] loaded: its loader, chains and new programs go, and its
+    /// intent; nothing that runs was touched.
+    pub(super) fn unstage(&self, inner: &mut Inner, staged: Staged) {
+        staged.txn.undo(inner);
+        inner.state = staged.committed;
+        self.forget_intent(inner);
+    }
+
+    /// The second half of a load or replace: the staged version runs (the entries it writes
+    /// in shared programs' maps, the order of the scripts, then each interface switched in
+    /// one link update: atomic for packets), and its record replaces the intent. On failure,
+    /// everything is undone, the staged version too.
+    pub(super) fn switch(&self, inner: &mut Inner, staged: Staged) -> Result<Loaded> {
+        let Staged {
+            catalog,
+            linked,
+            record,
+            old,
+            hook,
+            committed,
+            mut txn,
+            warnings,
+            maps,
+        } = staged;
+        let name = record.name.clone();
+        if let Err(e) = Daemon::attach(inner, &linked, &record, old.as_ref(), &mut txn) {
             txn.undo(inner);
             inner.state = committed;
             self.forget_intent(inner);
@@ -833,13 +930,14 @@ impl Daemon {
         Ok(out)
     }
 
-    /// The kernel steps of a load, each recorded in `txn`.
-    fn apply(
+    /// The kernel steps of [`Daemon::stage`], each recorded in `txn`: the new programs,
+    /// chains and loader, and the configuration of what no packet reaches yet (the new
+    /// loader's maps, the new programs').
+    fn load_beside(
         catalog: &PackageCatalog,
         inner: &mut Inner,
         linked: &LinkedScript,
         record: &ScriptRecord,
-        old: Option<&ScriptRecord>,
         hook: Hook,
         txn: &mut Txn,
     ) -> Result<()> {
@@ -911,7 +1009,54 @@ impl Daemon {
         inner.loaders.insert(record.loader.pin.clone(), loader);
         txn.steps.push(Undo::Loader(record.loader.pin.clone()));
         crash::point("loader.loaded");
-        for w in &linked.map_writes {
+        // A new program's slot is not in the state yet: no packet reaches its maps.
+        let shared = |w: &&eclat_link::link::MapWrite| match w.target {
+            MapOwner::Loader => false,
+            MapOwner::Program(id) => inner.state.program(id).is_some(),
+        };
+        let writes: Vec<_> = linked.map_writes.iter().filter(|w| !shared(w)).collect();
+        for w in writes {
+            let what = format!("configure map `{}.{}`", w.owner, w.map);
+            let map: MapRef = match w.target {
+                MapOwner::Loader => inner.loaders[&record.loader.pin]
+                    .map(&w.map)
+                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?
+                    .clone(),
+                MapOwner::Program(id) => vm
+                    .program_map(ProgramId::new(id).expect("linked"), &w.map)
+                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?,
+            };
+            for (k, v) in &w.entries {
+                if matches!(w.target, MapOwner::Program(_)) {
+                    let previous =
+                        read_raw(&map, k).map_err(|e| DaemonError::kernel(what.clone(), &e))?;
+                    txn.steps.push(Undo::Entry {
+                        map: map.clone(),
+                        key: k.clone(),
+                        previous,
+                    });
+                }
+                map.update(k, v, UpdateMode::Any)
+                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?;
+                crash::point("map.written");
+            }
+        }
+        Ok(())
+    }
+
+    /// The kernel steps of [`Daemon::switch`], each recorded in `txn`.
+    fn attach(
+        inner: &mut Inner,
+        linked: &LinkedScript,
+        record: &ScriptRecord,
+        old: Option<&ScriptRecord>,
+        txn: &mut Txn,
+    ) -> Result<()> {
+        let vm = &inner.vm;
+        // The entries of programs other scripts (or the old version) run.
+        for w in linked.map_writes.iter().filter(
+            |w| matches!(w.target, MapOwner::Program(id) if inner.state.program(id).is_some()),
+        ) {
             let what = format!("configure map `{}.{}`", w.owner, w.map);
             let map: MapRef = match w.target {
                 MapOwner::Loader => inner.loaders[&record.loader.pin]
@@ -1057,6 +1202,7 @@ impl Daemon {
     pub fn unload(&self, name: &str) -> Result<ScriptRecord> {
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;
+        self.drop_held(inner, "an unload");
         let Some(record) = inner.state.script(name).cloned() else {
             return Err(DaemonError::NoScript {
                 name: name.to_owned(),

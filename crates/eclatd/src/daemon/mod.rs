@@ -207,6 +207,10 @@ struct Inner {
     state: State,
     /// Loaders by pin name.
     loaders: BTreeMap<String, Loader>,
+    /// A fleet rollout's prepared generation ([`Daemon::prepare`]), loaded beside what runs
+    /// until its commit or abort: at most one, dropped by anything else that changes the
+    /// state.
+    held: Option<prepare::Held>,
 }
 
 fn now_secs() -> u64 {
@@ -325,7 +329,12 @@ impl Daemon {
             catalog_reads: AtomicU64::new(0),
             package_dirs: opts.package_dirs.clone(),
             state_dir: opts.state_dir.clone(),
-            inner: Mutex::new(Inner { vm, state, loaders }),
+            inner: Mutex::new(Inner {
+                vm,
+                state,
+                loaders,
+                held: None,
+            }),
             _lock: lock,
         })
     }
