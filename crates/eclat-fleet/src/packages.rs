@@ -34,15 +34,7 @@ pub fn bundle(catalog: &PackageCatalog, names: &[String]) -> Result<(Vec<Package
         })?;
         let Some(p) = prebuilt else { continue };
         let mut put = |stem: &str, build: &'static str, bytes: &Arc<[u8]>| {
-            if bytes.len() > MAX_OBJECT_BYTES {
-                return Err(FleetError::ObjectTooBig {
-                    package: p.name.clone(),
-                    stem: stem.to_owned(),
-                    build,
-                    size: bytes.len(),
-                    max: MAX_OBJECT_BYTES,
-                });
-            }
+            check_size(&p.name, stem, build, bytes.len())?;
             let hash = digest(bytes);
             objects.insert(hash.clone(), bytes.clone());
             Ok(hash)
@@ -76,6 +68,20 @@ pub fn bundle(catalog: &PackageCatalog, names: &[String]) -> Result<(Vec<Package
         });
     }
     Ok((packages, objects))
+}
+
+/// Refuses an object one etcd value cannot hold.
+fn check_size(package: &str, stem: &str, build: &'static str, size: usize) -> Result<()> {
+    if size > MAX_OBJECT_BYTES {
+        return Err(FleetError::ObjectTooBig {
+            package: package.to_owned(),
+            stem: stem.to_owned(),
+            build,
+            size,
+            max: MAX_OBJECT_BYTES,
+        });
+    }
+    Ok(())
 }
 
 /// The standard packages and `packages`, their objects taken from `objects` (fetched and
@@ -126,4 +132,30 @@ pub fn catalog(
             .map_err(|e| format!("user package `{}`: {e}", p.name))?;
     }
     Ok(catalog)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_over_the_etcd_limit_is_refused_by_name() {
+        assert!(check_size("wiz", "big", "xdp", MAX_OBJECT_BYTES).is_ok());
+        let e = check_size("wiz", "big", "tc", MAX_OBJECT_BYTES + 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("the tc build of `big` (user package `wiz`) is 1568769 bytes: over the 1568768 bytes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn standard_packages_are_not_bundled() {
+        let catalog = PackageCatalog::standard().unwrap();
+        let (packages, objects) = bundle(&catalog, &["net".into(), "hike_default".into()]).unwrap();
+        assert!(packages.is_empty() && objects.is_empty());
+        let node = super::catalog(&[], &Objects::new()).unwrap();
+        assert!(node.program_entry("net", "monitor").is_some());
+    }
 }
