@@ -690,9 +690,7 @@ impl Daemon {
         crash::point("intent.saved");
         let mut txn = Txn::default();
         if let Err(e) = Daemon::load_beside(&catalog, inner, &linked, &record, hook, &mut txn) {
-            txn.undo(inner);
-            inner.state = committed;
-            self.forget_intent(inner);
+            self.roll_back(inner, txn, committed);
             return Err(e);
         }
         Ok(Staged {
@@ -711,8 +709,14 @@ impl Daemon {
     /// Drops what [`Daemon::stage`] loaded: its loader, chains and new programs go, and its
     /// intent; nothing that runs was touched.
     pub(super) fn unstage(&self, inner: &mut Inner, staged: Staged) {
-        staged.txn.undo(inner);
-        inner.state = staged.committed;
+        self.roll_back(inner, staged.txn, staged.committed);
+    }
+
+    /// Undoes the kernel steps of `txn`, and the state is `committed` again, its intent
+    /// forgotten.
+    fn roll_back(&self, inner: &mut Inner, txn: Txn, committed: State) {
+        txn.undo(inner);
+        inner.state = committed;
         self.forget_intent(inner);
     }
 
@@ -734,9 +738,7 @@ impl Daemon {
         } = staged;
         let name = record.name.clone();
         if let Err(e) = Daemon::attach(inner, &linked, &record, old.as_ref(), &mut txn) {
-            txn.undo(inner);
-            inner.state = committed;
-            self.forget_intent(inner);
+            self.roll_back(inner, txn, committed);
             return Err(e);
         }
         // Commit: the record replaces the intent in one save, so that a crash from here on
@@ -765,9 +767,7 @@ impl Daemon {
         next.programs.retain(|p| !unused.contains(&p.id));
         next.programs.sort_by_key(|p| p.id);
         if let Err(source) = state::save(&self.state_dir, &next, Some("commit")) {
-            txn.undo(inner);
-            inner.state = committed;
-            self.forget_intent(inner);
+            self.roll_back(inner, txn, committed);
             return Err(DaemonError::SaveState {
                 path: state::path(&self.state_dir),
                 source,
