@@ -593,10 +593,31 @@ fn a_fleet_over_tls_with_client_certificates() {
     assert!(refused.is_err(), "{refused:?}");
 }
 
-/// A user package `wiz`: `add1(a)` returns `a + 1` (version 1), `a + 2` (version 2).
+/// A user package `wiz`: `add1(a)` returns `a + 1` (version 1), `a + 2` (version 2), and
+/// counts its calls in its map `add1_seen`.
 fn add1_source(plus: u32) -> String {
     format!(
-        "#include <hike/sdk.h>\nHIKE_PROG(add1, a)\n{{\n\tHIKE_RETURN(a + {plus});\n}}\nchar LICENSE[] SEC(\"license\") = \"Dual BSD/GPL\";\n"
+        "#include <hike/sdk.h>
+
+struct {{
+\t__uint(type, BPF_MAP_TYPE_ARRAY);
+\t__uint(max_entries, 1);
+\t__type(key, __u32);
+\t__type(value, __u64);
+}} add1_seen SEC(\".maps\");
+
+HIKE_PROG(add1, a)
+{{
+\t__u32 k = 0;
+\t__u64 *seen = bpf_map_lookup_elem(&add1_seen, &k);
+
+\tif (seen)
+\t\t__sync_fetch_and_add(seen, 1);
+\tHIKE_RETURN(a + {plus});
+}}
+
+char LICENSE[] SEC(\"license\") = \"Dual BSD/GPL\";
+"
     )
 }
 
@@ -682,6 +703,11 @@ fn user_packages_reach_the_nodes_as_checked_objects() {
     let mut stored = op.objects();
     stored.sort();
     assert_eq!(stored, objects.keys().cloned().collect::<Vec<_>>());
+    // The package's map is read with the layout of the objects the node got.
+    for n in &nodes {
+        let got = n.daemon.client().get("pkg", "add1.add1_seen", "0").unwrap();
+        assert_eq!(got.entry.unwrap().value, "6", "{}", n.name);
+    }
 
     // 2. Version 2, whose XDP build etcd holds corrupted (other bytes under its hash): every
     // node that fetches it fails to prepare, naming the object, and no node switches.

@@ -335,6 +335,9 @@ impl Txn {
 /// drops the one the daemon holds ([`Daemon::drop_held`]).
 pub(super) struct Staged {
     catalog: Arc<PackageCatalog>,
+    /// The catalog came with the script (a fleet's, with its prebuilt user packages), not
+    /// from the daemon's packages: its maps' layouts are read from it.
+    own_catalog: bool,
     linked: LinkedScript,
     record: ScriptRecord,
     old: Option<ScriptRecord>,
@@ -695,6 +698,7 @@ impl Daemon {
         }
         Ok(Staged {
             catalog,
+            own_catalog: src.catalog.is_some(),
             linked,
             record,
             old,
@@ -727,6 +731,7 @@ impl Daemon {
     pub(super) fn switch(&self, inner: &mut Inner, staged: Staged) -> Result<Loaded> {
         let Staged {
             catalog,
+            own_catalog,
             linked,
             record,
             old,
@@ -775,6 +780,11 @@ impl Daemon {
         }
         inner.state = next;
         crash::point("committed");
+        if own_catalog {
+            inner.catalogs.insert(name.clone(), catalog.clone());
+        } else {
+            inner.catalogs.remove(&name);
+        }
         if let Some(old) = &old {
             remove_old_version(inner, old, &record, &unused);
         }
@@ -1209,6 +1219,7 @@ impl Daemon {
             });
         };
         let _op = crash::Operation::enter("unload");
+        inner.catalogs.remove(name);
         let before = inner.state.clone();
         inner.state.scripts.retain(|s| s.name != name);
         let unused: Vec<u32> = record

@@ -211,6 +211,10 @@ struct Inner {
     /// until its commit or abort: at most one, dropped by anything else that changes the
     /// state.
     held: Option<prepare::Held>,
+    /// The catalogs scripts brought with them (a fleet's, with its prebuilt user packages),
+    /// by script: their maps' layouts are read there. Not kept across a restart: after one,
+    /// the daemon's own catalog is used, which lacks those packages.
+    catalogs: BTreeMap<String, Arc<PackageCatalog>>,
 }
 
 fn now_secs() -> u64 {
@@ -334,6 +338,7 @@ impl Daemon {
                 state,
                 loaders,
                 held: None,
+                catalogs: BTreeMap::new(),
             }),
             _lock: lock,
         })
