@@ -132,8 +132,96 @@ pub async fn fetch(
     Ok(out)
 }
 
-fn cache_path(cache: &Path, hash: &str) -> PathBuf {
+/// Where the cache `cache` keeps object `hash`.
+pub fn cache_path(cache: &Path, hash: &str) -> PathBuf {
     cache.join(format!("{hash}.bpf.o"))
+}
+
+/// Why the cache could not give an object (a node reading what it runs, without etcd).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The file is not there, or cannot be read.
+    #[error("object sha256:{hash} cannot be read from the node's cache (`{}`): {source}", path.display())]
+    Unreadable {
+        /// Its hash.
+        hash: String,
+        /// Its file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file holds other bytes.
+    #[error("object sha256:{hash} in the node's cache (`{}`) has the SHA-256 {actual}: the file was changed or damaged", path.display())]
+    Mismatch {
+        /// Its hash.
+        hash: String,
+        /// Its file.
+        path: PathBuf,
+        /// The hash of what the file holds.
+        actual: String,
+    },
+}
+
+/// The objects `hashes` from the cache alone (no etcd), each checked against its hash.
+pub fn read_cached(
+    cache: &Path,
+    hashes: &BTreeSet<String>,
+) -> std::result::Result<Objects, CacheError> {
+    let mut out = Objects::new();
+    for hash in hashes {
+        let path = cache_path(cache, hash);
+        let bytes = std::fs::read(&path).map_err(|source| CacheError::Unreadable {
+            hash: hash.clone(),
+            path: path.clone(),
+            source,
+        })?;
+        let actual = digest(&bytes);
+        if actual != *hash {
+            return Err(CacheError::Mismatch {
+                hash: hash.clone(),
+                path,
+                actual,
+            });
+        }
+        out.insert(hash.clone(), bytes.into());
+    }
+    Ok(out)
+}
+
+/// Puts `objects` in the cache where it lacks them (or holds other bytes): what a node runs
+/// stays readable after a restart, without etcd.
+pub fn keep_all(cache: &Path, objects: &Objects) {
+    for (hash, bytes) in objects {
+        let path = cache_path(cache, hash);
+        match std::fs::read(&path) {
+            Ok(have) if digest(&have) == *hash => {}
+            _ => keep(cache, &path, bytes),
+        }
+    }
+}
+
+/// Removes from the cache every object not in `used` (and temporary files a killed writer
+/// left); how many went. Other files are left alone.
+pub fn prune_cache(cache: &Path, used: &BTreeSet<String>) -> usize {
+    let Ok(entries) = std::fs::read_dir(cache) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((hash, ext)) = name.split_once('.') else {
+            continue;
+        };
+        let ours = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+        let unused = ext == "bpf.o" && !used.contains(hash);
+        // A temporary file of another process: a writer killed before its rename.
+        let left = ext.starts_with("bpf.tmp") && ext != format!("bpf.tmp{}", std::process::id());
+        if ours && (unused || left) && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Writes a checked object to the cache, beside and renamed (a reader sees all of it or

@@ -97,6 +97,16 @@ pub enum DaemonError {
         name: String,
     },
 
+    /// A fleet script's user packages could not be rebuilt after a restart (their record or
+    /// an object of the node's cache is missing or damaged).
+    #[error("the user packages fleet script `{script}` was linked against could not be rebuilt when eclatd started: {why}; the script runs as before, but its maps' layouts are unknown until it is rolled out again (`eclat fleet apply`)")]
+    PackagesLost {
+        /// The script.
+        script: String,
+        /// Why (the file or the object, and what is wrong with it).
+        why: String,
+    },
+
     /// The script has no map of this name.
     #[error("script `{script}` has no map `{map}`; its maps: {available}")]
     NoMap {
@@ -278,7 +288,8 @@ impl DaemonError {
             | DaemonError::TcMove { .. }
             | DaemonError::ForeignProgram { .. }
             | DaemonError::StaleBuild { .. }
-            | DaemonError::Packages { .. } => Code::FailedPrecondition,
+            | DaemonError::Packages { .. }
+            | DaemonError::PackagesLost { .. } => Code::FailedPrecondition,
             DaemonError::Unsupported { .. } => Code::Unimplemented,
             DaemonError::Kernel { .. } => Code::Aborted,
             DaemonError::SaveState { .. } | DaemonError::Io { .. } => Code::Internal,

@@ -14,6 +14,7 @@ use hike_isa::abi::{MAX_CHAINS, MAX_PROGS};
 use hike_isa::validate::Chain as ValidatedChain;
 use hike_runtime::{Attachment, ChainId, Loader, MapRef, ProgramId, TcPlacement, UpdateMode};
 
+use super::bundles::{self, Bundle};
 use super::maps::{read_raw, write_raw};
 use super::order;
 use super::reconfigure;
@@ -335,9 +336,9 @@ impl Txn {
 /// drops the one the daemon holds ([`Daemon::drop_held`]).
 pub(super) struct Staged {
     catalog: Arc<PackageCatalog>,
-    /// The catalog came with the script (a fleet's, with its prebuilt user packages), not
-    /// from the daemon's packages: its maps' layouts are read from it.
-    own_catalog: bool,
+    /// The packages came with the script (a fleet's, prebuilt), not from the daemon's: its
+    /// maps' layouts are read in their catalog, and they are kept on disk ([`bundles`]).
+    bundle: Option<Arc<Bundle>>,
     linked: LinkedScript,
     record: ScriptRecord,
     old: Option<ScriptRecord>,
@@ -354,6 +355,11 @@ impl Staged {
     /// The script's name.
     pub(super) fn name(&self) -> &str {
         &self.record.name
+    }
+
+    /// The user packages it brought, if any.
+    pub(super) fn packages(&self) -> Option<&[eclat_fleet::model::Package]> {
+        self.bundle.as_ref().map(|b| b.packages.as_slice())
     }
 
     /// Whether it replaces a loaded version.
@@ -503,12 +509,13 @@ impl Daemon {
         for (n, t) in &src.siblings {
             write(n, t)?;
         }
-        let compiled = eclat_link::project::compile_all_shown(
+        let compiled = eclat_link::project::compile_all_prebuilt(
             &work.0.join(&main_file),
             &src.file_name,
             name,
             &defines,
             catalog,
+            &src.c_objects,
         );
         match compiled.units {
             Some(units) => Ok(Units {
@@ -678,6 +685,15 @@ impl Daemon {
             check_tc_place_kept(o, &record)?;
         }
 
+        // The packages it brought, kept before the intent: a record a restarted daemon reads
+        // has them.
+        if let Some(b) = &src.bundle {
+            let pin = &record.loader.pin;
+            bundles::save(&self.state_dir, pin, b).map_err(|source| DaemonError::Io {
+                path: self.state_dir.join("bundles").join(format!("{pin}.json")),
+                source,
+            })?;
+        }
         // The intent first: a crash from here until the commit leaves a record of what to
         // undo, which the next start plays (`adopt`).
         let pending = Daemon::intent(inner, &linked, &record, old.as_ref())?;
@@ -698,7 +714,7 @@ impl Daemon {
         }
         Ok(Staged {
             catalog,
-            own_catalog: src.catalog.is_some(),
+            bundle: src.bundle.clone(),
             linked,
             record,
             old,
@@ -722,6 +738,22 @@ impl Daemon {
         txn.undo(inner);
         inner.state = committed;
         self.forget_intent(inner);
+        bundles::tidy(&self.state_dir, &inner.state);
+    }
+
+    /// After a commit: the bundle files and cached objects no running (or held) script
+    /// names go.
+    fn tidy_bundles(&self, inner: &Inner) {
+        bundles::tidy(&self.state_dir, &inner.state);
+        let held = inner.held.as_ref().and_then(|h| h.packages());
+        let kept = inner.bundles.values().map(|k| k.packages.as_slice());
+        let removed = bundles::prune(&self.state_dir, kept.chain(held));
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "pruned the object cache of objects no script names"
+            );
+        }
     }
 
     /// The second half of a load or replace: the staged version runs (the entries it writes
@@ -731,7 +763,7 @@ impl Daemon {
     pub(super) fn switch(&self, inner: &mut Inner, staged: Staged) -> Result<Loaded> {
         let Staged {
             catalog,
-            own_catalog,
+            bundle,
             linked,
             record,
             old,
@@ -780,11 +812,21 @@ impl Daemon {
         }
         inner.state = next;
         crash::point("committed");
-        if own_catalog {
-            inner.catalogs.insert(name.clone(), catalog.clone());
-        } else {
-            inner.catalogs.remove(&name);
+        match bundle {
+            Some(b) => {
+                inner.bundles.insert(
+                    name.clone(),
+                    bundles::Kept {
+                        packages: b.packages.clone(),
+                        catalog: Ok(b.catalog.clone()),
+                    },
+                );
+            }
+            None => {
+                inner.bundles.remove(&name);
+            }
         }
+        self.tidy_bundles(inner);
         if let Some(old) = &old {
             remove_old_version(inner, old, &record, &unused);
         }
@@ -1219,7 +1261,6 @@ impl Daemon {
             });
         };
         let _op = crash::Operation::enter("unload");
-        inner.catalogs.remove(name);
         let before = inner.state.clone();
         inner.state.scripts.retain(|s| s.name != name);
         let unused: Vec<u32> = record
@@ -1237,6 +1278,8 @@ impl Daemon {
             });
         }
         crash::point("committed");
+        inner.bundles.remove(name);
+        self.tidy_bundles(inner);
         // The scripts that stay: what followed this one now follows its predecessor, and an
         // interface where it ran first runs the next one (one link update: zero loss).
         let plan = order::plan(&inner.state);

@@ -178,7 +178,7 @@ fn action(n: usize, key: u32) -> Action {
             siblings: Vec::new(),
             defines: vec![("KEY".into(), key.to_string())],
             selector: [(format!("g{n}"), "yes".to_owned())].into(),
-            packages: Vec::new(),
+            ..Spec::default()
         },
     }
 }
