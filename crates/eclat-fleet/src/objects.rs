@@ -301,3 +301,72 @@ pub async fn collect_garbage(client: &mut Client, layout: &Layout) -> Result<usi
     }
     Ok(deleted)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("eclat-objects-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn the_cache_gives_back_what_it_kept_and_names_what_is_wrong() {
+        let cache = scratch("read");
+        let a: Arc<[u8]> = Arc::from(&b"object a"[..]);
+        let b: Arc<[u8]> = Arc::from(&b"object b"[..]);
+        let objects: Objects = [(digest(&a), a.clone()), (digest(&b), b.clone())].into();
+        keep_all(&cache, &objects);
+        let hashes: BTreeSet<String> = objects.keys().cloned().collect();
+        assert_eq!(read_cached(&cache, &hashes).unwrap(), objects);
+
+        std::fs::write(cache_path(&cache, &digest(&a)), b"damaged").unwrap();
+        let e = read_cached(&cache, &hashes).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("object sha256:{} in the node's cache", digest(&a)))
+                && e.contains(&format!("has the SHA-256 {}", digest(b"damaged"))),
+            "{e}"
+        );
+        // Kept again: the damaged copy is replaced.
+        keep_all(&cache, &objects);
+        assert_eq!(read_cached(&cache, &hashes).unwrap(), objects);
+
+        std::fs::remove_file(cache_path(&cache, &digest(&b))).unwrap();
+        let e = read_cached(&cache, &hashes).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("object sha256:{} cannot be read", digest(&b))),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&cache);
+    }
+
+    #[test]
+    fn pruning_keeps_what_is_used_and_nothing_else_of_ours() {
+        let cache = scratch("prune");
+        let used: Arc<[u8]> = Arc::from(&b"used"[..]);
+        let old: Arc<[u8]> = Arc::from(&b"old"[..]);
+        keep_all(
+            &cache,
+            &[(digest(&used), used.clone()), (digest(&old), old.clone())].into(),
+        );
+        // A writer killed before its rename, and a file that is not ours.
+        let left = cache.join(format!("{}.bpf.tmp1", digest(b"x")));
+        std::fs::write(&left, b"x").unwrap();
+        std::fs::write(cache.join("README"), b"mine").unwrap();
+        let removed = prune_cache(&cache, &[digest(&used)].into());
+        assert_eq!(removed, 2);
+        let mut names: Vec<String> = std::fs::read_dir(&cache)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            vec!["README".to_owned(), format!("{}.bpf.o", digest(&used))]
+        );
+        let _ = std::fs::remove_dir_all(&cache);
+    }
+}

@@ -685,6 +685,9 @@ impl Daemon {
             check_tc_place_kept(o, &record)?;
         }
 
+        // The intent first: a crash from here until the commit leaves a record of what to
+        // undo, which the next start plays (`adopt`).
+        let pending = Daemon::intent(inner, &linked, &record, old.as_ref())?;
         // The packages it brought, kept before the intent: a record a restarted daemon reads
         // has them.
         if let Some(b) = &src.bundle {
@@ -694,13 +697,11 @@ impl Daemon {
                 source,
             })?;
         }
-        // The intent first: a crash from here until the commit leaves a record of what to
-        // undo, which the next start plays (`adopt`).
-        let pending = Daemon::intent(inner, &linked, &record, old.as_ref())?;
         let committed = inner.state.clone();
         inner.state.pending = Some(pending);
         if let Err(source) = state::save(&self.state_dir, &inner.state, Some("intent")) {
             inner.state = committed;
+            bundles::tidy(&self.state_dir, &inner.state);
             return Err(DaemonError::SaveState {
                 path: state::path(&self.state_dir),
                 source,
