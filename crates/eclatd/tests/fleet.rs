@@ -735,6 +735,10 @@ fn user_packages_reach_the_nodes_as_checked_objects() {
     assert_eq!(counts.get(&6), Some(&9), "{counts:?}");
     assert_eq!(entries(&nodes[0]), vec![("0".to_owned(), "9".to_owned())]);
     assert!(nodes[0].daemon.client().stats("pkg").is_ok());
+    // A clean restart (SIGTERM), etcd still down: the same.
+    nodes[0].daemon.stop();
+    nodes[0].daemon.spawn();
+    assert_eq!(entries(&nodes[0]), vec![("0".to_owned(), "9".to_owned())]);
 
     // 1c. The same with an object of the node's cache damaged: the data plane runs as
     // before; the log and `eclat map` say which object and why.
