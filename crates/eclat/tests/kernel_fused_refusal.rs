@@ -23,7 +23,14 @@ fn kernel_run_fused_refused_by_the_verifier_names_the_chain_the_log_and_the_way_
     let run = |mode: &str| {
         eclat_env(
             &[
-                "run", &file_arg, "--packet", &packet, "-D", "DEVNAME=lo", "--json", "--mode",
+                "run",
+                &file_arg,
+                "--packet",
+                &packet,
+                "-D",
+                "DEVNAME=lo",
+                "--json",
+                "--mode",
                 mode,
             ],
             dir.path(),
@@ -55,7 +62,8 @@ fn kernel_run_fused_refused_by_the_verifier_names_the_chain_the_log_and_the_way_
         assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
     }
     assert!(
-        err.trim_end().ends_with("its chains then need no verification"),
+        err.trim_end()
+            .ends_with("its chains then need no verification"),
         "the advice comes last:\n{err}"
     );
     // The whole log, saved where asked, and named.

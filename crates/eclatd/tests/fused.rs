@@ -117,7 +117,11 @@ fn a_fused_script_at_tc_ingress_runs_counts_and_switches_modes() {
     let loaded = r.script.expect("the script");
     assert_eq!(loaded.mode, "fused");
     let fused_id = loaded.loader.as_ref().unwrap().kernel_id;
-    assert_eq!(tc_ingress_programs(&ns), [fused_id], "the fused program at tcx");
+    assert_eq!(
+        tc_ingress_programs(&ns),
+        [fused_id],
+        "the fused program at tcx"
+    );
     assert_eq!(ns.xdp_prog("v0"), 0, "nothing at xdp");
     assert_eq!(ns.send("v1", &frames("fc00::1", "fc00::2", 10)), 10);
     assert_eq!(c.monitor("tz").get(&5), Some(&10));
@@ -132,7 +136,11 @@ fn a_fused_script_at_tc_ingress_runs_counts_and_switches_modes() {
     let interp_id = r.script.unwrap().loader.unwrap().kernel_id;
     assert_eq!(tc_ingress_programs(&ns), [interp_id]);
     assert_eq!(ns.send("v1", &frames("fc00::1", "fc00::2", 5)), 5);
-    assert_eq!(c.monitor("tz").get(&5), Some(&15), "state kept across modes");
+    assert_eq!(
+        c.monitor("tz").get(&5),
+        Some(&15),
+        "state kept across modes"
+    );
     c.unload("tz").expect("unload");
     assert!(tc_ingress_programs(&ns).is_empty());
 }
@@ -166,7 +174,10 @@ fn assert_refusal(e: &tonic::Status, script: &str, file: &str, def_line: u32) {
     let text = std::fs::read_to_string(&log)
         .unwrap_or_else(|e| panic!("the saved log {}: {e}", log.display()));
     let base = file.rsplit('/').next().unwrap();
-    assert!(text.starts_with("0: R1=ctx()"), "the whole log, from the start");
+    assert!(
+        text.starts_with("0: R1=ctx()"),
+        "the whole log, from the start"
+    );
     assert!(text.contains("processed 1000001 insns (limit 1000000)"));
     assert!(
         text.contains(&format!(" @ {base}:{def_line}")),
@@ -203,12 +214,20 @@ fn a_fused_script_the_verifier_refuses_is_a_diagnostic_and_changes_nothing() {
         .load_mode("br", "scripts/br.eclat", &branchy, &devname, "fused")
         .expect_err("the verifier refuses the fused build");
     assert_refusal(&e, "br", "scripts/br.eclat", def_line);
-    assert_eq!(ns.xdp_prog("v0"), attached, "the old version stays attached");
+    assert_eq!(
+        ns.xdp_prog("v0"),
+        attached,
+        "the old version stays attached"
+    );
     assert_eq!(files_under(&d.pin_dir()), pins, "no new pin, none removed");
     assert_eq!(c.list(), list, "the list is unchanged");
     assert_eq!(ns.send("v1", &frames("fc00::1", "fc00::2", 3)), 3);
     let counts = c.monitor("br");
-    assert_eq!(counts.get(&7), Some(&7), "the old version runs on: {counts:?}");
+    assert_eq!(
+        counts.get(&7),
+        Some(&7),
+        "the old version runs on: {counts:?}"
+    );
     assert_eq!(counts.get(&9), None, "the new one never ran: {counts:?}");
 
     // A new script, refused the same way, leaves its interface as it was.

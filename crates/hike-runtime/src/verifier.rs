@@ -291,8 +291,9 @@ processed 22 insns (limit 1000000) max_states_per_insn 0 total_states 2 peak_sta
         let s = Summary::from_log(log);
         assert_eq!(s.source, Some((String::new(), "fz.eclat:7".into())));
         assert!(
-            s.to_string()
-                .starts_with("instruction 1337 (`w4 = w2`) at fz.eclat:7: BPF program is too large"),
+            s.to_string().starts_with(
+                "instruction 1337 (`w4 = w2`) at fz.eclat:7: BPF program is too large"
+            ),
             "{s}"
         );
     }

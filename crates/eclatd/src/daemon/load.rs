@@ -635,6 +635,23 @@ impl Daemon {
             check_tc_place_kept(o, &record)?;
         }
 
+        // The fused program is built before any kernel step: clang's failure changes nothing.
+        let fused = match mode {
+            Mode::Interpreted => None,
+            Mode::Fused => Some(
+                eclat_link::fused::build(
+                    &catalog,
+                    &linked,
+                    hook.is_tc(),
+                    &script_files(&name, src),
+                )
+                .map_err(|e| DaemonError::Unsupported {
+                    script: name.clone(),
+                    message: format!("{} (load it with --mode interpreted)", chain(&e)),
+                })?,
+            ),
+        };
+
         let _op = crash::Operation::enter(if old.is_some() { "replace" } else { "load" });
         // The intent first: a crash from here until the commit leaves a record of what to
         // undo, which the next start plays (`adopt`).
@@ -650,14 +667,22 @@ impl Daemon {
         }
         crash::point("intent.saved");
         let mut txn = Txn::default();
+        let build = |object: eclat_catalog::ObjectId| {
+            let obj = catalog.object(object);
+            obj.bytes_for(hook)
+                .cloned()
+                .ok_or_else(|| DaemonError::Unsupported {
+                    script: name.clone(),
+                    message: format!("object `{}` has no build for the hook `{hook}`", obj.name),
+                })
+        };
         if let Err(e) = Daemon::apply(
-            &catalog,
+            &build,
             inner,
             &linked,
             &record,
             old.as_ref(),
-            hook,
-            &script_files(&name, src),
+            fused.as_ref(),
             &mut txn,
         ) {
             txn.undo(inner);
@@ -857,26 +882,18 @@ impl Daemon {
     }
 
     /// The kernel steps of a load, each recorded in `txn`.
+    /// `build` gives an object's build for the script's hook; `fused` is the script's fused
+    /// program (fused mode), built beforehand.
     fn apply(
-        catalog: &PackageCatalog,
+        build: &dyn Fn(eclat_catalog::ObjectId) -> Result<std::sync::Arc<[u8]>>,
         inner: &mut Inner,
         linked: &LinkedScript,
         record: &ScriptRecord,
         old: Option<&ScriptRecord>,
-        hook: Hook,
-        files: &eclat_link::fused::ScriptFiles,
+        fused: Option<&eclat_link::fused::Built>,
         txn: &mut Txn,
     ) -> Result<()> {
         let vm = &inner.vm;
-        let build = |object: eclat_catalog::ObjectId| {
-            let obj = catalog.object(object);
-            obj.bytes_for(hook)
-                .cloned()
-                .ok_or_else(|| DaemonError::Unsupported {
-                    script: record.name.clone(),
-                    message: format!("object `{}` has no build for the hook `{hook}`", obj.name),
-                })
-        };
         let present: BTreeSet<u32> = vm.programs().iter().map(|p| p.id.get()).collect();
         for p in &linked.programs {
             // Shared with another script (or the old version); a recorded program whose pins
@@ -904,15 +921,9 @@ impl Daemon {
             txn.steps.push(Undo::Chain(id));
             crash::point("chain.installed");
         }
-        let loader = if record.mode == "fused" {
+        let loader = if let Some(built) = fused {
             // The fused program is the loader: its own maps are the loader's (new at every
             // load, as an interpreted loader's), the programs' are those of their slots.
-            let built = eclat_link::fused::build(catalog, linked, hook.is_tc(), files).map_err(
-                |e| DaemonError::Unsupported {
-                    script: record.name.clone(),
-                    message: format!("{} (load it with --mode interpreted)", chain(&e)),
-                },
-            )?;
             let reuse = eclat_link::fused::program_maps(vm, linked);
             vm.load_fused(
                 &record.loader.pin,
