@@ -809,75 +809,51 @@ fn two_scripts_of_one_hook(hook: &str) {
     let count = repo().join("examples/count.eclat");
     let drop = drop.to_string_lossy().into_owned();
     let packet = hex(&ipv6_udp(A6, B6, 1000, 53, 8));
-    let run = |args: &[&str]| {
-        let out = eclat(args, &repo());
+    let count = count.to_string_lossy().into_owned();
+    // `count` at `priority` with the dropper script as `--also`, on one packet.
+    let run = |priority: &str, also: &str| {
+        let args = [
+            "run",
+            &count,
+            "-D",
+            "DEVNAME=lo",
+            "--priority",
+            priority,
+            "--also",
+            also,
+            "--json",
+            "--hook",
+            hook,
+            "--packet",
+            &packet,
+        ];
+        let out = eclat(&args, &repo());
         assert_eq!(
             out.status.code(),
             Some(0),
             "{args:?}: {}",
             text(&out.stderr)
         );
-        json_lines(&out)
+        let lines = json_lines(&out);
+        (lines[0]["verdict"].clone(), lines[0]["scripts"].clone())
     };
-    let count = count.to_string_lossy().into_owned();
     // count (10, passes) → dropper (100).
-    let also = format!("{drop}@100");
-    let lines = run(&[
-        "run",
-        &count,
-        "-D",
-        "DEVNAME=lo",
-        "--priority",
-        "10",
-        "--also",
-        &also,
-        "--json",
-        "--hook",
-        hook,
-        "--packet",
-        &packet,
-    ]);
-    assert_eq!(lines[0]["verdict"], "drop", "{hook}: {lines:?}");
-    assert_eq!(lines[0]["scripts"], json!(["count", "dropper"]), "{hook}");
-    // dropper first: its drop ends the packet; proceeding on drop reaches count.
-    let lines = run(&[
-        "run",
-        &count,
-        "-D",
-        "DEVNAME=lo",
-        "--priority",
-        "200",
-        "--also",
-        &also,
-        "--json",
-        "--hook",
-        hook,
-        "--packet",
-        &packet,
-    ]);
     assert_eq!(
-        (&lines[0]["verdict"], &lines[0]["scripts"]),
-        (&json!("drop"), &json!(["dropper"])),
+        run("10", &format!("{drop}@100")),
+        (json!("drop"), json!(["count", "dropper"])),
         "{hook}"
     );
-    let also = format!("{drop}@100:drop");
-    let lines = run(&[
-        "run",
-        &count,
-        "-D",
-        "DEVNAME=lo",
-        "--priority",
-        "200",
-        "--also",
-        &also,
-        "--json",
-        "--hook",
-        hook,
-        "--packet",
-        &packet,
-    ]);
-    assert_eq!(lines[0]["verdict"], "pass", "{hook}: {lines:?}");
-    assert_eq!(lines[0]["scripts"], json!(["dropper", "count"]), "{hook}");
+    // dropper first: its drop ends the packet; proceeding on drop reaches count.
+    assert_eq!(
+        run("200", &format!("{drop}@100")),
+        (json!("drop"), json!(["dropper"])),
+        "{hook}"
+    );
+    assert_eq!(
+        run("200", &format!("{drop}@100:drop")),
+        (json!("pass"), json!(["dropper", "count"])),
+        "{hook}"
+    );
 }
 
 /// A script attached at `tc_egress` runs through the loader built for TC (`sched_cls`, the

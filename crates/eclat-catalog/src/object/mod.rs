@@ -146,11 +146,33 @@ pub struct MapDecl {
     pub vm_map: bool,
 }
 
-/// A BPF map type (`enum bpf_map_type` of the kernel's `bpf.h`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-#[expect(missing_docs, reason = "the kernel's names, as `BPF_MAP_TYPE_*`")]
-pub enum MapType {
+/// Declares `MapType` with the kernel's types in the kernel's order, so that a type's number is
+/// its position: the list is written once, for the enum and for `from_raw`.
+macro_rules! map_types {
+    ($($name:ident),+ $(,)?) => {
+        /// A BPF map type (`enum bpf_map_type` of the kernel's `bpf.h`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum MapType {
+            $(
+                #[doc = concat!("The kernel's `BPF_MAP_TYPE_*` for ", stringify!($name), ".")]
+                $name,
+            )+
+            /// A type this list does not know, by number.
+            Other(u32),
+        }
+
+        impl MapType {
+            /// The type of number `raw`.
+            pub fn from_raw(raw: u32) -> MapType {
+                const KNOWN: &[MapType] = &[$(MapType::$name),+];
+                KNOWN.get(raw as usize).copied().unwrap_or(MapType::Other(raw))
+            }
+        }
+    };
+}
+
+map_types![
     Unspec,
     Hash,
     Array,
@@ -185,53 +207,9 @@ pub enum MapType {
     UserRingBuf,
     CgrpStorage,
     Arena,
-    /// A type this list does not know, by number.
-    Other(u32),
-}
+];
 
 impl MapType {
-    /// The type of number `raw`.
-    pub fn from_raw(raw: u32) -> MapType {
-        use MapType::*;
-        const KNOWN: [MapType; 34] = [
-            Unspec,
-            Hash,
-            Array,
-            ProgArray,
-            PerfEventArray,
-            PercpuHash,
-            PercpuArray,
-            StackTrace,
-            CgroupArray,
-            LruHash,
-            LruPercpuHash,
-            LpmTrie,
-            ArrayOfMaps,
-            HashOfMaps,
-            Devmap,
-            Sockmap,
-            Cpumap,
-            Xskmap,
-            Sockhash,
-            CgroupStorage,
-            ReuseportSockarray,
-            PercpuCgroupStorage,
-            Queue,
-            Stack,
-            SkStorage,
-            DevmapHash,
-            StructOps,
-            RingBuf,
-            InodeStorage,
-            TaskStorage,
-            BloomFilter,
-            UserRingBuf,
-            CgrpStorage,
-            Arena,
-        ];
-        KNOWN.get(raw as usize).copied().unwrap_or(Other(raw))
-    }
-
     /// Whether the kernel keeps one value per CPU.
     pub fn is_percpu(self) -> bool {
         matches!(
@@ -704,5 +682,23 @@ fn resolve(
             0,
             DataKind::Other,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MapType;
+
+    #[test]
+    fn map_type_numbers_are_the_kernels() {
+        // Numbers from `enum bpf_map_type` in the kernel's uapi `bpf.h`.
+        assert_eq!(MapType::from_raw(0), MapType::Unspec);
+        assert_eq!(MapType::from_raw(1), MapType::Hash);
+        assert_eq!(MapType::from_raw(3), MapType::ProgArray);
+        assert_eq!(MapType::from_raw(6), MapType::PercpuArray);
+        assert_eq!(MapType::from_raw(11), MapType::LpmTrie);
+        assert_eq!(MapType::from_raw(27), MapType::RingBuf);
+        assert_eq!(MapType::from_raw(33), MapType::Arena);
+        assert_eq!(MapType::from_raw(34), MapType::Other(34));
     }
 }
