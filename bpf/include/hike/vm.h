@@ -517,10 +517,11 @@ static __always_inline __u32 hike_mem(struct hike_vm_state *st, __u64 addr, __u3
 
 _Static_assert(sizeof(struct hike_pkt_meta) == 32, "metadata mask assumes 32 bytes");
 
-/* `off`, hidden from the compiler: where it knows the offset (fused code, where it may be the
- * packet's length minus a constant, and at TC, where the check above bounds it to the mask),
- * it would drop the mask, or rewrite `p + size` as `data + (off + size)`, a pointer the
- * verifier cannot relate to `p` (the fused build of random chains at TC was refused so). */
+/* `off`, hidden from the compiler, for hike_pkt_access() below: where it knows the offset
+ * (fused code, where it may be the packet's length minus a constant; at TC, where the bounds
+ * check there stops at the mask), it would drop the mask, or rewrite `p + size` as
+ * `data + (off + size)`, a pointer the verifier cannot relate to `p` (the fused build of random
+ * chains at TC was refused so). It costs fused code with a constant offset the mask's `and`. */
 static __always_inline __u64 hike_pkt_opaque_off(__u64 off)
 {
 	barrier_var(off);
