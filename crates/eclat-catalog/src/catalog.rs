@@ -12,6 +12,7 @@ use crate::hook::Hook;
 use crate::layout::{hex, MapLayout};
 use crate::manifest::{About, Manifest};
 use crate::object::{inspect_object, ObjectInfo};
+use crate::prebuilt::{Prebuilt, PrebuiltExport, PrebuiltObject};
 use crate::user::{discover, ObjectCache, UserPackage};
 use crate::{embedded, CatalogError, Result};
 
@@ -132,6 +133,8 @@ pub struct LoaderEntry {
 enum PackageOrigin {
     Standard,
     User(PathBuf),
+    /// Added built ([`PackageCatalog::add_prebuilt`]): a fleet's.
+    Prebuilt,
 }
 
 impl std::fmt::Display for PackageOrigin {
@@ -139,6 +142,7 @@ impl std::fmt::Display for PackageOrigin {
         match self {
             PackageOrigin::Standard => f.write_str("a standard package"),
             PackageOrigin::User(d) => write!(f, "in `{}`", d.display()),
+            PackageOrigin::Prebuilt => f.write_str("a prebuilt package of the fleet"),
         }
     }
 }
@@ -541,6 +545,149 @@ impl PackageCatalog {
         for (kind, name, id) in exports {
             self.export(kind, &p.name, &name, id, &aliases, abouts.get(&name))?;
         }
+        Ok(())
+    }
+
+    /// User package `name` as built objects, for a node that has neither its folder nor
+    /// clang (`eclat fleet apply`): `None` if it is not a user package that built. Its
+    /// manifest is read again from its folder (for `[about]`, `[map_aliases]` and the
+    /// description only).
+    pub fn prebuilt(&self, name: &str) -> Result<Option<Prebuilt>> {
+        let dir = [false, true]
+            .iter()
+            .find_map(|l| self.user_package_dir(name, *l))
+            .map(Path::to_path_buf);
+        let Some(dir) = dir else {
+            return Ok(None);
+        };
+        let manifest_path = dir.join("package.toml");
+        let manifest = match std::fs::read_to_string(&manifest_path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(CatalogError::Read {
+                    path: manifest_path,
+                    source,
+                })
+            }
+        };
+        let object = |id: ObjectId| {
+            let o = &self.objects[id.0];
+            match &o.origin {
+                Origin::Standard(_) => PrebuiltObject::Standard(o.name.clone()),
+                Origin::User(_) => PrebuiltObject::User {
+                    stem: o.name.clone(),
+                    home: home_package(&o.origin).unwrap_or_else(|| name.to_owned()),
+                    xdp: o.bytes.clone(),
+                    tc: o.tc.as_ref().map(|t| t.bytes.clone()),
+                },
+            }
+        };
+        let mut exports: Vec<PrebuiltExport> = Vec::new();
+        if self.user_package_dir(name, false).is_some() {
+            for (n, e) in self.programs_in(name) {
+                exports.push(PrebuiltExport {
+                    loader: false,
+                    name: n.to_owned(),
+                    object: object(e.object),
+                });
+            }
+        }
+        if self.user_package_dir(name, true).is_some() {
+            for (n, e) in self.loaders_in(name) {
+                exports.push(PrebuiltExport {
+                    loader: true,
+                    name: n.to_owned(),
+                    object: object(e.object),
+                });
+            }
+        }
+        Ok(Some(Prebuilt {
+            name: name.to_owned(),
+            manifest,
+            exports,
+        }))
+    }
+
+    /// Adds a package built elsewhere ([`PackageCatalog::prebuilt`]): its objects are
+    /// inspected as any (their programs, maps and parameters come from them), and nothing is
+    /// compiled or read from disk. A package may not have the name of one that already
+    /// exists.
+    pub fn add_prebuilt(&mut self, p: &Prebuilt) -> Result<()> {
+        let manifest = p
+            .manifest
+            .as_deref()
+            .map(|text| Manifest::parse(text, &format!("{}/package.toml (prebuilt)", p.name)))
+            .transpose()?;
+        let mut added: Vec<(Kind, &str, ObjectId)> = Vec::new();
+        // One object per build: two exports of one source share it, as from a folder.
+        let mut built: Vec<(&PrebuiltObject, ObjectId)> = Vec::new();
+        for e in &p.exports {
+            let kind = if e.loader {
+                Kind::Loader
+            } else {
+                Kind::Program
+            };
+            let id = match built.iter().find(|(o, _)| *o == &e.object) {
+                Some((_, id)) => *id,
+                None => {
+                    let id = match &e.object {
+                        PrebuiltObject::Standard(stem) => {
+                            self.standard_object(&p.name, &e.name, stem)?
+                        }
+                        PrebuiltObject::User {
+                            stem,
+                            home,
+                            xdp,
+                            tc,
+                        } => {
+                            let origin = Origin::User(
+                                PathBuf::from("<prebuilt>")
+                                    .join(home)
+                                    .join(format!("{stem}.bpf.c")),
+                            );
+                            let id = self.add_object(stem, origin, xdp.clone())?;
+                            if let Some(tc) = tc {
+                                self.set_tc_build(id, stem, tc.clone())?;
+                            }
+                            id
+                        }
+                    };
+                    built.push((&e.object, id));
+                    id
+                }
+            };
+            added.push((kind, &e.name, id));
+        }
+        for kind in [Kind::Program, Kind::Loader] {
+            if !added.iter().any(|(k, _, _)| *k == kind) {
+                continue;
+            }
+            let key = (p.name.clone(), kind == Kind::Loader);
+            if let Some(existing) = self.origins.get(&key) {
+                return Err(CatalogError::DuplicatePackage {
+                    package: p.name.clone(),
+                    dir: PathBuf::from("<prebuilt>"),
+                    existing: existing.to_string(),
+                });
+            }
+            self.origins.insert(key.clone(), PackageOrigin::Prebuilt);
+            if let Some(d) = manifest
+                .as_ref()
+                .and_then(|m| m.package.description.clone())
+            {
+                self.descriptions.insert(key, d);
+            }
+        }
+        let aliases = manifest
+            .as_ref()
+            .map(|m| m.map_aliases.clone())
+            .unwrap_or_default();
+        for (kind, name, id) in added {
+            let about = manifest.as_ref().and_then(|m| m.about.get(name));
+            self.export(kind, &p.name, name, id, &aliases, about)?;
+        }
+        self.share_abouts();
         Ok(())
     }
 

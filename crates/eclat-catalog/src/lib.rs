@@ -45,6 +45,7 @@ pub mod hook;
 pub mod layout;
 pub mod manifest;
 pub mod object;
+pub mod prebuilt;
 pub mod user;
 
 /// Manifests and headers embedded by `build.rs`.

@@ -81,3 +81,50 @@ fn broken_packages_are_left_out_with_their_error() {
     let names: Vec<&str> = catalog.broken_packages().map(|(n, _)| n).collect();
     assert_eq!(names, ["broken", "net"]);
 }
+
+/// A package taken out as built objects (`prebuilt`) and put into another catalog
+/// (`add_prebuilt`) exports the same programs from the same bytes, with its manifest's words;
+/// a standard package is not a user package, and a second copy is refused by name.
+#[test]
+fn a_prebuilt_package_is_the_package_it_was_built_from() {
+    let dir = Scratch::new("prebuilt");
+    let cache = Scratch::new("prebuilt-cache");
+    dir.write("pkgs/good/add2.bpf.c", GOOD);
+    dir.write(
+        "pkgs/good/package.toml",
+        "[package]\ndescription = \"adds\"\n\n[programs]\nadd2 = \"add2\"\nmonitor = \"monitor\"\n",
+    );
+    let mut built = PackageCatalog::standard().unwrap();
+    built
+        .add_package_dir(&dir.path().join("pkgs"), &ObjectCache::new(cache.path()))
+        .unwrap();
+    assert_eq!(built.broken_package("good"), None);
+    assert!(
+        built.prebuilt("net").unwrap().is_none(),
+        "a standard package"
+    );
+    let p = built.prebuilt("good").unwrap().expect("a user package");
+    assert_eq!(p.exports.len(), 2);
+    assert!(p.manifest.as_deref().unwrap().contains("adds"));
+
+    let mut node = PackageCatalog::standard().unwrap();
+    node.add_prebuilt(&p).unwrap();
+    for name in ["add2", "monitor"] {
+        let (a, b) = (
+            built.program_entry("good", name).unwrap(),
+            node.program_entry("good", name).unwrap(),
+        );
+        assert_eq!(a.sig, b.sig, "{name}");
+        let (oa, ob) = (built.object(a.object), node.object(b.object));
+        assert_eq!((&oa.name, &oa.digest), (&ob.name, &ob.digest), "{name}");
+        assert_eq!(
+            oa.tc.as_ref().map(|t| &t.digest),
+            ob.tc.as_ref().map(|t| &t.digest),
+            "{name}"
+        );
+    }
+    assert_eq!(node.description("good", false), Some("adds"));
+    assert_eq!(node.user_package_dir("good", false), None, "no folder");
+    let again = node.add_prebuilt(&p).unwrap_err().to_string();
+    assert!(again.contains("already exists"), "{again}");
+}

@@ -3,7 +3,8 @@
 //! (`scripts/`), and reconciles each script with what runs locally through [`Local`], which
 //! the daemon implements:
 //!
-//! - a proposal that names this node: [`Local::prepare`] (everything up to the switch), then
+//! - a proposal that names this node: the objects of its user packages fetched
+//!   ([`crate::objects::fetch`]), then [`Local::prepare`] (everything up to the switch), then
 //!   status `prepared` or `failed` with the error;
 //! - the proposal gone without a commit of its generation: [`Local::abort`], `aborted`;
 //! - a committed generation selecting this node that it does not run: [`Local::commit`]
@@ -30,6 +31,7 @@ use crate::connect::{connect, EtcdOptions};
 use crate::error::{request, Result};
 use crate::keys::Layout;
 use crate::model::{now_secs, Action, Canary, Committed, NodeInfo, Phase, Proposal, Spec, Status};
+use crate::objects::{self, Objects};
 use crate::selector;
 use crate::store;
 
@@ -38,12 +40,25 @@ use crate::store;
 pub trait Local: Send + Sync + 'static {
     /// Everything a replace of `name` by `spec` does before its atomic switch: compile,
     /// link, verify; nothing running changes.
-    fn prepare(&self, name: &str, generation: u64, spec: &Spec) -> std::result::Result<(), String>;
+    /// `objects` are those its packages name, fetched and checked.
+    fn prepare(
+        &self,
+        name: &str,
+        generation: u64,
+        spec: &Spec,
+        objects: &Objects,
+    ) -> std::result::Result<(), String>;
     /// Drops what [`Local::prepare`] made for `generation`.
     fn abort(&self, name: &str, generation: u64);
     /// Switches `name` to `generation` (a local replace: atomic for packets), from the
     /// prepared copy if there is one.
-    fn commit(&self, name: &str, generation: u64, spec: &Spec) -> std::result::Result<(), String>;
+    fn commit(
+        &self,
+        name: &str,
+        generation: u64,
+        spec: &Spec,
+        objects: &Objects,
+    ) -> std::result::Result<(), String>;
     /// Unloads `name`; a script that is not loaded is not an error.
     fn remove(&self, name: &str) -> std::result::Result<(), String>;
 }
@@ -61,6 +76,8 @@ pub struct AgentConfig {
     pub lease_ttl: Duration,
     /// The file of the generations this node runs (in the daemon's state directory).
     pub state_file: PathBuf,
+    /// Where the objects of user packages read from etcd are kept, checked, by hash.
+    pub object_cache: PathBuf,
 }
 
 /// The generations of fleet scripts this node runs, persisted.
@@ -283,6 +300,19 @@ async fn write_status(
     .await
 }
 
+/// The objects `spec`'s packages name, from the cache or etcd, checked; the error as people
+/// read it (a node that cannot get an object cannot prepare).
+async fn fetch(
+    cfg: &AgentConfig,
+    client: &mut Client,
+    spec: &Spec,
+) -> std::result::Result<Objects, String> {
+    let hashes = spec.object_hashes();
+    objects::fetch(client, &cfg.layout, &hashes, &cfg.object_cache)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Runs `f` on the blocking pool (the daemon's work compiles and loads).
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f)
@@ -333,8 +363,14 @@ async fn reconcile(
         Some((generation, c_attempt, spec)) => {
             if mem.running.scripts.get(script) != Some(&generation) {
                 let prepared = mem.prepared.get(script) == Some(&(generation, c_attempt));
-                let (local2, name, spec2) = (local.clone(), script.to_owned(), spec.clone());
-                let result = blocking(move || local2.commit(&name, generation, &spec2)).await;
+                let result = match fetch(cfg, client, spec).await {
+                    Ok(objects) => {
+                        let (local2, name, spec2) =
+                            (local.clone(), script.to_owned(), spec.clone());
+                        blocking(move || local2.commit(&name, generation, &spec2, &objects)).await
+                    }
+                    Err(e) => Err(e),
+                };
                 mem.prepared.remove(script);
                 let attempt = if prepared { c_attempt } else { 0 };
                 match result {
@@ -455,11 +491,14 @@ async fn reconcile(
             )
             .await?;
             let result = match &p.action {
-                Action::Apply { spec } => {
-                    let (local2, name, spec2, generation) =
-                        (local.clone(), script.to_owned(), spec.clone(), p.generation);
-                    blocking(move || local2.prepare(&name, generation, &spec2)).await
-                }
+                Action::Apply { spec } => match fetch(cfg, client, spec).await {
+                    Ok(objects) => {
+                        let (local2, name, spec2, generation) =
+                            (local.clone(), script.to_owned(), spec.clone(), p.generation);
+                        blocking(move || local2.prepare(&name, generation, &spec2, &objects)).await
+                    }
+                    Err(e) => Err(e),
+                },
                 // Unloading needs nothing prepared.
                 Action::Delete => Ok(()),
             };

@@ -82,6 +82,28 @@ pub enum FleetError {
         /// The script.
         script: String,
     },
+    /// A built object too big for one etcd value.
+    #[error("the {build} build of `{stem}` (user package `{package}`) is {size} bytes: over the {max} bytes one etcd value may hold (etcd's --max-request-bytes, 1.5 MiB by default); split the package's programs over more `.bpf.c` files")]
+    ObjectTooBig {
+        /// The package.
+        package: String,
+        /// The object.
+        stem: String,
+        /// `xdp` or `tc`.
+        build: &'static str,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A user package could not be taken out of the catalog (its manifest unreadable).
+    #[error("user package `{package}`: {message}")]
+    Package {
+        /// The package.
+        package: String,
+        /// Why.
+        message: String,
+    },
     /// `fleet delete` or `fleet status` of a script the fleet does not have.
     #[error("the fleet has no script `{script}`; `eclat fleet status` lists them")]
     NoScript {

@@ -6,6 +6,8 @@
 //! PREFIX scripts/NAME/committed   Committed: the generation every selected node runs
 //! PREFIX scripts/NAME/proposal    Proposal: a rollout in progress, under the CLI's lease
 //! PREFIX status/NAME/NODE         Status: the node's answer for a generation and attempt
+//! PREFIX objects/sha256/HEX       a built object of a user package, by its SHA-256
+//! PREFIX uploads/LEASE            the hashes a rollout in progress is writing (its lease)
 //! ```
 //!
 //! Nodes watch `scripts/`; the commit is one transaction that writes `committed` and
@@ -108,6 +110,26 @@ impl Layout {
     /// A node's status of a script.
     pub fn status(&self, script: &str, node: &str) -> String {
         format!("{}{node}", self.statuses(script))
+    }
+
+    /// Every object.
+    pub fn objects(&self) -> String {
+        format!("{}objects/sha256/", self.prefix)
+    }
+
+    /// The object whose SHA-256 is `hex`.
+    pub fn object(&self, hex: &str) -> String {
+        format!("{}{hex}", self.objects())
+    }
+
+    /// Every rollout's list of the objects it is writing.
+    pub fn uploads(&self) -> String {
+        format!("{}uploads/", self.prefix)
+    }
+
+    /// The list of the objects the rollout under `lease` is writing.
+    pub fn upload(&self, lease: i64) -> String {
+        format!("{}{lease:x}", self.uploads())
     }
 
     /// `(script, which)` of a key under [`Layout::scripts`]: `which` is `committed` or

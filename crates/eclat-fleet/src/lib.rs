@@ -3,7 +3,8 @@
 //! keys hold ([`model`]), label selectors ([`selector`]), the connection ([`connect`]), the
 //! node's side ([`agent`]: registration under a lease, watching, prepare/commit/abort
 //! through a [`agent::Local`] the daemon implements) and the operator's side ([`rollout`]:
-//! `apply` and `delete` in two phases; [`view`]: status and nodes).
+//! `apply` and `delete` in two phases; [`view`]: status and nodes), and the user packages a
+//! script needs as built objects in etcd by SHA-256 ([`packages`], [`objects`]).
 //!
 //! It loads nothing and compiles nothing: the daemon does that behind [`agent::Local`], and
 //! the CLI renders what [`rollout`] and [`view`] return. `docs/fleet.md` describes the
@@ -16,6 +17,8 @@ pub mod connect;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod objects;
+pub mod packages;
 pub mod rollout;
 pub mod selector;
 mod store;

@@ -33,6 +33,74 @@ pub struct Spec {
     pub defines: Vec<(String, String)>,
     /// The nodes it runs on: every live node whose labels include all of these.
     pub selector: BTreeMap<String, String>,
+    /// The user packages it imports from, built by the operator: their objects are in etcd
+    /// by SHA-256 (`objects/sha256/HEX`), so that a node needs neither the package folders
+    /// nor clang, and every node loads the same build.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<Package>,
+}
+
+/// A user package a script needs, as built objects named by their SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    /// Its name.
+    pub name: String,
+    /// The text of its `package.toml`, if it has one (`[about]`, `[map_aliases]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    /// What it exports, each resolved to its object.
+    pub exports: Vec<Export>,
+}
+
+/// One program or loader of a [`Package`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Export {
+    /// A loader (else a HIKe program).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub loader: bool,
+    /// The exported name.
+    pub name: String,
+    /// Its object.
+    pub object: ObjectRef,
+}
+
+/// The object of an [`Export`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ObjectRef {
+    /// A standard object every node has, by stem.
+    Standard {
+        /// Its name without `.bpf.c`.
+        stem: String,
+    },
+    /// A user object, by the SHA-256 (hex) of each build.
+    User {
+        /// Its source's name without `.bpf.c`.
+        stem: String,
+        /// The package whose folder held the source.
+        home: String,
+        /// The XDP build.
+        xdp: String,
+        /// The TC build, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tc: Option<String>,
+    },
+}
+
+impl Spec {
+    /// The SHA-256 (hex) of every object its packages name, each once.
+    pub fn object_hashes(&self) -> std::collections::BTreeSet<String> {
+        self.packages
+            .iter()
+            .flat_map(|p| &p.exports)
+            .filter_map(|e| match &e.object {
+                ObjectRef::User { xdp, tc, .. } => Some(std::iter::once(xdp).chain(tc)),
+                ObjectRef::Standard { .. } => None,
+            })
+            .flatten()
+            .cloned()
+            .collect()
+    }
 }
 
 /// What a generation does.

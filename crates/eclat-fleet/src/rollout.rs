@@ -15,7 +15,8 @@
 //! 4. After a commit, wait (same timeout) for each node to say it switched.
 //!
 //! If the CLI dies, its lease expires and the proposal with it: the rollout aborts. It
-//! compiles nothing itself: the nodes do. Rendering is the CLI's.
+//! compiles nothing itself: the nodes compile the script; the user packages it imports come
+//! built, their objects written to etcd before the proposal ([`crate::objects`]). Rendering is the CLI's.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ use serde::Serialize;
 use crate::error::{request, FleetError, Result};
 use crate::keys::{check_name, Layout};
 use crate::model::{Action, Canary, Committed, NodeInfo, Phase, Proposal, Status};
+use crate::objects::{self, Objects};
 use crate::selector;
 use crate::store;
 
@@ -110,6 +112,23 @@ pub async fn rollout_with(
     timeout: Duration,
     canary: usize,
 ) -> Result<Report> {
+    let none = Objects::new();
+    rollout_with_objects(client, layout, name, action, &none, timeout, canary).await
+}
+
+/// [`rollout_with`] of a script that imports user packages: `objects` are the built objects
+/// its spec's packages name ([`crate::packages::bundle`]). They are written to etcd before
+/// the proposal, each only if absent; after a commit, the objects no script names any more
+/// are deleted ([`objects::collect_garbage`]).
+pub async fn rollout_with_objects(
+    client: &mut Client,
+    layout: &Layout,
+    name: &str,
+    action: Action,
+    objects: &Objects,
+    timeout: Duration,
+    canary: usize,
+) -> Result<Report> {
     check_name("script", name)?;
     let (committed, _) = store::get::<Committed>(client, &layout.committed(name)).await?;
     let selector = match (&action, &committed) {
@@ -160,6 +179,8 @@ pub async fn rollout_with(
         .map_err(request("lease grant"))?
         .id();
     let started = Instant::now();
+    // The objects first: a node that reads the proposal finds every object it names.
+    objects::upload(client, layout, objects, lease).await?;
     let committed_key = layout.committed(name);
     let proposal_key = layout.proposal(name);
     let same_committed = match &committed {
@@ -389,6 +410,14 @@ pub async fn rollout_with(
     }
     let _ = client.lease_revoke(lease).await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
+    if committed_now {
+        // Best effort: an object left behind only takes room until the next commit.
+        match objects::collect_garbage(client, layout).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("fleet: deleted {n} object(s) no script uses"),
+            Err(e) => tracing::warn!("fleet: cannot delete the objects no script uses: {e}"),
+        }
+    }
     let outcomes = nodes
         .iter()
         .map(|n| {

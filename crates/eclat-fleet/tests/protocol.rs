@@ -30,7 +30,13 @@ struct MemLocal {
 }
 
 impl Local for MemLocal {
-    fn prepare(&self, name: &str, generation: u64, spec: &Spec) -> Result<(), String> {
+    fn prepare(
+        &self,
+        name: &str,
+        generation: u64,
+        spec: &Spec,
+        _: &eclat_fleet::objects::Objects,
+    ) -> Result<(), String> {
         self.mem
             .lock()
             .unwrap()
@@ -48,7 +54,13 @@ impl Local for MemLocal {
             .calls
             .push(format!("abort {name} {generation}"));
     }
-    fn commit(&self, name: &str, generation: u64, spec: &Spec) -> Result<(), String> {
+    fn commit(
+        &self,
+        name: &str,
+        generation: u64,
+        spec: &Spec,
+        _: &eclat_fleet::objects::Objects,
+    ) -> Result<(), String> {
         let mut m = self.mem.lock().unwrap();
         m.calls.push(format!("commit {name} {generation}"));
         if spec
@@ -116,6 +128,7 @@ fn start_node(
         },
         lease_ttl: Duration::from_secs(3),
         state_file: dir.join("fleet.json"),
+        object_cache: dir.join("objects"),
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let l: Arc<dyn Local> = local.clone();

@@ -9,9 +9,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use eclat_fleet::model::{now_secs, Action, Phase, Spec};
+use eclat_fleet::model::{now_secs, Action, Package, Phase, Spec};
+use eclat_fleet::objects::Objects;
 use eclat_fleet::rollout::{self, Report};
-use eclat_fleet::{selector, view, EtcdOptions, Layout};
+use eclat_fleet::{packages, selector, view, EtcdOptions, Layout};
 
 use crate::sources::read_source;
 use crate::{exit, render};
@@ -84,6 +85,11 @@ struct ApplyArgs {
     /// canary that fails to switch aborts, and the canaries go back.
     #[arg(long, value_name = "K", default_value_t = 0)]
     canary: usize,
+    /// A directory of user packages (`DIR/PKG/*.bpf.c`): the packages the script imports
+    /// from are built here (clang, on first use) and sent with it, as objects in etcd by
+    /// SHA-256; the nodes need neither the folders nor clang.
+    #[arg(long = "package-dir", value_name = "DIR")]
+    package_dirs: Vec<PathBuf>,
     /// Print the outcome as one JSON object.
     #[arg(long)]
     json: bool,
@@ -214,7 +220,12 @@ async fn apply(
     });
     let mut siblings: Vec<(String, String)> = source.siblings.into_iter().collect();
     siblings.sort();
+    let (packages, objects) = match user_packages(&a, &name, &defines)? {
+        Ok(built) => built,
+        Err(code) => return Ok(code),
+    };
     let spec = Spec {
+        packages,
         file_name: source.file_name,
         text: source.text,
         siblings,
@@ -224,16 +235,46 @@ async fn apply(
             .collect(),
         selector,
     };
-    let report = rollout::rollout_with(
+    let report = rollout::rollout_with_objects(
         client,
         layout,
         &name,
         Action::Apply { spec },
+        &objects,
         Duration::from_secs(a.timeout),
         a.canary,
     )
     .await?;
     show_report(&report, a.json, "committed")
+}
+
+/// With `--package-dir`: the script compiled here, and the user packages it (and the
+/// scripts it imports chains from) imports, built, as records and objects. A script that does
+/// not compile is `Err(exit status)`, its diagnostics printed.
+fn user_packages(
+    a: &ApplyArgs,
+    name: &str,
+    defines: &[eclat_compiler::Define],
+) -> Result<std::result::Result<(Vec<Package>, Objects), ExitCode>> {
+    if a.package_dirs.is_empty() {
+        return Ok(Ok((Vec::new(), Objects::new())));
+    }
+    let catalog = eclat_link::project::catalog(&a.package_dirs)?;
+    let compiled = eclat_link::project::compile_all(&a.file, name, defines, &catalog);
+    eprint!("{}", compiled.diagnostics);
+    let Some(units) = compiled.units else {
+        return Ok(Err(ExitCode::FAILURE));
+    };
+    let names: Vec<String> = units
+        .iter()
+        .flat_map(|(_, u)| {
+            u.programs
+                .iter()
+                .map(|p| p.package.clone())
+                .chain(u.loaders.iter().map(|l| l.package.clone()))
+        })
+        .collect();
+    Ok(Ok(packages::bundle(&catalog, &names)?))
 }
 
 fn show_report(report: &Report, json: bool, verb: &str) -> Result<ExitCode> {

@@ -83,6 +83,70 @@ fn fleet_commands_say_what_is_missing_and_exit_accordingly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("the fleet has no script `web`"));
 
+    // --package-dir: the CLI compiles the script itself, so a user package that does not
+    // build stops it here, with clang's error, before etcd is written to.
+    let pkgs = dir.join("pkgs");
+    std::fs::create_dir_all(pkgs.join("broken")).unwrap();
+    std::fs::write(
+        pkgs.join("broken/oops.bpf.c"),
+        "#include <hike/sdk.h>\nHIKE_PROG(oops)\n{\n\tHIKE_RETURN(undeclared_name);\n}\n",
+    )
+    .unwrap();
+    let user = dir.join("u.eclat");
+    std::fs::write(
+        &user,
+        "from programs.broken import oops\ndef c():\n    return oops()\n",
+    )
+    .unwrap();
+    let out = eclat(&[
+        "--etcd",
+        &url,
+        "fleet",
+        "apply",
+        user.to_str().unwrap(),
+        "--package-dir",
+        pkgs.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("undeclared_name"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stderr).contains("live node"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A package that builds: the script compiles here, its package is bundled, and the
+    // rollout then finds no node (the objects are written only once a node is selected).
+    std::fs::create_dir_all(pkgs.join("good")).unwrap();
+    std::fs::write(
+        pkgs.join("good/add1.bpf.c"),
+        "#include <hike/sdk.h>\nHIKE_PROG(add1, a)\n{\n\tHIKE_RETURN(a + 1);\n}\nchar LICENSE[] SEC(\"license\") = \"Dual BSD/GPL\";\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &user,
+        "from programs.good import add1\nfrom programs.net import hike_pass\ndef c():\n    add1(1)\n    hike_pass()\n    return 0\n",
+    )
+    .unwrap();
+    let out = eclat(&[
+        "--etcd",
+        &url,
+        "fleet",
+        "apply",
+        user.to_str().unwrap(),
+        "--package-dir",
+        pkgs.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("matches no live node"),
+        "{}",
+        text(&out.stderr)
+    );
+
     // No --etcd: a usage error; etcd away: exit 3, as an unreachable daemon.
     let out = eclat(&["fleet", "nodes"]);
     assert_eq!(out.status.code(), Some(2));

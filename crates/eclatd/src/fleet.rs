@@ -1,5 +1,7 @@
 //! `eclatd --etcd`: the daemon as a fleet node. [`Node`] is the `eclat_fleet::agent::Local`
-//! of the daemon (a prepare is [`Daemon::prepare`], a commit a local load or replace, a
+//! of the daemon (a prepare is [`Daemon::prepare`], which holds the new generation loaded
+//! beside the running one; a commit is [`Daemon::commit_prepared`], the switch of a local
+//! replace, or a fresh load where nothing is held; an abort [`Daemon::drop_prepared`]; a
 //! removal an unload), and [`spawn`] runs the agent beside the gRPC server. Without
 //! `--etcd` none of this runs and the daemon is the single-node one.
 //!
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use eclat_fleet::agent::{AgentConfig, Local};
 use eclat_fleet::model::{NodeInfo, Spec};
+use eclat_fleet::objects::Objects;
 use eclat_fleet::{EtcdOptions, Layout};
 
 use crate::crash;
@@ -19,8 +22,17 @@ use crate::daemon::{Daemon, Placement, ScriptSource};
 use crate::error::DaemonError;
 
 /// The crash points of a fleet node (`ECLATD_CRASH_AT`, test builds only): `fleet.prepare`
-/// kills the daemon as it starts preparing, after its `preparing` answer.
-pub const POINTS: &[&str] = &["fleet.prepare"];
+/// kills the daemon as it starts preparing, after its `preparing` answer; `prepare.STEP`
+/// within the prepare's own steps (`Daemon::prepare`, the first half of a replace).
+pub const POINTS: &[&str] = &[
+    "fleet.prepare",
+    "prepare.intent.written",
+    "prepare.intent.saved",
+    "prepare.program.loaded",
+    "prepare.chain.installed",
+    "prepare.loader.loaded",
+    "prepare.map.written",
+];
 
 /// `--etcd` and its options.
 #[derive(Clone, Debug)]
@@ -42,20 +54,41 @@ pub struct Node {
     daemon: Arc<Daemon>,
 }
 
-fn source(spec: &Spec) -> ScriptSource {
-    ScriptSource {
+/// The script of `spec`, linked against the standard packages and its user packages built
+/// by the operator (`objects`, fetched and checked): never the daemon's own package folders,
+/// so that every node loads the same build, without clang.
+fn source(spec: &Spec, objects: &Objects) -> Result<ScriptSource, String> {
+    let catalog = if spec.packages.is_empty() {
+        None
+    } else {
+        Some(Arc::new(eclat_fleet::packages::catalog(
+            &spec.packages,
+            objects,
+        )?))
+    };
+    Ok(ScriptSource {
         file_name: spec.file_name.clone(),
         text: spec.text.clone(),
         siblings: spec.siblings.clone(),
         defines: spec.defines.clone(),
-    }
+        catalog,
+    })
 }
 
 impl Local for Node {
-    fn prepare(&self, name: &str, generation: u64, spec: &Spec) -> Result<(), String> {
+    fn prepare(
+        &self,
+        name: &str,
+        generation: u64,
+        spec: &Spec,
+        objects: &Objects,
+    ) -> Result<(), String> {
         let _op = crash::Operation::enter("fleet");
         crash::point("prepare");
-        match self.daemon.prepare(name, &source(spec)) {
+        match self
+            .daemon
+            .prepare(name, generation, &source(spec, objects)?)
+        {
             Ok(_) => {
                 tracing::info!(script = name, generation, "fleet: prepared");
                 Ok(())
@@ -65,26 +98,44 @@ impl Local for Node {
     }
 
     fn abort(&self, name: &str, generation: u64) {
-        // The prepare kept nothing loaded: its private copy went when it ended.
+        let dropped = self.daemon.drop_prepared(name, generation);
         tracing::info!(
             script = name,
             generation,
-            "fleet: rollout aborted, nothing switched"
+            dropped,
+            "fleet: rollout aborted, the prepared generation dropped"
         );
     }
 
-    fn commit(&self, name: &str, generation: u64, spec: &Spec) -> Result<(), String> {
-        // The default placement: the fleet's scripts run in name order at their hooks.
-        match self
-            .daemon
-            .load(Some(name), &source(spec), None, &Placement::default())
-        {
+    fn commit(
+        &self,
+        name: &str,
+        generation: u64,
+        spec: &Spec,
+        objects: &Objects,
+    ) -> Result<(), String> {
+        // The prepared generation, switched to as a local replace does; a node that did not
+        // prepare it (down during the rollout, restarted, or another load dropped it) loads
+        // it afresh, with the default placement: the fleet's scripts run in name order.
+        let prepared = self.daemon.commit_prepared(name, generation);
+        let from_prepared = prepared.is_some();
+        let result = match prepared {
+            Some(r) => r,
+            None => self.daemon.load(
+                Some(name),
+                &source(spec, objects)?,
+                None,
+                &Placement::default(),
+            ),
+        };
+        match result {
             Ok(loaded) => {
                 tracing::info!(
                     script = name,
                     generation,
                     local_generation = loaded.script.generation,
                     replaced = loaded.replaced,
+                    from_prepared,
                     "fleet: switched"
                 );
                 Ok(())
@@ -143,6 +194,7 @@ pub fn spawn(
         },
         lease_ttl: opts.lease_ttl,
         state_file: state_dir.join("fleet.json"),
+        object_cache: state_dir.join("objects"),
     };
     let local: Arc<dyn Local> = Arc::new(Node { daemon });
     tokio::spawn(eclat_fleet::agent::run(config, local, stop))

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use eclat_fleet::etcd_client::{GetOptions, WatchOptions};
 use eclat_fleet::model::{Action, Phase, Spec, Status};
+use eclat_fleet::objects::Objects;
 use eclat_fleet::rollout::{self, Report};
 use eclat_fleet::{EtcdOptions, Layout};
 use hike_testkit::etcd::Etcd;
@@ -127,6 +128,21 @@ impl Node {
         with_w0: bool,
         extra: &[String],
     ) -> Node {
+        Node::start_env(bridge, url, prefix, i, role, with_w0, extra, &[])
+    }
+
+    /// [`Node::start`] with environment variables for the daemon.
+    #[allow(clippy::too_many_arguments)]
+    fn start_env(
+        bridge: &Bridge,
+        url: &str,
+        prefix: &str,
+        i: u8,
+        role: &str,
+        with_w0: bool,
+        extra: &[String],
+        env: &[(&str, &str)],
+    ) -> Node {
         let ns = Netns::new();
         if with_w0 {
             ns.add_pair("w0", "w1");
@@ -150,6 +166,10 @@ impl Node {
         .map(|s| s.to_string())
         .chain(extra.iter().cloned())
         .collect();
+        daemon.extra_env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         daemon.spawn();
         Node { name, ns, daemon }
     }
@@ -186,6 +206,7 @@ fn apply(key: u32, dev: &str, selector: &[(&str, &str)]) -> Action {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            packages: Vec::new(),
         },
     }
 }
@@ -218,6 +239,44 @@ impl Operator {
                 timeout,
             ))
             .expect("a rollout that ran")
+    }
+
+    /// A rollout of a script that imports user packages, with their built objects.
+    fn rollout_objects(&mut self, name: &str, action: Action, objects: &Objects) -> Report {
+        self.rt
+            .block_on(rollout::rollout_with_objects(
+                &mut self.client,
+                &self.layout,
+                name,
+                action,
+                objects,
+                TIMEOUT,
+                0,
+            ))
+            .expect("a rollout that ran")
+    }
+
+    /// The hashes of the objects in etcd.
+    fn objects(&mut self) -> Vec<String> {
+        let (c, l) = (&mut self.client, &self.layout);
+        self.rt.block_on(async {
+            let got = c
+                .get(
+                    l.objects(),
+                    Some(GetOptions::new().with_prefix().with_keys_only()),
+                )
+                .await
+                .unwrap();
+            got.kvs()
+                .iter()
+                .map(|kv| kv.key_str().unwrap()[l.objects().len()..].to_owned())
+                .collect()
+        })
+    }
+
+    /// Writes `bytes` under `key`.
+    fn put(&mut self, key: String, bytes: Vec<u8>) {
+        self.rt.block_on(self.client.put(key, bytes, None)).unwrap();
     }
 
     fn try_rollout(&mut self, name: &str, action: Action) -> eclat_fleet::error::Result<Report> {
@@ -532,4 +591,336 @@ fn a_fleet_over_tls_with_client_certificates() {
         rollout::live_nodes(&mut c, &Layout::new(prefix)).await
     });
     assert!(refused.is_err(), "{refused:?}");
+}
+
+/// A user package `wiz`: `add1(a)` returns `a + 1` (version 1), `a + 2` (version 2), and
+/// counts its calls in its map `add1_seen`.
+fn add1_source(plus: u32) -> String {
+    format!(
+        "#include <hike/sdk.h>
+
+struct {{
+\t__uint(type, BPF_MAP_TYPE_ARRAY);
+\t__uint(max_entries, 1);
+\t__type(key, __u32);
+\t__type(value, __u64);
+}} add1_seen SEC(\".maps\");
+
+HIKE_PROG(add1, a)
+{{
+\t__u32 k = 0;
+\t__u64 *seen = bpf_map_lookup_elem(&add1_seen, &k);
+
+\tif (seen)
+\t\t__sync_fetch_and_add(seen, 1);
+\tHIKE_RETURN(a + {plus});
+}}
+
+char LICENSE[] SEC(\"license\") = \"Dual BSD/GPL\";
+"
+    )
+}
+
+/// Counts its traffic under `monitor(add1(KEY))`: the key shows that `wiz.add1` ran.
+const PKG_SCRIPT: &str = "\
+from programs.net import hike_drop, monitor
+from programs.wiz import add1
+from loaders.basic import ip6_sc
+
+ip6_sc[ip6_sc_map] = { (0): (count_drop) }
+ip6_sc.attach('v0', 'xdp')
+
+def count_drop():
+    k = add1(KEY)
+    monitor(k)
+    hike_drop()
+    return 0
+";
+
+/// The script with package `wiz` at version `plus`, built here as `eclat fleet apply
+/// --package-dir` builds it: the spec and the objects.
+fn with_package(dir: &std::path::Path, plus: u32, key: u32) -> (Action, Objects) {
+    std::fs::create_dir_all(dir.join("wiz")).unwrap();
+    std::fs::write(dir.join("wiz/add1.bpf.c"), add1_source(plus)).unwrap();
+    let catalog = eclat_link::project::catalog(&[dir.to_path_buf()]).expect("the catalog");
+    assert_eq!(catalog.broken_package("wiz"), None);
+    let (packages, objects) =
+        eclat_fleet::packages::bundle(&catalog, &["net".into(), "wiz".into()]).unwrap();
+    assert_eq!(packages.len(), 1, "only the user package: {packages:?}");
+    let spec = Spec {
+        file_name: "pkg.eclat".into(),
+        text: PKG_SCRIPT.into(),
+        defines: vec![("KEY".into(), key.to_string())],
+        packages,
+        ..Spec::default()
+    };
+    (Action::Apply { spec }, objects)
+}
+
+#[test]
+fn user_packages_reach_the_nodes_as_checked_objects() {
+    let bridge = Bridge::new(2);
+    let etcd = Etcd::start(&[bridge.addr()]).expect("etcd");
+    let url = etcd.url_on(bridge.addr());
+    let prefix = format!("/fleet-pkg-{}/", std::process::id());
+    let pkgs = std::env::temp_dir().join(format!("eclat-fleet-pkgs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&pkgs);
+    // The nodes have neither the package folder nor a clang: they run what the operator
+    // built.
+    let no_clang = [("HIKE_CLANG", "/nonexistent/clang")];
+    let nodes: Vec<Node> = (0..2)
+        .map(|i| {
+            Node::start_env(
+                &bridge,
+                &url,
+                &prefix,
+                20 + i,
+                "edge",
+                false,
+                &[],
+                &no_clang,
+            )
+        })
+        .collect();
+    let mut op = Operator::new(
+        EtcdOptions {
+            endpoints: vec![etcd.url()],
+            ..EtcdOptions::default()
+        },
+        &prefix,
+    );
+    op.wait_live(|live| live.len() == 2);
+
+    // 1. Version 1 everywhere: each node counts under add1(5) = 6.
+    let (action, objects) = with_package(&pkgs, 1, 5);
+    assert_eq!(objects.len(), 2, "the xdp and the tc build");
+    let r = op.rollout_objects("pkg", action, &objects);
+    assert!(r.all_committed(), "{r:#?}");
+    for n in &nodes {
+        let counts = n.traffic("pkg", "v1", 6);
+        assert_eq!(counts.get(&6), Some(&6), "{}: {counts:?}", n.name);
+    }
+    let mut stored = op.objects();
+    stored.sort();
+    assert_eq!(stored, objects.keys().cloned().collect::<Vec<_>>());
+    // The package's map is read with the layout of the objects the node got.
+    for n in &nodes {
+        let got = n.daemon.client().get("pkg", "add1.add1_seen", "0").unwrap();
+        assert_eq!(got.entry.unwrap().value, "6", "{}", n.name);
+    }
+
+    // 2. Version 2, whose XDP build etcd holds corrupted (other bytes under its hash): every
+    // node that fetches it fails to prepare, naming the object, and no node switches.
+    let (action, objects) = with_package(&pkgs, 2, 5);
+    let Action::Apply { spec } = &action else {
+        unreachable!()
+    };
+    let eclat_fleet::model::ObjectRef::User { xdp, .. } = &spec.packages[0].exports[0].object
+    else {
+        panic!("{spec:?}")
+    };
+    let key = op.layout.object(xdp);
+    op.put(key.clone(), b"not an object".to_vec());
+    let r = op.rollout_objects("pkg", action.clone(), &objects);
+    assert!(!r.committed, "{r:#?}");
+    assert_eq!(r.reason, "a node could not prepare");
+    let failed = r
+        .nodes
+        .iter()
+        .find(|o| o.phase == Some(Phase::Failed))
+        .expect("a node failed");
+    assert!(
+        failed.error.contains(&format!("object sha256:{xdp}")) && failed.error.contains(&key),
+        "{}",
+        failed.error
+    );
+    for n in &nodes {
+        assert_eq!(n.scripts(), vec![("pkg".to_owned(), 1)], "{}", n.name);
+        let counts = n.traffic("pkg", "v1", 4);
+        assert_eq!(counts.get(&6), Some(&10), "{}: {counts:?}", n.name);
+    }
+
+    // 3. The key repaired (deleted: the next rollout writes it again), version 2 runs.
+    op.rt.block_on(op.client.delete(key.clone(), None)).unwrap();
+    let r = op.rollout_objects("pkg", action, &objects);
+    assert!(r.all_committed(), "{r:#?}");
+    for n in &nodes {
+        let counts = n.traffic("pkg", "v1", 3);
+        assert_eq!(counts.get(&7), Some(&3), "{}: {counts:?}", n.name);
+    }
+    // Version 1's objects went with the commit: only version 2's are left.
+    let mut stored = op.objects();
+    stored.sort();
+    assert_eq!(stored, objects.keys().cloned().collect::<Vec<_>>());
+
+    // 4. Deleted: no script names an object any more, none is left.
+    let r = op.rollout("pkg", Action::Delete, TIMEOUT);
+    assert!(r.all_committed(), "{r:#?}");
+    assert!(op.objects().is_empty(), "{:?}", op.objects());
+    let _ = std::fs::remove_dir_all(&pkgs);
+}
+
+/// Generation 2 of `cnt` on the prepare test's node: counts under key 2 and passes (its
+/// `hike_pass` is a program the node does not run yet, so its prepare loads one).
+fn pass_v2() -> Action {
+    Action::Apply {
+        spec: Spec {
+            file_name: "cnt.eclat".into(),
+            text: SCRIPT.replace("hike_drop", "hike_pass"),
+            defines: vec![("KEY".into(), "2".into()), ("DEVNAME".into(), "v0".into())],
+            ..Spec::default()
+        },
+    }
+}
+
+impl Operator {
+    /// Proposes `action` as generation `generation` of `name` to `nodes` by hand, as the
+    /// first phase of a rollout does: the nodes prepare and answer, and nothing more happens
+    /// until [`Operator::commit_by_hand`] or [`Operator::abort_by_hand`].
+    fn propose_by_hand(&mut self, name: &str, generation: u64, action: &Action, nodes: &[&str]) {
+        let proposal = eclat_fleet::model::Proposal {
+            generation,
+            action: action.clone(),
+            nodes: nodes.iter().map(|n| n.to_string()).collect(),
+        };
+        let key = self.layout.proposal(name);
+        self.put(key, serde_json::to_vec(&proposal).unwrap());
+    }
+
+    /// The second phase, by hand: the proposal becomes the committed state.
+    fn commit_by_hand(&mut self, name: &str) {
+        use eclat_fleet::etcd_client::{Txn, TxnOp};
+        let (c, l) = (&mut self.client, &self.layout);
+        self.rt.block_on(async {
+            let got = c.get(l.proposal(name), None).await.unwrap();
+            let kv = got.kvs().first().expect("a proposal");
+            let p: eclat_fleet::model::Proposal = serde_json::from_slice(kv.value()).unwrap();
+            let commit = eclat_fleet::model::Committed {
+                generation: p.generation,
+                attempt: kv.mod_revision(),
+                action: p.action,
+                nodes: p.nodes,
+            };
+            let txn = Txn::new().and_then([
+                TxnOp::put(
+                    l.committed(name),
+                    serde_json::to_vec(&commit).unwrap(),
+                    None,
+                ),
+                TxnOp::delete(l.proposal(name), None),
+            ]);
+            assert!(c.txn(txn).await.unwrap().succeeded());
+        });
+    }
+
+    /// The rollout aborted, by hand: the proposal goes.
+    fn abort_by_hand(&mut self, name: &str) {
+        let key = self.layout.proposal(name);
+        self.rt.block_on(self.client.delete(key, None)).unwrap();
+    }
+}
+
+/// The pins of `node`'s instance, and how many of them are programs.
+fn pins(node: &Node) -> (Vec<std::path::PathBuf>, usize) {
+    let files = support::files_under(&node.daemon.pin_dir());
+    let progs = files
+        .iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with("prog_"))
+        })
+        .count();
+    (files, progs)
+}
+
+#[test]
+fn a_prepared_generation_waits_loaded_beside_the_running_one() {
+    let bridge = Bridge::new(3);
+    let etcd = Etcd::start(&[bridge.addr()]).expect("etcd");
+    let url = etcd.url_on(bridge.addr());
+    let prefix = format!("/fleet-prep-{}/", std::process::id());
+    let mut node = Node::start(&bridge, &url, &prefix, 30, "edge", false, &[]);
+    let mut op = Operator::new(
+        EtcdOptions {
+            endpoints: vec![etcd.url()],
+            ..EtcdOptions::default()
+        },
+        &prefix,
+    );
+    op.wait_live(|live| live.len() == 1);
+    let r = op.rollout("cnt", apply(1, "v0", &[]), TIMEOUT);
+    assert!(r.all_committed(), "{r:#?}");
+    assert_eq!(node.traffic("cnt", "v1", 4).get(&1), Some(&4));
+    let (running, running_progs) = pins(&node);
+    let xdp = node.ns.xdp_prog("v0");
+
+    // 1. Prepared: the new loader and the new program are loaded and pinned beside the
+    // running version, which still gets every packet.
+    op.propose_by_hand("cnt", 2, &pass_v2(), &["n30"]);
+    op.wait_status("cnt", "n30", 2, Phase::Prepared);
+    let (prepared, prepared_progs) = pins(&node);
+    assert_eq!(
+        prepared_progs,
+        running_progs + 2,
+        "hike_pass and the new loader"
+    );
+    assert!(
+        prepared.iter().any(|p| p.ends_with("prog_hike_pass")),
+        "{prepared:?}"
+    );
+    assert!(
+        prepared
+            .iter()
+            .any(|p| p.to_string_lossy().contains("loaders/cnt-g2/")),
+        "{prepared:?}"
+    );
+    assert_eq!(node.ns.xdp_prog("v0"), xdp, "not attached");
+    assert_eq!(node.scripts(), vec![("cnt".to_owned(), 1)]);
+    assert_eq!(node.traffic("cnt", "v1", 3).get(&1), Some(&7));
+
+    // 2. Aborted: nothing of it is left, no pin and no program.
+    op.abort_by_hand("cnt");
+    op.wait_status("cnt", "n30", 2, Phase::Aborted);
+    assert_eq!(pins(&node), (running.clone(), running_progs));
+    assert_eq!(node.traffic("cnt", "v1", 2).get(&1), Some(&9));
+
+    // 3. Prepared again and committed: the node switches to what it prepared.
+    op.propose_by_hand("cnt", 2, &pass_v2(), &["n30"]);
+    op.wait_status("cnt", "n30", 2, Phase::Prepared);
+    let (prepared, _) = pins(&node);
+    op.commit_by_hand("cnt");
+    op.wait_status("cnt", "n30", 2, Phase::Committed);
+    assert!(node.daemon.wait_for_log("from_prepared=true"));
+    assert_eq!(node.scripts(), vec![("cnt".to_owned(), 2)]);
+    assert_eq!(node.traffic("cnt", "v1", 5).get(&2), Some(&5));
+    // The old loader went; what was prepared stays, nothing else appeared but its links.
+    let (switched, _) = pins(&node);
+    assert!(
+        switched
+            .iter()
+            .all(|p| prepared.contains(p) || p.to_string_lossy().contains("/links/")),
+        "{switched:?}"
+    );
+    assert!(!switched
+        .iter()
+        .any(|p| p.to_string_lossy().contains("loaders/cnt-g1/")));
+
+    // 4. kill -9 between prepare and commit: the restarted daemon undoes the prepared
+    // generation (its intent), and the node stays on the committed one.
+    let (before, before_progs) = pins(&node);
+    op.propose_by_hand("cnt", 3, &apply(3, "v0", &[]), &["n30"]);
+    op.wait_status("cnt", "n30", 3, Phase::Prepared);
+    assert_ne!(pins(&node).0, before, "the prepared generation is pinned");
+    let leases = op.leases();
+    node.daemon.kill9();
+    op.abort_by_hand("cnt");
+    node.daemon.spawn();
+    op.wait_registered_again(1, &leases);
+    assert_eq!(pins(&node), (before, before_progs));
+    assert_eq!(node.scripts(), vec![("cnt".to_owned(), 2)]);
+    assert_eq!(node.traffic("cnt", "v1", 2).get(&2), Some(&7));
+    // And the next rollout goes through.
+    let r = op.rollout("cnt", apply(4, "v0", &[]), TIMEOUT);
+    assert!(r.all_committed(), "{r:#?}");
+    assert_eq!(node.traffic("cnt", "v1", 2).get(&4), Some(&2));
 }

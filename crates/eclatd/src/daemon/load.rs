@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use eclat_catalog::layout::hex;
 use eclat_catalog::{Hook, ObjectId, PackageCatalog};
@@ -328,6 +329,44 @@ impl Txn {
     }
 }
 
+/// A load or replace staged by [`Daemon::stage`]: loaded beside what runs, its intent
+/// saved, waiting for [`Daemon::switch`] or [`Daemon::unstage`]. Valid only while the
+/// state is the one it was staged against (`committed`): whatever changes the state first
+/// drops the one the daemon holds ([`Daemon::drop_held`]).
+pub(super) struct Staged {
+    catalog: Arc<PackageCatalog>,
+    /// The catalog came with the script (a fleet's, with its prebuilt user packages), not
+    /// from the daemon's packages: its maps' layouts are read from it.
+    own_catalog: bool,
+    linked: LinkedScript,
+    record: ScriptRecord,
+    old: Option<ScriptRecord>,
+    hook: Hook,
+    /// The state before the intent, restored when it is dropped.
+    committed: State,
+    /// The undo log of its kernel steps so far.
+    txn: Txn,
+    warnings: String,
+    maps: Vec<super::MapReset>,
+}
+
+impl Staged {
+    /// The script's name.
+    pub(super) fn name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// Whether it replaces a loaded version.
+    pub(super) fn replaces(&self) -> bool {
+        self.old.is_some()
+    }
+
+    /// The compiler's warnings.
+    pub(super) fn warnings(&self) -> &str {
+        &self.warnings
+    }
+}
+
 /// After a replace is recorded: the old loader (where the new one does not run), the old
 /// chains the new version does not reuse and the programs no script calls any more go.
 /// Failures leave unlisted objects, removed at the next start.
@@ -554,10 +593,36 @@ impl Daemon {
             _ => default_name(&src.file_name),
         };
         check_script_name(&name)?;
-        let catalog = self.fresh_catalog()?;
-        let Units { units, warnings } = self.compile(&catalog, &name, src)?;
+        let catalog = self.catalog_for(src)?;
+        let units = self.compile(&catalog, &name, src)?;
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;
+        self.drop_held(inner, "a local load");
+        let old_exists = inner.state.script(&name).is_some();
+        let _op = crash::Operation::enter(if old_exists { "replace" } else { "load" });
+        let staged = self.stage(inner, catalog, &name, src, units, loader, placement, mode)?;
+        self.switch(inner, staged)
+    }
+
+    /// The first half of a load or replace, which changes nothing that runs: the script
+    /// linked against the running state, its record, the intent saved (a crash from here on
+    /// is undone at the next start), and its new programs, chains and loader loaded (each
+    /// verified by the kernel) and configured, the loader pinned but attached nowhere.
+    /// [`Daemon::switch`] makes it run; [`Daemon::unstage`] drops it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn stage(
+        &self,
+        inner: &mut Inner,
+        catalog: Arc<PackageCatalog>,
+        name: &str,
+        src: &ScriptSource,
+        units: Units,
+        loader: Option<&str>,
+        placement: &Placement,
+        mode: Mode,
+    ) -> Result<Staged> {
+        let name = name.to_owned();
+        let Units { units, warnings } = units;
         let old = inner.state.script(&name).cloned();
         let hook = script_hook(&name, &units[0].1, loader)?;
         let linked = {
@@ -635,24 +700,6 @@ impl Daemon {
             check_tc_place_kept(o, &record)?;
         }
 
-        // The fused program is built before any kernel step: clang's failure changes nothing.
-        let fused = match mode {
-            Mode::Interpreted => None,
-            Mode::Fused => Some(
-                eclat_link::fused::build(
-                    &catalog,
-                    &linked,
-                    hook.is_tc(),
-                    &script_files(&name, src),
-                )
-                .map_err(|e| DaemonError::Unsupported {
-                    script: name.clone(),
-                    message: format!("{} (load it with --mode interpreted)", chain(&e)),
-                })?,
-            ),
-        };
-
-        let _op = crash::Operation::enter(if old.is_some() { "replace" } else { "load" });
         // The intent first: a crash from here until the commit leaves a record of what to
         // undo, which the next start plays (`adopt`).
         let pending = Daemon::intent(inner, &linked, &record, old.as_ref())?;
@@ -667,27 +714,61 @@ impl Daemon {
         }
         crash::point("intent.saved");
         let mut txn = Txn::default();
-        let build = |object: eclat_catalog::ObjectId| {
-            let obj = catalog.object(object);
-            obj.bytes_for(hook)
-                .cloned()
-                .ok_or_else(|| DaemonError::Unsupported {
-                    script: name.clone(),
-                    message: format!("object `{}` has no build for the hook `{hook}`", obj.name),
-                })
-        };
-        if let Err(e) = Daemon::apply(
-            &build,
-            inner,
-            &linked,
-            &record,
-            old.as_ref(),
-            fused.as_ref(),
-            &mut txn,
-        ) {
-            txn.undo(inner);
-            inner.state = committed;
-            self.forget_intent(inner);
+        let files = script_files(&name, src);
+        if let Err(e) =
+            Daemon::load_beside(&catalog, inner, &linked, &record, hook, &files, &mut txn)
+        {
+            self.roll_back(inner, txn, committed);
+            return Err(e);
+        }
+        Ok(Staged {
+            catalog,
+            own_catalog: src.catalog.is_some(),
+            linked,
+            record,
+            old,
+            hook,
+            committed,
+            txn,
+            warnings,
+            maps,
+        })
+    }
+
+    /// Drops what [`Daemon::stage`] loaded: its loader, chains and new programs go, and its
+    /// intent; nothing that runs was touched.
+    pub(super) fn unstage(&self, inner: &mut Inner, staged: Staged) {
+        self.roll_back(inner, staged.txn, staged.committed);
+    }
+
+    /// Undoes the kernel steps of `txn`, and the state is `committed` again, its intent
+    /// forgotten.
+    fn roll_back(&self, inner: &mut Inner, txn: Txn, committed: State) {
+        txn.undo(inner);
+        inner.state = committed;
+        self.forget_intent(inner);
+    }
+
+    /// The second half of a load or replace: the staged version runs (the entries it writes
+    /// in shared programs' maps, the order of the scripts, then each interface switched in
+    /// one link update: atomic for packets), and its record replaces the intent. On failure,
+    /// everything is undone, the staged version too.
+    pub(super) fn switch(&self, inner: &mut Inner, staged: Staged) -> Result<Loaded> {
+        let Staged {
+            catalog,
+            own_catalog,
+            linked,
+            record,
+            old,
+            hook,
+            committed,
+            mut txn,
+            warnings,
+            maps,
+        } = staged;
+        let name = record.name.clone();
+        if let Err(e) = Daemon::attach(inner, &linked, &record, old.as_ref(), &mut txn) {
+            self.roll_back(inner, txn, committed);
             return Err(e);
         }
         // Commit: the record replaces the intent in one save, so that a crash from here on
@@ -716,9 +797,7 @@ impl Daemon {
         next.programs.retain(|p| !unused.contains(&p.id));
         next.programs.sort_by_key(|p| p.id);
         if let Err(source) = state::save(&self.state_dir, &next, Some("commit")) {
-            txn.undo(inner);
-            inner.state = committed;
-            self.forget_intent(inner);
+            self.roll_back(inner, txn, committed);
             return Err(DaemonError::SaveState {
                 path: state::path(&self.state_dir),
                 source,
@@ -726,6 +805,11 @@ impl Daemon {
         }
         inner.state = next;
         crash::point("committed");
+        if own_catalog {
+            inner.catalogs.insert(name.clone(), catalog.clone());
+        } else {
+            inner.catalogs.remove(&name);
+        }
         if let Some(old) = &old {
             remove_old_version(inner, old, &record, &unused);
         }
@@ -881,19 +965,29 @@ impl Daemon {
         Ok(out)
     }
 
-    /// The kernel steps of a load, each recorded in `txn`.
-    /// `build` gives an object's build for the script's hook; `fused` is the script's fused
-    /// program (fused mode), built beforehand.
-    fn apply(
-        build: &dyn Fn(eclat_catalog::ObjectId) -> Result<std::sync::Arc<[u8]>>,
+    /// The kernel steps of [`Daemon::stage`], each recorded in `txn`: the new programs,
+    /// chains and loader, and the configuration of what no packet reaches yet (the new
+    /// loader's maps, the new programs').
+    /// `files` are the client's files, for the fused program's `#line`s.
+    fn load_beside(
+        catalog: &PackageCatalog,
         inner: &mut Inner,
         linked: &LinkedScript,
         record: &ScriptRecord,
-        old: Option<&ScriptRecord>,
-        fused: Option<&eclat_link::fused::Built>,
+        hook: Hook,
+        files: &eclat_link::fused::ScriptFiles,
         txn: &mut Txn,
     ) -> Result<()> {
         let vm = &inner.vm;
+        let build = |object: eclat_catalog::ObjectId| {
+            let obj = catalog.object(object);
+            obj.bytes_for(hook)
+                .cloned()
+                .ok_or_else(|| DaemonError::Unsupported {
+                    script: record.name.clone(),
+                    message: format!("object `{}` has no build for the hook `{hook}`", obj.name),
+                })
+        };
         let present: BTreeSet<u32> = vm.programs().iter().map(|p| p.id.get()).collect();
         for p in &linked.programs {
             // Shared with another script (or the old version); a recorded program whose pins
@@ -921,31 +1015,84 @@ impl Daemon {
             txn.steps.push(Undo::Chain(id));
             crash::point("chain.installed");
         }
-        let loader = if let Some(built) = fused {
-            // The fused program is the loader: its own maps are the loader's (new at every
-            // load, as an interpreted loader's), the programs' are those of their slots.
-            let reuse = eclat_link::fused::program_maps(vm, linked);
-            vm.load_fused(
-                &record.loader.pin,
-                &built.object,
-                eclat_link::fused::ENTRY,
-                &reuse,
-            )
-            .map_err(|e| DaemonError::FusedRefused {
-                script: record.name.clone(),
-                message: chain(&built.refusal(e)),
-            })?
-        } else {
-            let bytes = build(linked.loader.object)?;
-            vm.load_loader(&record.loader.pin, &bytes, &linked.loader.name)
-                .map_err(|e| {
-                    DaemonError::kernel(format!("load loader `{}`", linked.loader.name), &e)
+        let loader =
+            if record.mode == "fused" {
+                // The fused program is the loader: its own maps are the loader's (new at every
+                // load, as an interpreted loader's), the programs' are those of their slots.
+                let built = eclat_link::fused::build(catalog, linked, hook.is_tc(), files)
+                    .map_err(|e| DaemonError::Unsupported {
+                        script: record.name.clone(),
+                        message: format!("{} (load it with --mode interpreted)", chain(&e)),
+                    })?;
+                let reuse = eclat_link::fused::program_maps(vm, linked);
+                vm.load_fused(
+                    &record.loader.pin,
+                    &built.object,
+                    eclat_link::fused::ENTRY,
+                    &reuse,
+                )
+                .map_err(|e| DaemonError::FusedRefused {
+                    script: record.name.clone(),
+                    message: chain(&built.refusal(e)),
                 })?
-        };
+            } else {
+                let bytes = build(linked.loader.object)?;
+                vm.load_loader(&record.loader.pin, &bytes, &linked.loader.name)
+                    .map_err(|e| {
+                        DaemonError::kernel(format!("load loader `{}`", linked.loader.name), &e)
+                    })?
+            };
         inner.loaders.insert(record.loader.pin.clone(), loader);
         txn.steps.push(Undo::Loader(record.loader.pin.clone()));
         crash::point("loader.loaded");
-        for w in &linked.map_writes {
+        // A new program's slot is not in the state yet: no packet reaches its maps.
+        let shared = |w: &&eclat_link::link::MapWrite| match w.target {
+            MapOwner::Loader => false,
+            MapOwner::Program(id) => inner.state.program(id).is_some(),
+        };
+        let writes: Vec<_> = linked.map_writes.iter().filter(|w| !shared(w)).collect();
+        for w in writes {
+            let what = format!("configure map `{}.{}`", w.owner, w.map);
+            let map: MapRef = match w.target {
+                MapOwner::Loader => inner.loaders[&record.loader.pin]
+                    .map(&w.map)
+                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?
+                    .clone(),
+                MapOwner::Program(id) => vm
+                    .program_map(ProgramId::new(id).expect("linked"), &w.map)
+                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?,
+            };
+            for (k, v) in &w.entries {
+                if matches!(w.target, MapOwner::Program(_)) {
+                    let previous =
+                        read_raw(&map, k).map_err(|e| DaemonError::kernel(what.clone(), &e))?;
+                    txn.steps.push(Undo::Entry {
+                        map: map.clone(),
+                        key: k.clone(),
+                        previous,
+                    });
+                }
+                map.update(k, v, UpdateMode::Any)
+                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?;
+                crash::point("map.written");
+            }
+        }
+        Ok(())
+    }
+
+    /// The kernel steps of [`Daemon::switch`], each recorded in `txn`.
+    fn attach(
+        inner: &mut Inner,
+        linked: &LinkedScript,
+        record: &ScriptRecord,
+        old: Option<&ScriptRecord>,
+        txn: &mut Txn,
+    ) -> Result<()> {
+        let vm = &inner.vm;
+        // The entries of programs other scripts (or the old version) run.
+        for w in linked.map_writes.iter().filter(
+            |w| matches!(w.target, MapOwner::Program(id) if inner.state.program(id).is_some()),
+        ) {
             let what = format!("configure map `{}.{}`", w.owner, w.map);
             let map: MapRef = match w.target {
                 MapOwner::Loader => inner.loaders[&record.loader.pin]
@@ -1091,12 +1238,14 @@ impl Daemon {
     pub fn unload(&self, name: &str) -> Result<ScriptRecord> {
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;
+        self.drop_held(inner, "an unload");
         let Some(record) = inner.state.script(name).cloned() else {
             return Err(DaemonError::NoScript {
                 name: name.to_owned(),
             });
         };
         let _op = crash::Operation::enter("unload");
+        inner.catalogs.remove(name);
         let before = inner.state.clone();
         inner.state.scripts.retain(|s| s.name != name);
         let unused: Vec<u32> = record

@@ -190,7 +190,11 @@ impl Daemon {
             .ok_or_else(|| DaemonError::NoScript {
                 name: script.to_owned(),
             })?;
-        let catalog = self.catalog();
+        let catalog = inner
+            .catalogs
+            .get(script)
+            .cloned()
+            .unwrap_or_else(|| self.catalog());
         // The layouts are those of the catalog's build of an object: they say nothing of a
         // program or loader loaded from another build (its package changed since); see
         // `same_build`.

@@ -94,6 +94,9 @@ pub struct ScriptSource {
     pub siblings: Vec<(String, String)>,
     /// `-D NAME=VALUE`.
     pub defines: Vec<(String, String)>,
+    /// The packages it links against instead of the daemon's (standard and `--package-dir`):
+    /// a fleet script's, with the user packages the operator built (`eclat_fleet::packages`).
+    pub catalog: Option<Arc<PackageCatalog>>,
 }
 
 /// Where a script runs among the scripts of its hooks (`eclat load --priority`,
@@ -204,6 +207,14 @@ struct Inner {
     state: State,
     /// Loaders by pin name.
     loaders: BTreeMap<String, Loader>,
+    /// A fleet rollout's prepared generation ([`Daemon::prepare`]), loaded beside what runs
+    /// until its commit or abort: at most one, dropped by anything else that changes the
+    /// state.
+    held: Option<prepare::Held>,
+    /// The catalogs scripts brought with them (a fleet's, with its prebuilt user packages),
+    /// by script: their maps' layouts are read there. Not kept across a restart: after one,
+    /// the daemon's own catalog is used, which lacks those packages.
+    catalogs: BTreeMap<String, Arc<PackageCatalog>>,
 }
 
 fn now_secs() -> u64 {
@@ -322,7 +333,13 @@ impl Daemon {
             catalog_reads: AtomicU64::new(0),
             package_dirs: opts.package_dirs.clone(),
             state_dir: opts.state_dir.clone(),
-            inner: Mutex::new(Inner { vm, state, loaders }),
+            inner: Mutex::new(Inner {
+                vm,
+                state,
+                loaders,
+                held: None,
+                catalogs: BTreeMap::new(),
+            }),
             _lock: lock,
         })
     }
@@ -337,6 +354,15 @@ impl Daemon {
     /// the catalog and refuses only the scripts that import it (the compiler's error at the
     /// import). On an error (a directory that can no longer be read), the last good catalog
     /// stays for the other operations.
+    /// The catalog `src` links against: its own (a fleet script's), else the daemon's, read
+    /// again ([`Daemon::fresh_catalog`]).
+    fn catalog_for(&self, src: &ScriptSource) -> Result<Arc<PackageCatalog>> {
+        match &src.catalog {
+            Some(c) => Ok(c.clone()),
+            None => self.fresh_catalog(),
+        }
+    }
+
     fn fresh_catalog(&self) -> Result<Arc<PackageCatalog>> {
         if self.package_dirs.is_empty() {
             return Ok(self.catalog());

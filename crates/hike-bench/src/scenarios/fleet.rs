@@ -6,8 +6,9 @@
 //! own network namespace reached through a veth on that bridge, register with it. Node `i`
 //! carries the label `gN=yes` for every N > i, so that the selector `gN=yes` picks the first N
 //! nodes. A trial is one `eclat_fleet::rollout::rollout` call (what `eclat fleet apply`
-//! does): propose, every selected node prepares (compile, link, load into a private VM for
-//! the verifier), all answer, commit, every node switches (a local replace) and answers; each
+//! does): propose, every selected node prepares (compile, link, load the new generation beside
+//! the running one, verified, attached nowhere), all answer, commit, every node switches its
+//! attachment to the prepared generation and answers; each
 //! trial changes the script's `monitor` key, so each is a real replacement. Every node
 //! prepares on the same 2 CPUs here: the figure grows with the nodes for that reason, which a
 //! real fleet (one machine per node) does not have; `docs/fleet.md` discusses the scale.
@@ -178,6 +179,7 @@ fn action(n: usize, key: u32) -> Action {
             siblings: Vec::new(),
             defines: vec![("KEY".into(), key.to_string())],
             selector: [(format!("g{n}"), "yes".to_owned())].into(),
+            packages: Vec::new(),
         },
     }
 }
@@ -281,7 +283,7 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
         metrics: vec!["rollout_ms"],
         bars: Vec::new(),
         notes: vec![
-            "Every node prepares (compile, link, verify in a private VM) and switches on the \
+            "Every node prepares (compile, link, load beside the running version) and switches on the \
              same CPUs here, so the time grows with the nodes; see docs/fleet.md for the scale \
              on a real fleet."
                 .to_owned(),
