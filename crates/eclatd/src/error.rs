@@ -238,6 +238,16 @@ pub enum DaemonError {
         why: String,
     },
 
+    /// The kernel refused a script's fused program; everything done before was undone.
+    #[error("script `{script}` (nothing was changed): {message}")]
+    FusedRefused {
+        /// The script.
+        script: String,
+        /// Where the verifier stopped in the script, its summary, the saved log's path and
+        /// the advice to load the script interpreted (`eclat_link::LinkError::LoadFused`).
+        message: String,
+    },
+
     /// The kernel refused a step; everything done before it was undone.
     #[error("cannot {step} (nothing was changed): {message}")]
     Kernel {
@@ -291,6 +301,7 @@ impl DaemonError {
             | DaemonError::Packages { .. }
             | DaemonError::PackagesLost { .. } => Code::FailedPrecondition,
             DaemonError::Unsupported { .. } => Code::Unimplemented,
+            DaemonError::FusedRefused { .. } => Code::FailedPrecondition,
             DaemonError::Kernel { .. } => Code::Aborted,
             DaemonError::SaveState { .. } | DaemonError::Io { .. } => Code::Internal,
         }

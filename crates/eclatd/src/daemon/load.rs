@@ -426,6 +426,28 @@ fn prune_order(inner: &mut Inner, what: &str) {
     }
 }
 
+/// The client's files of script `name` as its fused program's `#line`s name them (the file
+/// names the user gave; a sibling beside the main script): a verifier refusal then names the
+/// script's file and the line of the chain's `def`.
+fn script_files(name: &str, src: &ScriptSource) -> eclat_link::fused::ScriptFiles {
+    let dir = src.file_name.rsplit_once('/').map(|(d, _)| d);
+    let mut files = eclat_link::fused::ScriptFiles::new();
+    files.insert(name.to_owned(), (src.file_name.clone(), src.text.clone()));
+    // `X.eclat` before `X.hike.c`, as the compiler finds them.
+    for ext in [".eclat", ".hike.c"] {
+        for (n, text) in &src.siblings {
+            let Some(stem) = n.strip_suffix(ext) else {
+                continue;
+            };
+            let shown = dir.map_or_else(|| n.clone(), |d| format!("{d}/{n}"));
+            files
+                .entry(stem.to_owned())
+                .or_insert_with(|| (shown, text.clone()));
+        }
+    }
+    files
+}
+
 impl Daemon {
     pub(super) fn compile(
         &self,
@@ -709,7 +731,10 @@ impl Daemon {
         }
         crash::point("intent.saved");
         let mut txn = Txn::default();
-        if let Err(e) = Daemon::load_beside(&catalog, inner, &linked, &record, hook, &mut txn) {
+        let files = script_files(&name, src);
+        if let Err(e) =
+            Daemon::load_beside(&catalog, inner, &linked, &record, hook, &files, &mut txn)
+        {
             self.roll_back(inner, txn, committed);
             return Err(e);
         }
@@ -986,12 +1011,14 @@ impl Daemon {
     /// The kernel steps of [`Daemon::stage`], each recorded in `txn`: the new programs,
     /// chains and loader, and the configuration of what no packet reaches yet (the new
     /// loader's maps, the new programs').
+    /// `files` are the client's files, for the fused program's `#line`s.
     fn load_beside(
         catalog: &PackageCatalog,
         inner: &mut Inner,
         linked: &LinkedScript,
         record: &ScriptRecord,
         hook: Hook,
+        files: &eclat_link::fused::ScriptFiles,
         txn: &mut Txn,
     ) -> Result<()> {
         let vm = &inner.vm;
@@ -1031,34 +1058,33 @@ impl Daemon {
             txn.steps.push(Undo::Chain(id));
             crash::point("chain.installed");
         }
-        let loader = if record.mode == "fused" {
-            // The fused program is the loader: its own maps are the loader's (new at every
-            // load, as an interpreted loader's), the programs' are those of their slots.
-            let bytes =
-                eclat_link::fused::build(catalog, linked, hook.is_tc(), None).map_err(|e| {
-                    DaemonError::Unsupported {
+        let loader =
+            if record.mode == "fused" {
+                // The fused program is the loader: its own maps are the loader's (new at every
+                // load, as an interpreted loader's), the programs' are those of their slots.
+                let built = eclat_link::fused::build(catalog, linked, hook.is_tc(), files)
+                    .map_err(|e| DaemonError::Unsupported {
                         script: record.name.clone(),
                         message: format!("{} (load it with --mode interpreted)", chain(&e)),
-                    }
-                })?;
-            let reuse = eclat_link::fused::program_maps(vm, linked);
-            vm.load_fused(&record.loader.pin, &bytes, eclat_link::fused::ENTRY, &reuse)
-                .map_err(|e| {
-                    DaemonError::kernel(
-                        format!(
-                            "load the fused program of `{}` (load it with --mode interpreted: its chains then need no verification)",
-                            record.name
-                        ),
-                        &e,
-                    )
+                    })?;
+                let reuse = eclat_link::fused::program_maps(vm, linked);
+                vm.load_fused(
+                    &record.loader.pin,
+                    &built.object,
+                    eclat_link::fused::ENTRY,
+                    &reuse,
+                )
+                .map_err(|e| DaemonError::FusedRefused {
+                    script: record.name.clone(),
+                    message: chain(&built.refusal(e)),
                 })?
-        } else {
-            let bytes = build(linked.loader.object)?;
-            vm.load_loader(&record.loader.pin, &bytes, &linked.loader.name)
-                .map_err(|e| {
-                    DaemonError::kernel(format!("load loader `{}`", linked.loader.name), &e)
-                })?
-        };
+            } else {
+                let bytes = build(linked.loader.object)?;
+                vm.load_loader(&record.loader.pin, &bytes, &linked.loader.name)
+                    .map_err(|e| {
+                        DaemonError::kernel(format!("load loader `{}`", linked.loader.name), &e)
+                    })?
+            };
         inner.loaders.insert(record.loader.pin.clone(), loader);
         txn.steps.push(Undo::Loader(record.loader.pin.clone()));
         crash::point("loader.loaded");
