@@ -20,8 +20,11 @@ build: deps
 test: deps
 	$(CARGO) build --workspace --all-targets
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
-	# The VM's and the standard library's kernel tests again on the objects built for TC.
+	# The VM's and the standard library's kernel tests again on the objects built for TC
+	# (with the random chains and the semantic tests fused too, as at XDP), and the corpus
+	# fused against interpreted at TC.
 	HIKE_TEST_HOOK=tc_ingress $(CARGO) test -p hike-vm-tests -p hike-stdlib-tests --no-fail-fast -- --test-threads=$(TEST_THREADS)
+	HIKE_TEST_HOOK=tc_ingress $(CARGO) test -p eclat-link --test kernel_fused --no-fail-fast -- --test-threads=$(TEST_THREADS)
 
 demo: deps
 	@bash scripts/demo.sh

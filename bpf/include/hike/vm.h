@@ -517,6 +517,17 @@ static __always_inline __u32 hike_mem(struct hike_vm_state *st, __u64 addr, __u3
 
 _Static_assert(sizeof(struct hike_pkt_meta) == 32, "metadata mask assumes 32 bytes");
 
+/* `off`, hidden from the compiler, for hike_pkt_access() below: where it knows the offset
+ * (fused code, where it may be the packet's length minus a constant; at TC, where the bounds
+ * check there stops at the mask), it would drop the mask, or rewrite `p + size` as
+ * `data + (off + size)`, a pointer the verifier cannot relate to `p` (the fused build of random
+ * chains at TC was refused so). It costs fused code with a constant offset the mask's `and`. */
+static __always_inline __u64 hike_pkt_opaque_off(__u64 off)
+{
+	barrier_var(off);
+	return off;
+}
+
 /* pkt_load / pkt_store: big-endian fields at a byte offset, bounds-checked. */
 static __always_inline __u32 hike_pkt_access(struct xdp_md *ctx, __u64 off, __u64 size, int store,
 					     __u64 *val)
@@ -533,7 +544,10 @@ static __always_inline __u32 hike_pkt_access(struct xdp_md *ctx, __u64 off, __u6
 	 * check above; it bounds the pointer tightly enough for the verifier to accept the
 	 * end-of-packet comparisons below, which can no longer fail. At TC the check above stops
 	 * at the mask (ctx.h). */
-	p = data + (off & HIKE_CTX_PKT_OFF_MASK);
+	p = data + (hike_pkt_opaque_off(off) & HIKE_CTX_PKT_OFF_MASK);
+	/* The end-of-packet comparisons below must be made on `p` itself: the verifier gives a
+	 * checked range only to the pointer compared (and its copies). */
+	barrier_var(p);
 	switch (size) {
 	case 1:
 		if ((void *)(p + 1) > end)

@@ -173,10 +173,19 @@ async fn session(
         )
         .await
         .map_err(request("put alive"))?;
-    let (mut keeper, mut acks) = client
+    let (keeper, acks) = client
         .lease_keep_alive(lease)
         .await
         .map_err(request("lease keep-alive"))?;
+    // The lease is kept alive by a task of its own: a prepare that takes longer than the
+    // lease (a big script on a busy node) must not make the node look dead to the rollout.
+    let (lease_lost_tx, mut lease_lost) = tokio::sync::oneshot::channel();
+    let _keeping = AbortOnDrop(tokio::spawn(keep_alive(
+        keeper,
+        acks,
+        cfg.lease_ttl / 3,
+        lease_lost_tx,
+    )));
     tracing::info!(node = %name, "fleet: registered with etcd at {}", cfg.etcd.rendered());
     // The next loss is logged again.
     *lost = false;
@@ -248,8 +257,13 @@ async fn session(
                     reconcile(cfg, local, mem, &mut client, script).await?;
                 }
             }
+            lost = &mut lease_lost => {
+                return Err(lost.unwrap_or_else(|_| crate::FleetError::Request {
+                    what: "lease keep-alive".into(),
+                    cause: etcd_client::Error::LeaseKeepAliveError("the keep-alive task ended".into()),
+                }));
+            }
             _ = tick.tick() => {
-                keeper.keep_alive().await.map_err(request("lease keep-alive"))?;
                 refreshes += 1;
                 // `last seen` is refreshed about every 30 s, not at every keep-alive: each
                 // refresh is a write every watcher of `nodes/` receives.
@@ -258,17 +272,46 @@ async fn session(
                     store::put(&mut client, &l.node(name), &info, None).await?;
                 }
             }
-            ack = acks.message() => {
-                match ack.map_err(request("lease keep-alive"))? {
-                    Some(a) if a.ttl() > 0 => {}
-                    _ => return Err(crate::FleetError::Request {
-                        what: "lease keep-alive".into(),
-                        cause: etcd_client::Error::LeaseKeepAliveError("the node's lease expired".into()),
-                    }),
-                }
-            }
         }
     }
+}
+
+/// Aborts its task when dropped (the session ended, whichever way).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keeps the node's lease alive every `period` until a keep-alive fails or the lease has
+/// expired, which it sends on `lost`.
+async fn keep_alive(
+    mut keeper: etcd_client::LeaseKeeper,
+    mut acks: etcd_client::LeaseKeepAliveStream,
+    period: Duration,
+    lost: tokio::sync::oneshot::Sender<crate::FleetError>,
+) {
+    let mut tick = tokio::time::interval(period);
+    let error = loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = keeper.keep_alive().await {
+                    break request("lease keep-alive")(e);
+                }
+            }
+            ack = acks.message() => match ack {
+                Ok(Some(a)) if a.ttl() > 0 => {}
+                Ok(_) => break crate::FleetError::Request {
+                    what: "lease keep-alive".into(),
+                    cause: etcd_client::Error::LeaseKeepAliveError("the node's lease expired".into()),
+                },
+                Err(e) => break request("lease keep-alive")(e),
+            },
+        }
+    };
+    let _ = lost.send(error);
 }
 
 fn is_selected(cfg: &AgentConfig, spec: &Spec) -> bool {

@@ -38,6 +38,11 @@ pub struct Spec {
     /// nor clang, and every node loads the same build.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<Package>,
+    /// The files of C chains among `siblings` (`NAME.hike.c`), built by the operator with
+    /// clang and `defines`: the SHA-256 of each object, by file name. The objects are in
+    /// etcd as the packages' are, so that a node compiles no C.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub c_chains: BTreeMap<String, String>,
 }
 
 /// A user package a script needs, as built objects named by their SHA-256.
@@ -88,19 +93,26 @@ pub enum ObjectRef {
 }
 
 impl Spec {
-    /// The SHA-256 (hex) of every object its packages name, each once.
+    /// The SHA-256 (hex) of every object its packages and C chains name, each once.
     pub fn object_hashes(&self) -> std::collections::BTreeSet<String> {
-        self.packages
-            .iter()
-            .flat_map(|p| &p.exports)
-            .filter_map(|e| match &e.object {
-                ObjectRef::User { xdp, tc, .. } => Some(std::iter::once(xdp).chain(tc)),
-                ObjectRef::Standard { .. } => None,
-            })
-            .flatten()
-            .cloned()
-            .collect()
+        let mut out = package_hashes(&self.packages);
+        out.extend(self.c_chains.values().cloned());
+        out
     }
+}
+
+/// The SHA-256 (hex) of every object `packages` name, each once.
+pub fn package_hashes(packages: &[Package]) -> std::collections::BTreeSet<String> {
+    packages
+        .iter()
+        .flat_map(|p| &p.exports)
+        .filter_map(|e| match &e.object {
+            ObjectRef::User { xdp, tc, .. } => Some(std::iter::once(xdp).chain(tc)),
+            ObjectRef::Standard { .. } => None,
+        })
+        .flatten()
+        .cloned()
+        .collect()
 }
 
 /// What a generation does.

@@ -132,8 +132,96 @@ pub async fn fetch(
     Ok(out)
 }
 
-fn cache_path(cache: &Path, hash: &str) -> PathBuf {
+/// Where the cache `cache` keeps object `hash`.
+pub fn cache_path(cache: &Path, hash: &str) -> PathBuf {
     cache.join(format!("{hash}.bpf.o"))
+}
+
+/// Why the cache could not give an object (a node reading what it runs, without etcd).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The file is not there, or cannot be read.
+    #[error("object sha256:{hash} cannot be read from the node's cache (`{}`): {source}", path.display())]
+    Unreadable {
+        /// Its hash.
+        hash: String,
+        /// Its file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file holds other bytes.
+    #[error("object sha256:{hash} in the node's cache (`{}`) has the SHA-256 {actual}: the file was changed or damaged", path.display())]
+    Mismatch {
+        /// Its hash.
+        hash: String,
+        /// Its file.
+        path: PathBuf,
+        /// The hash of what the file holds.
+        actual: String,
+    },
+}
+
+/// The objects `hashes` from the cache alone (no etcd), each checked against its hash.
+pub fn read_cached(
+    cache: &Path,
+    hashes: &BTreeSet<String>,
+) -> std::result::Result<Objects, CacheError> {
+    let mut out = Objects::new();
+    for hash in hashes {
+        let path = cache_path(cache, hash);
+        let bytes = std::fs::read(&path).map_err(|source| CacheError::Unreadable {
+            hash: hash.clone(),
+            path: path.clone(),
+            source,
+        })?;
+        let actual = digest(&bytes);
+        if actual != *hash {
+            return Err(CacheError::Mismatch {
+                hash: hash.clone(),
+                path,
+                actual,
+            });
+        }
+        out.insert(hash.clone(), bytes.into());
+    }
+    Ok(out)
+}
+
+/// Puts `objects` in the cache where it lacks them (or holds other bytes): what a node runs
+/// stays readable after a restart, without etcd.
+pub fn keep_all(cache: &Path, objects: &Objects) {
+    for (hash, bytes) in objects {
+        let path = cache_path(cache, hash);
+        match std::fs::read(&path) {
+            Ok(have) if digest(&have) == *hash => {}
+            _ => keep(cache, &path, bytes),
+        }
+    }
+}
+
+/// Removes from the cache every object not in `used` (and temporary files a killed writer
+/// left); how many went. Other files are left alone.
+pub fn prune_cache(cache: &Path, used: &BTreeSet<String>) -> usize {
+    let Ok(entries) = std::fs::read_dir(cache) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((hash, ext)) = name.split_once('.') else {
+            continue;
+        };
+        let ours = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+        let unused = ext == "bpf.o" && !used.contains(hash);
+        // A temporary file of another process: a writer killed before its rename.
+        let left = ext.starts_with("bpf.tmp") && ext != format!("bpf.tmp{}", std::process::id());
+        if ours && (unused || left) && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Writes a checked object to the cache, beside and renamed (a reader sees all of it or
@@ -212,4 +300,73 @@ pub async fn collect_garbage(client: &mut Client, layout: &Layout) -> Result<usi
         deleted += 1;
     }
     Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("eclat-objects-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn the_cache_gives_back_what_it_kept_and_names_what_is_wrong() {
+        let cache = scratch("read");
+        let a: Arc<[u8]> = Arc::from(&b"object a"[..]);
+        let b: Arc<[u8]> = Arc::from(&b"object b"[..]);
+        let objects: Objects = [(digest(&a), a.clone()), (digest(&b), b.clone())].into();
+        keep_all(&cache, &objects);
+        let hashes: BTreeSet<String> = objects.keys().cloned().collect();
+        assert_eq!(read_cached(&cache, &hashes).unwrap(), objects);
+
+        std::fs::write(cache_path(&cache, &digest(&a)), b"damaged").unwrap();
+        let e = read_cached(&cache, &hashes).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("object sha256:{} in the node's cache", digest(&a)))
+                && e.contains(&format!("has the SHA-256 {}", digest(b"damaged"))),
+            "{e}"
+        );
+        // Kept again: the damaged copy is replaced.
+        keep_all(&cache, &objects);
+        assert_eq!(read_cached(&cache, &hashes).unwrap(), objects);
+
+        std::fs::remove_file(cache_path(&cache, &digest(&b))).unwrap();
+        let e = read_cached(&cache, &hashes).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("object sha256:{} cannot be read", digest(&b))),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&cache);
+    }
+
+    #[test]
+    fn pruning_keeps_what_is_used_and_nothing_else_of_ours() {
+        let cache = scratch("prune");
+        let used: Arc<[u8]> = Arc::from(&b"used"[..]);
+        let old: Arc<[u8]> = Arc::from(&b"old"[..]);
+        keep_all(
+            &cache,
+            &[(digest(&used), used.clone()), (digest(&old), old.clone())].into(),
+        );
+        // A writer killed before its rename, and a file that is not ours.
+        let left = cache.join(format!("{}.bpf.tmp1", digest(b"x")));
+        std::fs::write(&left, b"x").unwrap();
+        std::fs::write(cache.join("README"), b"mine").unwrap();
+        let removed = prune_cache(&cache, &[digest(&used)].into());
+        assert_eq!(removed, 2);
+        let mut names: Vec<String> = std::fs::read_dir(&cache)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            vec!["README".to_owned(), format!("{}.bpf.o", digest(&used))]
+        );
+        let _ = std::fs::remove_dir_all(&cache);
+    }
 }

@@ -14,10 +14,18 @@ pub enum LinkError {
     },
 
     /// The kernel refused the fused program (nothing of it stays loaded).
-    #[error("{source}\nhelp: load the script interpreted (--mode interpreted): its chains then need no verification")]
+    #[error(
+        "cannot load the script fused{}: {refusal}\nhelp: load the script \
+         interpreted (--mode interpreted): its chains then need no verification",
+        place.as_ref().map(|p| format!(" (the verifier stopped in {p})")).unwrap_or_default()
+    )]
     LoadFused {
-        /// The refusal, with the verifier's summary and where its whole log was saved.
-        source: Box<hike_runtime::Error>,
+        /// The chain the verifier stopped in and its definition (`chain `c` (FILE:LINE)`),
+        /// when it stopped in a chain's code.
+        place: Option<String>,
+        /// The refusal, with the verifier's summary and where its whole log was saved (not
+        /// the error's source: the advice must come after it).
+        refusal: Box<hike_runtime::Error>,
     },
 
     /// The script imports no loader, so no packet can enter its chains.

@@ -71,28 +71,44 @@ fn definition_line(text: &str, name: &str) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
-/// What `hike-fused` builds `linked` from. `script_dir` is where the main script and the
-/// scripts it imports chains from are (`NAME.eclat`, else `NAME.hike.c`), for `#line`.
+/// The files of the scripts a fused program's chains come from, by script name (the main
+/// script's, and `X` for `from chains.X import ...`): the file name to show and its text. The
+/// fused program's `#line`s put each chain at its `def` there, so that a verifier refusal
+/// names the script's file and line. A script without an entry gets no `#line`.
+pub type ScriptFiles = BTreeMap<String, (String, String)>;
+
+/// The [`ScriptFiles`] of `linked` in `dir`, where the main script and the scripts it imports
+/// chains from are (`NAME.eclat`, else `NAME.hike.c`), as `eclat run` finds them.
+pub fn script_files_in(dir: &Path, linked: &LinkedScript) -> ScriptFiles {
+    let mut files = ScriptFiles::new();
+    for c in &linked.chains {
+        if files.contains_key(&c.script) {
+            continue;
+        }
+        let found = ["eclat", "hike.c"].iter().find_map(|ext| {
+            let path = dir.join(format!("{}.{ext}", c.script));
+            let text = std::fs::read_to_string(&path).ok()?;
+            Some((path.display().to_string(), text))
+        });
+        if let Some(file) = found {
+            files.insert(c.script.clone(), file);
+        }
+    }
+    files
+}
+
+/// What `hike-fused` builds `linked` from; `files` places its chains for `#line`.
 pub fn fused_script(
     catalog: &PackageCatalog,
     linked: &LinkedScript,
     tc: bool,
-    script_dir: Option<&Path>,
+    files: &ScriptFiles,
 ) -> hike_fused::Script {
-    let mut texts: BTreeMap<&str, Option<(String, String)>> = BTreeMap::new();
     let chains = linked
         .chains
         .iter()
         .map(|c| {
-            let file = texts.entry(&c.script).or_insert_with(|| {
-                let dir = script_dir?;
-                ["eclat", "hike.c"].iter().find_map(|ext| {
-                    let path = dir.join(format!("{}.{ext}", c.script));
-                    let text = std::fs::read_to_string(&path).ok()?;
-                    Some((path.display().to_string(), text))
-                })
-            });
-            let origin = file.as_ref().and_then(|(path, text)| {
+            let origin = files.get(&c.script).and_then(|(path, text)| {
                 definition_line(text, &c.name).map(|line| (path.clone(), line))
             });
             hike_fused::Chain {
@@ -151,19 +167,70 @@ pub fn program_maps(vm: &Vm, linked: &LinkedScript) -> BTreeMap<String, MapRef> 
     maps
 }
 
+/// A fused program, compiled, with where its chains are defined (for a refusal's message).
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// The object ([`ENTRY`] and the maps of every source).
+    pub object: Vec<u8>,
+    /// Each chain with a known definition: its name, file and line.
+    places: Vec<(String, String, u32)>,
+}
+
+impl Built {
+    /// The kernel's refusal to load [`Built::object`], as the error the user gets: the chain
+    /// and the place of its definition where the verifier stopped (when it stopped in a
+    /// chain's code), the verifier's summary, where its whole log is, and the advice to load
+    /// the script interpreted.
+    pub fn refusal(&self, error: hike_runtime::Error) -> LinkError {
+        let place = match &error {
+            hike_runtime::Error::Load { log, .. } => stopped_in(log, &self.places),
+            _ => None,
+        };
+        LinkError::LoadFused {
+            place,
+            refusal: Box::new(error),
+        }
+    }
+}
+
+/// The chain (`name`, defined at `file:line`) whose code the verifier's log names last: its
+/// line info names each instruction's source as `; TEXT @ FILE:LINE` (the file's base name),
+/// and every line of a chain's code is put at its `def`.
+fn stopped_in(log: &str, places: &[(String, String, u32)]) -> Option<String> {
+    log.lines().rev().find_map(|l| {
+        let (_, at) = l.strip_prefix(';')?.rsplit_once(" @ ")?;
+        let (file, line) = at.trim().rsplit_once(':')?;
+        let line: u32 = line.parse().ok()?;
+        places
+            .iter()
+            .find(|(_, f, n)| *n == line && Path::new(f).file_name() == Some(file.as_ref()))
+            .map(|(name, f, n)| format!("chain `{name}` ({f}:{n})"))
+    })
+}
+
 /// The fused object of `linked` ([`fused_script`], compiled).
 pub fn build(
     catalog: &PackageCatalog,
     linked: &LinkedScript,
     tc: bool,
-    script_dir: Option<&Path>,
-) -> Result<Vec<u8>> {
-    let script = fused_script(catalog, linked, tc, script_dir);
-    hike_fused::compile(&script)
-        .map(|f| f.object)
-        .map_err(|source| LinkError::Fuse {
-            source: Box::new(source),
+    files: &ScriptFiles,
+) -> Result<Built> {
+    let script = fused_script(catalog, linked, tc, files);
+    let places = script
+        .chains
+        .iter()
+        .filter_map(|c| {
+            let (file, line) = c.origin.clone()?;
+            Some((c.name.clone(), file, line))
         })
+        .collect();
+    let fused = hike_fused::compile(&script).map_err(|source| LinkError::Fuse {
+        source: Box::new(source),
+    })?;
+    Ok(Built {
+        object: fused.object,
+        places,
+    })
 }
 
 /// The name of a fused object's program ([`Vm::load_fused`]).
@@ -178,12 +245,37 @@ pub fn load_fused(
     catalog: &PackageCatalog,
     linked: &LinkedScript,
     tc: bool,
-    script_dir: Option<&Path>,
+    files: &ScriptFiles,
 ) -> Result<Loader> {
-    let object = build(catalog, linked, tc, script_dir)?;
+    let built = build(catalog, linked, tc, files)?;
     let reuse = reused_maps(vm, loader, linked);
-    vm.load_fused(name, &object, hike_fused::ENTRY, &reuse)
-        .map_err(|source| LinkError::LoadFused {
-            source: Box::new(source),
-        })
+    vm.load_fused(name, &built.object, hike_fused::ENTRY, &reuse)
+        .map_err(|e| built.refusal(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_the_chain_the_verifier_stopped_in() {
+        let places = vec![
+            ("first".to_owned(), "/s/x.eclat".to_owned(), 7),
+            ("second".to_owned(), "/s/x.eclat".to_owned(), 12),
+        ];
+        let log = "0: R1=ctx() R10=fp0\n\
+                   ; def first(): @ x.eclat:7\n\
+                   10: (b7) r0 = 0\n\
+                   ; def second(): @ x.eclat:12\n\
+                   11: (bc) w4 = w2\n\
+                   ; if (off > 0xffff) @ vm.h:530\n\
+                   12: (25) if r3 > 0xffff goto pc+6\n\
+                   BPF program is too large. Processed 1000001 insn\n";
+        assert_eq!(
+            stopped_in(log, &places).as_deref(),
+            Some("chain `second` (/s/x.eclat:12)")
+        );
+        assert_eq!(stopped_in("; x @ vm.h:12\n", &places), None);
+        assert_eq!(stopped_in(log, &[]), None);
+    }
 }

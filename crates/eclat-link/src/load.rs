@@ -150,7 +150,11 @@ impl LoadedScript {
                 catalog,
                 &linked,
                 hook.is_tc(),
-                opts.script_dir.as_deref(),
+                &opts
+                    .script_dir
+                    .as_deref()
+                    .map(|dir| crate::fused::script_files_in(dir, &linked))
+                    .unwrap_or_default(),
             )?),
         };
         Ok(LoadedScript {

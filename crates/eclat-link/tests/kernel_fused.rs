@@ -2,7 +2,9 @@
 //! corpus that compiles and has a loader, and the README's example, loaded interpreted and
 //! fused (each in its own private VM) and given the same packets on the same replay clock:
 //! each packet's run (verdict, bytes, result, fault, cause, events, chains and programs it
-//! went through) and, at the end, every program map must be the same.
+//! went through) and, at the end, every program map must be the same. At the hook of
+//! `HIKE_TEST_HOOK` (`hike_testkit::hook`; XDP when unset): `make test` runs it at `tc_ingress`
+//! too, on the objects built for TC.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +29,12 @@ fn packets() -> Vec<Vec<u8>> {
     out
 }
 
+/// The hook of this test run, as the catalog names it.
+fn hook() -> eclat_catalog::Hook {
+    let name = hike_testkit::hook::test_hook().to_string();
+    eclat_catalog::Hook::from_name(&name).unwrap_or_else(|| panic!("no catalog hook `{name}`"))
+}
+
 fn load(file: &Path, defines: &[Define], mode: Mode) -> Option<LoadedScript> {
     let catalog = catalog(&[]).expect("the standard catalog");
     let compiled = compile_all(file, &script_name(file), defines, &catalog);
@@ -49,6 +57,7 @@ fn load(file: &Path, defines: &[Define], mode: Mode) -> Option<LoadedScript> {
     let opts = LoadOptions {
         trace: true,
         mode,
+        hook: Some(hook()),
         script_dir: file.parent().map(Path::to_path_buf),
         ..LoadOptions::default()
     };
@@ -65,6 +74,7 @@ fn same_in_both_modes(file: &Path, defines: &[Define]) -> bool {
     };
     let fused = load(file, defines, Mode::Fused).expect("loads fused when it loads interpreted");
     assert_eq!(fused.mode(), Mode::Fused);
+    assert_eq!(fused.hook(), hook());
     let (ri, rf) = (
         interpreted.runner().expect("a runner"),
         fused.runner().expect("a runner"),
@@ -90,7 +100,11 @@ fn same_in_both_modes(file: &Path, defines: &[Define]) -> bool {
         "{}: the maps differ",
         file.display()
     );
-    eprintln!("{}: same in both modes ({verdicts:?})", file.display());
+    eprintln!(
+        "{}: same in both modes at {} ({verdicts:?})",
+        file.display(),
+        hook()
+    );
     true
 }
 

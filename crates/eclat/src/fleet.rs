@@ -220,12 +220,17 @@ async fn apply(
     });
     let mut siblings: Vec<(String, String)> = source.siblings.into_iter().collect();
     siblings.sort();
-    let (packages, objects) = match user_packages(&a, &name, &defines)? {
+    let (packages, mut objects) = match user_packages(&a, &name, &defines)? {
+        Ok(built) => built,
+        Err(code) => return Ok(code),
+    };
+    let c_chains = match c_chains(&a.file, &siblings, &defines, &mut objects)? {
         Ok(built) => built,
         Err(code) => return Ok(code),
     };
     let spec = Spec {
         packages,
+        c_chains,
         file_name: source.file_name,
         text: source.text,
         siblings,
@@ -275,6 +280,48 @@ fn user_packages(
         })
         .collect();
     Ok(Ok(packages::bundle(&catalog, &names)?))
+}
+
+/// The files of C chains among `siblings` (`X.hike.c`, beside `file`), built here with clang
+/// and `defines`: their hashes by file name, their objects added to `objects`, so that the
+/// nodes compile no C. One that does not build is `Err(exit status)`, clang's errors
+/// printed.
+fn c_chains(
+    file: &std::path::Path,
+    siblings: &[(String, String)],
+    defines: &[eclat_compiler::Define],
+    objects: &mut Objects,
+) -> Result<std::result::Result<std::collections::BTreeMap<String, String>, ExitCode>> {
+    let dir = file.parent().unwrap_or(std::path::Path::new("."));
+    let defines: Vec<(String, String)> = defines
+        .iter()
+        .map(|d| (d.name.clone(), d.value.clone()))
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    for (name, _) in siblings.iter().filter(|(n, _)| n.ends_with(".hike.c")) {
+        let path = dir.join(name);
+        let (object, warnings) = match eclat_link::project::cchains::CFile::build(&path, &defines) {
+            Ok(built) => built,
+            Err(e) => {
+                eprint!("{}", e.details);
+                eprintln!("eclat: error: {}; nothing was written to etcd", e.reason);
+                return Ok(Err(ExitCode::FAILURE));
+            }
+        };
+        eprint!("{warnings}");
+        if object.len() > eclat_fleet::objects::MAX_OBJECT_BYTES {
+            anyhow::bail!(
+                "the object of the C chains `{}` is {} bytes: over the {} bytes one etcd value holds; split the file",
+                path.display(),
+                object.len(),
+                eclat_fleet::objects::MAX_OBJECT_BYTES
+            );
+        }
+        let hash = eclat_fleet::objects::digest(&object);
+        objects.insert(hash.clone(), object.into());
+        out.insert(name.clone(), hash);
+    }
+    Ok(Ok(out))
 }
 
 fn show_report(report: &Report, json: bool, verb: &str) -> Result<ExitCode> {

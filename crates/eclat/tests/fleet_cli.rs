@@ -147,6 +147,45 @@ fn fleet_commands_say_what_is_missing_and_exit_accordingly() {
         text(&out.stderr)
     );
 
+    // C chains beside the script are built here: one that does not compile stops the apply
+    // with clang's error before etcd is written to; one that does reaches the rollout.
+    let withc = dir.join("withc.eclat");
+    std::fs::write(
+        &withc,
+        "from programs.net import hike_pass\nfrom chains.helpers import count_c\ndef c():\n    count_c()\n    hike_pass()\n    return 0\n",
+    )
+    .unwrap();
+    let helpers = dir.join("helpers.hike.c");
+    std::fs::write(
+        &helpers,
+        "#include <hike/chain.h>\nHIKE_PROG_EXTERN(monitor, 1);\nHIKE_CHAIN(count_c)\n{\n\tmonitor(KEY);\n\treturn 0;\n}\n",
+    )
+    .unwrap();
+    let apply_c = |defines: &[&str]| {
+        let mut args = vec!["--etcd", &url, "fleet", "apply", withc.to_str().unwrap()];
+        args.extend(defines);
+        eclat(&args)
+    };
+    let out = apply_c(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("KEY") && text(&out.stderr).contains("helpers.hike.c"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("nothing was written to etcd"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = apply_c(&["-D", "KEY=3"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("matches no live node"),
+        "{}",
+        text(&out.stderr)
+    );
+
     // No --etcd: a usage error; etcd away: exit 3, as an unreachable daemon.
     let out = eclat(&["fleet", "nodes"]);
     assert_eq!(out.status.code(), Some(2));

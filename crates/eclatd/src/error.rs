@@ -97,6 +97,16 @@ pub enum DaemonError {
         name: String,
     },
 
+    /// A fleet script's user packages could not be rebuilt after a restart (their record or
+    /// an object of the node's cache is missing or damaged).
+    #[error("the user packages fleet script `{script}` was linked against could not be rebuilt when eclatd started: {why}; the script runs as before, but its maps' layouts are unknown until it is rolled out again (`eclat fleet apply`)")]
+    PackagesLost {
+        /// The script.
+        script: String,
+        /// Why (the file or the object, and what is wrong with it).
+        why: String,
+    },
+
     /// The script has no map of this name.
     #[error("script `{script}` has no map `{map}`; its maps: {available}")]
     NoMap {
@@ -228,6 +238,16 @@ pub enum DaemonError {
         why: String,
     },
 
+    /// The kernel refused a script's fused program; everything done before was undone.
+    #[error("script `{script}` (nothing was changed): {message}")]
+    FusedRefused {
+        /// The script.
+        script: String,
+        /// Where the verifier stopped in the script, its summary, the saved log's path and
+        /// the advice to load the script interpreted (`eclat_link::LinkError::LoadFused`).
+        message: String,
+    },
+
     /// The kernel refused a step; everything done before it was undone.
     #[error("cannot {step} (nothing was changed): {message}")]
     Kernel {
@@ -278,8 +298,10 @@ impl DaemonError {
             | DaemonError::TcMove { .. }
             | DaemonError::ForeignProgram { .. }
             | DaemonError::StaleBuild { .. }
-            | DaemonError::Packages { .. } => Code::FailedPrecondition,
+            | DaemonError::Packages { .. }
+            | DaemonError::PackagesLost { .. } => Code::FailedPrecondition,
             DaemonError::Unsupported { .. } => Code::Unimplemented,
+            DaemonError::FusedRefused { .. } => Code::FailedPrecondition,
             DaemonError::Kernel { .. } => Code::Aborted,
             DaemonError::SaveState { .. } | DaemonError::Io { .. } => Code::Internal,
         }

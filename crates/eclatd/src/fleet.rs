@@ -18,7 +18,7 @@ use eclat_fleet::objects::Objects;
 use eclat_fleet::{EtcdOptions, Layout};
 
 use crate::crash;
-use crate::daemon::{Daemon, Placement, ScriptSource};
+use crate::daemon::{Bundle, Daemon, Placement, ScriptSource};
 use crate::error::DaemonError;
 
 /// The crash points of a fleet node (`ECLATD_CRASH_AT`, test builds only): `fleet.prepare`
@@ -58,20 +58,35 @@ pub struct Node {
 /// by the operator (`objects`, fetched and checked): never the daemon's own package folders,
 /// so that every node loads the same build, without clang.
 fn source(spec: &Spec, objects: &Objects) -> Result<ScriptSource, String> {
-    let catalog = if spec.packages.is_empty() {
+    let bundle = if spec.packages.is_empty() {
         None
     } else {
-        Some(Arc::new(eclat_fleet::packages::catalog(
-            &spec.packages,
-            objects,
-        )?))
+        let catalog = eclat_fleet::packages::catalog(&spec.packages, objects)?;
+        let hashes = eclat_fleet::model::package_hashes(&spec.packages);
+        Some(Arc::new(Bundle {
+            packages: spec.packages.clone(),
+            objects: objects
+                .iter()
+                .filter(|(h, _)| hashes.contains(*h))
+                .map(|(h, b)| (h.clone(), b.clone()))
+                .collect(),
+            catalog: Arc::new(catalog),
+        }))
     };
+    let mut c_objects = BTreeMap::new();
+    for (file, hash) in &spec.c_chains {
+        let bytes = objects.get(hash).ok_or_else(|| {
+            format!("the C chains of `{file}`: object sha256:{hash} was not fetched")
+        })?;
+        c_objects.insert(file.clone(), bytes.clone());
+    }
     Ok(ScriptSource {
         file_name: spec.file_name.clone(),
         text: spec.text.clone(),
         siblings: spec.siblings.clone(),
         defines: spec.defines.clone(),
-        catalog,
+        bundle,
+        c_objects,
     })
 }
 
@@ -194,7 +209,7 @@ pub fn spawn(
         },
         lease_ttl: opts.lease_ttl,
         state_file: state_dir.join("fleet.json"),
-        object_cache: state_dir.join("objects"),
+        object_cache: crate::daemon::object_cache(&state_dir),
     };
     let local: Arc<dyn Local> = Arc::new(Node { daemon });
     tokio::spawn(eclat_fleet::agent::run(config, local, stop))

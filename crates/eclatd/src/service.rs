@@ -51,7 +51,8 @@ fn source(s: Option<pb::Source>, defines: Vec<pb::Define>) -> ScriptSource {
         text: s.text,
         siblings,
         defines: defines.into_iter().map(|d| (d.name, d.value)).collect(),
-        catalog: None,
+        bundle: None,
+        c_objects: Default::default(),
     }
 }
 

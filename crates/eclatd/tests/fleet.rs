@@ -206,7 +206,7 @@ fn apply(key: u32, dev: &str, selector: &[(&str, &str)]) -> Action {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            packages: Vec::new(),
+            ..Spec::default()
         },
     }
 }
@@ -660,7 +660,7 @@ fn with_package(dir: &std::path::Path, plus: u32, key: u32) -> (Action, Objects)
 #[test]
 fn user_packages_reach_the_nodes_as_checked_objects() {
     let bridge = Bridge::new(2);
-    let etcd = Etcd::start(&[bridge.addr()]).expect("etcd");
+    let mut etcd = Etcd::start(&[bridge.addr()]).expect("etcd");
     let url = etcd.url_on(bridge.addr());
     let prefix = format!("/fleet-pkg-{}/", std::process::id());
     let pkgs = std::env::temp_dir().join(format!("eclat-fleet-pkgs-{}", std::process::id()));
@@ -668,7 +668,7 @@ fn user_packages_reach_the_nodes_as_checked_objects() {
     // The nodes have neither the package folder nor a clang: they run what the operator
     // built.
     let no_clang = [("HIKE_CLANG", "/nonexistent/clang")];
-    let nodes: Vec<Node> = (0..2)
+    let mut nodes: Vec<Node> = (0..2)
         .map(|i| {
             Node::start_env(
                 &bridge,
@@ -708,6 +708,68 @@ fn user_packages_reach_the_nodes_as_checked_objects() {
         let got = n.daemon.client().get("pkg", "add1.add1_seen", "0").unwrap();
         assert_eq!(got.entry.unwrap().value, "6", "{}", n.name);
     }
+    assert_eq!(
+        cached(&nodes[0]),
+        objects.keys().cloned().collect::<Vec<_>>()
+    );
+
+    // 1b. kill -9 of n20, restarted while etcd is down: the package's map reads as before
+    // (the packages rebuilt from the node's state directory alone), and the traffic sent
+    // while no daemon ran went through the script.
+    let leases = op.leases();
+    let entries = |n: &Node| {
+        let dump = n.daemon.client().dump("pkg", "add1.add1_seen").unwrap();
+        dump.entries
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect::<Vec<_>>()
+    };
+    let before = entries(&nodes[0]);
+    assert_eq!(before, vec![("0".to_owned(), "6".to_owned())]);
+    nodes[0].daemon.kill9();
+    etcd.stop();
+    assert_eq!(nodes[0].ns.send("v1", &frames("fc00::1", "fc00::2", 2)), 2);
+    nodes[0].daemon.spawn();
+    assert_eq!(entries(&nodes[0]), vec![("0".to_owned(), "8".to_owned())]);
+    let counts = nodes[0].traffic("pkg", "v1", 1);
+    assert_eq!(counts.get(&6), Some(&9), "{counts:?}");
+    assert_eq!(entries(&nodes[0]), vec![("0".to_owned(), "9".to_owned())]);
+    assert!(nodes[0].daemon.client().stats("pkg").is_ok());
+    // A clean restart (SIGTERM), etcd still down: the same.
+    nodes[0].daemon.stop();
+    nodes[0].daemon.spawn();
+    assert_eq!(entries(&nodes[0]), vec![("0".to_owned(), "9".to_owned())]);
+
+    // 1c. The same with an object of the node's cache damaged: the data plane runs as
+    // before; the log and `eclat map` say which object and why.
+    nodes[0].daemon.kill9();
+    let object = nodes[0]
+        .daemon
+        .state_dir()
+        .join("objects")
+        .join(format!("{}.bpf.o", before_hash(&objects)));
+    std::fs::write(&object, b"damaged").unwrap();
+    nodes[0].daemon.spawn();
+    let e = nodes[0]
+        .daemon
+        .client()
+        .get("pkg", "add1.add1_seen", "0")
+        .unwrap_err();
+    assert!(
+        e.message().contains("fleet script `pkg`")
+            && e.message().contains(&before_hash(&objects))
+            && e.message().contains("has the SHA-256")
+            && e.message().contains("rolled out again"),
+        "{}",
+        e.message()
+    );
+    assert!(nodes[0]
+        .daemon
+        .wait_for_log("the user packages of fleet script `pkg` cannot be rebuilt"));
+    let counts = nodes[0].traffic("pkg", "v1", 1);
+    assert_eq!(counts.get(&6), Some(&10), "{counts:?}");
+    etcd.restart().expect("etcd again");
+    op.wait_registered_again(2, &leases);
 
     // 2. Version 2, whose XDP build etcd holds corrupted (other bytes under its hash): every
     // node that fetches it fails to prepare, naming the object, and no node switches.
@@ -737,7 +799,9 @@ fn user_packages_reach_the_nodes_as_checked_objects() {
     for n in &nodes {
         assert_eq!(n.scripts(), vec![("pkg".to_owned(), 1)], "{}", n.name);
         let counts = n.traffic("pkg", "v1", 4);
-        assert_eq!(counts.get(&6), Some(&10), "{}: {counts:?}", n.name);
+        // n20 counted 4 more frames in 1b and 1c.
+        let want = if n.name == "n20" { 14 } else { 10 };
+        assert_eq!(counts.get(&6), Some(&want), "{}: {counts:?}", n.name);
     }
 
     // 3. The key repaired (deleted: the next rollout writes it again), version 2 runs.
@@ -748,16 +812,47 @@ fn user_packages_reach_the_nodes_as_checked_objects() {
         let counts = n.traffic("pkg", "v1", 3);
         assert_eq!(counts.get(&7), Some(&3), "{}: {counts:?}", n.name);
     }
-    // Version 1's objects went with the commit: only version 2's are left.
+    // Version 1's objects went with the commit: only version 2's are left, in etcd and
+    // in each node's cache (the damaged copy too).
     let mut stored = op.objects();
     stored.sort();
     assert_eq!(stored, objects.keys().cloned().collect::<Vec<_>>());
+    for n in &nodes {
+        assert_eq!(cached(n), stored, "{}", n.name);
+        let got = n.daemon.client().get("pkg", "add1.add1_seen", "0").unwrap();
+        assert_eq!(got.entry.unwrap().value, "3", "{}", n.name);
+    }
 
     // 4. Deleted: no script names an object any more, none is left.
     let r = op.rollout("pkg", Action::Delete, TIMEOUT);
     assert!(r.all_committed(), "{r:#?}");
     assert!(op.objects().is_empty(), "{:?}", op.objects());
+    for n in &nodes {
+        assert!(cached(n).is_empty(), "{}: {:?}", n.name, cached(n));
+    }
     let _ = std::fs::remove_dir_all(&pkgs);
+}
+
+/// The hashes of the objects in `node`'s cache, sorted.
+fn cached(node: &Node) -> Vec<String> {
+    let dir = node.daemon.state_dir().join("objects");
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_suffix(".bpf.o").map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// The first of `objects`' hashes.
+fn before_hash(objects: &Objects) -> String {
+    objects.keys().next().expect("an object").clone()
 }
 
 /// Generation 2 of `cnt` on the prepare test's node: counts under key 2 and passes (its
@@ -923,4 +1018,106 @@ fn a_prepared_generation_waits_loaded_beside_the_running_one() {
     let r = op.rollout("cnt", apply(4, "v0", &[]), TIMEOUT);
     assert!(r.all_committed(), "{r:#?}");
     assert_eq!(node.traffic("cnt", "v1", 2).get(&4), Some(&2));
+}
+
+/// Counts its traffic in a C chain, under the key `-D KEY` gives clang.
+const C_SCRIPT: &str = "\
+from programs.net import hike_drop, monitor
+from loaders.basic import ip6_sc
+from chains.helpers import count_c
+
+ip6_sc[ip6_sc_map] = { (0): (main) }
+ip6_sc.attach('v0', 'xdp')
+
+def main():
+    count_c()
+    return 0
+";
+
+const C_HELPERS: &str = "\
+#include <hike/chain.h>
+HIKE_PROG_EXTERN(monitor, 1);
+HIKE_PROG_EXTERN(hike_drop, 0);
+HIKE_CHAIN(count_c)
+{
+\tmonitor(KEY);
+\thike_drop();
+\treturn 0;
+}
+";
+
+/// The script with its C chains at key `key`, built here as `eclat fleet apply` builds them:
+/// the spec and the object.
+fn with_c_chains(dir: &std::path::Path, key: u32) -> (Action, Objects) {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("helpers.hike.c");
+    std::fs::write(&path, C_HELPERS).unwrap();
+    let defines = vec![("KEY".to_owned(), key.to_string())];
+    let (object, _) = eclat_link::project::cchains::CFile::build(&path, &defines)
+        .unwrap_or_else(|e| panic!("{}\n{}", e.reason, e.details));
+    let hash = eclat_fleet::objects::digest(&object);
+    let spec = Spec {
+        file_name: "withc.eclat".into(),
+        text: C_SCRIPT.into(),
+        siblings: vec![("helpers.hike.c".into(), C_HELPERS.into())],
+        defines,
+        c_chains: [("helpers.hike.c".to_owned(), hash.clone())].into(),
+        ..Spec::default()
+    };
+    (Action::Apply { spec }, [(hash, object.into())].into())
+}
+
+#[test]
+fn c_chains_reach_the_nodes_built() {
+    let bridge = Bridge::new(4);
+    let etcd = Etcd::start(&[bridge.addr()]).expect("etcd");
+    let url = etcd.url_on(bridge.addr());
+    let prefix = format!("/fleet-cchains-{}/", std::process::id());
+    let dir = std::env::temp_dir().join(format!("eclat-fleet-cchains-{}", std::process::id()));
+    // The node has no clang: it runs the chains the operator built.
+    let no_clang = [("HIKE_CLANG", "/nonexistent/clang")];
+    let node = Node::start_env(&bridge, &url, &prefix, 40, "edge", false, &[], &no_clang);
+    let mut op = Operator::new(
+        EtcdOptions {
+            endpoints: vec![etcd.url()],
+            ..EtcdOptions::default()
+        },
+        &prefix,
+    );
+    op.wait_live(|live| live.len() == 1);
+
+    // 1. The C chain counts under the key it was built with.
+    let (action, objects) = with_c_chains(&dir, 9);
+    let r = op.rollout_objects("withc", action, &objects);
+    assert!(
+        r.all_committed(),
+        "{r:#?}\n{}",
+        node.daemon.log.lock().unwrap()
+    );
+    assert_eq!(node.traffic("withc", "v1", 3).get(&9), Some(&3));
+    assert_eq!(op.objects(), objects.keys().cloned().collect::<Vec<_>>());
+
+    // 2. Rebuilt with another key: a replace, the new build counts.
+    let (action, objects) = with_c_chains(&dir, 11);
+    let r = op.rollout_objects("withc", action, &objects);
+    assert!(r.all_committed(), "{r:#?}");
+    let counts = node.traffic("withc", "v1", 2);
+    assert_eq!((counts.get(&9), counts.get(&11)), (Some(&3), Some(&2)));
+    // The first build's object went from etcd with the commit.
+    assert_eq!(op.objects(), objects.keys().cloned().collect::<Vec<_>>());
+
+    // 3. Without its object (a spec that names the C file but no build): the node would
+    // need clang, which it has not; the rollout aborts, naming it, and the node keeps the
+    // running build.
+    let (mut action, _) = with_c_chains(&dir, 12);
+    let Action::Apply { spec } = &mut action else {
+        unreachable!()
+    };
+    spec.c_chains.clear();
+    let r = op.rollout_objects("withc", action, &Objects::new());
+    assert!(!r.committed, "{r:#?}");
+    let failed = &r.nodes[0];
+    assert!(failed.error.contains("clang"), "{}", failed.error);
+    assert_eq!(node.traffic("withc", "v1", 1).get(&11), Some(&3));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -249,38 +249,37 @@ fn chain_function(
     w.line(&format!("#define CHAIN {}", c.id));
     w.line("\t__u64 r0 = *p0, r1 = *p1, r2 = *p2, r3 = *p3, r4 = *p4, r5 = *p5;");
     w.line("");
+    let mut out = String::new();
     for (pc, code) in body.iter().enumerate() {
-        if let Some((file, line)) = &c.origin {
-            w.text.push_str(&format!("#line {line} {file:?}\n"));
-        }
         let pc = pc as u32;
         if targets.contains(&pc) {
-            w.text.push_str(&format!("L{pc}:\n"));
+            out.push_str(&format!("L{pc}:\n"));
         }
         if headers.contains(&pc) {
-            w.text.push_str(&format!(
+            out.push_str(&format!(
                 "\tasm volatile goto(\"may_goto %l[M{pc}]\" :::: M{pc});\n"
             ));
         }
-        w.text.push_str(&format!("\t/* {pc} */\n"));
-        w.text.push_str(code);
+        out.push_str(&format!("\t/* {pc} */\n"));
+        out.push_str(code);
     }
-    w.text.push_str(&format!("\tgoto L{len};\n"));
+    out.push_str(&format!("\tgoto L{len};\n"));
     // Targets outside the chain: the next step's budget, then BadJump at that pc.
     for t in targets.iter().filter(|t| **t >= len) {
-        w.text.push_str(&format!(
+        out.push_str(&format!(
             "L{t}:\n\tHIKE_FUSED_STEP({t}u);\n\tHIKE_FUSED_FAULT(HIKE_FAULT_BAD_JUMP, {t}u);\n"
         ));
     }
     for h in &headers {
-        w.text.push_str(&format!(
+        out.push_str(&format!(
             "M{h}:\n\tHIKE_FUSED_FAULT(HIKE_FAULT_BUDGET, {h}u);\n"
         ));
     }
-    w.text.push_str(
+    out.push_str(
         "L_exit:\n\t*p0 = r0;\n\t*p1 = r1;\n\t*p2 = r2;\n\t*p3 = r3;\n\t*p4 = r4;\n\t*p5 = r5;\n\
          \treturn HIKE_FUSED_GO;\n",
     );
+    w.text.push_str(&at_origin(&out, c.origin.as_ref()));
     // Back to the generated file's own lines.
     let here = w.text.matches('\n').count() as u32 + 2;
     w.text.push_str(&format!("#line {here} \"hike_fused.c\"\n"));
@@ -288,6 +287,20 @@ fn chain_function(
     w.line("#undef CHAIN");
     w.line("}");
     w.line("");
+}
+
+/// `code` with every line put at the chain's definition in its script (`#line`), so that the
+/// verifier's line info, whatever instruction of the chain it stops at, names the script's
+/// file and the line of the chain's `def`; unchanged without an origin.
+fn at_origin(code: &str, origin: Option<&(String, u32)>) -> String {
+    let Some((file, line)) = origin else {
+        return code.to_owned();
+    };
+    let mut out = String::with_capacity(code.len() * 2);
+    for l in code.lines() {
+        let _ = writeln!(out, "#line {line} {file:?}\n{l}");
+    }
+    out
 }
 
 fn fault(reason: &str, pc: u32) -> String {
@@ -593,7 +606,17 @@ mod tests {
             c.contains("HIKE_FUSED_FAULT(HIKE_FAULT_NO_PROG, 0u)"),
             "{c}"
         );
-        assert!(c.contains("#line 12 \"/s/ddos.eclat\""), "{c}");
+        // Every line of a chain's code is at its `def`, then the file's own lines go on.
+        let body = &c[c.find("#define CHAIN 1").unwrap()..c.find("#undef CHAIN").unwrap()];
+        let lines: Vec<&str> = body.lines().skip(3).collect();
+        assert!(lines.len() > 10, "{body}");
+        for pair in lines[..lines.len() - 1].chunks(2) {
+            assert_eq!(pair[0], "#line 12 \"/s/ddos.eclat\"", "{body}");
+        }
+        assert!(
+            lines.last().unwrap().ends_with("\"hike_fused.c\""),
+            "{body}"
+        );
         assert!(c.contains("#include \"/p.c\"") && c.contains("#include \"/l.c\""));
         assert!(c.contains("___hike_loader_test_loader(ctx)"));
     }
@@ -602,7 +625,9 @@ mod tests {
     fn a_loop_header_gets_a_may_goto_and_a_jump_out_a_bad_jump() {
         let back = Insn::new(op::JMP | op::JA, 0, 0, -1, 0);
         let out = Insn::new(op::JMP | op::JA, 0, 0, 5, 0);
-        let (s, src) = script(vec![chain(1, vec![back, out, EXIT])]);
+        let mut c1 = chain(1, vec![back, out, EXIT]);
+        c1.origin = None;
+        let (s, src) = script(vec![c1]);
         let c = generate(&s, &src).unwrap();
         assert!(c.contains("may_goto %l[M0]"), "{c}");
         assert!(

@@ -82,12 +82,13 @@ impl fmt::Display for Summary {
             Some((index, text)) => write!(f, "instruction {index} (`{text}`)")?,
             None => f.write_str("the program")?,
         }
-        if let Some((text, at)) = &self.source {
-            if at.is_empty() {
-                write!(f, " from `{text}`")?;
-            } else {
-                write!(f, " at {at} (`{text}`)")?;
-            }
+        // The line's text is empty when clang could not read the file a `#line` names (a
+        // fused script compiled from a copy of the user's file).
+        match &self.source {
+            Some((text, at)) if at.is_empty() && !text.is_empty() => write!(f, " from `{text}`")?,
+            Some((text, at)) if text.is_empty() && !at.is_empty() => write!(f, " at {at}")?,
+            Some((text, at)) if !at.is_empty() => write!(f, " at {at} (`{text}`)")?,
+            _ => {}
         }
         write!(f, ": {}", self.message)?;
         if let Some(cause) = self.cause {
@@ -282,6 +283,19 @@ processed 22 insns (limit 1000000) max_states_per_insn 0 total_states 2 peak_sta
             "BPF program is too large. Processed 1000001 insn"
         );
         assert!(s.cause.unwrap().contains("too many instructions"));
+    }
+
+    #[test]
+    fn a_source_line_without_its_text_gives_its_place() {
+        let log = ";  @ fz.eclat:7\n1337: (bc) w4 = w2\nBPF program is too large. Processed 1000001 insn\n";
+        let s = Summary::from_log(log);
+        assert_eq!(s.source, Some((String::new(), "fz.eclat:7".into())));
+        assert!(
+            s.to_string().starts_with(
+                "instruction 1337 (`w4 = w2`) at fz.eclat:7: BPF program is too large"
+            ),
+            "{s}"
+        );
     }
 
     #[test]

@@ -73,7 +73,22 @@ pub struct Harness {
     chains: BTreeSet<u32>,
     events: hike_runtime::EventReader,
     cpu: usize,
+    // Made with `Harness::in_both_modes`: its checks compare fused mode by default.
+    both_modes: bool,
     _pin: CpuPin,
+}
+
+/// The variable that chooses which harnesses' checks also run fused: `1` every one, `0` none;
+/// unset (or anything else), those made with [`Harness::in_both_modes`].
+pub const FUSED_ENV: &str = "HIKE_TEST_FUSED";
+
+/// Whether a harness's checks compare fused mode ([`FUSED_ENV`]).
+fn compares_fused(in_both_modes: bool) -> bool {
+    match std::env::var(FUSED_ENV).as_deref() {
+        Ok("1") => true,
+        Ok("0") => false,
+        _ => in_both_modes,
+    }
 }
 
 impl Default for Harness {
@@ -102,12 +117,24 @@ impl Harness {
             chains: BTreeSet::new(),
             events,
             cpu,
+            both_modes: false,
             _pin: pin,
         };
         for (name, id, _) in PROGRAMS {
             h.load_program_at(name, id);
         }
         h.set_budget(0);
+        h
+    }
+
+    /// [`Harness::new`] whose checks also run the chains fused and compare (unless
+    /// `HIKE_TEST_FUSED=0`): the semantic tests that run in both modes by default. A fused
+    /// build is a clang run and a verification for every change of chains, so the broad
+    /// sweeps (every ALU and jump operation) use [`Harness::new`] and compare fused with
+    /// `HIKE_TEST_FUSED=1` only.
+    pub fn in_both_modes() -> Harness {
+        let mut h = Harness::new();
+        h.both_modes = true;
         h
     }
 
@@ -394,11 +421,12 @@ impl Harness {
     /// Runs one packet on both VMs, panics (with both outcomes and the chains) if they differ,
     /// and returns the common outcome.
     ///
-    /// With `HIKE_TEST_FUSED=1` in the environment, the chains also run fused
+    /// For a harness made with [`Harness::in_both_modes`], or any with `HIKE_TEST_FUSED=1` in
+    /// the environment (none with `HIKE_TEST_FUSED=0`), the chains also run fused
     /// ([`Harness::run_fused`]) and must do the same as interpreted (chains that cannot be
     /// fused, recursive ones, are skipped): the kernel tests then check both modes.
     pub fn check(&mut self, chain: u32, args: &[u64], packet: &[u8]) -> Outcome {
-        if std::env::var_os("HIKE_TEST_FUSED").is_some_and(|v| v == "1") {
+        if compares_fused(self.both_modes) {
             self.check_fused(chain, args, packet);
         }
         let (kernel, reference) = self.run(chain, args, packet);

@@ -15,6 +15,7 @@
 //! - [`listing2`]: the paper's Listing 2 in HIKe assembly and the programs it calls.
 //! - [`etcd`]: a real etcd on free loopback ports, for the fleet tests and benchmark.
 //! - [`xdp`]: the XDP verdicts as numbers (the ABI's, re-exported).
+//! - [`unverifiable`]: an eCLAT script whose fused build the verifier refuses.
 //!
 //! Nothing here is pinned: every VM is private, so tests run in parallel and leave nothing
 //! behind. It needs root (BPF). It is test and benchmark support, not a product API.
@@ -39,6 +40,7 @@ pub mod hook;
 mod lab;
 pub mod listing2;
 pub mod packet;
+pub mod unverifiable;
 pub mod vm;
 
 pub use harness::{reference_program, Harness, Outcome, PROGRAMS};

@@ -8,7 +8,7 @@ use hike_testkit::{xdp, Harness};
 
 #[test]
 fn kernel_programs_take_0_to_5_arguments_and_return_a_value() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     let args = ["", "r1 = 11", "r2 = 22", "r3 = 33", "r4 = 44", "r5 = 55"];
     for n in 0..=5usize {
         let setup: Vec<&str> = (1..=n).map(|i| args[i]).collect();
@@ -26,7 +26,7 @@ fn kernel_programs_take_0_to_5_arguments_and_return_a_value() {
 
 #[test]
 fn kernel_programs_are_reached_in_every_part_of_the_dispatch() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     // vm.h dispatches IDs below 16 through a switch of their own and the rest through another:
     // both ends of each, and slots in each range of the larger one.
     for id in [10u32, 15, 16, 17, 63, 64, 127, 128, 200, 255] {
@@ -40,7 +40,7 @@ fn kernel_programs_are_reached_in_every_part_of_the_dispatch() {
 
 #[test]
 fn kernel_chain_arguments_come_from_the_loader_and_registers_survive_program_calls() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     // r6..r9 are untouched by a program call; the chain's own arguments arrive in r1..r5.
     h.install(
         1,
@@ -62,7 +62,7 @@ fn kernel_chain_arguments_come_from_the_loader_and_registers_survive_program_cal
 
 #[test]
 fn kernel_terminal_programs_end_the_packet_with_their_verdict() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     for verdict in [xdp::DROP, xdp::TX, xdp::ABORTED, xdp::PASS] {
         h.install(
             1,
@@ -81,7 +81,7 @@ fn kernel_terminal_programs_end_the_packet_with_their_verdict() {
 
 #[test]
 fn kernel_programs_modify_the_packet_the_chain_then_reads() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     h.install(
         1,
         "
@@ -109,7 +109,7 @@ fn kernel_programs_modify_the_packet_the_chain_then_reads() {
 
 #[test]
 fn kernel_chains_call_chains_with_arguments_and_preserved_registers() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     h.name_chain(2, "add3");
     h.install(
         2,
@@ -146,7 +146,7 @@ fn install_nest(h: &mut Harness, n: u32) {
 
 #[test]
 fn kernel_chains_nest_to_the_frame_limit_and_fault_one_past_it() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     let frames = MAX_FRAMES as u32;
     install_nest(&mut h, frames);
     let out = h.check(1, &[], &ipv6_udp_packet(64));
@@ -166,7 +166,7 @@ fn kernel_chains_nest_to_the_frame_limit_and_fault_one_past_it() {
 
 #[test]
 fn kernel_33_program_calls_run_and_the_34th_faults() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     let calls = |n: u32| {
         let mut text = String::from("r6 = 0\n");
         for _ in 0..n {
@@ -191,7 +191,7 @@ fn kernel_33_program_calls_run_and_the_34th_faults() {
 
 #[test]
 fn kernel_chain_replaced_between_two_packets_runs_the_new_version() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     h.install(1, "r0 = 1\n exit", 0);
     assert_eq!(h.check(1, &[], &ipv6_udp_packet(64)).result, 1);
     h.install(1, "r1 = 5\n call prog test_sum1\n exit", 0);
@@ -203,7 +203,7 @@ fn kernel_chain_replaced_between_two_packets_runs_the_new_version() {
 
 #[test]
 fn kernel_program_events_name_the_calling_chain_and_program() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     h.install(1, "r1 = 40\n call prog test_emit\n exit", 0);
     let out = h.check(1, &[], &ipv6_udp_packet(64));
     assert_eq!(out.result, 40);

@@ -27,7 +27,7 @@ fn expect_fault(h: &mut Harness, fault: Fault, pc: u32) {
 
 #[test]
 fn kernel_every_fault_reason_aborts_the_chain_and_is_counted() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     let mut covered = Vec::new();
 
     // Raw instructions for the faults the assembler would not write.
@@ -157,7 +157,7 @@ fn direct_program_run(h: &Harness) -> u32 {
 
 #[test]
 fn kernel_failsafe_and_default_verdicts_come_from_the_loader_config() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     hike_testkit::vm::set_verdicts(h.loader(), xdp::TX, xdp::DROP).unwrap();
     h.install(1, "r0 = 0\n exit", 0);
     let (out, _) = h.run_kernel(1, &[], &ipv6_udp_packet(64));

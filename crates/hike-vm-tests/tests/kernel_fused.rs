@@ -98,24 +98,8 @@ fn run(valid: bool, seed_base: u64, n: usize) -> usize {
     not_fused
 }
 
-/// Whether this run's hook is one where random chains are fused: XDP. At TC the verifier
-/// refuses the fused build of some random chains (a packet store it cannot bound after an
-/// inlined program; seed 1005 of the valid chains), so the differential test runs at XDP only
-/// until that is fixed (docs/eclat.md, "Fused mode").
-fn fused_random_chains_here() -> bool {
-    let hook = hike_testkit::hook::test_hook();
-    if hook.context() != hike_runtime::ProgContext::Xdp {
-        eprintln!("skipped at {hook}: random chains are fused and compared at xdp only");
-        return false;
-    }
-    true
-}
-
 #[test]
 fn kernel_fused_random_valid_chains_agree_with_the_interpreter() {
-    if !fused_random_chains_here() {
-        return;
-    }
     let n = cases(40);
     let not_fused = run(true, 1_000, n);
     assert!(not_fused * 4 < n, "{not_fused} of {n} cases did not fuse");
@@ -123,9 +107,6 @@ fn kernel_fused_random_valid_chains_agree_with_the_interpreter() {
 
 #[test]
 fn kernel_fused_random_invalid_chains_fault_like_the_interpreter() {
-    if !fused_random_chains_here() {
-        return;
-    }
     let n = cases(40);
     let not_fused = run(false, 50_000, n);
     assert!(not_fused * 2 < n, "{not_fused} of {n} cases did not fuse");

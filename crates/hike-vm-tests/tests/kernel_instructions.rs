@@ -83,6 +83,8 @@ fn alu_chain(class: u8, alu: u8, off: i16, source: u8) -> (Vec<Insn>, usize) {
 
 #[test]
 fn kernel_alu_and_alu64_agree_with_the_reference_on_every_operation() {
+    // Interpreted only by default: fused, each of its chains is a clang run and a
+    // verification (minutes in all); HIKE_TEST_FUSED=1 compares them too.
     let mut h = Harness::new();
     let ops = [
         (op::ADD, 0),
@@ -154,7 +156,7 @@ fn kernel_alu_and_alu64_agree_with_the_reference_on_every_operation() {
 /// Values computed by hand: a bug shared by both VMs would still fail here.
 #[test]
 fn kernel_alu_results_match_hand_computed_values() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     let cases: [(&str, u64); 16] = [
         ("r0 = 7\n r0 += -8", u64::MAX),
         ("w0 = 7\n w0 += -8", 0xffff_ffff),
@@ -188,6 +190,8 @@ fn kernel_alu_results_match_hand_computed_values() {
 
 #[test]
 fn kernel_jmp_and_jmp32_agree_with_the_reference_on_every_condition() {
+    // Interpreted only by default: fused, each of its chains is a clang run and a
+    // verification (minutes in all); HIKE_TEST_FUSED=1 compares them too.
     let mut h = Harness::new();
     let conds = [
         op::JEQ,
@@ -240,7 +244,7 @@ fn kernel_jmp_and_jmp32_agree_with_the_reference_on_every_condition() {
 
 #[test]
 fn kernel_unconditional_jumps_gotol_and_backward_loops_run_as_written() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     // A backward loop summing 1..=10, a forward `goto`, and a `gotol` (JMP32|JA, imm offset).
     h.install(
         1,
@@ -266,7 +270,7 @@ fn kernel_unconditional_jumps_gotol_and_backward_loops_run_as_written() {
 
 #[test]
 fn kernel_memory_loads_and_stores_of_every_size_on_the_stack_and_metadata() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     h.install(
         1,
         "
@@ -328,7 +332,7 @@ fn kernel_memory_loads_and_stores_of_every_size_on_the_stack_and_metadata() {
 
 #[test]
 fn kernel_helpers_read_and_write_the_packet_and_emit_events() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     h.install(
         1,
         "

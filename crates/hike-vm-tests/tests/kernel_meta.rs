@@ -52,7 +52,7 @@ fn ipv6_fragment(offset: u16) -> Vec<u8> {
 
 #[test]
 fn kernel_loader_metadata_describes_headers_and_fragments() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     h.install(1, READ_META, 0);
     assert_eq!(
         meta(&mut h, &ipv6_udp_packet(64)),
@@ -96,7 +96,7 @@ fn tagged(frame: &[u8], qinq: bool) -> Vec<u8> {
 
 #[test]
 fn kernel_loader_skips_vlan_tags() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     h.install(1, READ_META, 0);
     let v6 = ipv6_udp_packet(64);
     let v4 = ipv4_udp(A4, B4, 1, 2, 10);
@@ -126,7 +126,7 @@ fn kernel_loader_skips_vlan_tags() {
 
 #[test]
 fn kernel_loader_and_reference_parse_agree() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     h.install(1, READ_META, 0);
     let v6 = ipv6_udp_packet(80);
     let v4 = ipv4_udp(A4, B4, 1, 2, 10);

@@ -7,7 +7,7 @@ use hike_testkit::{xdp, Harness};
 
 #[test]
 fn kernel_packet_reads_and_writes_at_the_first_and_last_byte_and_one_past() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     let len = 80u64;
     let packet = ipv6_udp_packet(len as usize);
     for size in [1u64, 2, 4, 8] {

@@ -39,7 +39,7 @@ fn install(h: &mut Harness, src: &str, first: u32) -> impl Fn(&str) -> u32 {
 
 #[test]
 fn kernel_every_field_reads_what_the_frame_holds() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     let id = install(&mut h, &read_script(), 1);
     for frame in frames() {
         for field in READ_FIELDS {
@@ -56,7 +56,7 @@ fn kernel_every_field_reads_what_the_frame_holds() {
 
 #[test]
 fn kernel_writes_change_the_field_and_keep_checksums_right() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     let read = install(&mut h, &read_script(), 1);
     let write = install(&mut h, &write_script(), 200);
     for frame in frames() {
@@ -84,7 +84,7 @@ fn kernel_writes_change_the_field_and_keep_checksums_right() {
 
 #[test]
 fn kernel_address_literals_compare_with_address_fields() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     let id = install(&mut h, &address_script(), 1);
     let frames = frames();
     for (i, (shape, expr, expected)) in ADDRESS_CASES.iter().enumerate() {

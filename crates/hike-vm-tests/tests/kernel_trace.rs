@@ -77,7 +77,7 @@ fn install_nested(h: &mut Harness) {
 
 #[test]
 fn kernel_trace_records_calls_and_returns_in_order() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     install_nested(&mut h);
     // Traced alone (status IN_PROG_TRACED), then with the counters (both in one status word).
     for flags in [CFG_TRACE, CFG_TRACE | CFG_STATS] {
@@ -122,7 +122,7 @@ fn kernel_trace_records_calls_and_returns_in_order() {
 
 #[test]
 fn kernel_trace_is_bounded_and_counts_on() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     h.name_chain(3, "same");
     h.install(3, "r0 = r1\n exit", 1);
     let calls: String = (0..40)
@@ -147,7 +147,7 @@ fn kernel_trace_is_bounded_and_counts_on() {
 
 #[test]
 fn kernel_replay_clock_is_the_time_of_chains_programs_and_events() {
-    let mut h = Harness::new();
+    let mut h = Harness::in_both_modes();
     h.install(
         1,
         "call ktime_ns\n r6 = r0\n r1 = 9\n call prog test_emit\n r1 = 3\n call event\n r0 = r6\n exit",

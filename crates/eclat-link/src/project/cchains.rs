@@ -70,6 +70,34 @@ impl CFile {
         }
     }
 
+    /// Compiles `path` as [`CFile::load`] does and gives clang's object once its chains load
+    /// (what a fleet's operator sends, for [`CFile::from_object`] on the nodes), and clang's
+    /// warnings; or why not (its `details` hold clang's diagnostics).
+    pub fn build(
+        path: &Path,
+        defines: &[(String, String)],
+    ) -> Result<(Vec<u8>, String), CFileError> {
+        let opts = CompileOptions {
+            defines: defines.to_vec(),
+            ..CompileOptions::default()
+        };
+        let shown = path.display().to_string();
+        let compiled = compile_file(path, &opts).map_err(|e| file_error(&shown, e))?;
+        load_hike_c(&compiled.object).map_err(|e| file_error(&shown, e))?;
+        Ok((compiled.object, compiled.warnings))
+    }
+
+    /// The file from `object`, clang's output for it built elsewhere (a fleet's operator):
+    /// loaded and checked as [`CFile::load`] does after compiling.
+    pub fn from_object(path: &Path, object: &[u8]) -> CFile {
+        let shown = path.display().to_string();
+        CFile {
+            path: path.to_path_buf(),
+            chains: load_hike_c(object).map_err(|e| file_error(&shown, e)),
+            warnings: String::new(),
+        }
+    }
+
     /// The signatures of the file's chains, for the checker. A chain's depth counts the frames
     /// of its deepest path through the file's chains (a chain of another script counts as
     /// one frame; a cycle is not followed again: the VM's frame limit stops it at run time).

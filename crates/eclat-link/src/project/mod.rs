@@ -70,7 +70,27 @@ pub fn compile_all_shown(
     defines: &[Define],
     catalog: &PackageCatalog,
 ) -> Compiled {
-    let chains = SiblingScripts::beside(file).with_defines(defines);
+    compile_all_prebuilt(file, shown, main_name, defines, catalog, &PrebuiltC::new())
+}
+
+/// The objects of files of C chains built elsewhere (clang's output, with the same `-D`), by
+/// file name (`X.hike.c`): such a file is not compiled again.
+pub type PrebuiltC = std::collections::BTreeMap<String, std::sync::Arc<[u8]>>;
+
+/// Like [`compile_all_shown`], the files of C chains named in `prebuilt` taken from their
+/// objects there rather than compiled (a fleet node, which has no clang, runs what the
+/// operator built).
+pub fn compile_all_prebuilt(
+    file: &Path,
+    shown: &str,
+    main_name: &str,
+    defines: &[Define],
+    catalog: &PackageCatalog,
+    prebuilt: &PrebuiltC,
+) -> Compiled {
+    let chains = SiblingScripts::beside(file)
+        .with_defines(defines)
+        .with_prebuilt(prebuilt);
     let mut out: Vec<(String, CompiledScript)> = Vec::new();
     let mut diagnostics = String::new();
     let mut queue: Vec<(String, PathBuf, String)> =

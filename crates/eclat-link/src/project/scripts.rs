@@ -64,6 +64,8 @@ pub struct SiblingScripts {
     dir: PathBuf,
     /// `-D NAME=VALUE` for clang.
     defines: Vec<(String, String)>,
+    /// Objects of C files built elsewhere, by file name: not compiled here.
+    prebuilt: super::PrebuiltC,
     cache: RefCell<HashMap<String, Option<Rc<Sibling>>>>,
     /// C files whose errors and warnings were printed.
     reported: RefCell<HashSet<PathBuf>>,
@@ -80,6 +82,7 @@ impl SiblingScripts {
         SiblingScripts {
             dir,
             defines: Vec::new(),
+            prebuilt: super::PrebuiltC::new(),
             cache: RefCell::new(HashMap::new()),
             reported: RefCell::new(HashSet::new()),
         }
@@ -91,6 +94,13 @@ impl SiblingScripts {
             .iter()
             .map(|d| (d.name.clone(), d.value.clone()))
             .collect();
+        self
+    }
+
+    /// The same, the C files of `prebuilt` taken from their objects there (built with the
+    /// same defines) instead of compiled.
+    pub fn with_prebuilt(mut self, prebuilt: &super::PrebuiltC) -> SiblingScripts {
+        self.prebuilt = prebuilt.clone();
         self
     }
 
@@ -155,9 +165,13 @@ impl SiblingScripts {
         {
             Some(Sibling::Eclat(chain_signatures(&src)))
         } else {
-            let path = self.path(&format!("{script}.hike.c"));
+            let c_name = format!("{script}.hike.c");
+            let path = self.path(&c_name);
             path.is_file().then(|| {
-                let file = CFile::load(&path, &self.defines);
+                let file = match self.prebuilt.get(&c_name) {
+                    Some(object) => CFile::from_object(&path, object),
+                    None => CFile::load(&path, &self.defines),
+                };
                 let sigs = file.signatures();
                 Sibling::C(Rc::new(file), sigs)
             })

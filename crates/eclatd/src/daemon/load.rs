@@ -14,6 +14,7 @@ use hike_isa::abi::{MAX_CHAINS, MAX_PROGS};
 use hike_isa::validate::Chain as ValidatedChain;
 use hike_runtime::{Attachment, ChainId, Loader, MapRef, ProgramId, TcPlacement, UpdateMode};
 
+use super::bundles::{self, Bundle};
 use super::maps::{read_raw, write_raw};
 use super::order;
 use super::reconfigure;
@@ -335,9 +336,9 @@ impl Txn {
 /// drops the one the daemon holds ([`Daemon::drop_held`]).
 pub(super) struct Staged {
     catalog: Arc<PackageCatalog>,
-    /// The catalog came with the script (a fleet's, with its prebuilt user packages), not
-    /// from the daemon's packages: its maps' layouts are read from it.
-    own_catalog: bool,
+    /// The packages came with the script (a fleet's, prebuilt), not from the daemon's: its
+    /// maps' layouts are read in their catalog, and they are kept on disk ([`bundles`]).
+    bundle: Option<Arc<Bundle>>,
     linked: LinkedScript,
     record: ScriptRecord,
     old: Option<ScriptRecord>,
@@ -354,6 +355,11 @@ impl Staged {
     /// The script's name.
     pub(super) fn name(&self) -> &str {
         &self.record.name
+    }
+
+    /// The user packages it brought, if any.
+    pub(super) fn packages(&self) -> Option<&[eclat_fleet::model::Package]> {
+        self.bundle.as_ref().map(|b| b.packages.as_slice())
     }
 
     /// Whether it replaces a loaded version.
@@ -418,6 +424,28 @@ fn prune_order(inner: &mut Inner, what: &str) {
     if let Err(e) = order::prune(&inner.vm, &order::plan(&inner.state)) {
         eprintln!("eclatd: warning: {what}: {}", chain(&e));
     }
+}
+
+/// The client's files of script `name` as its fused program's `#line`s name them (the file
+/// names the user gave; a sibling beside the main script): a verifier refusal then names the
+/// script's file and the line of the chain's `def`.
+fn script_files(name: &str, src: &ScriptSource) -> eclat_link::fused::ScriptFiles {
+    let dir = src.file_name.rsplit_once('/').map(|(d, _)| d);
+    let mut files = eclat_link::fused::ScriptFiles::new();
+    files.insert(name.to_owned(), (src.file_name.clone(), src.text.clone()));
+    // `X.eclat` before `X.hike.c`, as the compiler finds them.
+    for ext in [".eclat", ".hike.c"] {
+        for (n, text) in &src.siblings {
+            let Some(stem) = n.strip_suffix(ext) else {
+                continue;
+            };
+            let shown = dir.map_or_else(|| n.clone(), |d| format!("{d}/{n}"));
+            files
+                .entry(stem.to_owned())
+                .or_insert_with(|| (shown, text.clone()));
+        }
+    }
+    files
 }
 
 impl Daemon {
@@ -503,12 +531,13 @@ impl Daemon {
         for (n, t) in &src.siblings {
             write(n, t)?;
         }
-        let compiled = eclat_link::project::compile_all_shown(
+        let compiled = eclat_link::project::compile_all_prebuilt(
             &work.0.join(&main_file),
             &src.file_name,
             name,
             &defines,
             catalog,
+            &src.c_objects,
         );
         match compiled.units {
             Some(units) => Ok(Units {
@@ -681,10 +710,20 @@ impl Daemon {
         // The intent first: a crash from here until the commit leaves a record of what to
         // undo, which the next start plays (`adopt`).
         let pending = Daemon::intent(inner, &linked, &record, old.as_ref())?;
+        // The packages it brought, kept before the intent: a record a restarted daemon reads
+        // has them.
+        if let Some(b) = &src.bundle {
+            let pin = &record.loader.pin;
+            bundles::save(&self.state_dir, pin, b).map_err(|source| DaemonError::Io {
+                path: self.state_dir.join("bundles").join(format!("{pin}.json")),
+                source,
+            })?;
+        }
         let committed = inner.state.clone();
         inner.state.pending = Some(pending);
         if let Err(source) = state::save(&self.state_dir, &inner.state, Some("intent")) {
             inner.state = committed;
+            bundles::tidy(&self.state_dir, &inner.state);
             return Err(DaemonError::SaveState {
                 path: state::path(&self.state_dir),
                 source,
@@ -692,13 +731,16 @@ impl Daemon {
         }
         crash::point("intent.saved");
         let mut txn = Txn::default();
-        if let Err(e) = Daemon::load_beside(&catalog, inner, &linked, &record, hook, &mut txn) {
+        let files = script_files(&name, src);
+        if let Err(e) =
+            Daemon::load_beside(&catalog, inner, &linked, &record, hook, &files, &mut txn)
+        {
             self.roll_back(inner, txn, committed);
             return Err(e);
         }
         Ok(Staged {
             catalog,
-            own_catalog: src.catalog.is_some(),
+            bundle: src.bundle.clone(),
             linked,
             record,
             old,
@@ -722,6 +764,22 @@ impl Daemon {
         txn.undo(inner);
         inner.state = committed;
         self.forget_intent(inner);
+        bundles::tidy(&self.state_dir, &inner.state);
+    }
+
+    /// After a commit: the bundle files and cached objects no running (or held) script
+    /// names go.
+    fn tidy_bundles(&self, inner: &Inner) {
+        bundles::tidy(&self.state_dir, &inner.state);
+        let held = inner.held.as_ref().and_then(|h| h.packages());
+        let kept = inner.bundles.values().map(|k| k.packages.as_slice());
+        let removed = bundles::prune(&self.state_dir, kept.chain(held));
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "pruned the object cache of objects no script names"
+            );
+        }
     }
 
     /// The second half of a load or replace: the staged version runs (the entries it writes
@@ -731,7 +789,7 @@ impl Daemon {
     pub(super) fn switch(&self, inner: &mut Inner, staged: Staged) -> Result<Loaded> {
         let Staged {
             catalog,
-            own_catalog,
+            bundle,
             linked,
             record,
             old,
@@ -780,11 +838,21 @@ impl Daemon {
         }
         inner.state = next;
         crash::point("committed");
-        if own_catalog {
-            inner.catalogs.insert(name.clone(), catalog.clone());
-        } else {
-            inner.catalogs.remove(&name);
+        match bundle {
+            Some(b) => {
+                inner.bundles.insert(
+                    name.clone(),
+                    bundles::Kept {
+                        packages: b.packages.clone(),
+                        catalog: Ok(b.catalog.clone()),
+                    },
+                );
+            }
+            None => {
+                inner.bundles.remove(&name);
+            }
         }
+        self.tidy_bundles(inner);
         if let Some(old) = &old {
             remove_old_version(inner, old, &record, &unused);
         }
@@ -943,12 +1011,14 @@ impl Daemon {
     /// The kernel steps of [`Daemon::stage`], each recorded in `txn`: the new programs,
     /// chains and loader, and the configuration of what no packet reaches yet (the new
     /// loader's maps, the new programs').
+    /// `files` are the client's files, for the fused program's `#line`s.
     fn load_beside(
         catalog: &PackageCatalog,
         inner: &mut Inner,
         linked: &LinkedScript,
         record: &ScriptRecord,
         hook: Hook,
+        files: &eclat_link::fused::ScriptFiles,
         txn: &mut Txn,
     ) -> Result<()> {
         let vm = &inner.vm;
@@ -988,34 +1058,33 @@ impl Daemon {
             txn.steps.push(Undo::Chain(id));
             crash::point("chain.installed");
         }
-        let loader = if record.mode == "fused" {
-            // The fused program is the loader: its own maps are the loader's (new at every
-            // load, as an interpreted loader's), the programs' are those of their slots.
-            let bytes =
-                eclat_link::fused::build(catalog, linked, hook.is_tc(), None).map_err(|e| {
-                    DaemonError::Unsupported {
+        let loader =
+            if record.mode == "fused" {
+                // The fused program is the loader: its own maps are the loader's (new at every
+                // load, as an interpreted loader's), the programs' are those of their slots.
+                let built = eclat_link::fused::build(catalog, linked, hook.is_tc(), files)
+                    .map_err(|e| DaemonError::Unsupported {
                         script: record.name.clone(),
                         message: format!("{} (load it with --mode interpreted)", chain(&e)),
-                    }
-                })?;
-            let reuse = eclat_link::fused::program_maps(vm, linked);
-            vm.load_fused(&record.loader.pin, &bytes, eclat_link::fused::ENTRY, &reuse)
-                .map_err(|e| {
-                    DaemonError::kernel(
-                        format!(
-                            "load the fused program of `{}` (load it with --mode interpreted: its chains then need no verification)",
-                            record.name
-                        ),
-                        &e,
-                    )
+                    })?;
+                let reuse = eclat_link::fused::program_maps(vm, linked);
+                vm.load_fused(
+                    &record.loader.pin,
+                    &built.object,
+                    eclat_link::fused::ENTRY,
+                    &reuse,
+                )
+                .map_err(|e| DaemonError::FusedRefused {
+                    script: record.name.clone(),
+                    message: chain(&built.refusal(e)),
                 })?
-        } else {
-            let bytes = build(linked.loader.object)?;
-            vm.load_loader(&record.loader.pin, &bytes, &linked.loader.name)
-                .map_err(|e| {
-                    DaemonError::kernel(format!("load loader `{}`", linked.loader.name), &e)
-                })?
-        };
+            } else {
+                let bytes = build(linked.loader.object)?;
+                vm.load_loader(&record.loader.pin, &bytes, &linked.loader.name)
+                    .map_err(|e| {
+                        DaemonError::kernel(format!("load loader `{}`", linked.loader.name), &e)
+                    })?
+            };
         inner.loaders.insert(record.loader.pin.clone(), loader);
         txn.steps.push(Undo::Loader(record.loader.pin.clone()));
         crash::point("loader.loaded");
@@ -1219,7 +1288,6 @@ impl Daemon {
             });
         };
         let _op = crash::Operation::enter("unload");
-        inner.catalogs.remove(name);
         let before = inner.state.clone();
         inner.state.scripts.retain(|s| s.name != name);
         let unused: Vec<u32> = record
@@ -1237,6 +1305,8 @@ impl Daemon {
             });
         }
         crash::point("committed");
+        inner.bundles.remove(name);
+        self.tidy_bundles(inner);
         // The scripts that stay: what followed this one now follows its predecessor, and an
         // interface where it ran first runs the next one (one link update: zero loss).
         let plan = order::plan(&inner.state);

@@ -190,11 +190,13 @@ impl Daemon {
             .ok_or_else(|| DaemonError::NoScript {
                 name: script.to_owned(),
             })?;
-        let catalog = inner
-            .catalogs
-            .get(script)
-            .cloned()
-            .unwrap_or_else(|| self.catalog());
+        // A fleet script's maps are read in the catalog it brought; one that could not be
+        // rebuilt at start still has the standard packages' maps in the daemon's.
+        let (catalog, lost) = match inner.bundles.get(script).map(|k| &k.catalog) {
+            Some(Ok(c)) => (c.clone(), None),
+            Some(Err(why)) => (self.catalog(), Some(why)),
+            None => (self.catalog(), None),
+        };
         // The layouts are those of the catalog's build of an object: they say nothing of a
         // program or loader loaded from another build (its package changed since); see
         // `same_build`.
@@ -236,6 +238,12 @@ impl Daemon {
             }
         }
         let Some((owner, owner_name, layout)) = found else {
+            if let Some(why) = lost {
+                return Err(DaemonError::PackagesLost {
+                    script: script.to_owned(),
+                    why: why.clone(),
+                });
+            }
             return Err(DaemonError::NoMap {
                 script: script.to_owned(),
                 map: map.to_owned(),

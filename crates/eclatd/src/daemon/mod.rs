@@ -23,6 +23,7 @@
 //! waits one RCU grace period).
 
 mod adopt;
+mod bundles;
 mod load;
 mod maps;
 mod order;
@@ -30,6 +31,7 @@ mod prepare;
 mod reconfigure;
 mod stats;
 
+pub use bundles::{object_cache, Bundle};
 pub use maps::{Dump, Entry};
 pub use order::{parse_proceed_on, proceed_on_names};
 pub use reconfigure::MapReset;
@@ -95,8 +97,12 @@ pub struct ScriptSource {
     /// `-D NAME=VALUE`.
     pub defines: Vec<(String, String)>,
     /// The packages it links against instead of the daemon's (standard and `--package-dir`):
-    /// a fleet script's, with the user packages the operator built (`eclat_fleet::packages`).
-    pub catalog: Option<Arc<PackageCatalog>>,
+    /// a fleet script's, with the user packages the operator built (`eclat_fleet::packages`),
+    /// kept on the node while the script runs ([`bundles`]).
+    pub bundle: Option<Arc<Bundle>>,
+    /// The objects of its C chains (`NAME.hike.c` among `siblings`) built by the operator, by
+    /// sibling file name: these files are not compiled here (a fleet node needs no clang).
+    pub c_objects: BTreeMap<String, Arc<[u8]>>,
 }
 
 /// Where a script runs among the scripts of its hooks (`eclat load --priority`,
@@ -211,10 +217,10 @@ struct Inner {
     /// until its commit or abort: at most one, dropped by anything else that changes the
     /// state.
     held: Option<prepare::Held>,
-    /// The catalogs scripts brought with them (a fleet's, with its prebuilt user packages),
-    /// by script: their maps' layouts are read there. Not kept across a restart: after one,
-    /// the daemon's own catalog is used, which lacks those packages.
-    catalogs: BTreeMap<String, Arc<PackageCatalog>>,
+    /// The user packages scripts brought with them (a fleet's, prebuilt), by script: their
+    /// maps' layouts are read in these catalogs. Kept on disk ([`bundles`]) and rebuilt at
+    /// start.
+    bundles: BTreeMap<String, bundles::Kept>,
 }
 
 fn now_secs() -> u64 {
@@ -317,6 +323,9 @@ impl Daemon {
             }
         };
         let loaders = adopt::adopt(&vm, &mut state)?;
+        // The fleet scripts' user packages, from the state directory alone: etcd may be away.
+        bundles::tidy(&opts.state_dir, &state);
+        let kept = bundles::restore(&opts.state_dir, &state);
         let cfg = vm.config()?;
         vm.set_config(VmConfig {
             flags: cfg.flags | CFG_STATS,
@@ -338,7 +347,7 @@ impl Daemon {
                 state,
                 loaders,
                 held: None,
-                catalogs: BTreeMap::new(),
+                bundles: kept,
             }),
             _lock: lock,
         })
@@ -357,8 +366,8 @@ impl Daemon {
     /// The catalog `src` links against: its own (a fleet script's), else the daemon's, read
     /// again ([`Daemon::fresh_catalog`]).
     fn catalog_for(&self, src: &ScriptSource) -> Result<Arc<PackageCatalog>> {
-        match &src.catalog {
-            Some(c) => Ok(c.clone()),
+        match &src.bundle {
+            Some(b) => Ok(b.catalog.clone()),
             None => self.fresh_catalog(),
         }
     }

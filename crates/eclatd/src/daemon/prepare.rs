@@ -33,6 +33,13 @@ impl std::fmt::Debug for Held {
     }
 }
 
+impl Held {
+    /// The user packages the held generation brought, if any.
+    pub(super) fn packages(&self) -> Option<&[eclat_fleet::model::Package]> {
+        self.staged.packages()
+    }
+}
+
 impl Daemon {
     /// Prepares `src` as script `name` at the fleet's `generation` and holds it: the
     /// compiler's warnings, or why it cannot be loaded here. Nothing that runs changes.

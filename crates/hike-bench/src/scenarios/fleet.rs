@@ -179,7 +179,7 @@ fn action(n: usize, key: u32) -> Action {
             siblings: Vec::new(),
             defines: vec![("KEY".into(), key.to_string())],
             selector: [(format!("g{n}"), "yes".to_owned())].into(),
-            packages: Vec::new(),
+            ..Spec::default()
         },
     }
 }
@@ -283,9 +283,9 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
         metrics: vec!["rollout_ms"],
         bars: Vec::new(),
         notes: vec![
-            "Every node prepares (compile, link, load beside the running version) and switches on the \
-             same CPUs here, so the time grows with the nodes; see docs/fleet.md for the scale \
-             on a real fleet."
+            "Every node prepares (compile, link, load beside the running version) and \
+             switches on the same CPUs here, so the time grows with the nodes; see \
+             docs/fleet.md for the scale on a real fleet."
                 .to_owned(),
         ],
     })
