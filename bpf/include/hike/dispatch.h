@@ -42,6 +42,20 @@ static __always_inline void hike_count_verdict(__u32 word, int verdict)
 		*n += 1;
 }
 
+/* Whether a verdict needs nothing here: no verdict of the script proceeds (one script, or the
+ * last) and verdicts are not counted (no HIKE_CFG_STATS). hike_dispatch_verdict() tests it
+ * first and says it is likely, so that clang keeps the packet's way out (a loader's return, the
+ * end of a chain in a program) next to where the verdict is made and puts the rest out of line.
+ * Without it the common path ran through the count's key and a jump far into the program's
+ * image, and every chain that ended in a program paid for the instruction-cache lines:
+ * docs/performance-notes.md, "The dispatch's cost when it has nothing to do". */
+static __always_inline int hike_dispatch_idle(__u32 word)
+{
+	struct hike_vm_state *st = hike_state_get();
+
+	return !(word & HIKE_DISPATCH_MASK) && (!st || !(st->cfg_flags & HIKE_CFG_STATS));
+}
+
 #ifdef HIKE_CTX_TC
 
 /* At TC the hook runs its programs in order itself (tcx: one link per script, placed by the
@@ -51,6 +65,8 @@ static __always_inline void hike_count_verdict(__u32 word, int verdict)
 static __always_inline int hike_dispatch_verdict(struct xdp_md *ctx, __u32 word, int verdict)
 {
 	(void)ctx;
+	if (__builtin_expect(hike_dispatch_idle(word), 1))
+		return verdict == HIKE_CTX_NEXT ? XDP_DROP : verdict;
 	if ((__u32)verdict > 7 || !(word & (1u << verdict))) {
 		hike_count_verdict(word, verdict);
 		/* A value that is no verdict drops, as at XDP; -1 must not reach hike_ctx_exit(),
@@ -89,6 +105,8 @@ static __always_inline int hike_dispatch_next(struct xdp_md *ctx, __u32 word, in
 /* The packet's verdict, or no return when it proceeds to the next script. */
 static __always_inline int hike_dispatch_verdict(struct xdp_md *ctx, __u32 word, int verdict)
 {
+	if (__builtin_expect(hike_dispatch_idle(word), 1))
+		return verdict;
 	if ((__u32)verdict > 7 || !(word & (1u << verdict))) {
 		hike_count_verdict(word, verdict);
 		return verdict;

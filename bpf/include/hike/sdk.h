@@ -88,15 +88,19 @@ static __always_inline int hike_prog_finish(struct xdp_md *ctx, struct hike_vm_s
 					    struct hike_prog_ret *ret, int verdict)
 {
 	/* The trace's return record: a load of the line the entry read and a branch not taken,
-	 * without HIKE_CFG_TRACE. */
-	if (st->cfg_flags & HIKE_CFG_TRACE)
+	 * without HIKE_CFG_TRACE (unlikely: the record is out of line). */
+	if (__builtin_expect(st->cfg_flags & HIKE_CFG_TRACE, 0))
 		hike_trace_value(st, ret->resume ? HIKE_TRACE_PROG_RET : HIKE_TRACE_PROG_VERDICT,
 				 st->prog_id, st->depth, ret->resume ? ret->value : (__u32)verdict);
 	if (ret->resume) {
 		/* The status stays IN_PROG until hike_vm_run() enters its loop or calls the next
 		 * program: no store on the way from one program to the next. */
+		int v;
+
 		st->regs[0] = ret->value;
-		return hike_dispatch_verdict(ctx, st->dispatch, hike_vm_run(ctx, st));
+		/* The run first: the dispatch word is read after it, not kept on the stack across. */
+		v = hike_vm_run(ctx, st);
+		return hike_dispatch_verdict(ctx, st->dispatch, v);
 	}
 	st->status = HIKE_STATUS_IDLE;
 	st->verdict = verdict;

@@ -759,7 +759,7 @@ static __always_inline long hike_step(struct hike_run *run)
 					return 1;
 				}
 				f = &st->frames[depth];
-				if (st->cfg_flags & HIKE_CFG_TRACE)
+				if (__builtin_expect(st->cfg_flags & HIKE_CFG_TRACE, 0))
 					hike_trace_value(st, HIKE_TRACE_CHAIN_RET, f->chain_id, depth,
 							 st->regs[0]);
 				st->regs[6] = f->saved_regs[0];
@@ -811,7 +811,7 @@ static __always_inline long hike_step(struct hike_run *run)
 				st->pc = 0;
 				if (st->cfg_flags & HIKE_CFG_STATS)
 					hike_count_chain_run((__u32)imm);
-				if (st->cfg_flags & HIKE_CFG_TRACE)
+				if (__builtin_expect(st->cfg_flags & HIKE_CFG_TRACE, 0))
 					hike_trace_call(st, HIKE_TRACE_CHAIN, (__u32)imm, nd);
 				return 0;
 			}
@@ -1191,7 +1191,7 @@ static __always_inline int hike_vm_boot(struct xdp_md *ctx, struct hike_vm_state
 	st->cfg_flags = flags;
 	st->redirect_ifindex = 0;
 	st->packets++;
-	if (flags & HIKE_CFG_TRACE) {
+	if (__builtin_expect(flags & HIKE_CFG_TRACE, 0)) {
 		st->trace_len = 0;
 		hike_trace_call(st, HIKE_TRACE_CHAIN, chain_id, 0);
 	}
