@@ -1095,30 +1095,7 @@ impl Daemon {
         };
         let writes: Vec<_> = linked.map_writes.iter().filter(|w| !shared(w)).collect();
         for w in writes {
-            let what = format!("configure map `{}.{}`", w.owner, w.map);
-            let map: MapRef = match w.target {
-                MapOwner::Loader => inner.loaders[&record.loader.pin]
-                    .map(&w.map)
-                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?
-                    .clone(),
-                MapOwner::Program(id) => vm
-                    .program_map(ProgramId::new(id).expect("linked"), &w.map)
-                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?,
-            };
-            for (k, v) in &w.entries {
-                if matches!(w.target, MapOwner::Program(_)) {
-                    let previous =
-                        read_raw(&map, k).map_err(|e| DaemonError::kernel(what.clone(), &e))?;
-                    txn.steps.push(Undo::Entry {
-                        map: map.clone(),
-                        key: k.clone(),
-                        previous,
-                    });
-                }
-                map.update(k, v, UpdateMode::Any)
-                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?;
-                crash::point("map.written");
-            }
+            write_map_entries(inner, record, w, txn)?;
         }
         Ok(())
     }
@@ -1131,35 +1108,11 @@ impl Daemon {
         old: Option<&ScriptRecord>,
         txn: &mut Txn,
     ) -> Result<()> {
-        let vm = &inner.vm;
         // The entries of programs other scripts (or the old version) run.
         for w in linked.map_writes.iter().filter(
             |w| matches!(w.target, MapOwner::Program(id) if inner.state.program(id).is_some()),
         ) {
-            let what = format!("configure map `{}.{}`", w.owner, w.map);
-            let map: MapRef = match w.target {
-                MapOwner::Loader => inner.loaders[&record.loader.pin]
-                    .map(&w.map)
-                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?
-                    .clone(),
-                MapOwner::Program(id) => vm
-                    .program_map(ProgramId::new(id).expect("linked"), &w.map)
-                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?,
-            };
-            for (k, v) in &w.entries {
-                if matches!(w.target, MapOwner::Program(_)) {
-                    let previous =
-                        read_raw(&map, k).map_err(|e| DaemonError::kernel(what.clone(), &e))?;
-                    txn.steps.push(Undo::Entry {
-                        map: map.clone(),
-                        key: k.clone(),
-                        previous,
-                    });
-                }
-                map.update(k, v, UpdateMode::Any)
-                    .map_err(|e| DaemonError::kernel(what.clone(), &e))?;
-                crash::point("map.written");
-            }
+            write_map_entries(inner, record, w, txn)?;
         }
         // The order with the new record: what follows each script, then each interface's
         // XDP link on its first script's loader (`order`: every packet meets the old or the
@@ -1331,6 +1284,41 @@ impl Daemon {
         prune_order(inner, &what);
         Ok(record)
     }
+}
+
+/// Writes a linked script's entries into one map (the loader's, or a program's with each
+/// entry's previous value recorded in `txn`, since other scripts may run that program).
+fn write_map_entries(
+    inner: &Inner,
+    record: &ScriptRecord,
+    w: &eclat_link::link::MapWrite,
+    txn: &mut Txn,
+) -> Result<()> {
+    let what = format!("configure map `{}.{}`", w.owner, w.map);
+    let map: MapRef = match w.target {
+        MapOwner::Loader => inner.loaders[&record.loader.pin]
+            .map(&w.map)
+            .map_err(|e| DaemonError::kernel(what.clone(), &e))?
+            .clone(),
+        MapOwner::Program(id) => inner
+            .vm
+            .program_map(ProgramId::new(id).expect("linked"), &w.map)
+            .map_err(|e| DaemonError::kernel(what.clone(), &e))?,
+    };
+    for (k, v) in &w.entries {
+        if matches!(w.target, MapOwner::Program(_)) {
+            let previous = read_raw(&map, k).map_err(|e| DaemonError::kernel(what.clone(), &e))?;
+            txn.steps.push(Undo::Entry {
+                map: map.clone(),
+                key: k.clone(),
+                previous,
+            });
+        }
+        map.update(k, v, UpdateMode::Any)
+            .map_err(|e| DaemonError::kernel(what.clone(), &e))?;
+        crash::point("map.written");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
