@@ -21,7 +21,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use etcd_client::{Client, Compare, CompareOp, EventType, PutOptions, Txn, TxnOp, WatchOptions};
+use etcd_client::{
+    Client, Compare, CompareOp, EventType, PutOptions, Txn, TxnOp, WatchOptions, WatchResponse,
+    WatchStream,
+};
 use serde::Serialize;
 
 use crate::error::{request, FleetError, Result};
@@ -224,6 +227,12 @@ pub async fn rollout_with_objects(
         )
         .await
         .map_err(request("watch the answers"))?;
+    let this_attempt = Attempt {
+        layout,
+        script: name,
+        attempt,
+        nodes: &nodes,
+    };
     let mut answers: BTreeMap<String, Status> = BTreeMap::new();
     let mut gone: Vec<String> = Vec::new();
     let deadline = tokio::time::Instant::now() + timeout;
@@ -248,29 +257,11 @@ pub async fn rollout_with_objects(
             reason = format!("{} went away during the prepare", gone.join(", "));
             break;
         }
-        match tokio::time::timeout_at(deadline, watch.message()).await {
-            Err(_) => {
-                reason = format!("not every node answered within {}s", timeout.as_secs());
-                break;
-            }
-            Ok(msg) => {
-                let resp = msg.map_err(request("watch the answers"))?.ok_or_else(|| {
-                    FleetError::Request {
-                        what: "watch the answers".into(),
-                        cause: etcd_client::Error::WatchError("the watch ended".into()),
-                    }
-                })?;
-                absorb(
-                    layout,
-                    name,
-                    attempt,
-                    &nodes,
-                    &resp,
-                    &mut answers,
-                    &mut gone,
-                );
-            }
-        }
+        let Some(resp) = next_event(&mut watch, deadline, "watch the answers").await? else {
+            reason = format!("not every node answered within {}s", timeout.as_secs());
+            break;
+        };
+        this_attempt.absorb(&resp, &mut answers, &mut gone);
     }
     // The canary step: the first `canary` nodes switch, and answer, before the others.
     let canary_key = layout.canary(name);
@@ -314,32 +305,15 @@ pub async fn rollout_with_objects(
                 reason = format!("{} went away during the canary step", gone.join(", "));
                 break;
             }
-            match tokio::time::timeout_at(deadline + timeout, watch.message()).await {
-                Err(_) => {
-                    reason = format!(
-                        "not every canary switched within {}s (the canaries went back)",
-                        timeout.as_secs()
-                    );
-                    break;
-                }
-                Ok(msg) => {
-                    let resp = msg.map_err(request("watch the canaries"))?.ok_or_else(|| {
-                        FleetError::Request {
-                            what: "watch the canaries".into(),
-                            cause: etcd_client::Error::WatchError("the watch ended".into()),
-                        }
-                    })?;
-                    absorb(
-                        layout,
-                        name,
-                        attempt,
-                        &nodes,
-                        &resp,
-                        &mut answers,
-                        &mut gone,
-                    );
-                }
-            }
+            let next = next_event(&mut watch, deadline + timeout, "watch the canaries").await?;
+            let Some(resp) = next else {
+                reason = format!(
+                    "not every canary switched within {}s (the canaries went back)",
+                    timeout.as_secs()
+                );
+                break;
+            };
+            this_attempt.absorb(&resp, &mut answers, &mut gone);
         }
     }
     let mut committed_now = false;
@@ -380,15 +354,7 @@ pub async fn rollout_with_objects(
                         let Some(resp) = msg.map_err(request("watch the switches"))? else {
                             break;
                         };
-                        absorb(
-                            layout,
-                            name,
-                            attempt,
-                            &nodes,
-                            &resp,
-                            &mut answers,
-                            &mut gone,
-                        );
+                        this_attempt.absorb(&resp, &mut answers, &mut gone);
                     }
                 }
             }
@@ -450,37 +416,66 @@ pub async fn rollout_with_objects(
     })
 }
 
-/// Takes in the answers of this attempt (and, after the commit, the switches) and the nodes
-/// that went away.
-fn absorb(
-    layout: &Layout,
-    script: &str,
+/// The next batch of events on `watch`, or `None` once `deadline` has passed. Before the
+/// commit the rollout cannot go on without its watch, so a watch that fails or ends is an
+/// error, named after `what` the rollout was waiting for (`watch the answers`). The wait for
+/// the switches after the commit does not use it: there, a watch that ends only stops the wait.
+async fn next_event(
+    watch: &mut WatchStream,
+    deadline: tokio::time::Instant,
+    what: &str,
+) -> Result<Option<WatchResponse>> {
+    let Ok(msg) = tokio::time::timeout_at(deadline, watch.message()).await else {
+        return Ok(None);
+    };
+    let resp = msg
+        .map_err(request(what))?
+        .ok_or_else(|| FleetError::Request {
+            what: what.to_owned(),
+            cause: etcd_client::Error::WatchError("the watch ended".into()),
+        })?;
+    Ok(Some(resp))
+}
+
+/// What tells this rollout's events from others: the script, the attempt, its nodes.
+struct Attempt<'a> {
+    layout: &'a Layout,
+    script: &'a str,
     attempt: i64,
-    nodes: &[String],
-    resp: &etcd_client::WatchResponse,
-    answers: &mut BTreeMap<String, Status>,
-    gone: &mut Vec<String>,
-) {
-    let statuses = layout.statuses(script);
-    let alive = layout.alive_all();
-    for e in resp.events() {
-        let Some(kv) = e.kv() else { continue };
-        let key = String::from_utf8_lossy(kv.key()).into_owned();
-        if let Some(node) = Layout::leaf(&key, &statuses) {
-            if e.event_type() != EventType::Put || !nodes.iter().any(|n| n == node) {
-                continue;
-            }
-            if let Ok(s) = serde_json::from_slice::<Status>(kv.value()) {
-                if s.attempt == attempt {
-                    answers.insert(node.to_owned(), s);
+    nodes: &'a [String],
+}
+
+impl Attempt<'_> {
+    /// Takes in the answers of this attempt (and, after the commit, the switches) and the
+    /// nodes that went away.
+    fn absorb(
+        &self,
+        resp: &WatchResponse,
+        answers: &mut BTreeMap<String, Status>,
+        gone: &mut Vec<String>,
+    ) {
+        let statuses = self.layout.statuses(self.script);
+        let alive = self.layout.alive_all();
+        let ours = |node: &str| self.nodes.iter().any(|n| n == node);
+        for e in resp.events() {
+            let Some(kv) = e.kv() else { continue };
+            let key = String::from_utf8_lossy(kv.key()).into_owned();
+            if let Some(node) = Layout::leaf(&key, &statuses) {
+                if e.event_type() != EventType::Put || !ours(node) {
+                    continue;
                 }
-            }
-        } else if let Some(node) = Layout::leaf(&key, &alive) {
-            if e.event_type() == EventType::Delete
-                && nodes.iter().any(|n| n == node)
-                && !gone.iter().any(|g| g == node)
-            {
-                gone.push(node.to_owned());
+                if let Ok(s) = serde_json::from_slice::<Status>(kv.value()) {
+                    if s.attempt == self.attempt {
+                        answers.insert(node.to_owned(), s);
+                    }
+                }
+            } else if let Some(node) = Layout::leaf(&key, &alive) {
+                if e.event_type() == EventType::Delete
+                    && ours(node)
+                    && !gone.iter().any(|g| g == node)
+                {
+                    gone.push(node.to_owned());
+                }
             }
         }
     }
