@@ -343,6 +343,35 @@ async fn write_status(
     .await
 }
 
+/// The tail of a switch (or an unload) that worked: `script` now runs generation `now` (`None`:
+/// nothing, it was unloaded), which is saved before the node answers `committed` for
+/// `generation` and `attempt`, so that a restart after the answer does not load it again.
+async fn record_switch(
+    cfg: &AgentConfig,
+    client: &mut Client,
+    mem: &mut Memory,
+    script: &str,
+    now: Option<u64>,
+    generation: u64,
+    attempt: i64,
+) -> Result<()> {
+    match now {
+        Some(running) => mem.running.scripts.insert(script.to_owned(), running),
+        None => mem.running.scripts.remove(script),
+    };
+    mem.running.save(&cfg.state_file);
+    write_status(
+        cfg,
+        client,
+        script,
+        generation,
+        attempt,
+        Phase::Committed,
+        String::new(),
+    )
+    .await
+}
+
 /// The objects `spec`'s packages name, from the cache or etcd, checked; the error as people
 /// read it (a node that cannot get an object cannot prepare).
 async fn fetch(
@@ -418,19 +447,9 @@ async fn reconcile(
                 let attempt = if prepared { c_attempt } else { 0 };
                 match result {
                     Ok(()) => {
-                        mem.running.scripts.insert(script.to_owned(), generation);
-                        mem.running.save(&cfg.state_file);
                         tracing::info!(script, generation, "fleet: committed");
-                        write_status(
-                            cfg,
-                            client,
-                            script,
-                            generation,
-                            attempt,
-                            Phase::Committed,
-                            String::new(),
-                        )
-                        .await?;
+                        let now = Some(generation);
+                        record_switch(cfg, client, mem, script, now, generation, attempt).await?;
                     }
                     Err(e) => {
                         tracing::warn!(script, generation, "fleet: cannot switch: {e}");
@@ -455,19 +474,8 @@ async fn reconcile(
                 let result = blocking(move || local2.remove(&name)).await;
                 match result {
                     Ok(()) => {
-                        mem.running.scripts.remove(script);
-                        mem.running.save(&cfg.state_file);
                         tracing::info!(script, "fleet: unloaded");
-                        write_status(
-                            cfg,
-                            client,
-                            script,
-                            generation,
-                            attempt,
-                            Phase::Committed,
-                            String::new(),
-                        )
-                        .await?;
+                        record_switch(cfg, client, mem, script, None, generation, attempt).await?;
                     }
                     Err(e) => {
                         write_status(cfg, client, script, generation, attempt, Phase::Failed, e)
