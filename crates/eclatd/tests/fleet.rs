@@ -9,8 +9,6 @@
 
 mod support;
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::process::Command;
 use std::time::Duration;
 
 use std::collections::BTreeMap;
@@ -20,7 +18,8 @@ use eclat_fleet::model::{Action, Phase, Spec, Status};
 use eclat_fleet::objects::Objects;
 use eclat_fleet::rollout::{self, Report};
 use eclat_fleet::{EtcdOptions, Layout};
-use hike_testkit::etcd::Etcd;
+use hike_netlab::LabTag;
+use hike_testkit::fleet::{node_args, FleetNet};
 use support::{frames, Daemon, Netns};
 
 /// Every node counts its traffic under `monitor(KEY)` and drops it; the generation shows in
@@ -40,75 +39,10 @@ def count_drop():
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The host side of the management network: a bridge with an address etcd listens on.
-struct Bridge {
-    name: String,
-    subnet: u8,
-}
-
-impl Bridge {
-    /// The `k`th bridge of this process (each test its own).
-    fn new(k: u32) -> Bridge {
-        let pid = std::process::id();
-        let b = Bridge {
-            name: format!("efb{pid}{k}"),
-            subnet: ((pid * 2 + k) % 250) as u8,
-        };
-        // One left by a killed run of the same pid.
-        let _ = Command::new("ip")
-            .args(["link", "del", &b.name])
-            .stderr(std::process::Stdio::null())
-            .status();
-        ip(&["link", "add", &b.name, "type", "bridge"]);
-        ip(&[
-            "addr",
-            "add",
-            &format!("10.254.{}.1/24", b.subnet),
-            "dev",
-            &b.name,
-        ]);
-        ip(&["link", "set", &b.name, "up"]);
-        b
-    }
-
-    fn addr(&self) -> IpAddr {
-        IpAddr::V4(Ipv4Addr::new(10, 254, self.subnet, 1))
-    }
-
-    /// Connects `ns` to the bridge as `10.254.S.(10+i)` on its `m0`.
-    fn connect(&self, ns: &Netns, i: u8) {
-        let host = format!("efh{}n{i}", std::process::id());
-        ip(&[
-            "link", "add", &host, "type", "veth", "peer", "name", "m0", "netns", &ns.name,
-        ]);
-        ip(&["link", "set", &host, "master", &self.name, "up"]);
-        ns.ip(&[
-            "addr",
-            "add",
-            &format!("10.254.{}.{}/24", self.subnet, 10 + i),
-            "dev",
-            "m0",
-        ]);
-        ns.ip(&["link", "set", "m0", "up"]);
-    }
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        // The nodes' veths go with their namespaces; the bridge is ours.
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.name])
-            .status();
-    }
+/// The management bridge with etcd on it, named for this test file.
+fn fleet_net(tls: bool) -> FleetNet {
+    let tag = LabTag::new("eclatd-fleet-", "efb");
+    FleetNet::start(&tag, tls).expect("etcd on the management bridge")
 }
 
 /// A node: its namespace (`v0`/`v1`, and `w0`/`w1` on some) and its daemon.
@@ -120,22 +54,20 @@ struct Node {
 
 impl Node {
     fn start(
-        bridge: &Bridge,
-        url: &str,
+        net: &FleetNet,
         prefix: &str,
         i: u8,
         role: &str,
         with_w0: bool,
         extra: &[String],
     ) -> Node {
-        Node::start_env(bridge, url, prefix, i, role, with_w0, extra, &[])
+        Node::start_env(net, prefix, i, role, with_w0, extra, &[])
     }
 
     /// [`Node::start`] with environment variables for the daemon.
     #[allow(clippy::too_many_arguments)]
     fn start_env(
-        bridge: &Bridge,
-        url: &str,
+        net: &FleetNet,
         prefix: &str,
         i: u8,
         role: &str,
@@ -147,25 +79,15 @@ impl Node {
         if with_w0 {
             ns.add_pair("w0", "w1");
         }
-        bridge.connect(&ns, i);
+        net.connect(&ns.name, i)
+            .expect("join the management bridge");
         let name = format!("n{i}");
         let mut daemon = Daemon::new(Some(&ns));
-        daemon.extra_args = [
-            "--etcd",
-            url,
-            "--node",
-            &name,
-            "--label",
-            &format!("role={role}"),
-            "--etcd-prefix",
-            prefix,
-            "--etcd-lease-ttl",
-            "2",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain(extra.iter().cloned())
-        .collect();
+        daemon.extra_args = node_args(&net.node_url(), &name, prefix, &[format!("role={role}")]);
+        daemon
+            .extra_args
+            .extend(["--etcd-lease-ttl".to_owned(), "2".to_owned()]);
+        daemon.extra_args.extend_from_slice(extra);
         daemon.extra_env = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -227,6 +149,15 @@ impl Operator {
             client,
             layout: Layout::new(prefix),
         }
+    }
+
+    /// [`Operator::new`] on `net`'s etcd over plain HTTP.
+    fn plain(net: &FleetNet, prefix: &str) -> Operator {
+        let etcd = EtcdOptions {
+            endpoints: vec![net.etcd().url()],
+            ..EtcdOptions::default()
+        };
+        Operator::new(etcd, prefix)
     }
 
     fn rollout(&mut self, name: &str, action: Action, timeout: Duration) -> Report {
@@ -390,24 +321,16 @@ fn outcomes(r: &Report) -> Vec<(String, Option<Phase>)> {
 
 #[test]
 fn a_fleet_rolls_out_all_or_nothing_and_converges() {
-    let bridge = Bridge::new(0);
-    let mut etcd = Etcd::start(&[bridge.addr()]).expect("etcd");
-    let url = etcd.url_on(bridge.addr());
+    let mut net = fleet_net(false);
     let prefix = format!("/fleet-test-{}/", std::process::id());
     let roles = ["edge", "edge", "core", "core"];
     // w0 on the first three only: a script on w0 cannot load on n3.
     let mut nodes: Vec<Node> = roles
         .iter()
         .enumerate()
-        .map(|(i, role)| Node::start(&bridge, &url, &prefix, i as u8, role, i < 3, &[]))
+        .map(|(i, role)| Node::start(&net, &prefix, i as u8, role, i < 3, &[]))
         .collect();
-    let mut op = Operator::new(
-        EtcdOptions {
-            endpoints: vec![etcd.url()],
-            ..EtcdOptions::default()
-        },
-        &prefix,
-    );
+    let mut op = Operator::plain(&net, &prefix);
     op.wait_live(|live| live.len() == 4);
 
     // 1. To every node: each counts its traffic under key 1.
@@ -488,13 +411,13 @@ fn a_fleet_rolls_out_all_or_nothing_and_converges() {
 
     // 5. etcd goes away under the running fleet: the data plane stays exactly as it is.
     let before = op.leases();
-    etcd.stop();
+    net.etcd_mut().stop();
     for n in &nodes {
         let counts = n.traffic("cnt", "v1", 3);
         assert_eq!(counts.get(&2), Some(&10), "{}: {counts:?}", n.name);
         assert_eq!(n.scripts(), vec![("cnt".to_owned(), 2)], "{}", n.name);
     }
-    etcd.restart().expect("etcd again");
+    net.etcd_mut().restart().expect("etcd again");
     // Every node comes back (a new session registers again): a rollout reaches all of them.
     op.wait_registered_again(4, &before);
     let r = op.rollout("cnt", apply(3, "v0", &[]), TIMEOUT);
@@ -524,7 +447,7 @@ fn a_fleet_rolls_out_all_or_nothing_and_converges() {
     assert!(e.to_string().contains("matches no live node"), "{e}");
 
     // 7. A node added later converges to what is committed.
-    let late = Node::start(&bridge, &url, &prefix, 4, "edge", true, &[]);
+    let late = Node::start(&net, &prefix, 4, "edge", true, &[]);
     op.wait_status("cnt", "n4", 3, Phase::Committed);
     op.wait_status("edge", "n4", 1, Phase::Committed);
     assert_eq!(late.traffic("cnt", "v1", 5).get(&3), Some(&5));
@@ -546,9 +469,8 @@ fn a_fleet_rolls_out_all_or_nothing_and_converges() {
 
 #[test]
 fn a_fleet_over_tls_with_client_certificates() {
-    let bridge = Bridge::new(1);
-    let etcd = Etcd::start_tls(&[bridge.addr()]).expect("etcd");
-    let tls = etcd.tls().unwrap().clone();
+    let net = fleet_net(true);
+    let tls = net.etcd().tls().unwrap().clone();
     let prefix = "/fleet-tls/";
     let files = [
         "--etcd-ca".to_owned(),
@@ -558,17 +480,9 @@ fn a_fleet_over_tls_with_client_certificates() {
         "--etcd-key".to_owned(),
         tls.client_key.display().to_string(),
     ];
-    let node = Node::start(
-        &bridge,
-        &etcd.url_on(bridge.addr()),
-        prefix,
-        7,
-        "edge",
-        false,
-        &files,
-    );
+    let node = Node::start(&net, prefix, 7, "edge", false, &files);
     let secure = EtcdOptions {
-        endpoints: vec![etcd.url()],
+        endpoints: vec![net.etcd().url()],
         ca: Some(tls.ca.clone()),
         cert: Some(tls.client_cert.clone()),
         key: Some(tls.client_key.clone()),
@@ -583,7 +497,7 @@ fn a_fleet_over_tls_with_client_certificates() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let refused = rt.block_on(async {
         let mut c = eclat_fleet::connect(&EtcdOptions {
-            endpoints: vec![etcd.url()],
+            endpoints: vec![net.etcd().url()],
             ca: Some(tls.ca.clone()),
             ..EtcdOptions::default()
         })
@@ -659,9 +573,7 @@ fn with_package(dir: &std::path::Path, plus: u32, key: u32) -> (Action, Objects)
 
 #[test]
 fn user_packages_reach_the_nodes_as_checked_objects() {
-    let bridge = Bridge::new(2);
-    let mut etcd = Etcd::start(&[bridge.addr()]).expect("etcd");
-    let url = etcd.url_on(bridge.addr());
+    let mut net = fleet_net(false);
     let prefix = format!("/fleet-pkg-{}/", std::process::id());
     let pkgs = std::env::temp_dir().join(format!("eclat-fleet-pkgs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&pkgs);
@@ -669,26 +581,9 @@ fn user_packages_reach_the_nodes_as_checked_objects() {
     // built.
     let no_clang = [("HIKE_CLANG", "/nonexistent/clang")];
     let mut nodes: Vec<Node> = (0..2)
-        .map(|i| {
-            Node::start_env(
-                &bridge,
-                &url,
-                &prefix,
-                20 + i,
-                "edge",
-                false,
-                &[],
-                &no_clang,
-            )
-        })
+        .map(|i| Node::start_env(&net, &prefix, 20 + i, "edge", false, &[], &no_clang))
         .collect();
-    let mut op = Operator::new(
-        EtcdOptions {
-            endpoints: vec![etcd.url()],
-            ..EtcdOptions::default()
-        },
-        &prefix,
-    );
+    let mut op = Operator::plain(&net, &prefix);
     op.wait_live(|live| live.len() == 2);
 
     // 1. Version 1 everywhere: each node counts under add1(5) = 6.
@@ -727,7 +622,7 @@ fn user_packages_reach_the_nodes_as_checked_objects() {
     let before = entries(&nodes[0]);
     assert_eq!(before, vec![("0".to_owned(), "6".to_owned())]);
     nodes[0].daemon.kill9();
-    etcd.stop();
+    net.etcd_mut().stop();
     assert_eq!(nodes[0].ns.send("v1", &frames("fc00::1", "fc00::2", 2)), 2);
     nodes[0].daemon.spawn();
     assert_eq!(entries(&nodes[0]), vec![("0".to_owned(), "8".to_owned())]);
@@ -768,7 +663,7 @@ fn user_packages_reach_the_nodes_as_checked_objects() {
         .wait_for_log("the user packages of fleet script `pkg` cannot be rebuilt"));
     let counts = nodes[0].traffic("pkg", "v1", 1);
     assert_eq!(counts.get(&6), Some(&10), "{counts:?}");
-    etcd.restart().expect("etcd again");
+    net.etcd_mut().restart().expect("etcd again");
     op.wait_registered_again(2, &leases);
 
     // 2. Version 2, whose XDP build etcd holds corrupted (other bytes under its hash): every
@@ -930,18 +825,10 @@ fn pins(node: &Node) -> (Vec<std::path::PathBuf>, usize) {
 
 #[test]
 fn a_prepared_generation_waits_loaded_beside_the_running_one() {
-    let bridge = Bridge::new(3);
-    let etcd = Etcd::start(&[bridge.addr()]).expect("etcd");
-    let url = etcd.url_on(bridge.addr());
+    let net = fleet_net(false);
     let prefix = format!("/fleet-prep-{}/", std::process::id());
-    let mut node = Node::start(&bridge, &url, &prefix, 30, "edge", false, &[]);
-    let mut op = Operator::new(
-        EtcdOptions {
-            endpoints: vec![etcd.url()],
-            ..EtcdOptions::default()
-        },
-        &prefix,
-    );
+    let mut node = Node::start(&net, &prefix, 30, "edge", false, &[]);
+    let mut op = Operator::plain(&net, &prefix);
     op.wait_live(|live| live.len() == 1);
     let r = op.rollout("cnt", apply(1, "v0", &[]), TIMEOUT);
     assert!(r.all_committed(), "{r:#?}");
@@ -1069,21 +956,13 @@ fn with_c_chains(dir: &std::path::Path, key: u32) -> (Action, Objects) {
 
 #[test]
 fn c_chains_reach_the_nodes_built() {
-    let bridge = Bridge::new(4);
-    let etcd = Etcd::start(&[bridge.addr()]).expect("etcd");
-    let url = etcd.url_on(bridge.addr());
+    let net = fleet_net(false);
     let prefix = format!("/fleet-cchains-{}/", std::process::id());
     let dir = std::env::temp_dir().join(format!("eclat-fleet-cchains-{}", std::process::id()));
     // The node has no clang: it runs the chains the operator built.
     let no_clang = [("HIKE_CLANG", "/nonexistent/clang")];
-    let node = Node::start_env(&bridge, &url, &prefix, 40, "edge", false, &[], &no_clang);
-    let mut op = Operator::new(
-        EtcdOptions {
-            endpoints: vec![etcd.url()],
-            ..EtcdOptions::default()
-        },
-        &prefix,
-    );
+    let node = Node::start_env(&net, &prefix, 40, "edge", false, &[], &no_clang);
+    let mut op = Operator::plain(&net, &prefix);
     op.wait_live(|live| live.len() == 1);
 
     // 1. The C chain counts under the key it was built with.

@@ -14,6 +14,8 @@
 //!   field reads, the writes to try and the address comparisons.
 //! - [`listing2`]: the paper's Listing 2 in HIKe assembly and the programs it calls.
 //! - [`etcd`]: a real etcd on free loopback ports, for the fleet tests and benchmark.
+//! - [`fleet`]: the fleet's management network (a bridge with etcd on it, each node's
+//!   namespace joined to it) and an eclatd node's fleet arguments.
 //! - [`xdp`]: the XDP verdicts as numbers (the ABI's, re-exported).
 //! - [`unverifiable`]: an eCLAT script whose fused build the verifier refuses.
 //!
@@ -34,6 +36,7 @@
 
 pub mod etcd;
 pub mod fields;
+pub mod fleet;
 pub mod foreign;
 mod harness;
 pub mod hook;

@@ -2,7 +2,7 @@
 //! 1, 2, 4 and 8 nodes on this machine (`fleet`/`rollout_ms`, param = nodes).
 //!
 //! A real etcd (`hike_testkit::etcd`, the `etcd-server` package's binary) listens on a bridge
-//! of the host; eight eclatd (`hike_netlab::Eclatd` with `--etcd --node --label`), each in its
+//! of the host (`hike_testkit::fleet`); eight eclatd (`hike_netlab::Eclatd` with `--etcd --node --label`), each in its
 //! own network namespace reached through a veth on that bridge, register with it. Node `i`
 //! carries the label `gN=yes` for every N > i, so that the selector `gN=yes` picks the first N
 //! nodes. A trial is one `eclat_fleet::rollout::rollout` call (what `eclat fleet apply`
@@ -13,15 +13,13 @@
 //! prepares on the same 2 CPUs here: the figure grows with the nodes for that reason, which a
 //! real fleet (one machine per node) does not have; `docs/fleet.md` discusses the scale.
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use eclat_fleet::model::{Action, Spec};
 use eclat_fleet::{rollout, EtcdOptions, Layout};
 use hike_netlab::{Eclatd, EclatdOptions, LabTag, Netns, ScratchDir};
-use hike_testkit::etcd::Etcd;
+use hike_testkit::fleet::{node_args, FleetNet};
 
 use crate::daemon::DaemonClient;
 use crate::measure::{Progress, Settings, Summary};
@@ -53,45 +51,6 @@ def count_drop():
 /// How long a node may take to answer in each phase.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-fn ip(args: &[&str]) -> Result<()> {
-    let out = Command::new("ip").args(args).output().context("run ip")?;
-    if !out.status.success() {
-        bail!(
-            "ip {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
-/// The host's bridge that the nodes reach etcd through; deleted on drop.
-struct Bridge {
-    name: String,
-    addr: Ipv4Addr,
-}
-
-impl Bridge {
-    fn new() -> Result<Bridge> {
-        let pid = std::process::id();
-        let b = Bridge {
-            name: format!("hbfb{pid}"),
-            addr: Ipv4Addr::new(10, 253, (pid % 250) as u8, 1),
-        };
-        ip(&["link", "add", &b.name, "type", "bridge"])?;
-        ip(&["addr", "add", &format!("{}/24", b.addr), "dev", &b.name])?;
-        ip(&["link", "set", &b.name, "up"])?;
-        Ok(b)
-    }
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.name])
-            .status();
-    }
-}
-
 /// A node: its namespace (with `d0`/`d1`, and `m0` on the bridge) and its daemon.
 struct Node {
     // Fields drop in order: the daemon before its directory and its namespace.
@@ -100,56 +59,19 @@ struct Node {
     _ns: Netns,
 }
 
-fn start_node(
-    i: usize,
-    tag: &LabTag,
-    bridge: &Bridge,
-    url: &str,
-    eclatd: &std::path::Path,
-) -> Result<Node> {
+fn start_node(i: usize, tag: &LabTag, net: &FleetNet, eclatd: &std::path::Path) -> Result<Node> {
     let ns = tag.netns(&format!("n{i}"))?;
     ns.ip(&["link", "set", "lo", "up"])?;
     ns.ip(&["link", "add", "d0", "type", "veth", "peer", "name", "d1"])?;
     ns.ip(&["link", "set", "d0", "up"])?;
     ns.ip(&["link", "set", "d1", "up"])?;
-    let host = tag.ifname(&format!("m{i}"));
-    ip(&[
-        "link",
-        "add",
-        &host,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "m0",
-        "netns",
-        ns.name(),
-    ])?;
-    ip(&["link", "set", &host, "master", &bridge.name, "up"])?;
-    let o = bridge.addr.octets();
-    ns.ip(&[
-        "addr",
-        "add",
-        &format!("{}.{}.{}.{}/24", o[0], o[1], o[2], 10 + i),
-        "dev",
-        "m0",
-    ])?;
-    ns.ip(&["link", "set", "m0", "up"])?;
-    let mut args: Vec<String> = [
-        "--etcd",
-        url,
-        "--node",
-        &format!("n{i}"),
-        "--etcd-prefix",
-        PREFIX,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    for n in NODES.iter().filter(|&&n| i < n) {
-        args.push("--label".into());
-        args.push(format!("g{n}=yes"));
-    }
+    net.connect(ns.name(), i as u8)?;
+    let labels: Vec<String> = NODES
+        .iter()
+        .filter(|&&n| i < n)
+        .map(|n| format!("g{n}=yes"))
+        .collect();
+    let args = node_args(&net.node_url(), &format!("n{i}"), PREFIX, &labels);
     // Each node its own directory and instance: both are named `<prefix><pid>`.
     let prefix = format!("hike-bench-fleet{}-", (b'a' + i as u8) as char);
     let scratch = ScratchDir::new(&prefix)?;
@@ -189,13 +111,11 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
     let progress = Progress::new(NAME);
     progress.update("starting etcd and the nodes");
     let eclatd = super::control_plane::eclatd_bin(settings)?;
-    let bridge = Bridge::new().context("the nodes' bridge")?;
-    let etcd = Etcd::start(&[IpAddr::V4(bridge.addr)]).context("start etcd")?;
-    let url = etcd.url_on(IpAddr::V4(bridge.addr));
     let tag = LabTag::new("hike-bench-fleet-", "hbf");
+    let net = FleetNet::start(&tag, false).context("etcd and the nodes' bridge")?;
     let max = *NODES.iter().max().expect("sizes");
     let nodes = (0..max)
-        .map(|i| start_node(i, &tag, &bridge, &url, &eclatd))
+        .map(|i| start_node(i, &tag, &net, &eclatd))
         .collect::<Result<Vec<Node>>>()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -203,7 +123,7 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
         .context("the async runtime")?;
     let layout = Layout::new(PREFIX);
     let mut client = rt.block_on(eclat_fleet::connect(&EtcdOptions {
-        endpoints: vec![etcd.url()],
+        endpoints: vec![net.etcd().url()],
         ..EtcdOptions::default()
     }))?;
     // The nodes register asynchronously: ask until all are live (a minute at most).
@@ -266,8 +186,7 @@ pub fn run(settings: &Settings) -> Result<ScenarioReport> {
     }
     drop(client);
     drop(nodes);
-    drop(etcd);
-    drop(bridge);
+    drop(net);
     progress.finish("done");
     Ok(ScenarioReport {
         name: NAME,
