@@ -99,6 +99,33 @@ struct Node {
     _dir: std::path::PathBuf,
 }
 
+impl Node {
+    /// The text of the script `name` this node runs, if any.
+    fn running(&self, name: &str) -> Option<String> {
+        self.local.mem.lock().unwrap().running.get(name).cloned()
+    }
+}
+
+/// A watch of every key under `prefix`.
+async fn watch_prefix(
+    client: &mut etcd_client::Client,
+    prefix: String,
+) -> etcd_client::WatchStream {
+    client
+        .watch(prefix, Some(etcd_client::WatchOptions::new().with_prefix()))
+        .await
+        .unwrap()
+}
+
+/// Waits for the next events on `watch`: `what` should have happened by the end of
+/// `timeout`.
+async fn next_events(watch: &mut etcd_client::WatchStream, timeout: Duration, what: &str) {
+    tokio::time::timeout(timeout, watch.message())
+        .await
+        .unwrap_or_else(|_| panic!("{what} within {timeout:?}"))
+        .unwrap();
+}
+
 fn start_node(
     rt: &tokio::runtime::Runtime,
     etcd: &Etcd,
@@ -144,21 +171,9 @@ fn start_node(
 
 /// Waits until `n` nodes are live (they register asynchronously).
 async fn wait_live(client: &mut etcd_client::Client, layout: &Layout, n: usize) {
-    let mut watch = client
-        .watch(
-            layout.alive_all(),
-            Some(etcd_client::WatchOptions::new().with_prefix()),
-        )
-        .await
-        .unwrap();
-    loop {
-        if rollout::live_nodes(client, layout).await.unwrap().len() >= n {
-            return;
-        }
-        tokio::time::timeout(Duration::from_secs(20), watch.message())
-            .await
-            .expect("nodes register within 20 s")
-            .unwrap();
+    let mut watch = watch_prefix(client, layout.alive_all()).await;
+    while rollout::live_nodes(client, layout).await.unwrap().len() < n {
+        next_events(&mut watch, Duration::from_secs(20), "nodes register").await;
     }
 }
 
@@ -215,16 +230,7 @@ fn two_phase_rollouts_commit_everywhere_or_nowhere() {
         assert!(r.all_committed(), "{r:?}");
         assert_eq!(r.generation, 1);
         for n in &nodes {
-            assert_eq!(
-                n.local
-                    .mem
-                    .lock()
-                    .unwrap()
-                    .running
-                    .get("s")
-                    .map(String::as_str),
-                Some("v1")
-            );
+            assert_eq!(n.running("s").as_deref(), Some("v1"));
         }
 
         // n2 cannot prepare: nobody switches, the others drop what they prepared.
@@ -237,13 +243,7 @@ fn two_phase_rollouts_commit_everywhere_or_nowhere() {
         assert_eq!(n2.phase, Some(Phase::Failed));
         assert_eq!(n2.error, "interface missing on n2");
         // The aborts are asynchronous: wait for each prepared node's `aborted` status.
-        let mut watch = c
-            .watch(
-                layout.statuses("s"),
-                Some(etcd_client::WatchOptions::new().with_prefix()),
-            )
-            .await
-            .unwrap();
+        let mut watch = watch_prefix(&mut c, layout.statuses("s")).await;
         let answered: Vec<String> = r
             .nodes
             .iter()
@@ -264,10 +264,7 @@ fn two_phase_rollouts_commit_everywhere_or_nowhere() {
             if aborted == answered.len() {
                 break;
             }
-            tokio::time::timeout(t, watch.message())
-                .await
-                .expect("aborts within the timeout")
-                .unwrap();
+            next_events(&mut watch, t, "the aborts").await;
         }
         for n in &nodes {
             let m = n.local.mem.lock().unwrap();
@@ -306,29 +303,11 @@ fn two_phase_rollouts_commit_everywhere_or_nowhere() {
         // A node that joins later converges to what is committed.
         let late = start_node(&rt, &etcd, prefix, "n4", "edge");
         wait_live(&mut c, &layout, 4).await;
-        let mut watch = c
-            .watch(
-                layout.statuses_all(),
-                Some(etcd_client::WatchOptions::new().with_prefix()),
-            )
-            .await
-            .unwrap();
+        let mut watch = watch_prefix(&mut c, layout.statuses_all()).await;
         while late.local.mem.lock().unwrap().running.len() < 2 {
-            tokio::time::timeout(t, watch.message())
-                .await
-                .expect("n4 catches up")
-                .unwrap();
+            next_events(&mut watch, t, "n4 catches up").await;
         }
-        assert_eq!(
-            late.local
-                .mem
-                .lock()
-                .unwrap()
-                .running
-                .get("s")
-                .map(String::as_str),
-            Some("v1")
-        );
+        assert_eq!(late.running("s").as_deref(), Some("v1"));
 
         // A delete unloads everywhere it runs.
         let r = rollout::rollout(&mut c, &layout, "e", Action::Delete, t)
@@ -350,16 +329,7 @@ fn two_phase_rollouts_commit_everywhere_or_nowhere() {
         assert!(r.all_committed(), "{r:?}");
         assert_eq!(r.canaries, ["n1"]);
         for n in nodes.iter().chain([&late]) {
-            assert_eq!(
-                n.local
-                    .mem
-                    .lock()
-                    .unwrap()
-                    .running
-                    .get("s")
-                    .map(String::as_str),
-                Some("v3")
-            );
+            assert_eq!(n.running("s").as_deref(), Some("v3"));
         }
         // --canary 2, and the second canary cannot switch: the rollout aborts, the first
         // canary goes back to v3, and no other node ever switches.
@@ -383,22 +353,9 @@ fn two_phase_rollouts_commit_everywhere_or_nowhere() {
         let back = format!("commit s {}", r.generation - 1);
         let mut watch = c.watch(layout.status("s", "n1"), None).await.unwrap();
         while nodes[0].local.mem.lock().unwrap().calls.last() != Some(&back) {
-            tokio::time::timeout(t, watch.message())
-                .await
-                .expect("n1 goes back")
-                .unwrap();
+            next_events(&mut watch, t, "n1 goes back").await;
         }
-        assert_eq!(
-            nodes[0]
-                .local
-                .mem
-                .lock()
-                .unwrap()
-                .running
-                .get("s")
-                .map(String::as_str),
-            Some("v3")
-        );
+        assert_eq!(nodes[0].running("s").as_deref(), Some("v3"));
         for n in nodes.iter().skip(2).chain([&late]) {
             let m = n.local.mem.lock().unwrap();
             assert!(

@@ -18,6 +18,13 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Asserts that `out` exited with `code` and that its standard error says `says`.
+fn assert_fails(out: &Output, code: i32, says: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(says), "expected `{says}` in:\n{err}");
+}
+
 #[test]
 fn fleet_commands_say_what_is_missing_and_exit_accordingly() {
     let etcd = Etcd::start(&[]).expect("etcd");
@@ -40,12 +47,7 @@ fn fleet_commands_say_what_is_missing_and_exit_accordingly() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stdout), "the fleet has no scripts\n");
     let out = eclat(&["--etcd", &url, "fleet", "status", "web"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("the fleet has no script `web`"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_fails(&out, 1, "the fleet has no script `web`");
 
     let out = eclat(&[
         "--etcd",
@@ -56,11 +58,10 @@ fn fleet_commands_say_what_is_missing_and_exit_accordingly() {
         "--selector",
         "role=edge",
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
-    assert!(
-        err.contains("the selector {role=edge} matches no live node (live nodes: none)"),
-        "{err}"
+    assert_fails(
+        &out,
+        1,
+        "the selector {role=edge} matches no live node (live nodes: none)",
     );
 
     let out = eclat(&[
@@ -72,16 +73,10 @@ fn fleet_commands_say_what_is_missing_and_exit_accordingly() {
         "--selector",
         "role",
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("write KEY=VALUE"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_fails(&out, 2, "write KEY=VALUE");
 
     let out = eclat(&["--etcd", &url, "fleet", "delete", "web"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("the fleet has no script `web`"));
+    assert_fails(&out, 1, "the fleet has no script `web`");
 
     // --package-dir: the CLI compiles the script itself, so a user package that does not
     // build stops it here, with clang's error, before etcd is written to.
@@ -93,26 +88,24 @@ fn fleet_commands_say_what_is_missing_and_exit_accordingly() {
     )
     .unwrap();
     let user = dir.join("u.eclat");
+    let apply_user = || {
+        eclat(&[
+            "--etcd",
+            &url,
+            "fleet",
+            "apply",
+            user.to_str().unwrap(),
+            "--package-dir",
+            pkgs.to_str().unwrap(),
+        ])
+    };
     std::fs::write(
         &user,
         "from programs.broken import oops\ndef c():\n    return oops()\n",
     )
     .unwrap();
-    let out = eclat(&[
-        "--etcd",
-        &url,
-        "fleet",
-        "apply",
-        user.to_str().unwrap(),
-        "--package-dir",
-        pkgs.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("undeclared_name"),
-        "{}",
-        text(&out.stderr)
-    );
+    let out = apply_user();
+    assert_fails(&out, 1, "undeclared_name");
     assert!(
         !text(&out.stderr).contains("live node"),
         "{}",
@@ -131,21 +124,8 @@ fn fleet_commands_say_what_is_missing_and_exit_accordingly() {
         "from programs.good import add1\nfrom programs.net import hike_pass\ndef c():\n    add1(1)\n    hike_pass()\n    return 0\n",
     )
     .unwrap();
-    let out = eclat(&[
-        "--etcd",
-        &url,
-        "fleet",
-        "apply",
-        user.to_str().unwrap(),
-        "--package-dir",
-        pkgs.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("matches no live node"),
-        "{}",
-        text(&out.stderr)
-    );
+    let out = apply_user();
+    assert_fails(&out, 1, "matches no live node");
 
     // C chains beside the script are built here: one that does not compile stops the apply
     // with clang's error before etcd is written to; one that does reaches the rollout.
@@ -179,21 +159,11 @@ fn fleet_commands_say_what_is_missing_and_exit_accordingly() {
         text(&out.stderr)
     );
     let out = apply_c(&["-D", "KEY=3"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("matches no live node"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_fails(&out, 1, "matches no live node");
 
     // No --etcd: a usage error; etcd away: exit 3, as an unreachable daemon.
     let out = eclat(&["fleet", "nodes"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("needs the fleet's etcd"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_fails(&out, 2, "needs the fleet's etcd");
     drop(etcd);
     let out = eclat(&["--etcd", &url, "fleet", "nodes"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
