@@ -230,6 +230,19 @@ fn loader_id(c: &mut support::Client, name: &str) -> u32 {
     s.loader.as_ref().unwrap().kernel_id
 }
 
+/// Another tool's program at `v0`'s tc ingress, before any there: it counts and lets the next
+/// program decide.
+fn foreign_at_tc_ingress(ns: &Netns) -> ForeignTcx {
+    let idx = ns.ifindex("v0");
+    ns.run_in(move || {
+        ForeignTcx::attach(
+            idx,
+            hike_runtime::Hook::TcIngress,
+            hike_testkit::foreign::BPF_F_BEFORE,
+        )
+    })
+}
+
 /// Script `name`'s packets by final verdict (`eclat stats`), as (verdict, count).
 fn verdicts(c: &mut support::Client, name: &str) -> Vec<(String, u64)> {
     let reply = c.stats(name).expect("stats");
@@ -247,15 +260,7 @@ fn counts(pairs: &[(&str, u64)]) -> Vec<(String, u64)> {
 #[test]
 fn two_scripts_on_one_tc_ingress_run_in_priority_order_beside_another_tools_program() {
     let ns = Netns::new();
-    let idx = ns.ifindex("v0");
-    // Another tool's program at the hook: it counts and lets the next program decide.
-    let foreign = ns.run_in(move || {
-        ForeignTcx::attach(
-            idx,
-            hike_runtime::Hook::TcIngress,
-            hike_testkit::foreign::BPF_F_BEFORE,
-        )
-    });
+    let foreign = foreign_at_tc_ingress(&ns);
     let d = Daemon::start(Some(&ns));
     let mut c = d.client();
     let dev = &[("DEVNAME", "v0")];
@@ -352,14 +357,7 @@ fn two_scripts_on_one_tc_ingress_run_in_priority_order_beside_another_tools_prog
 #[test]
 fn a_first_tc_script_goes_last_among_other_tools_programs_when_asked() {
     let ns = Netns::new();
-    let idx = ns.ifindex("v0");
-    let foreign = ns.run_in(move || {
-        ForeignTcx::attach(
-            idx,
-            hike_runtime::Hook::TcIngress,
-            hike_testkit::foreign::BPF_F_BEFORE,
-        )
-    });
+    let foreign = foreign_at_tc_ingress(&ns);
     let d = Daemon::start(Some(&ns));
     let mut c = d.client();
     let dev = &[("DEVNAME", "v0")];
