@@ -220,6 +220,20 @@ fn required<'a>(what: &'static str, s: &'a str) -> Result<&'a str, Status> {
     }
 }
 
+/// The names every map request carries: the script's and the map's.
+fn required_map(script: &str, map: &str) -> Result<(), Status> {
+    required("script name", script)?;
+    required("map name", map)?;
+    Ok(())
+}
+
+/// The names every request on one map entry carries: [`required_map`]'s and the key.
+fn required_entry(script: &str, map: &str, key: &str) -> Result<(), Status> {
+    required_map(script, map)?;
+    required("key", key)?;
+    Ok(())
+}
+
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -362,8 +376,7 @@ impl Eclat for Service {
         req: Request<pb::MapRequest>,
     ) -> Result<Response<pb::DumpMapReply>, Status> {
         let r = req.into_inner();
-        required("script name", &r.script)?;
-        required("map name", &r.map)?;
+        required_map(&r.script, &r.map)?;
         let dump = self
             .blocking(move |d| d.dump_map(&r.script, &r.map))
             .await?;
@@ -381,9 +394,7 @@ impl Eclat for Service {
         req: Request<pb::MapKeyRequest>,
     ) -> Result<Response<pb::MapEntryReply>, Status> {
         let r = req.into_inner();
-        required("script name", &r.script)?;
-        required("map name", &r.map)?;
-        required("key", &r.key)?;
+        required_entry(&r.script, &r.map, &r.key)?;
         let (map, entry) = self
             .blocking(move |d| d.get_entry(&r.script, &r.map, &r.key))
             .await?;
@@ -398,9 +409,7 @@ impl Eclat for Service {
         req: Request<pb::SetMapEntryRequest>,
     ) -> Result<Response<pb::MapEntryReply>, Status> {
         let r = req.into_inner();
-        required("script name", &r.script)?;
-        required("map name", &r.map)?;
-        required("key", &r.key)?;
+        required_entry(&r.script, &r.map, &r.key)?;
         required("value", &r.value)?;
         let (map, entry) = self
             .blocking(move |d| d.set_entry(&r.script, &r.map, &r.key, &r.value))
@@ -427,9 +436,7 @@ impl Eclat for Service {
         req: Request<pb::MapKeyRequest>,
     ) -> Result<Response<pb::MapEntryReply>, Status> {
         let r = req.into_inner();
-        required("script name", &r.script)?;
-        required("map name", &r.map)?;
-        required("key", &r.key)?;
+        required_entry(&r.script, &r.map, &r.key)?;
         let (map, entry) = self
             .blocking(move |d| d.delete_entry(&r.script, &r.map, &r.key))
             .await?;
@@ -444,8 +451,7 @@ impl Eclat for Service {
         req: Request<pb::MapRequest>,
     ) -> Result<Response<pb::ClearMapReply>, Status> {
         let r = req.into_inner();
-        required("script name", &r.script)?;
-        required("map name", &r.map)?;
+        required_map(&r.script, &r.map)?;
         let (map, cleared) = self
             .blocking(move |d| d.clear_map(&r.script, &r.map))
             .await?;
@@ -494,5 +500,22 @@ impl Eclat for Service {
             })),
         });
         Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_map_request_names_the_first_missing_field() {
+        let missing = |r: Result<(), Status>| r.expect_err("refused").message().to_owned();
+        assert_eq!(missing(required_map("", "m")), "missing script name");
+        assert_eq!(missing(required_map("s", "")), "missing map name");
+        assert!(required_map("s", "m").is_ok());
+        assert_eq!(missing(required_entry("", "", "")), "missing script name");
+        assert_eq!(missing(required_entry("s", "", "k")), "missing map name");
+        assert_eq!(missing(required_entry("s", "m", "")), "missing key");
+        assert!(required_entry("s", "m", "k").is_ok());
     }
 }
