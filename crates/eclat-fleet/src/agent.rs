@@ -318,6 +318,29 @@ fn is_selected(cfg: &AgentConfig, spec: &Spec) -> bool {
     selector::matches(&spec.selector, &cfg.node.labels)
 }
 
+/// [`write_status`] of a phase without an error (all but `failed`).
+async fn write_phase(
+    cfg: &AgentConfig,
+    client: &mut Client,
+    script: &str,
+    generation: u64,
+    attempt: i64,
+    phase: Phase,
+) -> Result<()> {
+    write_status(
+        cfg,
+        client,
+        script,
+        generation,
+        attempt,
+        phase,
+        String::new(),
+    )
+    .await
+}
+
+/// Writes the node's answer for `script` (`status/SCRIPT/NODE`): `phase` of `generation` in
+/// rollout `attempt`, with `error` when it failed.
 async fn write_status(
     cfg: &AgentConfig,
     client: &mut Client,
@@ -360,16 +383,7 @@ async fn record_switch(
         None => mem.running.scripts.remove(script),
     };
     mem.running.save(&cfg.state_file);
-    write_status(
-        cfg,
-        client,
-        script,
-        generation,
-        attempt,
-        Phase::Committed,
-        String::new(),
-    )
-    .await
+    write_phase(cfg, client, script, generation, attempt, Phase::Committed).await
 }
 
 /// The objects `spec`'s packages name, from the cache or etcd, checked; the error as people
@@ -483,16 +497,7 @@ async fn reconcile(
                     }
                 }
             } else if was_prepared {
-                write_status(
-                    cfg,
-                    client,
-                    script,
-                    generation,
-                    attempt,
-                    Phase::Committed,
-                    String::new(),
-                )
-                .await?;
+                write_phase(cfg, client, script, generation, attempt, Phase::Committed).await?;
             }
         }
     }
@@ -512,16 +517,7 @@ async fn reconcile(
                 generation,
                 "fleet: dropped the prepared generation (the rollout aborted)"
             );
-            write_status(
-                cfg,
-                client,
-                script,
-                generation,
-                attempt,
-                Phase::Aborted,
-                String::new(),
-            )
-            .await?;
+            write_phase(cfg, client, script, generation, attempt, Phase::Aborted).await?;
         }
     }
 
@@ -531,14 +527,13 @@ async fn reconcile(
         if me && mem.answered.get(script) != Some(&(p.generation, *attempt)) {
             mem.answered
                 .insert(script.to_owned(), (p.generation, *attempt));
-            write_status(
+            write_phase(
                 cfg,
                 client,
                 script,
                 p.generation,
                 *attempt,
                 Phase::Preparing,
-                String::new(),
             )
             .await?;
             let result = match &p.action {
@@ -558,16 +553,8 @@ async fn reconcile(
                     mem.prepared
                         .insert(script.to_owned(), (p.generation, *attempt));
                     tracing::info!(script, generation = p.generation, "fleet: prepared");
-                    write_status(
-                        cfg,
-                        client,
-                        script,
-                        p.generation,
-                        *attempt,
-                        Phase::Prepared,
-                        String::new(),
-                    )
-                    .await?;
+                    write_phase(cfg, client, script, p.generation, *attempt, Phase::Prepared)
+                        .await?;
                 }
                 Err(e) => {
                     tracing::warn!(
