@@ -276,17 +276,11 @@ pub async fn rollout_with_objects(
             attempt,
             nodes: canaries.clone(),
         };
-        let txn = Txn::new()
-            .when([Compare::mod_revision(
-                proposal_key.clone(),
-                CompareOp::Equal,
-                attempt,
-            )])
-            .and_then([TxnOp::put(
-                canary_key.clone(),
-                store::encode(&step),
-                Some(PutOptions::new().with_lease(lease)),
-            )]);
+        let txn = while_proposed(&proposal_key, attempt).and_then([TxnOp::put(
+            canary_key.clone(),
+            store::encode(&step),
+            Some(PutOptions::new().with_lease(lease)),
+        )]);
         let resp = client.txn(txn).await.map_err(request("canary"))?;
         if !resp.succeeded() {
             reason = "the proposal expired before the canary step".into();
@@ -324,17 +318,11 @@ pub async fn rollout_with_objects(
             action,
             nodes: nodes.clone(),
         };
-        let txn = Txn::new()
-            .when([Compare::mod_revision(
-                proposal_key.clone(),
-                CompareOp::Equal,
-                attempt,
-            )])
-            .and_then([
-                TxnOp::put(committed_key.clone(), store::encode(&commit), None),
-                TxnOp::delete(proposal_key.clone(), None),
-                TxnOp::delete(canary_key.clone(), None),
-            ]);
+        let txn = while_proposed(&proposal_key, attempt).and_then([
+            TxnOp::put(committed_key.clone(), store::encode(&commit), None),
+            TxnOp::delete(proposal_key.clone(), None),
+            TxnOp::delete(canary_key.clone(), None),
+        ]);
         let resp = client.txn(txn).await.map_err(request("commit"))?;
         if resp.succeeded() {
             committed_now = true;
@@ -362,16 +350,10 @@ pub async fn rollout_with_objects(
             reason = "the proposal expired before the commit".into();
         }
     } else {
-        let txn = Txn::new()
-            .when([Compare::mod_revision(
-                proposal_key.clone(),
-                CompareOp::Equal,
-                attempt,
-            )])
-            .and_then([
-                TxnOp::delete(proposal_key.clone(), None),
-                TxnOp::delete(canary_key.clone(), None),
-            ]);
+        let txn = while_proposed(&proposal_key, attempt).and_then([
+            TxnOp::delete(proposal_key.clone(), None),
+            TxnOp::delete(canary_key.clone(), None),
+        ]);
         client.txn(txn).await.map_err(request("abort"))?;
     }
     let _ = client.lease_revoke(lease).await;
@@ -435,6 +417,16 @@ async fn next_event(
             cause: etcd_client::Error::WatchError("the watch ended".into()),
         })?;
     Ok(Some(resp))
+}
+
+/// A transaction that runs only while `proposal_key` still holds this attempt's proposal (it
+/// has not expired with the CLI's lease, nor been replaced).
+fn while_proposed(proposal_key: &str, attempt: i64) -> Txn {
+    Txn::new().when([Compare::mod_revision(
+        proposal_key,
+        CompareOp::Equal,
+        attempt,
+    )])
 }
 
 /// What tells this rollout's events from others: the script, the attempt, its nodes.
