@@ -29,6 +29,13 @@ struct MemLocal {
     mem: Mutex<Mem>,
 }
 
+impl MemLocal {
+    /// Notes a call, for the test to check which came.
+    fn log(&self, call: String) {
+        self.mem.lock().unwrap().calls.push(call);
+    }
+}
+
 impl Local for MemLocal {
     fn prepare(
         &self,
@@ -37,22 +44,14 @@ impl Local for MemLocal {
         spec: &Spec,
         _: &eclat_fleet::objects::Objects,
     ) -> Result<(), String> {
-        self.mem
-            .lock()
-            .unwrap()
-            .calls
-            .push(format!("prepare {name} {generation}"));
+        self.log(format!("prepare {name} {generation}"));
         if spec.text.contains(&format!("fail-on {}", self.node)) {
             return Err(format!("interface missing on {}", self.node));
         }
         Ok(())
     }
     fn abort(&self, name: &str, generation: u64) {
-        self.mem
-            .lock()
-            .unwrap()
-            .calls
-            .push(format!("abort {name} {generation}"));
+        self.log(format!("abort {name} {generation}"));
     }
     fn commit(
         &self,

@@ -34,6 +34,17 @@ fn fleet_commands_say_what_is_missing_and_exit_accordingly() {
     let script = dir.join("s.eclat");
     std::fs::write(&script, "from programs.net import hike_pass\n").unwrap();
     let script = script.to_str().unwrap();
+    let apply_to = |selector| {
+        eclat(&[
+            "--etcd",
+            &url,
+            "fleet",
+            "apply",
+            script,
+            "--selector",
+            selector,
+        ])
+    };
 
     let out = eclat(&["--etcd", &url, "fleet", "nodes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -49,30 +60,14 @@ fn fleet_commands_say_what_is_missing_and_exit_accordingly() {
     let out = eclat(&["--etcd", &url, "fleet", "status", "web"]);
     assert_fails(&out, 1, "the fleet has no script `web`");
 
-    let out = eclat(&[
-        "--etcd",
-        &url,
-        "fleet",
-        "apply",
-        script,
-        "--selector",
-        "role=edge",
-    ]);
+    let out = apply_to("role=edge");
     assert_fails(
         &out,
         1,
         "the selector {role=edge} matches no live node (live nodes: none)",
     );
 
-    let out = eclat(&[
-        "--etcd",
-        &url,
-        "fleet",
-        "apply",
-        script,
-        "--selector",
-        "role",
-    ]);
+    let out = apply_to("role");
     assert_fails(&out, 2, "write KEY=VALUE");
 
     let out = eclat(&["--etcd", &url, "fleet", "delete", "web"]);

@@ -187,7 +187,7 @@ impl Operator {
             .expect("a rollout that ran")
     }
 
-    /// The hashes of the objects in etcd.
+    /// The hashes of the objects in etcd, sorted.
     fn objects(&mut self) -> Vec<String> {
         let (c, l) = (&mut self.client, &self.layout);
         self.rt.block_on(async {
@@ -198,10 +198,13 @@ impl Operator {
                 )
                 .await
                 .unwrap();
-            got.kvs()
+            let mut hashes: Vec<String> = got
+                .kvs()
                 .iter()
                 .map(|kv| kv.key_str().unwrap()[l.objects().len()..].to_owned())
-                .collect()
+                .collect();
+            hashes.sort();
+            hashes
         })
     }
 
@@ -595,8 +598,7 @@ fn user_packages_reach_the_nodes_as_checked_objects() {
         let counts = n.traffic("pkg", "v1", 6);
         assert_eq!(counts.get(&6), Some(&6), "{}: {counts:?}", n.name);
     }
-    let mut stored = op.objects();
-    stored.sort();
+    let stored = op.objects();
     assert_eq!(stored, objects.keys().cloned().collect::<Vec<_>>());
     // The package's map is read with the layout of the objects the node got.
     for n in &nodes {
@@ -709,8 +711,7 @@ fn user_packages_reach_the_nodes_as_checked_objects() {
     }
     // Version 1's objects went with the commit: only version 2's are left, in etcd and
     // in each node's cache (the damaged copy too).
-    let mut stored = op.objects();
-    stored.sort();
+    let stored = op.objects();
     assert_eq!(stored, objects.keys().cloned().collect::<Vec<_>>());
     for n in &nodes {
         assert_eq!(cached(n), stored, "{}", n.name);
