@@ -1,11 +1,12 @@
 //! The fleet end to end: a real etcd (`hike_testkit::etcd`) and real eclatd nodes, each in
 //! its own network namespace with its own veth pair and traffic, reaching etcd over a
-//! management bridge. One fleet is shared by the cases of the first test (each case its own
-//! script or generation, checked on every node's traffic): a rollout to every node; a node
-//! where the script cannot load aborts it and no node changes; kill -9 of a node during its
-//! prepare aborts it; etcd stopped and restarted under the running fleet; a selector picking
-//! a subset; a node added later catches up; a delete. The second test runs a node and the
-//! rollouts over TLS with client certificates. Needs root and the `etcd` binary.
+//! management bridge (`hike_testkit::fleet`). One fleet is shared by the cases of the first
+//! test (each case its own script or generation, checked on every node's traffic): a rollout
+//! to every node; a node where the script cannot load aborts it and no node changes; kill -9
+//! of a node during its prepare aborts it; etcd stopped and restarted under the running
+//! fleet; a selector picking a subset; a node added later catches up; a delete. The second
+//! test runs a node and the rollouts over TLS with client certificates. Needs root and the
+//! `etcd` binary.
 
 mod support;
 
