@@ -12,6 +12,11 @@
  *   enough: no flood of new keys can fill it, unlike the flow-keyed LRU maps of the standard
  *   programs.
  * - Plain C and libbpf only (no HIKe header): the raw baseline must share nothing with the VM.
+ * - The hash has the zero seed (BPF_F_ZERO_SEED, root only), so that every instance filled alike
+ *   has the same buckets: a packet's lookup walks the same chain in the raw map as in the HIKe
+ *   one. With the kernel's random seed per map, a packet of the mix whose bucket happened to be
+ *   shared in one map and not in the other added a bucket walk and a key compare (several ns)
+ *   to one variant only, a different one at each run.
  */
 #pragma once
 
@@ -30,6 +35,7 @@ struct ip6_src_set_entry {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, IP6_SRC_SET_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_ZERO_SEED);
 	__type(key, struct in6_addr);
 	__type(value, struct ip6_src_set_entry);
 } ip6_src_in_set_map SEC(".maps");
