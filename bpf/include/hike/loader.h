@@ -68,10 +68,27 @@ struct {
 	static __always_inline int ___hike_loader_##NAME(struct xdp_md *ctx)
 #endif
 
+/* The loader's configuration, or NULL if the map is missing. Pure, as hike_state_get() (vm.h): the
+ * dispatch word at the entry, the verdicts at boot and the default verdict of a packet no chain
+ * applies to come from one lookup per packet, not one each. */
+static __always_inline struct hike_loader_config *hike_loader_cfg_get(void)
+{
+	struct hike_loader_config *cfg;
+
+	asm("r1 = %[map] ll\n\t"
+	    "r2 = %[key] ll\n\t"
+	    "call 1\n\t" /* bpf_map_lookup_elem, inlined by the verifier for an array */
+	    "%[cfg] = r0"
+	    : [cfg] "=r"(cfg)
+	    : [map] "i"(&hike_ldr_cfg), [key] "i"(&hike_key0)
+	    : "r0", "r1", "r2", "r3", "r4", "r5");
+	return cfg;
+}
+
 /* The script's dispatch word (proceed-on mask and slot), also left in the state for programs. */
 static __always_inline __u32 hike_loader_dispatch_enter(void)
 {
-	struct hike_loader_config *cfg = bpf_map_lookup_elem(&hike_ldr_cfg, &hike_key0);
+	struct hike_loader_config *cfg = hike_loader_cfg_get();
 	struct hike_vm_state *st = hike_state_get();
 	__u32 word = cfg ? cfg->dispatch : 0;
 
@@ -82,7 +99,7 @@ static __always_inline __u32 hike_loader_dispatch_enter(void)
 
 static __always_inline void hike_loader_verdicts(__u32 *def, __u32 *failsafe)
 {
-	struct hike_loader_config *cfg = bpf_map_lookup_elem(&hike_ldr_cfg, &hike_key0);
+	struct hike_loader_config *cfg = hike_loader_cfg_get();
 
 	*def = XDP_PASS;
 	*failsafe = XDP_ABORTED;
@@ -128,7 +145,8 @@ static __always_inline void hike_parse(struct xdp_md *ctx, struct hike_pkt_meta 
 		return;
 	proto = ((__u16)eth[12] << 8) | eth[13];
 	off = 14;
-	if (proto == 0x8100 || proto == 0x88a8) {
+	/* Unlikely: an untagged frame takes one branch here, the tags' checks are out of line. */
+	if (__builtin_expect(proto == 0x8100 || proto == 0x88a8, 0)) {
 		/* Constant offsets on each path keep the verifier's bounds exact. */
 		if ((void *)(eth + 18) <= end) {
 			meta->flags |= HIKE_META_VLAN;
