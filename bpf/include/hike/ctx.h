@@ -116,3 +116,21 @@ static __always_inline int hike_ctx_redirect_verdict(long ret)
 #define HIKE_CTX_EXIT(ctx, verdict) (verdict)
 
 #endif
+
+/* The packet's length, data_end - data, in both contexts. One asm statement: clang holds `data`
+ * as the u32 field it is and may spill it to a 4-byte stack slot between the two loads, which the
+ * verifier refuses once the load has made it a packet pointer ("invalid size of register spill";
+ * a fused chain with many live registers met it). Volatile: a program may move `data`
+ * (bpf_xdp_adjust_head()), so two reads are not one. */
+static __always_inline __u64 hike_ctx_pkt_len(struct xdp_md *ctx)
+{
+	__u64 len, data;
+
+	asm volatile("%[len] = *(u32 *)(%[ctx] + %[end_off])\n\t"
+		     "%[data] = *(u32 *)(%[ctx] + %[data_off])\n\t"
+		     "%[len] -= %[data]"
+		     : [len] "=&r"(len), [data] "=&r"(data)
+		     : [ctx] "r"(ctx), [end_off] "i"(__builtin_offsetof(struct xdp_md, data_end)),
+		       [data_off] "i"(__builtin_offsetof(struct xdp_md, data)));
+	return len;
+}

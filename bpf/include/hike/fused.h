@@ -5,12 +5,15 @@
  * of the programs and the loader with HIKE_FUSED defined, then the chains as C functions).
  *
  * Contract:
- * - The fused code keeps the VM's semantics (docs/vm-semantics.md) step for step: the same
- *   state fields at boot and at the end (verdict, result, fault, fault_pc, fault_chain, status),
- *   the same execution budget (one unit per instruction, programs free), the same program-call
- *   cap, the same faults by reason with the loader's fail-safe verdict and their counters, the
- *   same chain-run and program-call counters (with HIKE_CFG_STATS), the same memory (the stack
- *   frames of the per-CPU state, with their written-slot bits) and the same events.
+ * - The fused code keeps the VM's semantics (docs/vm-semantics.md) step for step: the state
+ *   fields user space reads after a run and programs read during it hold what the interpreter
+ *   leaves there (packets, verdict, status, result, fault, fault_pc, fault_chain, the program
+ *   that ended the packet, prog_calls of a chain that returned, redirect_ifindex, the top
+ *   frame's chain, cfg_flags, the replay clock), the same execution budget (one unit per
+ *   instruction, programs free), the same program-call cap, the same faults by reason with the
+ *   loader's fail-safe verdict and their counters, the same chain-run and program-call counters
+ *   (with HIKE_CFG_STATS), the same memory (the stack frames of the per-CPU state, with their
+ *   written-slot bits) and the same events.
  * - It is not the interpreter: registers are C locals, each instruction is C code, a program
  *   call is a direct call of the program's always-inline body, a chain call a call of the
  *   chain's always-inline function (no recursion: the generator refuses a cycle).
@@ -29,17 +32,20 @@
  * packet's verdict (a program ended it, or a fault did). */
 #define HIKE_FUSED_GO (-1)
 
-/* The per-packet counters of the VM that fused code keeps in registers. */
+/* What fused code keeps in registers rather than in the state: the budget and program calls
+ * left, the configuration's flags and the loader's two verdicts. */
 struct hike_fused_run {
 	__u32 budget;
 	__u32 prog_calls;
 	__u32 flags;
+	__u32 default_verdict;
+	__u32 failsafe_verdict;
 };
 
 /* A fault: recorded and counted as hike_fault() does, with the faulting chain known at build
  * time. Returns the fail-safe verdict. */
 static __attribute__((noinline)) int hike_fused_fault(struct hike_vm_state *st, __u32 fault,
-						      __u32 pc, __u32 chain)
+						      __u32 pc, __u32 chain, __u32 failsafe)
 {
 	struct hike_chain_stats *cs;
 	__u64 *count;
@@ -48,7 +54,7 @@ static __attribute__((noinline)) int hike_fused_fault(struct hike_vm_state *st, 
 	st->fault_pc = pc;
 	st->fault_chain = chain;
 	st->status = HIKE_STATUS_IDLE;
-	st->verdict = st->failsafe_verdict;
+	st->verdict = failsafe;
 	count = bpf_map_lookup_elem(&hike_faults, &fault);
 	if (count)
 		(*count)++;
@@ -57,7 +63,7 @@ static __attribute__((noinline)) int hike_fused_fault(struct hike_vm_state *st, 
 		if (cs && fault < HIKE_FAULT_MAX)
 			cs->faults[fault & (HIKE_FAULT_MAX - 1)]++;
 	}
-	return st->failsafe_verdict;
+	return failsafe;
 }
 
 /* A program ended the packet with `verdict`. */
@@ -112,7 +118,10 @@ static __always_inline void hike_fused_event(struct hike_vm_state *st, __u32 cha
 	bpf_ringbuf_output(&hike_events, &ev, sizeof(ev), 0);
 }
 
-/* The state at boot, as hike_vm_boot() leaves it (without the trace), and the run's counters. */
+/* The state at boot: what user space reads after a run and what programs read during it, as
+ * hike_vm_boot() leaves it; the rest of the interpreter's boot is registers here (the run's
+ * counters, the loader's verdicts) or does not exist (pc, the current program before the first
+ * call, the running status: nothing but the interpreter reads them). */
 static __always_inline void hike_fused_start(struct hike_vm_state *st, struct hike_fused_run *run,
 					     __u32 chain_id, __u32 default_verdict,
 					     __u32 failsafe_verdict)
@@ -132,18 +141,14 @@ static __always_inline void hike_fused_start(struct hike_vm_state *st, struct hi
 	flags &= ~HIKE_CFG_TRACE;
 	run->prog_calls = 0;
 	run->flags = flags;
-	st->pc = 0;
-	st->depth = 0;
+	run->default_verdict = default_verdict;
+	run->failsafe_verdict = failsafe_verdict;
 	st->budget = budget;
 	/* Read back: a value the verifier does not know. A known budget (the default, or the
 	 * clamp) would make it walk a budget-bound loop step by step, 65536 times or more, where
 	 * an unknown one lets it prune each iteration at the loop's may_goto. */
 	run->budget = *(volatile __u32 *)&st->budget;
-	st->prog_calls = 0;
-	st->status = HIKE_STATUS_RUNNING;
-	st->prog_id = HIKE_NO_ID;
-	st->default_verdict = default_verdict;
-	st->failsafe_verdict = failsafe_verdict;
+	st->depth = 0;
 	st->fault = HIKE_FAULT_NONE;
 	st->fault_pc = 0;
 	st->fault_chain = HIKE_NO_ID;
@@ -155,12 +160,23 @@ static __always_inline void hike_fused_start(struct hike_vm_state *st, struct hi
 	st->frames[0].stack_init = 0;
 }
 
+/* The top chain returned: the loader's default verdict (hike_vm_done(), with the verdict from
+ * the run). */
+static __always_inline int hike_fused_done(struct hike_vm_state *st, struct hike_fused_run *run)
+{
+	st->status = HIKE_STATUS_RETURNED;
+	st->verdict = run->default_verdict;
+	return run->default_verdict;
+}
+
 /* Steps of the generated code. `F` is the run, `st` the state, CHAIN the chain's ID. */
 #define HIKE_FUSED_STEP(pc)                                                                        \
 	do {                                                                                       \
 		if (F->budget == 0)                                                                \
-			return hike_fused_fault(st, HIKE_FAULT_BUDGET, (pc), CHAIN);               \
+			return hike_fused_fault(st, HIKE_FAULT_BUDGET, (pc), CHAIN,                \
+						F->failsafe_verdict);                              \
 		F->budget--;                                                                       \
 	} while (0)
-#define HIKE_FUSED_FAULT(reason, pc) return hike_fused_fault(st, (reason), (pc), CHAIN)
+#define HIKE_FUSED_FAULT(reason, pc)                                                               \
+	return hike_fused_fault(st, (reason), (pc), CHAIN, F->failsafe_verdict)
 #define HIKE_FUSED_FP(depth) (HIKE_ADDR_STACK + (__u64)((depth) + 1) * HIKE_STACK_SIZE)

@@ -605,7 +605,7 @@ static __always_inline __u32 hike_helper(struct hike_run *run, __s32 id)
 		v = 0;
 		break;
 	case HIKE_HELPER_PKT_LEN:
-		v = ctx->data_end - ctx->data;
+		v = hike_ctx_pkt_len(ctx);
 		break;
 	case HIKE_HELPER_KTIME_NS:
 		v = hike_clock_ns(st);

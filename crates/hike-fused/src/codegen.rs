@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use hike_isa::abi::{self, Helper as HelperId, MAX_CHAINS, MAX_FRAMES, MAX_PROGS};
+use hike_isa::abi::{self, Helper as HelperId, MAX_CHAINS, MAX_FRAMES, MAX_PROGS, MAX_PROG_CALLS};
 use hike_isa::{op, Insn};
 
 use crate::{FuseError, Script, Source};
@@ -57,8 +57,11 @@ pub fn generate(script: &Script, sources: &BTreeMap<Source, String>) -> Result<S
         w.lines += 1;
     }
     w.line("");
+    // The cap's check costs a compare and a branch at every call; a script that cannot reach
+    // it does without.
+    let capped = prog_call_bound(script).is_none_or(|n| n > MAX_PROG_CALLS);
     for c in &script.chains {
-        chain_function(&mut w, c, &chains, &progs);
+        chain_function(&mut w, c, &chains, &progs, capped);
     }
 
     // The boot: what the loader's classification calls instead of the interpreter.
@@ -89,14 +92,14 @@ pub fn generate(script: &Script, sources: &BTreeMap<Source, String>) -> Result<S
     }
     w.line("\tdefault:");
     w.line(&format!(
-        "\t\treturn hike_fused_fault(st, HIKE_FAULT_NO_CHAIN, 0, chain_id < {MAX_CHAINS} ? chain_id : HIKE_NO_ID);"
+        "\t\treturn hike_fused_fault(st, HIKE_FAULT_NO_CHAIN, 0, chain_id < {MAX_CHAINS} ? chain_id : HIKE_NO_ID, failsafe_verdict);"
     ));
     w.line("\t}");
     w.line("\tst->prog_calls = F->prog_calls;");
     w.line("\tif (v != HIKE_FUSED_GO)");
     w.line("\t\treturn v;");
     w.line("\tst->result = r0;");
-    w.line("\treturn hike_vm_done(st);");
+    w.line("\treturn hike_fused_done(st, F);");
     w.line("}");
     w.line("");
     w.line(&format!(
@@ -149,7 +152,7 @@ fn check_no_recursion(script: &Script) -> Result<(), FuseError> {
     let callees = |c: &crate::Chain| -> Vec<u32> {
         c.insns
             .iter()
-            .filter(|i| i.code == op::JMP | op::CALL && i.src() == abi::CALL_CHAIN)
+            .filter(|i| is_chain_call(i))
             .map(|i| i.imm as u32)
             .filter(|id| known.contains_key(id))
             .collect()
@@ -224,6 +227,7 @@ fn chain_function(
     c: &crate::Chain,
     chains: &BTreeMap<u32, &crate::Chain>,
     progs: &BTreeMap<u32, &crate::Program>,
+    capped: bool,
 ) {
     let len = c.insns.len() as u32;
     let mut body = Vec::new();
@@ -235,7 +239,7 @@ fn chain_function(
     // (HIKE_MAX_BUDGET is the kernel's loop limit), so that path faults `Budget` there.
     let mut headers = BTreeSet::new();
     for pc in 0..len {
-        let e = insn(c, pc, chains, progs);
+        let e = insn(c, pc, chains, progs, capped);
         targets.extend(e.targets.iter().copied());
         headers.extend(e.targets.iter().copied().filter(|t| *t <= pc));
         body.push(e.code);
@@ -328,6 +332,7 @@ fn insn(
     pc: u32,
     chains: &BTreeMap<u32, &crate::Chain>,
     progs: &BTreeMap<u32, &crate::Program>,
+    capped: bool,
 ) -> Emit {
     let i = c.insns[pc as usize];
     let len = c.insns.len() as u32;
@@ -343,8 +348,8 @@ fn insn(
     };
 
     // The interpreter's fast paths come first, with their own checks (vm.h: hike_step()).
-    if (raw as u32) & 0xf0ff == ((abi::CALL_PROG as u32) << 12) | (op::JMP | op::CALL) as u32 {
-        out.push_str(&prog_call(pc, imm as u32, progs));
+    if is_prog_call(&i) {
+        out.push_str(&prog_call(pc, imm as u32, progs, capped));
         return Emit { code: out, targets };
     }
     if (raw as u32) & 0xbf == (op::JMP | op::JEQ | op::K) as u32 {
@@ -475,11 +480,81 @@ fn raw_at(c: &crate::Chain, pc: u32) -> u64 {
     raw(&c.insns[pc as usize])
 }
 
-/// A program call: the cap, the slot, then the program's body called directly.
-fn prog_call(pc: u32, id: u32, progs: &BTreeMap<u32, &crate::Program>) -> String {
-    let mut out = format!(
-        "\tif (F->prog_calls >= HIKE_MAX_PROG_CALLS)\n\t\tHIKE_FUSED_FAULT(HIKE_FAULT_PROG_CALL_CAP, {pc}u);\n"
-    );
+/// Whether `i` is a program call, as the interpreter's fast path tells it (vm.h).
+fn is_prog_call(i: &Insn) -> bool {
+    (raw(i) as u32) & 0xf0ff == ((abi::CALL_PROG as u32) << 12) | (op::JMP | op::CALL) as u32
+}
+
+/// Whether `i` is a chain call.
+fn is_chain_call(i: &Insn) -> bool {
+    i.code == op::JMP | op::CALL && i.src() == abi::CALL_CHAIN
+}
+
+/// Whether `i` may jump back (to itself or before): a loop. Any jump-class instruction with a
+/// negative offset counts, valid or not (an invalid one faults, so counting it only makes the
+/// answer more cautious).
+fn jumps_back(i: &Insn) -> bool {
+    let cls = op::class(i.code);
+    if cls != op::JMP && cls != op::JMP32 {
+        return false;
+    }
+    let jop = op::alu_op(i.code);
+    if jop == op::CALL || jop == op::EXIT {
+        return false;
+    }
+    let by = if jop == op::JA && cls == op::JMP32 {
+        i.imm
+    } else {
+        i32::from(i.off)
+    };
+    by < 0
+}
+
+/// The most program calls any packet can make in `script`, counting each call site once and a
+/// chain call as its callee's most; `None` when a chain has a loop (no bound without running
+/// it). Recursion has been refused before ([`check_no_recursion`]).
+fn prog_call_bound(script: &Script) -> Option<u32> {
+    let known: BTreeMap<u32, &crate::Chain> = script.chains.iter().map(|c| (c.id, c)).collect();
+    if script.chains.iter().any(|c| c.insns.iter().any(jumps_back)) {
+        return None;
+    }
+    fn bound(
+        c: &crate::Chain,
+        known: &BTreeMap<u32, &crate::Chain>,
+        memo: &mut BTreeMap<u32, u32>,
+    ) -> u32 {
+        if let Some(n) = memo.get(&c.id) {
+            return *n;
+        }
+        let mut n = 0u32;
+        for i in &c.insns {
+            if is_prog_call(i) {
+                n = n.saturating_add(1);
+            } else if let Some(callee) = known.get(&(i.imm as u32)).filter(|_| is_chain_call(i)) {
+                n = n.saturating_add(bound(callee, known, memo));
+            }
+        }
+        memo.insert(c.id, n);
+        n
+    }
+    let mut memo = BTreeMap::new();
+    script
+        .chains
+        .iter()
+        .map(|c| bound(c, &known, &mut memo))
+        .max()
+        .or(Some(0))
+}
+
+/// A program call: the cap (unless the script cannot reach it), the slot, then the program's
+/// body called directly.
+fn prog_call(pc: u32, id: u32, progs: &BTreeMap<u32, &crate::Program>, capped: bool) -> String {
+    let mut out = String::new();
+    if capped {
+        out.push_str(&format!(
+            "\tif (F->prog_calls >= HIKE_MAX_PROG_CALLS)\n\t\tHIKE_FUSED_FAULT(HIKE_FAULT_PROG_CALL_CAP, {pc}u);\n"
+        ));
+    }
     let Some(p) = progs.get(&id).filter(|_| id < MAX_PROGS) else {
         out.push_str(&fault("NO_PROG", pc));
         return out;
@@ -529,7 +604,7 @@ fn helper(chain: u32, pc: u32, id: i32) -> String {
             "\t{{\n\t\t__u64 v = r3;\n\t\t__u32 f = hike_pkt_access(ctx, r1, r2, 1, &v);\n\
              \t\tif (f)\n\t\t\tHIKE_FUSED_FAULT(f, {pc}u);\n\t\tr0 = 0;\n\t}}\n"
         ),
-        Some(HelperId::PktLen) => "\tr0 = ctx->data_end - ctx->data;\n".to_owned(),
+        Some(HelperId::PktLen) => "\tr0 = hike_ctx_pkt_len(ctx);\n".to_owned(),
         Some(HelperId::KtimeNs) => "\tr0 = hike_clock_ns(st);\n".to_owned(),
         Some(HelperId::Event) => {
             format!("\thike_fused_event(st, {chain}, r1, r2, r3, r4);\n\tr0 = 0;\n")
@@ -638,6 +713,38 @@ mod tests {
             c.contains("L7:\n\tHIKE_FUSED_STEP(7u);\n\tHIKE_FUSED_FAULT(HIKE_FAULT_BAD_JUMP, 7u);"),
             "{c}"
         );
+    }
+
+    #[test]
+    fn the_call_cap_is_checked_only_where_a_packet_can_reach_it() {
+        const CAP: &str = "HIKE_FAULT_PROG_CALL_CAP";
+        let calls = |n: u32| {
+            let mut v: Vec<Insn> = (0..n).map(|_| call(abi::CALL_PROG, 3)).collect();
+            v.push(EXIT);
+            v
+        };
+        // 33 calls (the cap) over two chains: never more than the cap, no check.
+        let (s, src) = script(vec![
+            chain(
+                1,
+                [calls(30), vec![call(abi::CALL_CHAIN, 2), EXIT]].concat(),
+            ),
+            chain(2, calls(3)),
+        ]);
+        assert!(!generate(&s, &src).unwrap().contains(CAP));
+        // One more through the callee: the 34th call faults, so every call checks.
+        let (s, src) = script(vec![
+            chain(
+                1,
+                [calls(30), vec![call(abi::CALL_CHAIN, 2), EXIT]].concat(),
+            ),
+            chain(2, calls(4)),
+        ]);
+        assert_eq!(generate(&s, &src).unwrap().matches(CAP).count(), 34);
+        // A loop has no bound: checked.
+        let back = Insn::new(op::JMP | op::JA, 0, 0, -2, 0);
+        let (s, src) = script(vec![chain(1, vec![call(abi::CALL_PROG, 3), back, EXIT])]);
+        assert!(generate(&s, &src).unwrap().contains(CAP));
     }
 
     #[test]
