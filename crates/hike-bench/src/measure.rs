@@ -304,6 +304,24 @@ pub struct Measured {
     pub classes: Vec<Summary>,
     /// Runs redone because they were disturbed.
     pub redone: u32,
+    /// Nanoseconds per packet of each trial, in the order of the rounds.
+    pub trials_ns: Vec<f64>,
+}
+
+impl Measured {
+    /// `self / other`, ns per packet, as the median of the ratios of the trials of the same
+    /// round: the two ran seconds apart at most, where the medians of the two may come from
+    /// rounds far apart, and this machine's speed changes by a third within seconds (other
+    /// guests). `None` without a common round.
+    pub fn per_round_ratio(&self, other: &Measured) -> Option<f64> {
+        let ratios: Vec<f64> = self
+            .trials_ns
+            .iter()
+            .zip(&other.trials_ns)
+            .map(|(a, b)| a / b)
+            .collect();
+        Summary::of(&ratios).map(|s| s.median)
+    }
 }
 
 /// A progress line on standard error: rewritten in place on a terminal, one line per update
@@ -419,6 +437,7 @@ pub fn measure(
                 ns_per_packet: Summary::of(&cpu).expect("at least one trial"),
                 classes,
                 redone,
+                trials_ns: cpu,
             }
         })
         .collect())
@@ -449,6 +468,30 @@ mod tests {
         // Summing with the checksum in place gives 0xffff, so the complement is 0 (sent as
         // 0xffff by `udp6_checksum`).
         assert_eq!(udp6_checksum(&src, &dst, &p[54..]), 0xffff);
+    }
+
+    #[test]
+    fn a_per_round_ratio_pairs_the_trials_of_one_round() {
+        let m = |trials_ns: Vec<f64>| Measured {
+            variant: "v",
+            param: 0,
+            ns_per_packet: Summary::of(&trials_ns).unwrap_or(Summary {
+                median: 0.0,
+                min: 0.0,
+                max: 0.0,
+                trials: 0,
+            }),
+            classes: Vec::new(),
+            redone: 0,
+            trials_ns,
+        };
+        // The machine slows down in the last three rounds: the medians' ratio (84/60)
+        // shows it, each round's ratio does not.
+        let fused = m(vec![55.0, 56.0, 90.0, 84.0, 84.0]);
+        let raw = m(vec![50.0, 50.0, 60.0, 75.0, 76.0]);
+        assert_eq!(fused.per_round_ratio(&raw), Some(1.12));
+        assert!((fused.ns_per_packet.median / raw.ns_per_packet.median - 1.4).abs() < 1e-9);
+        assert_eq!(fused.per_round_ratio(&m(Vec::new())), None);
     }
 
     #[test]
