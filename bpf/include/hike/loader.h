@@ -68,21 +68,12 @@ struct {
 	static __always_inline int ___hike_loader_##NAME(struct xdp_md *ctx)
 #endif
 
-/* The loader's configuration, or NULL if the map is missing. Pure, as hike_state_get() (vm.h): the
- * dispatch word at the entry, the verdicts at boot and the default verdict of a packet no chain
- * applies to come from one lookup per packet, not one each. */
+/* The loader's configuration, or NULL if the map is missing. Pure (vm.h: hike_lookup0_pure()):
+ * the dispatch word at the entry, the verdicts at boot and the default verdict of a packet no
+ * chain applies to come from one lookup per packet, not one each. */
 static __always_inline struct hike_loader_config *hike_loader_cfg_get(void)
 {
-	struct hike_loader_config *cfg;
-
-	asm("r1 = %[map] ll\n\t"
-	    "r2 = %[key] ll\n\t"
-	    "call 1\n\t" /* bpf_map_lookup_elem, inlined by the verifier for an array */
-	    "%[cfg] = r0"
-	    : [cfg] "=r"(cfg)
-	    : [map] "i"(&hike_ldr_cfg), [key] "i"(&hike_key0)
-	    : "r0", "r1", "r2", "r3", "r4", "r5");
-	return cfg;
+	return hike_lookup0_pure(hike_ldr_cfg);
 }
 
 /* The script's dispatch word (proceed-on mask and slot), also left in the state for programs. */

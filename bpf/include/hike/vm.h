@@ -1129,23 +1129,31 @@ static __always_inline int hike_vm_run(struct xdp_md *ctx, struct hike_vm_state 
 	}
 }
 
-/* This CPU's VM state, or NULL if the map is missing. The lookup is an asm statement that is not
- * volatile and clobbers no memory: clang treats it as a pure function and makes every lookup of
- * one program (the SDK's entry, hike_meta(), hike_redirect(), a loader's parse and boot) one,
- * which it cannot do with bpf_map_lookup_elem(), a call it knows nothing about. The pointer
- * cannot change during a program run: the program stays on its CPU. */
+/* The value at key 0 of the one-entry array `map`, or NULL if the map is missing, as an asm
+ * statement that is not volatile and clobbers no memory: clang treats it as a pure function and
+ * makes every such lookup of one program one, which it cannot do with bpf_map_lookup_elem(), a
+ * call it knows nothing about. For maps whose entry does not move during a program run (the
+ * per-CPU state: the program stays on its CPU; a loader's configuration). */
+#define hike_lookup0_pure(map)                                                                     \
+	({                                                                                         \
+		void *___hike_v;                                                                   \
+                                                                                                   \
+		asm("r1 = %[m] ll\n\t"                                                             \
+		    "r2 = %[k] ll\n\t"                                                             \
+		    "call 1\n\t" /* bpf_map_lookup_elem, inlined by the verifier (array) */        \
+		    "%[v] = r0"                                                                     \
+		    : [v] "=r"(___hike_v)                                                          \
+		    : [m] "i"(&(map)), [k] "i"(&hike_key0)                                         \
+		    : "r0", "r1", "r2", "r3", "r4", "r5");                                         \
+		___hike_v;                                                                         \
+	})
+
+/* This CPU's VM state, or NULL if the map is missing. Pure (hike_lookup0_pure()): every lookup
+ * of one program (the SDK's entry, hike_meta(), hike_redirect(), a loader's parse and boot) is
+ * one. */
 static __always_inline struct hike_vm_state *hike_state_get(void)
 {
-	struct hike_vm_state *st;
-
-	asm("r1 = %[map] ll\n\t"
-	    "r2 = %[key] ll\n\t"
-	    "call 1\n\t" /* bpf_map_lookup_elem, inlined by the verifier for an array */
-	    "%[st] = r0"
-	    : [st] "=r"(st)
-	    : [map] "i"(&hike_state), [key] "i"(&hike_key0)
-	    : "r0", "r1", "r2", "r3", "r4", "r5");
-	return st;
+	return hike_lookup0_pure(hike_state);
 }
 
 /* Starts chain `chain_id` for a new packet with arguments args[0..4] (r1..r5). The caller
