@@ -33,8 +33,10 @@
 #define HIKE_FUSED_GO (-1)
 
 /* What fused code keeps in registers rather than in the state: the budget and program calls
- * left, the configuration's flags and the loader's two verdicts. */
+ * left, the configuration's flags, the loader's two verdicts and the packet's metadata (a local
+ * of the entry: sdk.h, hike_meta()). */
 struct hike_fused_run {
+	const struct hike_pkt_meta *meta;
 	__u32 budget;
 	__u32 prog_calls;
 	__u32 flags;
@@ -123,8 +125,8 @@ static __always_inline void hike_fused_event(struct hike_vm_state *st, __u32 cha
  * counters, the loader's verdicts) or does not exist (pc, the current program before the first
  * call, the running status: nothing but the interpreter reads them). */
 static __always_inline void hike_fused_start(struct hike_vm_state *st, struct hike_fused_run *run,
-					     __u32 chain_id, __u32 default_verdict,
-					     __u32 failsafe_verdict)
+					     const struct hike_pkt_meta *meta, __u32 chain_id,
+					     __u32 default_verdict, __u32 failsafe_verdict)
 {
 	struct hike_vm_config *cfg;
 	__u32 budget = HIKE_DEFAULT_BUDGET, flags = 0;
@@ -139,6 +141,11 @@ static __always_inline void hike_fused_start(struct hike_vm_state *st, struct hi
 	}
 	/* Tracing is the interpreter's: a fused program records no calls. */
 	flags &= ~HIKE_CFG_TRACE;
+#ifdef HIKE_FUSED_META_IN_STATE
+	/* A program reads the metadata outside its body (sdk.h): from the state, as interpreted. */
+	st->meta = *meta;
+#endif
+	run->meta = meta;
 	run->prog_calls = 0;
 	run->flags = flags;
 	run->default_verdict = default_verdict;

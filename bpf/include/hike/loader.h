@@ -6,7 +6,8 @@
  * Contract:
  * - HIKE_LOADER(name) declares the loader's entry point (BTF decl tag "hike_loader").
  * - hike_loader_parse() parses the packet once into the per-CPU metadata (struct hike_pkt_meta:
- *   offsets of the L3 and L4 headers, protocols, flags) for the loader to classify with;
+ *   offsets of the L3 and L4 headers, protocols, flags; in fused mode a local of the program, see
+ *   HIKE_LOADER) for the loader to classify with;
  *   hike_loader_boot() then boots the chain with up to 5 arguments. hike_loader_start() does
  *   both, for loaders that do not look at the packet.
  *   Programs read the metadata with hike_meta() instead of parsing again.
@@ -24,11 +25,13 @@
  * (fused.h: hike_fused_boot(), defined by the generated code after the loader's source). */
 #ifdef HIKE_FUSED
 static __always_inline int hike_fused_boot(struct xdp_md *ctx, struct hike_vm_state *st,
-					   __u32 chain_id, const __u64 *args, __u32 default_verdict,
+					   const struct hike_pkt_meta *meta, __u32 chain_id,
+					   const __u64 *args, __u32 default_verdict,
 					   __u32 failsafe_verdict);
-#define HIKE_BOOT hike_fused_boot
+#define HIKE_BOOT(ctx, st, meta, ...) hike_fused_boot((ctx), (st), (meta), __VA_ARGS__)
 #else
-#define HIKE_BOOT hike_vm_boot
+/* The interpreter reads the metadata from the state, where the parse put it. */
+#define HIKE_BOOT(ctx, st, meta, ...) hike_vm_boot((ctx), (st), __VA_ARGS__)
 #endif
 
 #ifndef HIKE_IPV6_EXT_MAX
@@ -45,8 +48,12 @@ struct {
 
 #ifdef HIKE_FUSED
 /* Fused mode (fused.h): the loader's body only; the fused script's entry point calls it (with
- * the same dispatch as below). */
-#define HIKE_LOADER(NAME) static __always_inline int ___hike_loader_##NAME(struct xdp_md *ctx)
+ * the same dispatch as below) with the metadata the parse fills, a local of the entry (sdk.h:
+ * hike_meta()); hike_loader_parse(), hike_loader_boot() and hike_loader_start() below are
+ * macros that use it. */
+#define HIKE_LOADER(NAME)                                                                          \
+	static __always_inline int ___hike_loader_##NAME(struct xdp_md *ctx,                      \
+							 struct hike_pkt_meta *___hike_meta_p)
 #else
 /* The entry point wraps the loader's body: at TC it first pulls the whole packet into the
  * skb's linear part (ctx.h: hike_ctx_linearize(), so parsing and programs see every byte); it
@@ -212,6 +219,32 @@ static __always_inline void hike_parse(struct xdp_md *ctx, struct hike_pkt_meta 
 	}
 }
 
+/* Boots with the state the loader already holds (one per-CPU lookup per packet, not two), for
+ * the packet parsed into `meta`. */
+static __always_inline int hike_loader_boot_st(struct xdp_md *ctx, struct hike_vm_state *st,
+					       const struct hike_pkt_meta *meta, __u32 chain_id,
+					       const __u64 *args)
+{
+	__u32 def, failsafe;
+
+	hike_loader_verdicts(&def, &failsafe);
+	if (!st)
+		return failsafe;
+	return HIKE_BOOT(ctx, st, meta, chain_id, args, def, failsafe);
+}
+
+#ifdef HIKE_FUSED
+/* The loader's body's metadata (HIKE_LOADER above), parsed; never NULL. */
+static __always_inline const struct hike_pkt_meta *hike_fused_loader_parse(struct xdp_md *ctx,
+									  struct hike_pkt_meta *meta)
+{
+	hike_parse(ctx, meta);
+	return meta;
+}
+#define hike_loader_parse(ctx) hike_fused_loader_parse((ctx), ___hike_meta_p)
+#define hike_loader_boot(ctx, chain_id, args)                                                      \
+	hike_loader_boot_st((ctx), hike_state_get(), ___hike_meta_p, (chain_id), (args))
+#else
 /* Parses the packet into the per-CPU metadata and returns it, for a loader to classify with
  * before hike_loader_boot(); NULL only if the VM state is missing. */
 static __always_inline const struct hike_pkt_meta *hike_loader_parse(struct xdp_md *ctx)
@@ -224,34 +257,20 @@ static __always_inline const struct hike_pkt_meta *hike_loader_parse(struct xdp_
 	return &st->meta;
 }
 
-/* Boots with the state the loader already holds (one per-CPU lookup per packet, not two). */
-static __always_inline int hike_loader_boot_st(struct xdp_md *ctx, struct hike_vm_state *st,
-					       __u32 chain_id, const __u64 *args)
-{
-	__u32 def, failsafe;
-
-	hike_loader_verdicts(&def, &failsafe);
-	if (!st)
-		return failsafe;
-	return HIKE_BOOT(ctx, st, chain_id, args, def, failsafe);
-}
-
 /* Starts chain `chain_id` with args[0..4] as r1..r5, for a packet hike_loader_parse() parsed. */
 static __always_inline int hike_loader_boot(struct xdp_md *ctx, __u32 chain_id, const __u64 *args)
 {
 	struct hike_vm_state *st = hike_state_get();
-	__u32 def, failsafe;
 
-	hike_loader_verdicts(&def, &failsafe);
-	if (!st)
-		return failsafe;
-	return HIKE_BOOT(ctx, st, chain_id, args, def, failsafe);
+	return hike_loader_boot_st(ctx, st, st ? &st->meta : 0, chain_id, args);
 }
+#endif
 
 /* Starts the chain `ref` designates, for the packet hike_loader_parse() parsed into `meta`:
  * `ref` is what a classifier map holds (abi.h: chain ID + 1), NULL when the lookup missed. No
  * chain (NULL or HIKE_CHAIN_REF_NONE) is the loader's default verdict. The per-CPU state is
- * found from `meta` (it lives in it), without a second lookup. */
+ * found from `meta` (it lives in it), without a second lookup; in fused mode `meta` is the
+ * entry's local and the state is looked up. */
 static __always_inline int hike_loader_boot_ref(struct xdp_md *ctx,
 						const struct hike_pkt_meta *meta,
 						const hike_chain_ref *ref, const __u64 *args)
@@ -264,14 +283,23 @@ static __always_inline int hike_loader_boot_ref(struct xdp_md *ctx,
 	r = *ref;
 	if (r == HIKE_CHAIN_REF_NONE)
 		return hike_loader_no_chain();
+#ifdef HIKE_FUSED
+	st = hike_state_get();
+#else
 	st = (struct hike_vm_state *)((char *)meta - __builtin_offsetof(struct hike_vm_state, meta));
-	return hike_loader_boot_st(ctx, st, r - 1, args);
+#endif
+	return hike_loader_boot_st(ctx, st, meta, r - 1, args);
 }
 
 /* Parses the packet and starts chain `chain_id` with args[0..4] as r1..r5. */
+#ifdef HIKE_FUSED
+#define hike_loader_start(ctx, chain_id, args)                                                     \
+	(hike_loader_parse(ctx), hike_loader_boot((ctx), (chain_id), (args)))
+#else
 static __always_inline int hike_loader_start(struct xdp_md *ctx, __u32 chain_id, const __u64 *args)
 {
 	if (!hike_loader_parse(ctx))
 		return hike_loader_no_chain();
 	return hike_loader_boot(ctx, chain_id, args);
 }
+#endif

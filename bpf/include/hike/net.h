@@ -76,33 +76,36 @@ static __always_inline void *hike_pkt_ptr(struct xdp_md *ctx, __u32 off, __u32 l
 	return p;
 }
 
-/* The IPv6 header the loader found, or NULL if the packet is not IPv6. */
-static __always_inline struct ipv6hdr *hike_ip6(struct xdp_md *ctx)
-{
-	const struct hike_pkt_meta *m = hike_meta();
+/* The accessors below take the metadata `m` (hike_ip6_m(ctx, m)); their short forms
+ * (hike_ip6(ctx)) are macros that pass hike_meta() where they are written, so that in a fused
+ * build a program's body hands them its own metadata (sdk.h: hike_meta()). A helper function
+ * of a program that reads headers takes the metadata as a parameter and calls the _m forms. */
 
+/* The IPv6 header the loader found, or NULL if the packet is not IPv6. */
+static __always_inline struct ipv6hdr *hike_ip6_m(struct xdp_md *ctx, const struct hike_pkt_meta *m)
+{
 	if (!m || !(m->flags & HIKE_META_IPV6))
 		return 0;
 	return hike_pkt_ptr(ctx, m->l3_off, sizeof(struct ipv6hdr));
 }
+#define hike_ip6(ctx) hike_ip6_m((ctx), hike_meta())
 
 /* The IPv4 header the loader found (its fixed 20 bytes), or NULL if the packet is not IPv4. */
-static __always_inline struct iphdr *hike_ip4(struct xdp_md *ctx)
+static __always_inline struct iphdr *hike_ip4_m(struct xdp_md *ctx, const struct hike_pkt_meta *m)
 {
-	const struct hike_pkt_meta *m = hike_meta();
-
 	if (!m || !(m->flags & HIKE_META_IPV4))
 		return 0;
 	return hike_pkt_ptr(ctx, m->l3_off, sizeof(struct iphdr));
 }
+#define hike_ip4(ctx) hike_ip4_m((ctx), hike_meta())
 
 /* The first `len` bytes of the L4 header of protocol `proto` (IPPROTO_*), or NULL if the loader
  * found none, it is another protocol, it is cut short, or the packet is a non-first IPv4
  * fragment (whose "L4 header" is payload). A non-first IPv6 fragment cannot be told apart from
  * the metadata alone (the loader does not record the fragment header): see the SDK notes. */
-static __always_inline void *hike_l4(struct xdp_md *ctx, __u8 proto, __u32 len)
+static __always_inline void *hike_l4_m(struct xdp_md *ctx, const struct hike_pkt_meta *m, __u8 proto,
+				       __u32 len)
 {
-	const struct hike_pkt_meta *m = hike_meta();
 	struct iphdr *ip4;
 
 	if (!m || !(m->flags & HIKE_META_L4) || m->l4_proto != proto)
@@ -114,11 +117,13 @@ static __always_inline void *hike_l4(struct xdp_md *ctx, __u8 proto, __u32 len)
 	}
 	return hike_pkt_ptr(ctx, m->l4_off, len);
 }
+#define hike_l4(ctx, proto, len) hike_l4_m((ctx), hike_meta(), (proto), (len))
 
 /* Fills `key` from the IPv6 packet; returns 0, or -1 if the packet is not IPv6. */
-static __always_inline int hike_ip6_sd_key(struct xdp_md *ctx, struct hike_ip6_sd_key *key)
+static __always_inline int hike_ip6_sd_key_m(struct xdp_md *ctx, const struct hike_pkt_meta *m,
+					     struct hike_ip6_sd_key *key)
 {
-	struct ipv6hdr *ip6 = hike_ip6(ctx);
+	struct ipv6hdr *ip6 = hike_ip6_m(ctx, m);
 
 	if (!ip6)
 		return -1;
@@ -126,22 +131,26 @@ static __always_inline int hike_ip6_sd_key(struct xdp_md *ctx, struct hike_ip6_s
 	__builtin_memcpy(&key->dst, &ip6->daddr, sizeof(key->dst));
 	return 0;
 }
+#define hike_ip6_sd_key(ctx, key) hike_ip6_sd_key_m((ctx), hike_meta(), (key))
 
 /* Fills `key` from the IPv6 packet; returns 0, or -1 if the packet is not IPv6. */
-static __always_inline int hike_ip6_dst_key(struct xdp_md *ctx, struct hike_ip6_dst_key *key)
+static __always_inline int hike_ip6_dst_key_m(struct xdp_md *ctx, const struct hike_pkt_meta *m,
+					      struct hike_ip6_dst_key *key)
 {
-	struct ipv6hdr *ip6 = hike_ip6(ctx);
+	struct ipv6hdr *ip6 = hike_ip6_m(ctx, m);
 
 	if (!ip6)
 		return -1;
 	__builtin_memcpy(&key->dst, &ip6->daddr, sizeof(key->dst));
 	return 0;
 }
+#define hike_ip6_dst_key(ctx, key) hike_ip6_dst_key_m((ctx), hike_meta(), (key))
 
 /* Fills `key` from the IPv4 packet; returns 0, or -1 if the packet is not IPv4. */
-static __always_inline int hike_ip4_sd_key(struct xdp_md *ctx, struct hike_ip4_sd_key *key)
+static __always_inline int hike_ip4_sd_key_m(struct xdp_md *ctx, const struct hike_pkt_meta *m,
+					     struct hike_ip4_sd_key *key)
 {
-	struct iphdr *ip4 = hike_ip4(ctx);
+	struct iphdr *ip4 = hike_ip4_m(ctx, m);
 
 	if (!ip4)
 		return -1;
@@ -149,28 +158,32 @@ static __always_inline int hike_ip4_sd_key(struct xdp_md *ctx, struct hike_ip4_s
 	key->dst = ip4->daddr;
 	return 0;
 }
+#define hike_ip4_sd_key(ctx, key) hike_ip4_sd_key_m((ctx), hike_meta(), (key))
 
 /* Fills `key` from the IPv4 packet; returns 0, or -1 if the packet is not IPv4. */
-static __always_inline int hike_ip4_dst_key(struct xdp_md *ctx, struct hike_ip4_dst_key *key)
+static __always_inline int hike_ip4_dst_key_m(struct xdp_md *ctx, const struct hike_pkt_meta *m,
+					      struct hike_ip4_dst_key *key)
 {
-	struct iphdr *ip4 = hike_ip4(ctx);
+	struct iphdr *ip4 = hike_ip4_m(ctx, m);
 
 	if (!ip4)
 		return -1;
 	key->dst = ip4->daddr;
 	return 0;
 }
+#define hike_ip4_dst_key(ctx, key) hike_ip4_dst_key_m((ctx), hike_meta(), (key))
 
 /* Fills `key` with the packet's (source, destination) pair whatever the family: IPv6 as is,
  * IPv4 as IPv4-mapped IPv6 addresses (::ffff:a.b.c.d, RFC 4291 2.5.5.2), so both families share
  * one key space without colliding. Returns 0, or -1 for a packet that is neither. */
-static __always_inline int hike_ip_sd_key(struct xdp_md *ctx, struct hike_ip6_sd_key *key)
+static __always_inline int hike_ip_sd_key_m(struct xdp_md *ctx, const struct hike_pkt_meta *m,
+					    struct hike_ip6_sd_key *key)
 {
 	struct iphdr *ip4;
 
-	if (hike_ip6_sd_key(ctx, key) == 0)
+	if (hike_ip6_sd_key_m(ctx, m, key) == 0)
 		return 0;
-	ip4 = hike_ip4(ctx);
+	ip4 = hike_ip4_m(ctx, m);
 	if (!ip4)
 		return -1;
 	__builtin_memset(key, 0, sizeof(*key));
@@ -180,6 +193,7 @@ static __always_inline int hike_ip_sd_key(struct xdp_md *ctx, struct hike_ip6_sd
 	key->dst.in6_u.u6_addr32[3] = ip4->daddr;
 	return 0;
 }
+#define hike_ip_sd_key(ctx, key) hike_ip_sd_key_m((ctx), hike_meta(), (key))
 
 /* The 16-bit one's complement checksum `check` after one 16-bit word of the data it covers
  * changed from `old` to `new` (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m')). All three in the same

@@ -153,6 +153,37 @@ static __always_inline int hike_redirect(__u32 ifindex)
 	return hike_ctx_redirect_verdict(bpf_redirect(ifindex, 0));
 }
 
+#ifdef HIKE_FUSED
+/* Fused mode: the metadata is a local of the fused program's entry, handed to the loader's and
+ * every program's body as the parameter ___hike_meta_p (HIKE_PROG, HIKE_LOADER), so that clang
+ * sees the whole packet's metadata and keeps only what the script reads: the parse shrinks to
+ * the fields its programs use and nothing is written to the per-CPU state. hike_meta() is that
+ * parameter where it is in scope (a body); elsewhere, in a program's own helper function, it is
+ * ___hike_meta_outside_body(): the state's copy in a build with HIKE_FUSED_META_IN_STATE (the
+ * fused boot then writes it), else a compile-time error, on which crates/hike-fused builds again
+ * with HIKE_FUSED_META_IN_STATE. Programs that pass the metadata to their helpers (net.h's _m
+ * accessors) keep the fast build. */
+#ifdef HIKE_FUSED_META_IN_STATE
+static __always_inline const struct hike_pkt_meta *___hike_meta_outside_body(void)
+{
+	struct hike_vm_state *st = hike_state_get();
+
+	return st ? &st->meta : 0;
+}
+#else
+const struct hike_pkt_meta *___hike_meta_outside_body(void)
+	__attribute__((error("hike_meta() outside a program's body (build with the metadata in the state)")));
+#endif
+/* At file scope the name is this function; in a body the parameter of the same name hides it. */
+static __attribute__((unused)) void ___hike_meta_p(void)
+{
+}
+#define hike_meta()                                                                                \
+	_Generic((___hike_meta_p),                                                                 \
+		const struct hike_pkt_meta *: ___hike_meta_p,                                       \
+		struct hike_pkt_meta *: ___hike_meta_p,                                             \
+		default: ___hike_meta_outside_body())
+#else
 /* The loader's packet metadata, for programs (read-only by convention). */
 static __always_inline const struct hike_pkt_meta *hike_meta(void)
 {
@@ -160,6 +191,7 @@ static __always_inline const struct hike_pkt_meta *hike_meta(void)
 
 	return st ? &st->meta : 0;
 }
+#endif
 
 /* ---- Parameter lists, 0 to 5 u64 parameters ------------------------------------------------ */
 
@@ -186,11 +218,13 @@ static __always_inline const struct hike_pkt_meta *hike_meta(void)
 
 #ifdef HIKE_FUSED
 /* Fused mode (fused.h): the program's source is compiled into a script's one program, which
- * calls the body directly; no entry point of its own. HIKE_RETURN(v) then hands v to the fused
- * code through ___hike_ret, a plain `return VERDICT` ends the packet, as below. */
+ * calls the body directly, with the packet's metadata (hike_meta() above); no entry point of its
+ * own. HIKE_RETURN(v) then hands v to the fused code through ___hike_ret, a plain
+ * `return VERDICT` ends the packet, as below. */
 #define HIKE_PROG(NAME, ...)                                                                       \
 	static __always_inline int ___hike_body_##NAME(                                           \
-		struct xdp_md *ctx, struct hike_prog_ret *___hike_ret __HIKE_PARAMS(__VA_ARGS__))
+		struct xdp_md *ctx, struct hike_prog_ret *___hike_ret,                             \
+		const struct hike_pkt_meta *___hike_meta_p __HIKE_PARAMS(__VA_ARGS__))
 #else
 /* Declares HIKe program NAME with up to 5 u64 parameters; the body follows. */
 #define HIKE_PROG(NAME, ...)                                                                       \

@@ -440,27 +440,29 @@ static __always_inline __u32 hike_size_bytes(__u8 code)
 
 /* Loads `size` bytes at base[a] (a aligned, a + size <= area): masks keep every access in
  * bounds for the verifier without changing an aligned offset. */
-static __always_inline __u64 hike_load(__u8 *base, __u64 a, __u32 area, __u32 size, int sign_extend)
+static __always_inline __u64 hike_load(const __u8 *base, __u64 a, __u32 area, __u32 size, int sign_extend)
 {
 	switch (size) {
 	case 1:
 		a &= area - 1;
-		return sign_extend ? (__u64)(__s64) * (__s8 *)(base + a) : *(__u8 *)(base + a);
+		return sign_extend ? (__u64)(__s64) * (const __s8 *)(base + a) : *(const __u8 *)(base + a);
 	case 2:
 		a &= area - 2;
-		return sign_extend ? (__u64)(__s64) * (__s16 *)(base + a) : *(__u16 *)(base + a);
+		return sign_extend ? (__u64)(__s64) * (const __s16 *)(base + a) : *(const __u16 *)(base + a);
 	case 4:
 		a &= area - 4;
-		return sign_extend ? (__u64)(__s64) * (__s32 *)(base + a) : *(__u32 *)(base + a);
+		return sign_extend ? (__u64)(__s64) * (const __s32 *)(base + a) : *(const __u32 *)(base + a);
 	default:
 		a &= area - 8;
-		return *(__u64 *)(base + a);
+		return *(const __u64 *)(base + a);
 	}
 }
 
-/* Loads or stores `size` bytes at VM address `addr` (stack frames or metadata). */
-static __always_inline __u32 hike_mem(struct hike_vm_state *st, __u64 addr, __u32 size, int store,
-				      int sign_extend, __u64 *val)
+/* Loads or stores `size` bytes at VM address `addr` (stack frames or the metadata `meta`: the
+ * state's for the interpreter, the fused program's own copy in fused mode). */
+static __always_inline __u32 hike_mem_at(struct hike_vm_state *st, const struct hike_pkt_meta *meta,
+					 __u64 addr, __u32 size, int store, int sign_extend,
+					 __u64 *val)
 {
 	__u64 limit = (__u64)((st->depth & HIKE_FRAME_MASK) + 1) * HIKE_STACK_SIZE;
 	__u64 a, v;
@@ -509,10 +511,16 @@ static __always_inline __u32 hike_mem(struct hike_vm_state *st, __u64 addr, __u3
 			return HIKE_FAULT_MEM_MISALIGNED;
 		if (store)
 			return HIKE_FAULT_MEM_OUT_OF_BOUNDS;
-		*val = hike_load((__u8 *)&st->meta, a, sizeof(struct hike_pkt_meta), size, sign_extend);
+		*val = hike_load((const __u8 *)meta, a, sizeof(struct hike_pkt_meta), size, sign_extend);
 		return 0;
 	}
 	return HIKE_FAULT_MEM_OUT_OF_BOUNDS;
+}
+
+static __always_inline __u32 hike_mem(struct hike_vm_state *st, __u64 addr, __u32 size, int store,
+				      int sign_extend, __u64 *val)
+{
+	return hike_mem_at(st, &st->meta, addr, size, store, sign_extend, val);
 }
 
 _Static_assert(sizeof(struct hike_pkt_meta) == 32, "metadata mask assumes 32 bytes");

@@ -34,14 +34,14 @@ static __always_inline void show_l3(struct xdp_md *ctx, const struct hike_pkt_me
 	struct iphdr *ip4;
 	__u64 c;
 
-	ip4 = hike_ip4(ctx);
+	ip4 = hike_ip4_m(ctx, m);
 	if (ip4) {
 		c = ip4->protocol | ((__u64)ip4->ttl << 8) | ((__u64)ip4->tos << 16) |
 		    ((__u64)bpf_ntohs(ip4->tot_len) << 32);
 		hike_emit(SHOW_PKT_INFO_EV_IPV4, bpf_ntohl(ip4->saddr), bpf_ntohl(ip4->daddr), c);
 		return;
 	}
-	ip6 = hike_ip6(ctx);
+	ip6 = hike_ip6_m(ctx, m);
 	if (!ip6)
 		return;
 	/* Version(4) | traffic class(8) | flow label(20). */
@@ -62,11 +62,11 @@ static __always_inline void show_l4(struct xdp_md *ctx, const struct hike_pkt_me
 
 	if (!(m->flags & HIKE_META_L4))
 		return;
-	tcp = hike_l4(ctx, IPPROTO_TCP, sizeof(*tcp));
-	udp = hike_l4(ctx, IPPROTO_UDP, sizeof(*udp));
-	icmp = hike_l4(ctx, IPPROTO_ICMP, 4);
+	tcp = hike_l4_m(ctx, m, IPPROTO_TCP, sizeof(*tcp));
+	udp = hike_l4_m(ctx, m, IPPROTO_UDP, sizeof(*udp));
+	icmp = hike_l4_m(ctx, m, IPPROTO_ICMP, 4);
 	if (!icmp)
-		icmp = hike_l4(ctx, IPPROTO_ICMPV6, 4);
+		icmp = hike_l4_m(ctx, m, IPPROTO_ICMPV6, 4);
 	if (tcp) {
 		b = ((__u64)bpf_ntohs(tcp->source) << 16) | bpf_ntohs(tcp->dest);
 		c = ((__u8 *)tcp)[13];

@@ -68,14 +68,15 @@ pub fn generate(script: &Script, sources: &BTreeMap<Source, String>) -> Result<S
     w.line(
         "static __always_inline int hike_fused_boot(struct xdp_md *ctx, struct hike_vm_state *st,",
     );
-    w.line("\t\t\t\t\t   __u32 chain_id, const __u64 *args, __u32 default_verdict,");
+    w.line("\t\t\t\t\t   const struct hike_pkt_meta *meta, __u32 chain_id,");
+    w.line("\t\t\t\t\t   const __u64 *args, __u32 default_verdict,");
     w.line("\t\t\t\t\t   __u32 failsafe_verdict)");
     w.line("{");
     w.line("\tstruct hike_fused_run run, *F = &run;");
     w.line("\t__u64 r0 = 0, r1 = args[0], r2 = args[1], r3 = args[2], r4 = args[3], r5 = args[4];");
     w.line("\tint v;");
     w.line("");
-    w.line("\thike_fused_start(st, F, chain_id, default_verdict, failsafe_verdict);");
+    w.line("\thike_fused_start(st, F, meta, chain_id, default_verdict, failsafe_verdict);");
     w.line("\tswitch (chain_id) {");
     for c in &script.chains {
         w.line(&format!("\tcase {}:", c.id));
@@ -108,13 +109,16 @@ pub fn generate(script: &Script, sources: &BTreeMap<Source, String>) -> Result<S
     ));
     // As loader.h's HIKE_LOADER entry: the script's dispatch word, and the verdict handed to
     // the dispatch (the next script of the hook when it proceeds).
+    // The metadata is the entry's local (sdk.h: hike_meta()): zeroed for a loader that boots
+    // without parsing; clang drops what the parse overwrites and what nothing reads.
     w.line("{");
+    w.line("\tstruct hike_pkt_meta meta = {};");
     w.line("\t__u32 word;");
     w.line("");
     w.line("\thike_ctx_linearize(ctx);");
     w.line("\tword = hike_loader_dispatch_enter();");
     w.line(&format!(
-        "\treturn HIKE_CTX_EXIT(ctx, hike_dispatch_verdict(ctx, word, ___hike_loader_{}(ctx)));",
+        "\treturn HIKE_CTX_EXIT(ctx, hike_dispatch_verdict(ctx, word, ___hike_loader_{}(ctx, &meta)));",
         script.loader.name
     ));
     w.line("}");
@@ -429,7 +433,7 @@ fn insn(
                 let sx = (mode == op::MEMSX) as u8;
                 let _ = write!(
                     out,
-                    "\t{{\n\t\t__u64 v = 0;\n\t\t__u32 f = hike_mem(st, {} + {}, {size}, 0, {sx}, &v);\n\
+                    "\t{{\n\t\t__u64 v = 0;\n\t\t__u32 f = hike_mem_at(st, F->meta, {} + {}, {size}, 0, {sx}, &v);\n\
                      \t\tif (f)\n\t\t\tHIKE_FUSED_FAULT(f, {pc}u);\n\t\tr{dst} = v;\n\t}}\n",
                     reg(src),
                     imm64(off as i32)
@@ -446,7 +450,7 @@ fn insn(
                 let v = if cls == op::STX { reg(src) } else { imm64(imm) };
                 let _ = write!(
                     out,
-                    "\t{{\n\t\t__u64 v = {v};\n\t\t__u32 f = hike_mem(st, {} + {}, {size}, 1, 0, &v);\n\
+                    "\t{{\n\t\t__u64 v = {v};\n\t\t__u32 f = hike_mem_at(st, F->meta, {} + {}, {size}, 1, 0, &v);\n\
                      \t\tif (f)\n\t\t\tHIKE_FUSED_FAULT(f, {pc}u);\n\t}}\n",
                     reg(dst),
                     imm64(off as i32)
@@ -566,7 +570,7 @@ fn prog_call(pc: u32, id: u32, progs: &BTreeMap<u32, &crate::Program>, capped: b
         out,
         "\tF->prog_calls++;\n\thike_fused_prog(st, F, {id});\n\t{{\n\
          \t\tstruct hike_prog_ret ret = {{}};\n\
-         \t\tint verdict = ___hike_body_{}(ctx, &ret{args});\n\n\
+         \t\tint verdict = ___hike_body_{}(ctx, &ret, F->meta{args});\n\n\
          \t\tif (!ret.resume)\n\t\t\treturn hike_fused_verdict(st, verdict);\n\
          \t\tr0 = ret.value;\n\t}}\n",
         p.name
@@ -670,7 +674,7 @@ mod tests {
         ]);
         let c = generate(&s, &src).unwrap();
         assert!(
-            c.contains("___hike_body_test_sum2(ctx, &ret, r1, r2)"),
+            c.contains("___hike_body_test_sum2(ctx, &ret, F->meta, r1, r2)"),
             "{c}"
         );
         assert!(
@@ -693,7 +697,7 @@ mod tests {
             "{body}"
         );
         assert!(c.contains("#include \"/p.c\"") && c.contains("#include \"/l.c\""));
-        assert!(c.contains("___hike_loader_test_loader(ctx)"));
+        assert!(c.contains("___hike_loader_test_loader(ctx, &meta)"));
     }
 
     #[test]

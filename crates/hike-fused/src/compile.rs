@@ -23,6 +23,9 @@ pub struct Fused {
     pub object: Vec<u8>,
     /// The generated C (for `--emit`-like inspection and tests).
     pub c: String,
+    /// Built with the metadata in the per-CPU state (`HIKE_FUSED_META_IN_STATE`): a program
+    /// reads it outside its body (`bpf/include/hike/sdk.h`: `hike_meta()`).
+    pub meta_in_state: bool,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FuseError + '_ {
@@ -55,6 +58,36 @@ fn build_dir() -> Result<PathBuf, FuseError> {
         .create(&dir)
         .map_err(io(&dir))?;
     Ok(dir)
+}
+
+/// The function `hike_meta()` calls outside a program's body in a build without the metadata in
+/// the state: clang's error names it.
+const META_OUTSIDE_BODY: &str = "___hike_meta_outside_body";
+
+/// Runs the project's clang on the generated `file`.
+fn clang(
+    file: &Path,
+    out: &Path,
+    include: &Path,
+    defines: &[&str],
+) -> Result<std::process::Output, FuseError> {
+    let clang = find_clang()?;
+    Command::new(&clang)
+        .args(flags(Warnings::Reported))
+        .args(defines)
+        .arg("-I")
+        .arg(include)
+        .arg("-I")
+        .arg(arch_include_dir(std::env::consts::ARCH))
+        .arg("-c")
+        .arg(file)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .map_err(|source| FuseError::RunClang {
+            clang: clang.display().to_string(),
+            source,
+        })
 }
 
 /// Generates and compiles the fused program of `script`.
@@ -119,22 +152,14 @@ fn build_in(dir: &Path, script: &Script) -> Result<Fused, FuseError> {
     let file = dir.join("hike_fused.c");
     write(&file, c.as_bytes())?;
     let out = dir.join("hike_fused.o");
-    let clang = find_clang()?;
-    let output = Command::new(&clang)
-        .args(flags(Warnings::Reported))
-        .arg("-I")
-        .arg(&include)
-        .arg("-I")
-        .arg(arch_include_dir(std::env::consts::ARCH))
-        .arg("-c")
-        .arg(&file)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .map_err(|source| FuseError::RunClang {
-            clang: clang.display().to_string(),
-            source,
-        })?;
+    let mut output = clang(&file, &out, &include, &[])?;
+    // A program that reads the metadata outside its body (sdk.h: hike_meta()) needs it in the
+    // per-CPU state, as interpreted: built again so, a little slower.
+    let meta_in_state = !output.status.success()
+        && String::from_utf8_lossy(&output.stderr).contains(META_OUTSIDE_BODY);
+    if meta_in_state {
+        output = clang(&file, &out, &include, &["-DHIKE_FUSED_META_IN_STATE"])?;
+    }
     if !output.status.success() {
         return Err(FuseError::Clang {
             file,
@@ -146,5 +171,80 @@ fn build_in(dir: &Path, script: &Script) -> Result<Fused, FuseError> {
         });
     }
     let object = fs::read(&out).map_err(io(&out))?;
-    Ok(Fused { object, c })
+    Ok(Fused {
+        object,
+        c,
+        meta_in_state,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use hike_isa::{op, Insn};
+
+    use super::*;
+    use crate::{Chain, Loader, Program};
+
+    /// A script of one chain that calls program `hops`, written in `source`.
+    fn build(label: &str, source: &str) -> Result<Fused, FuseError> {
+        let dir =
+            std::env::temp_dir().join(format!("hike-fused-test-{label}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("hops.bpf.c");
+        fs::write(&file, source).unwrap();
+        let script = Script {
+            chains: vec![Chain {
+                id: 1,
+                name: "c1".into(),
+                insns: vec![
+                    Insn::new(op::JMP | op::CALL, 0, hike_isa::abi::CALL_PROG, 0, 7),
+                    Insn::new(op::JMP | op::EXIT, 0, 0, 0, 0),
+                ],
+                origin: None,
+            }],
+            programs: vec![Program {
+                id: 7,
+                name: "hops".into(),
+                nparams: 0,
+                source: Source::File(file),
+            }],
+            loader: Loader {
+                name: "test_loader".into(),
+                source: Source::Embedded("bpf/programs/test/test_loader.bpf.c".into()),
+            },
+            tc: false,
+        };
+        let fused = compile(&script);
+        let _ = fs::remove_dir_all(&dir);
+        fused
+    }
+
+    #[test]
+    fn a_program_that_reads_the_metadata_in_its_body_keeps_it_out_of_the_state() {
+        let fused = build(
+            "body",
+            "#include <hike/net.h>\nHIKE_PROG(hops)\n{\n\tstruct ipv6hdr *ip6 = hike_ip6(ctx);\n\n\
+             \tHIKE_RETURN(ip6 ? ip6->hop_limit : HIKE_NOT_APPLICABLE);\n}\n\
+             char LICENSE[] SEC(\"license\") = \"Dual BSD/GPL\";\n",
+        )
+        .unwrap();
+        assert!(!fused.meta_in_state);
+        assert!(!fused.object.is_empty());
+    }
+
+    #[test]
+    fn a_program_that_reads_the_metadata_in_a_helper_is_built_with_it_in_the_state() {
+        let fused = build(
+            "helper",
+            "#include <hike/net.h>\n\
+             static __always_inline __u64 hops(struct xdp_md *ctx)\n{\n\
+             \tstruct ipv6hdr *ip6 = hike_ip6(ctx);\n\n\
+             \treturn ip6 ? ip6->hop_limit : HIKE_NOT_APPLICABLE;\n}\n\
+             HIKE_PROG(hops)\n{\n\tHIKE_RETURN(hops(ctx));\n}\n\
+             char LICENSE[] SEC(\"license\") = \"Dual BSD/GPL\";\n",
+        )
+        .unwrap();
+        assert!(fused.meta_in_state);
+        assert!(!fused.object.is_empty());
+    }
 }
