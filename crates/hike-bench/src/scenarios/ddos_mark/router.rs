@@ -69,16 +69,16 @@ pub fn run_pps(
             ifindex,
         })
     };
-    // The fused program: the compiled chains, programs and loader as one program, which
-    // reads the same `ipv6_sc_map` as the loader.
+    // The fused program: the compiled `ddos_mark_fwd`, its programs and the loader as one
+    // program, which reads the same `ipv6_sc_map` as the loader.
     let attach_fused = |lab: &RouterLab| -> Result<Attachment<'_>> {
         hike.select(ECLAT_MARK_FWD)?;
         let ifindex = lab.in_ifindex;
         lab.router
-            .run_in(|| -> Result<()> { Ok(hike.fused().attach_xdp(ifindex, XdpMode::Native)?) })
+            .run_in(|| -> Result<()> { Ok(hike.fused_fwd().attach_xdp(ifindex, XdpMode::Native)?) })
             .context("attach the fused program")?;
         Ok(Attachment::Loader {
-            loader: hike.fused(),
+            loader: hike.fused_fwd(),
             ifindex,
         })
     };
@@ -102,7 +102,7 @@ pub fn run_pps(
         PpsCase {
             variant: "fused",
             attach: Box::new(attach_fused),
-            xdp_prog_id: Some(hike.fused().kernel_id()),
+            xdp_prog_id: Some(hike.fused_fwd().kernel_id()),
         },
     ];
     if let Some(tool) = ipset {

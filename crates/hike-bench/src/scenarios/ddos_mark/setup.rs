@@ -19,8 +19,9 @@ use crate::raw::RawObject;
 /// The HIKe side: one private VM with the three programs, the loader, and the hand-written and
 /// compiled chains.
 pub struct Hike {
-    // Dropped first: it shares the loader's and the programs' maps.
+    // Dropped first: they share the loader's and the programs' maps.
     fused: Loader,
+    fused_fwd: Loader,
     vm: PrivateVm,
     loader: Loader,
     /// The compiled chains, disassembled, for the report.
@@ -49,7 +50,7 @@ impl Hike {
                 .with_context(|| format!("install `{name}`"))?;
         }
         let script = compile_eclat()?;
-        let mut fused_chains = Vec::new();
+        let mut compiled = Vec::new();
         for (id, name) in [(ECLAT_MARK, "ddos_mark"), (ECLAT_MARK_FWD, "ddos_mark_fwd")] {
             let chain = script
                 .chain(name)
@@ -60,18 +61,24 @@ impl Hike {
                 .with_context(|| format!("link the compiled `{name}`"))?;
             vm.install_insns(id, &code, 0)
                 .with_context(|| format!("install the compiled `{name}`"))?;
-            fused_chains.push((id, code));
+            compiled.push((id, code));
         }
         let loader = vm
             .load_loader("ddos_mark", "ip6_sc")
             .context("load the ip6_sc loader")?;
-        // The compiled chains fused with the programs and the loader (`fused`): the same
-        // `ipv6_sc_map` selects the chain.
+        // Each compiled chain fused with its programs and the loader, as a script of that one
+        // chain: `fused` marks (against raw_ddos_mark, which only marks), `fused_fwd` marks and
+        // forwards (against raw_ddos_mark_fwd). The same `ipv6_sc_map` selects the chain.
+        let [mark, mark_fwd] = [0, 1].map(|i| std::slice::from_ref(&compiled[i]));
         let fused = vm
-            .load_fused("ddos_mark_fused", &loader, &fused_chains)
-            .context("load the fused program")?;
+            .load_fused("ddos_mark_fused", &loader, mark)
+            .context("load the fused program of `ddos_mark`")?;
+        let fused_fwd = vm
+            .load_fused("ddos_mark_fwd_fused", &loader, mark_fwd)
+            .context("load the fused program of `ddos_mark_fwd`")?;
         Ok(Hike {
             fused,
+            fused_fwd,
             vm,
             loader,
             eclat_asm: script.disassemble(),
@@ -83,9 +90,14 @@ impl Hike {
         &self.loader
     }
 
-    /// The fused program of the compiled chains.
+    /// The fused program of the compiled `ddos_mark`.
     pub fn fused(&self) -> &Loader {
         &self.fused
+    }
+
+    /// The fused program of the compiled `ddos_mark_fwd`.
+    pub fn fused_fwd(&self) -> &Loader {
+        &self.fused_fwd
     }
 
     /// Makes the loader run chain `chain` for every IPv6 packet.
