@@ -151,10 +151,16 @@ static __always_inline void hike_fused_start(struct hike_vm_state *st, struct hi
 	run->default_verdict = default_verdict;
 	run->failsafe_verdict = failsafe_verdict;
 	st->budget = budget;
+#ifdef HIKE_FUSED_LOOPS
 	/* Read back: a value the verifier does not know. A known budget (the default, or the
 	 * clamp) would make it walk a budget-bound loop step by step, 65536 times or more, where
 	 * an unknown one lets it prune each iteration at the loop's may_goto. */
 	run->budget = *(volatile __u32 *)&st->budget;
+#else
+	/* No chain loops (the generator says so): the verifier walks each path once, whatever it
+	 * knows of the budget, and the checks need not wait for a store and a load. */
+	run->budget = budget;
+#endif
 	st->depth = 0;
 	st->fault = HIKE_FAULT_NONE;
 	st->fault_pc = 0;
