@@ -64,15 +64,15 @@ fn build_dir() -> Result<PathBuf, FuseError> {
 /// the state: clang's error names it.
 const META_OUTSIDE_BODY: &str = "___hike_meta_outside_body";
 
-/// Runs the project's clang on the generated `file`.
+/// Runs `clang` (found once per build: [`find_clang`] may try several) on the generated `file`.
 fn clang(
+    clang: &Path,
     file: &Path,
     out: &Path,
     include: &Path,
     defines: &[&str],
 ) -> Result<std::process::Output, FuseError> {
-    let clang = find_clang()?;
-    Command::new(&clang)
+    Command::new(clang)
         .args(flags(Warnings::Reported))
         .args(defines)
         .arg("-I")
@@ -152,13 +152,20 @@ fn build_in(dir: &Path, script: &Script) -> Result<Fused, FuseError> {
     let file = dir.join("hike_fused.c");
     write(&file, c.as_bytes())?;
     let out = dir.join("hike_fused.o");
-    let mut output = clang(&file, &out, &include, &[])?;
+    let compiler = find_clang()?;
+    let mut output = clang(&compiler, &file, &out, &include, &[])?;
     // A program that reads the metadata outside its body (sdk.h: hike_meta()) needs it in the
     // per-CPU state, as interpreted: built again so, a little slower.
     let meta_in_state = !output.status.success()
         && String::from_utf8_lossy(&output.stderr).contains(META_OUTSIDE_BODY);
     if meta_in_state {
-        output = clang(&file, &out, &include, &["-DHIKE_FUSED_META_IN_STATE"])?;
+        output = clang(
+            &compiler,
+            &file,
+            &out,
+            &include,
+            &["-DHIKE_FUSED_META_IN_STATE"],
+        )?;
     }
     if !output.status.success() {
         return Err(FuseError::Clang {
