@@ -77,25 +77,27 @@ static __always_inline int hike_fused_verdict(struct hike_vm_state *st, int verd
 }
 
 /* Frame `depth` is entered by chain `chain`: its stack is unwritten, events and faults name the
- * chain, and its run is counted. */
+ * chain, and its run is counted. `counted` is a constant: 0 in a chain's fast twin, which runs
+ * only with the counters off (codegen.rs: Twin). */
 static __always_inline void hike_fused_enter(struct hike_vm_state *st, struct hike_fused_run *run,
-					     __u32 depth, __u32 chain)
+					     __u32 depth, __u32 chain, int counted)
 {
 	struct hike_frame *f = &st->frames[depth & HIKE_FRAME_MASK];
 
 	f->stack_init = 0;
 	f->chain_id = chain;
 	st->depth = depth;
-	if (run->flags & HIKE_CFG_STATS)
+	if (counted && (run->flags & HIKE_CFG_STATS))
 		hike_count_chain_run(chain);
 }
 
-/* A program call is counted (HIKE_CFG_STATS) and names the program for its events. */
+/* A program call is counted (HIKE_CFG_STATS; `counted` as above) and names the program for its
+ * events. */
 static __always_inline void hike_fused_prog(struct hike_vm_state *st, struct hike_fused_run *run,
-					    __u32 prog)
+					    __u32 prog, int counted)
 {
 	st->prog_id = prog;
-	if (run->flags & HIKE_CFG_STATS) {
+	if (counted && (run->flags & HIKE_CFG_STATS)) {
 		struct hike_prog_stats *ps = bpf_map_lookup_elem(&hike_pstats, &prog);
 
 		if (ps)
@@ -192,4 +194,9 @@ static __always_inline int hike_fused_done(struct hike_vm_state *st, struct hike
 	} while (0)
 #define HIKE_FUSED_FAULT(reason, pc)                                                               \
 	return hike_fused_fault(st, (reason), (pc), CHAIN, F->failsafe_verdict)
+/* A chain starts from a context pointer clang cannot relate to its caller's: otherwise it may
+ * compute `&ctx->data_end` once for the loader's parse and every program body after it and keep
+ * that pointer, a load through which the verifier refuses at TC ("dereference of modified ctx
+ * ptr"). Costs at most a register move. */
+#define HIKE_FUSED_CTX_FENCE(ctx) asm volatile("" : "+r"(ctx))
 #define HIKE_FUSED_FP(depth) (HIKE_ADDR_STACK + (__u64)((depth) + 1) * HIKE_STACK_SIZE)

@@ -57,16 +57,37 @@ pub fn generate(script: &Script, sources: &BTreeMap<Source, String>) -> Result<S
 
     let chains: BTreeMap<u32, &crate::Chain> = script.chains.iter().map(|c| (c.id, c)).collect();
     let progs: BTreeMap<u32, &crate::Program> = script.programs.iter().map(|p| (p.id, p)).collect();
-    for c in &script.chains {
-        writeln!(w.text, "static __always_inline int {};", signature(c.id)).unwrap();
-        w.lines += 1;
+    // A loop-free script has a fast twin of each chain, for the packets whose budget cannot
+    // run out (`Twin`).
+    let bounds = if loops {
+        BTreeMap::new()
+    } else {
+        step_bounds(script)
+    };
+    let twins: &[Twin] = if loops {
+        &[Twin::Metered]
+    } else {
+        &[Twin::Metered, Twin::Fast]
+    };
+    for twin in twins {
+        for c in &script.chains {
+            writeln!(
+                w.text,
+                "static __always_inline int {};",
+                signature(c.id, *twin)
+            )
+            .unwrap();
+            w.lines += 1;
+        }
     }
     w.line("");
     // The cap's check costs a compare and a branch at every call; a script that cannot reach
     // it does without.
     let capped = loops || prog_call_bound(script) > MAX_PROG_CALLS;
-    for c in &script.chains {
-        chain_function(&mut w, c, &chains, &progs, capped);
+    for twin in twins {
+        for c in &script.chains {
+            chain_function(&mut w, c, &chains, &progs, capped, *twin);
+        }
     }
 
     // The boot: what the loader's classification calls instead of the interpreter.
@@ -85,6 +106,17 @@ pub fn generate(script: &Script, sources: &BTreeMap<Source, String>) -> Result<S
     w.line("\tswitch (chain_id) {");
     for c in &script.chains {
         w.line(&format!("\tcase {}:", c.id));
+        if let Some(bound) = bounds.get(&c.id) {
+            w.line(&format!(
+                "\t\tif (F->budget >= {bound} && !(F->flags & HIKE_CFG_STATS)) {{"
+            ));
+            w.line(&format!(
+                "\t\t\tv = {}(ctx, st, F, 0, &r0, &r1, &r2, &r3, &r4, &r5, 0, 0, 0, 0);",
+                Twin::Fast.function(c.id)
+            ));
+            w.line("\t\t\tbreak;");
+            w.line("\t\t}");
+        }
         w.line(&format!(
             "\t\tif (F->flags & HIKE_CFG_STATS)\n\t\t\thike_count_chain_run({});",
             c.id
@@ -147,11 +179,46 @@ impl Writer {
     }
 }
 
-fn signature(id: u32) -> String {
+/// Which of a chain's two C functions: a loop-free script has both.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Twin {
+    /// Every step spends the budget and faults when it runs out; program calls and chain runs
+    /// are counted when the counters are on.
+    Metered,
+    /// No budget, no counters: the boot takes it when the counters are off and the budget is at
+    /// least the most steps the chain can take ([`step_bounds`]), so that no step could have
+    /// faulted. The same semantics, without a compare and a branch at every step.
+    Fast,
+}
+
+impl Twin {
+    fn function(self, id: u32) -> String {
+        match self {
+            Twin::Metered => format!("hike_fused_chain_{id}"),
+            Twin::Fast => format!("hike_fused_chain_{id}_fast"),
+        }
+    }
+
+    /// The budget's step before the instruction at `pc`.
+    fn step(self, pc: u32) -> String {
+        match self {
+            Twin::Metered => format!("\tHIKE_FUSED_STEP({pc}u);\n"),
+            Twin::Fast => String::new(),
+        }
+    }
+
+    /// Whether the counters are checked (the C flag of fused.h's helpers).
+    fn counted(self) -> u8 {
+        (self == Twin::Metered) as u8
+    }
+}
+
+fn signature(id: u32, twin: Twin) -> String {
     format!(
-        "hike_fused_chain_{id}(struct xdp_md *ctx, struct hike_vm_state *st, \
+        "{}(struct xdp_md *ctx, struct hike_vm_state *st, \
          struct hike_fused_run *F, __u32 depth, __u64 *p0, __u64 *p1, __u64 *p2, __u64 *p3, \
-         __u64 *p4, __u64 *p5, __u64 r6, __u64 r7, __u64 r8, __u64 r9)"
+         __u64 *p4, __u64 *p5, __u64 r6, __u64 r7, __u64 r8, __u64 r9)",
+        twin.function(id)
     )
 }
 
@@ -237,6 +304,7 @@ fn chain_function(
     chains: &BTreeMap<u32, &crate::Chain>,
     progs: &BTreeMap<u32, &crate::Program>,
     capped: bool,
+    twin: Twin,
 ) {
     let len = c.insns.len() as u32;
     let mut body = Vec::new();
@@ -248,7 +316,7 @@ fn chain_function(
     // (HIKE_MAX_BUDGET is the kernel's loop limit), so that path faults `Budget` there.
     let mut headers = BTreeSet::new();
     for pc in 0..len {
-        let e = insn(c, pc, chains, progs, capped);
+        let e = insn(c, pc, chains, progs, capped, twin);
         targets.extend(e.targets.iter().copied());
         headers.extend(e.targets.iter().copied().filter(|t| *t <= pc));
         body.push(e.code);
@@ -256,12 +324,19 @@ fn chain_function(
     // Falling off the end is a jump to `len`.
     targets.insert(len);
 
-    w.line(&format!("/* chain {} ({}) */", c.id, c.name));
-    w.line(&format!("static __always_inline int {}", signature(c.id)));
+    match twin {
+        Twin::Metered => w.line(&format!("/* chain {} ({}) */", c.id, c.name)),
+        Twin::Fast => w.line(&format!("/* chain {} ({}), fast twin */", c.id, c.name)),
+    }
+    w.line(&format!(
+        "static __always_inline int {}",
+        signature(c.id, twin)
+    ));
     w.line("{");
     w.line(&format!("#define CHAIN {}", c.id));
     w.line("\t__u64 r0 = *p0, r1 = *p1, r2 = *p2, r3 = *p3, r4 = *p4, r5 = *p5;");
     w.line("");
+    w.line("\tHIKE_FUSED_CTX_FENCE(ctx);");
     let mut out = String::new();
     for (pc, code) in body.iter().enumerate() {
         let pc = pc as u32;
@@ -280,7 +355,8 @@ fn chain_function(
     // Targets outside the chain: the next step's budget, then BadJump at that pc.
     for t in targets.iter().filter(|t| **t >= len) {
         out.push_str(&format!(
-            "L{t}:\n\tHIKE_FUSED_STEP({t}u);\n\tHIKE_FUSED_FAULT(HIKE_FAULT_BAD_JUMP, {t}u);\n"
+            "L{t}:\n{}\tHIKE_FUSED_FAULT(HIKE_FAULT_BAD_JUMP, {t}u);\n",
+            twin.step(*t)
         ));
     }
     for h in &headers {
@@ -342,10 +418,11 @@ fn insn(
     chains: &BTreeMap<u32, &crate::Chain>,
     progs: &BTreeMap<u32, &crate::Program>,
     capped: bool,
+    twin: Twin,
 ) -> Emit {
     let i = c.insns[pc as usize];
     let len = c.insns.len() as u32;
-    let mut out = format!("\tHIKE_FUSED_STEP({pc}u);\n");
+    let mut out = twin.step(pc);
     let mut targets = Vec::new();
     let (code, dst, src, off, imm) = (i.code, i.dst(), i.src(), i.off, i.imm);
     let next = pc.wrapping_add(1);
@@ -358,7 +435,7 @@ fn insn(
 
     // The interpreter's fast paths come first, with their own checks (vm.h: hike_step()).
     if is_prog_call(&i) {
-        out.push_str(&prog_call(pc, imm as u32, progs, capped));
+        out.push_str(&prog_call(pc, imm as u32, progs, capped, twin));
         return Emit { code: out, targets };
     }
     if (raw as u32) & 0xbf == (op::JMP | op::JEQ | op::K) as u32 {
@@ -408,7 +485,7 @@ fn insn(
                 } else {
                     match src {
                         abi::CALL_HELPER => out.push_str(&helper(c.id, pc, imm)),
-                        abi::CALL_CHAIN => out.push_str(&chain_call(pc, imm as u32, chains)),
+                        abi::CALL_CHAIN => out.push_str(&chain_call(pc, imm as u32, chains, twin)),
                         _ => out.push_str(&fault("BAD_OPCODE", pc)),
                     }
                 }
@@ -557,9 +634,48 @@ fn prog_call_bound(script: &Script) -> u32 {
         .unwrap_or(0)
 }
 
+/// The most steps (instructions executed, the budget's unit) a packet can take in each chain
+/// of `script` and the chains it calls, for a script without a loop ([`has_loop`]): a chain
+/// without a jump back runs each instruction at most once, then perhaps one step at a jump
+/// target outside it (which faults `BadJump`); a chain call adds the callee's most. Chains over
+/// HIKE_MAX_BUDGET steps are left out: no budget lets their fast twin run.
+fn step_bounds(script: &Script) -> BTreeMap<u32, u64> {
+    let known: BTreeMap<u32, &crate::Chain> = script.chains.iter().map(|c| (c.id, c)).collect();
+    fn bound(
+        c: &crate::Chain,
+        known: &BTreeMap<u32, &crate::Chain>,
+        memo: &mut BTreeMap<u32, u64>,
+    ) -> u64 {
+        if let Some(n) = memo.get(&c.id) {
+            return *n;
+        }
+        let mut n = c.insns.len() as u64 + 1;
+        for i in &c.insns {
+            if let Some(callee) = known.get(&(i.imm as u32)).filter(|_| is_chain_call(i)) {
+                n = n.saturating_add(bound(callee, known, memo));
+            }
+        }
+        memo.insert(c.id, n);
+        n
+    }
+    let mut memo = BTreeMap::new();
+    script
+        .chains
+        .iter()
+        .map(|c| (c.id, bound(c, &known, &mut memo)))
+        .filter(|(_, n)| *n <= u64::from(abi::MAX_BUDGET))
+        .collect()
+}
+
 /// A program call: the cap (unless the script cannot reach it), the slot, then the program's
 /// body called directly.
-fn prog_call(pc: u32, id: u32, progs: &BTreeMap<u32, &crate::Program>, capped: bool) -> String {
+fn prog_call(
+    pc: u32,
+    id: u32,
+    progs: &BTreeMap<u32, &crate::Program>,
+    capped: bool,
+    twin: Twin,
+) -> String {
     let mut out = String::new();
     if capped {
         out.push_str(&format!(
@@ -575,18 +691,19 @@ fn prog_call(pc: u32, id: u32, progs: &BTreeMap<u32, &crate::Program>, capped: b
         .collect();
     let _ = write!(
         out,
-        "\tF->prog_calls++;\n\thike_fused_prog(st, F, {id});\n\t{{\n\
+        "\tF->prog_calls++;\n\thike_fused_prog(st, F, {id}, {});\n\t{{\n\
          \t\tstruct hike_prog_ret ret = {{}};\n\
          \t\tint verdict = ___hike_body_{}(ctx, &ret, F->meta{args});\n\n\
          \t\tif (!ret.resume)\n\t\t\treturn hike_fused_verdict(st, verdict);\n\
          \t\tr0 = ret.value;\n\t}}\n",
+        twin.counted(),
         p.name
     );
     out
 }
 
 /// A chain call: depth, the chain, then its function with this frame's registers.
-fn chain_call(pc: u32, id: u32, chains: &BTreeMap<u32, &crate::Chain>) -> String {
+fn chain_call(pc: u32, id: u32, chains: &BTreeMap<u32, &crate::Chain>, twin: Twin) -> String {
     let mut out = format!(
         "\tif (depth + 1 >= {MAX_FRAMES})\n\t\tHIKE_FUSED_FAULT(HIKE_FAULT_CALL_DEPTH, {pc}u);\n"
     );
@@ -596,9 +713,11 @@ fn chain_call(pc: u32, id: u32, chains: &BTreeMap<u32, &crate::Chain>) -> String
     }
     let _ = write!(
         out,
-        "\thike_fused_enter(st, F, depth + 1, {id});\n\t{{\n\
-         \t\tint v = hike_fused_chain_{id}(ctx, st, F, depth + 1, &r0, &r1, &r2, &r3, &r4, &r5, r6, r7, r8, r9);\n\n\
-         \t\tif (v != HIKE_FUSED_GO)\n\t\t\treturn v;\n\t}}\n\tst->depth = depth;\n"
+        "\thike_fused_enter(st, F, depth + 1, {id}, {});\n\t{{\n\
+         \t\tint v = {}(ctx, st, F, depth + 1, &r0, &r1, &r2, &r3, &r4, &r5, r6, r7, r8, r9);\n\n\
+         \t\tif (v != HIKE_FUSED_GO)\n\t\t\treturn v;\n\t}}\n\tst->depth = depth;\n",
+        twin.counted(),
+        twin.function(id)
     );
     out
 }
@@ -695,7 +814,7 @@ mod tests {
         );
         // Every line of a chain's code is at its `def`, then the file's own lines go on.
         let body = &c[c.find("#define CHAIN 1").unwrap()..c.find("#undef CHAIN").unwrap()];
-        let lines: Vec<&str> = body.lines().skip(3).collect();
+        let lines: Vec<&str> = body.lines().skip(4).collect();
         assert!(lines.len() > 10, "{body}");
         for pair in lines[..lines.len() - 1].chunks(2) {
             assert_eq!(pair[0], "#line 12 \"/s/ddos.eclat\"", "{body}");
@@ -753,11 +872,60 @@ mod tests {
             ),
             chain(2, calls(4)),
         ]);
-        assert_eq!(generate(&s, &src).unwrap().matches(CAP).count(), 34);
+        // (In both twins of each chain.)
+        assert_eq!(generate(&s, &src).unwrap().matches(CAP).count(), 2 * 34);
         // A loop has no bound: checked.
         let back = Insn::new(op::JMP | op::JA, 0, 0, -2, 0);
         let (s, src) = script(vec![chain(1, vec![call(abi::CALL_PROG, 3), back, EXIT])]);
         assert!(generate(&s, &src).unwrap().contains(CAP));
+    }
+
+    #[test]
+    fn a_loop_free_script_has_fast_twins_taken_when_the_budget_cannot_run_out() {
+        let (s, src) = script(vec![
+            chain(
+                1,
+                vec![call(abi::CALL_PROG, 3), call(abi::CALL_CHAIN, 2), EXIT],
+            ),
+            chain(2, vec![call(abi::CALL_PROG, 3), EXIT]),
+        ]);
+        let c = generate(&s, &src).unwrap();
+        // Chain 1: 3 instructions and a jump out, plus chain 2's 2 and a jump out.
+        assert!(
+            c.contains("if (F->budget >= 7 && !(F->flags & HIKE_CFG_STATS)) {\n\t\t\tv = hike_fused_chain_1_fast("),
+            "{c}"
+        );
+        assert!(c.contains("if (F->budget >= 3 && "), "{c}");
+        // The fast twin calls fast twins and neither steps nor counts.
+        let fast = &c[c.find("/* chain 1 (c1), fast twin */").unwrap()..];
+        let fast = &fast[..fast.find("#undef CHAIN").unwrap()];
+        assert!(
+            fast.contains("hike_fused_chain_2_fast(ctx, st, F, depth + 1"),
+            "{fast}"
+        );
+        assert!(fast.contains("hike_fused_prog(st, F, 3, 0)"), "{fast}");
+        assert!(
+            fast.contains("hike_fused_enter(st, F, depth + 1, 2, 0)"),
+            "{fast}"
+        );
+        assert!(!fast.contains("HIKE_FUSED_STEP"), "{fast}");
+        // The metered one does both.
+        let metered = &c[c.find("/* chain 1 (c1) */").unwrap()..];
+        let metered = &metered[..metered.find("#undef CHAIN").unwrap()];
+        assert!(metered.contains("HIKE_FUSED_STEP(0u)"), "{metered}");
+        assert!(
+            metered.contains("hike_fused_prog(st, F, 3, 1)"),
+            "{metered}"
+        );
+        assert!(
+            metered.contains("hike_fused_chain_2(ctx, st, F, depth + 1"),
+            "{metered}"
+        );
+        // A loop has no bound: no twin.
+        let back = Insn::new(op::JMP | op::JA, 0, 0, -2, 0);
+        let (s, src) = script(vec![chain(1, vec![call(abi::CALL_PROG, 3), back, EXIT])]);
+        let c = generate(&s, &src).unwrap();
+        assert!(!c.contains("_fast"), "{c}");
     }
 
     #[test]

@@ -476,6 +476,31 @@ impl Harness {
             "fused (left) and interpreted (right) differ on chain {chain} args {args:?} packet {}",
             hex(packet)
         );
+        // With the counters off, a loop-free script runs its chains' fast twins where the
+        // budget cannot run out (hike-fused: `Twin::Fast`): the same outcome, nothing counted
+        // but the faults (counted whatever the configuration).
+        let config = self.vm().config().expect("read the VM configuration");
+        if config.flags & abi::CFG_STATS == 0 {
+            return;
+        }
+        let set = |h: &Harness, flags: u32| {
+            h.vm()
+                .set_config(abi::VmConfig { flags, ..config })
+                .expect("set the VM configuration")
+        };
+        set(self, config.flags & !abi::CFG_STATS);
+        let uncounted = untimed(self.run_fused(chain, args, packet));
+        set(self, config.flags);
+        assert_eq!(
+            uncounted,
+            Outcome {
+                chain_runs: Vec::new(),
+                ..fused
+            },
+            "fused with the counters off (left) and on (right) differ on chain {chain} args \
+             {args:?} packet {}",
+            hex(packet)
+        );
     }
 }
 

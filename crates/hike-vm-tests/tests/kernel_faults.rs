@@ -75,6 +75,17 @@ fn kernel_every_fault_reason_aborts_the_chain_and_is_counted() {
     h.install(1, "r0 = 0\n loop:\n r0 += 1\n goto loop", 0);
     // 10 steps: instruction 0, then (1, 2) four times, then 1: the 11th step would be pc 2.
     expect_fault(&mut h, Fault::Budget, 2);
+    // Without a loop: fused, the chain has a fast twin without budget checks, run when the
+    // budget covers its 5 instructions and a jump out (hike-fused: `Twin`). At the edge the
+    // budget still runs out at the same step, in both modes.
+    h.install(1, "r0 = 1\n r0 += 1\n r0 += 1\n r0 += 1\n exit", 0);
+    h.set_budget(4);
+    expect_fault(&mut h, Fault::Budget, 4);
+    for budget in [5, 6, 7] {
+        h.set_budget(budget);
+        let out = h.check(1, &[], &ipv6_udp_packet(64));
+        assert_eq!((out.fault, out.result), (None, 4), "budget {budget}");
+    }
     h.set_budget(0);
     covered.push(Fault::Budget);
 
