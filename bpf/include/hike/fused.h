@@ -52,6 +52,7 @@ static __attribute__((noinline)) int hike_fused_fault(struct hike_vm_state *st, 
 	struct hike_chain_stats *cs;
 	__u64 *count;
 
+	st->result = 0;
 	st->fault = fault;
 	st->fault_pc = pc;
 	st->fault_chain = chain;
@@ -68,9 +69,10 @@ static __attribute__((noinline)) int hike_fused_fault(struct hike_vm_state *st, 
 	return failsafe;
 }
 
-/* A program ended the packet with `verdict`. */
+/* A program ended the packet with `verdict`; no chain returned a result. */
 static __always_inline int hike_fused_verdict(struct hike_vm_state *st, int verdict)
 {
+	st->result = 0;
 	st->status = HIKE_STATUS_IDLE;
 	st->verdict = verdict;
 	return verdict;
@@ -84,7 +86,9 @@ static __always_inline void hike_fused_enter(struct hike_vm_state *st, struct hi
 {
 	struct hike_frame *f = &st->frames[depth & HIKE_FRAME_MASK];
 
+#ifdef HIKE_FUSED_MEMORY
 	f->stack_init = 0;
+#endif
 	f->chain_id = chain;
 	st->depth = depth;
 	if (counted && (run->flags & HIKE_CFG_STATS))
@@ -152,27 +156,31 @@ static __always_inline void hike_fused_start(struct hike_vm_state *st, struct hi
 	run->flags = flags;
 	run->default_verdict = default_verdict;
 	run->failsafe_verdict = failsafe_verdict;
-	st->budget = budget;
 #ifdef HIKE_FUSED_LOOPS
-	/* Read back: a value the verifier does not know. A known budget (the default, or the
-	 * clamp) would make it walk a budget-bound loop step by step, 65536 times or more, where
-	 * an unknown one lets it prune each iteration at the loop's may_goto. */
+	/* Written and read back: a value the verifier does not know. A known budget (the default,
+	 * or the clamp) would make it walk a budget-bound loop step by step, 65536 times or more,
+	 * where an unknown one lets it prune each iteration at the loop's may_goto. */
+	st->budget = budget;
 	run->budget = *(volatile __u32 *)&st->budget;
 #else
 	/* No chain loops (the generator says so): the verifier walks each path once, whatever it
-	 * knows of the budget, and the checks need not wait for a store and a load. */
+	 * knows of the budget, and the checks need not wait for a store and a load. The state's
+	 * budget is the interpreter's: nothing else reads it. */
 	run->budget = budget;
 #endif
 	st->depth = 0;
 	st->fault = HIKE_FAULT_NONE;
 	st->fault_pc = 0;
 	st->fault_chain = HIKE_NO_ID;
-	st->result = 0;
+	/* The result: the done path's, or 0 where a program or a fault ends the packet. */
 	st->cfg_flags = flags;
 	st->redirect_ifindex = 0;
 	st->packets++;
 	st->frames[0].chain_id = chain_id < HIKE_MAX_CHAINS ? chain_id : HIKE_NO_ID;
+#ifdef HIKE_FUSED_MEMORY
+	/* Only a chain's loads and stores read the written-slot bits (vm.h: hike_mem_at()). */
 	st->frames[0].stack_init = 0;
+#endif
 }
 
 /* The top chain returned: the loader's default verdict (hike_vm_done(), with the verdict from

@@ -26,6 +26,10 @@ pub fn generate(script: &Script, sources: &BTreeMap<Source, String>) -> Result<S
     if loops {
         w.line("#define HIKE_FUSED_LOOPS 1");
     }
+    // Where no chain loads or stores, the frames' written-slot bits are never read (fused.h).
+    if uses_memory(script) {
+        w.line("#define HIKE_FUSED_MEMORY 1");
+    }
     if script.tc {
         w.line("#define HIKE_CTX_TC 1");
     }
@@ -596,6 +600,16 @@ fn jumps_back(i: &Insn) -> bool {
     by < 0
 }
 
+/// Whether a chain of `script` has a load or a store (any, valid or not: an invalid one faults,
+/// so counting it only makes the answer more cautious).
+fn uses_memory(script: &Script) -> bool {
+    script.chains.iter().any(|c| {
+        c.insns
+            .iter()
+            .any(|i| matches!(op::class(i.code), op::LDX | op::ST | op::STX))
+    })
+}
+
 /// Whether a chain of `script` may loop (an instruction [`jumps_back`]).
 fn has_loop(script: &Script) -> bool {
     script.chains.iter().any(|c| c.insns.iter().any(jumps_back))
@@ -804,6 +818,8 @@ mod tests {
             "{c}"
         );
         assert!(!c.contains("HIKE_FUSED_LOOPS"), "{c}");
+        // No load or store: the frames' written-slot bits are left alone.
+        assert!(!c.contains("HIKE_FUSED_MEMORY"), "{c}");
         assert!(
             c.contains("hike_fused_chain_2(ctx, st, F, depth + 1"),
             "{c}"
@@ -837,6 +853,7 @@ mod tests {
         let c = generate(&s, &src).unwrap();
         assert!(c.contains("may_goto %l[M0]"), "{c}");
         assert!(c.contains("#define HIKE_FUSED_LOOPS 1"), "{c}");
+        assert!(!c.contains("HIKE_FUSED_MEMORY"), "{c}");
         assert!(
             c.contains("M0:\n\tHIKE_FUSED_FAULT(HIKE_FAULT_BUDGET, 0u);"),
             "{c}"
@@ -845,6 +862,11 @@ mod tests {
             c.contains("L7:\n\tHIKE_FUSED_STEP(7u);\n\tHIKE_FUSED_FAULT(HIKE_FAULT_BAD_JUMP, 7u);"),
             "{c}"
         );
+        // A store: the written-slot bits are reset for it.
+        let store = Insn::new(op::ST | op::MEM | op::DW, 10, 0, -8, 1);
+        let (s, src) = script(vec![chain(1, vec![store, EXIT])]);
+        let c = generate(&s, &src).unwrap();
+        assert!(c.contains("#define HIKE_FUSED_MEMORY 1"), "{c}");
     }
 
     #[test]
