@@ -87,7 +87,7 @@ pub fn generate(script: &Script, sources: &BTreeMap<Source, String>) -> Result<S
     w.line("");
     // The cap's check costs a compare and a branch at every call; a script that cannot reach
     // it does without.
-    let capped = loops || prog_call_bound(script) > MAX_PROG_CALLS;
+    let capped = loops || prog_call_bound(script) > u64::from(MAX_PROG_CALLS);
     for twin in twins {
         for c in &script.chains {
             chain_function(&mut w, c, &chains, &progs, capped, *twin);
@@ -615,68 +615,55 @@ fn has_loop(script: &Script) -> bool {
     script.chains.iter().any(|c| c.insns.iter().any(jumps_back))
 }
 
-/// The most program calls any packet can make in `script`, counting each call site once and a
-/// chain call as its callee's most, for a script without a loop ([`has_loop`]: with one there is
-/// no bound without running it). Recursion has been refused before ([`check_no_recursion`]).
-fn prog_call_bound(script: &Script) -> u32 {
+/// For each chain of a script without a loop ([`has_loop`]), a bound on what a packet can do
+/// in it: `own(chain)` for its own instructions, each run at most once (no jump back), plus the
+/// callee's bound at each of its chain calls. Recursion has been refused before
+/// ([`check_no_recursion`]).
+fn chain_bounds(script: &Script, own: impl Fn(&crate::Chain) -> u64) -> BTreeMap<u32, u64> {
     let known: BTreeMap<u32, &crate::Chain> = script.chains.iter().map(|c| (c.id, c)).collect();
     fn bound(
         c: &crate::Chain,
         known: &BTreeMap<u32, &crate::Chain>,
-        memo: &mut BTreeMap<u32, u32>,
-    ) -> u32 {
-        if let Some(n) = memo.get(&c.id) {
-            return *n;
-        }
-        let mut n = 0u32;
-        for i in &c.insns {
-            if is_prog_call(i) {
-                n = n.saturating_add(1);
-            } else if let Some(callee) = known.get(&(i.imm as u32)).filter(|_| is_chain_call(i)) {
-                n = n.saturating_add(bound(callee, known, memo));
-            }
-        }
-        memo.insert(c.id, n);
-        n
-    }
-    let mut memo = BTreeMap::new();
-    script
-        .chains
-        .iter()
-        .map(|c| bound(c, &known, &mut memo))
-        .max()
-        .unwrap_or(0)
-}
-
-/// The most steps (instructions executed, the budget's unit) a packet can take in each chain
-/// of `script` and the chains it calls, for a script without a loop ([`has_loop`]): a chain
-/// without a jump back runs each instruction at most once, then perhaps one step at a jump
-/// target outside it (which faults `BadJump`); a chain call adds the callee's most. Chains over
-/// HIKE_MAX_BUDGET steps are left out: no budget lets their fast twin run.
-fn step_bounds(script: &Script) -> BTreeMap<u32, u64> {
-    let known: BTreeMap<u32, &crate::Chain> = script.chains.iter().map(|c| (c.id, c)).collect();
-    fn bound(
-        c: &crate::Chain,
-        known: &BTreeMap<u32, &crate::Chain>,
+        own: &dyn Fn(&crate::Chain) -> u64,
         memo: &mut BTreeMap<u32, u64>,
     ) -> u64 {
         if let Some(n) = memo.get(&c.id) {
             return *n;
         }
-        let mut n = c.insns.len() as u64 + 1;
+        let mut n = own(c);
         for i in &c.insns {
             if let Some(callee) = known.get(&(i.imm as u32)).filter(|_| is_chain_call(i)) {
-                n = n.saturating_add(bound(callee, known, memo));
+                n = n.saturating_add(bound(callee, known, own, memo));
             }
         }
         memo.insert(c.id, n);
         n
     }
     let mut memo = BTreeMap::new();
-    script
-        .chains
-        .iter()
-        .map(|c| (c.id, bound(c, &known, &mut memo)))
+    for c in &script.chains {
+        bound(c, &known, &own, &mut memo);
+    }
+    memo
+}
+
+/// The most program calls any packet can make in `script` (without a loop: with one there is
+/// no bound without running it), counting each call site once.
+fn prog_call_bound(script: &Script) -> u64 {
+    chain_bounds(script, |c| {
+        c.insns.iter().filter(|i| is_prog_call(i)).count() as u64
+    })
+    .into_values()
+    .max()
+    .unwrap_or(0)
+}
+
+/// The most steps (instructions executed, the budget's unit) a packet can take in each chain
+/// of `script` (without a loop): each of its instructions once, then perhaps one step at a jump
+/// target outside it (which faults `BadJump`), and its callees' most. Chains over
+/// HIKE_MAX_BUDGET steps are left out: no budget lets their fast twin run.
+fn step_bounds(script: &Script) -> BTreeMap<u32, u64> {
+    chain_bounds(script, |c| c.insns.len() as u64 + 1)
+        .into_iter()
         .filter(|(_, n)| *n <= u64::from(abi::MAX_BUDGET))
         .collect()
 }
