@@ -183,14 +183,6 @@ static __always_inline void hike_fused_start(struct hike_vm_state *st, struct hi
 #endif
 }
 
-/* The top chain returned: the loader's default verdict (hike_vm_done(), with the verdict from
- * the run). */
-static __always_inline int hike_fused_done(struct hike_vm_state *st, struct hike_fused_run *run)
-{
-	st->status = HIKE_STATUS_RETURNED;
-	st->verdict = run->default_verdict;
-	return run->default_verdict;
-}
 
 /* Steps of the generated code. `F` is the run, `st` the state, CHAIN the chain's ID. */
 #define HIKE_FUSED_STEP(pc)                                                                        \

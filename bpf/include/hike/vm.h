@@ -1062,13 +1062,20 @@ static __always_inline __u32 hike_status_in_prog(__u32 cfg_flags)
 	return HIKE_STATUS_IN_PROG + (cfg_flags & (HIKE_CFG_STATS | HIKE_CFG_TRACE));
 }
 
-/* The top chain returned: the loader's default verdict. The status says so (the verdict's cause
- * for eclat run) at no cost: it is the store of an idle status either way. */
-static __always_inline int hike_vm_done(struct hike_vm_state *st)
+/* The top chain returned: the loader's default verdict (the interpreter's from the state, fused
+ * mode's from its run). The status says so (the verdict's cause for eclat run) at no cost: it is
+ * the store of an idle status either way. */
+static __always_inline int hike_vm_returned(struct hike_vm_state *st, __u32 default_verdict)
 {
 	st->status = HIKE_STATUS_RETURNED;
-	st->verdict = st->default_verdict;
-	return st->default_verdict;
+	st->verdict = default_verdict;
+	return default_verdict;
+}
+
+/* hike_vm_returned() with the verdict the boot left in the state. */
+static __always_inline int hike_vm_done(struct hike_vm_state *st)
+{
+	return hike_vm_returned(st, st->default_verdict);
 }
 
 /* The interpreter loop, from st->pc until the chain ends, faults, or calls a program. Returns

@@ -141,7 +141,9 @@ pub fn generate(script: &Script, sources: &BTreeMap<Source, String>) -> Result<S
     w.line("\tif (v != HIKE_FUSED_GO)");
     w.line("\t\treturn v;");
     w.line("\tst->result = r0;");
-    w.line("\treturn hike_fused_done(st, F);");
+    // The top chain returned: the loader's default verdict, as the interpreter's
+    // hike_vm_done() with the verdict from the run.
+    w.line("\treturn hike_vm_returned(st, F->default_verdict);");
     w.line("}");
     w.line("");
     w.line(&format!(
