@@ -12,9 +12,8 @@ use std::env;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use hike_toolchain::{arch_include_dir, find_clang, flags, Warnings};
+use hike_toolchain::{arch_include_dir, compile_command, find_clang, Warnings};
 
 /// The groups of objects, by the folder their source is in; the first match wins. Every source
 /// must fall in one (a new folder needs a group here and in `src/lib.rs`).
@@ -78,22 +77,18 @@ fn main() {
         units.push((name, group, rel, src.clone()));
     }
     let compile = |src: &Path, obj: &Path, tc: bool| {
-        let mut cmd = Command::new(&clang);
-        cmd.args(flags(Warnings::Fatal));
+        let include = bpf.join("include");
+        let mut cmd = compile_command(
+            &clang,
+            Warnings::Fatal,
+            &[&include, &libbpf_include, &arch_include],
+            src,
+            obj,
+        );
         if tc {
             cmd.arg(format!("-D{TC_DEFINE}"));
         }
         let output = cmd
-            .arg("-I")
-            .arg(bpf.join("include"))
-            .arg("-I")
-            .arg(&libbpf_include)
-            .arg("-I")
-            .arg(&arch_include)
-            .arg("-c")
-            .arg(src)
-            .arg("-o")
-            .arg(obj)
             .output()
             .unwrap_or_else(|e| panic!("cannot run `{}`: {e} (run `make deps`)", clang.display()));
         if !output.status.success() {

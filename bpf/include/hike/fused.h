@@ -183,7 +183,6 @@ static __always_inline void hike_fused_start(struct hike_vm_state *st, struct hi
 #endif
 }
 
-
 /* Steps of the generated code. `F` is the run, `st` the state, CHAIN the chain's ID. */
 #define HIKE_FUSED_STEP(pc)                                                                        \
 	do {                                                                                       \

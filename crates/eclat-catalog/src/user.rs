@@ -16,10 +16,9 @@
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hike_toolchain::{arch_include_dir, find_clang, flags, Warnings};
+use hike_toolchain::{arch_include_dir, compile_command, find_clang, flags, Warnings};
 use sha2::{Digest, Sha256};
 
 use crate::layout::hex;
@@ -323,20 +322,11 @@ pub enum Build {
 fn compile(source: &Path, include: &Path, out: &Path, build: Build) -> Result<()> {
     let clang = find_clang()?;
     let arch_include = arch_include_dir(std::env::consts::ARCH);
-    let output = Command::new(&clang)
-        .args(flags(WARNINGS))
+    let output = compile_command(&clang, WARNINGS, &[include, &arch_include], source, out)
         .args(match build {
             Build::Xdp => &[][..],
             Build::Tc => &["-DHIKE_CTX_TC"][..],
         })
-        .arg("-I")
-        .arg(include)
-        .arg("-I")
-        .arg(arch_include)
-        .arg("-c")
-        .arg(source)
-        .arg("-o")
-        .arg(out)
         .output()
         .map_err(|e| CatalogError::RunClang {
             clang: clang.display().to_string(),

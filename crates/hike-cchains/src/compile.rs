@@ -10,7 +10,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -86,11 +85,14 @@ fn run_clang(
     fs::write(&header, CHAIN_H).map_err(|e| io_error(&header, e))?;
     let object = tmp.path.join("chain.o");
 
-    let mut cmd = Command::new(&clang);
-    cmd.args(hike_toolchain::flags(Warnings::Reported))
-        // Name the embedded header `hike/chain.h` in messages and line info, not by its
-        // temporary path, and files under the working directory relative to it, as given.
-        .arg(format!("-ffile-prefix-map={}/=", include.display()));
+    let include_dirs: Vec<&Path> = std::iter::once(include.as_path())
+        .chain(opts.include_dirs.iter().map(PathBuf::as_path))
+        .collect();
+    let mut cmd =
+        hike_toolchain::compile_command(&clang, Warnings::Reported, &include_dirs, source, &object);
+    // Name the embedded header `hike/chain.h` in messages and line info, not by its temporary
+    // path, and files under the working directory relative to it, as given.
+    cmd.arg(format!("-ffile-prefix-map={}/=", include.display()));
     let workdir = match cwd {
         Some(dir) => Some(dir.to_path_buf()),
         None => std::env::current_dir().ok(),
@@ -98,14 +100,9 @@ fn run_clang(
     if let Some(dir) = workdir {
         cmd.arg(format!("-ffile-prefix-map={}=", dir.display()));
     }
-    cmd.arg("-I").arg(&include);
-    for dir in &opts.include_dirs {
-        cmd.arg("-I").arg(dir);
-    }
     for (name, value) in &opts.defines {
         cmd.arg(format!("-D{name}={value}"));
     }
-    cmd.arg("-c").arg(source).arg("-o").arg(&object);
     if let Some(cwd) = cwd {
         cmd.current_dir(cwd);
     }

@@ -8,10 +8,9 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use hike_toolchain::{arch_include_dir, find_clang, flags, Warnings};
+use hike_toolchain::{arch_include_dir, compile_command, find_clang, Warnings};
 
 use crate::{FuseError, Script, Source};
 
@@ -72,22 +71,20 @@ fn clang(
     include: &Path,
     defines: &[&str],
 ) -> Result<std::process::Output, FuseError> {
-    Command::new(clang)
-        .args(flags(Warnings::Reported))
-        .args(defines)
-        .arg("-I")
-        .arg(include)
-        .arg("-I")
-        .arg(arch_include_dir(std::env::consts::ARCH))
-        .arg("-c")
-        .arg(file)
-        .arg("-o")
-        .arg(out)
-        .output()
-        .map_err(|source| FuseError::RunClang {
-            clang: clang.display().to_string(),
-            source,
-        })
+    let arch_include = arch_include_dir(std::env::consts::ARCH);
+    compile_command(
+        clang,
+        Warnings::Reported,
+        &[include, &arch_include],
+        file,
+        out,
+    )
+    .args(defines)
+    .output()
+    .map_err(|source| FuseError::RunClang {
+        clang: clang.display().to_string(),
+        source,
+    })
 }
 
 /// Generates and compiles the fused program of `script`.

@@ -3,9 +3,10 @@
 //! Three places compile C for the BPF target, and they must agree: `hike-bpf`'s build script
 //! (every `bpf/**/*.bpf.c` of the repository), `eclat-catalog` (user packages,
 //! `--package-dir DIR`) and `hike-cchains` (chains written in C, `.hike.c`). This crate is the
-//! one place that says how: [`find_clang`] picks the compiler, [`flags`] gives the flags, and
-//! [`Warnings`] names the one way the three differ (whether a warning fails the build). Each
-//! caller adds its own include directories, the source and the output.
+//! one place that says how: [`find_clang`] picks the compiler, [`flags`] gives the flags,
+//! [`Warnings`] names the one way the three differ (whether a warning fails the build), and
+//! [`compile_command`] puts them together with a caller's include directories, source and
+//! output. Each caller adds its own defines and other options, and runs the command.
 //!
 //! It is not a build system and embeds no headers: the SDK and libbpf headers an object is
 //! compiled with come from `bpf/include` and from libbpf-sys (`hike-bpf` embeds both for
@@ -14,20 +15,26 @@
 //! `hike-bpf` can use it from its build script.
 //!
 //! ```no_run
-//! use hike_toolchain::{find_clang, flags, Warnings};
+//! use std::path::Path;
+//!
+//! use hike_toolchain::{compile_command, find_clang, Warnings};
 //!
 //! let clang = find_clang()?;
-//! let status = std::process::Command::new(&clang)
-//!     .args(flags(Warnings::Fatal))
-//!     .args(["-I", "bpf/include", "-c", "prog.bpf.c", "-o", "prog.bpf.o"])
-//!     .status()?;
+//! let status = compile_command(
+//!     &clang,
+//!     Warnings::Fatal,
+//!     &[Path::new("bpf/include")],
+//!     Path::new("prog.bpf.c"),
+//!     Path::new("prog.bpf.o"),
+//! )
+//! .status()?;
 //! assert!(status.success());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![deny(missing_docs)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The environment variable that names the compiler, bypassing the search.
@@ -72,6 +79,25 @@ pub fn flags(warnings: Warnings) -> &'static [&'static str] {
     }
 }
 
+/// The compilation of the eBPF C file `source` into the object `out`: `clang` with [`flags`],
+/// `-I` for each of `include_dirs` in order, then `-c source -o out`. The caller adds its
+/// defines (`-D…`) and other options, which clang applies wherever they stand, and runs it.
+pub fn compile_command(
+    clang: &Path,
+    warnings: Warnings,
+    include_dirs: &[&Path],
+    source: &Path,
+    out: &Path,
+) -> Command {
+    let mut cmd = Command::new(clang);
+    cmd.args(flags(warnings));
+    for dir in include_dirs {
+        cmd.arg("-I").arg(dir);
+    }
+    cmd.arg("-c").arg(source).arg("-o").arg(out);
+    cmd
+}
+
 /// The directory of the C library's architecture-specific headers (`asm/types.h`, included by
 /// `linux/types.h`), which `-target bpf` does not search: `/usr/include/ARCH-linux-gnu` (Debian
 /// and Ubuntu's layout), for the architecture `arch` (`x86_64`, `aarch64`).
@@ -112,5 +138,33 @@ mod tests {
         let reported = flags(Warnings::Reported);
         assert_eq!(&fatal[..reported.len()], reported);
         assert_eq!(&fatal[reported.len()..], ["-Werror"]);
+    }
+
+    #[test]
+    fn a_compile_command_is_the_flags_the_includes_in_order_then_source_and_object() {
+        let cmd = compile_command(
+            Path::new("/usr/bin/clang"),
+            Warnings::Fatal,
+            &[Path::new("inc"), Path::new("/usr/include/x86_64-linux-gnu")],
+            Path::new("p.bpf.c"),
+            Path::new("p.bpf.o"),
+        );
+        assert_eq!(cmd.get_program(), "/usr/bin/clang");
+        let args: Vec<_> = cmd.get_args().map(|a| a.to_str().unwrap()).collect();
+        let (head, tail) = args.split_at(FATAL_FLAGS.len());
+        assert_eq!(head, FATAL_FLAGS);
+        assert_eq!(
+            tail,
+            [
+                "-I",
+                "inc",
+                "-I",
+                "/usr/include/x86_64-linux-gnu",
+                "-c",
+                "p.bpf.c",
+                "-o",
+                "p.bpf.o"
+            ]
+        );
     }
 }
