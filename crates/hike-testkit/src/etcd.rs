@@ -1,6 +1,6 @@
 //! A real etcd for the fleet tests and the fleet benchmark: the `etcd` binary of Debian's
 //! `etcd-server` package (`scripts/install-deps.sh`), started by the test itself on free ports
-//! with its data in a temporary directory, waited for by polling its `/health` endpoint, and
+//! (below the ephemeral range, picked again if one is taken before etcd binds it) with its data in a temporary directory, waited for by polling its `/health` endpoint, and
 //! killed on drop (also when a test panics; the parent-death signal covers a killed test).
 //!
 //! [`Etcd::start_tls`] serves clients over TLS with client certificates, all made here with
@@ -72,10 +72,52 @@ pub struct Etcd {
 /// How long etcd may take to become healthy (it is ready in well under a second here).
 const HEALTHY_WITHIN: Duration = Duration::from_secs(30);
 
+/// How many times [`Etcd::start`] picks new ports when etcd finds one taken.
+const START_ATTEMPTS: u32 = 5;
+
+/// The lowest port the kernel hands out for outgoing connections
+/// (`net.ipv4.ip_local_port_range`, 32768 unless set).
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
+}
+
+/// A free port for one of etcd's listeners, at random below the ephemeral range. A port the
+/// kernel picked (binding port 0) is in that range, where any outgoing connection on the
+/// machine may take it before etcd binds it: CI saw etcd's client port "already in use" 20 ms
+/// after it was picked. Below the range only another test's pick can collide, and
+/// [`Etcd::start`] then picks again.
 fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
+    use std::hash::{BuildHasher, Hasher};
+    let high = ephemeral_low().max(10_001);
+    let low = high.saturating_sub(20_000).max(10_000);
+    for i in 0..256u32 {
+        // RandomState's keys are random per process and change with every instance.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(i);
+        let port = low + (h.finish() % u64::from(high - low)) as u16;
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        format!("no free port found in {low}..{high}"),
+    ))
+}
+
+/// Three distinct free ports ([`free_port`]): client, peer, metrics.
+fn free_ports() -> std::io::Result<[u16; 3]> {
+    let mut ports = [free_port()?, 0, 0];
+    for i in 1..3 {
+        ports[i] = free_port()?;
+        while ports[..i].contains(&ports[i]) {
+            ports[i] = free_port()?;
+        }
+    }
+    Ok(ports)
 }
 
 impl Etcd {
@@ -112,15 +154,34 @@ impl Etcd {
         };
         let mut etcd = Etcd {
             child: None,
-            client_port: free_port().map_err(files)?,
-            peer_port: free_port().map_err(files)?,
-            metrics_port: free_port().map_err(files)?,
+            client_port: 0,
+            peer_port: 0,
+            metrics_port: 0,
             dir,
             listen,
             tls,
         };
-        etcd.spawn()?;
-        Ok(etcd)
+        let mut attempt = 1;
+        loop {
+            [etcd.client_port, etcd.peer_port, etcd.metrics_port] =
+                free_ports().map_err(|source| EtcdError::Files {
+                    path: etcd.dir.clone(),
+                    source,
+                })?;
+            match etcd.spawn() {
+                Err(EtcdError::NotHealthy { log, .. })
+                    if attempt < START_ATTEMPTS && log.contains("address already in use") =>
+                {
+                    // Another test took a port between the pick and etcd's bind: start
+                    // afresh on new ones (its data names its peer URL, so it goes too).
+                    attempt += 1;
+                    etcd.stop();
+                    let _ = std::fs::remove_dir_all(etcd.dir.join("data"));
+                    let _ = std::fs::remove_file(etcd.log_path());
+                }
+                other => return other.map(|()| etcd),
+            }
+        }
     }
 
     /// The client URLs (one per listening address), `http://` or `https://`.
@@ -338,6 +399,16 @@ fn make_certificates(dir: &Path, ips: &[IpAddr]) -> Result<TlsFiles, EtcdError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn its_ports_are_distinct_and_below_the_ephemeral_range() {
+        let low = ephemeral_low();
+        for _ in 0..50 {
+            let ports = free_ports().unwrap();
+            assert!(ports.iter().all(|&p| p < low), "{ports:?} not below {low}");
+            assert!(ports[0] != ports[1] && ports[1] != ports[2] && ports[0] != ports[2]);
+        }
+    }
 
     #[test]
     fn etcd_starts_healthy_stops_and_restarts_with_its_data() {
