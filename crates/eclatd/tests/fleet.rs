@@ -85,9 +85,12 @@ impl Node {
         let name = format!("n{i}");
         let mut daemon = Daemon::new(Some(&ns));
         daemon.extra_args = node_args(&net.node_url(), &name, prefix, &[format!("role={role}")]);
+        // Short, so a killed node's lease expires soon (the tests wait for it), but not so short
+        // that a live node's renewals miss it while CI's parallel builds hold both CPUs: at
+        // 2 s, CI once saw a live node's lease expire during a prepare.
         daemon
             .extra_args
-            .extend(["--etcd-lease-ttl".to_owned(), "2".to_owned()]);
+            .extend(["--etcd-lease-ttl".to_owned(), "5".to_owned()]);
         daemon.extra_args.extend_from_slice(extra);
         daemon.extra_env = env
             .iter()
