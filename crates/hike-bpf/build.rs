@@ -76,15 +76,14 @@ fn main() {
             });
         units.push((name, group, rel, src.clone()));
     }
+    let sdk_include = bpf.join("include");
+    let include_dirs = [
+        sdk_include.as_path(),
+        libbpf_include.as_path(),
+        arch_include.as_path(),
+    ];
     let compile = |src: &Path, obj: &Path, tc: bool| {
-        let include = bpf.join("include");
-        let mut cmd = compile_command(
-            &clang,
-            Warnings::Fatal,
-            &[&include, &libbpf_include, &arch_include],
-            src,
-            obj,
-        );
+        let mut cmd = compile_command(&clang, Warnings::Fatal, &include_dirs, src, obj);
         if tc {
             cmd.arg(format!("-D{TC_DEFINE}"));
         }
@@ -186,7 +185,7 @@ fn main() {
     code.push_str("pub static STANDARD_HEADERS: &[(&str, &[u8])] = &[\n");
     let mut headers = Vec::new();
     let is_header = |p: &str| p.ends_with(".h");
-    collect_rel(&bpf.join("include"), &mut headers, &is_header);
+    collect_rel(&sdk_include, &mut headers, &is_header);
     collect_rel(&libbpf_include, &mut headers, &is_header);
     headers.sort();
     headers.dedup_by(|a, b| a.0 == b.0);
