@@ -560,6 +560,24 @@ fn pin_link(dir: &std::path::Path, at: Attachment, link: BorrowedFd<'_>) -> Resu
     })
 }
 
+impl Drop for Loader {
+    /// A private loader's attachments end with it, detached here rather than by closing their
+    /// links: a link goes only with its last reference, and a child that another thread of the
+    /// process forks holds a copy of every descriptor until it execs, so the interface could
+    /// still run the loader after the drop returned. A pinned loader's links outlive it.
+    fn drop(&mut self) {
+        if self.pin_dir.is_some() {
+            return;
+        }
+        let links = self.links.get_mut().unwrap_or_else(|e| e.into_inner());
+        for link in links.values() {
+            // Nothing to report from a drop; a link already detached (its interface gone)
+            // has nothing left to do.
+            let _ = sys::link_detach(link.as_fd());
+        }
+    }
+}
+
 /// Removes the pin of the attachment `at` under the loader directory `dir`, if there is one.
 fn unpin_link(dir: &std::path::Path, at: Attachment) -> Result<()> {
     let path = dir.join("links").join(at.pin_name());
