@@ -633,8 +633,8 @@ fn chain_bounds(script: &Script, own: impl Fn(&crate::Chain) -> u64) -> BTreeMap
             return *n;
         }
         let mut n = own(c);
-        for i in &c.insns {
-            if let Some(callee) = known.get(&(i.imm as u32)).filter(|_| is_chain_call(i)) {
+        for i in c.insns.iter().filter(|i| is_chain_call(i)) {
+            if let Some(callee) = known.get(&(i.imm as u32)) {
                 n = n.saturating_add(bound(callee, known, own, memo));
             }
         }
