@@ -133,6 +133,8 @@ pub fn generate(script: &Script, sources: &BTreeMap<Source, String>) -> Result<S
         w.line("\t\tbreak;");
     }
     w.line("\tdefault:");
+    // As the interpreter's boot, which zeroes the count before it finds no chain.
+    w.line("\t\tst->prog_calls = 0;");
     w.line(&format!(
         "\t\treturn hike_fused_fault(st, HIKE_FAULT_NO_CHAIN, 0, chain_id < {MAX_CHAINS} ? chain_id : HIKE_NO_ID, failsafe_verdict);"
     ));

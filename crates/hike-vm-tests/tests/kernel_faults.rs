@@ -180,3 +180,35 @@ fn kernel_failsafe_and_default_verdicts_come_from_the_loader_config() {
         (xdp::DROP, Some(Fault::StackUninit))
     );
 }
+
+/// A boot into a chain that does not exist faults `NoChain` with no program call left in the
+/// state, even right after a packet that made one: the interpreter's boot zeroes the count
+/// before it finds no chain, and the fused boot does the same in its `default:` case.
+#[test]
+fn kernel_a_boot_into_no_chain_leaves_no_program_calls_in_both_modes() {
+    let mut h = Harness::in_both_modes();
+    h.install(1, "call prog test_null\n exit", 0);
+    let packet = ipv6_udp_packet(64);
+    let prog_calls = |h: &Harness| h.vm().vm_state(h.cpu()).expect("read the state").prog_calls;
+    let out = h.run_kernel(1, &[], &packet).0;
+    assert_eq!(
+        (out.fault, prog_calls(&h)),
+        (None, 1),
+        "interpreted, chain 1"
+    );
+    let out = h.run_kernel(77, &[], &packet).0;
+    assert_eq!(
+        (out.fault, prog_calls(&h)),
+        (Some(Fault::NoChain), 0),
+        "interpreted, chain 77"
+    );
+    h.fused().expect("chain 1 fuses");
+    let out = h.run_fused(1, &[], &packet);
+    assert_eq!((out.fault, prog_calls(&h)), (None, 1), "fused, chain 1");
+    let out = h.run_fused(77, &[], &packet);
+    assert_eq!(
+        (out.fault, prog_calls(&h)),
+        (Some(Fault::NoChain), 0),
+        "fused, chain 77"
+    );
+}
