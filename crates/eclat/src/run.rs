@@ -105,7 +105,7 @@ pub struct Args {
     no_trace: bool,
     /// Show every chain and program call of each packet, in order, with its arguments and
     /// what it returned (`calls` in `--json`).
-    #[arg(long = "trace")]
+    #[arg(long = "trace", conflicts_with = "also")]
     calls: bool,
     /// The time programs read: `pcap`, each packet's capture time (the default with `--pcap`:
     /// a replay gives the same verdicts on every run), or `wall`, the kernel's clock (the
@@ -138,7 +138,7 @@ pub struct Args {
     /// `interpreted` (the VM runs the chains) or `fused`: the loader, the chains and the
     /// bodies of the programs they call compiled into one program and verified once, as fast
     /// as hand-written eBPF (no `--trace`: a fused program records no calls).
-    #[arg(long, value_name = "MODE", default_value = "interpreted", value_parser = parse_mode, conflicts_with = "calls")]
+    #[arg(long, value_name = "MODE", default_value = "interpreted", value_parser = parse_mode)]
     mode: eclat_link::Mode,
 }
 
@@ -180,6 +180,15 @@ fn fail(code: u8, e: &anyhow::Error) -> ExitCode {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     // The command line first: nothing is compiled or loaded for a bad one.
+    // Checked here, not by clap: clap's conflicts ignore a default, so `--mode interpreted
+    // --trace`, which is fine, would be refused with `--mode fused --trace`.
+    if args.calls && args.mode == eclat_link::Mode::Fused {
+        let e = anyhow::anyhow!(
+            "`--trace` needs interpreted mode: a fused program records no calls (leave out \
+             `--mode fused`; the per-packet list of chains and programs works fused)"
+        );
+        return Ok(fail(USAGE, &e));
+    }
     let defines: Vec<Define> = match crate::defines::parse(&args.defines) {
         Ok(d) => d,
         Err(e) => return Ok(fail(USAGE, &e)),
@@ -334,12 +343,18 @@ fn run_hook(
         Err(e) => return Ok(fail(USAGE, &e)),
     };
     let at = args.hook.unwrap_or(eclat_catalog::Hook::Xdp);
-    let hook =
-        match crate::run_hook::Hook::load(&scripts, defines, catalog, args.loader.as_deref(), at) {
-            Ok(Some(h)) => h,
-            Ok(None) => return Ok(ExitCode::FAILURE),
-            Err(e) => return Ok(fail(1, &e)),
-        };
+    let hook = match crate::run_hook::Hook::load(
+        &scripts,
+        defines,
+        catalog,
+        args.loader.as_deref(),
+        at,
+        args.mode,
+    ) {
+        Ok(Some(h)) => h,
+        Ok(None) => return Ok(ExitCode::FAILURE),
+        Err(e) => return Ok(fail(1, &e)),
+    };
     if !args.json {
         println!("scripts in order: {}", hook.order().join(" → "));
     }

@@ -112,14 +112,16 @@ struct HookLine<'a> {
 }
 
 impl Hook {
-    /// Compiles, links and loads each script (`None` after a compile error, whose diagnostics
-    /// are printed), orders them and chains their loaders.
+    /// Compiles, links and loads each script in `mode` (`None` after a compile error, whose
+    /// diagnostics are printed), orders them and chains their loaders (a fused script's entry
+    /// is its fused program, which reads the same dispatch word).
     pub fn load(
         scripts: &[HookScript],
         defines: &[Define],
         catalog: &PackageCatalog,
         loader: Option<&str>,
         at: eclat_catalog::Hook,
+        mode: eclat_link::Mode,
     ) -> Result<Option<Hook>> {
         let mut loaded = Vec::new();
         for s in scripts {
@@ -145,6 +147,8 @@ impl Hook {
             )?;
             let options = LoadOptions {
                 hook: Some(at),
+                mode,
+                script_dir: s.file.parent().map(Path::to_path_buf),
                 ..LoadOptions::default()
             };
             let script = LoadedScript::load(catalog, linked, &options)?;

@@ -794,11 +794,13 @@ fn kernel_run_the_ip_sc_example_of_the_docs_serves_both_families() {
 #[test]
 fn kernel_run_two_scripts_of_one_hook_in_priority_order() {
     for hook in ["xdp", "tc_ingress"] {
-        two_scripts_of_one_hook(hook);
+        for mode in ["interpreted", "fused"] {
+            two_scripts_of_one_hook(hook, mode);
+        }
     }
 }
 
-fn two_scripts_of_one_hook(hook: &str) {
+fn two_scripts_of_one_hook(hook: &str, mode: &str) {
     let dir = TempDir::new("hook");
     let drop = dir.write(
         "dropper.eclat",
@@ -824,6 +826,8 @@ fn two_scripts_of_one_hook(hook: &str) {
             "--json",
             "--hook",
             hook,
+            "--mode",
+            mode,
             "--packet",
             &packet,
         ];
@@ -841,18 +845,18 @@ fn two_scripts_of_one_hook(hook: &str) {
     assert_eq!(
         run("10", &format!("{drop}@100")),
         (json!("drop"), json!(["count", "dropper"])),
-        "{hook}"
+        "{hook} {mode}"
     );
     // dropper first: its drop ends the packet; proceeding on drop reaches count.
     assert_eq!(
         run("200", &format!("{drop}@100")),
         (json!("drop"), json!(["dropper"])),
-        "{hook}"
+        "{hook} {mode}"
     );
     assert_eq!(
         run("200", &format!("{drop}@100:drop")),
         (json!("pass"), json!(["dropper", "count"])),
-        "{hook}"
+        "{hook} {mode}"
     );
 }
 

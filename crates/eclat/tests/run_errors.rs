@@ -24,6 +24,8 @@ fn usage_errors_exit_2() {
         vec!["run", s, "--packet", "00", "-D", "NOVALUE"],
         vec!["check", s, "-D", "NOVALUE"],
         vec!["compile", s, "-D", "1X=2"],
+        vec!["run", s, "--packet", "00", "--trace", "--mode", "fused"],
+        vec!["run", s, "--packet", "00", "--trace", "--also", s],
     ] {
         let out = eclat(&args, &repo());
         assert_eq!(
@@ -37,6 +39,39 @@ fn usage_errors_exit_2() {
     let out = eclat(&["run", s, "--packet", "0g"], &repo());
     assert!(
         text(&out.stderr).contains("--packet #1"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = eclat(
+        &["run", s, "--packet", "00", "--trace", "--mode", "fused"],
+        &repo(),
+    );
+    assert!(
+        text(&out.stderr).contains("`--trace` needs interpreted mode"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `--mode interpreted`, the default said aloud, goes with `--trace` (clap's conflicts would
+/// have refused it with `--mode` given at all): the command line passes its checks, and the
+/// run fails only later, at the script's missing define.
+#[test]
+fn trace_goes_with_mode_interpreted() {
+    let s = "examples/ddos_tb_2_lev.eclat";
+    let args = [
+        "run",
+        s,
+        "--packet",
+        "00",
+        "--trace",
+        "--mode",
+        "interpreted",
+    ];
+    let out = eclat(&args, &repo());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("COLLECTOR_IFINDEX"),
         "{}",
         text(&out.stderr)
     );
