@@ -23,10 +23,14 @@ pub struct ManArgs {
     dir: PathBuf,
 }
 
-/// Writes the completions of `cmd` for the shell asked.
+/// Writes the completions of `cmd` for the shell asked. Made whole first, then written as
+/// every other output is (`render::emit`): clap_complete panics when its writer fails, and a
+/// reader that goes away (`eclat completions bash | head`) is not an error.
 pub fn completions(args: CompletionsArgs, mut cmd: clap::Command) -> anyhow::Result<ExitCode> {
     let name = cmd.get_name().to_owned();
-    clap_complete::generate(args.shell, &mut cmd, name, &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, name, &mut script);
+    crate::render::emit(&String::from_utf8_lossy(&script))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -150,3 +150,37 @@ fn compile_with_errors_prints_no_code() {
     assert_eq!(text(&out.stdout), "");
     assert!(text(&out.stderr).contains("error: unknown package `tutorial`"));
 }
+
+#[test]
+fn completions_to_a_reader_that_went_away_exit_0_without_a_panic() {
+    // The pipe's read end is closed before eclat starts, so its first write fails (EPIPE),
+    // as with `eclat completions bash | head -1` once head has its line.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_eclat"))
+        .args(["completions", "bash"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("eclat runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn completions_and_man_pages_are_written() {
+    let out = eclat(&["completions", "bash"], &repo());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("_eclat()"),
+        "{}",
+        text(&out.stdout)
+    );
+    let dir = std::env::temp_dir().join(format!("eclat-man-{}", std::process::id()));
+    let pages = dir.join("not/yet");
+    let out = eclat(&["man", pages.to_str().unwrap()], &repo());
+    let written = pages.join("eclat-load.1").exists();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(written, "eclat man wrote no eclat-load.1");
+}

@@ -114,10 +114,12 @@ impl Args {
     }
 }
 
-/// `--write-man DIR`: eclatd.1, from the definition above.
+/// `--write-man DIR`: eclatd.1, from the definition above, DIR created if missing (as
+/// `eclat man DIR` does).
 fn write_man(dir: &std::path::Path) -> ExitCode {
     use clap::CommandFactory;
-    match clap_mangen::generate_to(Args::command(), dir) {
+    match std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(Args::command(), dir))
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!(

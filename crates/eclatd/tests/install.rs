@@ -123,3 +123,22 @@ fn make_install_lays_out_binaries_unit_completions_and_man_pages() {
     }
     std::fs::remove_dir_all(&dest).unwrap();
 }
+
+#[test]
+fn write_man_creates_its_directory() {
+    let dir = std::env::temp_dir().join(format!("eclatd-man-{}", std::process::id()));
+    let pages = dir.join("not/yet");
+    let out = Command::new(env!("CARGO_BIN_EXE_eclatd"))
+        .arg("--write-man")
+        .arg(&pages)
+        .output()
+        .expect("eclatd runs");
+    let written = pages.join("eclatd.1").exists();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(written, "eclatd --write-man wrote no eclatd.1");
+}
