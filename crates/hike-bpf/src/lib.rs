@@ -5,9 +5,11 @@
 //! - [`standard`]: the standard programs and loaders of the packages (`bpf/programs/*`,
 //!   `bpf/loaders/*`), and the headers they were compiled with ([`standard::HEADERS`]), for
 //!   compiling user packages the same way. This is all the product binaries (`eclat`,
-//!   `eclatd`, through `eclat-catalog`) use.
+//!   `eclatd`, through `eclat-catalog`) use of the objects; fused builds (`hike-fused`) use
+//!   the sources of `standard`, `test` and `bench` (`SOURCES` of each).
 //! - [`test`](mod@test): the VM's deterministic test loader and programs (`bpf/programs/test`).
-//! - [`bench`](mod@bench): the raw eBPF baselines of the benchmarks (`bpf/bench`).
+//! - [`bench`](mod@bench): the raw eBPF baselines of the benchmarks and the HIKe program
+//!   `ddos_mark` calls (`bpf/bench`).
 //! - [`netlab`]: the network labs' traffic programs (`bpf/netlab`).
 //!
 //! A binary embeds the objects of the tables it uses: the linker drops the others. [`OBJECTS`]

@@ -10,7 +10,8 @@
 //! in `/sys/fs/bpf/hike/<instance>/` until [`Vm::destroy`] and is adopted again with
 //! [`Vm::open_pinned`], chains and programs included.
 //!
-//! This crate is the only one that makes BPF syscalls. It does not compile or validate
+//! This crate is the only product crate that makes BPF syscalls (measurement and test tools
+//! that load programs of their own are listed in ARCHITECTURE.md). It does not compile or validate
 //! chains (that is `hike-isa`: pass it validated code), does not parse eCLAT, and does not
 //! decide IDs: callers (the compiler's linker, `eclatd`) choose them. Nor does it say what an
 //! object declares before it is loaded (programs, tags, map layouts: `eclat-catalog`, which

@@ -1,10 +1,11 @@
 //! The BPF toolchain: which clang compiles the project's eBPF C, and with which flags.
 //!
-//! Three places compile C for the BPF target, and they must agree: `hike-bpf`'s build script
+//! Four places compile C for the BPF target, and they must agree: `hike-bpf`'s build script
 //! (every `bpf/**/*.bpf.c` of the repository), `eclat-catalog` (user packages,
-//! `--package-dir DIR`) and `hike-cchains` (chains written in C, `.hike.c`). This crate is the
+//! `--package-dir DIR`), `hike-cchains` (chains written in C, `.hike.c`) and `hike-fused`
+//! (fused scripts). This crate is the
 //! one place that says how: [`find_clang`] picks the compiler, [`flags`] gives the flags,
-//! [`Warnings`] names the one way the three differ (whether a warning fails the build), and
+//! [`Warnings`] names the one way they differ (whether a warning fails the build), and
 //! [`compile_command`] puts them together with a caller's include directories, source and
 //! output. Each caller adds its own defines and other options, and runs the command.
 //!
