@@ -14,7 +14,10 @@
 //! verdict, the events emitted, a count of the chains and programs it went through and, with
 //! [`LoadOptions::calls`], the ordered call trace of [`trace`]);
 //! [`LoadedScript::dump_maps`] decodes the programs' maps. Dropping the [`LoadedScript`]
-//! removes everything from the kernel.
+//! removes everything from the kernel. With [`LoadOptions::mode`] [`Mode::Fused`], [`fused`]
+//! builds the loader, chains and program bodies into one program (`hike-fused`) that packets
+//! run through instead, on the same maps, and turns a verifier refusal into the script's
+//! diagnostic.
 //!
 //! ```no_run
 //! use eclat_catalog::PackageCatalog;

@@ -6,6 +6,7 @@
 //! eclat compile ddos.eclat --emit asm    # bytecode of every chain, symbolic names
 //! eclat compile ddos.eclat --emit json   # what the runtime links and loads
 //! eclat run ddos.eclat --pcap flood.pcap --json   # packets through a private VM (root)
+//! eclat run ddos.eclat --pcap flood.pcap --mode fused   # the same, as one verified program
 //! eclat programs                         # what a script can import
 //! eclat describe ip6_sd_tbmon            # one program: maps, layouts, defaults, hooks
 //!

@@ -5,7 +5,8 @@
 //! into it reuses. Through it you load HIKe programs into slots of the program table
 //! ([`Vm::load_program`]), write chains atomically ([`Vm::install_chain`]), load loaders
 //! ([`Vm::load_loader`]) that you test-run ([`Loader::test_run`]) or attach to interfaces
-//! ([`Loader::attach_xdp`]), read and write maps by name ([`MapRef`]), and read counters and
+//! ([`Loader::attach_xdp`]), load a fused script's one program on the instance's maps
+//! ([`Vm::load_fused`]), read and write maps by name ([`MapRef`]), and read counters and
 //! per-CPU state. A private instance ([`Vm::new`]) vanishes when dropped; a pinned one lives
 //! in `/sys/fs/bpf/hike/<instance>/` until [`Vm::destroy`] and is adopted again with
 //! [`Vm::open_pinned`], chains and programs included.
