@@ -1133,7 +1133,10 @@ static __always_inline int hike_vm_run(struct xdp_md *ctx, struct hike_vm_state 
 	switch (stop) {
 	case HIKE_STOP_PROG:
 		hike_call_prog(ctx, st->prog_id);
-		/* Only reached when the slot is empty (the cap was checked by the VM). */
+		/* Only reached when the slot is empty (the cap was checked by the VM). The call
+		 * was counted before the tail call could fail: a call of an empty slot is no call
+		 * (docs/vm-semantics.md, the reference VM, fused code). */
+		st->prog_calls--;
 		return hike_fault(st, HIKE_FAULT_NO_PROG, st->pc - 1);
 	case HIKE_STOP_DONE:
 		return hike_vm_done(st);

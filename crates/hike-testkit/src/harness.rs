@@ -468,12 +468,29 @@ impl Harness {
             }
             o
         };
+        // The program calls the state holds after the packet are compared here, not in
+        // `Outcome`: the reference VM has no state to report them from.
+        let prog_calls = |h: &Harness| {
+            h.vm()
+                .vm_state(h.cpu)
+                .expect("read the per-CPU VM state")
+                .prog_calls
+        };
         let fused = untimed(self.run_fused(chain, args, packet));
+        let fused_calls = prog_calls(self);
         let interpreted = untimed(self.run_kernel(chain, args, packet).0);
+        let interpreted_calls = prog_calls(self);
         assert_eq!(
             fused,
             interpreted,
             "fused (left) and interpreted (right) differ on chain {chain} args {args:?} packet {}",
+            hex(packet)
+        );
+        assert_eq!(
+            fused_calls,
+            interpreted_calls,
+            "fused (left) and interpreted (right) leave different program calls in the state \
+             on chain {chain} args {args:?} packet {}",
             hex(packet)
         );
         // With the counters off, a loop-free script runs its chains' fast twins where the
