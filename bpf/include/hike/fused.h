@@ -9,10 +9,10 @@
  *   fields user space reads after a run and programs read during it hold what the interpreter
  *   leaves there (packets, verdict, status, result, fault, fault_pc, fault_chain, the program
  *   that ended the packet, prog_calls, redirect_ifindex, the top frame's chain, cfg_flags,
- *   the replay clock), the same execution budget (one unit per
- *   instruction, programs free), the same program-call cap, the same faults by reason with the
- *   loader's fail-safe verdict and their counters, the same chain-run and program-call counters
- *   (with HIKE_CFG_STATS), the same memory (the stack frames of the per-CPU state, with their
+ *   the replay clock), the same execution budget (one unit per instruction, programs free),
+ *   the same program-call cap, the same faults by reason with the loader's fail-safe verdict
+ *   and their counters, the same chain-run and program-call counters (with HIKE_CFG_STATS),
+ *   the same memory (the stack frames of the per-CPU state, with their
  *   written-slot bits) and the same events.
  * - It is not the interpreter: registers are C locals, each instruction is C code, a program
  *   call is a direct call of the program's always-inline body, a chain call a call of the

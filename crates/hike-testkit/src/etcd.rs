@@ -1,6 +1,7 @@
 //! A real etcd for the fleet tests and the fleet benchmark: the `etcd` binary of Debian's
 //! `etcd-server` package (`scripts/install-deps.sh`), started by the test itself on free ports
-//! (below the ephemeral range, picked again if one is taken before etcd binds it) with its data in a temporary directory, waited for by polling its `/health` endpoint, and
+//! (below the ephemeral range, picked again if one is taken before etcd binds it) with its
+//! data in a temporary directory, waited for by polling its `/health` endpoint, and
 //! killed on drop (also when a test panics; the parent-death signal covers a killed test).
 //!
 //! [`Etcd::start_tls`] serves clients over TLS with client certificates, all made here with

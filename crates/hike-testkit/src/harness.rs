@@ -167,6 +167,13 @@ impl Harness {
         self.cpu
     }
 
+    /// The per-CPU VM state of [`Harness::cpu`], as the last packet left it.
+    pub fn state(&self) -> abi::VmState {
+        self.vm()
+            .vm_state(self.cpu)
+            .expect("read the per-CPU VM state")
+    }
+
     /// The test loader.
     pub fn loader(&self) -> &Loader {
         &self.loader
@@ -315,10 +322,7 @@ impl Harness {
         let run = entry
             .test_run(packet, 1)
             .expect("BPF_PROG_TEST_RUN of the test loader");
-        let st = self
-            .vm()
-            .vm_state(self.cpu)
-            .expect("read the per-CPU VM state");
+        let st = self.state();
         let faults_after = self.vm().fault_counts().expect("read fault counters");
         let runs_after = self.chain_runs();
         let outcome = Outcome {
@@ -470,16 +474,10 @@ impl Harness {
         };
         // The program calls the state holds after the packet are compared here, not in
         // `Outcome`: the reference VM has no state to report them from.
-        let prog_calls = |h: &Harness| {
-            h.vm()
-                .vm_state(h.cpu)
-                .expect("read the per-CPU VM state")
-                .prog_calls
-        };
         let fused = untimed(self.run_fused(chain, args, packet));
-        let fused_calls = prog_calls(self);
+        let fused_calls = self.state().prog_calls;
         let interpreted = untimed(self.run_kernel(chain, args, packet).0);
-        let interpreted_calls = prog_calls(self);
+        let interpreted_calls = self.state().prog_calls;
         assert_eq!(
             fused,
             interpreted,

@@ -189,7 +189,7 @@ fn kernel_a_boot_into_no_chain_leaves_no_program_calls_in_both_modes() {
     let mut h = Harness::in_both_modes();
     h.install(1, "call prog test_null\n exit", 0);
     let packet = ipv6_udp_packet(64);
-    let prog_calls = |h: &Harness| h.vm().vm_state(h.cpu()).expect("read the state").prog_calls;
+    let prog_calls = |h: &Harness| h.state().prog_calls;
     let out = h.run_kernel(1, &[], &packet).0;
     assert_eq!(
         (out.fault, prog_calls(&h)),

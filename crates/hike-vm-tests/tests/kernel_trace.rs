@@ -5,8 +5,8 @@
 //! chain computes: the differential check runs with them on.
 
 use hike_isa::abi::{
-    TraceRec, VmConfig, VmState, CFG_CLOCK, CFG_STATS, CFG_TRACE, STATUS_IDLE, STATUS_RETURNED,
-    TRACE_CHAIN, TRACE_CHAIN_RET, TRACE_MAX, TRACE_PROG, TRACE_PROG_RET, TRACE_PROG_VERDICT,
+    TraceRec, VmConfig, CFG_CLOCK, CFG_STATS, CFG_TRACE, STATUS_IDLE, STATUS_RETURNED, TRACE_CHAIN,
+    TRACE_CHAIN_RET, TRACE_MAX, TRACE_PROG, TRACE_PROG_RET, TRACE_PROG_VERDICT,
 };
 use hike_testkit::packet::ipv6_udp_packet;
 use hike_testkit::{xdp, Harness};
@@ -21,10 +21,6 @@ fn configure(h: &mut Harness, flags: u32, clock_ns: u64) {
             ..VmConfig::default()
         })
         .expect("configure the vm");
-}
-
-fn state(h: &Harness) -> VmState {
-    h.vm().vm_state(h.cpu()).expect("read the vm state")
 }
 
 fn rec(kind: u8, depth: u8, id: u32, v: [u64; 5]) -> TraceRec {
@@ -84,7 +80,7 @@ fn kernel_trace_records_calls_and_returns_in_order() {
         configure(&mut h, flags, 0);
         let out = h.check(1, &[70, 80], &ipv6_udp_packet(64));
         assert_eq!(out.verdict, xdp::DROP);
-        let st = state(&h);
+        let st = h.state();
         let expected = [
             rec(TRACE_CHAIN, 0, 1, [70, 80, 0, 0, 0]),
             rec(TRACE_CHAIN, 1, 2, [3, 4, 0, 0, 0]),
@@ -114,7 +110,7 @@ fn kernel_trace_records_calls_and_returns_in_order() {
     h.install(1, "r0 = 42\n exit", 0);
     let out = h.check(1, &[], &ipv6_udp_packet(64));
     assert_eq!(out.result, 42);
-    let st = state(&h);
+    let st = h.state();
     assert_eq!(st.trace_len, 9, "untouched without CFG_TRACE");
     // A top chain that returned: its own status, and the result.
     assert_eq!((st.status, st.result), (STATUS_RETURNED, 42));
@@ -132,7 +128,7 @@ fn kernel_trace_is_bounded_and_counts_on() {
     configure(&mut h, CFG_TRACE, 0);
     let out = h.check(1, &[], &ipv6_udp_packet(64));
     assert_eq!(out.result, (0..40).sum::<u64>());
-    let st = state(&h);
+    let st = h.state();
     // The top chain, then a call and a return each: 81, of which the first 64 are kept.
     assert_eq!(st.trace_len, 81);
     assert_eq!(st.trace[0], rec(TRACE_CHAIN, 0, 1, [0; 5]));
